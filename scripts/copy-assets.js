@@ -1,0 +1,32 @@
+'use strict';
+// Puts each node's editor HTML, locales and icons beside its compiled .js (Node-RED looks there),
+// and marks the CLI executable. No bundler: tsc does the code, this does the rest.
+const fs = require('fs');
+const path = require('path');
+
+const root = path.resolve(__dirname, '..');
+const nodesSrc = path.join(root, 'nodes');
+const nodesOut = path.join(root, 'dist', 'nodes');
+const sharedIcons = path.join(root, 'icons');
+
+function copyDir(from, to) {
+  fs.mkdirSync(to, { recursive: true });
+  for (const entry of fs.readdirSync(from, { withFileTypes: true })) {
+    const src = path.join(from, entry.name);
+    const dst = path.join(to, entry.name);
+    if (entry.isDirectory()) copyDir(src, dst);
+    else if (!entry.name.endsWith('.ts')) fs.copyFileSync(src, dst);
+  }
+}
+
+if (fs.existsSync(nodesSrc)) {
+  for (const entry of fs.readdirSync(nodesSrc, { withFileTypes: true })) {
+    if (!entry.isDirectory()) continue;
+    const out = path.join(nodesOut, entry.name);
+    copyDir(path.join(nodesSrc, entry.name), out);
+    if (fs.existsSync(sharedIcons)) copyDir(sharedIcons, path.join(out, 'icons'));
+  }
+}
+
+const cli = path.join(root, 'dist', 'bin', 'zk.js');
+if (fs.existsSync(cli)) fs.chmodSync(cli, 0o755);
