@@ -112,11 +112,29 @@ export function numericUserId(userId: string, layout: number): number {
   return Number(userId);
 }
 
-function recordLooksValid(buf: Buffer, offset: number, size: AttendanceRecordSize): boolean {
-  const r = decodeAttendanceRecord(buf, offset, size);
+function recordLooksValid(buf: Buffer, offset: number, size: AttendanceRecordSize, r: DeviceAttendance): boolean {
   if (!isValidWallClock(r.time)) return false;
   if (size === 40 || size === 49) return isCleanAsciiField(buf, offset + 2, 24);
   return true;
+}
+
+interface Candidate extends LayoutChoice {
+  /** Fraction of records that decode to a valid time (and, for 40/49, a clean userId). */
+  score: number;
+  /** Fraction whose time is after the year 2000: misaligned reads of real logs land in 2000 (time >> 8). */
+  plausible: number;
+}
+
+/**
+ * Orders candidates: validity, then plausibility (8-byte logs also decode as valid 16-byte records, but
+ * with times in 2000), then an exact fit over a padded one (a count hint off by one must not let a padded
+ * layout win), then the count closest to the device's.
+ */
+function compareCandidates(a: Candidate, b: Candidate, n: number): number {
+  if (a.score !== b.score) return a.score - b.score;
+  if (a.plausible !== b.plausible) return a.plausible - b.plausible;
+  if ((a.padding === 0) !== (b.padding === 0)) return a.padding === 0 ? 1 : -1;
+  return Math.abs(b.count - n) - Math.abs(a.count - n);
 }
 
 export interface LayoutChoice {
@@ -138,7 +156,7 @@ export function detectAttendanceLayout(data: Buffer, deviceCount: number | null)
     const size = total / n;
     if ((ATTENDANCE_RECORD_SIZES as readonly number[]).includes(size)) return { size: size as AttendanceRecordSize, count: n, padding: 0 };
   }
-  let best: (LayoutChoice & { score: number }) | null = null;
+  let best: Candidate | null = null;
   for (const size of ATTENDANCE_RECORD_SIZES) {
     const count = Math.floor(total / size);
     const padding = total - count * size;
@@ -146,15 +164,16 @@ export function detectAttendanceLayout(data: Buffer, deviceCount: number | null)
     // Exact multiples first; a few pad bytes are tolerated only when a count hint agrees.
     if (padding !== 0 && !(n > 0 && count === n)) continue;
     let ok = 0;
-    for (let i = 0; i < count; i++) if (recordLooksValid(data, i * size, size)) ok++;
-    const score = ok / count;
-    if (score < 0.99) continue;
-    if (
-      !best || score > best.score ||
-      (score === best.score && Math.abs(count - n) < Math.abs(best.count - n))
-    ) {
-      best = { size, count, padding, score };
+    let plausible = 0;
+    for (let i = 0; i < count; i++) {
+      const r = decodeAttendanceRecord(data, i * size, size);
+      if (!recordLooksValid(data, i * size, size, r)) continue;
+      ok++;
+      if (r.time.year > 2000) plausible++;
     }
+    const c: Candidate = { size, count, padding, score: ok / count, plausible: plausible / count };
+    if (c.score < 0.99) continue;
+    if (!best || compareCandidates(c, best, n) > 0) best = c;
   }
   if (!best) {
     throw new ZkProtocolError(

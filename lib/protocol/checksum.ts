@@ -10,7 +10,9 @@ export function zkChecksum(packet: Uint8Array): number {
     // Bytes 2–3 hold the checksum itself and count as zero.
     if (i !== 2) acc += packet[i] | (packet[i + 1] << 8);
   }
-  if (i < n) acc += packet[i];
-  while (acc > 0xffff) acc = (acc & 0xffff) + (acc >>> 16);
+  // An odd last byte is a word on its own, unless it is byte 2 (a 3-byte input: still the checksum field).
+  if (i < n && i !== 2) acc += packet[i];
+  // Not `acc >>> 16`: that truncates to 32 bits, and packets over ~128 KiB can sum past 2^32.
+  while (acc > 0xffff) acc = (acc % 0x10000) + Math.floor(acc / 0x10000);
   return ~acc & 0xffff;
 }

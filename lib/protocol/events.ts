@@ -52,6 +52,11 @@ function decodeStringBody(code: number, body: Buffer, start: number, length: num
   });
 }
 
+function isZero(b: Buffer, off: number, len: number): boolean {
+  for (let i = off; i < off + len; i++) if (b[i] !== 0) return false;
+  return true;
+}
+
 /**
  * Decodes an event packet's body. Never throws: unknown shapes and other event codes come back as raw
  * events. A body of a multiple of 52 bytes carries several punches.
@@ -83,7 +88,11 @@ export function decodeEvent(code: number, body: Buffer): ZkEvent[] {
   if (n >= 52) {
     if (n % 52 === 0) {
       const out: ZkEvent[] = [];
-      for (let off = 0; off < n; off += 52) out.push(decodeStringBody(code, body, off, 52));
+      for (let off = 0; off < n; off += 52) {
+        // An all-zero slice after the first is padding, not a punch by user "" in the year 2000.
+        if (off > 0 && isZero(body, off, 52)) continue;
+        out.push(decodeStringBody(code, body, off, 52));
+      }
       return out;
     }
     return [decodeStringBody(code, body, 0, n)];

@@ -1,0 +1,267 @@
+/**
+ * The `zk` subcommands. Each takes parsed options and an IO pair and resolves to an exit status, or
+ * throws (bin/zk.ts turns the error into one line on stderr). Kept out of lib/ because it prints.
+ */
+import * as fs from 'node:fs';
+import { Writable } from 'node:stream';
+import { ZkClient } from '../lib/client';
+import { startSimulators } from '../lib/sim';
+import { DeviceAttendance } from '../lib/protocol/attendance';
+import { AttendanceEvent, ZkEvent } from '../lib/protocol/events';
+import { AttendanceRecord, CanonicalContext, RecordAnomaly, toCanonicalRecord } from '../lib/record/canonical';
+import { FetchCommand, InfoCommand, LiveCommand, SimCommand, UsersCommand, DeviceTarget } from '../lib/cli/args';
+import { InterruptedError } from '../lib/cli/errors';
+import { csvHeader, csvRecordRow, infoSummary, ndjsonLine, printableUser, usersTable } from '../lib/cli/format';
+
+export interface Interrupt {
+  signal: Promise<void>;
+  dispose(): void;
+}
+
+export interface CliIo {
+  stdout: Writable;
+  stderr: Writable;
+  /** Starts listening for SIGINT/SIGTERM: `signal` resolves on the first; dispose() restores the default. */
+  onInterrupt: () => Interrupt;
+}
+
+/** Writes and waits for the stream to take more, so 100,000 records never pile up in memory twice. */
+export function write(stream: Writable, chunk: string): Promise<void> {
+  if (chunk === '') return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => reject(err);
+    stream.once('error', onError);
+    const ok = stream.write(chunk, () => undefined);
+    const done = () => {
+      stream.off('error', onError);
+      resolve();
+    };
+    if (ok) done();
+    else stream.once('drain', done);
+  });
+}
+
+function warn(io: CliIo, message: string): Promise<void> {
+  return write(io.stderr, `zk: warning: ${message}\n`);
+}
+
+function clientFor(t: DeviceTarget, tz?: string): ZkClient {
+  return new ZkClient({
+    host: t.host,
+    port: t.port,
+    transport: t.udp ? 'udp' : 'tcp',
+    commKey: t.commKey,
+    timeoutMs: t.timeoutMs,
+    tz,
+  });
+}
+
+/**
+ * After Ctrl-C the user wants out: close politely, but a close queued behind a command the device never
+ * answers (it waits for that command's timeout) must not hold the exit; the process end drops the socket.
+ */
+async function closeClient(client: ZkClient, interrupted: boolean): Promise<void> {
+  if (!interrupted) return client.close();
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([client.close(), new Promise<void>((r) => (timer = setTimeout(r, 1000)))]);
+  clearTimeout(timer);
+}
+
+/**
+ * connect → fn → close, closing on every path (a device keeps a stale session otherwise). Ctrl-C in the
+ * middle closes the session properly (EXIT) instead of dropping the socket, then throws InterruptedError.
+ */
+async function withClient<T>(client: ZkClient, io: CliIo, fn: (c: ZkClient) => Promise<T>): Promise<T> {
+  const interrupt = io.onInterrupt();
+  let interrupted = false;
+  const stop = interrupt.signal.then((): never => {
+    interrupted = true;
+    throw new InterruptedError();
+  });
+  stop.catch(() => undefined);
+  try {
+    await Promise.race([client.connect(), stop]);
+    return await Promise.race([fn(client), stop]);
+  } finally {
+    interrupt.dispose();
+    await closeClient(client, interrupted);
+  }
+}
+
+// ---- sim ----
+
+export async function runSim(o: SimCommand, io: CliIo): Promise<number> {
+  const sims = await startSimulators({
+    devices: o.devices,
+    basePort: o.port,
+    host: o.host,
+    profile: o.profile,
+    seed: o.seed,
+    users: o.users,
+    records: o.records,
+    commKey: o.commKey,
+    liveEveryMs: o.liveEveryMs,
+    tz: o.tz,
+    transports: o.udp ? 'udp' : 'tcp+udp',
+  });
+  // Listening before the ready lines: a caller may signal as soon as it reads them.
+  const interrupt = io.onInterrupt();
+  try {
+    for (const sim of sims) {
+      const { host, port } = sim.address;
+      await write(io.stdout, ndjsonLine({ ready: true, host, port, serial: sim.serial, records: sim.records.length, users: sim.users.length }));
+    }
+    await interrupt.signal;
+  } finally {
+    interrupt.dispose();
+    await Promise.all(sims.map((s) => s.stop()));
+  }
+  return 0;
+}
+
+// ---- info, users ----
+
+export async function runInfo(o: InfoCommand, io: CliIo): Promise<number> {
+  const info = await withClient(clientFor(o, o.tz), io, (c) => c.info());
+  await write(io.stdout, o.json ? ndjsonLine(info) : infoSummary(info));
+  return 0;
+}
+
+export async function runUsers(o: UsersCommand, io: CliIo): Promise<number> {
+  const users = await withClient(clientFor(o), io, (c) => c.users());
+  if (o.json) {
+    for (let i = 0; i < users.length; i += 1000) {
+      await write(io.stdout, users.slice(i, i + 1000).map((u) => ndjsonLine(printableUser(u))).join(''));
+    }
+  } else {
+    await write(io.stdout, usersTable(users));
+  }
+  return 0;
+}
+
+// ---- records ----
+
+/** At most this many anomaly lines per run; the rest are only counted, so stderr stays readable. */
+const MAX_ANOMALY_LINES = 20;
+
+class AnomalyReporter {
+  count = 0;
+  constructor(private readonly io: CliIo) {}
+  async report(a: RecordAnomaly): Promise<void> {
+    this.count++;
+    if (this.count <= MAX_ANOMALY_LINES) await warn(this.io, `${a.message} — skipped`);
+  }
+  async finish(total: number): Promise<void> {
+    if (this.count > MAX_ANOMALY_LINES || (this.count > 0 && total > this.count)) {
+      await warn(this.io, `skipped ${this.count} of ${total} records with invalid or implausible times`);
+    }
+  }
+}
+
+function deviceContext(o: DeviceTarget & { tz: string }, serial: string | null, deviceName: string | null, source: 'poll' | 'live'): CanonicalContext {
+  const label = `${o.host}:${o.port}`;
+  return { deviceSn: serial ?? label, deviceName, site: null, deviceHost: label, tz: o.tz, source };
+}
+
+export async function runFetch(o: FetchCommand, io: CliIo): Promise<number> {
+  const { info, records } = await withClient(clientFor(o, o.tz), io, async (c) => {
+    const i = await c.info();
+    const a = await c.attendance();
+    return { info: i, records: a.records };
+  });
+  if (!info.serial) await warn(io, `device ${o.host}:${o.port} reports no serial number; using host:port as deviceSn`);
+  const ctx = { ...deviceContext(o, info.serial || null, info.deviceName, 'poll'), receivedAt: new Date().toISOString() };
+  const anomalies = new AnomalyReporter(io);
+
+  let out: Writable = io.stdout;
+  let file: fs.WriteStream | null = null;
+  if (o.out !== null) {
+    // Opened only after the download succeeded: a failed fetch leaves no half-written file behind.
+    file = fs.createWriteStream(o.out, { flags: 'w' });
+    await new Promise<void>((resolve, reject) => {
+      file?.once('open', () => resolve());
+      file?.once('error', reject);
+    });
+    out = file;
+  }
+  let written = 0;
+  try {
+    if (o.format === 'csv') await write(out, csvHeader());
+    let chunk = '';
+    for (const rec of records as DeviceAttendance[]) {
+      const r = toCanonicalRecord(rec, ctx);
+      if (!r.ok) {
+        await anomalies.report(r.anomaly);
+        continue;
+      }
+      const lt = r.record.localTime;
+      if ((o.since !== null && lt < o.since) || (o.until !== null && lt > o.until)) continue;
+      chunk += o.format === 'csv' ? csvRecordRow(r.record) : ndjsonLine(r.record);
+      written++;
+      if (chunk.length > 256 * 1024) {
+        await write(out, chunk);
+        chunk = '';
+      }
+    }
+    await write(out, chunk);
+  } finally {
+    if (file) {
+      const f = file;
+      await new Promise<void>((resolve, reject) => f.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    }
+  }
+  await anomalies.finish(records.length);
+  if (o.out !== null) await write(io.stdout, `wrote ${written} records to ${o.out}\n`);
+  return 0;
+}
+
+export async function runLive(o: LiveCommand, io: CliIo): Promise<number> {
+  const client = clientFor(o, o.tz);
+  const interrupt = io.onInterrupt();
+  let interrupted = false;
+  void interrupt.signal.then(() => (interrupted = true));
+  try {
+    const setup = (async () => {
+      await client.connect();
+      const info = await client.info();
+      // Users first, so events that carry only a uid (10/14-byte bodies) get their real user id.
+      const live = await client.live({ eventMask: 1, resolveUsers: true });
+      return { info, live };
+    })();
+    setup.catch(() => undefined);
+    // Ctrl-C while connecting is an interruption (130); once listening, it is the normal way to stop (0).
+    const ready = await Promise.race([setup, interrupt.signal.then(() => null)]);
+    if (ready === null) throw new InterruptedError();
+    const { info, live } = ready;
+    const ctx = deviceContext(o, info.serial || null, info.deviceName, 'live');
+    const anomalies = new AnomalyReporter(io);
+    if ((io.stderr as { isTTY?: boolean }).isTTY) {
+      await write(io.stderr, `zk: waiting for punches on ${o.host}:${o.port} (serial ${ctx.deviceSn}); Ctrl-C to stop\n`);
+    }
+    let printed = 0;
+    await new Promise<void>((resolve, reject) => {
+      let queue = Promise.resolve();
+      live.on('event', (e: ZkEvent) => {
+        if (e.kind !== 'attendance') return;
+        // Serialised so lines keep event order even when stdout is slow.
+        queue = queue.then(async () => {
+          if (o.count !== null && printed >= o.count) return;
+          const r = toCanonicalRecord(e as AttendanceEvent, { ...ctx, receivedAt: new Date().toISOString() });
+          if (!r.ok) return anomalies.report(r.anomaly);
+          await write(io.stdout, ndjsonLine(r.record as AttendanceRecord));
+          printed++;
+          if (o.count !== null && printed >= o.count) resolve();
+        }).catch(reject);
+      });
+      live.on('error', reject);
+      live.on('close', (err: Error | null) => (err ? reject(err) : resolve()));
+      if (interrupted) resolve();
+      void interrupt.signal.then(() => resolve());
+    });
+    await live.stop();
+    return 0;
+  } finally {
+    interrupt.dispose();
+    await closeClient(client, interrupted);
+  }
+}

@@ -1,0 +1,319 @@
+/**
+ * Argument parsing for the `zk` command line (design.md §6). Pure: turns argv into a typed command or
+ * throws UsageError; printing and exit codes are bin/zk.ts's business.
+ */
+import { parseArgs } from 'node:util';
+import { parseWallClock, formatWallClock } from '../protocol/time';
+import { hostTimeZone, isValidTimeZone } from '../record/zone';
+
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export const SIM_PROFILES = ['tft', 'zk6', 'compact8', 'tft49'] as const;
+export type SimProfile = (typeof SIM_PROFILES)[number];
+export type OutputFormat = 'ndjson' | 'csv';
+
+export interface DeviceTarget {
+  host: string;
+  port: number;
+  commKey: number;
+  udp: boolean;
+  timeoutMs: number;
+  json: boolean;
+}
+
+export interface SimCommand {
+  command: 'sim';
+  host: string;
+  port: number;
+  records: number | undefined;
+  users: number | undefined;
+  commKey: number;
+  udp: boolean;
+  profile: SimProfile;
+  liveEveryMs: number;
+  seed: number | undefined;
+  devices: number;
+  tz: string;
+}
+
+export interface InfoCommand extends DeviceTarget {
+  command: 'info';
+  /** The zone the device clock is read in, for the drift figure. */
+  tz: string;
+}
+export interface UsersCommand extends DeviceTarget { command: 'users' }
+export interface FetchCommand extends DeviceTarget {
+  command: 'fetch';
+  /** Inclusive lower bound on localTime (`YYYY-MM-DDTHH:mm:ss`), or null. */
+  since: string | null;
+  /** Inclusive upper bound on localTime; a bare date covers that whole day. */
+  until: string | null;
+  tz: string;
+  format: OutputFormat;
+  out: string | null;
+}
+export interface LiveCommand extends DeviceTarget {
+  command: 'live';
+  count: number | null;
+  tz: string;
+}
+export interface HelpCommand { command: 'help'; topic: string | null }
+
+export type CliCommand = SimCommand | InfoCommand | UsersCommand | FetchCommand | LiveCommand | HelpCommand;
+
+export const USAGE_LINE = 'usage: zk <sim|info|users|fetch|live> [options]   (zk --help for details)';
+
+/** The full help; names the host's zone, the default for --tz. */
+export function helpText(): string {
+  return `zk: read ZKTeco-protocol time clocks, or simulate them
+
+usage:
+  zk sim   [--port 4370] [--host 127.0.0.1] [--records N] [--users N] [--comm-key K] [--udp]
+           [--profile tft|zk6|compact8|tft49] [--live-every SECONDS] [--seed N] [--devices N] [--tz ZONE]
+  zk info  HOST[:PORT] [--tz ZONE] [device options]
+  zk users HOST[:PORT] [device options]
+  zk fetch HOST[:PORT] [--since T] [--until T] [--tz ZONE] [--format ndjson|csv] [--out FILE] [device options]
+  zk live  HOST[:PORT] [--count N] [--tz ZONE] [device options]
+
+device options:
+  --comm-key K    the device's communication password (0-4294967295; default 0 = none)
+  --udp           talk UDP instead of TCP
+  --timeout MS    per-command timeout in milliseconds (default 5000)
+  --json          machine-readable output (info: one JSON object; users: one JSON line per user)
+
+fetch / live print canonical attendance records (one JSON object per line, or CSV with --format csv).
+  --tz ZONE       the device's IANA time zone (default: this computer's, now ${hostTimeZone()}; info uses it for the clock drift)
+  --since/--until filter on the device's wall clock, inclusive: YYYY-MM-DD or YYYY-MM-DDTHH:mm[:ss]
+                  (a bare --until date includes that whole day)
+Records with impossible times are skipped with a warning on stderr.
+
+zk sim prints one JSON line per simulated device when it listens, and runs until Ctrl-C.
+Exit status: 0 success, 1 failure (one line on stderr), 2 bad usage.`;
+}
+
+const DEVICE_OPTIONS = {
+  'comm-key': { type: 'string' },
+  udp: { type: 'boolean' },
+  timeout: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const COMMAND_OPTIONS = {
+  sim: {
+    port: { type: 'string' },
+    host: { type: 'string' },
+    records: { type: 'string' },
+    users: { type: 'string' },
+    'comm-key': { type: 'string' },
+    udp: { type: 'boolean' },
+    profile: { type: 'string' },
+    'live-every': { type: 'string' },
+    seed: { type: 'string' },
+    devices: { type: 'string' },
+    tz: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  },
+  info: { ...DEVICE_OPTIONS, tz: { type: 'string' } },
+  users: DEVICE_OPTIONS,
+  fetch: {
+    ...DEVICE_OPTIONS,
+    since: { type: 'string' },
+    until: { type: 'string' },
+    tz: { type: 'string' },
+    format: { type: 'string' },
+    out: { type: 'string' },
+  },
+  live: { ...DEVICE_OPTIONS, count: { type: 'string' }, tz: { type: 'string' } },
+} as const;
+
+type CommandName = keyof typeof COMMAND_OPTIONS;
+
+function isCommandName(s: string): s is CommandName {
+  return Object.prototype.hasOwnProperty.call(COMMAND_OPTIONS, s);
+}
+
+/** A whole number in [min, max] from an option value; UsageError naming the option otherwise. */
+export function parseIntOption(name: string, value: string | undefined, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  const v = value.trim();
+  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) {
+    throw new UsageError(`--${name} must be a whole number from ${min} to ${max} (got ${JSON.stringify(value)})`);
+  }
+  return Number(v);
+}
+
+function parseSeconds(name: string, value: string | undefined): number {
+  if (value === undefined) return 0;
+  const v = value.trim();
+  if (!/^\d+(\.\d+)?$/.test(v) || Number(v) > 86400) {
+    throw new UsageError(`--${name} must be a number of seconds from 0 to 86400 (got ${JSON.stringify(value)})`);
+  }
+  return Math.round(Number(v) * 1000);
+}
+
+function parseZone(value: string | undefined): string {
+  if (value === undefined) return hostTimeZone();
+  if (!isValidTimeZone(value)) {
+    throw new UsageError(`--tz ${JSON.stringify(value)} is not a time zone this Node.js knows (use an IANA name such as Europe/Berlin or UTC)`);
+  }
+  return value;
+}
+
+/** `HOST`, `HOST:PORT`, `[IPv6]:PORT` or a bare IPv6 address. */
+export function parseHostPort(target: string, defaultPort = 4370): { host: string; port: number } {
+  const t = target.trim();
+  let host = t;
+  let portText: string | undefined;
+  const v6 = /^\[([^\]]+)\](?::(.*))?$/.exec(t);
+  if (v6) {
+    host = v6[1];
+    portText = v6[2];
+  } else if (t.indexOf(':') === t.lastIndexOf(':') && t.includes(':')) {
+    host = t.slice(0, t.indexOf(':'));
+    portText = t.slice(t.indexOf(':') + 1);
+  }
+  if (host === '' || /\s/.test(host)) throw new UsageError(`${JSON.stringify(target)} is not a HOST[:PORT]`);
+  if (portText === undefined) return { host, port: defaultPort };
+  if (!/^\d{1,5}$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535) {
+    throw new UsageError(`${JSON.stringify(target)}: the port must be a number from 1 to 65535`);
+  }
+  return { host, port: Number(portText) };
+}
+
+/** Inclusive bounds on localTime from `--since` / `--until`: missing parts extend to the start / end. */
+export function parseTimeBound(name: 'since' | 'until', value: string | undefined): string | null {
+  if (value === undefined) return null;
+  const w = parseWallClock(value);
+  if (!w) {
+    throw new UsageError(`--${name} must be a valid date YYYY-MM-DD or YYYY-MM-DDTHH:mm[:ss] (got ${JSON.stringify(value)})`);
+  }
+  if (name === 'until') {
+    const v = value.trim();
+    if (v.length === 10) Object.assign(w, { hour: 23, minute: 59, second: 59 });
+    else if (v.length === 16) w.second = 59;
+  }
+  return formatWallClock(w);
+}
+
+function parseTarget(positionals: string[], command: string): { host: string; port: number } {
+  if (positionals.length === 0) throw new UsageError(`zk ${command} needs a device: zk ${command} HOST[:PORT]`);
+  if (positionals.length > 1) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[1])}`);
+  return parseHostPort(positionals[0]);
+}
+
+type Values = Record<string, string | boolean | undefined>;
+
+function str(values: Values, key: string): string | undefined {
+  const v = values[key];
+  return typeof v === 'string' ? v : undefined;
+}
+
+function deviceTarget(values: Values, positionals: string[], command: string): DeviceTarget {
+  const { host, port } = parseTarget(positionals, command);
+  return {
+    host,
+    port,
+    commKey: parseIntOption('comm-key', str(values, 'comm-key'), 0, 0xffffffff) ?? 0,
+    udp: values.udp === true,
+    timeoutMs: parseIntOption('timeout', str(values, 'timeout'), 1, 600_000) ?? 5000,
+    json: values.json === true,
+  };
+}
+
+/** argv without `node` and the script. Throws UsageError for anything it cannot make sense of. */
+export function parseCli(argv: readonly string[]): CliCommand {
+  const [first, ...rest] = argv;
+  if (first === undefined) throw new UsageError('no command given');
+  if (first === '--help' || first === '-h' || first === 'help') {
+    return { command: 'help', topic: rest[0] ?? null };
+  }
+  if (!isCommandName(first)) {
+    throw new UsageError(first.startsWith('-') ? `unknown option ${first}` : `unknown command ${JSON.stringify(first)}`);
+  }
+  let values: Values;
+  let positionals: string[];
+  try {
+    const parsed = parseArgs({ args: [...rest], options: COMMAND_OPTIONS[first], allowPositionals: true, strict: true });
+    values = parsed.values as Values;
+    positionals = parsed.positionals;
+  } catch (err) {
+    // parseArgs' messages are long and mention internals; keep the gist.
+    const msg = (err as Error).message;
+    const unknown = /Unknown option '([^']+)'/.exec(msg);
+    if (unknown) throw new UsageError(`unknown option ${unknown[1]} for zk ${first}`);
+    const ambiguous = /Option '([^']+)' argument is ambiguous/.exec(msg);
+    if (ambiguous) throw new UsageError(`${ambiguous[1]}: write ${ambiguous[1]}=VALUE for a value starting with '-'`);
+    const missing = /Option '(?:-\w, )?(--[^ ']+)[^']*' argument missing/.exec(msg);
+    if (missing) throw new UsageError(`${missing[1]} needs a value`);
+    throw new UsageError(msg.split('\n')[0]);
+  }
+  if (values.help === true) return { command: 'help', topic: first };
+
+  switch (first) {
+    case 'sim': {
+      if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
+      const profile = str(values, 'profile') ?? 'tft';
+      if (!(SIM_PROFILES as readonly string[]).includes(profile)) {
+        throw new UsageError(`--profile must be one of ${SIM_PROFILES.join(', ')} (got ${JSON.stringify(profile)})`);
+      }
+      const devices = parseIntOption('devices', str(values, 'devices'), 1, 1000) ?? 1;
+      const port = parseIntOption('port', str(values, 'port'), 0, 65535) ?? 4370;
+      if (port !== 0 && port + devices - 1 > 65535) throw new UsageError(`--port ${port} with --devices ${devices} runs past port 65535`);
+      return {
+        command: 'sim',
+        host: str(values, 'host') ?? '127.0.0.1',
+        port,
+        records: parseIntOption('records', str(values, 'records'), 0, 10_000_000),
+        users: parseIntOption('users', str(values, 'users'), 0, 65_534),
+        commKey: parseIntOption('comm-key', str(values, 'comm-key'), 0, 0xffffffff) ?? 0,
+        udp: values.udp === true,
+        profile: profile as SimProfile,
+        liveEveryMs: parseSeconds('live-every', str(values, 'live-every')),
+        seed: parseIntOption('seed', str(values, 'seed'), 0, 0xffffffff),
+        devices,
+        tz: parseZone(str(values, 'tz')),
+      };
+    }
+    case 'info':
+      return { command: 'info', ...deviceTarget(values, positionals, first), tz: parseZone(str(values, 'tz')) };
+    case 'users':
+      return { command: 'users', ...deviceTarget(values, positionals, first) };
+    case 'fetch': {
+      const target = deviceTarget(values, positionals, first);
+      const formatText = str(values, 'format');
+      if (formatText !== undefined && formatText !== 'ndjson' && formatText !== 'csv') {
+        throw new UsageError(`--format must be ndjson or csv (got ${JSON.stringify(formatText)})`);
+      }
+      if (formatText === 'csv' && target.json) throw new UsageError('--json and --format csv contradict each other');
+      const since = parseTimeBound('since', str(values, 'since'));
+      const until = parseTimeBound('until', str(values, 'until'));
+      if (since !== null && until !== null && since > until) throw new UsageError(`--since ${since} is after --until ${until}`);
+      const out = str(values, 'out');
+      if (out === '') throw new UsageError('--out needs a file name');
+      return {
+        command: 'fetch',
+        ...target,
+        since,
+        until,
+        tz: parseZone(str(values, 'tz')),
+        format: formatText ?? 'ndjson',
+        out: out ?? null,
+      };
+    }
+    case 'live': {
+      const target = deviceTarget(values, positionals, first);
+      return {
+        command: 'live',
+        ...target,
+        count: parseIntOption('count', str(values, 'count'), 1, Number.MAX_SAFE_INTEGER) ?? null,
+        tz: parseZone(str(values, 'tz')),
+      };
+    }
+  }
+}

@@ -1,0 +1,432 @@
+import { Transport, openTcp, openUdp } from './transport';
+import { Session, Logger, SessionStats } from './session';
+import { readPreparedBuffer, ReadProgress } from './buffered-read';
+import { LiveSession } from './live';
+import { Cmd, Reply, codeName } from '../protocol/constants';
+import { DecodedPacket } from '../protocol/packet';
+import { makeCommKey, DEFAULT_AUTH_TICKS } from '../protocol/commkey';
+import { decodeFreeSizes, FreeSizes } from '../protocol/free-sizes';
+import { ATTLOG_SELECTOR, USERS_SELECTOR } from '../protocol/buffered';
+import { decodeAttendanceRecords, DeviceAttendance, LayoutChoice } from '../protocol/attendance';
+import { decodeUserRecords, DeviceUser, UserRecordSize } from '../protocol/users';
+import { ZkEvent } from '../protocol/events';
+import { NameEncoding, readAsciiField } from '../protocol/text';
+import { WallClock, decodeTime, encodeTime, formatWallClock, isValidWallClock, wallClockSeconds } from '../protocol/time';
+import { ZkAuthError, ZkBusyError, ZkConnectionError, ZkDeviceError, ZkError, ZkProtocolError } from '../errors';
+import { instantToWallClock, hostTimeZone } from '../record/zone';
+
+export type TransportKind = 'tcp' | 'udp' | 'auto';
+
+export interface ZkClientOptions {
+  host: string;
+  port?: number;
+  transport?: TransportKind;
+  /** Comm key (communication password); 0 = none. */
+  commKey?: number;
+  /** Per-command timeout. */
+  timeoutMs?: number;
+  connectTimeoutMs?: number;
+  /** Idle timeout inside one buffered-read chunk. */
+  chunkTimeoutMs?: number;
+  chunkBytes?: number;
+  chunkRetries?: number;
+  ackGraceMs?: number;
+  /** Liveness period of live(): a dead link is reported within this time. */
+  heartbeatMs?: number;
+  authTicks?: number;
+  /** DISABLEDEVICE around downloads so counts and buffer agree (re-enabled in finally). */
+  disableDuringRead?: boolean;
+  strictChecksum?: boolean;
+  ackEvents?: boolean;
+  sdkBuild?: boolean;
+  nameEncoding?: NameEncoding;
+  /** The device's IANA zone, for clock drift. Default: the host's. */
+  tz?: string;
+  logger?: Logger;
+  /** First reply id; for tests that cross the 65534 → 0 wrap. */
+  replyIdStart?: number;
+}
+
+export interface DeviceInfo {
+  host: string;
+  transport: 'tcp' | 'udp';
+  serial: string | null;
+  deviceName: string | null;
+  platform: string | null;
+  firmware: string | null;
+  mac: string | null;
+  vendor: string | null;
+  counts: { users: number; records: number; fingers: number; faces: number | null };
+  capacity: { users: number; records: number; fingers: number; faces: number | null };
+  /** Device wall clock, `YYYY-MM-DDTHH:mm:ss`, or null when it sent an impossible time. */
+  deviceTime: string | null;
+  /** Device clock minus the host clock read in `tz`, in seconds; null when unknown. */
+  clockDriftSec: number | null;
+  tz: string;
+}
+
+export interface AttendanceResult {
+  records: DeviceAttendance[];
+  layout: LayoutChoice;
+  /** Record count the device reported before the read. */
+  deviceCount: number;
+  /** Bytes of the buffer read. */
+  bytes: number;
+}
+
+export interface AttendanceProgress extends ReadProgress {
+  /** Records received so far (estimated from bytes until the layout is known). */
+  records: number;
+}
+
+const NONE = (): void => undefined;
+
+/**
+ * A client for one ZK device: one connection, one command at a time. Nothing it does prints, writes
+ * files or throws from a socket handler; every failure is a typed ZkError naming host:port.
+ */
+export class ZkClient {
+  readonly host: string;
+  readonly port: number;
+  readonly label: string;
+  private readonly o: Required<Omit<ZkClientOptions, 'tz' | 'logger' | 'port'>> & { tz: string; logger: Logger };
+  private session: Session | null = null;
+  private transportKind: 'tcp' | 'udp' | null = null;
+  private userCache: Map<number, string> | null = null;
+  private live_: LiveSession | null = null;
+
+  constructor(opts: ZkClientOptions) {
+    if (!opts || typeof opts.host !== 'string' || opts.host.trim() === '') {
+      throw new ZkError('BAD_INPUT', 'ZkClient needs a host (an IP address or name of the device)');
+    }
+    const port = opts.port ?? 4370;
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new ZkError('BAD_INPUT', `port ${String(opts.port)} for ${opts.host} is not a TCP/UDP port (1–65535)`);
+    }
+    const commKey = opts.commKey ?? 0;
+    if (!Number.isInteger(commKey) || commKey < 0 || commKey > 0xffffffff) {
+      throw new ZkError('BAD_INPUT', `comm key for ${opts.host}:${port} must be a whole number from 0 to 4294967295`);
+    }
+    this.host = opts.host;
+    this.port = port;
+    this.label = `${opts.host}:${port}`;
+    this.o = {
+      host: opts.host,
+      transport: opts.transport ?? 'tcp',
+      commKey,
+      timeoutMs: opts.timeoutMs ?? 5000,
+      connectTimeoutMs: opts.connectTimeoutMs ?? opts.timeoutMs ?? 5000,
+      chunkTimeoutMs: opts.chunkTimeoutMs ?? 10000,
+      chunkBytes: opts.chunkBytes ?? 0,
+      chunkRetries: opts.chunkRetries ?? 2,
+      ackGraceMs: opts.ackGraceMs ?? 500,
+      heartbeatMs: opts.heartbeatMs ?? 30000,
+      authTicks: opts.authTicks ?? DEFAULT_AUTH_TICKS,
+      disableDuringRead: opts.disableDuringRead ?? true,
+      strictChecksum: opts.strictChecksum ?? false,
+      ackEvents: opts.ackEvents ?? true,
+      sdkBuild: opts.sdkBuild ?? false,
+      nameEncoding: opts.nameEncoding ?? 'utf8',
+      tz: opts.tz ?? hostTimeZone(),
+      logger: opts.logger ?? NONE,
+      replyIdStart: opts.replyIdStart ?? 0,
+    };
+  }
+
+  get connected(): boolean {
+    return this.session !== null && !this.session.isClosed;
+  }
+
+  get transport(): 'tcp' | 'udp' | null {
+    return this.transportKind;
+  }
+
+  get stats(): SessionStats | null {
+    return this.session ? { ...this.session.stats } : null;
+  }
+
+  /** Opens the connection, CONNECT, and AUTH when the device asks for it. Always settles. */
+  async connect(): Promise<void> {
+    if (this.connected) return;
+    const transport = await this.openTransport();
+    const session = new Session(transport, {
+      label: this.label,
+      logger: this.o.logger,
+      strictChecksum: this.o.strictChecksum,
+      ackEvents: this.o.ackEvents,
+      replyIdStart: this.o.replyIdStart,
+    });
+    this.session = session;
+    try {
+      const reply = await session.request(Cmd.CONNECT, undefined, this.o.timeoutMs);
+      // The session id comes from the header of the CONNECT reply, ACK_OK or ACK_UNAUTH alike (§3.2).
+      session.sessionId = reply.session;
+      if (reply.command === Reply.ACK_UNAUTH) {
+        await this.authenticate(session);
+      } else if (reply.command !== Reply.ACK_OK) {
+        throw new ZkBusyError(
+          `${this.label} refused the session with ${codeName(reply.command)} — it may be serving another client; try again later`,
+          { host: this.label, replyCode: reply.command },
+        );
+      }
+      if (this.o.sdkBuild) await this.command(Cmd.OPTIONS_WRQ, Buffer.from('SDKBuild=1\0', 'latin1'));
+    } catch (err) {
+      session.close();
+      this.session = null;
+      throw err;
+    }
+  }
+
+  /** EXIT, then destroy the socket. Idempotent; never throws. */
+  async close(): Promise<void> {
+    const s = this.session;
+    this.session = null;
+    if (this.live_) {
+      const live = this.live_;
+      this.live_ = null;
+      await live.stop().catch(() => undefined);
+    }
+    if (!s || s.isClosed) return;
+    await s.request(Cmd.EXIT, undefined, Math.min(this.o.timeoutMs, 2000)).catch(() => undefined);
+    s.close();
+  }
+
+  async freeSizes(): Promise<FreeSizes> {
+    const p = await this.command(Cmd.GET_FREE_SIZES);
+    return decodeFreeSizes(p.payload);
+  }
+
+  /** One OPTIONS_RRQ value, or null when the device does not know the key. */
+  async option(key: string): Promise<string | null> {
+    const s = this.requireSession();
+    const reply = await s.request(Cmd.OPTIONS_RRQ, Buffer.from(key + '\0', 'latin1'), this.o.timeoutMs);
+    if (reply.command !== Reply.ACK_OK) return null;
+    const text = readAsciiField(reply.payload, 0, reply.payload.length);
+    const eq = text.indexOf('=');
+    return eq < 0 ? text : text.slice(eq + 1);
+  }
+
+  async firmware(): Promise<string | null> {
+    const reply = await this.requireSession().request(Cmd.GET_VERSION, undefined, this.o.timeoutMs);
+    return reply.command === Reply.ACK_OK ? readAsciiField(reply.payload, 0, reply.payload.length) : null;
+  }
+
+  async getTime(): Promise<WallClock> {
+    return this.readTime(this.o.timeoutMs);
+  }
+
+  /** Sets the device clock. Explicit only: nothing automatic calls it. */
+  async setTime(w: WallClock): Promise<void> {
+    if (!isValidWallClock(w)) throw new ZkError('BAD_INPUT', `cannot set ${this.label} to an invalid time ${JSON.stringify(w)}`);
+    const b = Buffer.alloc(4);
+    b.writeUInt32LE(encodeTime(w), 0);
+    await this.command(Cmd.SET_TIME, b);
+  }
+
+  /** Empties the device's attendance log. Destructive and explicit: nothing automatic calls it. */
+  async clearAttendance(): Promise<void> {
+    await this.command(Cmd.CLEAR_ATTLOG);
+  }
+
+  async info(): Promise<DeviceInfo> {
+    const sizes = await this.freeSizes();
+    const serial = await this.option('~SerialNumber');
+    const deviceName = await this.option('~DeviceName');
+    const platform = await this.option('~Platform');
+    const mac = await this.option('MAC');
+    const vendor = await this.option('~OEMVendor');
+    const firmware = await this.firmware();
+    const time = await this.getTime();
+    const valid = isValidWallClock(time);
+    const hostNow = instantToWallClock(Date.now(), this.o.tz);
+    return {
+      host: this.label,
+      transport: this.transportKind ?? 'tcp',
+      serial, deviceName, platform, firmware, mac, vendor,
+      counts: { users: sizes.users, records: sizes.records, fingers: sizes.fingers, faces: sizes.faces },
+      capacity: { users: sizes.usersCapacity, records: sizes.recordsCapacity, fingers: sizes.fingersCapacity, faces: sizes.facesCapacity },
+      deviceTime: valid ? formatWallClock(time) : null,
+      clockDriftSec: valid ? wallClockSeconds(time) - wallClockSeconds(hostNow) : null,
+      tz: this.o.tz,
+    };
+  }
+
+  async users(): Promise<DeviceUser[]> {
+    const { users } = await this.readUsers();
+    return users;
+  }
+
+  /**
+   * Downloads the whole attendance log. Returns complete, validated data or throws; the record count is
+   * compared with the device's own count (a mismatch is logged: some firmware miscounts, §5).
+   */
+  async attendance(opts: { onProgress?: (p: AttendanceProgress) => void } = {}): Promise<AttendanceResult> {
+    return this.withDeviceDisabled(async () => {
+      const sizes = await this.freeSizes();
+      const n = sizes.records;
+      const buffer = await readPreparedBuffer(this.requireSession(), ATTLOG_SELECTOR, {
+        ...this.readOptions(),
+        onProgress: opts.onProgress
+          ? (p) => opts.onProgress?.({ ...p, records: p.totalBytes > 4 ? Math.floor((n * Math.max(0, p.bytes - 4)) / (p.totalBytes - 4)) : 0 })
+          : undefined,
+      });
+      const total = buffer.readUInt32LE(0);
+      const { layout, records } = decodeAttendanceRecords(buffer.subarray(4, 4 + total), n);
+      if (n > 0 && layout.count !== n) {
+        this.o.logger('warn', `${this.label} reported ${n} records but sent ${layout.count}`, { deviceCount: n, received: layout.count });
+      }
+      if (layout.size === 8 && records.length > 0) await this.resolveUids(records);
+      return { records, layout, deviceCount: n, bytes: buffer.length };
+    });
+  }
+
+  /**
+   * Registers for realtime events and returns the live session (events, heartbeat, dead-link report).
+   * The user table is read first when the device's event bodies may carry only uids.
+   */
+  async live(opts: { eventMask?: number; resolveUsers?: boolean } = {}): Promise<LiveSession> {
+    const s = this.requireSession();
+    if (this.live_?.active) return this.live_;
+    if (opts.resolveUsers && !this.userCache) await this.readUsers().catch(() => undefined);
+    const mask = Buffer.alloc(4);
+    mask.writeUInt32LE((opts.eventMask ?? 1) >>> 0, 0);
+    const live = new LiveSession({
+      session: s,
+      label: this.label,
+      heartbeatMs: this.o.heartbeatMs,
+      heartbeat: (timeoutMs) => this.readTime(timeoutMs),
+      unregister: () => s.request(Cmd.REG_EVENT, Buffer.alloc(4), this.o.timeoutMs),
+      resolve: (e) => this.resolveEvent(e),
+    });
+    try {
+      await this.command(Cmd.REG_EVENT, mask);
+    } catch (err) {
+      await live.stop();
+      throw err;
+    }
+    this.live_ = live;
+    live.once('close', () => {
+      if (this.live_ === live) this.live_ = null;
+    });
+    return live;
+  }
+
+  // ---- internals ----
+
+  private async openTransport(): Promise<Transport> {
+    const open = { host: this.host, port: this.port, connectTimeoutMs: this.o.connectTimeoutMs };
+    const kind = this.o.transport;
+    if (kind === 'udp') {
+      this.transportKind = 'udp';
+      return openUdp(open);
+    }
+    try {
+      const t = await openTcp(open);
+      this.transportKind = 'tcp';
+      return t;
+    } catch (err) {
+      if (kind !== 'auto') throw err;
+      this.o.logger('info', `TCP to ${this.label} failed (${(err as Error).message}); trying UDP`);
+      this.transportKind = 'udp';
+      return openUdp(open);
+    }
+  }
+
+  private async authenticate(session: Session): Promise<void> {
+    const payload = makeCommKey(this.o.commKey, session.sessionId, this.o.authTicks);
+    const reply = await session.request(Cmd.AUTH, payload, this.o.timeoutMs);
+    if (reply.command !== Reply.ACK_OK) {
+      throw new ZkAuthError(
+        this.o.commKey === 0
+          ? `${this.label} requires a comm key — set the device's communication password (comm key)`
+          : `${this.label} rejected the comm key — check that it matches the device's communication password`,
+        { host: this.label, replyCode: reply.command },
+      );
+    }
+  }
+
+  private requireSession(): Session {
+    if (!this.session || this.session.isClosed) {
+      throw new ZkConnectionError(`not connected to ${this.label} — call connect() first`, { host: this.label });
+    }
+    return this.session;
+  }
+
+  /** A command whose only good answer is ACK_OK; anything else is a ZkDeviceError. */
+  private async command(cmd: number, payload?: Buffer, timeoutMs = this.o.timeoutMs): Promise<DecodedPacket> {
+    const reply = await this.requireSession().request(cmd, payload, timeoutMs);
+    if (reply.command === Reply.ACK_UNAUTH) {
+      throw new ZkAuthError(`${this.label} answered ${codeName(cmd)} with ACK_UNAUTH — the session is not authenticated; check the comm key`, { host: this.label });
+    }
+    if (reply.command !== Reply.ACK_OK) {
+      throw new ZkDeviceError(`${this.label} answered ${codeName(cmd)} with ${codeName(reply.command)}`, reply.command, { host: this.label, command: codeName(cmd) });
+    }
+    return reply;
+  }
+
+  private async readTime(timeoutMs: number): Promise<WallClock> {
+    const p = await this.command(Cmd.GET_TIME, undefined, timeoutMs);
+    if (p.payload.length < 4) throw new ZkProtocolError(`${this.label} sent a ${p.payload.length}-byte time; 4 expected`, { host: this.label });
+    return decodeTime(p.payload.readUInt32LE(0));
+  }
+
+  private readOptions() {
+    return {
+      label: this.label,
+      logger: this.o.logger,
+      timeoutMs: this.o.timeoutMs,
+      chunkTimeoutMs: this.o.chunkTimeoutMs,
+      chunkBytes: this.o.chunkBytes || (this.transportKind === 'udp' ? 16384 : 65472),
+      chunkRetries: this.o.chunkRetries,
+      ackGraceMs: this.o.ackGraceMs,
+      transport: this.transportKind ?? 'tcp',
+    };
+  }
+
+  private async withDeviceDisabled<T>(fn: () => Promise<T>): Promise<T> {
+    if (!this.o.disableDuringRead) return fn();
+    await this.command(Cmd.DISABLEDEVICE);
+    try {
+      return await fn();
+    } finally {
+      // Always re-enable: a device left disabled shows "working" and takes no punches.
+      if (this.connected) {
+        await this.command(Cmd.ENABLEDEVICE).catch((err: Error) => this.o.logger('warn', `could not re-enable ${this.label}: ${err.message}`));
+      }
+    }
+  }
+
+  private readUsers(): Promise<{ size: UserRecordSize; users: DeviceUser[] }> {
+    return this.withDeviceDisabled(() => this.fetchUsers());
+  }
+
+  /** The user-table read itself (no disable/enable), also used inside an attendance read. Fills the uid cache. */
+  private async fetchUsers(): Promise<{ size: UserRecordSize; users: DeviceUser[] }> {
+    const sizes = await this.freeSizes();
+    const buffer = await readPreparedBuffer(this.requireSession(), USERS_SELECTOR, this.readOptions());
+    const out = decodeUserRecords(buffer.subarray(4, 4 + buffer.readUInt32LE(0)), sizes.users, this.o.nameEncoding);
+    this.userCache = new Map(out.users.map((u) => [u.uid, u.userId]));
+    return out;
+  }
+
+  private async resolveUids(records: DeviceAttendance[]): Promise<void> {
+    if (!this.userCache) {
+      await this.fetchUsers().catch((err: Error) => {
+        // Unresolved uids stay as decimal strings; the attendance read itself is still complete.
+        this.o.logger('warn', `could not read users from ${this.label} to resolve uids: ${err.message}`);
+      });
+    }
+    const cache = this.userCache;
+    if (!cache) return;
+    for (const r of records) {
+      const id = r.uid !== null ? cache.get(r.uid) : undefined;
+      if (id !== undefined) r.userId = id;
+    }
+  }
+
+  private resolveEvent(e: ZkEvent): ZkEvent {
+    if (e.kind !== 'attendance' || e.userResolved || e.userNumber === null || !this.userCache) return e;
+    const id = this.userCache.get(e.userNumber);
+    return id === undefined ? e : { ...e, userId: id, userResolved: true };
+  }
+}

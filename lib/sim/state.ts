@@ -1,0 +1,147 @@
+/**
+ * Device state: users, the attendance log and the counts derived from them. The attendance log is kept
+ * encoded in the profile's layout in one growable buffer, so a download only copies bytes and a punch only
+ * encodes one record (100,000 records are never re-encoded per download).
+ */
+import {
+  AttendanceInput, UserInput, encodeAttendanceRecord, encodeUserRecord, encodeFreeSizes, numericUserId,
+} from '../protocol';
+import type { SimProfile } from './profiles';
+import type { CountsMode, SimNameEncoding } from './types';
+import { encodeName } from './names';
+
+export class DeviceState {
+  readonly profile: SimProfile;
+  readonly records: AttendanceInput[] = [];
+  private userList: UserInput[] = [];
+  /** Encoded user records, parallel to userList (USER_WRQ records are kept as received). */
+  private userBytes: Buffer[] = [];
+  private att: Buffer;
+  private attLen = 0;
+  private nameEnc: SimNameEncoding;
+  /** Set when 'gbk' could not encode a name and UTF-8 was used instead. */
+  gbkFallback = false;
+
+  constructor(profile: SimProfile, nameEncoding: SimNameEncoding, initialRecordCapacity = 64) {
+    this.profile = profile;
+    this.nameEnc = nameEncoding;
+    this.att = Buffer.alloc(Math.max(1, initialRecordCapacity) * profile.attendanceSize);
+  }
+
+  get users(): readonly UserInput[] {
+    return this.userList;
+  }
+
+  get userCount(): number {
+    return this.userList.length;
+  }
+
+  get recordCount(): number {
+    return this.records.length;
+  }
+
+  get nameEncoding(): SimNameEncoding {
+    return this.nameEnc;
+  }
+
+  setNameEncoding(enc: SimNameEncoding): void {
+    if (enc === this.nameEnc) return;
+    this.nameEnc = enc;
+    this.gbkFallback = false;
+    this.userBytes = this.userList.map((u) => this.encodeUser(u));
+  }
+
+  private encodeUser(u: UserInput): Buffer {
+    if (this.profile.numericUserIds) numericUserId(u.userId, this.profile.userSize);
+    const name = encodeName(u.name ?? '', this.nameEnc);
+    if (name.fellBackToUtf8) this.gbkFallback = true;
+    // encodeUserRecord takes a string + Buffer encoding; 'latin1' maps each char to one byte, which lets us
+    // hand it bytes produced by our own encoder (GBK has no Buffer encoding).
+    return encodeUserRecord({ ...u, name: name.bytes.toString('latin1') }, this.profile.userSize, 'latin1');
+  }
+
+  /** Insert or replace by uid. `raw` keeps a record exactly as a client wrote it (USER_WRQ). */
+  upsertUser(u: UserInput, raw?: Buffer): void {
+    const bytes = raw && raw.length === this.profile.userSize ? Buffer.from(raw) : this.encodeUser(u);
+    const i = this.userList.findIndex((x) => x.uid === u.uid);
+    if (i >= 0) {
+      this.userList[i] = { ...u };
+      this.userBytes[i] = bytes;
+    } else {
+      this.userList.push({ ...u });
+      this.userBytes.push(bytes);
+    }
+  }
+
+  deleteUser(uid: number): boolean {
+    const i = this.userList.findIndex((x) => x.uid === uid);
+    if (i < 0) return false;
+    this.userList.splice(i, 1);
+    this.userBytes.splice(i, 1);
+    return true;
+  }
+
+  clearUsers(): void {
+    this.userList = [];
+    this.userBytes = [];
+  }
+
+  findUser(userId: string): UserInput | undefined {
+    return this.userList.find((u) => u.userId === userId);
+  }
+
+  /** Encodes one record and appends it; grows the storage by doubling. */
+  appendRecord(r: AttendanceInput): void {
+    const size = this.profile.attendanceSize;
+    const bytes = encodeAttendanceRecord(r, size);
+    if (this.attLen + size > this.att.length) {
+      // A new buffer: earlier snapshots (views of the old one) stay valid.
+      const grown = Buffer.alloc(Math.max(this.att.length * 2, this.attLen + size));
+      this.att.copy(grown, 0, 0, this.attLen);
+      this.att = grown;
+    }
+    bytes.copy(this.att, this.attLen);
+    this.attLen += size;
+    this.records.push(r);
+  }
+
+  clearAttendance(): void {
+    // Fresh storage rather than overwriting: a prepared buffer may still view the old one.
+    this.att = Buffer.alloc(this.att.length);
+    this.attLen = 0;
+    this.records.length = 0;
+  }
+
+  /** The prepared buffer of a download: u32 total_size + records (zk-protocol.md §7.3). A copy. */
+  attendanceBuffer(): Buffer {
+    return withTotal(this.att.subarray(0, this.attLen));
+  }
+
+  usersBuffer(): Buffer {
+    return withTotal(Buffer.concat(this.userBytes));
+  }
+
+  /** GET_FREE_SIZES payload; counts from the state at this moment, skewed by the countsMode fault. */
+  freeSizes(mode: CountsMode): Buffer {
+    const skew = (n: number): number => (mode === 'zero' ? 0 : mode === 'offByOne' ? n + 1 : n);
+    const users = skew(this.userCount);
+    const records = skew(this.recordCount);
+    const p = this.profile;
+    const recordsCapacity = Math.max(p.recordsCapacity, this.recordCount);
+    const usersCapacity = Math.max(p.usersCapacity, this.userCount);
+    return encodeFreeSizes({
+      users, fingers: 0, records, opLogs: 0, admins: this.userList.filter((u) => (u.privilege ?? 0) >= 2).length,
+      passwords: this.userList.filter((u) => (u.password ?? '') !== '').length,
+      fingersCapacity: usersCapacity, usersCapacity, recordsCapacity,
+      fingersAvailable: usersCapacity, usersAvailable: usersCapacity - users, recordsAvailable: recordsCapacity - records,
+      faces: 0, facesCapacity: p.freeSizesWithFaces ? 1200 : 0,
+    }, p.freeSizesWithFaces);
+  }
+}
+
+function withTotal(body: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(4 + body.length);
+  out.writeUInt32LE(body.length, 0);
+  body.copy(out, 4);
+  return out;
+}

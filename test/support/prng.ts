@@ -1,0 +1,62 @@
+/**
+ * Test helpers: a small seeded PRNG (so fuzz and property tests are reproducible from a seed) and hex
+ * helpers for byte-exact comparisons against the vectors in docs/zk-protocol.md.
+ */
+
+export class Rng {
+  private state: number;
+
+  constructor(readonly seed: number) {
+    this.state = seed >>> 0;
+  }
+
+  /** Uniform u32 (mulberry32 step: tiny, fast and good enough for test data). */
+  u32(): number {
+    this.state = (this.state + 0x6d2b79f5) >>> 0;
+    let t = this.state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (t ^ (t >>> 14)) >>> 0;
+  }
+
+  /** Integer in [0, n). */
+  int(n: number): number {
+    return n <= 0 ? 0 : Math.floor((this.u32() / 0x1_0000_0000) * n);
+  }
+
+  /** Integer in [lo, hi] (inclusive). */
+  range(lo: number, hi: number): number {
+    return lo + this.int(hi - lo + 1);
+  }
+
+  bool(p = 0.5): boolean {
+    return this.u32() / 0x1_0000_0000 < p;
+  }
+
+  pick<T>(items: readonly T[]): T {
+    return items[this.int(items.length)];
+  }
+
+  bytes(n: number): Buffer {
+    const b = Buffer.allocUnsafe(n);
+    for (let i = 0; i < n; i++) b[i] = this.u32() & 0xff;
+    return b;
+  }
+}
+
+/** `50 50 82 7D`-style upper-case hex, the notation the protocol doc uses. */
+export function hex(buf: Uint8Array): string {
+  return Buffer.from(buf.buffer, buf.byteOffset, buf.length).toString('hex').toUpperCase().replace(/(..)(?!$)/g, '$1 ');
+}
+
+/** Parses doc-style hex (whitespace ignored). */
+export function unhex(s: string): Buffer {
+  const clean = s.replace(/\s+/g, '');
+  if (!/^([0-9a-fA-F]{2})*$/.test(clean)) throw new Error(`bad hex: ${s}`);
+  return Buffer.from(clean, 'hex');
+}
+
+/** Normalises doc hex for comparison with `hex()` output. */
+export function normHex(s: string): string {
+  return hex(unhex(s));
+}
