@@ -105,7 +105,9 @@ describe('ZkClient live events', function () {
     await withLive({ profile: 'tft', records: 2000, liveEveryMs: 3, faults: { eventTiming: 'duringCommand' } }, 'tcp', async (_sim, live, c) => {
       let events = 0;
       live.on('event', () => events++);
-      for (let i = 0; i < 20; i++) assert.ok((await c.getTime()).year >= 2024);
+      // Commands for a while, so that live punches (every 3 ms) land between and during them.
+      const until = Date.now() + 300;
+      while (Date.now() < until || events === 0) assert.ok((await c.getTime()).year >= 2024);
       const att = await c.attendance();
       assert.ok(att.records.length >= 2000);
       assert.ok(events > 0, 'events kept arriving');

@@ -110,6 +110,13 @@ describe('protocol/events: realtime event bodies (§9)', () => {
         [['attendance', '000001', 1, 0, 7, 52], ['attendance', '2', 2, 1, 8, 52]]);
     });
 
+    it('104 bytes whose second slice is all zero: one event (the zeros are padding)', () => {
+      const a = encodeAttEventBody({ userId: '7', verify: 1, state: 0, time: T }, 52);
+      const events = decodeEvent(1, Buffer.concat([a, Buffer.alloc(52)])) as AttendanceEvent[];
+      assert.equal(events.length, 1);
+      assert.equal(events[0].userId, '7');
+    });
+
     it('≥ 52 bytes but not a multiple of 52: one event from the first 32 bytes, the rest raw', () => {
       const body = encodeAttEventBody(input, 60);
       const e = single(decodeEvent(1, body));
