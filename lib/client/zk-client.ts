@@ -187,7 +187,8 @@ export class ZkClient {
       await live.stop().catch(() => undefined);
     }
     if (!s || s.isClosed) return;
-    await s.request(Cmd.EXIT, undefined, Math.min(this.o.timeoutMs, 2000)).catch(() => undefined);
+    // EXIT only on an idle session: queued behind a hung command it would wait out that command's timeout.
+    if (s.idle) await s.request(Cmd.EXIT, undefined, Math.min(this.o.timeoutMs, 2000)).catch(() => undefined);
     s.close();
   }
 
