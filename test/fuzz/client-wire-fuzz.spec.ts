@@ -23,7 +23,7 @@ const SESSION = 0x1234;
 
 /** A plausible reply for a request, so that the client gets far enough to meet the noise. */
 function plausibleReply(rng: Rng, req: DecodedPacket): Buffer[] {
-  const r = (command: number, payload = Buffer.alloc(0)) => encodePacket({ command, session: SESSION, replyId: req.replyId, payload });
+  const r = (command: number, payload: Buffer = Buffer.alloc(0)) => encodePacket({ command, session: SESSION, replyId: req.replyId, payload });
   switch (req.command) {
     case Cmd.GET_FREE_SIZES:
       return [r(Reply.ACK_OK, encodeFreeSizes({
