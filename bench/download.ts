@@ -24,6 +24,7 @@ interface WorkerResult {
 
 const modes: { name: string; faults: Partial<SimFaults> }[] = [
   { name: 'separate, no gap', faults: {} },
+  { name: 'separate, 5 ms gap', faults: { interPacketGapMs: 5 } },
   { name: 'separate, 1 ms gap, 1008-byte DATA', faults: { interPacketGapMs: 1, maxPacketBytes: 1008 } },
   { name: 'separate, 5 ms gap, 1008-byte DATA', faults: { interPacketGapMs: 5, maxPacketBytes: 1008 } },
   { name: 'coalesced', faults: { writeMode: 'coalesced' } },

@@ -18,7 +18,10 @@ export interface DeviceAttendance {
   /** The u32 time as stored, kept for diagnosis of impossible dates. */
   rawTime: number;
   workCode: number;
-  /** Bytes we do not interpret (40/49-byte layouts), kept raw. */
+  /**
+   * Bytes we do not interpret (40/49-byte layouts), kept raw; absent when a 40-byte record carries the
+   * usual `00 00 00 00 FF 00 00 00` (a Buffer per record would double the memory of a 100,000-record read).
+   */
   extra?: Buffer;
 }
 
@@ -37,6 +40,15 @@ export interface AttendanceInput {
 /** Default reserved bytes of a 40-byte record as observed on devices. */
 const TFT_RESERVED = Buffer.from([0, 0, 0, 0, 0xff, 0, 0, 0]);
 
+function reservedBytes(buf: Buffer, offset: number, size: AttendanceRecordSize): Buffer | undefined {
+  if (size === 40) {
+    let usual = true;
+    for (let i = 0; i < 8 && usual; i++) usual = buf[offset + 32 + i] === TFT_RESERVED[i];
+    if (usual) return undefined;
+  }
+  return Buffer.from(buf.subarray(offset + 32, offset + size));
+}
+
 export function decodeAttendanceRecord(buf: Buffer, offset: number, size: AttendanceRecordSize): DeviceAttendance {
   switch (size) {
     case 40:
@@ -51,7 +63,7 @@ export function decodeAttendanceRecord(buf: Buffer, offset: number, size: Attend
         state: buf[offset + 31],
         // The meaning of bytes 40–48 is unconfirmed (§8.2): keep them raw, workCode 0.
         workCode: 0,
-        extra: Buffer.from(buf.subarray(offset + 32, offset + size)),
+        extra: reservedBytes(buf, offset, size),
       };
     }
     case 16: {

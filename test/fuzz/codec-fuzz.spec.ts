@@ -215,7 +215,7 @@ function checkAttendance(data: Buffer, hint: number | null): void {
   }
   for (const rec of records) {
     if (size === 40 || size === 49) {
-      if (rec.userId.length > 24 || rec.extra?.length !== size - 32) fail('40/49-byte record fields', data);
+      if (rec.userId.length > 24 || (rec.extra !== undefined && rec.extra.length !== size - 32) || (size === 49 && rec.extra === undefined)) fail('40/49-byte record fields', data);
     } else if (!/^\d{1,10}$/.test(rec.userId) || (size === 8 && String(rec.uid) !== rec.userId)) {
       fail(`numeric userId "${rec.userId}"`, data);
     }

@@ -54,7 +54,7 @@ describe('protocol/attendance: records (§8.1–8.4) and layout detection (§8.8
       assert.equal(r.rawTime, 0x2368b36b);
       assert.deepEqual(r.time, T1);
       assert.equal(r.workCode, 0);
-      assert.equal(hex(r.extra!), '00 00 00 00 FF 00 00 00');
+      assert.equal(r.extra, undefined, 'the usual reserved bytes are not kept per record');
     });
 
     it('§8.3 16-byte: encode and decode', () => {
@@ -104,6 +104,12 @@ describe('protocol/attendance: records (§8.1–8.4) and layout detection (§8.8
 
     it('40-byte: a userId longer than 24 bytes is refused, not truncated', () => {
       assert.throws(() => encodeAttendanceRecord({ uid: 1, userId: 'A'.repeat(25), verify: 0, state: 0, time: T2 }, 40), RangeError);
+    });
+
+    it('40-byte: unusual reserved bytes are kept raw', () => {
+      const extra = Buffer.from([1, 2, 3, 4, 5, 6, 7, 8]);
+      const r = decodeAttendanceRecord(encodeAttendanceRecord({ uid: 1, userId: '5', verify: 1, state: 0, time: T2, extra }, 40), 0, 40);
+      assert.ok(r.extra && r.extra.equals(extra));
     });
 
     it('49-byte: first 40 bytes as the 40-byte layout, the 17 bytes from 32 kept raw', () => {
