@@ -4,7 +4,7 @@
  */
 import { ZkClient } from '../lib/client';
 
-interface Result {
+export interface WorkerResult {
   client: string;
   records: number;
   distinct: number;
@@ -23,7 +23,7 @@ interface ZkLibInstance {
   disconnect(): Promise<void>;
 }
 
-async function runOurs(host: string, port: number): Promise<Omit<Result, 'client' | 'rssBeforeMiB' | 'peakRssMiB'>> {
+async function runOurs(host: string, port: number): Promise<Omit<WorkerResult, 'client' | 'rssBeforeMiB' | 'peakRssMiB'>> {
   const c = new ZkClient({ host, port, transport: 'tcp', timeoutMs: 10000 });
   await c.connect();
   try {
@@ -37,7 +37,7 @@ async function runOurs(host: string, port: number): Promise<Omit<Result, 'client
   }
 }
 
-async function runNodeZklib(host: string, port: number): Promise<Omit<Result, 'client' | 'rssBeforeMiB' | 'peakRssMiB'>> {
+async function runNodeZklib(host: string, port: number): Promise<Omit<WorkerResult, 'client' | 'rssBeforeMiB' | 'peakRssMiB'>> {
   // node-zklib logs to the console; keep the bench's stdout to our one JSON line.
   console.log = () => undefined;
   // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -60,15 +60,15 @@ async function main(): Promise<void> {
   const [client, host, portText] = process.argv.slice(2);
   const port = Number(portText);
   const rssBefore = process.memoryUsage().rss;
-  let r: Omit<Result, 'client' | 'rssBeforeMiB' | 'peakRssMiB'>;
+  let r: Omit<WorkerResult, 'client' | 'rssBeforeMiB' | 'peakRssMiB'>;
   try {
     r = client === 'ours' ? await runOurs(host, port) : await runNodeZklib(host, port);
   } catch (err) {
     r = { records: 0, distinct: 0, ms: 0, error: (err as Error).message ?? String(err) };
   }
-  const out: Result = { client, ...r, rssBeforeMiB: mib(rssBefore), peakRssMiB: mib(process.resourceUsage().maxRSS * 1024) };
+  const out: WorkerResult = { client, ...r, rssBeforeMiB: mib(rssBefore), peakRssMiB: mib(process.resourceUsage().maxRSS * 1024) };
   process.stdout.write(JSON.stringify(out) + '\n');
   process.exit(0);
 }
 
-void main();
+if (require.main === module) void main();

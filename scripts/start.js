@@ -11,6 +11,7 @@ const child = spawn(process.execPath, [cli, 'sim', '--devices', devices, '--port
   stdio: ['ignore', 'pipe', 'inherit'],
 });
 let first = null;
+let ready = 0;
 let buf = '';
 child.stdout.on('data', (d) => {
   buf += d.toString();
@@ -21,14 +22,17 @@ child.stdout.on('data', (d) => {
     process.stdout.write(line + '\n');
     try {
       const dev = JSON.parse(line);
-      if (dev.ready && !first) {
-        first = dev;
+      if (dev.ready) ready++;
+      if (dev.ready && !first) first = dev;
+      if (dev.ready && ready === Number(devices)) {
+        const dev0 = first;
         setImmediate(() => {
+          const dev = dev0;
           process.stdout.write(
             `\nSimulated devices are listening on ${dev.host}, ports ${port} and up. Try, in another shell:\n` +
-              `  npx zk info ${dev.host}:${dev.port}\n` +
-              `  npx zk fetch ${dev.host}:${dev.port} --format ndjson | head\n` +
-              `  npx zk live ${dev.host}:${dev.port} --count 3\n` +
+              `  node dist/bin/zk.js info ${dev.host}:${dev.port}\n` +
+              `  node dist/bin/zk.js fetch ${dev.host}:${dev.port} --format ndjson | head\n` +
+              `  node dist/bin/zk.js live ${dev.host}:${dev.port} --count 3\n` +
               'Ctrl-C stops them.\n',
           );
         });

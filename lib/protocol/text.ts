@@ -30,9 +30,9 @@ function fieldEnd(buf: Uint8Array, offset: number, length: number): number {
 /** ASCII field (userId, password): bytes up to the first NUL, as latin1 so no byte is lost. */
 export function readAsciiField(buf: Uint8Array, offset: number, length: number): string {
   const end = fieldEnd(buf, offset, length);
-  let s = '';
-  for (let i = offset; i < end; i++) s += String.fromCharCode(buf[i]);
-  return s;
+  // One flat string, no per-character concatenation: this runs for every record of a download.
+  const b = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  return b.toString('latin1', offset, end);
 }
 
 /** Text field in the device's code page. */
