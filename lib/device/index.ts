@@ -1,0 +1,2 @@
+export * from './device-config';
+export * from './device-session';
