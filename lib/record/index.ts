@@ -1,2 +1,3 @@
 export * from './zone';
 export * from './canonical';
+export * from './status';
