@@ -209,6 +209,11 @@ export class SessionRegistry {
     await session.close();
   }
 
+  /** The live session for a device, if some node holds one (does not take a reference). */
+  find(key: string): DeviceSession | null {
+    return this.sessions.get(key)?.session ?? null;
+  }
+
   get size(): number {
     return this.sessions.size;
   }

@@ -1,2 +1,3 @@
 export * from './device-config';
 export * from './device-session';
+export * from './test-connection';
