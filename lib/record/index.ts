@@ -1,3 +1,4 @@
 export * from './zone';
 export * from './canonical';
 export * from './status';
+export * from './schema';
