@@ -35,9 +35,9 @@ export interface PollOptions {
   window?: PollWindow;
   onProgress?: (p: PollProgress) => void;
   /**
-   * Immediate retries of a download that broke after data had started to arrive (a link dropping midway).
-   * Default 1. Failures before any data (device off, refused) are not retried here: the scheduler's backoff
-   * handles those without hammering a dead device.
+   * Immediate retries of a download that broke after it had started (the device answered, then the link
+   * dropped midway). Default 1. Failures before that (device off, refused, wrong key) are not retried here:
+   * the scheduler's backoff handles those without hammering a dead device.
    */
   midwayRetries?: number;
   /** Clock for receivedAt/updatedAt (tests). */
@@ -87,7 +87,7 @@ export async function pollIncremental(session: DeviceSession, cursor: DeviceCurs
 
   let fetched: Fetched | null = null;
   for (let attempt = 0; ; attempt++) {
-    let dataSeen = false;
+    let downloadStarted = false;
     try {
       fetched = await session.run('poll', async (client) => {
         // Serial once per session: records carry it, and it is the cursor key.
@@ -100,17 +100,15 @@ export async function pollIncremental(session: DeviceSession, cursor: DeviceCurs
           return { sizes, att: null, deviceTime: null };
         }
         const deviceTime = await client.getTime();
+        downloadStarted = true;
         const att = await client.attendance({
-          onProgress: (p) => {
-            if (p.bytes > 0) dataSeen = true;
-            opts.onProgress?.({ records: p.records, totalRecords: sizes.records });
-          },
+          onProgress: (p) => opts.onProgress?.({ records: p.records, totalRecords: sizes.records }),
         });
         return { sizes, att, deviceTime };
       });
       break;
     } catch (err) {
-      if (attempt < retries && dataSeen && isLinkFailure(err)) continue;
+      if (attempt < retries && downloadStarted && isLinkFailure(err)) continue;
       throw err;
     }
   }
