@@ -22,6 +22,8 @@ export interface DeviceConfig {
   nameEncoding?: NameEncoding;
   /** Records later than the device clock plus this are anomalies. Default one day. */
   futureToleranceSec?: number;
+  /** Liveness check period of kept connections (zk-live): a dead link is reported within it. Default 15 s. */
+  heartbeatMs?: number;
 }
 
 export type DeviceConfigInput = Partial<DeviceConfig> & { host: string };
@@ -61,6 +63,7 @@ export function normaliseDeviceConfig(input: DeviceConfigInput): DeviceConfig {
     directionOverride: override,
     nameEncoding: input.nameEncoding ?? 'utf8',
     futureToleranceSec: input.futureToleranceSec ?? 86400,
+    heartbeatMs: input.heartbeatMs ?? 15000,
   };
 }
 

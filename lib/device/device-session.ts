@@ -151,6 +151,7 @@ export class DeviceSession extends EventEmitter {
           timeoutMs: this.config.timeoutMs,
           tz: this.config.tz,
           nameEncoding: this.config.nameEncoding,
+          heartbeatMs: this.config.heartbeatMs,
           logger: this.logger,
         });
     this.client = c;

@@ -5,14 +5,6 @@ import { hostTimeZone } from '../../lib/record/zone';
 import { deviceConfigFromDef, ZkDeviceDef } from './device-node-config';
 import type { ZkDeviceCredentials, ZkDeviceNode } from './zk-device-api';
 
-/** Status shown on every user node when the shared session changes state. */
-const STATUS: Record<string, { fill: 'green' | 'red' | 'yellow' | 'grey'; shape: 'dot' | 'ring'; text: string }> = {
-  online: { fill: 'green', shape: 'dot', text: 'online' },
-  offline: { fill: 'grey', shape: 'ring', text: 'offline' },
-  error: { fill: 'red', shape: 'ring', text: 'error' },
-  busy: { fill: 'yellow', shape: 'ring', text: 'busy' },
-};
-
 /** The "Test connection" request body: the editor's current (possibly unsaved) settings. */
 interface TestRequestBody extends Partial<ZkDeviceDef> {
   id?: string;
@@ -33,18 +25,14 @@ export = (RED: NodeAPI): void => {
       configError = err as Error;
       node.error(`zk-device ${def.name || def.host}: ${configError.message}`);
     }
-    const onState = (state: string, err: Error | null) => {
-      const s = STATUS[state] ?? STATUS.offline;
-      const text = err && state !== 'online' ? `${s.text}: ${err.message}`.slice(0, 40) : s.text;
-      for (const u of users.values()) u.status({ fill: s.fill, shape: s.shape, text });
-    };
+    // No status fan-out to users (unlike MQTT's config node): zk-poll and zk-live show richer per-device
+    // status of their own (progress, counts), which a plain "online" from here would overwrite.
 
     node.acquire = (user: Node): DeviceSession => {
       if (configError) throw configError;
       users.set(user.id, user);
       if (!session) {
         session = sessionRegistry.acquire(node.deviceConfig, { logger: (level, msg) => (level === 'warn' || level === 'error' ? node.debug(msg) : undefined) });
-        session.on('state', onState);
       }
       return session;
     };
@@ -54,7 +42,6 @@ export = (RED: NodeAPI): void => {
       if (users.size === 0 && session) {
         const s = session;
         session = null;
-        s.off('state', onState);
         await sessionRegistry.release(s);
       }
     };
@@ -65,7 +52,6 @@ export = (RED: NodeAPI): void => {
       session = null;
       users.clear();
       if (!s) return done();
-      s.off('state', onState);
       sessionRegistry.release(s).then(done, () => done());
     });
   }

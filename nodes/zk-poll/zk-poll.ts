@@ -9,7 +9,7 @@ import type { NodeAPI, Node, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { DeviceConfig, DeviceSession, deviceKey, sessionRegistry } from '../../lib/device';
 import { ZkConnectionError } from '../../lib/errors';
 import {
-  CursorStore, DeviceDescription, DevicePoll, DeviceResult, FleetScheduler, PollWindow, pollDevice, statusAfterFailure, statusAfterPoll,
+  CursorStore, DeviceDescription, DevicePoll, DeviceResult, FleetScheduler, PollWindow, describeDevice, pollDevice, statusAfterFailure, statusAfterPoll,
 } from '../../lib/fleet';
 import type { AttendanceRecord } from '../../lib/record/canonical';
 import type { ZkDeviceNode } from '../zk-device/zk-device-api';
@@ -32,11 +32,6 @@ interface CycleTotals {
 }
 
 interface ZkPollNode extends Node<ZkPollCredentials> {}
-
-/** The device as described on msg.device (design.md §3 "the device's description"). */
-function describe(d: DeviceDescription): Record<string, unknown> {
-  return { serial: d.serial, name: d.config.name ?? d.lastInfo?.deviceName ?? null, site: d.config.site, host: d.key, tz: d.config.tz };
-}
 
 function chunks<T>(list: T[], size: number): T[][] {
   const out: T[][] = [];
@@ -127,7 +122,7 @@ export = (RED: NodeAPI): void => {
         const { outcome } = poll;
         const now = new Date();
         lastSeen.set(key, now);
-        const device = describe(session);
+        const device = describeDevice(session);
         const topic = session.serial ?? session.key;
         if (!req.dryRun && outcome.records.length > 0) {
           for (const chunk of chunks<AttendanceRecord>(outcome.records, settings.chunkSize)) {
@@ -160,11 +155,11 @@ export = (RED: NodeAPI): void => {
       const name = d.config.name ? `${d.config.name} (${d.key})` : d.key;
       totals.failures.push(`${name}: ${err.message}`);
       const status = statusAfterFailure(d, r.health, err, new Date(), lastSeen.get(r.key) ?? null);
-      node.send([null, { topic: d.serial ?? d.key, payload: status, device: describe(d) } as NodeMessage]);
+      node.send([null, { topic: d.serial ?? d.key, payload: status, device: describeDevice(d) } as NodeMessage]);
       if (r.alert) {
         // One alert per failure streak, on the status output and in the log (Catch nodes see node.error).
         const alert = { ...status, state: 'error' as const };
-        node.send([null, { topic: 'alert', alert: true, payload: alert, device: describe(d) } as NodeMessage]);
+        node.send([null, { topic: 'alert', alert: true, payload: alert, device: describeDevice(d) } as NodeMessage]);
         node.error(`zk-poll: ${name} failed ${r.health.consecutiveFailures} times in a row: ${err.message} (check power, network and comm key)`, { payload: alert } as NodeMessage);
       }
     }

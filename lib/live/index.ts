@@ -1,0 +1,2 @@
+export * from './recent-ids';
+export * from './live-capture';

@@ -1,0 +1,302 @@
+import { strict as assert } from 'assert';
+import { Cmd } from '../../lib/protocol/constants';
+import { CursorStore } from '../../lib/fleet/cursor-store';
+import { checkNoLeaks } from '../support/handles';
+import { Rig, rig, waitFor, wallAt, delay, duplicateIds } from './support';
+
+describe('live/LiveCapture against the simulator', function () {
+  this.timeout(20000);
+  let r: Rig | null = null;
+  // Before checkNoLeaks(): mocha runs afterEach hooks in the order they were added.
+  afterEach(async () => {
+    await r?.close();
+    r = null;
+  });
+  checkNoLeaks();
+
+  function user(i: number): string {
+    if (!r) throw new Error('no rig');
+    return r.sim.users[i % r.sim.users.length].userId;
+  }
+
+  it('emits a live punch as one canonical record within 1 s, and saves the cursor', async () => {
+    r = await rig();
+    r.cap.start();
+    await waitFor(() => r!.statuses.some((s) => s.state === 'online'), 5000, 'online');
+    assert.equal(r.records.length, 0, 'first start: the existing log is not replayed (firstStart now)');
+    const t0 = Date.now();
+    r.sim.punch({ userId: user(3), state: 1, verify: 1, at: wallAt(0) });
+    await waitFor(() => r!.records.length === 1, 1000, 'the live record');
+    assert.ok(Date.now() - t0 < 1000);
+    const rec = r.records[0];
+    assert.equal(rec.source, 'live');
+    assert.equal(rec.userId, user(3));
+    assert.equal(rec.deviceSn, r.sim.serial);
+    assert.equal(rec.direction, 'out');
+    assert.equal(rec.deviceName, 'Door');
+    assert.equal(rec.site, 'HQ');
+    await waitFor(() => new CursorStore(r!.dir).get(r!.sim.serial)?.lastLocalTime === rec.localTime, 2000, 'cursor on disk');
+    const online = r.statuses.find((s) => s.state === 'online');
+    assert.equal(online?.deviceSn, r.sim.serial);
+    assert.equal(online?.deviceHost, `127.0.0.1:${r.port}`);
+  });
+
+  it("firstStart 'all' emits the existing log once as poll records, then live ones", async () => {
+    r = await rig({ capture: { firstStart: 'all' } });
+    r.cap.start();
+    await waitFor(() => r!.records.length === 20, 5000, 'the backlog');
+    assert.ok(r.records.every((x) => x.source === 'poll'));
+    r.sim.punch({ userId: user(1), at: wallAt(1) });
+    await waitFor(() => r!.records.length === 21, 1000, 'the live record');
+    assert.equal(r.records[20].source, 'live');
+    assert.deepEqual(duplicateIds(r.records), []);
+  });
+
+  it('after the link drops, punches made meanwhile come out once after reconnect; live ones are not repeated', async () => {
+    r = await rig();
+    r.cap.start();
+    await waitFor(() => r!.statuses.some((s) => s.state === 'online'), 5000, 'online');
+    r.sim.punch({ userId: user(0), at: wallAt(-3) });
+    r.sim.punch({ userId: user(1), at: wallAt(-2) });
+    await waitFor(() => r!.records.length === 2, 1000, 'two live records');
+
+    // The device goes away: connections dropped, new ones refused for a while.
+    // (setFaults' promise waits for open connections to end, so restart before awaiting it.)
+    const refusing = r.sim.setFaults({ tcpMode: 'refuse' });
+    r.sim.restart();
+    await refusing;
+    await waitFor(() => r!.statuses.some((s) => s.state === 'offline'), 3000, 'offline status');
+    assert.equal(r.cap.linked, false);
+    r.sim.punch({ userId: user(2), at: wallAt(-1) });
+    r.sim.punch({ userId: user(3), at: wallAt(0) });
+    // Same second as the previous one, another user: told apart by id.
+    r.sim.punch({ userId: user(4), at: wallAt(0) });
+    await waitFor(() => r!.retries.length >= 3, 3000, 'a few failed attempts');
+    assert.equal(r.records.length, 2, 'nothing while down');
+
+    await r.sim.setFaults({ tcpMode: undefined });
+    await waitFor(() => r!.records.length === 5, 3000, 'the missed punches');
+    assert.deepEqual(r.records.slice(2).map((x) => x.source), ['poll', 'poll', 'poll']);
+    assert.deepEqual(r.records.slice(2).map((x) => x.userId), [user(2), user(3), user(4)]);
+    const back = r.statuses[r.statuses.length - 1];
+    assert.equal(back.state, 'online');
+    assert.equal(back.newRecords, 3);
+
+    // Live again after the reconnect.
+    r.sim.punch({ userId: user(5), at: wallAt(1) });
+    await waitFor(() => r!.records.length === 6, 1000, 'a live punch after reconnect');
+    assert.equal(r.records[5].source, 'live');
+    await delay(200);
+    assert.equal(r.records.length, 6);
+    assert.deepEqual(duplicateIds(r.records), []);
+  });
+
+  it('a drop with nothing missed: the reconnect emits nothing again', async () => {
+    r = await rig();
+    r.cap.start();
+    await waitFor(() => r!.statuses.some((s) => s.state === 'online'), 5000, 'online');
+    r.sim.punch({ userId: user(0), at: wallAt(0) });
+    await waitFor(() => r!.records.length === 1, 1000, 'live record');
+    const downloads = r.sim.counters.downloads;
+    r.sim.restart();
+    await waitFor(() => r!.statuses.filter((s) => s.state === 'online').length === 2, 3000, 'back online');
+    // Every reconnect reads the user table once (resolveUsers: a new client has no user cache). On top of
+    // that, advanceCursor leaves the count alone, so the first reconnect downloads the log once to check by time.
+    assert.equal(r.sim.counters.downloads, downloads + 2);
+    r.sim.restart();
+    await waitFor(() => r!.statuses.filter((s) => s.state === 'online').length === 3, 3000, 'back online again');
+    assert.equal(r.sim.counters.downloads, downloads + 3, 'unchanged count: users only, no log download');
+    assert.equal(r.records.length, 1);
+  });
+
+  it('a silently dead link is found by the heartbeat, then the gap is filled', async () => {
+    r = await rig({ heartbeatMs: 300, timeoutMs: 400 });
+    r.cap.start();
+    await waitFor(() => r!.statuses.some((s) => s.state === 'online'), 5000, 'online');
+    // The device stops answering the heartbeat (GET_TIME) without closing anything.
+    await r.sim.setFaults({ dropReply: { [Cmd.GET_TIME]: 'always' } });
+    await waitFor(() => r!.statuses.some((s) => s.state === 'offline'), 3000, 'offline by heartbeat');
+    r.sim.punch({ userId: user(6), at: wallAt(0) });
+    await r.sim.setFaults({ dropReply: undefined });
+    await waitFor(() => r!.records.length === 1, 4000, 'the missed punch');
+    assert.equal(r.records[0].source, 'poll');
+    assert.equal(r.records[0].userId, user(6));
+  });
+
+  it('punches that arrive live during the gap fill are neither lost nor doubled', async () => {
+    r = await rig({ sim: { records: 3000 } });
+    r.cap.start();
+    await waitFor(() => r!.statuses.some((s) => s.state === 'online'), 5000, 'online');
+    r.sim.restart();
+    await waitFor(() => r!.statuses.some((s) => s.state === 'offline'), 3000, 'offline');
+    r.sim.punch({ userId: user(0), at: wallAt(-5) });
+    // Slow downloads, so that live punches land while the gap fill runs.
+    await r.sim.setFaults({ interPacketGapMs: 5, maxPacketBytes: 1024 });
+    const punching = (async () => {
+      for (let i = 1; i <= 20; i++) {
+        r!.sim.punch({ userId: user(i), at: wallAt(-5 + i) });
+        await delay(15);
+      }
+    })();
+    await punching;
+    await waitFor(() => r!.records.length === 21, 8000, 'all 21 punches');
+    await delay(300);
+    assert.equal(r.records.length, 21);
+    assert.deepEqual(duplicateIds(r.records), []);
+  });
+
+  it("first start ('now'): a punch made after registering but before the log is read comes out once, the log does not", async () => {
+    // Slow GET_FREE_SIZES: the gap fill's first command, right after REG_EVENT.
+    r = await rig({ sim: { faults: { replyDelayMs: { [Cmd.GET_FREE_SIZES]: 300 } } }, timeoutMs: 2000 });
+    r.cap.start();
+    await waitFor(() => (r!.sim.counters.commandsSeen[Cmd.REG_EVENT] ?? 0) >= 1, 5000, 'registration');
+    // Both live (held during the fill) and in the log the fill reads: new for this node all the same.
+    r.sim.punch({ userId: user(0), at: wallAt(0) });
+    await waitFor(() => r!.statuses.some((s) => s.state === 'online'), 8000, 'online');
+    await waitFor(() => r!.records.length === 1, 1000, 'the punch');
+    await delay(200);
+    assert.equal(r.records.length, 1);
+    assert.equal(r.records[0].userId, user(0));
+    assert.equal(r.records[0].source, 'live');
+  });
+
+  it('the cursor carries across a stop and a new capture: punches made while stopped come out, nothing repeats', async () => {
+    r = await rig();
+    r.cap.start();
+    await waitFor(() => r!.statuses.some((s) => s.state === 'online'), 5000, 'online');
+    r.sim.punch({ userId: user(0), at: wallAt(-1) });
+    await waitFor(() => r!.records.length === 1, 1000, 'live record');
+    await r.cap.stop();
+    await r.cap.stop(); // idempotent
+    r.sim.punch({ userId: user(1), at: wallAt(0) });
+    const cap = r.recapture();
+    cap.start();
+    await waitFor(() => r!.records.length === 2, 4000, 'the punch made while stopped');
+    assert.equal(r.records[1].userId, user(1));
+    assert.equal(r.records[1].source, 'poll');
+    assert.deepEqual(duplicateIds(r.records), []);
+  });
+
+  it('bad event times go out as anomalies; other events only when asked (raw)', async () => {
+    r = await rig({ capture: { emitRaw: true } });
+    r.cap.start();
+    await waitFor(() => r!.statuses.some((s) => s.state === 'online'), 5000, 'online');
+    await r.sim.setFaults({ invalidTimestamps: 'feb31' });
+    r.sim.punch({ userId: user(0) });
+    await waitFor(() => r!.anomalies.length === 1, 1000, 'anomaly');
+    assert.equal(r.anomalies[0].reason, 'invalid-time');
+    await r.sim.setFaults({ invalidTimestamps: undefined, eventBodyLength: 20 });
+    r.sim.punch({ userId: user(1) });
+    await waitFor(() => r!.raw.length === 1, 1000, 'raw event');
+    assert.equal(r.records.length, 0);
+  });
+});
+
+describe('live/LiveCapture failures and stop', function () {
+  this.timeout(20000);
+  let r: Rig | null = null;
+  // Before checkNoLeaks(): mocha runs afterEach hooks in the order they were added.
+  afterEach(async () => {
+    await r?.close();
+    r = null;
+  });
+  checkNoLeaks();
+
+  it('backs off exponentially to the cap; error after N failures (once), disabled after the long streak', async () => {
+    r = await rig({ capture: { health: { failuresToError: 3, longStreakMs: 1200, longStreakRetryMs: 700 } } });
+    await r.sim.setFaults({ tcpMode: 'refuse' });
+    r.cap.start();
+    await waitFor(() => r!.retries.some((x) => x.state === 'disabled'), 6000, 'disabled');
+    const delays = r.retries.map((x) => x.delayMs);
+    // jitter 0: 50, 100, 200, 400, 400, … then the disabled interval.
+    assert.deepEqual(delays.slice(0, 5), [50, 100, 200, 400, 400]);
+    assert.equal(delays[delays.length - 1], 700);
+    const states = r.statuses.map((s) => s.state);
+    assert.deepEqual(states, ['offline', 'error', 'disabled'], 'one event per change: one alert for error');
+    assert.match(r.statuses[0].lastError ?? '', /127\.0\.0\.1/);
+    // It answers again: back online, counters reset.
+    await r.sim.setFaults({ tcpMode: undefined });
+    await waitFor(() => r!.statuses.some((s) => s.state === 'online'), 3000, 'online after disabled');
+    assert.equal(r.statuses[r.statuses.length - 1].lastError, null);
+  });
+
+  it('stop() during a retry wait returns at once and leaves no timer', async () => {
+    r = await rig({ capture: { health: { backoffBaseMs: 60000, backoffMaxMs: 60000 } } });
+    await r.sim.setFaults({ tcpMode: 'refuse' });
+    r.cap.start();
+    await waitFor(() => r!.retries.length === 1, 3000, 'first failure');
+    const t0 = Date.now();
+    await r.cap.stop();
+    assert.ok(Date.now() - t0 < 200, 'no waiting out the backoff');
+    assert.equal(r.cap.running, false);
+  });
+
+  it('stop() while connecting to a device that never answers settles within the timeout', async () => {
+    r = await rig({ timeoutMs: 500 });
+    await r.sim.setFaults({ tcpMode: 'blackhole' });
+    r.cap.start();
+    await delay(50);
+    const t0 = Date.now();
+    await r.cap.stop();
+    assert.ok(Date.now() - t0 < 1500);
+    assert.equal(r.cap.linked, false);
+  });
+
+  it('stop() while online unregisters and keeps the session for its other users', async () => {
+    r = await rig();
+    r.cap.start();
+    await waitFor(() => r!.statuses.some((s) => s.state === 'online'), 5000, 'online');
+    const regs = r.sim.counters.commandsSeen[Cmd.REG_EVENT] ?? 0;
+    await r.cap.stop();
+    assert.equal(r.sim.counters.commandsSeen[Cmd.REG_EVENT], regs + 1, 'REG_EVENT 0 sent');
+    r.sim.punch({ userId: r.sim.users[0].userId, at: wallAt(0) });
+    await delay(100);
+    assert.equal(r.records.length, 0);
+    // The session still works for a poll from another node.
+    const info = await r.session.info();
+    assert.equal(info.serial, r.sim.serial);
+  });
+
+  it('default schedule: 5 s doubling to 5 min, jitter only shortening it, hourly after 24 h', async () => {
+    let t = 0;
+    r = await rig({ capture: { health: { backoffBaseMs: undefined, backoffMaxMs: undefined, jitter: undefined, now: () => t, random: () => 0 } } });
+    await r.sim.setFaults({ tcpMode: 'refuse' });
+    r.cap.start();
+    await waitFor(() => r!.retries.length === 1, 3000, 'first failure');
+    assert.equal(r.retries[0].delayMs, 5000);
+    await r.cap.stop();
+    // The schedule itself, through the same tracker settings, without waiting it out.
+    const { HealthTracker } = await import('../../lib/fleet/health');
+    const { LIVE_HEALTH_DEFAULTS } = await import('../../lib/live');
+    const h = new HealthTracker({ ...LIVE_HEALTH_DEFAULTS, now: () => t, random: () => 0 });
+    const delays = Array.from({ length: 9 }, () => h.recordFailure('d', 'x').retryInMs);
+    assert.deepEqual(delays, [5000, 10000, 20000, 40000, 80000, 160000, 300000, 300000, 300000]);
+    const hj = new HealthTracker({ ...LIVE_HEALTH_DEFAULTS, random: () => 0.999 });
+    assert.ok(hj.recordFailure('d', 'x').retryInMs >= 4000, 'jitter 0.2 shortens by at most a fifth');
+    t = 24 * 3600_000;
+    assert.equal(h.recordFailure('d', 'x').health.state, 'disabled');
+  });
+
+  it('a wrong comm key: error status from the first failure, with the reason', async () => {
+    r = await rig({ sim: { commKey: 1234 } });
+    r.cap.start();
+    await waitFor(() => r!.statuses.length === 1, 3000, 'status');
+    assert.equal(r.statuses[0].state, 'error');
+    assert.match(r.statuses[0].lastError ?? '', /key/i);
+  });
+
+  it('a listener that throws does not stop the capture', async () => {
+    r = await rig();
+    let calls = 0;
+    r.cap.on('record', () => {
+      calls++;
+      throw new Error('listener bug');
+    });
+    r.cap.start();
+    await waitFor(() => r!.statuses.some((s) => s.state === 'online'), 5000, 'online');
+    r.sim.punch({ userId: r.sim.users[0].userId, at: wallAt(-1) });
+    r.sim.punch({ userId: r.sim.users[1].userId, at: wallAt(0) });
+    await waitFor(() => r!.records.length === 2, 1000, 'both records');
+    assert.equal(calls, 2);
+  });
+});
