@@ -91,7 +91,7 @@ export interface CanonicalContext {
   notAfterMs?: number;
 }
 
-export type AnomalyReason = 'invalid-time' | 'implausible-time' | 'future-time';
+export type AnomalyReason = 'empty-user-id' | 'invalid-time' | 'implausible-time' | 'future-time';
 
 /** A record that cannot become canonical without guessing; reported, never silently fixed. */
 export interface RecordAnomaly {
@@ -167,6 +167,8 @@ export function toCanonicalRecord(rec: DeviceAttendance | AttendanceEvent, ctx: 
       rawTime,
     },
   });
+  // A punch nobody can be paid for: flagged with the reason rather than written under an empty key.
+  if (userId.trim() === '') return anomaly('empty-user-id', 'an empty user id at');
   if (!isValidWallClock(rec.time)) return anomaly('invalid-time', 'an impossible time');
   if (wallKey(rec.time) < EARLIEST_KEY) return anomaly('implausible-time', 'an implausible time (device clock unset?)');
   const z = wallClockToInstant(rec.time, ctx.tz);

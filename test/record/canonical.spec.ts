@@ -183,3 +183,17 @@ describe('record/canonical', () => {
     assert.ok(ms < 1000, `took ${ms.toFixed(0)} ms`);
   });
 });
+
+describe('canonical record: empty user ids', () => {
+  it('are flagged as anomalies with the reason, never emitted', () => {
+    const r = toCanonicalRecord(
+      { uid: 9, userId: '', verify: 1, state: 0, time: { year: 2024, month: 3, day: 15, hour: 8, minute: 0, second: 0 }, rawTime: 0, workCode: 0 },
+      { deviceSn: 'SN9', tz: 'UTC', source: 'poll' },
+    );
+    assert.equal(r.ok, false);
+    if (!r.ok) {
+      assert.equal(r.anomaly.reason, 'empty-user-id');
+      assert.match(r.anomaly.message, /device SN9: record of user "" has an empty user id at 2024-03-15T08:00:00/);
+    }
+  });
+});
