@@ -1,0 +1,50 @@
+/**
+ * The one interface every delivery target implements (docs/internal-apis.md, "Delivery contracts").
+ * The delivery loop (lib/sinks/delivery.ts) drives any Sink from the durable outbox, so a target only has to
+ * write one batch idempotently and say whether a failure is worth retrying.
+ */
+import type { AttendanceRecord } from '../record';
+
+export type SinkTarget = 'mysql' | 'mssql' | 'access' | 'http' | 'file';
+
+export interface RejectedRecord {
+  record: AttendanceRecord;
+  reason: string;
+}
+
+export interface SinkWriteResult {
+  /** Rows the target newly committed. */
+  inserted: number;
+  /** Records the target already had (idempotent re-write). */
+  duplicates: number;
+  /** Permanent per-record rejections (→ error output), e.g. an unknown badge in Access. */
+  rejected: RejectedRecord[];
+}
+
+export interface Sink {
+  readonly target: SinkTarget;
+  /** Connect / discover columns / create the table if configured. */
+  open(): Promise<void>;
+  /** All-or-nothing per batch; idempotent on the record key. */
+  write(batch: AttendanceRecord[]): Promise<SinkWriteResult>;
+  close(): Promise<void>;
+}
+
+/**
+ * A target failure. permanent=false (network down, deadlock, 5xx, bad credentials until fixed): the
+ * delivery loop retries with backoff. permanent=true (a 4xx, a constraint the record can never meet): the
+ * records go to the error output so they never block the ones behind them.
+ */
+export class SinkError extends Error {
+  constructor(
+    message: string,
+    readonly permanent: boolean,
+    readonly target: SinkTarget,
+  ) {
+    super(message);
+    this.name = 'SinkError';
+  }
+}
+
+/** Optional logger the sinks accept; secrets are never passed to it. */
+export type SinkLogger = (level: 'debug' | 'info' | 'warn' | 'error', message: string, details?: Record<string, unknown>) => void;
