@@ -1,0 +1,3 @@
+export * from './id-set';
+export * from './repeat';
+export * from './store';

@@ -1,0 +1,117 @@
+/**
+ * zk-dedupe runtime: passes on records whose id it has not seen (output 1) and sends the rest to output 2
+ * for audit. One record in → one record out; an array in → an array out; empty arrays are not sent. The
+ * seen ids persist in the user directory (lib/dedupe/store.ts).
+ */
+import * as os from 'os';
+import * as path from 'path';
+import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
+import { DedupeStore, RepeatRule } from '../../lib/dedupe';
+
+interface ZkDedupeDef extends NodeDef {
+  maxKeys?: number | string;
+  retentionDays?: number | string;
+  repeatSeconds?: number | string;
+  repeatMode?: 'drop' | 'mark';
+}
+
+interface Keyed {
+  id: string;
+  deviceSn?: unknown;
+  userId?: unknown;
+  timestamp?: unknown;
+  repeat?: boolean;
+}
+
+const num = (v: unknown, d: number, field: string, min: number, max: number): number => {
+  if (v === undefined || v === null || v === '') return d;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < min || n > max) throw new RangeError(`${field} must be from ${min} to ${max}`);
+  return n;
+};
+
+const isKeyed = (v: unknown): v is Keyed => v !== null && typeof v === 'object' && typeof (v as { id?: unknown }).id === 'string' && (v as { id: string }).id.length > 0;
+
+export = (RED: NodeAPI): void => {
+  function ZkDedupe(this: Node, def: ZkDedupeDef): void {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const userDir = (RED.settings.userDir as string | undefined) || path.join(os.homedir(), '.node-red');
+    let store: DedupeStore | null = null;
+    let passed = 0;
+    let dropped = 0;
+    let repeat: RepeatRule | null = null;
+    let repeatMode: 'drop' | 'mark' = 'drop';
+
+    const ready: Promise<void> = (async () => {
+      const maxKeys = num(def.maxKeys, 1_000_000, 'max keys', 1, 50_000_000);
+      const retentionMs = num(def.retentionDays, 40, 'retention', 0.0001, 3650) * 86_400_000;
+      const repeatSec = num(def.repeatSeconds, 0, 'repeat window', 0, 86_400);
+      repeatMode = def.repeatMode === 'mark' ? 'mark' : 'drop';
+      if (repeatSec > 0) repeat = new RepeatRule(repeatSec * 1000);
+      const s = await DedupeStore.open({ dir: path.join(userDir, 'punchflow', 'dedupe'), name: node.id, maxKeys, retentionMs });
+      store = s;
+      node.status({ fill: 'green', shape: 'dot', text: `${s.set.size.toLocaleString('en-US')} ids known` });
+    })();
+    ready.catch((err: Error) => {
+      node.error(`zk-dedupe: ${err.message}`);
+      node.status({ fill: 'red', shape: 'ring', text: err.message.slice(0, 40) });
+    });
+
+    /** Decides one record: true = pass (possibly marked), false = duplicate/repeat. */
+    const decide = (s: DedupeStore, r: Keyed): boolean => {
+      if (!s.add(r.id)) return false;
+      if (repeat && typeof r.deviceSn === 'string' && typeof r.userId === 'string' && typeof r.timestamp === 'string' && repeat.isRepeat(r.deviceSn, r.userId, r.timestamp)) {
+        if (repeatMode === 'drop') return false;
+        r.repeat = true;
+      }
+      return true;
+    };
+
+    node.on('input', (msg: NodeMessage, send, done) => {
+      ready.then(
+        () => {
+          const s = store as DedupeStore;
+          const payload = (msg as { payload?: unknown }).payload;
+          const isArray = Array.isArray(payload);
+          const items: unknown[] = isArray ? (payload as unknown[]) : [payload];
+          const pass: unknown[] = [];
+          const dup: unknown[] = [];
+          const bad: string[] = [];
+          items.forEach((item, i) => {
+            if (!isKeyed(item)) {
+              bad.push(isArray ? `payload[${i}].id` : 'payload.id');
+              return;
+            }
+            (decide(s, item) ? pass : dup).push(item);
+          });
+          passed += pass.length;
+          dropped += dup.length;
+          const out1 = pass.length === 0 ? null : { ...msg, payload: isArray ? pass : pass[0] };
+          const out2 = dup.length === 0 ? null : { ...msg, payload: isArray ? dup : dup[0] };
+          if (out1 || out2) send([out1, out2]);
+          node.status({ fill: 'green', shape: 'dot', text: `${passed.toLocaleString('en-US')} new · ${dropped.toLocaleString('en-US')} dup` });
+          if (bad.length > 0) {
+            done(new Error(`zk-dedupe: ${bad.slice(0, 3).join(', ')}${bad.length > 3 ? ` and ${bad.length - 3} more` : ''}: must be a non-empty string (record not passed on)`));
+          } else done();
+        },
+        (err: Error) => done(err),
+      );
+    });
+
+    node.on('close', (_removed: boolean, done: () => void) => {
+      ready
+        .catch(() => undefined)
+        .then(() => store?.close())
+        .then(
+          () => done(),
+          (err: Error) => {
+            node.warn(`zk-dedupe: saving seen ids: ${err.message}`);
+            done();
+          },
+        );
+    });
+  }
+
+  RED.nodes.registerType('zk-dedupe', ZkDedupe);
+};

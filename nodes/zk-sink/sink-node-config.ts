@@ -1,0 +1,161 @@
+/**
+ * zk-sink editor settings → a SinkConfig for lib/sinks. Pure, so the mapping (and its errors, which name
+ * the field) is unit-testable without Node-RED. Secrets arrive separately from credentials.
+ */
+import * as path from 'path';
+import type { NodeDef } from 'node-red';
+import type { SinkConfig } from '../../lib/sinks';
+import type { SinkTarget } from '../../lib/sinks/types';
+import type { AccessSinkOptions } from '../../lib/sinks/access';
+
+export interface ZkSinkDef extends NodeDef {
+  target: SinkTarget;
+  batchSize?: number | string;
+  flushInterval?: number | string;
+  // mysql / mssql
+  host?: string;
+  port?: number | string;
+  database?: string;
+  user?: string;
+  table?: string;
+  schema?: string;
+  createTable?: boolean;
+  encrypt?: boolean;
+  trustServerCertificate?: boolean;
+  // access
+  accessFile?: string;
+  accessConnection?: string;
+  unknownBadge?: 'error' | 'create';
+  /** Further AccessSinkOptions (checkTypeMap, machineNumbers, badgeMatch…) as JSON object text. */
+  accessOptions?: string;
+  // http
+  url?: string;
+  headers?: string;
+  authHeader?: string;
+  bodyFormat?: 'array' | 'envelope';
+  duplicateStatus?: number | string;
+  insecure?: boolean;
+  timeout?: number | string;
+  tls?: string;
+  // file
+  dir?: string;
+  format?: 'ndjson' | 'csv';
+}
+
+export interface ZkSinkCredentials {
+  password?: string;
+  authValue?: string;
+}
+
+export interface DeliverySettings {
+  batchSize: number;
+  flushIntervalMs: number;
+}
+
+const intIn = (v: unknown, d: number, field: string, min: number, max: number): number => {
+  if (v === undefined || v === null || v === '') return d;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new RangeError(`${field} must be a whole number from ${min} to ${max}`);
+  return n;
+};
+
+export function deliverySettings(def: ZkSinkDef): DeliverySettings {
+  return {
+    batchSize: intIn(def.batchSize, 1000, 'batch size', 1, 100_000),
+    flushIntervalMs: intIn(def.flushInterval, 200, 'flush interval', 0, 600_000),
+  };
+}
+
+function jsonObject(text: string | undefined, field: string): Record<string, unknown> {
+  if (!text || !text.trim()) return {};
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    throw new TypeError(`${field} must be a JSON object`);
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new TypeError(`${field} must be a JSON object`);
+  return v as Record<string, unknown>;
+}
+
+/** TLS settings a core tls-config node adds (its addTLSOptions), when one is selected. */
+export type TlsFiller = (opts: Record<string, unknown>) => void;
+
+export function sinkConfigFromDef(def: ZkSinkDef, creds: ZkSinkCredentials, userDir: string, tlsFiller?: TlsFiller): SinkConfig {
+  const port = (d: number): number => intIn(def.port, d, 'port', 1, 65535);
+  switch (def.target) {
+    case 'mysql':
+      return {
+        target: 'mysql',
+        options: {
+          host: def.host || '127.0.0.1',
+          port: port(3306),
+          user: def.user ?? '',
+          password: creds.password,
+          database: def.database ?? '',
+          table: def.table || undefined,
+          createTable: !!def.createTable,
+        },
+      };
+    case 'mssql':
+      return {
+        target: 'mssql',
+        options: {
+          server: def.host || '127.0.0.1',
+          port: port(1433),
+          user: def.user || undefined,
+          password: creds.password,
+          database: def.database || undefined,
+          schema: def.schema || undefined,
+          table: def.table || undefined,
+          createTable: !!def.createTable,
+          encrypt: def.encrypt !== false,
+          trustServerCertificate: !!def.trustServerCertificate,
+        },
+      };
+    case 'access': {
+      if (!def.accessFile && !def.accessConnection) throw new TypeError('Access: the .mdb file or an ODBC connection string is required');
+      const extra = jsonObject(def.accessOptions, 'Access options') as Partial<AccessSinkOptions>;
+      return {
+        target: 'access',
+        options: {
+          ...extra,
+          file: def.accessFile || undefined,
+          connectionString: def.accessConnection || undefined,
+          unknownBadge: def.unknownBadge === 'create' ? 'create' : 'error',
+          password: creds.password || undefined,
+        },
+      };
+    }
+    case 'http': {
+      if (!def.url) throw new TypeError('URL is required');
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(jsonObject(def.headers, 'headers'))) headers[k] = String(v);
+      const secretHeaders: Record<string, string> = {};
+      if (creds.authValue) secretHeaders[def.authHeader || 'Authorization'] = creds.authValue;
+      const tls: Record<string, unknown> = {};
+      tlsFiller?.(tls);
+      if (def.insecure) tls.rejectUnauthorized = false;
+      const dup = def.duplicateStatus === undefined || def.duplicateStatus === '' ? null : intIn(def.duplicateStatus, 409, 'duplicate status', 200, 599);
+      return {
+        target: 'http',
+        options: {
+          url: def.url,
+          headers,
+          secretHeaders,
+          body: def.bodyFormat === 'envelope' ? 'envelope' : 'array',
+          duplicateStatus: dup,
+          timeoutMs: intIn(def.timeout, 30_000, 'timeout', 100, 600_000),
+          tls,
+        },
+      };
+    }
+    case 'file': {
+      // Relative directories are under the user directory, never the process's working directory.
+      const dir = def.dir ? path.resolve(userDir, def.dir) : path.join(userDir, 'punchflow', 'files');
+      return { target: 'file', options: { dir, format: def.format === 'csv' ? 'csv' : 'ndjson' } };
+    }
+    default:
+      throw new TypeError(`target must be one of mysql, mssql, access, http, file (got ${JSON.stringify(def.target)})`);
+  }
+}

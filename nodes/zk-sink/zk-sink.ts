@@ -1,0 +1,151 @@
+/**
+ * zk-sink runtime: validation at the door, the durable outbox (append + fsync before done()), and the
+ * delivery loop to the configured target. Output 1: `{target, inserted, duplicates, rejected, batch}` after
+ * each commit. Output 2: invalid records and permanent rejections, each naming the field or reason.
+ */
+import * as os from 'os';
+import * as path from 'path';
+import type { Node, NodeAPI, NodeMessage } from 'node-red';
+import type { AttendanceRecord } from '../../lib/record';
+import { createSink, DeliveryLoop, DeliveryState, Outbox } from '../../lib/sinks';
+import type { RejectedRecord, Sink } from '../../lib/sinks/types';
+import { checkPayload, DoorError } from './door';
+import { deliverySettings, sinkConfigFromDef, TlsFiller, ZkSinkCredentials, ZkSinkDef } from './sink-node-config';
+
+type ZkSinkNode = Node<ZkSinkCredentials>;
+type Status = { fill: 'green' | 'red' | 'yellow' | 'grey' | 'blue'; shape: 'dot' | 'ring'; text: string };
+
+const fmtCount = (n: number): string => n.toLocaleString('en-US');
+const fmtDelay = (ms: number): string => (ms >= 60_000 ? `${Math.round(ms / 60_000)}m` : `${Math.max(1, Math.round(ms / 1000))}s`);
+
+function statusFor(s: DeliveryState, sent: number): Status {
+  if (s.state === 'retry') return { fill: 'red', shape: 'ring', text: `retry in ${fmtDelay(s.retryInMs)} · ${fmtCount(s.pending)}` };
+  if (s.pending > 0) return { fill: 'yellow', shape: 'dot', text: `queued ${fmtCount(s.pending)}` };
+  return { fill: 'green', shape: 'dot', text: `ok · ${fmtCount(sent)} sent` };
+}
+
+export = (RED: NodeAPI): void => {
+  function ZkSink(this: ZkSinkNode, def: ZkSinkDef): void {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const userDir = (RED.settings.userDir as string | undefined) || path.join(os.homedir(), '.node-red');
+    let sink: Sink | null = null;
+    let outbox: Outbox<AttendanceRecord> | null = null;
+    let loop: DeliveryLoop | null = null;
+    let sent = 0;
+    let closing = false;
+
+    // Status at most every 500 ms during bulk work (node-red-nodes#515), the last one always shown.
+    let lastStatusAt = 0;
+    let statusTimer: NodeJS.Timeout | null = null;
+    let nextStatus: Status | null = null;
+    const setStatus = (st: Status, force = false): void => {
+      nextStatus = st;
+      const wait = 500 - (Date.now() - lastStatusAt);
+      if (force || wait <= 0) {
+        if (statusTimer) clearTimeout(statusTimer);
+        statusTimer = null;
+        lastStatusAt = Date.now();
+        node.status(st);
+        return;
+      }
+      if (!statusTimer) {
+        statusTimer = setTimeout(() => {
+          statusTimer = null;
+          lastStatusAt = Date.now();
+          if (nextStatus && !closing) node.status(nextStatus);
+        }, wait);
+      }
+    };
+
+    const sendErrors = (errors: DoorError[], msg: NodeMessage | null, send: (m: (NodeMessage | null)[]) => void): void => {
+      for (const e of errors) {
+        send([null, { ...(msg ?? {}), topic: 'invalid', payload: e, error: { message: e.reason, source: { id: node.id, type: 'zk-sink' } } } as NodeMessage]);
+      }
+    };
+    const sendRejected = (rejected: RejectedRecord[]): void => {
+      for (const r of rejected) {
+        node.send([null, { topic: 'rejected', payload: { field: null, reason: r.reason, record: r.record }, error: { message: r.reason } } as NodeMessage]);
+      }
+    };
+
+    const ready: Promise<void> = (async () => {
+      const settings = deliverySettings(def);
+      const tlsNode = def.tls ? (RED.nodes.getNode(def.tls) as (Node & { addTLSOptions?: TlsFiller }) | null) : null;
+      const config = sinkConfigFromDef(def, node.credentials ?? {}, userDir, tlsNode?.addTLSOptions?.bind(tlsNode));
+      const s = createSink(config, (level, message) => (level === 'error' || level === 'warn' ? node.warn(message) : node.debug(message)));
+      sink = s;
+      const dir = path.join(userDir, 'punchflow', 'outbox', node.id);
+      const box = await Outbox.open<AttendanceRecord>(dir, {
+        onCorrupt: (c) => node.warn(`outbox ${dir}: skipped an unreadable line (${c.bytes} bytes in segment ${c.seg})`),
+      });
+      if (closing) {
+        await box.close();
+        return;
+      }
+      outbox = box;
+      if (box.pending > 0) node.log(`replaying ${fmtCount(box.pending)} records from the outbox`);
+      loop = new DeliveryLoop({
+        sink: s,
+        outbox: box,
+        ...settings,
+        onCommit: (report) => {
+          sent += report.inserted + report.duplicates;
+          node.send([{ topic: report.target, payload: report }, null]);
+        },
+        onRejected: sendRejected,
+        onState: (st) => setStatus(statusFor(st, sent), st.state === 'retry'),
+        onTransientError: (err, attempt) => {
+          if (attempt === 0) node.warn(`${config.target}: ${err.message} (records kept, retrying)`);
+        },
+      });
+      loop.start();
+      setStatus(statusFor({ state: box.pending ? 'sending' : 'idle', pending: box.pending }, sent), true);
+    })();
+    ready.catch((err: Error) => {
+      node.error(`zk-sink: ${err.message}`);
+      setStatus({ fill: 'red', shape: 'ring', text: err.message.slice(0, 40) }, true);
+    });
+
+    node.on('input', (msg: NodeMessage, send, done) => {
+      const { valid, invalid } = checkPayload((msg as { payload?: unknown }).payload);
+      if (invalid.length > 0) sendErrors(invalid, msg, send);
+      if (valid.length === 0) return done();
+      ready
+        .then(() => {
+          if (!outbox) throw new Error('zk-sink is closing');
+          // done() only once the records are fsynced: from here on, nothing can lose them.
+          return outbox.append(valid);
+        })
+        .then(
+          () => {
+            if (outbox && loop) setStatus(statusFor({ state: 'sending', pending: outbox.pending }, sent));
+            done();
+          },
+          (err: Error) => done(new Error(`zk-sink: records not queued: ${err.message}`)),
+        );
+    });
+
+    node.on('close', (_removed: boolean, done: () => void) => {
+      closing = true;
+      if (statusTimer) clearTimeout(statusTimer);
+      statusTimer = null;
+      // Records stay in the outbox even when the node is removed: deleting them would lose punches.
+      const finish = async (): Promise<void> => {
+        await ready.catch(() => undefined);
+        await loop?.stop();
+        await sink?.close().catch((err: Error) => node.warn(`zk-sink: closing the target: ${err.message}`));
+        await outbox?.close();
+        outbox = null;
+      };
+      finish().then(done, (err: Error) => {
+        node.warn(`zk-sink: close: ${err.message}`);
+        done();
+      });
+    });
+  }
+
+  RED.nodes.registerType<ZkSinkNode, ZkSinkDef, Record<string, never>, ZkSinkCredentials>('zk-sink', ZkSink, {
+    credentials: { password: { type: 'password' }, authValue: { type: 'password' } },
+  });
+};

@@ -1,0 +1,185 @@
+import { strict as assert } from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Outbox } from '../../lib/sinks/outbox';
+import { DeliveryLoop, DeliveryReport, DeliveryState, retryDelay, DEFAULT_DELIVERY_BACKOFF } from '../../lib/sinks/delivery';
+import type { RejectedRecord } from '../../lib/sinks/types';
+import type { AttendanceRecord } from '../../lib/record';
+import { FakeSink, transient } from './support/fake-sink';
+import { makeRecord, makeRecords } from './support/records';
+import { checkNoLeaks } from '../support/handles';
+
+const until = async (cond: () => boolean, ms = 10000): Promise<void> => {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+};
+
+describe('delivery loop', function () {
+  this.timeout(30000);
+  let dir: string;
+  let box: Outbox<AttendanceRecord>;
+  let loop: DeliveryLoop | null;
+  beforeEach(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pf-delivery-'));
+    box = await Outbox.open<AttendanceRecord>(dir);
+    loop = null;
+  });
+  afterEach(async () => {
+    await loop?.stop();
+    await box.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  checkNoLeaks();
+
+  function start(sink: FakeSink, extra: Partial<ConstructorParameters<typeof DeliveryLoop>[0]> = {}) {
+    const reports: DeliveryReport[] = [];
+    const rejected: RejectedRecord[] = [];
+    const states: DeliveryState[] = [];
+    loop = new DeliveryLoop({
+      sink,
+      outbox: box,
+      batchSize: 100,
+      flushIntervalMs: 20,
+      backoff: { baseMs: 10, maxMs: 200 },
+      onCommit: (r) => reports.push(r),
+      onRejected: (r) => rejected.push(...r),
+      onState: (s) => states.push(s),
+      ...extra,
+    });
+    loop.start();
+    return { reports, rejected, states };
+  }
+
+  it('retryDelay: exponential, jittered over the upper half, capped, Retry-After wins when longer', () => {
+    const p = DEFAULT_DELIVERY_BACKOFF;
+    assert.equal(retryDelay(0, p, () => 0), 500);
+    assert.equal(retryDelay(0, p, () => 0.999999), 1000);
+    assert.equal(retryDelay(3, p, () => 0), 4000);
+    assert.equal(retryDelay(30, p, () => 1), 300000);
+    assert.equal(retryDelay(0, p, () => 0, 7000), 7000);
+    assert.equal(retryDelay(0, p, () => 0, 10 * 60_000), 300000);
+    for (let a = 0; a < 12; a++) {
+      const d = retryDelay(a, p, Math.random);
+      assert.ok(d >= Math.min(p.maxMs, 1000 * 2 ** a) / 2 && d <= p.maxMs);
+    }
+  });
+
+  it('batches by size and flushes a partial batch after the interval; reports after each commit', async () => {
+    const sink = new FakeSink();
+    const { reports } = start(sink);
+    await box.append(makeRecords(250));
+    await until(() => sink.rows.size === 250);
+    assert.deepEqual(sink.calls, [100, 100, 50]);
+    await until(() => reports.length === 3);
+    assert.deepEqual(reports[0], { target: 'mysql', inserted: 100, duplicates: 0, rejected: 0, batch: 100 });
+    await until(() => box.pending === 0);
+  });
+
+  it('retries a failing target with backoff while records keep queueing; then every record exactly once', async () => {
+    const sink = new FakeSink();
+    let down = true;
+    sink.failWith = () => (down ? transient() : null);
+    const { states } = start(sink);
+    for (let i = 0; i < 10; i++) {
+      await box.append(makeRecords(100, i * 100));
+      await new Promise((r) => setTimeout(r, 15));
+    }
+    await until(() => states.filter((s) => s.state === 'retry').length >= 4);
+    const retries = states.filter((s): s is Extract<DeliveryState, { state: 'retry' }> => s.state === 'retry');
+    assert.ok(retries[3].retryInMs >= retries[0].retryInMs, 'delays grow');
+    assert.equal(retries[0].error, 'connection lost');
+    assert.ok(box.pending >= 1000 - 100, `queued while down: ${box.pending}`);
+    down = false;
+    await until(() => sink.rows.size === 1000);
+    await until(() => box.pending === 0);
+    assert.equal(sink.rows.size, 1000);
+  });
+
+  it('a permanent rejection goes to the error output and does not block the records behind it', async () => {
+    const sink = new FakeSink();
+    sink.poison.add('bad-1');
+    sink.poison.add('bad-2');
+    const { rejected, reports } = start(sink);
+    const recs = makeRecords(100);
+    recs[17] = makeRecord(17, { userId: 'bad-1' });
+    recs[80] = makeRecord(80, { userId: 'bad-2' });
+    await box.append(recs);
+    await box.append(makeRecords(50, 100));
+    await until(() => sink.rows.size === 148);
+    assert.deepEqual(rejected.map((r) => r.record.userId).sort(), ['bad-1', 'bad-2']);
+    assert.match(rejected[0].reason, /data too long/);
+    await until(() => reports.length === 2);
+    assert.equal(reports[0].rejected, 2);
+    assert.equal(reports[0].inserted, 98);
+  });
+
+  it('records the sink rejects in its result go to the error output too', async () => {
+    const sink = new FakeSink();
+    const orig = sink.write.bind(sink);
+    sink.write = async (batch) => {
+      const r = await orig(batch.filter((x) => x.userId !== '3'));
+      return { ...r, rejected: batch.filter((x) => x.userId === '3').map((record) => ({ record, reason: 'unknown badge' })) };
+    };
+    const { rejected } = start(sink);
+    await box.append(makeRecords(10));
+    await until(() => rejected.length === 1 && box.pending === 0);
+    assert.equal(rejected[0].reason, 'unknown badge');
+  });
+
+  it('exactly once under injected failures, including a commit whose answer was lost, and a restart', async () => {
+    const sink = new FakeSink();
+    // Every 3rd call fails before writing; every 5th commits and then "loses the answer".
+    const orig = sink.write.bind(sink);
+    sink.write = async (batch) => {
+      const n = sink.calls.length + 1;
+      if (n % 3 === 0) {
+        sink.calls.push(batch.length);
+        throw transient('deadlock');
+      }
+      const r = await orig(batch);
+      if (n % 5 === 0) throw transient('socket closed after commit');
+      return r;
+    };
+    start(sink, { random: () => 0 });
+    const all = makeRecords(3000);
+    for (let i = 0; i < 3000; i += 300) await box.append(all.slice(i, i + 300));
+    await until(() => sink.rows.size >= 1500);
+    await loop!.stop(); // Node-RED stopped mid-stream
+    loop = null;
+    start(sink, { random: () => 0 });
+    await until(() => box.pending === 0, 20000);
+    assert.equal(sink.rows.size, 3000);
+    assert.deepEqual([...sink.rows.keys()].sort(), all.map((r) => r.id).sort());
+  });
+
+  it('stop() during a backoff returns promptly and leaves the batch for the next start', async () => {
+    const sink = new FakeSink();
+    sink.failWith = () => transient();
+    start(sink, { backoff: { baseMs: 60_000, maxMs: 60_000 } });
+    await box.append(makeRecords(5));
+    await until(() => sink.calls.length === 1);
+    const t0 = Date.now();
+    await loop!.stop();
+    loop = null;
+    assert.ok(Date.now() - t0 < 1000);
+    assert.equal(box.pending, 5);
+  });
+
+  it('open() failing holds the records (config error), then delivers when it works', async () => {
+    const sink = new FakeSink();
+    let fails = 2;
+    sink.open = async () => {
+      sink.opened++;
+      if (fails-- > 0) throw new Error('ER_ACCESS_DENIED_ERROR');
+    };
+    const { rejected } = start(sink);
+    await box.append(makeRecords(3));
+    await until(() => sink.rows.size === 3);
+    assert.equal(rejected.length, 0);
+    assert.equal(sink.opened, 3);
+  });
+});

@@ -1,0 +1,195 @@
+import { strict as assert } from 'assert';
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as http from 'http';
+import * as https from 'https';
+import * as os from 'os';
+import * as path from 'path';
+import type { AddressInfo } from 'net';
+import { HttpSink, idempotencyKey, parseRetryAfter } from '../../lib/sinks/http';
+import { Outbox } from '../../lib/sinks/outbox';
+import { DeliveryLoop, DeliveryReport } from '../../lib/sinks/delivery';
+import type { RejectedRecord } from '../../lib/sinks/types';
+import type { AttendanceRecord } from '../../lib/record';
+import { makeRecords } from './support/records';
+import { checkNoLeaks } from '../support/handles';
+
+interface Seen {
+  key: string | undefined;
+  auth: string | undefined;
+  body: AttendanceRecord[];
+}
+type Reply = (req: http.IncomingMessage, res: http.ServerResponse, body: string) => void;
+
+function serve(replies: Reply[], tls?: { key: string; cert: string }) {
+  const seen: Seen[] = [];
+  let i = 0;
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      seen.push({ key: req.headers['idempotency-key'] as string | undefined, auth: req.headers.authorization, body: JSON.parse(body) as AttendanceRecord[] });
+      const reply = replies[Math.min(i++, replies.length - 1)];
+      reply(req, res, body);
+    });
+  };
+  const server = tls ? https.createServer(tls, handler) : http.createServer(handler);
+  return {
+    seen,
+    server,
+    async listen(): Promise<string> {
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      return `${tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}/punches`;
+    },
+    async close(): Promise<void> {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+const status = (code: number, text = '', headers: Record<string, string> = {}): Reply => (_q, res) => {
+  res.writeHead(code, headers);
+  res.end(text);
+};
+
+const until = async (cond: () => boolean, ms = 10000): Promise<void> => {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+};
+
+describe('http sink', function () {
+  this.timeout(20000);
+  let dir: string;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pf-http-'));
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+  checkNoLeaks();
+
+  it('Idempotency-Key is a hash of the sorted ids (order-independent); Retry-After seconds and dates', () => {
+    const recs = makeRecords(5);
+    assert.equal(idempotencyKey(recs), idempotencyKey([...recs].reverse()));
+    assert.notEqual(idempotencyKey(recs), idempotencyKey(recs.slice(1)));
+    assert.equal(parseRetryAfter('3'), 3000);
+    assert.equal(parseRetryAfter(new Date(10_000 + 5000).toUTCString(), 10_000), 5000);
+    assert.equal(parseRetryAfter('soon'), undefined);
+  });
+
+  async function runLoop(sink: HttpSink, records: AttendanceRecord[], done: (r: { reports: DeliveryReport[]; rejected: RejectedRecord[]; box: Outbox<AttendanceRecord> }) => boolean) {
+    const box = await Outbox.open<AttendanceRecord>(path.join(dir, 'outbox'));
+    const reports: DeliveryReport[] = [];
+    const rejected: RejectedRecord[] = [];
+    const loop = new DeliveryLoop({ sink, outbox: box, batchSize: 100, flushIntervalMs: 0, backoff: { baseMs: 20, maxMs: 5000 }, onCommit: (r) => reports.push(r), onRejected: (r) => rejected.push(...r) });
+    loop.start();
+    await box.append(records);
+    try {
+      await until(() => done({ reports, rejected, box }));
+    } finally {
+      await loop.stop();
+      await sink.close();
+      await box.close();
+    }
+    return { reports, rejected };
+  }
+
+  it('5xx then OK: one delivery per batch, the retry carries the same Idempotency-Key; secret header sent', async () => {
+    const srv = serve([status(503, 'busy'), status(500), status(200, '{"ok":true}')]);
+    const url = await srv.listen();
+    const sink = new HttpSink({ url, secretHeaders: { Authorization: 'Bearer s3cret-token' } });
+    const recs = makeRecords(40);
+    const { reports } = await runLoop(sink, recs, ({ reports }) => reports.length === 1);
+    await srv.close();
+    assert.equal(srv.seen.length, 3);
+    assert.equal(new Set(srv.seen.map((s) => s.key)).size, 1);
+    assert.equal(srv.seen[0].key, idempotencyKey(recs));
+    assert.equal(srv.seen[2].auth, 'Bearer s3cret-token');
+    assert.deepEqual(srv.seen[2].body.map((r) => r.id), recs.map((r) => r.id));
+    assert.deepEqual(reports[0], { target: 'http', inserted: 40, duplicates: 0, rejected: 0, batch: 40 });
+  });
+
+  it('429 with Retry-After: waits at least that long', async () => {
+    const srv = serve([status(429, '', { 'Retry-After': '1' }), status(204)]);
+    const url = await srv.listen();
+    const t0 = Date.now();
+    await runLoop(new HttpSink({ url }), makeRecords(3), ({ reports }) => reports.length === 1);
+    await srv.close();
+    assert.ok(Date.now() - t0 >= 950, `waited ${Date.now() - t0} ms`);
+    assert.equal(srv.seen.length, 2);
+  });
+
+  it('4xx: permanent, the response text (secrets redacted) reaches the error output; 2xx body rejections too', async () => {
+    const srv = serve([
+      (req, res) => {
+        res.writeHead(422);
+        res.end(`bad record; you sent ${req.headers.authorization}`);
+      },
+      status(200, JSON.stringify({ rejected: [{ id: makeRecords(2)[1].id, reason: 'unknown employee' }] })),
+    ]);
+    const url = await srv.listen();
+    const sink = new HttpSink({ url, secretHeaders: { Authorization: 'Bearer s3cret-token' } });
+    // One record: the 422 is final for it. The next batch: one rejected by the receiver.
+    const { rejected } = await runLoop(sink, makeRecords(1), ({ rejected }) => rejected.length === 1);
+    assert.match(rejected[0].reason, /^http target: 422 bad record; you sent \*\*\*$/);
+    const sink2 = new HttpSink({ url });
+    const r = await sink2.write(makeRecords(3));
+    await sink2.close();
+    await srv.close();
+    assert.equal(r.inserted, 2);
+    assert.equal(r.rejected[0].reason, 'http target: unknown employee');
+  });
+
+  it('401 is held (transient) by default; a configured 409 counts as duplicates', async () => {
+    const srv = serve([status(401), status(409)]);
+    const url = await srv.listen();
+    const sink = new HttpSink({ url, duplicateStatus: 409 });
+    await assert.rejects(sink.write(makeRecords(2)), (e: Error & { permanent?: boolean }) => e.permanent === false && /auth failed 401/.test(e.message));
+    assert.deepEqual(await sink.write(makeRecords(2)), { inserted: 0, duplicates: 2, rejected: [] });
+    await sink.close();
+    await srv.close();
+  });
+
+  it('network error (nothing listening) and a timeout are transient', async () => {
+    const srv = serve([(_q, _res) => undefined]); // never answers
+    const url = await srv.listen();
+    const slow = new HttpSink({ url, timeoutMs: 200 });
+    await assert.rejects(slow.write(makeRecords(1)), (e: Error & { permanent?: boolean }) => e.permanent === false && /no answer within 200 ms/.test(e.message));
+    await slow.close();
+    await srv.close();
+    const refused = new HttpSink({ url });
+    await assert.rejects(refused.write(makeRecords(1)), (e: Error & { permanent?: boolean }) => e.permanent === false && /ECONNREFUSED/.test(e.message));
+    await refused.close();
+  });
+
+  it('TLS: an untrusted self-signed certificate fails (transient); with the CA configured it works', async function () {
+    let key: string;
+    let cert: string;
+    try {
+      const k = path.join(dir, 'key.pem');
+      const c = path.join(dir, 'cert.pem');
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', k, '-out', c, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+      key = fs.readFileSync(k, 'utf8');
+      cert = fs.readFileSync(c, 'utf8');
+    } catch {
+      // eslint-disable-next-line no-console
+      console.log('      skipped: openssl is not available to generate a test certificate');
+      this.skip();
+      return;
+    }
+    const srv = serve([status(200)], { key, cert });
+    const url = await srv.listen();
+    const untrusted = new HttpSink({ url });
+    await assert.rejects(untrusted.write(makeRecords(1)), (e: Error & { permanent?: boolean }) => e.permanent === false && /self-signed|self signed/i.test(e.message));
+    await untrusted.close();
+    const trusted = new HttpSink({ url, tls: { ca: cert } });
+    assert.equal((await trusted.write(makeRecords(2))).inserted, 2);
+    await trusted.close();
+    const insecure = new HttpSink({ url, tls: { rejectUnauthorized: false } });
+    assert.equal((await insecure.write(makeRecords(1))).inserted, 1);
+    await insecure.close();
+    await srv.close();
+  });
+});
