@@ -7,6 +7,7 @@
  * `DROP … IF EXISTS` and `CREATE OR ALTER` are avoided (the unit tests hold a deny-list).
  */
 import type { AttendanceRecord } from '../record';
+import { DEFAULT_COLUMNS } from './columns';
 
 /** sp_executesql takes 2 of the 2,100 parameters a request may carry (error 8003). */
 export const MAX_PARAMS = 2098;
@@ -57,30 +58,8 @@ export type ColumnMapping = Partial<Record<keyof AttendanceRecord, string | null
 /** Key fields of the table contract: unique (device_sn, user_id, local_time). */
 export const KEY_FIELDS = ['deviceSn', 'userId', 'localTime'] as const;
 
-/**
- * The default table (mirrors MySQL's, targets.md §5.1): `id` is a surrogate identity, so the canonical record
- * id (derivable from the key) is not stored by default; map `id` to a column to keep it.
- */
-export const DEFAULT_MAPPING: Readonly<Record<keyof AttendanceRecord, string | null>> = Object.freeze({
-  // Canonical field order (design.md §3), the same names and order as the MySQL target's table.
-  id: null,
-  deviceSn: 'device_sn',
-  deviceName: 'device_name',
-  site: 'site',
-  deviceHost: 'device_host',
-  userId: 'user_id',
-  uid: 'uid',
-  localTime: 'local_time',
-  timestamp: 'ts_utc',
-  tz: 'tz',
-  state: 'state',
-  direction: 'direction',
-  verify: 'verify',
-  verifyMethod: 'verify_method',
-  workCode: 'work_code',
-  source: 'source',
-  receivedAt: 'received_at',
-});
+/** The default table's columns, shared with the MySQL target (lib/sinks/columns.ts). */
+export const DEFAULT_MAPPING: Readonly<Record<keyof AttendanceRecord, string | null>> = DEFAULT_COLUMNS;
 
 /** Types of the table the sink creates; limits follow the record's JSON Schema. */
 const CREATE_TYPES: Readonly<Record<keyof AttendanceRecord, { sql: string; col: Omit<MssqlColumn, 'field' | 'name'> }>> = {

@@ -4,6 +4,7 @@
  * No connection here, so all of it is unit-tested without a server.
  */
 import type { AttendanceRecord } from '../record';
+import { DEFAULT_COLUMNS } from './columns';
 
 export type MysqlField = keyof AttendanceRecord;
 
@@ -23,30 +24,8 @@ export const SAFE_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 /** The fields of the unique key that makes re-writes no-ops; they must always be mapped. */
 export const MYSQL_KEY_FIELDS: readonly MysqlField[] = ['deviceSn', 'userId', 'localTime'];
 
-/**
- * Default mapping: snake_case of the canonical fields, except `timestamp` → `ts_utc` (says it is UTC, and
- * avoids a keyword) and `id`, not written: it is deviceSn|userId|localTime again, and `id` is the created
- * table's surrogate key. Map `id` to a column (e.g. `record_id`) to store it.
- */
-export const DEFAULT_MYSQL_COLUMNS: Readonly<Record<MysqlField, string | null>> = Object.freeze({
-  id: null,
-  deviceSn: 'device_sn',
-  deviceName: 'device_name',
-  site: 'site',
-  deviceHost: 'device_host',
-  userId: 'user_id',
-  uid: 'uid',
-  localTime: 'local_time',
-  timestamp: 'ts_utc',
-  tz: 'tz',
-  state: 'state',
-  direction: 'direction',
-  verify: 'verify',
-  verifyMethod: 'verify_method',
-  workCode: 'work_code',
-  source: 'source',
-  receivedAt: 'received_at',
-});
+/** Default mapping: the SQL targets' shared columns (lib/sinks/columns.ts). */
+export const DEFAULT_MYSQL_COLUMNS: Readonly<Record<MysqlField, string | null>> = DEFAULT_COLUMNS;
 
 // Column order of the created table and of the INSERT: the canonical order (design.md §3).
 const FIELD_ORDER: readonly MysqlField[] = [
