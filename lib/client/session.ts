@@ -103,7 +103,7 @@ export class Session extends EventEmitter {
     });
   }
 
-  /** A plain request: resolves with the first reply packet whose code is in `accept` (default: any). */
+  /** A plain request: resolves with the first reply packet carrying its reply id, whatever its code. */
   async request(command: number, payload: Buffer | undefined, timeoutMs: number): Promise<DecodedPacket> {
     let reply: DecodedPacket | null = null;
     await this.exchange({
