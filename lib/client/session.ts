@@ -105,17 +105,19 @@ export class Session extends EventEmitter {
 
   /** A plain request: resolves with the first reply packet carrying its reply id, whatever its code. */
   async request(command: number, payload: Buffer | undefined, timeoutMs: number): Promise<DecodedPacket> {
-    let reply: DecodedPacket | null = null;
+    const got: { reply?: DecodedPacket } = {};
     await this.exchange({
       command,
       payload,
       timeoutMs,
       onPacket: (p) => {
-        reply = p;
+        got.reply = p;
         return DONE;
       },
     });
-    return reply as unknown as DecodedPacket;
+    // The exchange settles without error only through onPacket's DONE, so a reply is always there.
+    if (!got.reply) throw new ZkProtocolError(`${this.opts.label}: ${codeName(command)} ended without a reply`, { host: this.opts.label });
+    return got.reply;
   }
 
   /** Sends a packet outside the exchange machinery (event ACKs). */
