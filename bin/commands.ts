@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import { Writable } from 'node:stream';
 import { ZkClient } from '../lib/client';
 import { startSimulators } from '../lib/sim';
+import { startPushDevices } from '../lib/sim/push-fleet';
 import { DeviceAttendance } from '../lib/protocol/attendance';
 import { AttendanceEvent, ZkEvent } from '../lib/protocol/events';
 import { AttendanceRecord, CanonicalContext, RecordAnomaly, toCanonicalRecord } from '../lib/record/canonical';
@@ -91,6 +92,7 @@ async function withClient<T>(client: ZkClient, io: CliIo, fn: (c: ZkClient) => P
 // ---- sim ----
 
 export async function runSim(o: SimCommand, io: CliIo): Promise<number> {
+  if (o.push !== undefined) return runPushSim(o, o.push, io);
   const sims = await startSimulators({
     devices: o.devices,
     basePort: o.port,
@@ -115,6 +117,29 @@ export async function runSim(o: SimCommand, io: CliIo): Promise<number> {
   } finally {
     interrupt.dispose();
     await Promise.all(sims.map((s) => s.stop()));
+  }
+  return 0;
+}
+
+/** `zk sim --push URL`: devices that push to a server, one ready line each once it accepted them. */
+async function runPushSim(o: SimCommand, url: string, io: CliIo): Promise<number> {
+  const interrupt = io.onInterrupt();
+  try {
+    const fleet = await Promise.race([
+      startPushDevices({ url, devices: o.devices, seed: o.seed, users: o.users, records: o.records ?? 100, tz: o.tz }),
+      interrupt.signal.then(() => null),
+    ]);
+    if (!fleet) return 0;
+    try {
+      for (const d of fleet.devices) {
+        await write(io.stdout, ndjsonLine({ ready: true, push: url, serial: d.serial, records: d.records.length, users: d.users.length, tz: d.tz }));
+      }
+      await interrupt.signal;
+    } finally {
+      await fleet.stop();
+    }
+  } finally {
+    interrupt.dispose();
   }
   return 0;
 }

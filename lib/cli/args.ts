@@ -39,6 +39,8 @@ export interface SimCommand {
   seed: number | undefined;
   devices: number;
   tz: string;
+  /** Push (ADMS) mode: the server the simulated devices push to; absent for the pull protocol. */
+  push?: string;
 }
 
 export interface InfoCommand extends DeviceTarget {
@@ -75,6 +77,7 @@ export function helpText(): string {
 usage:
   zk sim   [--port 4370] [--host 127.0.0.1] [--records N] [--users N] [--comm-key K] [--udp]
            [--profile tft|zk6|compact8|tft49] [--live-every SECONDS] [--seed N] [--devices N] [--tz ZONE]
+           [--push http://SERVER[:PORT]]   (push mode: devices push to that server's /iclock, as ADMS firmware does)
   zk info  HOST[:PORT] [--tz ZONE] [device options]
   zk users HOST[:PORT] [device options]
   zk fetch HOST[:PORT] [--since T] [--until T] [--tz ZONE] [--format ndjson|csv] [--out FILE] [device options]
@@ -117,6 +120,7 @@ const COMMAND_OPTIONS = {
     seed: { type: 'string' },
     devices: { type: 'string' },
     tz: { type: 'string' },
+    push: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
   info: { ...DEVICE_OPTIONS, tz: { type: 'string' } },
@@ -201,6 +205,19 @@ export function parseTimeBound(name: 'since' | 'until', value: string | undefine
   return formatWallClock(w);
 }
 
+/** `--push`: an http URL of the push server (the devices add /iclock when it has no path). */
+export function parsePushUrl(value: string | undefined): string {
+  if (value === undefined || value === '') throw new UsageError('--push needs a server URL such as http://127.0.0.1:8081');
+  let u: URL;
+  try {
+    u = new URL(value.includes('://') ? value : `http://${value}`);
+  } catch {
+    throw new UsageError(`--push must be a server URL such as http://127.0.0.1:8081 (got ${JSON.stringify(value)})`);
+  }
+  if (u.protocol !== 'http:') throw new UsageError(`--push: only http:// is supported (got ${u.protocol})`);
+  return u.toString();
+}
+
 function parseTarget(positionals: string[], command: string): { host: string; port: number } {
   if (positionals.length === 0) throw new UsageError(`zk ${command} needs a device: zk ${command} HOST[:PORT]`);
   if (positionals.length > 1) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[1])}`);
@@ -278,6 +295,7 @@ export function parseCli(argv: readonly string[]): CliCommand {
         seed: parseIntOption('seed', str(values, 'seed'), 0, 0xffffffff),
         devices,
         tz: parseZone(str(values, 'tz')),
+        ...(values.push !== undefined ? { push: parsePushUrl(str(values, 'push')) } : {}),
       };
     }
     case 'info':

@@ -23,7 +23,8 @@ export interface DeviceStatusEvent {
   capacity: { records: number | null; recordsMax: number | null };
   clockDriftSec: number | null;
   firmware: string | null;
-  transport: 'tcp' | 'udp' | null;
+  /** How the device talks to us: the ZK protocol over TCP or UDP, or pushes over HTTP (ADMS). */
+  transport: 'tcp' | 'udp' | 'http' | null;
 }
 
 export function emptyStatus(partial: Partial<DeviceStatusEvent> & Pick<DeviceStatusEvent, 'state'>): DeviceStatusEvent {

@@ -1,0 +1,128 @@
+/**
+ * ATTLOG bodies (field-notes §5.3) → canonical records with `source: 'push'`. One record per line, LF or
+ * CRLF, tab-separated by position (`PIN, time, status, verify, workcode, reserved…`) or as `key=value`
+ * pairs on newer firmware. A bad line is reported with its raw text and never refuses the post: refusing
+ * would make the device resend the same poisoned batch forever.
+ */
+import { encodeTime, WallClock } from '../protocol/time';
+import { AttendanceRecord, CanonicalContext, toCanonicalRecord } from '../record/canonical';
+
+export interface BadLine {
+  deviceSn: string;
+  /** 1-based line number in the post. */
+  line: number;
+  /** The raw line, cut to 300 characters so a hostile line is not echoed whole. */
+  raw: string;
+  reason: string;
+}
+
+export interface AttlogResult {
+  records: AttendanceRecord[];
+  bad: BadLine[];
+}
+
+const MAX_PIN = 24;
+const TIME_RE = /^(\d{4})-(\d{1,2})-(\d{1,2})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?$/;
+/** Keys seen for each field on key=value firmware (case-insensitive). */
+const KEYS: Readonly<Record<string, 'pin' | 'time' | 'status' | 'verify' | 'workcode'>> = {
+  pin: 'pin', userid: 'pin', 'user_id': 'pin',
+  datetime: 'time', time: 'time', checktime: 'time',
+  status: 'status', state: 'status',
+  verified: 'verify', verify: 'verify', verifytype: 'verify',
+  workcode: 'workcode',
+};
+
+interface Fields {
+  pin?: string;
+  time?: string;
+  status?: string;
+  verify?: string;
+  workcode?: string;
+}
+
+function byKey(parts: string[]): Fields {
+  const f: Fields = {};
+  for (const p of parts) {
+    const eq = p.indexOf('=');
+    if (eq <= 0) continue;
+    const k = KEYS[p.slice(0, eq).trim().toLowerCase()];
+    if (k && f[k] === undefined) f[k] = p.slice(eq + 1).trim();
+  }
+  return f;
+}
+
+function byPosition(parts: string[]): Fields {
+  return { pin: parts[0]?.trim(), time: parts[1]?.trim(), status: parts[2]?.trim(), verify: parts[3]?.trim(), workcode: parts[4]?.trim() };
+}
+
+/** Missing or empty → 0 (old firmware leaves the work code out); otherwise a non-negative integer or NaN. */
+function intField(v: string | undefined, max: number): number {
+  if (v === undefined || v === '') return 0;
+  if (!/^\d{1,10}$/.test(v)) return NaN;
+  const n = Number(v);
+  return n <= max ? n : NaN;
+}
+
+function parseTime(s: string): WallClock | null {
+  const m = TIME_RE.exec(s);
+  if (!m) return null;
+  // Fields taken as written; toCanonicalRecord decides whether they name a real, plausible time.
+  return { year: +m[1], month: +m[2], day: +m[3], hour: +m[4], minute: +m[5], second: m[6] ? +m[6] : 0 };
+}
+
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f]/;
+
+export type LineOutcome = { ok: true; record: AttendanceRecord } | { ok: false; reason: string };
+
+/** One line. `ctx.source` is forced to 'push'. */
+export function parseAttlogLine(line: string, ctx: CanonicalContext): LineOutcome {
+  if (CONTROL.test(line)) return { ok: false, reason: 'control characters in the line' };
+  const parts = line.split('\t');
+  const f = /^[A-Za-z_]+=/.test(parts[0] ?? '') ? byKey(parts) : byPosition(parts);
+  const pin = f.pin ?? '';
+  if (pin === '') return { ok: false, reason: 'empty PIN' };
+  if (pin.length > MAX_PIN) return { ok: false, reason: `PIN longer than ${MAX_PIN} characters` };
+  const time = f.time === undefined ? null : parseTime(f.time);
+  if (!time) return { ok: false, reason: `no valid time (${JSON.stringify((f.time ?? '').slice(0, 40))})` };
+  const state = intField(f.status, 255);
+  const verify = intField(f.verify, 255);
+  const workCode = intField(f.workcode, 4294967295);
+  if (Number.isNaN(state)) return { ok: false, reason: `status is not a whole number 0-255 (${JSON.stringify(f.status)})` };
+  if (Number.isNaN(verify)) return { ok: false, reason: `verify is not a whole number 0-255 (${JSON.stringify(f.verify)})` };
+  if (Number.isNaN(workCode)) return { ok: false, reason: `work code is not a whole number (${JSON.stringify(f.workcode)})` };
+  // rawTime is the pull protocol's u32 form, only so anomaly messages have something to show.
+  const r = toCanonicalRecord({ uid: null, userId: pin, verify, state, time, rawTime: encodeTime(time), workCode }, { ...ctx, source: 'push' });
+  if (!r.ok) return { ok: false, reason: r.anomaly.reason };
+  return { ok: true, record: r.record };
+}
+
+/** Splits on LF, CRLF or a lone CR; empty lines are skipped, not reported. */
+export function splitLines(body: string): string[] {
+  return body.split(/\r\n|\n|\r/);
+}
+
+/**
+ * A whole ATTLOG body. Yields to the event loop every `yieldEvery` lines so a huge post never stalls other
+ * devices' requests. Records repeated inside one post (same id) are kept once.
+ */
+export async function parseAttlog(body: string, ctx: CanonicalContext, yieldEvery = 2000): Promise<AttlogResult> {
+  const lines = splitLines(body);
+  const records: AttendanceRecord[] = [];
+  const bad: BadLine[] = [];
+  const seen = new Set<string>();
+  for (let i = 0; i < lines.length; i++) {
+    if (i > 0 && i % yieldEvery === 0) await new Promise((r) => setImmediate(r));
+    const line = lines[i];
+    if (line.trim() === '') continue;
+    const out = parseAttlogLine(line, ctx);
+    if (out.ok) {
+      if (seen.has(out.record.id)) continue;
+      seen.add(out.record.id);
+      records.push(out.record);
+    } else {
+      bad.push({ deviceSn: ctx.deviceSn, line: i + 1, raw: line.slice(0, 300), reason: out.reason });
+    }
+  }
+  return { records, bad };
+}

@@ -1,0 +1,91 @@
+/**
+ * Reading a device's request body with a hard size cap, and deciding whether it is text we parse. Every byte
+ * is untrusted: an oversized body is answered 413 and drained (or the socket dropped when it keeps coming),
+ * and nothing is buffered past the cap.
+ */
+import type { IncomingMessage } from 'http';
+
+export class BodyError extends Error {
+  constructor(readonly status: 400 | 408 | 413 | 415, message: string) {
+    super(message);
+    this.name = 'BodyError';
+  }
+}
+
+/**
+ * Content types devices send (often none, or form-encoded although the body is plain text). Declared types
+ * outside this list are refused; a missing one is accepted (field-notes §5.6: do not trust Content-Type).
+ */
+const ACCEPTED_TYPES = new Set(['text/plain', 'application/octet-stream', 'application/x-www-form-urlencoded', 'application/push', 'text/html', '']);
+
+export function contentTypeOk(header: string | undefined): boolean {
+  const base = (header ?? '').split(';')[0].trim().toLowerCase();
+  return ACCEPTED_TYPES.has(base);
+}
+
+/** Reads the whole body up to `maxBytes`. A body another middleware already read (req.body) is used as is. */
+export function readBody(req: IncomingMessage, maxBytes: number, idleMs = 30_000): Promise<Buffer> {
+  const pre = (req as IncomingMessage & { body?: unknown }).body;
+  if (Buffer.isBuffer(pre)) return pre.length > maxBytes ? Promise.reject(new BodyError(413, 'body too large')) : Promise.resolve(pre);
+  if (typeof pre === 'string') {
+    const b = Buffer.from(pre, 'utf8');
+    return b.length > maxBytes ? Promise.reject(new BodyError(413, 'body too large')) : Promise.resolve(b);
+  }
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > maxBytes) return Promise.reject(new BodyError(413, `body of ${declared} bytes is over the ${maxBytes}-byte limit`));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    const finish = (err: BodyError | null): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onErr);
+      if (err) reject(err);
+      else resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+    };
+    const onData = (c: Buffer): void => {
+      size += c.length;
+      if (size > maxBytes) {
+        chunks.length = 0;
+        finish(new BodyError(413, `body is over the ${maxBytes}-byte limit`));
+        return;
+      }
+      chunks.push(c);
+      timer.refresh();
+    };
+    const onEnd = (): void => finish(null);
+    const onErr = (): void => finish(new BodyError(400, 'request aborted'));
+    // A sender that stops mid-body must not hold a request (and its memory) forever.
+    const timer = setTimeout(() => finish(new BodyError(408, 'body not received in time')), idleMs);
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onErr);
+  });
+}
+
+/**
+ * Text tables (ATTLOG, OPERLOG, devicecmd) must be UTF-8 text: NUL bytes or other control characters
+ * (tabs and line ends aside) mean binary data sent to the wrong place.
+ */
+export function decodeText(buf: Buffer): string | null {
+  for (let i = 0; i < buf.length; i++) {
+    const b = buf[i];
+    if (b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d) return null;
+    if (b === 0x7f) return null;
+  }
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(buf);
+  } catch {
+    return null;
+  }
+}
+
+/** Lenient decoding for tables passed on raw (OPERLOG names may be in the device's code page). */
+export function decodeLenient(buf: Buffer): string | null {
+  if (buf.includes(0)) return null;
+  return new TextDecoder('utf-8').decode(buf);
+}

@@ -1,0 +1,30 @@
+/**
+ * A small JSON state file replaced atomically (tmp + fsync + rename), so a crash leaves the old or the new
+ * version, never half of one. Used for zk-push's device state (stamps, command ids, queued commands).
+ */
+import { promises as fsp } from 'fs';
+import * as path from 'path';
+
+export async function readJsonFile(file: string): Promise<unknown> {
+  try {
+    return JSON.parse(await fsp.readFile(file, 'utf8')) as unknown;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    // A corrupt file cannot come from our own writes (rename is atomic): keep it aside for diagnosis.
+    await fsp.rename(file, `${file}.corrupt-${Date.now()}`).catch(() => undefined);
+    return null;
+  }
+}
+
+export async function writeJsonFile(file: string, value: unknown): Promise<void> {
+  await fsp.mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.tmp`;
+  const h = await fsp.open(tmp, 'w');
+  try {
+    await h.write(JSON.stringify(value));
+    await h.sync();
+  } finally {
+    await h.close();
+  }
+  await fsp.rename(tmp, file);
+}

@@ -1,0 +1,49 @@
+/**
+ * A push server on its own port (field-notes §5.6: devices want `/iclock` at the root, and Node-RED's
+ * httpNodeRoot or httpNodeAuth can be in the way). Plain Node http, no framework.
+ */
+import * as http from 'http';
+import type { AddressInfo } from 'net';
+import type { PushServer } from './server';
+
+export interface PushListener {
+  readonly port: number;
+  readonly host: string;
+  close(): Promise<void>;
+}
+
+export async function listenPush(server: PushServer, port: number, host = '0.0.0.0'): Promise<PushListener> {
+  const http1 = http.createServer({ requestTimeout: 60_000, headersTimeout: 30_000, keepAliveTimeout: 65_000 }, (req, res) => {
+    if (!server.owns(req.url)) {
+      req.resume();
+      res.writeHead(404, { 'Content-Type': 'text/plain' });
+      res.end('NOT FOUND');
+      return;
+    }
+    void server.handle(req, res);
+  });
+  // Many devices behind one NAT share few addresses; the default limits are fine, only guard against floods.
+  http1.maxHeadersCount = 100;
+  await new Promise<void>((resolve, reject) => {
+    http1.once('error', reject);
+    http1.listen(port, host, () => {
+      http1.off('error', reject);
+      resolve();
+    });
+  });
+  http1.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+  const addr = http1.address() as AddressInfo;
+  return {
+    port: addr.port,
+    host: addr.address,
+    close: () =>
+      new Promise<void>((resolve) => {
+        http1.close(() => resolve());
+        // Devices keep connections alive between heartbeats: do not wait for them.
+        http1.closeAllConnections();
+      }),
+  };
+}

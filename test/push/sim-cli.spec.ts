@@ -1,0 +1,48 @@
+/** `zk sim --push URL`: simulated devices push to a server like firmware does (CLI in a child process). */
+import { strict as assert } from 'assert';
+import { spawn } from 'child_process';
+import * as path from 'path';
+import { parseCli, UsageError } from '../../lib/cli/args';
+import { removeDir } from '../support/node-red';
+import { startPush, until, Running } from './support';
+
+describe('zk sim --push', function () {
+  this.timeout(60000);
+  let run: Running | null = null;
+  afterEach(async () => {
+    if (run) {
+      await run.close();
+      removeDir(run.dir);
+      run = null;
+    }
+  });
+
+  it('parses --push and refuses what is not an http URL', () => {
+    const c = parseCli(['sim', '--push', '127.0.0.1:8081', '--devices', '2']);
+    assert.ok(c.command === 'sim' && c.push === 'http://127.0.0.1:8081/');
+    assert.ok(!('push' in parseCli(['sim'])), 'pull mode unchanged');
+    assert.throws(() => parseCli(['sim', '--push', 'ftp://x']), UsageError);
+    assert.throws(() => parseCli(['sim', '--push', 'http://[bad']), UsageError);
+  });
+
+  it('devices hand-shake, upload their backlog in batches and print one ready line each; Ctrl-C stops them', async () => {
+    run = await startPush({ unknownDevices: 'accept', defaultTz: 'UTC' });
+    const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', path.join(__dirname, '..', '..', 'bin', 'zk.ts'), 'sim', '--push', run.url, '--devices', '3', '--records', '250', '--seed', '9', '--tz', 'UTC'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    try {
+      await until(() => out.split('\n').filter(Boolean).length === 3, 30000, `ready lines (stderr: ${err})`);
+      const lines = out.trim().split('\n').map((l) => JSON.parse(l) as { ready: boolean; serial: string; records: number });
+      assert.deepEqual(lines.map((l) => l.serial), ['PFSIM0001', 'PFSIM0002', 'PFSIM0003']);
+      await until(() => run!.seen.entries.reduce((n, e) => n + e.records.length, 0) === 750, 20000, 'all records');
+      // 250 records in batches of 100: three posts per device.
+      assert.equal(run.seen.entries.length, 9);
+    } finally {
+      child.kill('SIGINT');
+    }
+    assert.equal(await exited, 0);
+  });
+});
