@@ -7,3 +7,4 @@ export * from './device-list';
 export * from './health';
 export * from './scheduler';
 export * from './device-poll';
+export * from './shard';

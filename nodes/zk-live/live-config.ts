@@ -4,7 +4,7 @@
  */
 import type { NodeDef } from 'node-red';
 import type { DeviceConfig } from '../../lib/device';
-import { FleetDefaults, HealthOptions, devicesFromArray, devicesFromRange, parseFleetText } from '../../lib/fleet';
+import { FleetDefaults, HealthOptions, devicesFromArray, devicesFromRange, parseFleetText, parseShard, selectShard, Shard } from '../../lib/fleet';
 import type { FirstStart } from '../../lib/live';
 
 export type LiveSourceMode = 'device' | 'list' | 'range' | 'msg';
@@ -23,6 +23,8 @@ export interface ZkLiveDef extends NodeDef {
   site: string;
   transport: '' | 'tcp' | 'udp' | 'auto';
   timeout: string | number;
+  /** "i/n": keep only this instance's share of a fleet (lib/fleet/shard); blank = all. */
+  shard: string;
   firstStart: FirstStart;
   /** Reconnect backoff, seconds. */
   backoffInitial: string | number;
@@ -45,6 +47,8 @@ export interface LiveSettings {
   health: HealthOptions;
   rawEvents: boolean;
   defaults: FleetDefaults;
+  /** Fleets only (list, range, msg.devices); a single zk-device is never filtered. */
+  shard: Shard | null;
 }
 
 function num(v: string | number | undefined, fallback: number, field: string, min: number, max: number): number {
@@ -68,6 +72,7 @@ export function liveSettings(def: Partial<ZkLiveDef>, creds: ZkLiveCredentials):
     mode,
     firstStart,
     rawEvents: def.rawEvents === true,
+    shard: parseShard(def.shard),
     health: {
       backoffBaseMs: initial * 1000,
       backoffMaxMs: max * 1000,
@@ -86,17 +91,17 @@ export function liveSettings(def: Partial<ZkLiveDef>, creds: ZkLiveCredentials):
   };
 }
 
-/** The configured fleet (modes 'list' and 'range'); [] for 'device' and 'msg'. */
+/** The configured fleet (modes 'list' and 'range', this shard's part); [] for 'device' and 'msg'. */
 export function configuredFleet(def: Partial<ZkLiveDef>, s: LiveSettings): DeviceConfig[] {
-  if (s.mode === 'list') return parseFleetText(def.fleet ?? '', s.defaults);
+  if (s.mode === 'list') return selectShard(parseFleetText(def.fleet ?? '', s.defaults), s.shard);
   if (s.mode === 'range') {
     if (!def.range || !def.range.trim()) throw new Error('address range is empty (e.g. 10.1.0.0/24 or 10.1.0.10-10.1.0.200)');
-    return devicesFromRange(def.range, s.defaults);
+    return selectShard(devicesFromRange(def.range, s.defaults), s.shard);
   }
   return [];
 }
 
-/** A fleet from msg.devices, with the node's defaults and shared comm key. */
+/** A fleet from msg.devices, with the node's defaults and shared comm key (this shard's part of it). */
 export function fleetFromMsg(devices: unknown, s: LiveSettings): DeviceConfig[] {
-  return devicesFromArray(devices, s.defaults, 'msg.devices');
+  return selectShard(devicesFromArray(devices, s.defaults, 'msg.devices'), s.shard);
 }

@@ -8,7 +8,7 @@ import * as os from 'os';
 import * as path from 'path';
 import type { NodeAPI, Node, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { DeviceConfig, DeviceSession, sessionRegistry } from '../../lib/device';
-import { CursorStore, describeDevice } from '../../lib/fleet';
+import { CursorStore, describeDevice, formatShard } from '../../lib/fleet';
 import { LiveCapture } from '../../lib/live';
 import type { ZkDeviceNode } from '../zk-device/zk-device-api';
 import { LiveSettings, ZkLiveCredentials, ZkLiveDef, configuredFleet, fleetFromMsg, liveSettings } from './live-config';
@@ -128,7 +128,10 @@ export = (RED: NodeAPI): void => {
       } else if (settings.mode === 'msg') {
         view.render();
       } else {
-        if (fleet.length === 0) view.error('the device list is empty');
+        if (settings.shard) node.log(`${formatShard(settings.shard)}: ${fleet.length} device(s) of the list are this node's`);
+        // A shard may own none of a small fleet: say so, without the red of an empty list.
+        if (fleet.length === 0 && settings.shard) node.status({ fill: 'grey', shape: 'ring', text: `${formatShard(settings.shard)}: no devices` });
+        else if (fleet.length === 0) view.error('the device list is empty');
         startFleet(fleet);
       }
     }

@@ -4,7 +4,7 @@
  */
 import type { NodeDef } from 'node-red';
 import type { DeviceConfig } from '../../lib/device';
-import { FleetDefaults, devicesFromArray, devicesFromRange, parseFleetText } from '../../lib/fleet';
+import { FleetDefaults, devicesFromArray, devicesFromRange, parseFleetText, parseShard, selectShard, Shard } from '../../lib/fleet';
 
 export type PollSourceMode = 'device' | 'list' | 'range' | 'msg';
 
@@ -22,6 +22,8 @@ export interface ZkPollDef extends NodeDef {
   site: string;
   transport: '' | 'tcp' | 'udp' | 'auto';
   timeout: string | number;
+  /** "i/n": keep only this instance's share of a fleet (lib/fleet/shard); blank = all. */
+  shard: string;
   /** Seconds between polls; 0 = only on input. */
   interval: string | number;
   concurrency: string | number;
@@ -48,6 +50,8 @@ export interface PollSettings {
   longStreakRetryMs: number;
   deviceTimeoutMs: number;
   defaults: FleetDefaults;
+  /** Fleets only (list, range, msg.devices); a single zk-device is never filtered. */
+  shard: Shard | null;
 }
 
 function num(v: string | number | undefined, fallback: number, field: string, min: number, max: number): number {
@@ -71,6 +75,7 @@ export function pollSettings(def: Partial<ZkPollDef>, creds: ZkPollCredentials):
     longStreakMs: num(def.longStreakHours, 24, 'long failure streak', 0.01, 24 * 365) * 3600_000,
     longStreakRetryMs: num(def.longStreakRetryMin, 60, 'retry period after a long streak', 0.1, 7 * 1440) * 60_000,
     deviceTimeoutMs: num(def.deviceTimeout, 0, 'device timeout', 0, 86400) * 1000,
+    shard: parseShard(def.shard),
     defaults: {
       port: def.port === undefined || def.port === '' ? undefined : Number(def.port),
       tz: def.tz || undefined,
@@ -82,19 +87,19 @@ export function pollSettings(def: Partial<ZkPollDef>, creds: ZkPollCredentials):
   };
 }
 
-/** The configured fleet (modes 'list' and 'range'); [] for 'device' and 'msg'. */
+/** The configured fleet (modes 'list' and 'range', this shard's part); [] for 'device' and 'msg'. */
 export function configuredFleet(def: Partial<ZkPollDef>, s: PollSettings): DeviceConfig[] {
-  if (s.mode === 'list') return parseFleetText(def.fleet ?? '', s.defaults);
+  if (s.mode === 'list') return selectShard(parseFleetText(def.fleet ?? '', s.defaults), s.shard);
   if (s.mode === 'range') {
     if (!def.range || !def.range.trim()) throw new Error('address range is empty (e.g. 10.1.0.0/24 or 10.1.0.10-10.1.0.200)');
-    return devicesFromRange(def.range, s.defaults);
+    return selectShard(devicesFromRange(def.range, s.defaults), s.shard);
   }
   return [];
 }
 
-/** A fleet from msg.devices, with the node's defaults and shared comm key. */
+/** A fleet from msg.devices, with the node's defaults and shared comm key (this shard's part of it). */
 export function fleetFromMsg(devices: unknown, s: PollSettings): DeviceConfig[] {
-  return devicesFromArray(devices, s.defaults, 'msg.devices');
+  return selectShard(devicesFromArray(devices, s.defaults, 'msg.devices'), s.shard);
 }
 
 /** True when a fleet text carries comm keys, which then sit in the flow file (warned about at start). */

@@ -9,7 +9,7 @@ import type { NodeAPI, Node, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { DeviceConfig, DeviceSession, deviceKey, sessionRegistry } from '../../lib/device';
 import { ZkConnectionError } from '../../lib/errors';
 import {
-  CursorStore, DeviceDescription, DevicePoll, DeviceResult, FleetScheduler, PollWindow, describeDevice, pollDevice, statusAfterFailure, statusAfterPoll,
+  CursorStore, DeviceDescription, DevicePoll, DeviceResult, FleetScheduler, PollWindow, describeDevice, formatShard, pollDevice, statusAfterFailure, statusAfterPoll,
 } from '../../lib/fleet';
 import type { AttendanceRecord } from '../../lib/record/canonical';
 import type { ZkDeviceNode } from '../zk-device/zk-device-api';
@@ -71,6 +71,7 @@ export = (RED: NodeAPI): void => {
         singleSession = deviceNode.acquire(node);
       } else {
         fleet = configuredFleet(def, settings);
+        if (settings.shard) node.log(`${formatShard(settings.shard)}: ${fleet.length} device(s) of the list are this node's`);
         if (fleetTextHasCommKeys(fleet, settings.defaults.commKey)) {
           node.warn('the device list contains comm keys, which are stored in the flow file: prefer the fleet comm key credential or msg.devices');
         }
@@ -168,6 +169,11 @@ export = (RED: NodeAPI): void => {
       const totals: CycleTotals = { ok: 0, failed: 0, newRecords: 0, failures: [] };
       if (configError) throw configError;
       const devices = req.devices ?? (singleSession ? [singleSession.config] : fleet);
+      if (devices.length === 0 && settings.shard && !singleSession) {
+        // A shard may own none of a small fleet: that is not an error, and must not raise one every cycle.
+        if (!closing) node.status({ fill: 'grey', shape: 'ring', text: `${formatShard(settings.shard)}: no devices` });
+        return totals;
+      }
       if (devices.length === 0) throw new Error('no devices to poll (the device list is empty; give msg.devices or fill in the list)');
       const single = devices.length === 1;
       const entries = devices.map((cfg) => ({ key: deviceKey(cfg), item: cfg }));

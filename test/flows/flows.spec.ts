@@ -1,0 +1,148 @@
+/**
+ * The shipped production flows (flows/*.json except demo.json, which has its own e2e test): each is a
+ * deployable array with a tab and a comment saying what to change, only known node types, wires and
+ * config references that resolve, every `${VAR}` defined with a default on its tab (so it imports and runs
+ * unchanged), no secrets, and dashboard nodes of the right generation only. Loading them in a real runtime
+ * is covered by test/pack.spec.ts.
+ */
+import { strict as assert } from 'assert';
+import * as fs from 'fs';
+import * as path from 'path';
+
+type FlowNode = Record<string, unknown> & { id: string; type: string; z?: string; wires?: string[][] };
+
+const root = path.join(__dirname, '..', '..');
+const FLOWS = ['fleet-mysql-access.json', 'live-http.json', 'workhours.json', 'dashboard2.json'];
+
+const readFlow = (name: string): FlowNode[] => JSON.parse(fs.readFileSync(path.join(root, 'flows', name), 'utf8')) as FlowNode[];
+
+/** Literal `registerType('x'` names in the .html files of a node package's `node-red.nodes`. */
+function typesOf(pkgDir: string): Set<string> {
+  const pkg = JSON.parse(fs.readFileSync(path.join(pkgDir, 'package.json'), 'utf8')) as { 'node-red': { nodes: Record<string, string> } };
+  const out = new Set<string>();
+  for (const js of Object.values(pkg['node-red'].nodes)) {
+    const html = fs.readFileSync(path.join(pkgDir, js.replace(/\.js$/, '.html')), 'utf8');
+    for (const m of html.matchAll(/registerType\(\s*['"]([\w-]+)['"]/g)) out.add(m[1]);
+  }
+  return out;
+}
+
+/** Node-RED's core nodes are not listed in a package.json: read every .html under @node-red/nodes/core. */
+function coreTypes(dir: string, out = new Set<string>()): Set<string> {
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) coreTypes(p, out);
+    else if (e.name.endsWith('.html')) for (const m of fs.readFileSync(p, 'utf8').matchAll(/registerType\(\s*['"]([\w-]+)['"]/g)) out.add(m[1]);
+  }
+  return out;
+}
+
+const mod = (name: string) => path.dirname(require.resolve(`${name}/package.json`, { paths: [root] }));
+const CORE = coreTypes(path.join(mod('@node-red/nodes'), 'core'));
+const OURS = new Set(Object.keys((JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { 'node-red': { nodes: object } })['node-red'].nodes));
+const DASH1 = typesOf(mod('node-red-dashboard'));
+const DASH2 = typesOf(mod('@flowfuse/node-red-dashboard'));
+/** Properties that hold a reference to a config node. */
+const REFS = ['device', 'group', 'tab', 'page', 'ui', 'theme', 'tls'];
+
+describe('flows/ (production flows)', () => {
+  it('the core and dashboard type lists were found', () => {
+    for (const t of ['inject', 'debug', 'function', 'comment', 'catch']) assert.ok(CORE.has(t), t);
+    assert.ok(DASH1.has('ui_template') && DASH2.has('ui-table'));
+  });
+
+  for (const name of FLOWS) {
+    describe(name, () => {
+      const nodes = readFlow(name);
+      const byId = new Map(nodes.map((n) => [n.id, n]));
+      const tabs = nodes.filter((n) => n.type === 'tab');
+
+      it('is an array with unique ids, one tab, and a comment on it saying what to change', () => {
+        assert.ok(Array.isArray(nodes) && nodes.length > 3);
+        assert.equal(byId.size, nodes.length, 'unique ids');
+        assert.equal(tabs.length, 1);
+        const comments = nodes.filter((n) => n.type === 'comment' && n.z === tabs[0].id);
+        assert.ok(comments.some((c) => /what to change/i.test(String(c.name)) && String(c.info).length > 200), 'a comment with instructions');
+      });
+
+      it('uses only known types: core, zk-*, and one dashboard generation (no ui_base, no extra contrib nodes)', () => {
+        const dash = name === 'dashboard2.json' ? DASH2 : DASH1;
+        for (const n of nodes) {
+          if (n.type === 'tab') continue;
+          assert.ok(CORE.has(n.type) || OURS.has(n.type) || dash.has(n.type), `${n.id}: unknown or wrong-generation type ${n.type}`);
+          assert.notEqual(n.type, 'ui_base', 'ui_base renders a blank page when shipped partially (node-red-notes §11)');
+          if (dash === DASH1 && n.type.startsWith('ui_')) assert.ok(['ui_template', 'ui_chart', 'ui_tab', 'ui_group'].includes(n.type), n.type);
+        }
+      });
+
+      it('every flow node sits on the tab; wires and config references resolve', () => {
+        for (const n of nodes) {
+          if (n.type === 'tab') continue;
+          if (n.z !== undefined) assert.equal(n.z, tabs[0].id, `${n.id}.z`);
+          else assert.ok(!n.wires, `${n.id} (${n.type}) has wires but no tab`);
+          for (const port of n.wires ?? []) for (const to of port) assert.ok(byId.has(to), `${n.id} wired to missing ${to}`);
+          for (const ref of REFS) {
+            const v = n[ref];
+            if (typeof v === 'string' && v !== '' && !(n.type === 'ui-page' && ref === 'theme' && v === 'default')) assert.ok(byId.has(v), `${n.id}.${ref} → missing ${v}`);
+          }
+        }
+        // Every flow but live-http (a headless integration) has a dashboard page.
+        const dashboardWidgets = nodes.filter((n) => ['ui_template', 'ui_chart', 'ui-table', 'ui-chart'].includes(n.type));
+        if (name !== 'live-http.json') assert.ok(dashboardWidgets.length >= 2, 'a dashboard page');
+      });
+
+      it('every ${VAR} is defined on the tab with a default read from a PUNCHFLOW_* environment variable', () => {
+        const env = new Map(((tabs[0].env as { name: string; type: string; value: string }[] | undefined) ?? []).map((e) => [e.name, e]));
+        const used = new Set<string>();
+        for (const n of nodes) {
+          for (const v of Object.values(n)) if (typeof v === 'string' && /^\$\{\w+\}$/.test(v)) used.add(v.slice(2, -1));
+          if (n.type === 'function') for (const m of String(n.func).matchAll(/env\.get\('(\w+)'\)/g)) used.add(m[1]);
+        }
+        assert.ok(used.size > 0);
+        for (const u of used) {
+          const e = env.get(u);
+          assert.ok(e, `\${${u}} is not defined on the tab`);
+          assert.equal(e.type, 'jsonata');
+          assert.match(e.value, /^\$env\("PUNCHFLOW_\w+"\) \? \$env\("PUNCHFLOW_\w+"\) : ".*"$/s);
+        }
+      });
+
+      it('holds no secrets and reaches no host but loopback by default', () => {
+        const text = JSON.stringify(nodes);
+        assert.ok(!/"credentials"\s*:/.test(text), 'no credentials block');
+        for (const n of nodes) for (const k of ['password', 'commKey', 'authValue', 'token']) assert.ok(!(k in n), `${n.id} has ${k}`);
+        const hosts = [...text.matchAll(/\b(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})\b/g)].map((m) => m[1]);
+        assert.deepEqual([...new Set(hosts)].filter((h) => h !== '127.0.0.1'), []);
+      });
+
+      it('fleet capture nodes take the list, zone and shard from the tab', () => {
+        for (const n of nodes.filter((x) => x.type === 'zk-poll' || x.type === 'zk-live')) {
+          assert.deepEqual([n.mode, n.fleet, n.tz, n.shard], ['list', '${FLEET}', '${DEVICE_TZ}', '${SHARD}'], n.id);
+        }
+      });
+    });
+  }
+
+  it('fleet-mysql-access: two independent sinks (MySQL, Access) fed by one dedupe, poll every 5 min + live', () => {
+    const nodes = readFlow('fleet-mysql-access.json');
+    const sinks = nodes.filter((n) => n.type === 'zk-sink');
+    assert.deepEqual(sinks.map((s) => s.target).sort(), ['access', 'mysql']);
+    const dd = nodes.find((n) => n.type === 'zk-dedupe');
+    assert.ok(dd);
+    for (const s of sinks) assert.ok(dd.wires?.[0].includes(s.id), 'each sink directly on the dedupe output, not chained');
+    assert.equal(nodes.find((n) => n.type === 'zk-poll')?.interval, 300);
+    assert.ok(nodes.some((n) => n.type === 'zk-live'));
+    // Status events (output 2) of both capture nodes feed the dashboard table.
+    const table = nodes.find((n) => n.name === 'device table');
+    for (const c of nodes.filter((n) => n.type === 'zk-poll' || n.type === 'zk-live')) assert.ok(c.wires?.[1].includes(String(table?.id)));
+  });
+
+  it('live-http: live + reconciliation poll → dedupe → HTTP sink', () => {
+    const nodes = readFlow('live-http.json');
+    const http = nodes.find((n) => n.type === 'zk-sink');
+    assert.equal(http?.target, 'http');
+    assert.equal(http?.url, '${API_URL}');
+    const dd = nodes.find((n) => n.type === 'zk-dedupe');
+    for (const c of nodes.filter((n) => n.type === 'zk-poll' || n.type === 'zk-live')) assert.ok(c.wires?.[0].includes(String(dd?.id)));
+  });
+});
