@@ -8,3 +8,4 @@ export * from './health';
 export * from './scheduler';
 export * from './device-poll';
 export * from './shard';
+export * from './fleet-source';
