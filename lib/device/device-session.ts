@@ -194,6 +194,13 @@ export class SessionRegistry {
     const entry = this.sessions.get(key);
     if (entry) {
       entry.refs++;
+      // One connection per device: a second configuration for the same address shares the first one's
+      // session, so differing connection settings would be silently ignored. Say so.
+      const a = entry.session.config;
+      const differs = (['transport', 'commKey', 'timeoutMs'] as const).filter((k) => a[k] !== config[k]);
+      if (differs.length > 0) {
+        opts?.logger?.('warn', `${key} is already connected with other ${differs.join(', ')} settings; the first configuration is used for this device's one connection`, { key, differs });
+      }
       return entry.session;
     }
     const session = new DeviceSession(config, opts);

@@ -109,3 +109,22 @@ describe('zk-device config node', function () {
     assert.throws(() => parseStateMap('{'), /not valid JSON/);
   });
 });
+
+describe('session registry', () => {
+  it('warns when a second configuration for the same device differs in connection settings', async () => {
+    const { SessionRegistry, normaliseDeviceConfig } = await import('../../lib/device');
+    const reg = new SessionRegistry();
+    const warnings: string[] = [];
+    const logger = (level: string, msg: string) => (level === 'warn' ? warnings.push(msg) : undefined);
+    const a = reg.acquire(normaliseDeviceConfig({ host: '127.0.0.1', port: 4999, commKey: 1 }), { logger });
+    const b = reg.acquire(normaliseDeviceConfig({ host: '127.0.0.1', port: 4999, commKey: 1 }), { logger });
+    assert.equal(a, b);
+    assert.equal(warnings.length, 0, 'same settings: no warning');
+    const c = reg.acquire(normaliseDeviceConfig({ host: '127.0.0.1', port: 4999, commKey: 2 }), { logger });
+    assert.equal(c, a);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0], /127\.0\.0\.1:4999 is already connected with other commKey settings/);
+    for (const s of [a, b, c]) await reg.release(s);
+    assert.equal(reg.size, 0);
+  });
+});
