@@ -235,7 +235,8 @@ export class Outbox<T> {
 
   /**
    * Marks a batch committed: persists its end as the ack position, then deletes segments wholly before it.
-   * Batches must be acked in the order next() gave them.
+   * Batches must be acked in the order next() gave them, and not while a next() is running: both move the
+   * read position and the segment reader (overlapping them lost records at segment roll-over in a trial).
    */
   async ack(batch: OutboxBatch<T>): Promise<void> {
     if (batch.start.seg !== this.ackPos.seg || batch.start.off !== this.ackPos.off) {
