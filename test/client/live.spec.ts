@@ -136,7 +136,8 @@ describe('ZkClient live events', function () {
       ]).finally(() => clearTimeout(timer))) as [ZkError];
       const elapsed = Date.now() - t0;
       assert.ok(err instanceof ZkTimeoutError, `got ${(err as Error).name}`);
-      assert.ok(elapsed <= 600 + 150, `reported after ${elapsed} ms, heartbeat 600 ms`);
+      // The bound is one period after the last sign of life (before t0), plus scheduling slack on a busy machine.
+      assert.ok(elapsed <= 600 + 300, `reported after ${elapsed} ms, heartbeat 600 ms`);
       assert.equal(live.active, false);
     }, 600);
   });
