@@ -227,7 +227,7 @@ describe('live/LiveCapture failures and stop', function () {
     await waitFor(() => r!.retries.length === 1, 3000, 'first failure');
     const t0 = Date.now();
     await r.cap.stop();
-    assert.ok(Date.now() - t0 < 200, 'no waiting out the backoff');
+    assert.ok(Date.now() - t0 < 2000, 'no waiting out the 60 s backoff');
     assert.equal(r.cap.running, false);
   });
 
