@@ -186,6 +186,53 @@ export function buildInsertSql(table: string, columns: readonly MysqlColumn[], r
   );
 }
 
+/**
+ * Bulk path (targets.md §5.5, made safe): one `LOAD DATA LOCAL INFILE … IGNORE` straight into the table,
+ * inside the batch's transaction. IGNORE (implied by LOCAL anyway: the server cannot stop the client's
+ * stream) skips duplicate keys with one 1062 warning each, but would also turn a too-long value or a bad
+ * date into a warning and a stored, altered row. So the sink commits only when the warnings are exactly the
+ * skipped duplicates; anything more is rolled back and the batch goes through the multi-row INSERT, which
+ * raises the real error (strict mode) and isolates the record. Needs backslash escapes on (no
+ * NO_BACKSLASH_ESCAPES in sql_mode) for the TAB/LF/backslash literals; the sink checks before using it.
+ */
+export function buildLoadDataSql(table: string, columns: readonly MysqlColumn[]): string {
+  // The file name is never opened: the sink's stream factory ignores it and sends only the batch.
+  return `LOAD DATA LOCAL INFILE 'punchflow-batch.tsv' IGNORE INTO TABLE ${quoteIdentifier(table)} CHARACTER SET utf8mb4 ` +
+    `FIELDS TERMINATED BY '\\t' ENCLOSED BY '' ESCAPED BY '\\\\' LINES STARTING BY '' TERMINATED BY '\\n' ` +
+    `(${columns.map((c) => quoteIdentifier(c.column)).join(',')})`;
+}
+
+/** `Records: N  Deleted: D  Skipped: S  Warnings: W` from a LOAD DATA answer; null when it does not parse. */
+export function parseLoadInfo(info: string): { records: number; skipped: number; warnings: number } | null {
+  const m = /Records:\s*(\d+)\s+Deleted:\s*\d+\s+Skipped:\s*(\d+)\s+Warnings:\s*(\d+)/.exec(info);
+  return m ? { records: Number(m[1]), skipped: Number(m[2]), warnings: Number(m[3]) } : null;
+}
+
+// A global regex's test() is stateful (lastIndex); the plain one decides, the global one replaces.
+const TSV_NEEDS_ESCAPE = /[\\\t\n\r\0]/;
+const TSV_SPECIAL = /[\\\t\n\r\0]/g;
+const TSV_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r', '\0': '\\0' };
+
+/**
+ * One value as a LOAD DATA field (FIELDS ESCAPED BY '\\'): NULL is \\N; backslash, TAB, LF, CR and NUL are
+ * escaped, so the server reads back exactly the string we had (a literal "\\N" arrives as "\\\\N").
+ */
+export function tsvField(v: MysqlValue): string {
+  if (v === null) return '\\N';
+  if (typeof v === 'number') return String(v);
+  return TSV_NEEDS_ESCAPE.test(v) ? v.replace(TSV_SPECIAL, (c) => TSV_ESCAPES[c]) : v;
+}
+
+/** Rows as the LOAD DATA file: tab-separated fields, one line per row. */
+export function toTsv(rows: readonly (readonly MysqlValue[])[]): string {
+  let out = '';
+  for (const row of rows) {
+    for (let i = 0; i < row.length; i++) out += (i === 0 ? '' : '\t') + tsvField(row[i]);
+    out += '\n';
+  }
+  return out;
+}
+
 /** The prepared-statement protocol counts parameters in 16 bits. */
 export const MYSQL_MAX_PLACEHOLDERS = 65535;
 

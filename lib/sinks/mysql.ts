@@ -3,6 +3,7 @@
  * transaction per batch, counts from the server's answer, times as strings. SQL text comes from
  * mysql-sql.ts; this file owns connections, introspection and turning driver errors into SinkErrors.
  */
+import { Readable } from 'stream';
 import * as mysql from 'mysql2/promise';
 import type { AttendanceRecord } from '../record';
 import {
@@ -16,13 +17,16 @@ import {
   MysqlValueError,
   buildCreateTableSql,
   buildInsertSql,
+  buildLoadDataSql,
   classifyMysqlError,
   flavorFromVersion,
+  parseLoadInfo,
   planChunks,
   quoteIdentifier,
   recordKey,
   resolveColumns,
   toMysqlRow,
+  toTsv,
 } from './mysql-sql';
 import { RejectedRecord, Sink, SinkError, SinkLogger, SinkWriteResult } from './types';
 
@@ -46,6 +50,13 @@ export interface MysqlSinkOptions {
   /** Pool size. Default 2: one batch in flight per sink, plus a spare while a dead connection is replaced. */
   connectionLimit?: number;
   connectTimeoutMs?: number;
+  /**
+   * Batches of at least this many rows go through one LOAD DATA LOCAL INFILE … IGNORE straight into the table
+   * (mysql-sql.ts buildLoadDataSql), committed only when every row loaded verbatim or was a skipped duplicate;
+   * otherwise, for smaller batches, and for good once the server refuses LOCAL INFILE, the multi-row INSERT.
+   * Default 200; 0 turns the bulk path off.
+   */
+  bulkLoadMinRows?: number;
   /** TLS options handed to mysql2 as they are (CA, rejectUnauthorized, …). */
   ssl?: mysql.SslOptions;
 }
@@ -65,6 +76,8 @@ interface Prepared {
   limits: Map<string, number>;
   maxBytes: number;
   flavor: MysqlFlavor;
+  /** Whether the bulk path may be tried (its LOAD DATA text needs backslash escapes). */
+  bulkOk: boolean;
 }
 
 type ColumnInfo = { COLUMN_NAME: string; DATA_TYPE: string; CHARACTER_MAXIMUM_LENGTH: number | string | null };
@@ -91,6 +104,13 @@ function toSinkError(err: unknown, what: string): MysqlSinkError {
  */
 const isFatal = (err: unknown): boolean => (err as { fatal?: unknown } | null)?.fatal === true;
 
+/** `data` in pieces of at most `size` bytes (views, no copies). */
+function chunksOf(data: Buffer, size: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (let i = 0; i < data.length; i += size) out.push(data.subarray(i, i + size));
+  return out;
+}
+
 export function createMysqlSink(options: MysqlSinkOptions, logger?: SinkLogger): Sink {
   // Validates identifiers and the mapping now: a bad config fails when the node starts, not on the first batch.
   const table = options.table ?? MYSQL_DEFAULT_TABLE;
@@ -99,6 +119,10 @@ export function createMysqlSink(options: MysqlSinkOptions, logger?: SinkLogger):
   if (options.createTable) buildCreateTableSql(table, mapped);
   const rowsPerStatement = Math.max(1, Math.floor(options.rowsPerStatement ?? 1000));
   const log: SinkLogger = logger ?? (() => undefined);
+  const bulkMin = Math.max(0, Math.floor(options.bulkLoadMinRows ?? 200));
+  // Cleared for good (and said once) when the server or account refuses the bulk path.
+  let bulkAvailable = bulkMin > 0;
+  const loadSql = buildLoadDataSql(table, mapped);
 
   let pool: mysql.Pool | null = null;
   let prepared: Promise<Prepared> | null = null;
@@ -155,7 +179,7 @@ export function createMysqlSink(options: MysqlSinkOptions, logger?: SinkLogger):
   async function prepare(): Promise<Prepared> {
     const conn = await connection();
     try {
-      const [meta] = await conn.query<mysql.RowDataPacket[]>('SELECT VERSION() AS version, @@max_allowed_packet AS maxPacket');
+      const [meta] = await conn.query<mysql.RowDataPacket[]>('SELECT VERSION() AS version, @@max_allowed_packet AS maxPacket, @@SESSION.sql_mode AS sqlMode');
       const version = String(meta[0]?.version ?? '');
       const flavor = flavorFromVersion(version);
       if (options.createTable) {
@@ -184,7 +208,8 @@ export function createMysqlSink(options: MysqlSinkOptions, logger?: SinkLogger):
       const maxPacket = Number(meta[0]?.maxPacket ?? 4 << 20);
       const maxBytes = Math.max(64 << 10, Math.min(4 << 20, Math.floor(maxPacket / 2)));
       log('debug', `mysql sink ready: ${version}, table ${table}, ${mapped.length} columns`);
-      return { columns: mapped, limits, maxBytes, flavor };
+      const bulkOk = !/NO_BACKSLASH_ESCAPES/i.test(String(meta[0]?.sqlMode ?? ''));
+      return { columns: mapped, limits, maxBytes, flavor, bulkOk };
     } finally {
       conn.release();
     }
@@ -270,6 +295,54 @@ export function createMysqlSink(options: MysqlSinkOptions, logger?: SinkLogger):
     }
   }
 
+  /** Errors that say LOCAL INFILE is off (server or client side) or not allowed for this account. */
+  function bulkRefused(err: unknown): boolean {
+    const e = err as { errno?: unknown; message?: unknown } | null;
+    // 1148: not allowed (MariaDB local_infile=0); 2068/3948/4166: local data disabled (MySQL 8, client or server).
+    if (typeof e?.errno === 'number' && [1148, 2068, 3948, 4166].includes(e.errno)) return true;
+    if (typeof e?.message === 'string' && /LOCAL INFILE|local data|streamFactory/i.test(e.message)) return true;
+    return false;
+  }
+
+  /**
+   * The bulk path for one batch, inside the caller's open transaction (mysql-sql.ts buildLoadDataSql).
+   * Returns false, with nothing of the batch left in the transaction, when the batch must take the
+   * multi-row path instead: the server refused LOCAL INFILE, or a row did not load verbatim.
+   */
+  async function bulkWrite(conn: mysql.PoolConnection, rows: MysqlValue[][], tally: Tally): Promise<boolean> {
+    const data = Buffer.from(toTsv(rows), 'utf8');
+    let res: mysql.ResultSetHeader;
+    try {
+      [res] = await conn.query<mysql.ResultSetHeader>({
+        sql: loadSql,
+        // Ignores the name the server asks for: only this batch's bytes ever leave the process.
+        // 64 KiB pieces: mysql2 sends each piece as one packet, and a packet must stay under max_allowed_packet.
+        infileStreamFactory: () => Readable.from(chunksOf(data, 64 << 10)),
+      });
+    } catch (err) {
+      if (isFatal(err) || !bulkRefused(err)) throw err;
+      bulkAvailable = false;
+      log('info', `mysql sink: LOAD DATA LOCAL INFILE unavailable (${describe(err).message}); using multi-row INSERTs from now on`);
+      // A refused LOAD wrote nothing; still roll back so the caller starts its fallback from a clean slate.
+      await conn.query('ROLLBACK');
+      await conn.query('START TRANSACTION');
+      return false;
+    }
+    const info = parseLoadInfo(res.info ?? '');
+    const n = rows.length;
+    // Every warning must be a skipped duplicate (one 1062 each) and every row inserted or skipped; anything
+    // else means a value was altered on the way in (IGNORE semantics), so none of it may commit.
+    if (!info || info.records !== n || info.warnings !== info.skipped || res.warningStatus !== info.skipped || res.affectedRows + info.skipped !== n) {
+      await conn.query('ROLLBACK');
+      await conn.query('START TRANSACTION');
+      log('debug', `mysql sink: bulk load not clean (${res.info ?? 'no info'}); writing the batch with INSERTs`);
+      return false;
+    }
+    tally.inserted += res.affectedRows;
+    tally.duplicates += info.skipped;
+    return true;
+  }
+
   async function writeBatch(batch: AttendanceRecord[]): Promise<SinkWriteResult> {
     if (closed) throw new MysqlSinkError('MySQL sink is closed', 'transient', 'POOL_CLOSED');
     const tally: Tally = { inserted: 0, duplicates: 0, rejected: [] };
@@ -311,7 +384,8 @@ export function createMysqlSink(options: MysqlSinkOptions, logger?: SinkLogger):
       // One transaction per batch: the batch is all-or-nothing and the counts describe exactly what committed.
       await conn.query('START TRANSACTION');
       inTx = true;
-      for (const [from, to] of planChunks(rows, { maxRows: rowsPerStatement, maxBytes: prep.maxBytes })) {
+      const bulk = bulkAvailable && prep.bulkOk && rows.length >= bulkMin && (await bulkWrite(conn, rows, tally));
+      if (!bulk) for (const [from, to] of planChunks(rows, { maxRows: rowsPerStatement, maxBytes: prep.maxBytes })) {
         await insertRange(conn, rows, records, from, to, tally);
       }
       await conn.query('COMMIT');

@@ -1,5 +1,9 @@
 import { strict as assert } from 'assert';
 import {
+  buildLoadDataSql,
+  parseLoadInfo,
+  toTsv,
+  tsvField,
   DEFAULT_MYSQL_COLUMNS,
   MYSQL_ATTENDANCE_LOG_DDL,
   MYSQL_MAX_PLACEHOLDERS,
@@ -144,6 +148,24 @@ describe('mysql-sql: SQL generation without a server', () => {
       [null, 'transient'],
     ];
     for (const [err, want] of cases) assert.equal(classifyMysqlError(err), want, JSON.stringify(err));
+  });
+
+  it('escapes LOAD DATA fields so every byte reads back verbatim (FIELDS ESCAPED BY backslash)', () => {
+    assert.equal(tsvField(null), '\\N');
+    assert.equal(tsvField(42), '42');
+    // A literal backslash-N string must not read back as NULL.
+    assert.equal(tsvField('\\N'), '\\\\N');
+    assert.equal(tsvField('a\tb\nc\rd\u0000e\\f'), 'a\\tb\\nc\\rd\\0e\\\\f');
+    // Escaping is stateless across calls (a global regex's lastIndex must not skip the next value).
+    assert.equal(tsvField('x\ty'), 'x\\ty');
+    assert.equal(tsvField('x\ty'), 'x\\ty');
+    assert.equal(tsvField("'; DROP TABLE t; --\u001a\"`%_"), "'; DROP TABLE t; --\u001a\"`%_");
+    assert.equal(toTsv([['a', 1, null], ['b\n', 2, 'c']]), 'a\t1\t\\N\nb\\n\t2\tc\n');
+    const sql = buildLoadDataSql('attendance_log', resolveColumns(undefined));
+    assert.match(sql, /^LOAD DATA LOCAL INFILE 'punchflow-batch\.tsv' IGNORE INTO TABLE `attendance_log` CHARACTER SET utf8mb4 /);
+    assert.ok(sql.includes("FIELDS TERMINATED BY '\\t' ENCLOSED BY '' ESCAPED BY '\\\\' LINES STARTING BY '' TERMINATED BY '\\n'"));
+    assert.deepEqual(parseLoadInfo('Records: 1000  Deleted: 0  Skipped: 3  Warnings: 3'), { records: 1000, skipped: 3, warnings: 3 });
+    assert.equal(parseLoadInfo(''), null);
   });
 
   it('createMysqlSink validates the table name and the mapping before connecting', () => {

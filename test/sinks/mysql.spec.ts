@@ -15,7 +15,11 @@ import { syntheticRecord, syntheticRecords } from '../support/sink-records';
 
 after(stopSharedMariaDb);
 
-describe('mysql sink against MariaDB', function () {
+// Every test runs on both write paths: the multi-row INSERT, and LOAD DATA LOCAL INFILE forced for any batch size.
+for (const mode of [
+  { name: 'multi-row INSERT', extra: { bulkLoadMinRows: 0 } },
+  { name: 'LOAD DATA bulk path', extra: { bulkLoadMinRows: 1 } },
+] as const) describe(`mysql sink against MariaDB (${mode.name})`, function () {
   this.timeout(60000);
   let db: MariaDbServer;
   let pool: Pool;
@@ -38,7 +42,7 @@ describe('mysql sink against MariaDB', function () {
   });
 
   function sink(extra: Partial<MysqlSinkOptions> = {}): Sink {
-    const s = createMysqlSink({ host: db.host, port: db.port, user: db.user, password: db.password, database: db.database, createTable: true, ...extra });
+    const s = createMysqlSink({ host: db.host, port: db.port, user: db.user, password: db.password, database: db.database, createTable: true, ...mode.extra, ...extra });
     sinks.push(s);
     return s;
   }
@@ -211,7 +215,7 @@ describe('mysql sink against MariaDB', function () {
         cwd: path.resolve(__dirname, '../..'),
         env: {
           ...process.env, TZ: 'Asia/Kolkata', RECORDS: JSON.stringify(recs),
-          SINK_OPTIONS: JSON.stringify({ host: db.host, port: db.port, user: db.user, password: db.password, database: db.database }),
+          SINK_OPTIONS: JSON.stringify({ host: db.host, port: db.port, user: db.user, password: db.password, database: db.database, ...mode.extra }),
         },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
@@ -244,5 +248,57 @@ describe('mysql sink against MariaDB', function () {
       await db.start();
     }
     assert.deepEqual(await s.write(syntheticRecords(10)), { inserted: 10, duplicates: 0, rejected: [] });
+  });
+});
+
+describe('mysql sink bulk path (LOAD DATA LOCAL INFILE) safety', function () {
+  this.timeout(60000);
+
+  it('falls back to multi-row INSERTs, logging once, when the server has local_infile off', async function () {
+    if (!(await sharedMariaDb())) return this.skip();
+    const db = await MariaDbServer.create({ serverArgs: ['--local-infile=0'] });
+    const logs: string[] = [];
+    const s = createMysqlSink({ host: db.host, port: db.port, user: db.user, password: db.password, database: db.database, createTable: true, bulkLoadMinRows: 1 }, (level, message) => {
+      if (level === 'info' && message.includes('LOAD DATA')) logs.push(message);
+    });
+    try {
+      assert.deepEqual(await s.write(syntheticRecords(300)), { inserted: 300, duplicates: 0, rejected: [] });
+      assert.deepEqual(await s.write(syntheticRecords(600)), { inserted: 300, duplicates: 300, rejected: [] });
+      assert.equal(logs.length, 1, logs.join('\n'));
+      const [[{ n }]] = (await db.rootQuery([`SELECT COUNT(*) AS n FROM \`${db.database}\`.attendance_log`])) as [{ n: number }[]];
+      assert.equal(Number(n), 600);
+    } finally {
+      await s.close();
+      await db.destroy();
+    }
+  });
+
+  it('never commits what LOAD DATA … IGNORE would skip or alter: a server-side refusal rolls the load back, the multi-row path rejects the record', async function () {
+    const db = await sharedMariaDb();
+    if (!db) return this.skip();
+    const pool = testPool(db);
+    try {
+      await pool.query('DROP TABLE IF EXISTS attendance_log');
+      await pool.query(MYSQL_ATTENDANCE_LOG_DDL);
+      // A CHECK constraint makes the server (not our own checks) refuse a row; LOAD DATA … IGNORE would turn
+      // that into a skipped row plus a warning, which must not be counted as a duplicate or committed.
+      await pool.query("ALTER TABLE attendance_log ADD CONSTRAINT no_x CHECK (user_id <> 'x-refused')");
+      const s = createMysqlSink({ host: db.host, port: db.port, user: db.user, password: db.password, database: db.database, bulkLoadMinRows: 1 });
+      try {
+        const recs = syntheticRecords(50);
+        const bad = { ...recs[10], userId: 'x-refused', id: 'bad' };
+        const res = await s.write([...recs, bad]);
+        assert.equal(res.inserted, 50);
+        assert.equal(res.duplicates, 0);
+        assert.deepEqual(res.rejected.map((r) => r.record), [bad]);
+        const [rows] = await pool.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM attendance_log');
+        assert.equal(Number(rows[0].n), 50);
+      } finally {
+        await s.close();
+      }
+      await pool.query('DROP TABLE attendance_log');
+    } finally {
+      await pool.end();
+    }
   });
 });
