@@ -54,6 +54,36 @@ describe('delivery loop', function () {
     return { reports, rejected, states };
   }
 
+  it('exactly once across many segment roll-overs with a target that takes its time', async () => {
+    // Small segments roll every few batches, and a sink with latency lets outbox work and target work
+    // interleave: the shape in which overlapping ack() with next() once lost whole batches.
+    const rollDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pf-delivery-roll-'));
+    const rollBox = await Outbox.open<AttendanceRecord>(rollDir, { segmentBytes: 8 * 1024 });
+    class SlowSink extends FakeSink {
+      override async write(batch: AttendanceRecord[]) {
+        await new Promise((r) => setTimeout(r, 1));
+        return super.write(batch);
+      }
+    }
+    const sink = new SlowSink();
+    let committed = 0;
+    const rollLoop = new DeliveryLoop({ sink, outbox: rollBox, batchSize: 50, flushIntervalMs: 5, backoff: { baseMs: 10, maxMs: 50 }, onCommit: (r) => (committed += r.batch) });
+    rollLoop.start();
+    try {
+      const all = makeRecords(3000);
+      for (let i = 0; i < all.length; i += 37) await rollBox.append(all.slice(i, i + 37));
+      await until(() => rollBox.pending === 0 && sink.rows.size === all.length, 20000);
+      assert.deepEqual([...sink.rows.keys()].sort(), all.map((r) => r.id).sort(), 'every record once');
+      assert.equal(committed, all.length, 'no batch delivered twice');
+      const segments = fs.readdirSync(rollDir).filter((f) => f.startsWith('seg-'));
+      assert.ok(segments.length <= 2, `acked segments are deleted (left: ${segments.join(', ')})`);
+    } finally {
+      await rollLoop.stop();
+      await rollBox.close();
+      fs.rmSync(rollDir, { recursive: true, force: true });
+    }
+  });
+
   it('retryDelay: exponential, jittered over the upper half, capped, Retry-After wins when longer', () => {
     const p = DEFAULT_DELIVERY_BACKOFF;
     assert.equal(retryDelay(0, p, () => 0), 500);
