@@ -13,6 +13,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { DeviceCursor, isDeviceCursor } from './cursor';
+import { replaceFile } from '../files/durable';
 
 export type StoreLogger = (level: 'warn' | 'info', message: string) => void;
 
@@ -106,33 +107,7 @@ export class CursorStore {
     const file = this.fileFor(key);
     const tmp = `${file}.${process.pid}.${++tmpCounter}.tmp`;
     const body: CursorFile = { version: 1, key, cursor };
-    const fh = await fs.promises.open(tmp, 'w', 0o600);
-    try {
-      await fh.writeFile(JSON.stringify(body));
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    try {
-      await fs.promises.rename(tmp, file);
-    } catch (err) {
-      await fs.promises.rm(tmp, { force: true });
-      throw err;
-    }
-    await this.syncDir();
-  }
-
-  /** Makes the rename itself durable; not possible on every platform (Windows), hence best effort. */
-  private async syncDir(): Promise<void> {
-    let dh: fs.promises.FileHandle | null = null;
-    try {
-      dh = await fs.promises.open(this.dir, 'r');
-      await dh.sync();
-    } catch {
-      // Best effort.
-    } finally {
-      await dh?.close().catch(() => undefined);
-    }
+    await replaceFile(file, JSON.stringify(body), { tmp, mode: 0o600 });
   }
 
   /**

@@ -1,9 +1,10 @@
 /**
- * A small JSON state file replaced atomically (tmp + fsync + rename), so a crash leaves the old or the new
+ * A small JSON state file replaced atomically (lib/files/durable), so a crash leaves the old or the new
  * version, never half of one. Used for zk-push's device state (stamps, command ids, queued commands).
  */
 import { promises as fsp } from 'fs';
 import * as path from 'path';
+import { replaceFile } from '../files/durable';
 
 export async function readJsonFile(file: string): Promise<unknown> {
   try {
@@ -18,13 +19,5 @@ export async function readJsonFile(file: string): Promise<unknown> {
 
 export async function writeJsonFile(file: string, value: unknown): Promise<void> {
   await fsp.mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp`;
-  const h = await fsp.open(tmp, 'w');
-  try {
-    await h.write(JSON.stringify(value));
-    await h.sync();
-  } finally {
-    await h.close();
-  }
-  await fsp.rename(tmp, file);
+  await replaceFile(file, JSON.stringify(value));
 }

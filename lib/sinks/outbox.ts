@@ -16,6 +16,7 @@
 import { promises as fsp } from 'fs';
 import * as fs from 'fs';
 import * as path from 'path';
+import { fsyncDir, replaceFile } from '../files/durable';
 
 export interface OutboxPosition {
   seg: number;
@@ -49,18 +50,6 @@ const segName = (seg: number): string => `seg-${String(seg).padStart(10, '0')}.n
 /** Directories opened in this process: two outboxes on one directory would interleave their lines. */
 const openDirs = new Set<string>();
 
-async function fsyncDir(dir: string): Promise<void> {
-  // Makes a created or renamed entry durable; some platforms (Windows) cannot open a directory: best effort.
-  let h: fsp.FileHandle | undefined;
-  try {
-    h = await fsp.open(dir, 'r');
-    await h.sync();
-  } catch {
-    /* not supported here */
-  } finally {
-    await h?.close();
-  }
-}
 
 interface PendingAppend {
   data: Buffer;
@@ -328,16 +317,7 @@ async function findNewline(h: fsp.FileHandle, from: number, limit: number): Prom
 }
 
 async function writeAck(dir: string, pos: OutboxPosition): Promise<void> {
-  const tmp = path.join(dir, `${ACK_FILE}.tmp`);
-  const h = await fsp.open(tmp, 'w');
-  try {
-    await h.write(JSON.stringify({ seg: pos.seg, off: pos.off }));
-    await h.sync();
-  } finally {
-    await h.close();
-  }
-  await fsp.rename(tmp, path.join(dir, ACK_FILE));
-  await fsyncDir(dir);
+  await replaceFile(path.join(dir, ACK_FILE), JSON.stringify({ seg: pos.seg, off: pos.off }));
 }
 
 async function readAck(dir: string): Promise<OutboxPosition | null> {
