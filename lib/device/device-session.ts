@@ -84,7 +84,7 @@ export class DeviceSession extends EventEmitter {
   /** The canonical record for this device, or the anomaly; never throws for device data. */
   canonical(rec: DeviceAttendance | AttendanceEvent, source: RecordSource, receivedAt?: string, notAfterMs?: number): CanonicalResult {
     const c = this.config;
-    const result = toCanonicalRecord(rec, {
+    return toCanonicalRecord(rec, {
       deviceSn: this.serial ?? this.key,
       deviceName: c.name ?? this.lastInfo?.deviceName ?? null,
       site: c.site,
@@ -93,10 +93,9 @@ export class DeviceSession extends EventEmitter {
       source,
       receivedAt,
       directionMap: c.directionMap,
+      directionOverride: c.directionOverride,
       notAfterMs,
     });
-    if (result.ok && c.directionOverride) result.record.direction = c.directionOverride;
-    return result;
   }
 
   /** Closes the connection; later run() calls reject. Idempotent. */

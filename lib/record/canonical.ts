@@ -80,6 +80,8 @@ export interface CanonicalContext {
   receivedAt?: string;
   /** Per-device overrides of DEFAULT_DIRECTION_MAP (e.g. an exit-only reader: {0: 'out'}). */
   directionMap?: Readonly<Record<number, Direction>>;
+  /** In-only / out-only doors: every punch gets this direction, whatever its state. */
+  directionOverride?: Direction | null;
   /** Per-device overrides of DEFAULT_VERIFY_MAP. */
   verifyMap?: Readonly<Record<number, VerifyMethod>>;
   /**
@@ -187,7 +189,7 @@ export function toCanonicalRecord(rec: DeviceAttendance | AttendanceEvent, ctx: 
     timestamp: new Date(z.epochMs).toISOString(),
     tz: ctx.tz,
     state,
-    direction: ctx.directionMap?.[state] ?? DEFAULT_DIRECTION_MAP[state] ?? 'unknown',
+    direction: ctx.directionOverride ?? ctx.directionMap?.[state] ?? DEFAULT_DIRECTION_MAP[state] ?? 'unknown',
     verify,
     verifyMethod: ctx.verifyMap?.[verify] ?? DEFAULT_VERIFY_MAP[verify] ?? 'other',
     workCode,

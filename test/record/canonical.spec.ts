@@ -197,3 +197,20 @@ describe('canonical record: empty user ids', () => {
     }
   });
 });
+
+describe('canonical record: direction override', () => {
+  it('an in-only or out-only door gives every punch that direction, whatever its state or mapping', () => {
+    const rec = { uid: 1, userId: '7', verify: 1, state: 1, time: { year: 2024, month: 3, day: 15, hour: 8, minute: 0, second: 0 }, rawTime: 0, workCode: 0 };
+    const ctx = { deviceSn: 'SN1', tz: 'UTC', source: 'poll' as const, directionMap: { 1: 'break-in' as const } };
+    const mapped = toCanonicalRecord(rec, ctx);
+    const forced = toCanonicalRecord(rec, { ...ctx, directionOverride: 'in' });
+    const none = toCanonicalRecord(rec, { ...ctx, directionOverride: null });
+    assert.ok(mapped.ok && forced.ok && none.ok);
+    if (mapped.ok && forced.ok && none.ok) {
+      assert.equal(mapped.record.direction, 'break-in');
+      assert.equal(forced.record.direction, 'in');
+      assert.equal(forced.record.state, 1, 'the raw state is kept');
+      assert.equal(none.record.direction, 'break-in');
+    }
+  });
+});
