@@ -25,6 +25,7 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import { ZkSimulator, LONG_ID_INDEX } from '../../lib/sim';
 import type { WallClock } from '../../lib/protocol';
+import { until as waitFor } from '../support/wait';
 
 interface ZkLibResult<T> {
   data: T[];
@@ -78,14 +79,6 @@ function assertNameAsNodeZklibSeesIt(got: string, want: string): void {
 
 function errLogs(): Set<string> {
   return new Set(fs.readdirSync('.').filter((f) => /^\d{8}\.err\.log$/.test(f)));
-}
-
-async function waitFor(cond: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 describe('compat: node-zklib 1.3.0 reads the simulator', function () {

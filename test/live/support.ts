@@ -11,6 +11,7 @@ import type { DeviceStatusEvent } from '../../lib/record/status';
 import type { RawEvent } from '../../lib/protocol/events';
 import type { WallClock } from '../../lib/protocol/time';
 import { instantToWallClock } from '../../lib/record/zone';
+export { until as waitFor } from '../support/wait';
 
 export const HOST = '127.0.0.1';
 
@@ -94,14 +95,6 @@ export async function rig(o: RigOptions = {}): Promise<Rig> {
 }
 
 /** Polls `pred` every 10 ms until true; rejects with `what` after `ms`. */
-export async function waitFor(pred: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((res) => setTimeout(res, 10));
-  }
-}
-
 export function delay(ms: number): Promise<void> {
   return new Promise((res) => setTimeout(res, ms));
 }

@@ -4,14 +4,7 @@ import { helper, useTempUserDir, removeDir } from '../support/node-red';
 import zkDedupe = require('../../nodes/zk-dedupe/zk-dedupe');
 import { makeRecord, makeRecords } from '../sinks/support/records';
 import { checkNoLeaks } from '../support/handles';
-
-const until = async (cond: () => boolean, ms = 5000): Promise<void> => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-};
+import { until } from '../support/wait';
 
 describe('zk-dedupe node', function () {
   this.timeout(15000);

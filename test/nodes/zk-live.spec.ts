@@ -17,6 +17,7 @@ import { sessionRegistry } from '../../lib/device';
 import type { AttendanceRecord, DeviceStatusEvent } from '../../lib/record';
 import { instantToWallClock } from '../../lib/record/zone';
 import { resourceCounts, leakedSince } from '../support/handles';
+import { until } from '../support/wait';
 
 helper.init(require.resolve('node-red'));
 
@@ -37,14 +38,6 @@ function wire(): Harness {
   on('st', (m) => h.status.push(m));
   on('caught', (m) => h.caught.push(m));
   return h;
-}
-
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -16,6 +16,7 @@ import { ZkSimulator, startSimulators } from '../../lib/sim';
 import type { AttendanceRecord, DeviceStatusEvent } from '../../lib/record';
 import { formatWallClock } from '../../lib/protocol';
 import { resourceCounts, leakedSince } from '../support/handles';
+import { until } from '../support/wait';
 
 helper.init(require.resolve('node-red'));
 
@@ -46,14 +47,6 @@ function wire(): Harness {
     return ends[before];
   };
   return h;
-}
-
-async function until(cond: () => boolean, ms = 10000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 function flow(poll: Record<string, unknown>, devices: FlowNode[] = []): FlowNode[] {

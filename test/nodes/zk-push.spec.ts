@@ -11,14 +11,7 @@ import { pushNodeSettings } from '../../nodes/zk-push/push-config';
 import { PushDevice } from '../../lib/sim/push-device';
 import type { AttendanceRecord } from '../../lib/record';
 import { checkNoLeaks } from '../support/handles';
-
-const until = async (cond: () => boolean, ms = 15000, what = 'condition'): Promise<void> => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
+import { until } from '../support/wait';
 
 interface Got {
   records: NodeMessage[];

@@ -15,6 +15,7 @@ import zkLive from '../../nodes/zk-live/zk-live';
 import { ZkSimulator, startSimulators } from '../../lib/sim';
 import { shardKey, shardOf } from '../../lib/fleet';
 import type { AttendanceRecord, DeviceStatusEvent } from '../../lib/record';
+import { until } from '../support/wait';
 
 helper.init(require.resolve('node-red'));
 
@@ -22,14 +23,6 @@ type Msg = NodeMessage & { payload: unknown; error?: { message: string } };
 type FlowNode = Record<string, unknown> & { id: string; type: string };
 const nodes = (list: FlowNode[]): FlowNode[] => list;
 const on = (id: string, fn: (m: Msg) => void) => (helper.getNode(id) as unknown as EventEmitter).on('input', fn);
-
-async function until(cond: () => boolean, ms = 20000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe('fleet sharding in zk-poll and zk-live', function () {
   this.timeout(60000);

@@ -8,20 +8,13 @@ import { sinkConfigFromDef } from '../../nodes/zk-sink/sink-node-config';
 import { makeRecord, makeRecords } from '../sinks/support/records';
 import { checkNoLeaks } from '../support/handles';
 import type { AttendanceRecord } from '../../lib/record';
+import { until } from '../support/wait';
 
 interface Collected {
   ok: NodeMessage[];
   errors: NodeMessage[];
   completes: NodeMessage[];
 }
-
-const until = async (cond: () => boolean, ms = 15000): Promise<void> => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
 
 describe('zk-sink node', function () {
   this.timeout(30000);

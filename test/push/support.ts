@@ -11,6 +11,7 @@ import { PushState } from '../../lib/push/state';
 import type { PushStatusEvent } from '../../lib/push/devices';
 import type { BadLine } from '../../lib/push/attlog';
 import type { AllowedDevice } from '../../lib/push/allow-list';
+export { until } from '../support/wait';
 
 export interface Seen {
   statuses: PushStatusEvent[];
@@ -89,14 +90,6 @@ export function send(base: string, method: string, pathAndQuery: string, body?: 
     req.end(data);
   });
 }
-
-export const until = async (cond: () => boolean, ms = 10000, what = 'condition'): Promise<void> => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
 
 export function devices(...sns: Array<string | [string, string]>): Map<string, AllowedDevice> {
   const m = new Map<string, AllowedDevice>();

@@ -9,14 +9,7 @@ import type { AttendanceRecord } from '../../lib/record';
 import { FakeSink, transient } from './support/fake-sink';
 import { makeRecord, makeRecords } from './support/records';
 import { checkNoLeaks } from '../support/handles';
-
-const until = async (cond: () => boolean, ms = 10000): Promise<void> => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-};
+import { until } from '../support/wait';
 
 describe('delivery loop', function () {
   this.timeout(30000);

@@ -13,6 +13,7 @@ import type { RejectedRecord } from '../../lib/sinks/types';
 import type { AttendanceRecord } from '../../lib/record';
 import { makeRecords } from './support/records';
 import { checkNoLeaks } from '../support/handles';
+import { until } from '../support/wait';
 
 interface Seen {
   key: string | undefined;
@@ -51,14 +52,6 @@ function serve(replies: Reply[], tls?: { key: string; cert: string }) {
 const status = (code: number, text = '', headers: Record<string, string> = {}): Reply => (_q, res) => {
   res.writeHead(code, headers);
   res.end(text);
-};
-
-const until = async (cond: () => boolean, ms = 10000): Promise<void> => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 5));
-  }
 };
 
 describe('http sink', function () {
