@@ -1,6 +1,6 @@
 import { strict as assert } from 'assert';
 import type { Node, NodeMessage } from 'node-red';
-import { helper, useTempUserDir, removeDir } from '../support/node-red';
+import { helper, useTempUserDir, removeDir, useNodeRedServer } from '../support/node-red';
 import zkDedupe = require('../../nodes/zk-dedupe/zk-dedupe');
 import { makeRecord, makeRecords } from '../sinks/support/records';
 import { checkNoLeaks } from '../support/handles';
@@ -8,20 +8,11 @@ import { until } from '../support/wait';
 
 describe('zk-dedupe node', function () {
   this.timeout(15000);
-  let dir: string;
-  beforeEach(async () => {
-    dir = useTempUserDir();
-    await helper.startServer();
-  });
-  afterEach(async () => {
-    await helper.unload();
-    await helper.stopServer();
-    removeDir(dir);
-  });
+  const ud = useNodeRedServer();
   checkNoLeaks();
 
   async function load(extra: Record<string, unknown> = {}) {
-    helper.settings({ userDir: dir });
+    helper.settings({ userDir: ud.dir });
     const flow = [
       { id: 'f1', type: 'tab' },
       { id: 'd1', z: 'f1', type: 'zk-dedupe', wires: [['new'], ['dup']], ...extra },
@@ -79,8 +70,8 @@ describe('zk-dedupe node', function () {
     await until(() => got.fresh.length === 1 && got.dup.length === 1);
     assert.deepEqual((got.fresh[0].payload as { id: string }[]).map((r) => r.id), [a.id]);
     await helper.unload();
-    removeDir(dir);
-    dir = useTempUserDir();
+    removeDir(ud.dir);
+    ud.dir = useTempUserDir();
     got = await load({ repeatSeconds: 60, repeatMode: 'mark' });
     helper.getNode('d1').receive({ payload: [a, b] } as NodeMessage);
     await until(() => got.fresh.length === 1);

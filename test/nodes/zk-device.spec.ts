@@ -1,5 +1,5 @@
 import { strict as assert } from 'assert';
-import { helper, useTempUserDir, removeDir } from '../support/node-red';
+import { helper, useNodeRedServer } from '../support/node-red';
 import zkDevice = require('../../nodes/zk-device/zk-device');
 import { ZkSimulator } from '../../lib/sim';
 import { sessionRegistry } from '../../lib/device';
@@ -11,7 +11,6 @@ const HOST = '127.0.0.1';
 
 describe('zk-device config node', function () {
   this.timeout(15000);
-  let dir: string;
   let sim: ZkSimulator;
   let port: number;
 
@@ -22,15 +21,7 @@ describe('zk-device config node', function () {
   after(async () => {
     await sim.stop();
   });
-  beforeEach(async () => {
-    dir = useTempUserDir();
-    await helper.startServer();
-  });
-  afterEach(async () => {
-    await helper.unload();
-    await helper.stopServer();
-    removeDir(dir);
-  });
+  useNodeRedServer();
   checkNoLeaks();
 
   const flow = (extra: Record<string, unknown> = {}) => [{ id: 'd1', type: 'zk-device', name: 'Front door', host: HOST, port, timeout: 2000, tz: 'Europe/Berlin', ...extra }];

@@ -5,10 +5,9 @@
  */
 import { strict as assert } from 'assert';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import type { EventEmitter } from 'events';
-import helper from 'node-red-node-test-helper';
+import { helper, useNodeRedServer } from '../support/node-red';
 import type { NodeMessage } from 'node-red';
 import zkDevice from '../../nodes/zk-device/zk-device';
 import zkLive from '../../nodes/zk-live/zk-live';
@@ -19,7 +18,6 @@ import { instantToWallClock } from '../../lib/record/zone';
 import { resourceCounts, leakedSince } from '../support/handles';
 import { until } from '../support/wait';
 
-helper.init(require.resolve('node-red'));
 
 type Msg = NodeMessage & { payload: unknown; device?: { serial: string; host: string }; alert?: boolean; error?: { message: string } };
 type FlowNode = Record<string, unknown> & { id: string; type: string };
@@ -67,22 +65,10 @@ const dupes = (rs: AttendanceRecord[]) => rs.map((r) => r.id).filter((id, i, all
 
 describe('zk-live node', function () {
   this.timeout(30000);
-  let userDir: string;
   let sims: ZkSimulator[] = [];
-
-  beforeEach(async () => {
-    userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pf-live-'));
-    helper.settings({ userDir });
-    await helper.startServer();
-  });
-
-  afterEach(async () => {
-    await helper.unload();
-    await helper.stopServer();
+  const ud = useNodeRedServer(async () => {
     await Promise.all(sims.map((s) => s.stop()));
     sims = [];
-    helper.settings({});
-    fs.rmSync(userDir, { recursive: true, force: true });
   });
 
   async function oneDevice(live: Record<string, unknown> = {}): Promise<{ sim: ZkSimulator; h: Harness }> {
@@ -115,7 +101,7 @@ describe('zk-live node', function () {
     assert.equal(online?.records, 50);
     assert.equal(h.caught.length, 0);
     // The cursor went to the user directory.
-    const dir = path.join(userDir, 'punchflow', 'cursors', 'l1');
+    const dir = path.join(ud.dir, 'punchflow', 'cursors', 'l1');
     await until(() => fs.existsSync(dir) && fs.readdirSync(dir).some((f) => f.endsWith('.json')), 2000, 'cursor file');
   });
 

@@ -4,11 +4,8 @@
  * nothing left behind after a redeploy or delete.
  */
 import { strict as assert } from 'assert';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
 import type { EventEmitter } from 'events';
-import helper from 'node-red-node-test-helper';
+import { helper, useNodeRedServer } from '../support/node-red';
 import type { NodeMessage } from 'node-red';
 import zkDevice from '../../nodes/zk-device/zk-device';
 import zkPoll from '../../nodes/zk-poll/zk-poll';
@@ -18,7 +15,6 @@ import { formatWallClock } from '../../lib/protocol';
 import { resourceCounts, leakedSince } from '../support/handles';
 import { until } from '../support/wait';
 
-helper.init(require.resolve('node-red'));
 
 type Msg = NodeMessage & { payload: unknown; device?: { serial: string }; alert?: boolean; dryRun?: boolean; wouldEmit?: AttendanceRecord[]; error?: { message: string } };
 type FlowNode = Record<string, unknown> & { id: string; type: string };
@@ -72,22 +68,10 @@ const recent = (sec: number) => new Date(Date.now() - 50_000 + sec * 1000).toISO
 
 describe('zk-poll node', function () {
   this.timeout(60000);
-  let userDir: string;
   let sims: ZkSimulator[] = [];
-
-  beforeEach(async () => {
-    userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pf-poll-'));
-    helper.settings({ userDir });
-    await helper.startServer();
-  });
-
-  afterEach(async () => {
-    await helper.unload();
-    await helper.stopServer();
+  useNodeRedServer(async () => {
     await Promise.all(sims.map((s) => s.stop()));
     sims = [];
-    helper.settings({});
-    fs.rmSync(userDir, { recursive: true, force: true });
   });
 
   it('single device: emits the log in chunks, then only new punches; unchanged → no download', async () => {

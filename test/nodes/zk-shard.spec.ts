@@ -4,11 +4,8 @@
  * lib/fleet/shard assigns it; zk-live connects only to its own shard's devices; typos are config errors.
  */
 import { strict as assert } from 'assert';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
 import type { EventEmitter } from 'events';
-import helper from 'node-red-node-test-helper';
+import { helper, useNodeRedServer } from '../support/node-red';
 import type { NodeMessage } from 'node-red';
 import zkPoll from '../../nodes/zk-poll/zk-poll';
 import zkLive from '../../nodes/zk-live/zk-live';
@@ -17,7 +14,6 @@ import { shardKey, shardOf } from '../../lib/fleet';
 import type { AttendanceRecord, DeviceStatusEvent } from '../../lib/record';
 import { until } from '../support/wait';
 
-helper.init(require.resolve('node-red'));
 
 type Msg = NodeMessage & { payload: unknown; error?: { message: string } };
 type FlowNode = Record<string, unknown> & { id: string; type: string };
@@ -26,22 +22,10 @@ const on = (id: string, fn: (m: Msg) => void) => (helper.getNode(id) as unknown 
 
 describe('fleet sharding in zk-poll and zk-live', function () {
   this.timeout(60000);
-  let userDir: string;
   let sims: ZkSimulator[] = [];
-
-  beforeEach(async () => {
-    userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pf-shard-'));
-    helper.settings({ userDir });
-    await helper.startServer();
-  });
-
-  afterEach(async () => {
-    await helper.unload();
-    await helper.stopServer();
+  useNodeRedServer(async () => {
     await Promise.all(sims.map((s) => s.stop()));
     sims = [];
-    helper.settings({});
-    fs.rmSync(userDir, { recursive: true, force: true });
   });
 
   it('two zk-poll nodes, shards 0/2 and 1/2: disjoint devices, union = the whole fleet', async () => {

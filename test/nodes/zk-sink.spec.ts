@@ -2,7 +2,7 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Node, NodeMessage } from 'node-red';
-import { helper, useTempUserDir, removeDir } from '../support/node-red';
+import { helper, useNodeRedServer } from '../support/node-red';
 import zkSink = require('../../nodes/zk-sink/zk-sink');
 import { sinkConfigFromDef } from '../../nodes/zk-sink/sink-node-config';
 import { makeRecord, makeRecords } from '../sinks/support/records';
@@ -18,16 +18,7 @@ interface Collected {
 
 describe('zk-sink node', function () {
   this.timeout(30000);
-  let dir: string;
-  beforeEach(async () => {
-    dir = useTempUserDir();
-    await helper.startServer();
-  });
-  afterEach(async () => {
-    await helper.unload();
-    await helper.stopServer();
-    removeDir(dir);
-  });
+  const ud = useNodeRedServer();
   checkNoLeaks();
 
   const flow = (sink: Record<string, unknown> = {}) => [
@@ -40,7 +31,7 @@ describe('zk-sink node', function () {
   ];
 
   async function load(sink: Record<string, unknown> = {}): Promise<Collected> {
-    helper.settings({ userDir: dir });
+    helper.settings({ userDir: ud.dir });
     await helper.load(zkSink, flow(sink));
     const c: Collected = { ok: [], errors: [], completes: [] };
     (helper.getNode('ok') as Node).on('input', (m: NodeMessage) => c.ok.push(m));
@@ -50,7 +41,7 @@ describe('zk-sink node', function () {
   }
 
   const fileLines = (): AttendanceRecord[] => {
-    const out = path.join(dir, 'out');
+    const out = path.join(ud.dir, 'out');
     if (!fs.existsSync(out)) return [];
     return fs
       .readdirSync(out)
@@ -110,7 +101,7 @@ describe('zk-sink node', function () {
     (sink as unknown as NodeJS.EventEmitter).on('call:status', (call: { args: [{ text?: string }] }) => statuses.push(call.args[0].text ?? ''));
     sink.receive({ payload: makeRecords(30) } as NodeMessage);
     await until(() => c.completes.length === 1);
-    const outbox = path.join(dir, 'punchflow', 'outbox', 's1');
+    const outbox = path.join(ud.dir, 'punchflow', 'outbox', 's1');
     const seg = fs.readdirSync(outbox).find((f) => f.startsWith('seg-'))!;
     assert.equal(fs.readFileSync(path.join(outbox, seg), 'utf8').split('\n').filter(Boolean).length, 30);
     await until(() => statuses.some((s) => /^retry in \d+s · 30$/.test(s)));
@@ -123,7 +114,7 @@ describe('zk-sink node', function () {
     let sink = helper.getNode('s1');
     for (let i = 0; i < 2500; i += 100) sink.receive({ payload: all.slice(i, i + 100) } as NodeMessage);
     await until(() => c.completes.length === 25);
-    const box = path.join(dir, 'punchflow', 'outbox', 's1');
+    const box = path.join(ud.dir, 'punchflow', 'outbox', 's1');
     await helper.unload(); // stops the flow while the outbox still holds records
     const before = fileLines().length;
     // eslint-disable-next-line no-console

@@ -21,3 +21,24 @@ export function useTempUserDir(): string {
 export function removeDir(dir: string): void {
   fs.rmSync(dir, { recursive: true, force: true });
 }
+
+/**
+ * The Node-RED lifecycle of a node spec: a fresh user directory and a started server before each test; after
+ * it, flows unloaded, the server stopped, `cleanup` run (e.g. simulators stopped), settings reset and the user
+ * directory removed. A test may replace `dir` (a restart on a new directory); the one in place is removed.
+ */
+export function useNodeRedServer(cleanup?: () => Promise<void>): { dir: string } {
+  const state = { dir: '' };
+  beforeEach(async () => {
+    state.dir = useTempUserDir();
+    await helper.startServer();
+  });
+  afterEach(async () => {
+    await helper.unload();
+    await helper.stopServer();
+    if (cleanup) await cleanup();
+    helper.settings({});
+    removeDir(state.dir);
+  });
+  return state;
+}
