@@ -1,22 +1,21 @@
+import { Prng } from '../../lib/sim/prng';
+
 /**
- * Test helpers: a small seeded PRNG (so fuzz and property tests are reproducible from a seed) and hex
+ * Test helpers: a seeded generator (so fuzz and property tests are reproducible from a seed) and hex
  * helpers for byte-exact comparisons against the vectors in docs/zk-protocol.md.
  */
 
+/** The simulator's seeded generator (lib/sim/prng) with the draws tests want: ranges, booleans, bytes. */
 export class Rng {
-  private state: number;
+  private readonly prng: Prng;
 
   constructor(readonly seed: number) {
-    this.state = seed >>> 0;
+    this.prng = new Prng(seed);
   }
 
-  /** Uniform u32 (mulberry32 step: tiny, fast and good enough for test data). */
+  /** Uniform u32. */
   u32(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
+    return this.prng.nextU32();
   }
 
   /** Integer in [0, n). */
