@@ -246,21 +246,39 @@ export class MysqlValueError extends Error {
   }
 }
 
-const LOCAL_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})$/;
-const UTC_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,3}))?Z$/;
 // Only a well-formed string survives utf8mb4 unchanged: a lone surrogate would be stored as U+FFFD.
+// The plain class finds any surrogate cheaply; only then does the /u pattern look for an unpaired one.
+const ANY_SURROGATE = /[\uD800-\uDFFF]/;
 const LONE_SURROGATE = /\p{Cs}/u;
 
 const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
-function checkCalendar(field: MysqlField, m: RegExpExecArray): void {
-  // Plain arithmetic: this runs three times per record on the hot path, and needs no Date.
-  const y = +m[1], mo = +m[2], d = +m[3], h = +m[4], mi = +m[5], s = +m[6];
-  const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
-  const days = mo === 2 && leap ? 29 : MONTH_DAYS[mo - 1];
+/** The decimal number in v[at, at+len), or -1 when a character there is not an ASCII digit. */
+function digits(v: string, at: number, len: number): number {
+  let x = 0;
+  for (let i = at; i < at + len; i++) {
+    const c = v.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return -1;
+    x = x * 10 + c;
+  }
+  return x;
+}
+
+/** Parsed `YYYY-MM-DDTHH:mm:ss` prefix, or null when the shape is wrong (digits and separators only). */
+function dateTimeParts(v: string): { y: number; mo: number; d: number; h: number; mi: number; s: number } | null {
+  // Hand-parsed (this runs three times per record on the hot path); same grammar as /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d/.
+  if (v.length < 19 || v.charCodeAt(4) !== 45 || v.charCodeAt(7) !== 45 || v.charCodeAt(10) !== 84 || v.charCodeAt(13) !== 58 || v.charCodeAt(16) !== 58) return null;
+  const y = digits(v, 0, 4), mo = digits(v, 5, 2), d = digits(v, 8, 2), h = digits(v, 11, 2), mi = digits(v, 14, 2), s = digits(v, 17, 2);
+  if (y < 0 || mo < 0 || d < 0 || h < 0 || mi < 0 || s < 0) return null;
+  return { y, mo, d, h, mi, s };
+}
+
+function checkCalendar(field: MysqlField, value: string, p: NonNullable<ReturnType<typeof dateTimeParts>>): void {
+  const leap = p.y % 4 === 0 && (p.y % 100 !== 0 || p.y % 400 === 0);
+  const days = p.mo === 2 && leap ? 29 : MONTH_DAYS[p.mo - 1];
   // DATETIME's range starts at year 1000.
-  if (y < 1000 || days === undefined || d < 1 || d > days || h > 23 || mi > 59 || s > 59) {
-    throw new MysqlValueError(field, `not a valid date-time: ${JSON.stringify(m[0])}`);
+  if (p.y < 1000 || days === undefined || p.d < 1 || p.d > days || p.h > 23 || p.mi > 59 || p.s > 59) {
+    throw new MysqlValueError(field, `not a valid date-time: ${JSON.stringify(value.slice(0, 19))}`);
   }
 }
 
@@ -269,20 +287,32 @@ function checkCalendar(field: MysqlField, m: RegExpExecArray): void {
  * Date, so the Node process's zone cannot shift the key.
  */
 export function mysqlLocalTime(value: string, field: MysqlField = 'localTime'): string {
-  const m = typeof value === 'string' ? LOCAL_TIME.exec(value) : null;
-  if (!m) throw new MysqlValueError(field, `must be YYYY-MM-DDTHH:mm:ss, got ${JSON.stringify(value)}`);
-  checkCalendar(field, m);
-  return `${m[1]}-${m[2]}-${m[3]} ${m[4]}:${m[5]}:${m[6]}`;
+  const p = typeof value === 'string' && value.length === 19 ? dateTimeParts(value) : null;
+  if (!p) throw new MysqlValueError(field, `must be YYYY-MM-DDTHH:mm:ss, got ${JSON.stringify(value)}`);
+  checkCalendar(field, value, p);
+  return value.slice(0, 10) + ' ' + value.slice(11);
 }
 
 /** ISO UTC → `YYYY-MM-DD HH:mm:ss[.mmm]`; `millis` keeps the fraction (zero-padded) for DATETIME(3). */
 export function mysqlUtcTime(value: string, field: MysqlField, millis: boolean): string {
-  const m = typeof value === 'string' ? UTC_TIME.exec(value) : null;
-  if (!m) throw new MysqlValueError(field, `must be an ISO 8601 UTC time ending in Z, got ${JSON.stringify(value)}`);
-  checkCalendar(field, m);
-  const base = `${m[1]}-${m[2]}-${m[3]} ${m[4]}:${m[5]}:${m[6]}`;
+  const p = typeof value === 'string' ? dateTimeParts(value) : null;
+  // After the seconds: "Z", or "." with 1–3 digits and "Z".
+  const len = typeof value === 'string' ? value.length : 0;
+  let fraction = '';
+  let ok = p !== null && value.charCodeAt(len - 1) === 90;
+  if (ok && len !== 20) {
+    ok = len >= 22 && len <= 24 && value.charCodeAt(19) === 46;
+    for (let i = 20; ok && i < len - 1; i++) {
+      const c = value.charCodeAt(i);
+      ok = c >= 48 && c <= 57;
+    }
+    if (ok) fraction = value.slice(20, len - 1);
+  }
+  if (!ok || !p) throw new MysqlValueError(field, `must be an ISO 8601 UTC time ending in Z, got ${JSON.stringify(value)}`);
+  checkCalendar(field, value, p);
+  const base = value.slice(0, 10) + ' ' + value.slice(11, 19);
   // Whole seconds for DATETIME: cut explicitly, since MySQL would round and MariaDB truncate.
-  return millis ? `${base}.${(m[7] ?? '').padEnd(3, '0')}` : base;
+  return millis ? `${base}.${fraction.padEnd(3, '0')}` : base;
 }
 
 /** Text limits in characters (code points, as MySQL counts them) by column name, lower-cased. */
@@ -299,28 +329,29 @@ function codePoints(s: string): number {
  * table would truncate, convert or refuse, so the server never gets to guess.
  */
 export function toMysqlRow(record: AttendanceRecord, columns: readonly MysqlColumn[], limits?: MysqlTextLimits): MysqlValue[] {
-  const row: MysqlValue[] = new Array<MysqlValue>(columns.length);
-  for (let i = 0; i < columns.length; i++) {
-    const { field, column } = columns[i];
+  const plan = rowPlan(columns, limits);
+  const row: MysqlValue[] = new Array<MysqlValue>(plan.length);
+  for (let i = 0; i < plan.length; i++) {
+    const { field, column, kind, nullable, max } = plan[i];
     const v: unknown = record[field];
     if (v === null || v === undefined) {
-      if (v === null && NULLABLE_FIELDS.has(field)) {
+      if (v === null && nullable) {
         row[i] = null;
         continue;
       }
       throw new MysqlValueError(field, 'is required');
     }
-    if (field === 'localTime') row[i] = mysqlLocalTime(v as string);
-    else if (field === 'timestamp') row[i] = mysqlUtcTime(v as string, field, false);
-    else if (field === 'receivedAt') row[i] = mysqlUtcTime(v as string, field, true);
-    else if (INTEGER_FIELDS.has(field)) {
+    if (kind === 'local') row[i] = mysqlLocalTime(v as string);
+    else if (kind === 'utc') row[i] = mysqlUtcTime(v as string, field, false);
+    else if (kind === 'utcMillis') row[i] = mysqlUtcTime(v as string, field, true);
+    else if (kind === 'int') {
       if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new MysqlValueError(field, `must be a non-negative integer, got ${JSON.stringify(v)}`);
       row[i] = v;
     } else {
       if (typeof v !== 'string') throw new MysqlValueError(field, `must be a string, got ${typeof v}`);
-      if (LONE_SURROGATE.test(v)) throw new MysqlValueError(field, 'contains a lone UTF-16 surrogate (not storable as utf8mb4)');
-      const max = limits?.get(column.toLowerCase());
-      if (max !== undefined && codePoints(v) > max) {
+      if (ANY_SURROGATE.test(v) && LONE_SURROGATE.test(v)) throw new MysqlValueError(field, 'contains a lone UTF-16 surrogate (not storable as utf8mb4)');
+      // Code points never outnumber UTF-16 units: only a long string needs counting.
+      if (max !== undefined && v.length > max && codePoints(v) > max) {
         // Rejected, never truncated: a cut user id would be another person's key.
         throw new MysqlValueError(field, `${codePoints(v)} characters exceed column ${column}'s ${max}`);
       }
@@ -328,6 +359,35 @@ export function toMysqlRow(record: AttendanceRecord, columns: readonly MysqlColu
     }
   }
   return row;
+}
+
+interface ColumnPlan {
+  field: MysqlField;
+  column: string;
+  kind: 'local' | 'utc' | 'utcMillis' | 'int' | 'text';
+  nullable: boolean;
+  max: number | undefined;
+}
+
+// Per (columns, limits): worked out once, not per record (the sink passes the same two objects every time).
+const plans = new WeakMap<readonly MysqlColumn[], WeakMap<object, ColumnPlan[]>>();
+const NO_LIMITS: MysqlTextLimits = new Map();
+
+function rowPlan(columns: readonly MysqlColumn[], limits: MysqlTextLimits = NO_LIMITS): ColumnPlan[] {
+  let byLimits = plans.get(columns);
+  if (!byLimits) plans.set(columns, (byLimits = new WeakMap()));
+  let plan = byLimits.get(limits);
+  if (!plan) {
+    plan = columns.map(({ field, column }) => ({
+      field,
+      column,
+      kind: field === 'localTime' ? 'local' : field === 'timestamp' ? 'utc' : field === 'receivedAt' ? 'utcMillis' : INTEGER_FIELDS.has(field) ? 'int' : 'text',
+      nullable: NULLABLE_FIELDS.has(field),
+      max: limits.get(column.toLowerCase()),
+    }));
+    byLimits.set(limits, plan);
+  }
+  return plan;
 }
 
 /** The exact key our in-batch dedupe uses: the table's unique key, compared byte for byte. */

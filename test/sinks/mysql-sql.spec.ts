@@ -100,6 +100,19 @@ describe('mysql-sql: SQL generation without a server', () => {
     assert.throws(() => mysqlUtcTime('2024-01-02T03:04:05+01:00', 'timestamp', false), /ending in Z/);
   });
 
+  it('parses times by hand with the same grammar as the anchored pattern it replaced', () => {
+    // Digits are ASCII only, separators exact, nothing before or after, 1–3 fraction digits.
+    for (const bad of ['２０２４-01-01T00:00:00', '2024-01-01t00:00:00', ' 2024-01-01T00:00:00', '2024-01-01T00:00:00 ', '2024-01-01T00:00:0a', '2024/01/01T00:00:00', '']) {
+      assert.throws(() => mysqlLocalTime(bad), /must be YYYY-MM-DDTHH:mm:ss/, JSON.stringify(bad));
+    }
+    for (const bad of ['2024-01-02T03:04:05.1234Z', '2024-01-02T03:04:05.Z', '2024-01-02T03:04:05', '2024-01-02T03:04:05z', '2024-01-02T03:04:05.1a3Z', '2024-01-02T03:04:05,123Z', '2024-01-02X03:04:05Z']) {
+      assert.throws(() => mysqlUtcTime(bad, 'timestamp', false), /ending in Z/, bad);
+    }
+    assert.throws(() => mysqlUtcTime('2023-02-29T03:04:05Z', 'timestamp', false), /not a valid date-time: "2023-02-29T03:04:05"/);
+    assert.equal(mysqlUtcTime('2024-01-02T03:04:05.12Z', 'receivedAt', true), '2024-01-02 03:04:05.120');
+    assert.equal(mysqlUtcTime('2024-01-02T03:04:05.123Z', 'receivedAt', true), '2024-01-02 03:04:05.123');
+  });
+
   it('converts a record into values and names the field of anything the table would cut or refuse', () => {
     const cols = resolveColumns();
     const r = syntheticRecord(0);
