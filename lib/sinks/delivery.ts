@@ -124,44 +124,77 @@ export class DeliveryLoop {
     const { outbox } = this.opts;
     outbox.rewind(); // a previous loop may have stopped with a batch handed out and not acked
     let diskFailures = 0;
-    while (this.running) {
-      try {
-        if (outbox.pending === 0) {
-          this.emitState({ state: 'idle', pending: 0 });
-          await this.sleepOrAppend(60_000);
-          continue;
-        }
-        if (outbox.pending < this.batchSize && this.flushIntervalMs > 0) {
-          // A partial batch waits up to the flush interval for company.
-          const deadline = Date.now() + this.flushIntervalMs;
-          while (this.running && outbox.pending < this.batchSize && Date.now() < deadline) {
-            await this.sleepOrAppend(deadline - Date.now());
+    // Under load the outbox works beside the target: while batch N is written, N-1 is acked and then N+1
+    // read (and parsed). The outbox takes one of ack()/next() at a time, so the read waits for the ack.
+    let ahead: OutboxBatch<AttendanceRecord> | null = null;
+    let acking: Promise<void> = Promise.resolve();
+    try {
+      while (this.running) {
+        try {
+          let batch: OutboxBatch<AttendanceRecord> | null = ahead;
+          ahead = null;
+          if (!batch) {
+            await acking;
+            batch = await this.nextBatch();
+            if (!batch) continue;
           }
-          if (!this.running) break;
-        }
-        const batch = await outbox.next(this.batchSize);
-        if (!batch) {
+          this.emitState({ state: 'sending', pending: outbox.pending });
+          const current = batch;
+          const writing = this.deliverBatch(current);
+          const reading = acking.then((): Promise<OutboxBatch<AttendanceRecord> | null> | null =>
+            this.running && outbox.pending - current.lines >= this.batchSize ? outbox.next(this.batchSize) : null,
+          );
+          const [written, read] = await Promise.allSettled([writing, reading]);
+          if (written.status === 'rejected') throw written.reason;
+          // Committed: report it now; the ack (bookkeeping only) runs beside the next write.
+          this.opts.onCommit?.(written.value);
+          if (read.status === 'rejected') throw read.reason;
+          ahead = read.value;
+          acking = outbox.ack(current);
+          acking.catch(() => undefined); // observed when awaited; a failure rewinds and re-sends (idempotent)
+          diskFailures = 0;
+        } catch (err) {
+          if (err instanceof Stopped) return;
+          // The outbox itself failed (disk full, permissions): keep the records, re-read from the ack later.
+          await acking.catch(() => undefined);
+          acking = Promise.resolve();
+          ahead = null;
+          const e = err instanceof Error ? err : new Error(String(err));
+          this.opts.onTransientError?.(e, diskFailures);
+          const delay = retryDelay(diskFailures++, this.policy, this.random);
+          this.emitState({ state: 'retry', pending: outbox.pending, retryInMs: delay, attempt: diskFailures, error: e.message });
           outbox.rewind();
-          await this.sleepOrAppend(this.flushIntervalMs || 10);
-          continue;
+          await this.sleep(delay);
         }
-        this.emitState({ state: 'sending', pending: outbox.pending });
-        const report = await this.deliverBatch(batch);
-        await outbox.ack(batch);
-        diskFailures = 0;
-        this.opts.onCommit?.(report);
-        this.emitState({ state: outbox.pending === 0 ? 'idle' : 'sending', pending: outbox.pending });
-      } catch (err) {
-        if (err instanceof Stopped) return;
-        // The outbox itself failed (disk full, permissions): keep the records, re-read from the ack later.
-        const e = err instanceof Error ? err : new Error(String(err));
-        this.opts.onTransientError?.(e, diskFailures);
-        const delay = retryDelay(diskFailures++, this.policy, this.random);
-        this.emitState({ state: 'retry', pending: outbox.pending, retryInMs: delay, attempt: diskFailures, error: e.message });
-        outbox.rewind();
-        await this.sleep(delay);
       }
+    } finally {
+      // Nothing of the outbox may still run when stop() returns (the caller closes it next).
+      await acking.catch(() => undefined);
     }
+  }
+
+  /** Waits for a full batch, or a partial one for up to the flush interval; null when there is none yet. */
+  private async nextBatch(): Promise<OutboxBatch<AttendanceRecord> | null> {
+    const { outbox } = this.opts;
+    if (outbox.pending === 0) {
+      this.emitState({ state: 'idle', pending: 0 });
+      await this.sleepOrAppend(60_000);
+      return null;
+    }
+    if (outbox.pending < this.batchSize && this.flushIntervalMs > 0) {
+      // A partial batch waits up to the flush interval for company.
+      const deadline = Date.now() + this.flushIntervalMs;
+      while (this.running && outbox.pending < this.batchSize && Date.now() < deadline) {
+        await this.sleepOrAppend(deadline - Date.now());
+      }
+      if (!this.running) return null;
+    }
+    const batch = await outbox.next(this.batchSize);
+    if (!batch) {
+      outbox.rewind();
+      await this.sleepOrAppend(this.flushIntervalMs || 10);
+    }
+    return batch;
   }
 
   private async deliverBatch(batch: OutboxBatch<AttendanceRecord>): Promise<DeliveryReport> {

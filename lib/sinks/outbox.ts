@@ -226,14 +226,16 @@ export class Outbox<T> {
    * Marks a batch committed: persists its end as the ack position, then deletes segments wholly before it.
    * Batches must be acked in the order next() gave them, and not while a next() is running: both move the
    * read position and the segment reader (overlapping them lost records at segment roll-over in a trial).
+   * A next() may run between handing a batch out and acking it (the delivery loop reads ahead that way).
    */
   async ack(batch: OutboxBatch<T>): Promise<void> {
-    if (batch.start.seg !== this.ackPos.seg || batch.start.off !== this.ackPos.off) {
+    const start = this.settle(batch.start);
+    const acked = this.settle(this.ackPos);
+    if (start.seg !== acked.seg || start.off !== acked.off) {
       throw new Error(`outbox ${this.dir}: ack out of order (batch starts at ${fmt(batch.start)}, acked up to ${fmt(this.ackPos)})`);
     }
-    let end = batch.end;
     // At the end of a sealed segment, move to the next one so the sealed file can go.
-    if (end.seg < this.activeSeg && end.off >= (this.sizes.get(end.seg) ?? 0)) end = { seg: end.seg + 1, off: 0 };
+    const end = this.settle(batch.end);
     await writeAck(this.dir, end);
     this.ackPos = end;
     if (this.readPos.seg === batch.end.seg && this.readPos.off === batch.end.off) this.readPos = { ...end };
@@ -248,6 +250,16 @@ export class Outbox<T> {
         await fsp.rm(path.join(this.dir, segName(seg)), { force: true });
       }
     }
+  }
+
+  /**
+   * The same position moved past the ends of sealed segments: the end of segment N and the start of N+1 are
+   * one place, whichever name a batch got when it was read (the segment may have been sealed since).
+   */
+  private settle(pos: OutboxPosition): OutboxPosition {
+    let p = pos;
+    while (p.seg < this.activeSeg && p.off >= (this.sizes.get(p.seg) ?? 0)) p = { seg: p.seg + 1, off: 0 };
+    return p;
   }
 
   /** Forget batches handed out but not acked: the next read starts again at the ack position. */

@@ -68,12 +68,64 @@ describe('delivery loop', function () {
       await until(() => rollBox.pending === 0 && sink.rows.size === all.length, 20000);
       assert.deepEqual([...sink.rows.keys()].sort(), all.map((r) => r.id).sort(), 'every record once');
       assert.equal(committed, all.length, 'no batch delivered twice');
+      await rollLoop.stop(); // the last ack (and its segment deletions) may still be running beside the report
       const segments = fs.readdirSync(rollDir).filter((f) => f.startsWith('seg-'));
       assert.ok(segments.length <= 2, `acked segments are deleted (left: ${segments.join(', ')})`);
     } finally {
       await rollLoop.stop();
       await rollBox.close();
       fs.rmSync(rollDir, { recursive: true, force: true });
+    }
+  });
+
+  it('reads the next batch while the target writes the current one; a stop and restart in the middle loses and doubles nothing', async () => {
+    const aheadDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pf-delivery-ahead-'));
+    const aheadBox = await Outbox.open<AttendanceRecord>(aheadDir, { segmentBytes: 8 * 1024 });
+    class SlowSink extends FakeSink {
+      inFlight = false;
+      override async write(batch: AttendanceRecord[]) {
+        this.inFlight = true;
+        try {
+          await new Promise((r) => setTimeout(r, 2));
+          return await super.write(batch);
+        } finally {
+          this.inFlight = false;
+        }
+      }
+    }
+    const sink = new SlowSink();
+    let readsBesideWrites = 0;
+    const next = aheadBox.next.bind(aheadBox);
+    aheadBox.next = (max: number) => {
+      if (sink.inFlight) readsBesideWrites++;
+      return next(max);
+    };
+    const all = makeRecords(2000);
+    await aheadBox.append(all);
+    const reports: DeliveryReport[] = [];
+    const loopFor = () => new DeliveryLoop({ sink, outbox: aheadBox, batchSize: 40, flushIntervalMs: 5, onCommit: (r) => reports.push(r) });
+    let current = loopFor();
+    try {
+      current.start();
+      await until(() => sink.rows.size >= 700, 20000);
+      await current.stop();
+      assert.ok(sink.rows.size < all.length, 'stopped in the middle of the stream');
+      assert.ok(readsBesideWrites > 0, 'the outbox was read while the target was writing');
+      current = loopFor();
+      current.start();
+      await until(() => aheadBox.pending === 0 && sink.rows.size === all.length, 20000);
+      await current.stop();
+      assert.deepEqual([...sink.rows.keys()].sort(), all.map((r) => r.id).sort(), 'every record once');
+      const inserted = reports.reduce((n, r) => n + r.inserted, 0);
+      const batches = reports.reduce((n, r) => n + r.batch, 0);
+      assert.equal(inserted, all.length, 'each record inserted once');
+      // A committed batch is acked before stop() returns, so nothing is sent a second time.
+      assert.equal(batches, all.length, 'no batch delivered twice');
+      assert.ok(fs.readdirSync(aheadDir).filter((f) => f.startsWith('seg-')).length <= 1, 'acked segments are deleted');
+    } finally {
+      await current.stop();
+      await aheadBox.close();
+      fs.rmSync(aheadDir, { recursive: true, force: true });
     }
   });
 
