@@ -125,7 +125,8 @@ export class DeliveryLoop {
     outbox.rewind(); // a previous loop may have stopped with a batch handed out and not acked
     let diskFailures = 0;
     // Under load the outbox works beside the target: while batch N is written, N-1 is acked and then N+1
-    // read (and parsed). The outbox takes one of ack()/next() at a time, so the read waits for the ack.
+    // read (and parsed) and handed to the sink's prepare(). The outbox takes one of ack()/next() at a time,
+    // so the read waits for the ack.
     let ahead: OutboxBatch<AttendanceRecord> | null = null;
     let acking: Promise<void> = Promise.resolve();
     try {
@@ -141,14 +142,25 @@ export class DeliveryLoop {
           this.emitState({ state: 'sending', pending: outbox.pending });
           const current = batch;
           const writing = this.deliverBatch(current);
-          const reading = acking.then((): Promise<OutboxBatch<AttendanceRecord> | null> | null =>
-            this.running && outbox.pending - current.lines >= this.batchSize ? outbox.next(this.batchSize) : null,
-          );
+          const reading = acking.then(async (): Promise<OutboxBatch<AttendanceRecord> | null> => {
+            if (!this.running || outbox.pending - current.lines < this.batchSize) return null;
+            const next = await outbox.next(this.batchSize);
+            try {
+              if (next) this.opts.sink.prepare?.(next.items);
+            } catch {
+              /* only a hint: write() does the work itself */
+            }
+            return next;
+          });
           const [written, read] = await Promise.allSettled([writing, reading]);
           if (written.status === 'rejected') throw written.reason;
           // Committed: report it now; the ack (bookkeeping only) runs beside the next write.
           this.opts.onCommit?.(written.value);
-          if (read.status === 'rejected') throw read.reason;
+          if (read.status === 'rejected') {
+            // The read failed (disk): still record the commit, so only unsent records are read again.
+            await outbox.ack(current);
+            throw read.reason;
+          }
           ahead = read.value;
           acking = outbox.ack(current);
           acking.catch(() => undefined); // observed when awaited; a failure rewinds and re-sends (idempotent)

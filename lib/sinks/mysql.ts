@@ -309,8 +309,7 @@ export function createMysqlSink(options: MysqlSinkOptions, logger?: SinkLogger):
    * Returns false, with nothing of the batch left in the transaction, when the batch must take the
    * multi-row path instead: the server refused LOCAL INFILE, or a row did not load verbatim.
    */
-  async function bulkWrite(conn: mysql.PoolConnection, rows: MysqlValue[][], tally: Tally): Promise<boolean> {
-    const data = Buffer.from(toTsv(rows), 'utf8');
+  async function bulkWrite(conn: mysql.PoolConnection, data: Buffer, n: number, tally: Tally): Promise<boolean> {
     let res: mysql.ResultSetHeader;
     try {
       [res] = await conn.query<mysql.ResultSetHeader>({
@@ -329,7 +328,6 @@ export function createMysqlSink(options: MysqlSinkOptions, logger?: SinkLogger):
       return false;
     }
     const info = parseLoadInfo(res.info ?? '');
-    const n = rows.length;
     // Every warning must be a skipped duplicate (one 1062 each) and every row inserted or skipped; anything
     // else means a value was altered on the way in (IGNORE semantics), so none of it may commit.
     if (!info || info.records !== n || info.warnings !== info.skipped || res.warningStatus !== info.skipped || res.affectedRows + info.skipped !== n) {
@@ -343,15 +341,26 @@ export function createMysqlSink(options: MysqlSinkOptions, logger?: SinkLogger):
     return true;
   }
 
-  async function writeBatch(batch: AttendanceRecord[]): Promise<SinkWriteResult> {
-    if (closed) throw new MysqlSinkError('MySQL sink is closed', 'transient', 'POOL_CLOSED');
-    const tally: Tally = { inserted: 0, duplicates: 0, rejected: [] };
-    if (batch.length === 0) return tally;
-    const prep = await ensurePrepared();
+  /** A batch converted and checked, before any server work; `tsv` only when it will take the bulk path. */
+  interface Converted {
+    prep: Prepared;
+    rows: MysqlValue[][];
+    records: AttendanceRecord[];
+    rejected: RejectedRecord[];
+    duplicates: number;
+    tsv: Buffer | null;
+  }
 
-    // Convert and check every record before touching the server; the same key twice is written once.
-    const rows: MysqlValue[][] = [];
-    const records: AttendanceRecord[] = [];
+  /** Batches converted ahead by prepare(), by array identity (a bisected slice is a new array: converted anew). */
+  const staged = new WeakMap<AttendanceRecord[], Converted>();
+  /** The resolved Prepared, for prepare() (which is synchronous and never waits for the server). */
+  let ready: Prepared | null = null;
+
+  const useBulk = (prep: Prepared, rows: number): boolean => bulkAvailable && prep.bulkOk && rows >= bulkMin;
+
+  /** Converts and checks every record; the same key twice is written once. Pure CPU, no server. */
+  function convert(batch: AttendanceRecord[], prep: Prepared): Converted {
+    const out: Converted = { prep, rows: [], records: [], rejected: [], duplicates: 0, tsv: null };
     const seen = new Set<string>();
     for (const record of batch) {
       let row: MysqlValue[];
@@ -359,18 +368,34 @@ export function createMysqlSink(options: MysqlSinkOptions, logger?: SinkLogger):
         row = toMysqlRow(record, prep.columns, prep.limits);
       } catch (err) {
         if (!(err instanceof MysqlValueError)) throw err;
-        tally.rejected.push({ record, reason: err.message });
+        out.rejected.push({ record, reason: err.message });
         continue;
       }
       const key = recordKey(record);
       if (seen.has(key)) {
-        tally.duplicates++;
+        out.duplicates++;
         continue;
       }
       seen.add(key);
-      rows.push(row);
-      records.push(record);
+      out.rows.push(row);
+      out.records.push(record);
     }
+    if (useBulk(prep, out.rows.length)) out.tsv = Buffer.from(toTsv(out.rows), 'utf8');
+    return out;
+  }
+
+  async function writeBatch(batch: AttendanceRecord[]): Promise<SinkWriteResult> {
+    if (closed) throw new MysqlSinkError('MySQL sink is closed', 'transient', 'POOL_CLOSED');
+    if (batch.length === 0) return { inserted: 0, duplicates: 0, rejected: [] };
+    const prep = await ensurePrepared();
+    ready = prep;
+
+    // Convert and check every record before touching the server (prepare() may have done it already).
+    const early = staged.get(batch);
+    staged.delete(batch);
+    const conv = early && early.prep === prep ? early : convert(batch, prep);
+    const { rows, records } = conv;
+    const tally: Tally = { inserted: 0, duplicates: conv.duplicates, rejected: [...conv.rejected] };
     if (rows.length === 0) return tally;
 
     let conn: mysql.PoolConnection;
@@ -384,7 +409,7 @@ export function createMysqlSink(options: MysqlSinkOptions, logger?: SinkLogger):
       // One transaction per batch: the batch is all-or-nothing and the counts describe exactly what committed.
       await conn.query('START TRANSACTION');
       inTx = true;
-      const bulk = bulkAvailable && prep.bulkOk && rows.length >= bulkMin && (await bulkWrite(conn, rows, tally));
+      const bulk = useBulk(prep, rows.length) && (await bulkWrite(conn, conv.tsv ?? Buffer.from(toTsv(rows), 'utf8'), rows.length, tally));
       if (!bulk) for (const [from, to] of planChunks(rows, { maxRows: rowsPerStatement, maxBytes: prep.maxBytes })) {
         await insertRange(conn, rows, records, from, to, tally);
       }
@@ -409,7 +434,16 @@ export function createMysqlSink(options: MysqlSinkOptions, logger?: SinkLogger):
     target: 'mysql',
     async open(): Promise<void> {
       if (closed) throw new MysqlSinkError('MySQL sink is closed', 'transient', 'POOL_CLOSED');
-      await ensurePrepared();
+      ready = await ensurePrepared();
+    },
+    prepare(batch: AttendanceRecord[]): void {
+      // Only once the table is known; before that, write() converts as usual.
+      if (closed || !ready || batch.length === 0 || staged.has(batch)) return;
+      try {
+        staged.set(batch, convert(batch, ready));
+      } catch {
+        /* write() converts again and reports whatever this was */
+      }
     },
     write(batch: AttendanceRecord[]): Promise<SinkWriteResult> {
       // One batch in flight per sink (targets.md §5.4): later calls wait for the earlier ones.
@@ -424,6 +458,7 @@ export function createMysqlSink(options: MysqlSinkOptions, logger?: SinkLogger):
       const p = pool;
       pool = null;
       prepared = null;
+      ready = null;
       await p?.end().catch(() => undefined);
     },
   };

@@ -27,6 +27,12 @@ export interface Sink {
   open(): Promise<void>;
   /** All-or-nothing per batch; idempotent on the record key. */
   write(batch: AttendanceRecord[]): Promise<SinkWriteResult>;
+  /**
+   * Optional hint: `batch` (this very array) is what write() gets next. The delivery loop calls it while
+   * the previous batch is still being written, so a target can do its CPU work (conversion, encoding)
+   * while the server works. Must not throw and must not send anything; write() stays correct without it.
+   */
+  prepare?(batch: AttendanceRecord[]): void;
   close(): Promise<void>;
 }
 

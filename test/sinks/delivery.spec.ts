@@ -83,7 +83,13 @@ describe('delivery loop', function () {
     const aheadBox = await Outbox.open<AttendanceRecord>(aheadDir, { segmentBytes: 8 * 1024 });
     class SlowSink extends FakeSink {
       inFlight = false;
+      readonly preparedAhead = new WeakSet<AttendanceRecord[]>();
+      writesPrepared = 0;
+      prepare(batch: AttendanceRecord[]): void {
+        this.preparedAhead.add(batch);
+      }
       override async write(batch: AttendanceRecord[]) {
+        if (this.preparedAhead.has(batch)) this.writesPrepared++;
         this.inFlight = true;
         try {
           await new Promise((r) => setTimeout(r, 2));
@@ -111,6 +117,7 @@ describe('delivery loop', function () {
       await current.stop();
       assert.ok(sink.rows.size < all.length, 'stopped in the middle of the stream');
       assert.ok(readsBesideWrites > 0, 'the outbox was read while the target was writing');
+      assert.ok(sink.writesPrepared > 0, 'write() got the very batch prepare() was given');
       current = loopFor();
       current.start();
       await until(() => aheadBox.pending === 0 && sink.rows.size === all.length, 20000);
@@ -127,6 +134,29 @@ describe('delivery loop', function () {
       await aheadBox.close();
       fs.rmSync(aheadDir, { recursive: true, force: true });
     }
+  });
+
+  it('a sink whose prepare() throws still gets every record once (the hint is only a hint)', async () => {
+    class ThrowingPrepare extends FakeSink {
+      prepared = 0;
+      prepare(): void {
+        this.prepared++;
+        throw new Error('prepare exploded');
+      }
+      override async write(batch: AttendanceRecord[]) {
+        await new Promise((r) => setTimeout(r, 1));
+        return super.write(batch);
+      }
+    }
+    const sink = new ThrowingPrepare();
+    const all = makeRecords(600);
+    await box.append(all);
+    const { reports } = start(sink, { batchSize: 50 });
+    await until(() => box.pending === 0 && sink.rows.size === all.length, 20000);
+    await loop!.stop();
+    assert.ok(sink.prepared > 0, 'prepare() was called');
+    assert.equal(reports.reduce((n, r) => n + r.batch, 0), all.length, 'no batch delivered twice');
+    assert.equal(reports.reduce((n, r) => n + r.inserted, 0), all.length);
   });
 
   it('retryDelay: exponential, jittered over the upper half, capped, Retry-After wins when longer', () => {

@@ -154,6 +154,39 @@ for (const mode of [
     assert.equal(await count(), 3);
   });
 
+  it('a batch converted ahead by prepare() writes exactly what a cold write() does', async () => {
+    const good = syntheticRecords(30);
+    const long = { ...syntheticRecord(40), userId: 'x'.repeat(25) };
+    const badTime = { ...syntheticRecord(41), localTime: '2025-13-01T08:00:00' };
+    const batch = () => [good[0], long, ...good.slice(1, 20), good[3], badTime, ...good.slice(20)];
+    const table = async () => rows('SELECT device_sn, user_id, local_time, ts_utc, received_at, state FROM attendance_log ORDER BY device_sn, user_id, local_time');
+
+    const cold = sink();
+    await cold.write(good.slice(25)); // some rows already there: duplicates on the second write
+    const coldResult = await cold.write(batch());
+    const coldRows = await table();
+    await cold.close();
+    await pool.query('DROP TABLE attendance_log');
+
+    const warm = sink();
+    const early = batch();
+    warm.prepare?.(early); // before open(): nothing known yet, a no-op
+    await warm.open();
+    await warm.write(good.slice(25));
+    const b = batch();
+    warm.prepare?.(b);
+    const warmResult = await warm.write(b);
+    assert.deepEqual(warmResult, coldResult);
+    assert.deepEqual(await table(), coldRows);
+    assert.equal(warmResult.inserted, 25);
+    assert.equal(warmResult.duplicates, 6); // one repeated inside the batch, five already in the table
+    assert.deepEqual(warmResult.rejected.map((r) => r.reason.split(':')[0]), ['userId', 'localTime']);
+    // The same array written again is converted again (prepare()'s work is used once), all duplicates now.
+    assert.deepEqual(await warm.write(b), { inserted: 0, duplicates: 31, rejected: warmResult.rejected });
+    await warm.close();
+    assert.doesNotThrow(() => warm.prepare?.(batch()));
+  });
+
   it('isolates records the server refuses (a CHECK constraint) by splitting the statement, in one transaction', async () => {
     await sink().open();
     await pool.query('ALTER TABLE attendance_log ADD CONSTRAINT state_small CHECK (state < 100)');
