@@ -12,7 +12,8 @@ import { AttendanceEvent, ZkEvent } from '../lib/protocol/events';
 import { AttendanceRecord, CanonicalContext, RecordAnomaly, toCanonicalRecord } from '../lib/record/canonical';
 import { FetchCommand, InfoCommand, LiveCommand, SimCommand, UsersCommand, DeviceTarget } from '../lib/cli/args';
 import { InterruptedError } from '../lib/cli/errors';
-import { csvHeader, csvRecordRow, infoSummary, ndjsonLine, printableUser, usersTable } from '../lib/cli/format';
+import { infoSummary, ndjsonLine, printableUser, usersTable } from '../lib/cli/format';
+import { csvHeader, csvRecordRow } from '../lib/record/csv';
 
 export interface Interrupt {
   signal: Promise<void>;

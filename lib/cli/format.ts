@@ -1,32 +1,11 @@
 /**
- * Output formats of the `zk` command line: NDJSON and CSV for records, a table or JSON lines for users,
+ * Output formats of the `zk` command line: NDJSON for records (CSV: lib/record/csv.ts), a table or JSON lines for users,
  * a readable summary for device info. Pure string building; the caller writes.
  */
-import { ATTENDANCE_RECORD_FIELDS, AttendanceRecord } from '../record/canonical';
 import { DeviceUser } from '../protocol/users';
 
 export function ndjsonLine(value: unknown): string {
   return JSON.stringify(value) + '\n';
-}
-
-/** RFC 4180 field: quoted when it holds a comma, quote, CR/LF or edge spaces; null/undefined → empty. */
-export function csvField(value: unknown): string {
-  if (value === null || value === undefined) return '';
-  const s = typeof value === 'string' ? value : String(value);
-  return /[",\r\n]|^\s|\s$/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-
-/** CRLF line ends, as RFC 4180 asks and spreadsheets expect. */
-export const CSV_EOL = '\r\n';
-
-export function csvHeader(fields: readonly string[] = ATTENDANCE_RECORD_FIELDS): string {
-  return fields.map(csvField).join(',') + CSV_EOL;
-}
-
-export function csvRecordRow(r: AttendanceRecord, fields: readonly (keyof AttendanceRecord)[] = ATTENDANCE_RECORD_FIELDS): string {
-  let line = '';
-  for (let i = 0; i < fields.length; i++) line += (i ? ',' : '') + csvField(r[fields[i]]);
-  return line + CSV_EOL;
 }
 
 /** A user as printed: the device password is a secret, so only whether one is set. */

@@ -3,13 +3,16 @@
  * record's `localTime` date (the device's wall clock): a payroll clerk looks for "Monday's punches" as the
  * clock showed them, and a night shift near midnight UTC would otherwise split across two files.
  *
+ * CSV is written by lib/record/csv.ts (RFC 4180, CRLF, spreadsheet formulas guarded), the same as `zk fetch`.
+ *
  * Idempotent: each file's ids are indexed when the file is first touched, so a replayed batch adds no line
  * twice. A torn last line (crash mid-write, never fsynced so never committed) is cut off when the file is
  * opened, before the index is built.
  */
 import { promises as fsp } from 'fs';
 import * as path from 'path';
-import { ATTENDANCE_RECORD_FIELDS, AttendanceRecord } from '../record';
+import type { AttendanceRecord } from '../record';
+import { csvHeader, csvRecordRow, csvRows, firstCsvField } from '../record/csv';
 import { RejectedRecord, Sink, SinkError, SinkLogger, SinkWriteResult } from './types';
 
 export type FileFormat = 'ndjson' | 'csv';
@@ -24,56 +27,6 @@ export interface FileSinkOptions {
 }
 
 const DAY_RE = /^\d{4}-\d{2}-\d{2}$/;
-
-/** CSV cell: quoted when it holds a separator, a quote or a line break (RFC 4180). */
-function csvCell(v: unknown): string {
-  if (v === null || v === undefined) return '';
-  const s = String(v);
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-
-export function csvHeader(): string {
-  return ATTENDANCE_RECORD_FIELDS.join(',') + '\n';
-}
-
-export function csvLine(r: AttendanceRecord): string {
-  return ATTENDANCE_RECORD_FIELDS.map((f) => csvCell(r[f])).join(',') + '\n';
-}
-
-/** The first CSV field of a line (the id), unquoted. */
-function firstCsvField(line: string): string {
-  if (!line.startsWith('"')) {
-    const i = line.indexOf(',');
-    return i === -1 ? line : line.slice(0, i);
-  }
-  let out = '';
-  for (let i = 1; i < line.length; i++) {
-    const c = line[i];
-    if (c === '"') {
-      if (line[i + 1] === '"') {
-        out += '"';
-        i++;
-      } else break;
-    } else out += c;
-  }
-  return out;
-}
-
-/** Splits CSV text into records, respecting quoted line breaks; returns each record's text. */
-function csvRecords(text: string): string[] {
-  const out: string[] = [];
-  let start = 0;
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x22) quoted = !quoted;
-    else if (c === 0x0a && !quoted) {
-      out.push(text.slice(start, i));
-      start = i + 1;
-    }
-  }
-  return out;
-}
 
 class DayFile {
   constructor(
@@ -141,7 +94,7 @@ export class FileSink implements Sink {
         }
         inBatch.add(r.id);
         added.push(r.id);
-        text += this.format === 'csv' ? csvLine(r) : JSON.stringify(r) + '\n';
+        text += this.format === 'csv' ? csvRecordRow(r) : JSON.stringify(r) + '\n';
       }
       if (added.length === 0) continue;
       if (df.size === 0 && this.format === 'csv') text = csvHeader() + text;
@@ -205,7 +158,7 @@ export class FileSink implements Sink {
       size = keep;
     }
     if (this.format === 'csv') {
-      const rows = csvRecords(text);
+      const rows = csvRows(text);
       for (let i = 1; i < rows.length; i++) ids.add(firstCsvField(rows[i]));
     } else {
       for (const line of text.split('\n')) {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { UsageError, parseCli, parseHostPort, parseTimeBound, helpText } from '../../lib/cli/args';
-import { csvField, csvHeader, csvRecordRow, infoSummary, InfoLike, ndjsonLine, printableUser, textTable, usersTable } from '../../lib/cli/format';
+import { csvField, csvHeader, csvRecordRow } from '../../lib/record/csv';
+import { infoSummary, InfoLike, ndjsonLine, printableUser, textTable, usersTable } from '../../lib/cli/format';
 import { describeError, exitCodeFor } from '../../lib/cli/errors';
 import { ATTENDANCE_RECORD_FIELDS, AttendanceRecord } from '../../lib/record/canonical';
 import { ZkAuthError, ZkConnectionError, ZkTimeoutError } from '../../lib/errors';

@@ -2,7 +2,8 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { FileSink, csvLine } from '../../lib/sinks/file';
+import { FileSink } from '../../lib/sinks/file';
+import { csvRecordRow } from '../../lib/record/csv';
 import { makeRecord, makeRecords } from './support/records';
 
 describe('file sink', () => {
@@ -52,10 +53,30 @@ describe('file sink', () => {
     assert.ok(text.startsWith('id,deviceSn,deviceName,site,deviceHost,userId,uid,localTime,timestamp,tz,state,'));
     assert.ok(text.includes(`"SN0001|7,""x""|2024-03-04T06:00:07"`));
     assert.ok(text.includes('"Line\nbreak"'));
-    assert.equal(csvLine(plain).split(',')[3], '"HQ"'.replace(/"/g, ''));
+    assert.equal(csvRecordRow(plain).split(',')[3], 'HQ');
     const again = new FileSink({ dir, format: 'csv' });
     assert.deepEqual(await again.write([odd, plain]), { inserted: 0, duplicates: 2, rejected: [] });
     assert.equal(text.split('\n').filter((l) => l.startsWith('id,')).length, 1);
+    assert.ok(text.endsWith('\r\n') && text.split('\r\n').length === 4, 'CRLF after the header and each row');
+  });
+
+  it('CSV: text a spreadsheet would run as a formula is guarded, and such ids still survive the index', async () => {
+    const sink = new FileSink({ dir, format: 'csv' });
+    const formula = makeRecord(1, { userId: '=HYPERLINK("http://x","y")', deviceName: '@SUM(A1)', site: "'=kept" });
+    const minus = makeRecord(2, { userId: '-5', deviceName: '+cmd|calc' });
+    // Ids that start with a formula character, and one that differs only by a leading quote: both kept apart.
+    const bareId = makeRecord(3, { deviceSn: '-SN9' });
+    const quotedId = makeRecord(3, { deviceSn: "'-SN9" });
+    const all = [formula, minus, bareId, quotedId];
+    assert.equal((await sink.write(all)).inserted, 4);
+    const text = fs.readFileSync(path.join(dir, 'attendance-2024-03-04.csv'), 'utf8');
+    const rows = text.split('\r\n');
+    assert.ok(rows[1].includes(`,'@SUM(A1),''=kept,`), rows[1]);
+    assert.ok(rows[1].includes(`,"'=HYPERLINK(""http://x"",""y"")",`), rows[1]);
+    assert.ok(rows[2].includes(`,'+cmd|calc,`) && rows[2].includes(',-5,'), rows[2]);
+    assert.ok(rows[3].startsWith(`'-SN9|4|`) && rows[4].startsWith(`''-SN9|4|`), `${rows[3]} / ${rows[4]}`);
+    const again = new FileSink({ dir, format: 'csv' });
+    assert.deepEqual(await again.write(all), { inserted: 0, duplicates: 4, rejected: [] });
   });
 
   it("SQL metacharacters are just text in the file", async () => {
