@@ -8,7 +8,7 @@
  *  - the baseline the seeds use: per row, SELECT whether it exists, then one awaited INSERT (autocommit).
  * Records are generated per 1,000-record message, as they would arrive, so peak RSS is the pipeline's and
  * not a 100,000-object array's. Last line: one JSON object with the figures. BENCH_RECORDS and
- * BENCH_BASELINE_RECORDS change the sizes.
+ * BENCH_BASELINE_RECORDS change the sizes; BENCH_BULK_MIN_ROWS=0 measures the multi-row INSERT path alone.
  */
 import * as fs from 'fs';
 import * as os from 'os';
@@ -29,6 +29,8 @@ const BASELINE_RECORDS = Math.min(RECORDS, Number(process.env.BENCH_BASELINE_REC
 const MESSAGE = 1000;
 /** Records per delivery batch (the node's default is 1,000). */
 const BATCH = Number(process.env.BENCH_BATCH ?? 1000);
+/** The sink's bulkLoadMinRows (0: multi-row INSERTs only); unset: the sink's default. */
+const BULK_MIN = process.env.BENCH_BULK_MIN_ROWS === undefined ? undefined : Number(process.env.BENCH_BULK_MIN_ROWS);
 
 let peakRss = process.memoryUsage().rss;
 const sampler = setInterval(() => {
@@ -43,7 +45,7 @@ const message = (i: number): AttendanceRecord[] => syntheticRecords(Math.min(MES
 
 async function endToEnd(db: MariaDbServer, dir: string): Promise<{ ms: number; inserted: number; duplicates: number }> {
   const outbox = await Outbox.open<AttendanceRecord>(dir);
-  const sink = createMysqlSink({ host: db.host, port: db.port, user: db.user, password: db.password, database: db.database, createTable: true });
+  const sink = createMysqlSink({ host: db.host, port: db.port, user: db.user, password: db.password, database: db.database, createTable: true, bulkLoadMinRows: BULK_MIN });
   let inserted = 0;
   let duplicates = 0;
   let committed = 0;
@@ -71,7 +73,7 @@ async function endToEnd(db: MariaDbServer, dir: string): Promise<{ ms: number; i
 }
 
 async function sinkOnly(db: MariaDbServer): Promise<number> {
-  const sink = createMysqlSink({ host: db.host, port: db.port, user: db.user, password: db.password, database: db.database, createTable: true });
+  const sink = createMysqlSink({ host: db.host, port: db.port, user: db.user, password: db.password, database: db.database, createTable: true, bulkLoadMinRows: BULK_MIN });
   await sink.open();
   const t0 = performance.now();
   for (let i = 0; i < RECORDS; i += MESSAGE) await sink.write(message(i));
@@ -141,6 +143,7 @@ async function main(): Promise<void> {
       bench: 'sink',
       records: RECORDS,
       batch: BATCH,
+      bulkLoadMinRows: BULK_MIN ?? 'default',
       baselineRecords: BASELINE_RECORDS,
       rowsPerSec,
       baselineRowsPerSec,
