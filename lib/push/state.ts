@@ -4,7 +4,7 @@
  * most every `saveDelayMs` (or at once with flush()).
  */
 import { isValidSerial } from './allow-list';
-import { readJsonFile, writeJsonFile } from './json-file';
+import { readJsonFile, writeJsonFile } from '../files/json-file';
 
 export type CommandState = 'queued' | 'sent' | 'answered' | 'timeout';
 

@@ -6,6 +6,7 @@
  */
 import type { AttendanceRecord } from '../record';
 import { RejectedRecord, Sink, SinkError, SinkLogger, SinkWriteResult } from './types';
+import { ParkingLot } from './access-park';
 import {
   BadgeMap, BadgeMatch, CheckinoutLayout, DEFAULT_CHECKTYPE_MAP, LiteralError, MachinesLayout, UserinfoLayout,
   buildBadgeQuery, buildCheckinoutInsert, buildExistingKeysQuery, buildMachinesQuery, buildUserInsert, checkTypeFor,
@@ -59,8 +60,19 @@ export interface AccessSinkOptions {
   password?: string;
   /** 'access' (default; @@IDENTITY) or 'sqlite' (tests; last_insert_rowid()). Guessed from the driver name when unset. */
   dialect?: 'access' | 'sqlite';
-  /** Unknown badge: 'error' (default, to the error output) or 'create' (insert the USERINFO row). */
-  unknownBadge?: 'error' | 'create';
+  /**
+   * Unknown badge: 'error' (default, to the error output), 'create' (insert the USERINFO row), or 'park' (keep
+   * the punch in `parkFile` and write it once ZKTime has the user; after `parkDays` to the error output).
+   */
+  unknownBadge?: 'error' | 'create' | 'park';
+  /** Where parked punches are kept (required for 'park'; the node uses its user directory). */
+  parkFile?: string;
+  /** Days a parked punch waits for its user before going to the error output. Default 7. */
+  parkDays?: number;
+  /** With punches parked, the badge map is re-read at least this often (on the next batch). Default 60,000 ms. */
+  parkRetryMs?: number;
+  /** Clock for parking (tests). */
+  now?: () => number;
   /** How PINs match Badgenumber after an exact miss. Default 'exact'. */
   badgeMatch?: BadgeMatch;
   /** Width for badgeMatch 'zero-pad'. Default 9. */
@@ -91,6 +103,8 @@ export interface AccessSinkStats {
   /** Same user and second on two devices: ZKTime's key keeps only the first (targets.md §2.6). */
   keyCollisions: number;
   usersCreated: number;
+  /** Punches waiting in the parking lot now. */
+  parked: number;
 }
 
 export interface AccessSink extends Sink {
@@ -146,7 +160,14 @@ export function createAccessSink(options: AccessSinkOptions, logger?: SinkLogger
   const checkTypes: Record<number, string> = { ...DEFAULT_CHECKTYPE_MAP, ...(options.checkTypeMap ?? {}) };
   const fallbackType = options.unknownStateCheckType ?? 'I';
   const maxBatch = options.maxBatch ?? 500;
-  const stats: AccessSinkStats = { unknownStates: 0, defaultMachineNumbers: 0, keyCollisions: 0, usersCreated: 0 };
+  const stats: AccessSinkStats = { unknownStates: 0, defaultMachineNumbers: 0, keyCollisions: 0, usersCreated: 0, parked: 0 };
+  const parking = options.unknownBadge === 'park';
+  if (parking && !options.parkFile) throw new SinkError('Access: unknown badge policy "park" needs a file for the parked punches (parkFile)', false, 'access');
+  const parkMaxAgeMs = Math.max(0, options.parkDays ?? 7) * 86_400_000;
+  const parkRetryMs = Math.max(0, options.parkRetryMs ?? 60_000);
+  const now = options.now ?? Date.now;
+  let lot: ParkingLot | null = null;
+  let badgesLoadedAt = 0;
 
   let conn: OdbcConnection | null = null;
   let checkinout: CheckinoutLayout | null = null;
@@ -175,6 +196,7 @@ export function createAccessSink(options: AccessSinkOptions, logger?: SinkLogger
       next.add(String(r.badge), Number(r.uid));
     }
     badges = next;
+    badgesLoadedAt = now();
   }
 
   async function loadMachines(c: OdbcConnection): Promise<void> {
@@ -217,6 +239,11 @@ export function createAccessSink(options: AccessSinkOptions, logger?: SinkLogger
       machines = mcols.length ? machinesLayout('Machines', mcols) : null;
       await loadBadges(c);
       await loadMachines(c);
+      if (parking && !lot) {
+        lot = await ParkingLot.open(options.parkFile!, (message) => logger?.('warn', `Access: ${message}`));
+        stats.parked = lot.size;
+        if (lot.size > 0) logger?.('info', `Access: ${lot.size} parked punches wait for their users`);
+      }
     } catch (err) {
       await c.close().catch(() => undefined);
       throw fail(err, 'open');
@@ -236,7 +263,7 @@ export function createAccessSink(options: AccessSinkOptions, logger?: SinkLogger
     return null;
   }
 
-  async function writeChunk(c: OdbcConnection, batch: AttendanceRecord[]): Promise<SinkWriteResult> {
+  async function writeChunk(c: OdbcConnection, incoming: AttendanceRecord[], retryParked: boolean): Promise<SinkWriteResult> {
     const l = checkinout!;
     const u = userinfo!;
     const result: SinkWriteResult = { inserted: 0, duplicates: 0, rejected: [] };
@@ -244,17 +271,36 @@ export function createAccessSink(options: AccessSinkOptions, logger?: SinkLogger
       result.rejected.push({ record, reason });
     };
 
-    // Refresh the badge map (ZKTime may have enrolled someone) and Machines at most once per batch.
-    const needsUsers = batch.some((r) => !badges.lookup(r.userId));
+    // Refresh the badge map (ZKTime may have enrolled someone) and Machines at most once per batch; with
+    // punches parked, also when the map is older than parkRetryMs.
+    const parkedWaiting = retryParked && lot !== null && lot.size > 0;
+    const needsUsers = incoming.some((r) => !badges.lookup(r.userId)) || (parkedWaiting && now() - badgesLoadedAt >= parkRetryMs);
     // A serial missing from Machines.sn re-reads Machines (ZKTime may have added the device), at most once per machinesRefreshMs.
     const needsMachines =
-      Date.now() - machinesLoadedAt >= (options.machinesRefreshMs ?? 60_000) && batch.some((r) => options.machineNumbers?.[r.deviceSn] === undefined && typeof bySn.get(r.deviceSn) !== 'number');
+      Date.now() - machinesLoadedAt >= (options.machinesRefreshMs ?? 60_000) && incoming.some((r) => options.machineNumbers?.[r.deviceSn] === undefined && typeof bySn.get(r.deviceSn) !== 'number');
     try {
       if (needsUsers) await loadBadges(c);
       if (needsMachines) await loadMachines(c);
     } catch (err) {
       throw fail(err, 'refresh USERINFO/Machines');
     }
+
+    // Parked punches whose user exists now join this batch; the ones that waited too long give up.
+    let batch = incoming;
+    const unparked: string[] = [];
+    if (parkedWaiting && needsUsers) {
+      const { ready, expired } = lot!.sort((r) => badges.lookup(r.userId) !== null, now(), parkMaxAgeMs);
+      for (const e of expired) {
+        reject(e.record, `unknown badge ${JSON.stringify(e.record.userId)} from device ${e.record.deviceSn}: still no USERINFO row after ${options.parkDays ?? 7} days parked (since ${e.parkedAt})`);
+        unparked.push(e.record.id);
+      }
+      if (ready.length > 0) {
+        batch = [...ready.map((e) => e.record), ...incoming];
+        for (const e of ready) unparked.push(e.record.id);
+        logger?.('info', `Access: ${ready.length} parked punches have their users now; writing them`);
+      }
+    }
+    const toPark: AttendanceRecord[] = [];
 
     // Values that do not depend on USERID; anything a column cannot hold is rejected here, before the transaction.
     interface Pending {
@@ -288,7 +334,10 @@ export function createAccessSink(options: AccessSinkOptions, logger?: SinkLogger
         else throw err;
       }
     }
-    if (pending.length === 0) return result;
+    if (pending.length === 0) {
+      await settleParking([], unparked);
+      return result;
+    }
 
     try {
       await c.beginTransaction();
@@ -303,6 +352,10 @@ export function createAccessSink(options: AccessSinkOptions, logger?: SinkLogger
         const made = created.get(p.record.userId);
         let hit = badges.lookup(p.record.userId) ?? (made !== undefined ? { userId: made, badge: p.record.userId } : null);
         if (!hit) {
+          if (parking) {
+            toPark.push(p.record);
+            continue;
+          }
           if (options.unknownBadge !== 'create') {
             reject(p.record, `unknown badge ${JSON.stringify(p.record.userId)} from device ${p.record.deviceSn}: no USERINFO row with this Badgenumber`);
             continue;
@@ -372,7 +425,26 @@ export function createAccessSink(options: AccessSinkOptions, logger?: SinkLogger
     }
     for (const [b, id] of created) badges.add(b, id);
     stats.usersCreated += created.size;
+    await settleParking(toPark, unparked);
+    if (toPark.length > 0) {
+      result.parked = toPark.length;
+      logger?.('warn', `Access: parked ${toPark.length} punches with unknown badges (${[...new Set(toPark.map((r) => JSON.stringify(r.userId)))].slice(0, 5).join(', ')}) until ZKTime has the users`);
+    }
     return result;
+  }
+
+  /**
+   * After the commit: the parking lot gains this batch's unknown badges and loses what was written or given
+   * up. If that fails the batch is retried whole (the rows already written come back as duplicates).
+   */
+  async function settleParking(add: AttendanceRecord[], remove: string[]): Promise<void> {
+    if (!lot || (add.length === 0 && remove.length === 0)) return;
+    try {
+      await lot.update(add, remove, now());
+    } catch (err) {
+      throw new SinkError(`Access: cannot save parked punches to ${lot.file}: ${(err as Error).message}`, false, 'access');
+    }
+    stats.parked = lot.size;
   }
 
   async function write(batch: AttendanceRecord[]): Promise<SinkWriteResult> {
@@ -381,10 +453,11 @@ export function createAccessSink(options: AccessSinkOptions, logger?: SinkLogger
     const total: SinkWriteResult = { inserted: 0, duplicates: 0, rejected: [] as RejectedRecord[] };
     try {
       for (let i = 0; i < batch.length; i += maxBatch) {
-        const r = await writeChunk(c, batch.slice(i, i + maxBatch));
+        const r = await writeChunk(c, batch.slice(i, i + maxBatch), i === 0);
         total.inserted += r.inserted;
         total.duplicates += r.duplicates;
         total.rejected.push(...r.rejected);
+        if (r.parked) total.parked = (total.parked ?? 0) + r.parked;
       }
     } catch (err) {
       // A broken connection is reopened on the next batch; locks and the rest retry on the same one.

@@ -19,6 +19,8 @@ export interface DeliveryReport {
   rejected: number;
   /** Records in the outbox batch. */
   batch: number;
+  /** Records the target keeps to write later (Access 'park'); present only when there were some. */
+  parked?: number;
 }
 
 export interface BackoffPolicy {
@@ -227,6 +229,7 @@ export class DeliveryLoop {
         const result = await this.opts.sink.write(items);
         report.inserted += result.inserted;
         report.duplicates += result.duplicates;
+        if (result.parked) report.parked = (report.parked ?? 0) + result.parked;
         if (result.rejected.length > 0) {
           report.rejected += result.rejected.length;
           this.opts.onRejected?.(result.rejected);

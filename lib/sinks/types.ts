@@ -19,6 +19,8 @@ export interface SinkWriteResult {
   duplicates: number;
   /** Permanent per-record rejections (→ error output), e.g. an unknown badge in Access. */
   rejected: RejectedRecord[];
+  /** Records the target keeps to write later (the Access 'park' policy); in no other count. */
+  parked?: number;
 }
 
 export interface Sink {

@@ -25,7 +25,7 @@ export interface ZkSinkDef extends NodeDef {
   // access
   accessFile?: string;
   accessConnection?: string;
-  unknownBadge?: 'error' | 'create';
+  unknownBadge?: 'error' | 'create' | 'park';
   /** Further AccessSinkOptions (checkTypeMap, machineNumbers, badgeMatch…) as JSON object text. */
   accessOptions?: string;
   // http
@@ -122,7 +122,9 @@ export function sinkConfigFromDef(def: ZkSinkDef, creds: ZkSinkCredentials, user
           ...extra,
           file: def.accessFile || undefined,
           connectionString: def.accessConnection || undefined,
-          unknownBadge: def.unknownBadge === 'create' ? 'create' : 'error',
+          unknownBadge: def.unknownBadge === 'create' || def.unknownBadge === 'park' ? def.unknownBadge : 'error',
+          // Beside the outbox, per node: parked punches are as precious as queued ones.
+          parkFile: path.join(userDir, 'punchflow', 'parked', `${def.id}.json`),
           password: creds.password || undefined,
         },
       };

@@ -159,5 +159,10 @@ describe('zk-sink node', function () {
     const file = sinkConfigFromDef({ id: 'x', type: 'zk-sink', z: '', name: '', target: 'file', dir: 'out' }, {}, '/ud');
     assert.deepEqual(file.options, { dir: '/ud/out', format: 'ndjson' });
     assert.throws(() => sinkConfigFromDef({ id: 'x', type: 'zk-sink', z: '', name: '', target: 'http', headers: '[1]', url: 'http://h' }, {}, '/ud'), /headers must be a JSON object/);
+    const access = (unknownBadge: string) =>
+      sinkConfigFromDef({ id: 'n7', type: 'zk-sink', z: '', name: '', target: 'access', accessFile: 'C:\\att2000.mdb', unknownBadge: unknownBadge as never, accessOptions: '{"parkDays":3}' }, { password: 'pw' }, '/ud').options;
+    assert.deepEqual(access('park'), { parkDays: 3, file: 'C:\\att2000.mdb', connectionString: undefined, unknownBadge: 'park', parkFile: '/ud/punchflow/parked/n7.json', password: 'pw' });
+    assert.equal((access('create') as { unknownBadge: string }).unknownBadge, 'create');
+    assert.equal((access('bogus') as { unknownBadge: string }).unknownBadge, 'error');
   });
 });

@@ -3,6 +3,9 @@
  * mirrored from the real fixture (att2000-mirror.ts). Only the dialect's identity query differs from production.
  */
 import { strict as assert } from 'node:assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import { createAccessSink, AccessSink, AccessSinkOptions, OdbcConnection, OdbcModule } from '../../lib/sinks/access';
 import { SinkError } from '../../lib/sinks/types';
 import { checkinoutLayout, toDiscovered, userinfoLayout } from '../../lib/sinks/access-sql';
@@ -126,6 +129,85 @@ suite(`access sink through unixODBC + SQLite3 ODBC${missing ? ` (skipped: ${miss
     assert.equal(s.stats.usersCreated, 1);
     assert.deepEqual(await s.write([makeRecord({ userId: '4711', localTime: '2024-03-01T13:00:00' })]), { inserted: 1, duplicates: 0, rejected: [] });
     assert.equal(s.stats.usersCreated, 1);
+  });
+
+  it('unknown badge, policy park: kept on disk across a restart, written once ZKTime has the user, given up after parkDays', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pf-park-'));
+    const parkFile = path.join(dir, 'parked.json');
+    let clock = Date.parse('2024-03-05T00:00:00Z');
+    const opts: Partial<AccessSinkOptions> = { unknownBadge: 'park', parkFile, parkDays: 2, parkRetryMs: 60_000, now: () => clock };
+    try {
+      const s = await open(opts);
+      const early = [makeRecord({ userId: '777', localTime: '2024-03-04T08:00:00' }), makeRecord({ userId: '777', localTime: '2024-03-04T17:00:00', state: 1 })];
+      const res = await s.write([...early, makeRecord({ userId: '1', localTime: '2024-03-04T08:01:00' })]);
+      assert.deepEqual(res, { inserted: 1, duplicates: 0, rejected: [], parked: 2 });
+      assert.equal(s.stats.parked, 2);
+      assert.deepEqual(JSON.parse(fs.readFileSync(parkFile, 'utf8')).map((e: { record: { id: string } }) => e.record.id), early.map((r) => r.id));
+      // The same batch replayed parks nothing twice.
+      assert.deepEqual(await s.write(early), { inserted: 0, duplicates: 0, rejected: [], parked: 2 });
+      assert.equal(s.stats.parked, 2);
+
+      // Restart: the lot comes back from disk. HR adds the user in ZKTime; the map is re-read once the retry
+      // interval passed, on the next batch, which carries the parked punches along.
+      await s.close();
+      const s2 = await open(opts);
+      assert.equal(s2.stats.parked, 2);
+      await q("INSERT INTO USERINFO (Badgenumber, Name) VALUES ('777', 'Late Enrolment')");
+      const other = makeRecord({ userId: '2', localTime: '2024-03-04T09:00:00' });
+      assert.deepEqual(await s2.write([other]), { inserted: 1, duplicates: 0, rejected: [] }, 'map still fresh: nothing retried yet');
+      clock += 61_000;
+      const later = makeRecord({ userId: '2', localTime: '2024-03-04T10:00:00' });
+      assert.deepEqual(await s2.write([later]), { inserted: 3, duplicates: 0, rejected: [] });
+      const uid = Number((await q("SELECT USERID FROM USERINFO WHERE Badgenumber = '777'"))[0].USERID);
+      assert.equal(await count(`WHERE USERID = ${uid}`), 2);
+      assert.equal(s2.stats.parked, 0);
+      assert.deepEqual(JSON.parse(fs.readFileSync(parkFile, 'utf8')), []);
+
+      // A badge nobody ever adds: after parkDays it goes to the error output, naming badge, device and age.
+      const never = makeRecord({ userId: '888', localTime: '2024-03-04T11:00:00' });
+      assert.deepEqual(await s2.write([never]), { inserted: 0, duplicates: 0, rejected: [], parked: 1 });
+      clock += 2 * 86_400_000 + 61_000;
+      const res3 = await s2.write([makeRecord({ userId: '1', localTime: '2024-03-04T12:00:00' })]);
+      assert.equal(res3.inserted, 1);
+      assert.deepEqual(res3.rejected.map((r) => r.record.id), [never.id]);
+      assert.match(res3.rejected[0].reason, /unknown badge "888" from device \S+: still no USERINFO row after 2 days parked/);
+      assert.equal(s2.stats.parked, 0);
+      assert.equal(Number((await q("SELECT COUNT(*) AS n FROM USERINFO WHERE Badgenumber = '888'"))[0].n), 0);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('policy park without a file is a configuration error; an unwritable park file holds the batch (transient)', async () => {
+    assert.throws(() => createAccessSink({ connectionString: mirror.connectionString, odbc: odbc!, unknownBadge: 'park' }), /needs a file for the parked punches/);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pf-park-'));
+    try {
+      // A directory where the file should be: opening cannot read the lot, so the sink does not start (held).
+      const parkFile = path.join(dir, 'parked.json');
+      fs.mkdirSync(parkFile);
+      await assert.rejects(open({ unknownBadge: 'park', parkFile }), (e: unknown) => e instanceof SinkError && !e.permanent && /EISDIR/.test(e.message));
+      assert.ok(fs.statSync(parkFile).isDirectory(), 'nothing was moved aside or overwritten');
+      fs.rmdirSync(parkFile);
+      const s = await open({ unknownBadge: 'park', parkFile });
+      // Now the directory appears after open: saving the lot fails, the batch is held and retried.
+      fs.mkdirSync(parkFile);
+      await assert.rejects(s.write([makeRecord({ userId: '777' })]), (e: unknown) => e instanceof SinkError && !e.permanent && /cannot save parked punches/.test(e.message));
+      assert.equal(s.stats.parked, 0);
+      fs.rmdirSync(parkFile);
+      assert.deepEqual(await s.write([makeRecord({ userId: '777' })]), { inserted: 0, duplicates: 0, rejected: [], parked: 1 });
+      assert.equal(JSON.parse(fs.readFileSync(parkFile, 'utf8')).length, 1);
+      // A lot file that is not JSON (not one of ours) is kept aside with a warning, and parking starts afresh.
+      await s.close();
+      fs.writeFileSync(parkFile, '{not json');
+      const warnings: string[] = [];
+      sink = createAccessSink({ connectionString: mirror.connectionString, odbc: odbc!, unknownBadge: 'park', parkFile }, (_l, m) => warnings.push(m));
+      await sink.open();
+      assert.equal(sink.stats.parked, 0);
+      assert.ok(warnings.some((w) => /parked punches file .* was unreadable; moved to .*corrupt-/.test(w)), warnings.join('\n'));
+      assert.ok(fs.readdirSync(dir).some((f) => f.startsWith('parked.json.corrupt-')));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('SQL metacharacters in every text field land verbatim or are rejected cleanly', async () => {
