@@ -4,9 +4,11 @@
  * 1. Read the device's record count (GET_FREE_SIZES, one small command). If a cursor exists and the count
  *    is unchanged, stop: no download at all. That is what makes an idle fleet cheap.
  * 2. Otherwise download the whole log (the protocol has no "records since" query), canonicalise it, and keep
- *    only the records past the cursor (later second, or the cursor's second with an id not yet emitted).
- * 3. A count lower than the cursor's means the log was cleared or wrapped: the time filter still yields
- *    exactly the records not emitted yet, so it is reported (countWentDown) and handled the same way.
+ *    the records past the cursor (later second, or the cursor's second with an id not yet emitted) and the
+ *    ones appended since the last download whatever their time (a clock set back), unless zk-live sent them
+ *    (cursor.ts explains both rules).
+ * 3. A count lower than the cursor's means the log was cleared or wrapped: positions say nothing then, and the
+ *    time filter yields the records not emitted yet; it is reported (countWentDown).
  *
  * The returned cursor is not saved here: the caller saves it after the records were sent, so a crash in
  * between repeats records instead of losing them.
@@ -45,7 +47,7 @@ export interface PollOptions {
 }
 
 export interface PollOutcome {
-  /** New, past the cursor (or in the window), in device order. */
+  /** New (past the cursor, or appended since the last download), or in the window; in device order. */
   records: AttendanceRecord[];
   /** Flagged, not emitted as records; each is reported once, when it first appears in the log. */
   anomalies: RecordAnomaly[];
@@ -136,6 +138,10 @@ export async function pollIncremental(session: DeviceSession, cursor: DeviceCurs
   // Anomalies have no trustworthy time to compare with the cursor, so they are reported by position: the
   // ones that appeared since the last download (all of them after a clear, a backfill or the first poll).
   const firstNewIndex = win || !cursor || cursor.count < 0 || countWentDown ? 0 : cursor.count;
+  // The position rule: appended since the last download. Not after a clear (positions restarted), nor at
+  // capacity with an unchanged count (the log wrapped in place), nor before the first download.
+  const appendedFrom = !win && cursor && cursor.count >= 0 && !countWentDown ? cursor.count : Infinity;
+  const sentLive = new Set(cursor?.liveIds ?? []);
 
   const records: AttendanceRecord[] = [];
   const anomalies: RecordAnomaly[] = [];
@@ -151,7 +157,7 @@ export async function pollIncremental(session: DeviceSession, cursor: DeviceCurs
     // The same id twice in one log is the same punch by the idempotency key: emit it once.
     if (seen.has(rec.id)) continue;
     seen.add(rec.id);
-    if (win ? inWindow(win, rec.localTime) : isPastCursor(cursor, rec)) records.push(rec);
+    if (win ? inWindow(win, rec.localTime) : isPastCursor(cursor, rec) || (i >= appendedFrom && !sentLive.has(rec.id))) records.push(rec);
   }
 
   if (win) {

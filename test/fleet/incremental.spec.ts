@@ -7,6 +7,7 @@ import { strict as assert } from 'assert';
 import { ZkSimulator } from '../../lib/sim';
 import { DeviceSession, normaliseDeviceConfig } from '../../lib/device';
 import { DeviceCursor, advanceCursor, pollIncremental, emptyCursor } from '../../lib/fleet';
+import { MAX_LIVE_IDS, isDeviceCursor } from '../../lib/fleet/cursor';
 import { WallClock, formatWallClock } from '../../lib/protocol';
 import { checkNoLeaks } from '../support/handles';
 
@@ -98,6 +99,44 @@ describe('fleet: pollIncremental', function () {
     assert.deepEqual(third.records.map((r) => r.localTime), [recent(24)]);
   });
 
+  it('a clock set back: punches stamped before the cursor are still emitted, each once', async () => {
+    await start(100);
+    const [a, b] = sim.users.map((x) => x.userId);
+    // Computed once: recent() moves with the wall clock.
+    const [t0, t1, t2, t3] = [recent(30), recent(-270), recent(-269), recent(-268)];
+    sim.punch({ userId: a, at: at(t0) });
+    const first = await pollIncremental(session, null, { source: 'poll' });
+    assert.equal(first.cursor.lastLocalTime, t0);
+    // The clock is corrected back by five minutes: the next punches are stamped before the cursor.
+    sim.punch({ userId: b, at: at(t1) });
+    sim.punch({ userId: a, at: at(t2) });
+    const second = await pollIncremental(session, first.cursor, { source: 'poll' });
+    assert.deepEqual(second.records.map((r) => [r.userId, r.localTime]), [[b, t1], [a, t2]]);
+    assert.equal(second.cursor.lastLocalTime, t0, 'the time cursor does not go back');
+    assert.equal(second.cursor.count, 103);
+    const third = await pollIncremental(session, second.cursor, { source: 'poll' });
+    assert.equal(third.records.length, 0);
+    sim.punch({ userId: b, at: at(t3) });
+    const fourth = await pollIncremental(session, third.cursor, { source: 'poll' });
+    assert.deepEqual(fourth.records.map((r) => r.localTime), [t3]);
+  });
+
+  it('records zk-live already sent (liveIds) are not emitted again by the next download; the rest are', async () => {
+    await start(60);
+    const [a, b] = sim.users.map((x) => x.userId);
+    const first = await pollIncremental(session, null, { source: 'poll' });
+    // Two punches arrive; zk-live sent the first one (an old-stamped one) and moved its cursor.
+    const [tA, tB] = [recent(-400), recent(-399)];
+    sim.punch({ userId: a, at: at(tA) });
+    sim.punch({ userId: b, at: at(tB) });
+    const sentLive = { id: `${sim.serial}|${a}|${tA}`, localTime: tA };
+    const cursor = advanceCursor(first.cursor, sentLive);
+    assert.deepEqual(cursor.liveIds, [sentLive.id]);
+    const next = await pollIncremental(session, cursor, { source: 'poll' });
+    assert.deepEqual(next.records.map((r) => [r.userId, r.localTime]), [[b, tB]]);
+    assert.equal(next.cursor.liveIds, undefined, 'a download covers what zk-live sent before it');
+  });
+
   it('a backfill window ignores and does not advance the cursor', async () => {
     await start(500);
     const first = await pollIncremental(session, null, { source: 'poll' });
@@ -162,5 +201,17 @@ describe('fleet: advanceCursor', () => {
     assert.deepEqual(c.idsAtLast, ['a', 'b']);
     c = advanceCursor(c, rec('c', '2024-05-01T08:00:01'));
     assert.deepEqual([c.lastLocalTime, c.idsAtLast], ['2024-05-01T08:00:01', ['c']]);
+    // Every id sent live is remembered once, older ones included, until the next download.
+    assert.deepEqual(c.liveIds, ['a', 'b', 'z', 'c']);
+  });
+
+  it('keeps at most MAX_LIVE_IDS live ids, dropping the oldest', () => {
+    let c: DeviceCursor = { ...emptyCursor(), count: 0 };
+    for (let i = 0; i < MAX_LIVE_IDS + 10; i++) c = advanceCursor(c, rec(`id${i}`, '2024-05-01T08:00:00'));
+    assert.equal(c.liveIds!.length, MAX_LIVE_IDS);
+    assert.equal(c.liveIds![0], 'id10');
+    assert.equal(c.liveIds![MAX_LIVE_IDS - 1], `id${MAX_LIVE_IDS + 9}`);
+    assert.ok(isDeviceCursor(c));
+    assert.ok(!isDeviceCursor({ ...c, liveIds: [1] }));
   });
 });
