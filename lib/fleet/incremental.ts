@@ -66,7 +66,7 @@ export interface PollOutcome {
 }
 
 /** Devices at capacity may overwrite their oldest records and keep the same count: always download them. */
-function atCapacity(sizes: FreeSizes): boolean {
+export function atCapacity(sizes: FreeSizes): boolean {
   return sizes.recordsCapacity > 0 && sizes.records >= sizes.recordsCapacity;
 }
 

@@ -5,8 +5,8 @@ import type { AttendanceEvent, RawEvent, ZkEvent } from '../protocol/events';
 import type { AttendanceRecord, RecordAnomaly } from '../record/canonical';
 import type { DeviceStatusEvent, DeviceStatusState } from '../record/status';
 import { ZkError } from '../errors';
-import { DeviceCursor, advanceCursor } from '../fleet/cursor';
-import { pollIncremental, PollOutcome } from '../fleet/incremental';
+import { DeviceCursor, MAX_LIVE_IDS, advanceCursor } from '../fleet/cursor';
+import { atCapacity, pollIncremental, PollOutcome } from '../fleet/incremental';
 import { HealthOptions, HealthTracker } from '../fleet/health';
 import { cursorKeyOf, statusAfterFailure, statusAfterPoll } from '../fleet/device-poll';
 import { RecentIds } from './recent-ids';
@@ -38,6 +38,11 @@ export interface LiveCaptureOptions {
   /** Pass non-attendance events on ('raw'). Default false. */
   emitRaw?: boolean;
   logger?: Logger;
+  /**
+   * Checking the device's record count on a long-lived link (see checkCount): after this many punches came
+   * out live since the last download, at most once per `everyMs`. Defaults 20 and 60,000 ms.
+   */
+  countCheck?: { afterLiveIds?: number; everyMs?: number };
 }
 
 export const LIVE_HEALTH_DEFAULTS: Readonly<HealthOptions> = Object.freeze({
@@ -93,6 +98,8 @@ export class LiveCapture extends EventEmitter<LiveCaptureEvents> {
   private statusState: DeviceStatusState | null = null;
   private lastSeen: Date | null = null;
   private lastAttempt: Date | null = null;
+  private countChecking = false;
+  private lastCountCheck = 0;
 
   constructor(readonly session: DeviceSession, private readonly opts: LiveCaptureOptions) {
     super();
@@ -284,6 +291,57 @@ export class LiveCapture extends EventEmitter<LiveCaptureEvents> {
     this.safeEmit('record', r);
     this.cursor = advanceCursor(this.cursor, r);
     this.save();
+    this.checkCount();
+  }
+
+  /**
+   * On a link that stays up for days, the cursor's liveIds would only grow (a download resets them). So now
+   * and then the device's record count is read (one small command): if every punch it logged since the
+   * last download came out live, the count moves up and the ids go. If it logged more than arrived, an
+   * event was lost on the way: the gap is filled now rather than at the next reconnect.
+   */
+  private checkCount(): void {
+    const c = this.cursor;
+    const afterIds = this.opts.countCheck?.afterLiveIds ?? 20;
+    const everyMs = this.opts.countCheck?.everyMs ?? 60_000;
+    if (!c?.liveIds || c.liveIds.length < afterIds || c.count < 0 || this.countChecking || this.held || !this.live) return;
+    if (this.now() - this.lastCountCheck < everyMs) return;
+    this.countChecking = true;
+    this.lastCountCheck = this.now();
+    const asked = c;
+    this.session
+      .run('count check', (client) => client.freeSizes())
+      .then(async (sizes) => {
+        const cur = this.cursor;
+        // Any event meanwhile makes a new cursor object: the count and the ids no longer describe one moment.
+        if (this.stopped || cur !== asked || !cur.liveIds) return;
+        const sent = cur.liveIds.length;
+        if (atCapacity(sizes) || (sizes.records === cur.count + sent && sent < MAX_LIVE_IDS)) {
+          // All accounted for (or a full log that wraps in place, where positions say nothing): re-anchor.
+          const { liveIds: _dropped, ...rest } = cur;
+          this.cursor = { ...rest, count: sizes.records, updatedAt: new Date(this.now()).toISOString() };
+          this.save();
+          return;
+        }
+        this.logger('info', `${this.session.label}: the device logged ${sizes.records - cur.count} punches since the last download, ${sent} came live; filling the gap`);
+        await this.fillGapOnline();
+      })
+      .catch((err: Error) => this.logger('debug', `count check of ${this.session.label}: ${err.message}`))
+      .finally(() => {
+        this.countChecking = false;
+      });
+  }
+
+  /** The reconnect's gap fill, while linked: live events are held meanwhile and handled after it. */
+  private async fillGapOnline(): Promise<void> {
+    this.held = [];
+    try {
+      await this.fillGap();
+    } finally {
+      const held = this.held ?? [];
+      this.held = null;
+      for (const e of held) this.handleEvent(e);
+    }
   }
 
   /**

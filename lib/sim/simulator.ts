@@ -261,7 +261,8 @@ export class ZkSimulator {
   }
 
   /**
-   * Appends a record (profile layout) and sends EF_ATTLOG to every connection registered for it.
+   * Appends a record (profile layout) and sends EF_ATTLOG to every connection registered for it (not with
+   * `silent`: an event lost on the way).
    * Throws RangeError for a user id the profile cannot store (non-numeric on zk6/compact8).
    */
   punch(p: PunchInput): AttendanceInput {
@@ -275,7 +276,7 @@ export class ZkSimulator {
     const invalid = this.faultSet.invalidTimestamps ?? 'off';
     if (invalid !== 'off') rec.rawTime = invalidRawTime(invalid, this.clock.now());
     this.state.appendRecord(rec);
-    this.broadcast(rec);
+    if (!p.silent) this.broadcast(rec);
     return rec;
   }
 

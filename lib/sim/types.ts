@@ -110,6 +110,8 @@ export interface PunchInput {
   /** Device wall-clock time; default the device's "now". */
   at?: WallClock;
   workCode?: number;
+  /** Logged without a realtime event, as if the event was lost on the way. */
+  silent?: boolean;
 }
 
 export interface ReceivedPacket {

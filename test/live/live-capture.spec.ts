@@ -196,6 +196,37 @@ describe('live/LiveCapture against the simulator', function () {
     assert.deepEqual(duplicateIds(r.records), []);
   });
 
+  it('on a long-lived link the device count is checked: ids sent live are dropped once the count accounts for them', async () => {
+    r = await rig({ capture: { countCheck: { afterLiveIds: 3, everyMs: 0 } } });
+    r.cap.start();
+    await waitFor(() => r!.statuses.some((s) => s.state === 'online'), 5000, 'online');
+    const base = r.cap.currentCursor!.count;
+    for (let i = 0; i < 3; i++) r.sim.punch({ userId: user(i), at: wallAt(-5 + i) });
+    await waitFor(() => r!.records.length === 3, 2000, 'three live records');
+    await waitFor(() => r!.cap.currentCursor?.liveIds === undefined, 2000, 'liveIds dropped');
+    assert.equal(r.cap.currentCursor!.count, base + 3);
+    const saved = r.store.get(r.sim.serial);
+    assert.equal(saved?.count, base + 3, 'the re-anchored cursor is saved');
+    assert.equal(saved?.liveIds, undefined);
+  });
+
+  it('a live event lost on the way: the count check finds the gap and fills it while linked', async () => {
+    r = await rig({ capture: { countCheck: { afterLiveIds: 2, everyMs: 0 } } });
+    r.cap.start();
+    await waitFor(() => r!.statuses.some((s) => s.state === 'online'), 5000, 'online');
+    // Logged, but its event never arrives; stamped before the punches that follow.
+    r.sim.punch({ userId: user(0), at: wallAt(-30), silent: true });
+    r.sim.punch({ userId: user(1), at: wallAt(-2) });
+    r.sim.punch({ userId: user(2), at: wallAt(-1) });
+    await waitFor(() => r!.records.length === 3, 3000, 'the lost punch, from the gap fill');
+    assert.deepEqual(r.records.map((x) => [x.userId, x.source]).sort(), [[user(0), 'poll'], [user(1), 'live'], [user(2), 'live']].sort());
+    assert.deepEqual(duplicateIds(r.records), []);
+    assert.ok(r.cap.linked, 'still linked: no reconnect was needed');
+    r.sim.punch({ userId: user(3), at: wallAt(0) });
+    await waitFor(() => r!.records.length === 4, 2000, 'live again after the fill');
+    assert.equal(r.records[3].source, 'live');
+  });
+
   it('bad event times go out as anomalies; other events only when asked (raw)', async () => {
     r = await rig({ capture: { emitRaw: true } });
     r.cap.start();
