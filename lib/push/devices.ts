@@ -140,6 +140,7 @@ export class DeviceBook {
       users: e.users,
       capacity: { records: e.records, recordsMax: null },
       firmware: e.firmware,
+      transport: 'http',
     });
     return { ...base, push: { ...e.stats } };
   }

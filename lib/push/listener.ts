@@ -12,8 +12,17 @@ export interface PushListener {
   close(): Promise<void>;
 }
 
+/** How long close() lets requests in progress finish before it cuts their connections. */
+const CLOSE_GRACE_MS = 5000;
+
 export async function listenPush(server: PushServer, port: number, host = '0.0.0.0'): Promise<PushListener> {
+  /** Requests being answered: on close they finish (and then close their connection) rather than being cut. */
+  const inFlight = new Set<http.ServerResponse>();
+  let closing = false;
   const http1 = http.createServer({ requestTimeout: 60_000, headersTimeout: 30_000, keepAliveTimeout: 65_000 }, (req, res) => {
+    if (closing) res.setHeader('Connection', 'close');
+    inFlight.add(res);
+    res.once('close', () => inFlight.delete(res));
     if (!server.owns(req.url)) {
       req.resume();
       res.writeHead(404, { 'Content-Type': 'text/plain' });
@@ -41,9 +50,17 @@ export async function listenPush(server: PushServer, port: number, host = '0.0.0
     host: addr.address,
     close: () =>
       new Promise<void>((resolve) => {
-        http1.close(() => resolve());
-        // Devices keep connections alive between heartbeats: do not wait for them.
-        http1.closeAllConnections();
+        closing = true;
+        // A post being journaled still gets its OK: cutting it after the journal write makes the device send
+        // the batch again, and the records come out twice. Its connection closes after that reply.
+        for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
+        const cut = setTimeout(() => http1.closeAllConnections(), CLOSE_GRACE_MS);
+        http1.close(() => {
+          clearTimeout(cut);
+          resolve();
+        });
+        // Devices keep connections alive between heartbeats: do not wait for idle ones.
+        http1.closeIdleConnections();
       }),
   };
 }

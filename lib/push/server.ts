@@ -16,7 +16,7 @@ import { BadLine, parseAttlog } from './attlog';
 import { BodyError, contentTypeOk, decodeLenient, decodeText, readBody } from './body';
 import { CommandResult, checkCommand, parseCommandResults } from './command-text';
 import { CommandBook } from './commands';
-import { DeviceBook, PushStatusEvent, parseInfoParam, parseRegistryBody } from './devices';
+import { DeviceBook, DeviceInfo, PushStatusEvent, parseInfoParam, parseRegistryBody } from './devices';
 import type { PushJournalWriter } from './journal';
 import { handshakeReply, push3ConfigReply } from './options';
 import type { PushServerSettings } from './settings';
@@ -218,7 +218,7 @@ export class PushServer {
       case 'getrequest':
         if (method === 'GET' || method === 'POST') {
           if (method === 'POST') await readBody(req, this.settings.maxBodyBytes);
-          if (this.devices.seen(sn, remote, parseInfoParam(url.searchParams.get('INFO')))) this.hooks.status?.(this.devices.status(sn));
+          this.heard(sn, remote, parseInfoParam(url.searchParams.get('INFO')));
           return this.commands.take(sn, this.settings.commandsPerPoll).body;
         }
         break;
@@ -226,7 +226,7 @@ export class PushServer {
         if (method === 'POST') return this.commandResults(sn, req, remote);
         break;
       case 'ping':
-        this.devices.seen(sn, remote, null);
+        this.heard(sn, remote);
         return 'OK';
       case 'registry':
         if (method === 'POST') {
@@ -238,15 +238,20 @@ export class PushServer {
         }
         break;
       case 'push':
-        this.devices.seen(sn, remote, null);
+        this.heard(sn, remote);
         return push3ConfigReply(dev.tz ?? this.settings.defaultTz, this.settings.handshake);
       default:
         // fdata, querydata, rtdata: accepted so the device does not retry forever; not interpreted.
         if (method === 'POST') await readBody(req, this.settings.maxBodyBytes);
-        this.devices.seen(sn, remote, null);
+        this.heard(sn, remote);
         return 'OK';
     }
     throw new Reply(405, 'METHOD NOT ALLOWED', `${method} ${endpoint}`);
+  }
+
+  /** Any request is a sign of life; a device back from offline (or with new info) gets a status event. */
+  private heard(sn: string, remote: string | null, info: DeviceInfo | null = null): void {
+    if (this.devices.seen(sn, remote, info)) this.hooks.status?.(this.devices.status(sn));
   }
 
   private handshake(sn: string, dev: AllowedDevice, remote: string | null, url: URL): string {
@@ -311,7 +316,7 @@ export class PushServer {
         this.state.changed();
       }
     }
-    this.devices.seen(sn, remote, null);
+    this.heard(sn, remote);
     if (this.settings.otherTables === 'pass') this.hooks.table?.({ deviceSn: sn, table, body: text ?? raw, receivedAt });
     return 'OK';
   }
@@ -319,7 +324,7 @@ export class PushServer {
   private async commandResults(sn: string, req: IncomingMessage, remote: string | null): Promise<string> {
     const text = decodeLenient(await this.body(req));
     if (text === null) throw new Reply(400, 'BAD REQUEST', `device ${sn}: devicecmd body contains NUL bytes`);
-    this.devices.seen(sn, remote, null);
+    this.heard(sn, remote);
     const { answered, unmatched } = this.commands.answer(sn, parseCommandResults(text));
     for (const a of answered) {
       this.hooks.command?.({ deviceSn: sn, id: a.command.id, command: a.command.command, state: 'answered', returnCode: Number.isNaN(a.result.returnCode) ? null : a.result.returnCode, result: a.result });

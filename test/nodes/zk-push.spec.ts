@@ -5,6 +5,7 @@ import type { AddressInfo } from 'net';
 import * as path from 'path';
 import type { Node, NodeAPI, NodeMessage } from 'node-red';
 import { helper, useTempUserDir, removeDir } from '../support/node-red';
+import { freePort } from '../support/ports';
 import zkPush = require('../../nodes/zk-push/zk-push');
 import zkDedupe = require('../../nodes/zk-dedupe/zk-dedupe');
 import { pushNodeSettings } from '../../nodes/zk-push/push-config';
@@ -22,14 +23,6 @@ interface Got {
 }
 
 type RequestListener = (req: http.IncomingMessage, res: http.ServerResponse) => void;
-
-async function freePort(): Promise<number> {
-  const s = http.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 describe('zk-push node', function () {
   this.timeout(30000);

@@ -10,11 +10,11 @@
 import { ChildProcess, spawn, execFile } from 'child_process';
 import { randomBytes } from 'crypto';
 import * as fs from 'fs';
-import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { promisify } from 'util';
 import * as mysql from 'mysql2/promise';
+import { freePort } from './ports';
 
 const execFileP = promisify(execFile);
 
@@ -60,19 +60,6 @@ export function findMariaDbBinaries(): MariaDbBinaries | null {
   const mariadbd = process.env.PUNCHFLOW_MARIADBD ?? which(['mariadbd', 'mysqld'], sbin);
   const installDb = process.env.PUNCHFLOW_MARIADB_INSTALL_DB ?? which(['mariadb-install-db', 'mysql_install_db'], sbin);
   return mariadbd && installDb ? { mariadbd, installDb } : null;
-}
-
-/** A port nobody listens on right now (the server may still lose a race for it: start() retries). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
