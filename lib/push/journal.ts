@@ -51,14 +51,16 @@ export class PushJournal implements PushJournalWriter {
    * Starts handing entries to `deliver` in order (replaying what a previous run left). An entry is acked
    * once `deliver` resolved; if it throws, the pump waits and retries from the same entry.
    */
-  start(deliver: (e: JournalEntry) => void | Promise<void>, onError: (err: Error) => void = () => undefined, maxBatch = 200): void {
+  start(deliver: (e: JournalEntry) => void | Promise<void>, onError: (err: Error) => void = () => undefined, maxBatch = 200, idleWaitMs = 1000): void {
     if (this.pumping) return;
     this.pumping = (async () => {
       while (!this.stopping) {
         try {
           const batch = await this.box.next(maxBatch);
           if (!batch) {
-            await this.box.waitForAppend(1000, this.abort.signal);
+            // Checked in the same tick as the wait starts: an append that landed while next() was reading
+            // shows in `pending` now, instead of waiting out idleWaitMs unnoticed.
+            if (this.box.pending === 0) await this.box.waitForAppend(idleWaitMs, this.abort.signal);
             continue;
           }
           for (const e of batch.items) {

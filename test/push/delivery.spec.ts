@@ -40,6 +40,35 @@ describe('push delivery: journal before OK', function () {
   this.timeout(60000);
   checkNoLeaks();
 
+  it('an entry appended while the pump finds the journal empty is handed on without waiting for the idle timeout', async () => {
+    const dir = tempDir();
+    const j = await PushJournal.open(path.join(dir, 'journal'));
+    try {
+      const got: JournalEntry[] = [];
+      const entry = (n: number): JournalEntry => ({ deviceSn: 'RACE1', stamp: String(n), receivedAt: new Date().toISOString(), records: [] });
+      // The race made deterministic: each empty read is answered only after an append has landed, the way an
+      // append can complete while next() is still reading.
+      const box = (j as unknown as { box: { next: (max: number) => Promise<unknown> } }).box;
+      const next = box.next.bind(box);
+      let raced = 0;
+      box.next = async (max: number) => {
+        const batch = await next(max);
+        if (batch === null && raced < 3) {
+          raced++;
+          await j.append(entry(raced));
+        }
+        return batch;
+      };
+      // An idle wait far beyond the test's patience: a missed wake-up would show as a timeout, not a delay.
+      j.start((e) => void got.push(e), undefined, 200, 10 * 60_000);
+      await until(() => got.length === 3, 10_000);
+      assert.deepEqual(got.map((e) => e.stamp), ['1', '2', '3']);
+    } finally {
+      await j.close();
+      removeDir(dir);
+    }
+  });
+
   it('a crash right after the journal write (before OK) loses nothing: the journal replays on restart, and the device resends', async () => {
     const dir = tempDir();
     try {
