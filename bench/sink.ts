@@ -4,6 +4,7 @@
  *  - end to end: appended to the durable outbox (fsynced, 1,000-record messages), drained by the delivery
  *    loop through the MySQL sink (1,000-row statements, one transaction per batch), timed until committed;
  *  - the same 100,000 re-sent the same way (all duplicates);
+ *  - the zk-sink node itself in Node-RED (adds validation at the door and message passing), into a new table;
  *  - the sink alone (write() in 1,000-record batches), for reference;
  *  - the baseline the seeds use: per row, SELECT whether it exists, then one awaited INSERT (autocommit).
  * Records are generated per 1,000-record message, as they would arrive, so peak RSS is the pipeline's and
@@ -21,6 +22,9 @@ import { MYSQL_ATTENDANCE_LOG_DDL } from '../lib/sinks/mysql-sql';
 import { Outbox } from '../lib/sinks/outbox';
 import { MariaDbServer } from '../test/support/mariadb';
 import { syntheticRecords } from '../test/support/sink-records';
+import helper = require('node-red-node-test-helper');
+import type { Node, NodeMessage } from 'node-red';
+import zkSink = require('../nodes/zk-sink/zk-sink');
 
 const RECORDS = Number(process.env.BENCH_RECORDS ?? 100000);
 // The baseline runs ~1,500 rows/s here: a 20,000-row sample (into an empty table, which only flatters it)
@@ -70,6 +74,58 @@ async function endToEnd(db: MariaDbServer, dir: string): Promise<{ ms: number; i
   await sink.close();
   await outbox.close();
   return { ms, inserted, duplicates };
+}
+
+/**
+ * The zk-sink node itself in a Node-RED runtime (node-red-node-test-helper): validation at the door, the
+ * outbox, the delivery loop and the MySQL target, 1,000-record messages sent in as fast as the node takes
+ * them, timed until output 1 reported every record committed.
+ */
+async function nodeEndToEnd(db: MariaDbServer, userDir: string): Promise<{ ms: number; inserted: number }> {
+  helper.init(require.resolve('node-red'));
+  helper.settings({ userDir });
+  await helper.startServer();
+  try {
+    const flow = [
+      { id: 'f1', type: 'tab' },
+      {
+        id: 's1', z: 'f1', type: 'zk-sink', target: 'mysql', host: db.host, port: db.port, user: db.user, database: db.database,
+        table: 'node_log', createTable: true, batchSize: BATCH, flushInterval: 200, wires: [['ok'], ['err']],
+      },
+      { id: 'ok', z: 'f1', type: 'helper' },
+      { id: 'err', z: 'f1', type: 'helper' },
+    ];
+    await helper.load(zkSink, flow, { s1: { password: db.password } });
+    let committed = 0;
+    let inserted = 0;
+    let errors = 0;
+    (helper.getNode('ok') as Node).on('input', (m: NodeMessage) => {
+      const r = m.payload as { batch: number; inserted: number };
+      committed += r.batch;
+      inserted += r.inserted;
+    });
+    (helper.getNode('err') as Node).on('input', () => errors++);
+    const sink = helper.getNode('s1');
+    // Warm-up: the node connects and creates its table before the clock starts, as the library run does.
+    sink.receive({ payload: syntheticRecords(1, { from: RECORDS + 1, devices: 1 }) } as NodeMessage);
+    while (committed < 1) await sleep(2);
+    committed = 0;
+    inserted = 0;
+    const t0 = performance.now();
+    for (let i = 0; i < RECORDS; i += MESSAGE) {
+      sink.receive({ payload: message(i) } as NodeMessage);
+      // Let the node's input handler run between messages, as separate upstream sends would.
+      await new Promise((r) => setImmediate(r));
+    }
+    while (committed < RECORDS) await sleep(2);
+    const ms = performance.now() - t0;
+    if (errors > 0) throw new Error(`${errors} messages on the node's error output`);
+    return { ms, inserted };
+  } finally {
+    await helper.unload();
+    await helper.stopServer();
+    helper.settings({});
+  }
 }
 
 async function sinkOnly(db: MariaDbServer): Promise<number> {
@@ -127,6 +183,10 @@ async function main(): Promise<void> {
     const rows = await count(db, 'attendance_log');
     if (fresh.inserted !== RECORDS || resend.inserted !== 0 || rows !== RECORDS) throw new Error(`wrong counts: ${fresh.inserted} / ${resend.inserted} / ${rows} rows`);
 
+    const viaNode = await nodeEndToEnd(db, path.join(tmp, 'node-red'));
+    console.log(`zk-sink node in Node-RED (validation + outbox + loop + sink): ${rate(RECORDS, viaNode.ms)} rows/s (${viaNode.ms.toFixed(0)} ms; inserted ${viaNode.inserted})`);
+    if (viaNode.inserted !== RECORDS) throw new Error(`the node inserted ${viaNode.inserted} of ${RECORDS}`);
+
     await db.rootQuery([`DROP TABLE \`${db.database}\`.attendance_log`]);
     const only = await sinkOnly(db);
     console.log(`sink alone (write() of 1,000-record batches), fresh: ${rate(RECORDS, only)} rows/s (${only.toFixed(0)} ms)`);
@@ -149,6 +209,7 @@ async function main(): Promise<void> {
       baselineRowsPerSec,
       ratio: Math.round((rowsPerSec / baselineRowsPerSec) * 10) / 10,
       resendRowsPerSec: rate(RECORDS, resend.ms),
+      nodeRowsPerSec: rate(RECORDS, viaNode.ms),
       sinkOnlyRowsPerSec: rate(RECORDS, only),
       peakRssMiB: Math.round(peakRss / 1048576),
     }));
