@@ -23,6 +23,8 @@ const MAX_ECHO = 200;
 function shorten(v: unknown, depth = 0): unknown {
   if (typeof v === 'string') return v.length > MAX_ECHO ? `${v.slice(0, MAX_ECHO)}… (${v.length} characters)` : v;
   if (v === null || typeof v !== 'object' || depth > 2) return typeof v === 'object' && v !== null ? '[…]' : v;
+  // A Buffer or typed array (a file read into msg.payload): Object.entries would copy it byte by byte.
+  if (ArrayBuffer.isView(v)) return `[binary data, ${v.byteLength} bytes]`;
   if (Array.isArray(v)) return v.slice(0, 20).map((x) => shorten(x, depth + 1));
   const out: Record<string, unknown> = {};
   let n = 0;
