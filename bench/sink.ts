@@ -36,9 +36,9 @@ const BATCH = Number(process.env.BENCH_BATCH ?? 1000);
 /** The sink's bulkLoadMinRows (0: multi-row INSERTs only); unset: the sink's default. */
 const BULK_MIN = process.env.BENCH_BULK_MIN_ROWS === undefined ? undefined : Number(process.env.BENCH_BULK_MIN_ROWS);
 
-let peakRss = process.memoryUsage().rss;
+let peakRss = process.memoryUsage.rss();
 const sampler = setInterval(() => {
-  peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  peakRss = Math.max(peakRss, process.memoryUsage.rss());
 }, 10);
 sampler.unref();
 
@@ -176,7 +176,7 @@ async function main(): Promise<void> {
     console.log(`bench/sink: ${RECORDS} records, MariaDB ${version} on 127.0.0.1:${db.port}, Node ${process.version}, ${os.cpus().length} CPUs`);
 
     const fresh = await endToEnd(db, path.join(tmp, 'outbox-1'));
-    const rssAfterFresh = process.memoryUsage().rss;
+    const rssAfterFresh = process.memoryUsage.rss();
     console.log(`end to end (outbox + delivery loop + sink), fresh:   ${rate(RECORDS, fresh.ms)} rows/s (${fresh.ms.toFixed(0)} ms; inserted ${fresh.inserted}, duplicates ${fresh.duplicates})`);
     const resend = await endToEnd(db, path.join(tmp, 'outbox-2'));
     console.log(`end to end, the same records re-sent:                ${rate(RECORDS, resend.ms)} rows/s (${resend.ms.toFixed(0)} ms; inserted ${resend.inserted}, duplicates ${resend.duplicates})`);
@@ -197,7 +197,7 @@ async function main(): Promise<void> {
 
     const rowsPerSec = rate(RECORDS, fresh.ms);
     const baselineRowsPerSec = rate(BASELINE_RECORDS, base);
-    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+    peakRss = Math.max(peakRss, process.memoryUsage.rss());
     console.log(`peak RSS ${(peakRss / 1048576).toFixed(0)} MiB (after the fresh end-to-end run: ${(rssAfterFresh / 1048576).toFixed(0)} MiB)`);
     console.log(JSON.stringify({
       bench: 'sink',
