@@ -98,7 +98,8 @@ export class LiveCapture extends EventEmitter<LiveCaptureEvents> {
   private statusState: DeviceStatusState | null = null;
   private lastSeen: Date | null = null;
   private lastAttempt: Date | null = null;
-  private countChecking = false;
+  /** The count check in progress (stop() waits for it), or null. */
+  private countCheck: Promise<void> | null = null;
   private lastCountCheck = 0;
 
   constructor(readonly session: DeviceSession, private readonly opts: LiveCaptureOptions) {
@@ -147,6 +148,7 @@ export class LiveCapture extends EventEmitter<LiveCaptureEvents> {
     this.cancelSleep();
     this.linkLost?.(null);
     await this.loopDone;
+    await this.countCheck;
     await this.dropLive();
     await this.saves;
   }
@@ -304,12 +306,11 @@ export class LiveCapture extends EventEmitter<LiveCaptureEvents> {
     const c = this.cursor;
     const afterIds = this.opts.countCheck?.afterLiveIds ?? 20;
     const everyMs = this.opts.countCheck?.everyMs ?? 60_000;
-    if (!c?.liveIds || c.liveIds.length < afterIds || c.count < 0 || this.countChecking || this.held || !this.live) return;
+    if (!c?.liveIds || c.liveIds.length < afterIds || c.count < 0 || this.countCheck || this.held || !this.live) return;
     if (this.now() - this.lastCountCheck < everyMs) return;
-    this.countChecking = true;
     this.lastCountCheck = this.now();
     const asked = c;
-    this.session
+    this.countCheck = this.session
       .run('count check', (client) => client.freeSizes())
       .then(async (sizes) => {
         const cur = this.cursor;
@@ -328,7 +329,7 @@ export class LiveCapture extends EventEmitter<LiveCaptureEvents> {
       })
       .catch((err: Error) => this.logger('debug', `count check of ${this.session.label}: ${err.message}`))
       .finally(() => {
-        this.countChecking = false;
+        this.countCheck = null;
       });
   }
 
