@@ -146,3 +146,27 @@ describe('flows/ (production flows)', () => {
     for (const c of nodes.filter((n) => n.type === 'zk-poll' || n.type === 'zk-live')) assert.ok(c.wires?.[0].includes(String(dd?.id)));
   });
 });
+
+describe('demo dashboard: the device table function', () => {
+  type Out = [{ payload: { devices: Array<Record<string, unknown>> } }, unknown] | null;
+  const fn = readFlow('demo.json').find((n) => n.type === 'function' && n.name === 'device table');
+  const store = new Map<string, unknown>();
+  const flow = { get: (k: string) => store.get(k), set: (k: string, v: unknown) => void store.set(k, v) };
+  // The function node's body, run as Node-RED runs it: a function of msg with `flow` in scope.
+  const run = new Function('msg', 'flow', String(fn?.func)) as (msg: Record<string, unknown>, f: typeof flow) => Out;
+  const row = (out: Out) => out![0].payload.devices[0];
+
+  it('counts new punches, and a live punch adds one to the device count until the next poll reports it', () => {
+    assert.ok(fn, 'the demo has a "device table" function');
+    const device = { host: '127.0.0.1:4370', serial: 'SN1', name: 'Front door', site: 'HQ' };
+    const status = (records: number) => ({ topic: 'SN1', device, payload: { state: 'online', deviceSn: 'SN1', records, capacity: { records, recordsMax: 100000 } } });
+    const punch = (i: number, source: string) => ({ id: `SN1|${i}|2024-05-01T08:00:0${i}`, localTime: `2024-05-01T08:00:0${i}`, deviceSn: 'SN1', deviceHost: device.host, source });
+    assert.equal(row(run(status(151), flow)).records, 151);
+    let out = run({ payload: [punch(1, 'poll'), punch(2, 'poll')] }, flow);
+    assert.deepEqual([row(out).newTotal, row(out).records], [2, 151], 'polled punches are already in the count');
+    out = run({ payload: punch(3, 'live') }, flow);
+    assert.deepEqual([row(out).newTotal, row(out).records], [3, 152]);
+    assert.equal(row(run(status(155), flow)).records, 155, 'the next status event sets the real count');
+    assert.equal(run({ topic: 'other', payload: 'nothing of ours' }, flow), null);
+  });
+});
