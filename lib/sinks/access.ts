@@ -477,6 +477,7 @@ export function createAccessSink(options: AccessSinkOptions, logger?: SinkLogger
     target: 'access',
     stats,
     open: () => open(),
+    held: () => stats.parked,
     write(batch: AttendanceRecord[]): Promise<SinkWriteResult> {
       const run = chain.then(() => write(batch));
       chain = run.catch(() => undefined);

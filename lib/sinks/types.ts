@@ -35,6 +35,8 @@ export interface Sink {
    * while the server works. Must not throw and must not send anything; write() stays correct without it.
    */
   prepare?(batch: AttendanceRecord[]): void;
+  /** Optional: records the target keeps to write later (the Access 'park' policy), for the node status. */
+  held?(): number;
   close(): Promise<void>;
 }
 

@@ -7,22 +7,14 @@ import * as os from 'os';
 import * as path from 'path';
 import type { Node, NodeAPI, NodeMessage } from 'node-red';
 import type { AttendanceRecord } from '../../lib/record';
-import { createSink, DeliveryLoop, DeliveryState, Outbox } from '../../lib/sinks';
+import { createSink, DeliveryLoop, Outbox } from '../../lib/sinks';
 import type { RejectedRecord, Sink } from '../../lib/sinks/types';
 import { checkPayload, DoorError } from './door';
+import { fmtCount, SinkStatus, statusFor } from './sink-status';
 import { deliverySettings, sinkConfigFromDef, TlsFiller, ZkSinkCredentials, ZkSinkDef } from './sink-node-config';
 
 type ZkSinkNode = Node<ZkSinkCredentials>;
-type Status = { fill: 'green' | 'red' | 'yellow' | 'grey' | 'blue'; shape: 'dot' | 'ring'; text: string };
-
-const fmtCount = (n: number): string => n.toLocaleString('en-US');
-const fmtDelay = (ms: number): string => (ms >= 60_000 ? `${Math.round(ms / 60_000)}m` : `${Math.max(1, Math.round(ms / 1000))}s`);
-
-function statusFor(s: DeliveryState, sent: number): Status {
-  if (s.state === 'retry') return { fill: 'red', shape: 'ring', text: `retry in ${fmtDelay(s.retryInMs)} · ${fmtCount(s.pending)}` };
-  if (s.pending > 0) return { fill: 'yellow', shape: 'dot', text: `queued ${fmtCount(s.pending)}` };
-  return { fill: 'green', shape: 'dot', text: `ok · ${fmtCount(sent)} sent` };
-}
+type Status = SinkStatus;
 
 export = (RED: NodeAPI): void => {
   function ZkSink(this: ZkSinkNode, def: ZkSinkDef): void {
@@ -94,13 +86,13 @@ export = (RED: NodeAPI): void => {
           node.send([{ topic: report.target, payload: report }, null]);
         },
         onRejected: sendRejected,
-        onState: (st) => setStatus(statusFor(st, sent), st.state === 'retry'),
+        onState: (st) => setStatus(statusFor(st, sent, s.held?.() ?? 0), st.state === 'retry'),
         onTransientError: (err, attempt) => {
           if (attempt === 0) node.warn(`${config.target}: ${err.message} (records kept, retrying)`);
         },
       });
       loop.start();
-      setStatus(statusFor({ state: box.pending ? 'sending' : 'idle', pending: box.pending }, sent), true);
+      setStatus(statusFor({ state: box.pending ? 'sending' : 'idle', pending: box.pending }, sent, s.held?.() ?? 0), true);
     })();
     ready.catch((err: Error) => {
       node.error(`zk-sink: ${err.message}`);
@@ -119,7 +111,7 @@ export = (RED: NodeAPI): void => {
         })
         .then(
           () => {
-            if (outbox && loop) setStatus(statusFor({ state: 'sending', pending: outbox.pending }, sent));
+            if (outbox && loop) setStatus(statusFor({ state: 'sending', pending: outbox.pending }, sent, sink?.held?.() ?? 0));
             done();
           },
           (err: Error) => done(new Error(`zk-sink: records not queued: ${err.message}`)),

@@ -142,6 +142,7 @@ suite(`access sink through unixODBC + SQLite3 ODBC${missing ? ` (skipped: ${miss
       const res = await s.write([...early, makeRecord({ userId: '1', localTime: '2024-03-04T08:01:00' })]);
       assert.deepEqual(res, { inserted: 1, duplicates: 0, rejected: [], parked: 2 });
       assert.equal(s.stats.parked, 2);
+      assert.equal(s.held?.(), 2, 'the node status shows what is parked');
       assert.deepEqual(JSON.parse(fs.readFileSync(parkFile, 'utf8')).map((e: { record: { id: string } }) => e.record.id), early.map((r) => r.id));
       // The same batch replayed parks nothing twice.
       assert.deepEqual(await s.write(early), { inserted: 0, duplicates: 0, rejected: [], parked: 2 });
