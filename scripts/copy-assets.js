@@ -24,7 +24,9 @@ if (fs.existsSync(nodesSrc)) {
     if (!entry.isDirectory()) continue;
     const out = path.join(nodesOut, entry.name);
     copyDir(path.join(nodesSrc, entry.name), out);
-    if (fs.existsSync(sharedIcons)) copyDir(sharedIcons, path.join(out, 'icons'));
+    // Icons only beside a node (a folder with an editor .html); nodes/shared holds code only.
+    const isNode = fs.readdirSync(path.join(nodesSrc, entry.name)).some((f) => f.endsWith('.html'));
+    if (isNode && fs.existsSync(sharedIcons)) copyDir(sharedIcons, path.join(out, 'icons'));
   }
 }
 

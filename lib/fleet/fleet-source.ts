@@ -36,14 +36,6 @@ export interface FleetSource {
   shard: Shard | null;
 }
 
-/** A numeric setting from flow JSON (string or number, blank = fallback); throws naming the field. */
-export function settingNumber(v: string | number | undefined, fallback: number, field: string, min: number, max: number): number {
-  if (v === undefined || v === '') return fallback;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < min || n > max) throw new Error(`${field} must be a number from ${min} to ${max} (got "${v}")`);
-  return n;
-}
-
 /** The source settings; `commKeyText` is the fleet's shared comm key credential. Throws naming the field. */
 export function fleetSource(def: FleetSourceDef, commKeyText: string | undefined): FleetSource {
   const mode: FleetSourceMode = def.mode ?? (def.device ? 'device' : 'list');

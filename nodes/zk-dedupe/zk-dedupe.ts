@@ -7,6 +7,7 @@ import * as os from 'os';
 import * as path from 'path';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { DedupeStore, RepeatRule } from '../../lib/dedupe';
+import { settingNumber as num } from '../shared/settings';
 
 interface ZkDedupeDef extends NodeDef {
   maxKeys?: number | string;
@@ -23,12 +24,6 @@ interface Keyed {
   repeat?: boolean;
 }
 
-const num = (v: unknown, d: number, field: string, min: number, max: number): number => {
-  if (v === undefined || v === null || v === '') return d;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < min || n > max) throw new RangeError(`${field} must be from ${min} to ${max}`);
-  return n;
-};
 
 const isKeyed = (v: unknown): v is Keyed => v !== null && typeof v === 'object' && typeof (v as { id?: unknown }).id === 'string' && (v as { id: string }).id.length > 0;
 

@@ -3,7 +3,8 @@
  * zk-poll, parsed by lib/fleet). No Node-RED runtime here, so it is testable on its own.
  */
 import type { NodeDef } from 'node-red';
-import { FleetSource, FleetSourceDef, FleetSourceMode, HealthOptions, fleetSource, settingNumber as num } from '../../lib/fleet';
+import { FleetSource, FleetSourceDef, FleetSourceMode, HealthOptions, fleetSource } from '../../lib/fleet';
+import { settingNumber as num } from '../shared/settings';
 export { configuredFleet, fleetFromMsg } from '../../lib/fleet';
 import type { FirstStart } from '../../lib/live';
 

@@ -4,7 +4,8 @@
  */
 import type { NodeDef } from 'node-red';
 import type { DeviceConfig } from '../../lib/device';
-import { FleetSource, FleetSourceDef, FleetSourceMode, fleetSource, settingNumber as num } from '../../lib/fleet';
+import { FleetSource, FleetSourceDef, FleetSourceMode, fleetSource } from '../../lib/fleet';
+import { settingNumber as num } from '../shared/settings';
 export { configuredFleet, fleetFromMsg } from '../../lib/fleet';
 
 export type PollSourceMode = FleetSourceMode;

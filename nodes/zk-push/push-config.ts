@@ -7,6 +7,7 @@ import { hostTimeZone, isValidTimeZone } from '../../lib/record/zone';
 import { DEFAULT_HANDSHAKE, isValidTransFlag } from '../../lib/push/options';
 import { parseAllowList } from '../../lib/push/allow-list';
 import { normaliseBasePath, pushDefaults, PushServerSettings } from '../../lib/push/settings';
+import { settingInteger } from '../shared/settings';
 
 export interface ZkPushDef extends NodeDef {
   listen?: 'node' | 'port';
@@ -41,12 +42,6 @@ export interface PushNodeSettings {
   allowDestructive: boolean;
 }
 
-const intIn = (v: unknown, d: number, field: string, min: number, max: number): number => {
-  if (v === undefined || v === null || v === '') return d;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw new RangeError(`${field} must be a whole number from ${min} to ${max}`);
-  return n;
-};
 
 export function pushNodeSettings(def: Partial<ZkPushDef>, creds: ZkPushCredentials): PushNodeSettings {
   const tz = def.tz?.trim() || hostTimeZone();
@@ -62,23 +57,23 @@ export function pushNodeSettings(def: Partial<ZkPushDef>, creds: ZkPushCredentia
     defaultTz: tz,
     defaultSite: def.site?.trim() || null,
     token,
-    maxBodyBytes: intIn(def.maxBodyKiB, 4096, 'body size limit (KiB)', 16, 65536) * 1024,
+    maxBodyBytes: settingInteger(def.maxBodyKiB, 4096, 'body size limit (KiB)', 16, 65536) * 1024,
     handshake: {
       ...DEFAULT_HANDSHAKE,
-      delaySec: intIn(def.delay, DEFAULT_HANDSHAKE.delaySec, 'heartbeat (Delay)', 1, 3600),
-      errorDelaySec: intIn(def.errorDelay, DEFAULT_HANDSHAKE.errorDelaySec, 'ErrorDelay', 1, 3600),
+      delaySec: settingInteger(def.delay, DEFAULT_HANDSHAKE.delaySec, 'heartbeat (Delay)', 1, 3600),
+      errorDelaySec: settingInteger(def.errorDelay, DEFAULT_HANDSHAKE.errorDelaySec, 'ErrorDelay', 1, 3600),
       transFlag,
       realtime: def.realtime !== false,
     },
     history: def.history === 'new' ? 'new' : 'all',
     otherTables: def.otherTables === 'pass' ? 'pass' : 'ignore',
-    commandTimeoutMs: intIn(def.commandTimeout, 600, 'command timeout', 10, 86400) * 1000,
+    commandTimeoutMs: settingInteger(def.commandTimeout, 600, 'command timeout', 10, 86400) * 1000,
     sendDate: def.sendDate !== false,
   });
   return {
     server,
     listen: def.listen === 'port' ? 'port' : 'node',
-    port: intIn(def.port, 8081, 'port', 0, 65535),
+    port: settingInteger(def.port, 8081, 'port', 0, 65535),
     host: def.host?.trim() || '0.0.0.0',
     allowDestructive: def.allowDestructive === true,
   };

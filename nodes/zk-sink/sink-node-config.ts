@@ -7,6 +7,7 @@ import type { NodeDef } from 'node-red';
 import type { SinkConfig } from '../../lib/sinks';
 import type { SinkTarget } from '../../lib/sinks/types';
 import type { AccessSinkOptions } from '../../lib/sinks/access';
+import { settingInteger } from '../shared/settings';
 
 export interface ZkSinkDef extends NodeDef {
   target: SinkTarget;
@@ -52,17 +53,11 @@ export interface DeliverySettings {
   flushIntervalMs: number;
 }
 
-const intIn = (v: unknown, d: number, field: string, min: number, max: number): number => {
-  if (v === undefined || v === null || v === '') return d;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw new RangeError(`${field} must be a whole number from ${min} to ${max}`);
-  return n;
-};
 
 export function deliverySettings(def: ZkSinkDef): DeliverySettings {
   return {
-    batchSize: intIn(def.batchSize, 1000, 'batch size', 1, 100_000),
-    flushIntervalMs: intIn(def.flushInterval, 200, 'flush interval', 0, 600_000),
+    batchSize: settingInteger(def.batchSize, 1000, 'batch size', 1, 100_000),
+    flushIntervalMs: settingInteger(def.flushInterval, 200, 'flush interval', 0, 600_000),
   };
 }
 
@@ -82,7 +77,7 @@ function jsonObject(text: string | undefined, field: string): Record<string, unk
 export type TlsFiller = (opts: Record<string, unknown>) => void;
 
 export function sinkConfigFromDef(def: ZkSinkDef, creds: ZkSinkCredentials, userDir: string, tlsFiller?: TlsFiller): SinkConfig {
-  const port = (d: number): number => intIn(def.port, d, 'port', 1, 65535);
+  const port = (d: number): number => settingInteger(def.port, d, 'port', 1, 65535);
   switch (def.target) {
     case 'mysql':
       return {
@@ -138,7 +133,7 @@ export function sinkConfigFromDef(def: ZkSinkDef, creds: ZkSinkCredentials, user
       const tls: Record<string, unknown> = {};
       tlsFiller?.(tls);
       if (def.insecure) tls.rejectUnauthorized = false;
-      const dup = def.duplicateStatus === undefined || def.duplicateStatus === '' ? null : intIn(def.duplicateStatus, 409, 'duplicate status', 200, 599);
+      const dup = def.duplicateStatus === undefined || def.duplicateStatus === '' ? null : settingInteger(def.duplicateStatus, 409, 'duplicate status', 200, 599);
       return {
         target: 'http',
         options: {
@@ -147,7 +142,7 @@ export function sinkConfigFromDef(def: ZkSinkDef, creds: ZkSinkCredentials, user
           secretHeaders,
           body: def.bodyFormat === 'envelope' ? 'envelope' : 'array',
           duplicateStatus: dup,
-          timeoutMs: intIn(def.timeout, 30_000, 'timeout', 100, 600_000),
+          timeoutMs: settingInteger(def.timeout, 30_000, 'timeout', 100, 600_000),
           tls,
         },
       };
