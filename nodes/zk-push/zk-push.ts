@@ -14,7 +14,7 @@ import { PushHooks, PushServer } from '../../lib/push/server';
 import { PushState } from '../../lib/push/state';
 import { mountPush } from './http-mount';
 import { PushNodeSettings, pushNodeSettings, ZkPushCredentials, ZkPushDef } from './push-config';
-import { fmtCount, ThrottledStatus } from './push-status';
+import { fmtCount, ThrottledStatus } from '../shared/status';
 
 type ZkPushNode = Node<ZkPushCredentials>;
 

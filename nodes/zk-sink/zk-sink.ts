@@ -10,12 +10,11 @@ import type { AttendanceRecord } from '../../lib/record';
 import { createSink, DeliveryLoop, Outbox } from '../../lib/sinks';
 import type { RejectedRecord, Sink } from '../../lib/sinks/types';
 import { checkPayload, DoorError } from './door';
-import { fmtCount, SinkStatus, statusFor } from './sink-status';
+import { statusFor } from './sink-status';
+import { fmtCount, ThrottledStatus } from '../shared/status';
 import { deliverySettings, sinkConfigFromDef, TlsFiller, ZkSinkCredentials, ZkSinkDef } from './sink-node-config';
 
 type ZkSinkNode = Node<ZkSinkCredentials>;
-type Status = SinkStatus;
-
 export = (RED: NodeAPI): void => {
   function ZkSink(this: ZkSinkNode, def: ZkSinkDef): void {
     RED.nodes.createNode(this, def);
@@ -27,28 +26,7 @@ export = (RED: NodeAPI): void => {
     let sent = 0;
     let closing = false;
 
-    // Status at most every 500 ms during bulk work (node-red-nodes#515), the last one always shown.
-    let lastStatusAt = 0;
-    let statusTimer: NodeJS.Timeout | null = null;
-    let nextStatus: Status | null = null;
-    const setStatus = (st: Status, force = false): void => {
-      nextStatus = st;
-      const wait = 500 - (Date.now() - lastStatusAt);
-      if (force || wait <= 0) {
-        if (statusTimer) clearTimeout(statusTimer);
-        statusTimer = null;
-        lastStatusAt = Date.now();
-        node.status(st);
-        return;
-      }
-      if (!statusTimer) {
-        statusTimer = setTimeout(() => {
-          statusTimer = null;
-          lastStatusAt = Date.now();
-          if (nextStatus && !closing) node.status(nextStatus);
-        }, wait);
-      }
-    };
+    const status = new ThrottledStatus(node);
 
     const sendErrors = (errors: DoorError[], msg: NodeMessage | null, send: (m: (NodeMessage | null)[]) => void): void => {
       for (const e of errors) {
@@ -86,17 +64,17 @@ export = (RED: NodeAPI): void => {
           node.send([{ topic: report.target, payload: report }, null]);
         },
         onRejected: sendRejected,
-        onState: (st) => setStatus(statusFor(st, sent, s.held?.() ?? 0), st.state === 'retry'),
+        onState: (st) => status.set(statusFor(st, sent, s.held?.() ?? 0), st.state === 'retry'),
         onTransientError: (err, attempt) => {
           if (attempt === 0) node.warn(`${config.target}: ${err.message} (records kept, retrying)`);
         },
       });
       loop.start();
-      setStatus(statusFor({ state: box.pending ? 'sending' : 'idle', pending: box.pending }, sent, s.held?.() ?? 0), true);
+      status.set(statusFor({ state: box.pending ? 'sending' : 'idle', pending: box.pending }, sent, s.held?.() ?? 0), true);
     })();
     ready.catch((err: Error) => {
       node.error(`zk-sink: ${err.message}`);
-      setStatus({ fill: 'red', shape: 'ring', text: err.message.slice(0, 40) }, true);
+      status.set({ fill: 'red', shape: 'ring', text: err.message.slice(0, 40) }, true);
     });
 
     node.on('input', (msg: NodeMessage, send, done) => {
@@ -111,7 +89,7 @@ export = (RED: NodeAPI): void => {
         })
         .then(
           () => {
-            if (outbox && loop) setStatus(statusFor({ state: 'sending', pending: outbox.pending }, sent, sink?.held?.() ?? 0));
+            if (outbox && loop) status.set(statusFor({ state: 'sending', pending: outbox.pending }, sent, sink?.held?.() ?? 0));
             done();
           },
           (err: Error) => done(new Error(`zk-sink: records not queued: ${err.message}`)),
@@ -120,8 +98,7 @@ export = (RED: NodeAPI): void => {
 
     node.on('close', (_removed: boolean, done: () => void) => {
       closing = true;
-      if (statusTimer) clearTimeout(statusTimer);
-      statusTimer = null;
+      status.close();
       // Records stay in the outbox even when the node is removed: deleting them would lose punches.
       const finish = async (): Promise<void> => {
         await ready.catch(() => undefined);

@@ -1,4 +1,7 @@
-/** The node's own status line, at most every 500 ms (node-red-nodes#515: per-post status spam hangs the UI). */
+/**
+ * A node's own status line, at most every 500 ms and the last one always shown (node-red-nodes#515: a status
+ * per post or per batch hangs the editor). Used by zk-push and zk-sink.
+ */
 import type { Node } from 'node-red';
 
 export type NodeStatus = { fill: 'green' | 'red' | 'yellow' | 'grey' | 'blue'; shape: 'dot' | 'ring'; text: string };
