@@ -205,6 +205,8 @@ describe('live/LiveCapture against the simulator', function () {
     await waitFor(() => r!.records.length === 3, 2000, 'three live records');
     await waitFor(() => r!.cap.currentCursor?.liveIds === undefined, 2000, 'liveIds dropped');
     assert.equal(r.cap.currentCursor!.count, base + 3);
+    // Cursor saves are chained behind earlier ones: the store catches up a moment after the capture.
+    await waitFor(() => r!.store.get(r!.sim.serial)?.count === base + 3, 2000, 'the re-anchored cursor saved');
     const saved = r.store.get(r.sim.serial);
     assert.equal(saved?.count, base + 3, 'the re-anchored cursor is saved');
     assert.equal(saved?.liveIds, undefined);
