@@ -8,6 +8,7 @@ import * as path from 'path';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { DedupeStore, RepeatRule } from '../../lib/dedupe';
 import { settingNumber as num } from '../shared/settings';
+import { fmtCount } from '../shared/status';
 
 interface ZkDedupeDef extends NodeDef {
   maxKeys?: number | string;
@@ -46,7 +47,7 @@ export = (RED: NodeAPI): void => {
       if (repeatSec > 0) repeat = new RepeatRule(repeatSec * 1000);
       const s = await DedupeStore.open({ dir: path.join(userDir, 'punchflow', 'dedupe'), name: node.id, maxKeys, retentionMs });
       store = s;
-      node.status({ fill: 'green', shape: 'dot', text: `${s.set.size.toLocaleString('en-US')} ids known` });
+      node.status({ fill: 'green', shape: 'dot', text: `${fmtCount(s.set.size)} ids known` });
     })();
     ready.catch((err: Error) => {
       node.error(`zk-dedupe: ${err.message}`);
@@ -85,7 +86,7 @@ export = (RED: NodeAPI): void => {
           const out1 = pass.length === 0 ? null : { ...msg, payload: isArray ? pass : pass[0] };
           const out2 = dup.length === 0 ? null : { ...msg, payload: isArray ? dup : dup[0] };
           if (out1 || out2) send([out1, out2]);
-          node.status({ fill: 'green', shape: 'dot', text: `${passed.toLocaleString('en-US')} new · ${dropped.toLocaleString('en-US')} dup` });
+          node.status({ fill: 'green', shape: 'dot', text: `${fmtCount(passed)} new · ${fmtCount(dropped)} dup` });
           if (bad.length > 0) {
             done(new Error(`zk-dedupe: ${bad.slice(0, 3).join(', ')}${bad.length > 3 ? ` and ${bad.length - 3} more` : ''}: must be a non-empty string (record not passed on)`));
           } else done();

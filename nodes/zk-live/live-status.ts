@@ -4,6 +4,7 @@
  * status updates hung the editor in node-red-nodes#515); the last state always shows.
  */
 import type { DeviceStatusState } from '../../lib/record/status';
+import { fmtCount } from '../shared/status';
 
 export interface NodeStatus {
   fill?: 'red' | 'green' | 'yellow' | 'blue' | 'grey';
@@ -23,7 +24,6 @@ interface DeviceView {
   error: string | null;
 }
 
-const fmt = (n: number): string => n.toLocaleString('en-US');
 
 function wait(ms: number): string {
   const s = Math.max(1, Math.round(ms / 1000));
@@ -105,7 +105,7 @@ export class LiveStatusView {
 
   text(): NodeStatus {
     const views = [...this.devices.values()];
-    const p = `${fmt(this.punches)} punch${this.punches === 1 ? '' : 'es'}`;
+    const p = `${fmtCount(this.punches)} punch${this.punches === 1 ? '' : 'es'}`;
     if (views.length === 0) return { fill: 'grey', shape: 'ring', text: 'no devices' };
     if (views.length === 1) {
       const v = views[0];

@@ -2,11 +2,11 @@
  * Status text for long work, throttled: one update per 500 ms at most (per-row status updates hung the
  * editor in node-red-nodes#515), while the final summary always goes out at once.
  */
+import { fmtCount } from '../shared/status';
+
 export interface StatusSink {
   status(s: { fill?: 'red' | 'green' | 'yellow' | 'blue' | 'grey'; shape?: 'ring' | 'dot'; text?: string }): void;
 }
-
-const fmt = (n: number) => n.toLocaleString('en-US');
 
 export class ProgressStatus {
   private last = 0;
@@ -17,7 +17,7 @@ export class ProgressStatus {
   }
 
   download(records: number, total: number): void {
-    this.throttled(`dl ${fmt(records)}/${fmt(total)}`);
+    this.throttled(`dl ${fmtCount(records)}/${fmtCount(total)}`);
   }
 
   summary(ok: number, failed: number, newRecords: number, single: boolean, dryRun: boolean): void {
@@ -25,8 +25,8 @@ export class ProgressStatus {
     const fill = failed === 0 ? 'green' : ok === 0 ? 'red' : 'yellow';
     const what = dryRun ? 'would emit' : 'new';
     const text = single
-      ? failed ? 'failed' : `online · ${fmt(newRecords)} ${what}`
-      : failed ? `${ok} ok · ${failed} failed · ${fmt(newRecords)} ${what}` : `${ok} ok · ${fmt(newRecords)} ${what}`;
+      ? failed ? 'failed' : `online · ${fmtCount(newRecords)} ${what}`
+      : failed ? `${ok} ok · ${failed} failed · ${fmtCount(newRecords)} ${what}` : `${ok} ok · ${fmtCount(newRecords)} ${what}`;
     this.node.status({ fill, shape: 'dot', text });
   }
 
