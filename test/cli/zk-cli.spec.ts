@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -351,6 +352,22 @@ describe(`zk command line (child process: ${USE_DIST ? 'dist/bin/zk.js' : 'ts-no
       const lines = stderrLines(r);
       assert.equal(lines.length, 1);
       assert.match(lines[0], new RegExp(`^zk: .*127\\.0\\.0\\.1:${port}`));
+    });
+
+    it('a port that answers HTTP: one line saying so, not a bad frame', async () => {
+      const web = http.createServer((_req, res) => res.end('ok'));
+      await new Promise<void>((r) => web.listen(0, '127.0.0.1', () => r()));
+      const { port } = web.address() as net.AddressInfo;
+      try {
+        const r = await run(['info', `127.0.0.1:${port}`, '--timeout', '3000']);
+        assert.equal(r.code, 1);
+        const lines = stderrLines(r);
+        assert.equal(lines.length, 1, r.stderr);
+        assert.match(lines[0], new RegExp(`^zk: 127\\.0\\.0\\.1:${port} answers HTTP .*not the ZK protocol: perhaps a push-mode \\(ADMS/iclock\\) device or a web page`));
+      } finally {
+        web.closeAllConnections();
+        await new Promise<void>((r) => web.close(() => r()));
+      }
     });
 
     it('bad usage exits 2 with the usage line', async () => {
