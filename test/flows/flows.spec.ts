@@ -203,3 +203,20 @@ describe('fleet dashboard: the device table function', () => {
     assert.equal(run({ topic: 'anomaly', payload: [] }, flow, node), null);
   });
 });
+
+describe('flows/demo.json settings', () => {
+  it('every ${VAR} in a node setting is defined on the tab with a default read from a PUNCHFLOW_* variable', () => {
+    const nodes = readFlow('demo.json');
+    const tab = nodes.find((n) => n.type === 'tab');
+    const env = new Map(((tab?.env as { name: string; type: string; value: string }[] | undefined) ?? []).map((e) => [e.name, e]));
+    const used = new Set<string>();
+    // Credentials aside: `npm start` moves the password reference into the credentials file.
+    for (const n of nodes) for (const [k, v] of Object.entries(n)) if (k !== 'credentials' && typeof v === 'string' && /^\$\{\w+\}$/.test(v)) used.add(v.slice(2, -1));
+    assert.ok(used.has('FLEET') && used.has('DATA_DIR'));
+    for (const u of used) {
+      const e = env.get(u);
+      assert.ok(e, `\${${u}} is not defined on the tab`);
+      assert.match(e.value, /^\$env\("PUNCHFLOW_\w+"\) \? \$env\("PUNCHFLOW_\w+"\) : ".*"$/s);
+    }
+  });
+});
