@@ -21,6 +21,11 @@ export interface PushDeviceOptions {
   users?: number;
   /** Records held at start (the backlog the device uploads first). */
   records?: number;
+  /**
+   * The instant the backlog is generated back from (default: now). Two devices with the same seed and the
+   * same instant hold the same records, whenever they are built.
+   */
+  backlogUntilMs?: number;
   /** Lines per ATTLOG post. Default 100. */
   batchSize?: number;
   /** Override the server's Delay (heartbeat) in ms; default: what the start-up reply says. */
@@ -97,7 +102,7 @@ export class PushDevice {
     this.agent = o.agent ?? new http.Agent({ keepAlive: true, maxSockets: 2 });
     const rng = new Prng(o.seed ?? 1);
     this.users = generateUsers(rng.fork(1), o.users ?? 20, getProfile('tft'), 'utf8');
-    this.records = generatePunches(rng.fork(2), this.users, o.records ?? 0, this.now());
+    this.records = generatePunches(rng.fork(2), this.users, o.records ?? 0, wallClockInZone(o.backlogUntilMs ?? Date.now(), this.tz));
     this.ready = new Promise((r) => (this.readyResolve = r));
   }
 
