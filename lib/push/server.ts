@@ -12,8 +12,8 @@ import { createHash, timingSafeEqual } from 'crypto';
 import type { IncomingMessage, ServerResponse } from 'http';
 import type { AllowedDevice } from './allow-list';
 import { isValidSerial } from './allow-list';
-import { BadLine, parseAttlog } from './attlog';
-import { BodyError, contentTypeOk, decodeLenient, decodeText, readBody } from './body';
+import { BadLine, parseAttlogBytes } from './attlog';
+import { BodyError, contentTypeOk, decodeLenient, readBody } from './body';
 import { CommandResult, checkCommand, parseCommandResults } from './command-text';
 import { CommandBook } from './commands';
 import { DeviceBook, DeviceInfo, PushStatusEvent, parseInfoParam, parseRegistryBody } from './devices';
@@ -274,10 +274,11 @@ export class PushServer {
     const stamp = url.searchParams.get('Stamp') ?? url.searchParams.get('stamp');
     const cleanStamp = stamp !== null && /^\d{1,20}$/.test(stamp) ? stamp : null;
     const receivedAt = new Date().toISOString();
+    const codePage = dev.codePage ?? this.settings.codePage;
     if (table === 'ATTLOG') {
-      const text = decodeText(raw);
-      if (text === null) throw new Reply(400, 'BAD REQUEST', `device ${sn}: ATTLOG body is not UTF-8 text (binary data?)`);
-      const { records, bad } = await parseAttlog(text, {
+      // Never refused for its content: bad lines (control characters, bytes not in the code page, bad dates)
+      // are reported and the rest stored, or the device would send the same post forever.
+      const { records, bad } = await parseAttlogBytes(raw, {
         deviceSn: sn,
         deviceName: dev.name,
         site: dev.site ?? this.settings.defaultSite,
@@ -286,7 +287,7 @@ export class PushServer {
         source: 'push',
         receivedAt,
         notAfterMs: Date.now() + this.settings.futureToleranceMs,
-      });
+      }, codePage);
       if (records.length > 0) {
         try {
           // Durable before OK: the device deletes nothing, but it moves its cursor on our OK.
@@ -307,7 +308,7 @@ export class PushServer {
       this.hooks.status?.(this.devices.status(sn));
       return 'OK';
     }
-    const text = TEXT_TABLES.has(table) ? decodeLenient(raw) : null;
+    const text = TEXT_TABLES.has(table) ? decodeLenient(raw, codePage) : null;
     if (TEXT_TABLES.has(table) && text === null) throw new Reply(400, 'BAD REQUEST', `device ${sn}: ${table} body contains NUL bytes`);
     if (table === 'OPERLOG' && cleanStamp !== null) {
       const d = this.state.get(sn);

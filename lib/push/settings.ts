@@ -15,6 +15,8 @@ export interface PushServerSettings {
   /** Shared token (`pushcommkey=` or `token=` query parameter); null: none. */
   token: string | null;
   maxBodyBytes: number;
+  /** Character set of devices without their own in the device list (a TextDecoder name, e.g. utf-8, windows-1252). */
+  codePage: string;
   handshake: HandshakeOptions;
   /** Start-up stamp for a device we hold no stamp for: 'all' = `None` (send the backlog), 'new' = 9999. */
   history: 'all' | 'new';
@@ -39,6 +41,7 @@ export function pushDefaults(partial: Partial<PushServerSettings> = {}): PushSer
     defaultSite: null,
     token: null,
     maxBodyBytes: 4 * 1024 * 1024,
+    codePage: 'utf-8',
     handshake: { ...DEFAULT_HANDSHAKE },
     history: 'all',
     otherTables: 'ignore',

@@ -81,6 +81,42 @@ describe('push server over loopback HTTP', function () {
     assert.equal(st.push.stamp, '42');
   });
 
+  it('ATTLOG: a line with a control character, a NUL or bytes that are not UTF-8 → that line to output 2, the rest stored, OK', async () => {
+    run = await startPush({ devices: devices('A1') });
+    // The trial's repro: a good line and one with \x01 in the PIN.
+    const r1 = await send(run.url, 'POST', '/iclock/cdata?SN=A1&table=ATTLOG&Stamp=7', 'A1\t2025-08-03 09:00:00\t0\t1\t0\t0\t0\nBAD\u0001PIN\t2025-08-03 09:00:30\t0\t1\t0\t0\t0\n');
+    assert.deepEqual([r1.status, r1.body], [200, 'OK']);
+    const body = Buffer.concat([
+      Buffer.from('A2\t2025-08-03 09:01:00\t0\t1\r\n'),
+      Buffer.from('B\u0000\t2025-08-03 09:01:10\t0\t1\r\n'),
+      Buffer.from([0x4a, 0x6f, 0x73, 0xe9, 0x09]), Buffer.from('2025-08-03 09:01:20\t0\t1\r\n'), // "José" in windows-1252
+      Buffer.from('A3\t2025-08-03 09:01:30\t0\t1\r\n'),
+    ]);
+    const r2 = await send(run.url, 'POST', '/iclock/cdata?SN=A1&table=ATTLOG&Stamp=8', body);
+    assert.deepEqual([r2.status, r2.body], [200, 'OK']);
+    await until(() => run!.seen.entries.length === 2);
+    assert.deepEqual(run.seen.entries.map((e) => e.records.map((x) => x.userId)), [['A1'], ['A2', 'A3']]);
+    assert.deepEqual(run.seen.bad.map((b) => [b.line, b.reason.split(':')[0]]), [[2, 'control character U+0001 in the line (a corrupt record on the device?)'], [2, 'control character U+0000 in the line (a corrupt record on the device?)'], [3, 'not utf-8 text']]);
+    assert.match(run.seen.bad[2].reason, /code page in the device list/);
+    assert.equal(run.seen.bad[2].raw, 'Jos\ufffd\t2025-08-03 09:01:20\t0\t1');
+    assert.equal(run.seen.statuses.at(-1)!.push.badLines, 3);
+    assert.equal(run.seen.rejected.length, 0);
+  });
+
+  it('ATTLOG and OPERLOG in the code page of the device (windows-1252, gbk) from the device list; the node default for the rest', async () => {
+    run = await startPush({ devices: new Map([['W1', { sn: 'W1', name: null, site: null, tz: null, codePage: 'windows-1252' }], ['G1', { sn: 'G1', name: null, site: null, tz: null }]]), codePage: 'gbk', otherTables: 'pass' });
+    const w = Buffer.concat([Buffer.from([0x4a, 0x6f, 0x73, 0xe9]), Buffer.from('\t2025-08-03 09:00:00\t0\t1\n')]);
+    assert.equal((await send(run.url, 'POST', '/iclock/cdata?SN=W1&table=ATTLOG', w)).body, 'OK');
+    // 张伟 in GBK.
+    const g = Buffer.concat([Buffer.from([0xd5, 0xc5, 0xce, 0xb0]), Buffer.from('\t2025-08-03 09:00:00\t0\t1\n')]);
+    assert.equal((await send(run.url, 'POST', '/iclock/cdata?SN=G1&table=ATTLOG', g)).body, 'OK');
+    assert.equal((await send(run.url, 'POST', '/iclock/cdata?SN=G1&table=OPERLOG', Buffer.concat([Buffer.from('USER PIN=7\tName='), Buffer.from([0xd5, 0xc5, 0xce, 0xb0]), Buffer.from('\n')]))).body, 'OK');
+    await until(() => run!.seen.entries.length === 2);
+    assert.deepEqual(run.seen.entries.map((e) => e.records[0].userId), ['José', '张伟']);
+    assert.equal(run.seen.tables[0].body, 'USER PIN=7\tName=张伟\n');
+    assert.deepEqual(run.seen.bad, []);
+  });
+
   it('OPERLOG and other tables accepted with OK; passed on raw when configured (UTF-8 names intact)', async () => {
     run = await startPush({ devices: devices('A1'), otherTables: 'pass' });
     const oplog = 'USER PIN=7\tName=张伟 José\tPri=0\tPasswd=\tCard=\tGrp=1\nOPLOG 4\t0\t2026-04-01 08:00:00\t0\t0\t0\t0\n';
@@ -180,7 +216,7 @@ describe('push server over loopback HTTP', function () {
     assert.equal(run.server.devices.status('NEW1').push.listed, false);
   });
 
-  it('limits: 10 MB, binary and wrong content type get 4xx; the server keeps serving other devices meanwhile', async () => {
+  it('limits: 10 MB and wrong content types get 4xx, random bytes are bad lines; the server keeps serving other devices meanwhile', async () => {
     run = await startPush({ devices: devices('A1', 'B1'), maxBodyBytes: 1024 * 1024 });
     const big = Buffer.alloc(10 * 1024 * 1024, 0x31);
     const binary = crypto.randomBytes(64 * 1024);
@@ -211,7 +247,8 @@ describe('push server over loopback HTTP', function () {
     ]);
     assert.equal(tooBig.status, 413);
     assert.equal(chunkedBig, 413);
-    assert.equal(bin.status, 400);
+    // Random bytes are bad lines like any other: reported, never a refusal the device would repeat forever.
+    assert.equal(bin.status, 200);
     assert.equal(json.status, 415);
     assert.equal(multipart.status, 415);
     assert.ok(goods.every((g) => g.status === 200 && g.body === 'OK'));

@@ -1,6 +1,6 @@
 import { strict as assert } from 'assert';
 import { timeZoneValue, handshakeReply, DEFAULT_HANDSHAKE } from '../../lib/push/options';
-import { parseAttlogLine } from '../../lib/push/attlog';
+import { MAX_BAD_LINES_LISTED, parseAttlogBytes, parseAttlogLine } from '../../lib/push/attlog';
 import { checkCommand, isDestructive, parseCommandResults } from '../../lib/push/command-text';
 import { parseAllowList } from '../../lib/push/allow-list';
 import { parseInfoParam, parseRegistryBody } from '../../lib/push/devices';
@@ -57,6 +57,15 @@ describe('push: pure parts', () => {
     bad('1001\t2026-04-01 08:00:00\tin\t1', /status/);
     bad('1001\t2026-04-01 08:00:00\t0\t-1', /verify/);
     bad('10\u000101\t2026-04-01 08:00:00\t0\t1', /control/);
+  });
+
+  it('ATTLOG body: lines split at LF, CRLF or CR as bytes; a post of many bad lines lists the first ones and counts the rest', async () => {
+    const body = Buffer.concat([Buffer.from('1\t2026-04-01 08:00:00\r2\t2026-04-01 08:00:01\r\n'), Buffer.from([0xff, 0x0a]), Buffer.from('x\u0001\n'.repeat(MAX_BAD_LINES_LISTED + 99))]);
+    const r = await parseAttlogBytes(body, ctx);
+    assert.deepEqual(r.records.map((x) => x.userId), ['1', '2']);
+    assert.equal(r.bad.length, MAX_BAD_LINES_LISTED + 1);
+    assert.deepEqual([r.bad[0].line, r.bad[0].raw, r.bad[1].line], [3, '\ufffd', 4]);
+    assert.deepEqual([r.bad.at(-1)!.line, r.bad.at(-1)!.reason], [MAX_BAD_LINES_LISTED + 3, `100 more bad lines from line ${MAX_BAD_LINES_LISTED + 3} on, not listed one by one`]);
   });
 
   it('ATTLOG line parser never throws on random input', () => {
