@@ -23,8 +23,12 @@ export function contentTypeOk(header: string | undefined): boolean {
   return ACCEPTED_TYPES.has(base);
 }
 
-/** Reads the whole body up to `maxBytes`. A body another middleware already read (req.body) is used as is. */
-export function readBody(req: IncomingMessage, maxBytes: number, idleMs = 30_000): Promise<Buffer> {
+/**
+ * Reads the whole body up to `maxBytes` within `deadlineMs` from the start (not from the last byte: a sender
+ * trickling a byte now and then would otherwise hold the request, and its buffer, for as long as it likes).
+ * A body another middleware already read (req.body) is used as is.
+ */
+export function readBody(req: IncomingMessage, maxBytes: number, deadlineMs = 30_000): Promise<Buffer> {
   const pre = (req as IncomingMessage & { body?: unknown }).body;
   if (Buffer.isBuffer(pre)) return pre.length > maxBytes ? Promise.reject(new BodyError(413, 'body too large')) : Promise.resolve(pre);
   if (typeof pre === 'string') {
@@ -55,12 +59,11 @@ export function readBody(req: IncomingMessage, maxBytes: number, idleMs = 30_000
         return;
       }
       chunks.push(c);
-      timer.refresh();
     };
     const onEnd = (): void => finish(null);
     const onErr = (): void => finish(new BodyError(400, 'request aborted'));
-    // A sender that stops mid-body must not hold a request (and its memory) forever.
-    const timer = setTimeout(() => finish(new BodyError(408, 'body not received in time')), idleMs);
+    // A sender that stops or crawls mid-body must not hold a request (and its memory) for long.
+    const timer = setTimeout(() => finish(new BodyError(408, `body not received within ${deadlineMs < 10_000 ? `${deadlineMs} ms` : `${Math.round(deadlineMs / 1000)} s`}`)), deadlineMs);
     req.on('data', onData);
     req.on('end', onEnd);
     req.on('error', onErr);

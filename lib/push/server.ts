@@ -64,10 +64,13 @@ const ENDPOINTS = new Set(['cdata', 'getrequest', 'devicecmd', 'ping', 'registry
 const TEXT_TABLES = new Set(['ATTLOG', 'OPERLOG', 'OPLOG', 'USERINFO', 'OPTIONS']);
 
 class Reply extends Error {
-  constructor(readonly status: number, readonly body: string, readonly reason: string) {
+  constructor(readonly status: number, readonly body: string, readonly reason: string, readonly close = false) {
     super(reason);
   }
 }
+
+/** `::ffff:10.0.0.5` and `10.0.0.5` are one sender. */
+const addressKey = (a: string | null): string => (a ?? '?').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');
 
 /** Past this many discarded bytes a sender is not a device: drop the connection. */
 const DISCARD_LIMIT = 64 * 1024 * 1024;
@@ -93,6 +96,8 @@ export class PushServer {
   readonly devices: DeviceBook;
   readonly commands: CommandBook;
   private readonly lastRejection = new Map<string, number>();
+  /** Requests in progress per sender address. */
+  private readonly busy = new Map<string, number>();
   private readonly unknownReported = new Set<string>();
   private readonly tokenHash: string | null;
   private sweepTimer: NodeJS.Timeout | null = null;
@@ -147,12 +152,31 @@ export class PushServer {
     return ENDPOINTS.has(endpointOf(p.slice(base.length)));
   }
 
+  /** Time a request body may take (the listener's own request timeout must not cut in first). */
+  get bodyTimeoutMs(): number {
+    return this.settings.bodyTimeoutMs;
+  }
+
+  /** Requests being handled now (all addresses). */
+  get requestsInProgress(): number {
+    let n = 0;
+    for (const v of this.busy.values()) n += v;
+    return n;
+  }
+
   /** Handles one request completely. Never rejects. */
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const remote = req.socket?.remoteAddress ?? null;
+    const addr = addressKey(remote);
+    const inProgress = this.busy.get(addr) ?? 0;
+    this.busy.set(addr, inProgress + 1);
     let sn: string | null = null;
     let path = '';
     try {
+      // Bounds what one sender can hold (connections, body buffers) whatever it sends; a device told RETRY resends.
+      if (inProgress >= this.settings.maxRequestsPerAddress) {
+        throw new Reply(503, 'RETRY', `more than ${this.settings.maxRequestsPerAddress} requests at once from ${addr} (devices behind one NAT or proxy share an address: raise "requests per address")`, true);
+      }
       const url = new URL(req.url ?? '/', 'http://device.invalid');
       path = url.pathname;
       const rest = endpointOf(path.slice(this.settings.basePath.length));
@@ -168,14 +192,19 @@ export class PushServer {
       discard(req);
       if (err instanceof Reply) {
         if (err.status >= 400) this.reject({ deviceSn: sn, status: err.status, reason: err.reason, remoteAddress: remote, path });
-        this.send(res, err.status, err.body);
+        this.send(res, err.status, err.body, err.close);
       } else if (err instanceof BodyError) {
         this.reject({ deviceSn: sn, status: err.status, reason: err.message, remoteAddress: remote, path });
-        this.send(res, err.status, err.status === 413 ? 'TOO LARGE' : 'BAD REQUEST');
+        // A body that did not arrive in time: the sender is too slow to be worth its connection.
+        this.send(res, err.status, err.status === 413 ? 'TOO LARGE' : 'BAD REQUEST', err.status === 408);
       } else {
         this.hooks.error?.(err as Error);
         this.send(res, 500, 'ERROR');
       }
+    } finally {
+      const n = (this.busy.get(addr) ?? 1) - 1;
+      if (n > 0) this.busy.set(addr, n);
+      else this.busy.delete(addr);
     }
   }
 
@@ -217,7 +246,7 @@ export class PushServer {
         break;
       case 'getrequest':
         if (method === 'GET' || method === 'POST') {
-          if (method === 'POST') await readBody(req, this.settings.maxBodyBytes);
+          if (method === 'POST') await readBody(req, this.settings.maxBodyBytes, this.settings.bodyTimeoutMs);
           this.heard(sn, remote, parseInfoParam(url.searchParams.get('INFO')));
           return this.commands.take(sn, this.settings.commandsPerPoll).body;
         }
@@ -242,7 +271,7 @@ export class PushServer {
         return push3ConfigReply(dev.tz ?? this.settings.defaultTz, this.settings.handshake);
       default:
         // fdata, querydata, rtdata: accepted so the device does not retry forever; not interpreted.
-        if (method === 'POST') await readBody(req, this.settings.maxBodyBytes);
+        if (method === 'POST') await readBody(req, this.settings.maxBodyBytes, this.settings.bodyTimeoutMs);
         this.heard(sn, remote);
         return 'OK';
     }
@@ -264,7 +293,7 @@ export class PushServer {
 
   private async body(req: IncomingMessage): Promise<Buffer> {
     if (!contentTypeOk(req.headers['content-type'])) throw new BodyError(415, `content type ${JSON.stringify(req.headers['content-type'])} is not accepted (send text/plain)`);
-    return readBody(req, this.settings.maxBodyBytes);
+    return readBody(req, this.settings.maxBodyBytes, this.settings.bodyTimeoutMs);
   }
 
   private async upload(sn: string, dev: AllowedDevice, url: URL, req: IncomingMessage, remote: string | null): Promise<string> {
@@ -345,11 +374,13 @@ export class PushServer {
     this.hooks.rejected?.(r);
   }
 
-  private send(res: ServerResponse, status: number, body: string): void {
+  private send(res: ServerResponse, status: number, body: string, close = false): void {
     if (res.headersSent || res.writableEnded) return;
     // Firmware sets its clock from Date on text/plain replies; some sites must not have that.
     res.sendDate = this.settings.sendDate;
     const headers: Record<string, string | number> = { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' };
+    // The connection ends after the reply, with whatever of the body was still to come.
+    if (close) headers.Connection = 'close';
     res.writeHead(status, headers);
     res.end(body);
   }

@@ -21,6 +21,8 @@ export interface ZkPushDef extends NodeDef {
   site?: string;
   maxBodyKiB?: number | string;
   codePage?: string;
+  bodyTimeout?: number | string;
+  perAddress?: number | string;
   delay?: number | string;
   errorDelay?: number | string;
   transFlag?: string;
@@ -61,6 +63,8 @@ export function pushNodeSettings(def: Partial<ZkPushDef>, creds: ZkPushCredentia
     token,
     maxBodyBytes: settingInteger(def.maxBodyKiB, 4096, 'body size limit (KiB)', 16, 65536) * 1024,
     codePage: codePageName(def.codePage?.trim() || 'utf-8'),
+    bodyTimeoutMs: settingInteger(def.bodyTimeout, 30, 'body time limit (s)', 5, 600) * 1000,
+    maxRequestsPerAddress: settingInteger(def.perAddress, 32, 'requests per address', 1, 10000),
     handshake: {
       ...DEFAULT_HANDSHAKE,
       delaySec: settingInteger(def.delay, DEFAULT_HANDSHAKE.delaySec, 'heartbeat (Delay)', 1, 3600),

@@ -213,4 +213,13 @@ describe('zk-push node', function () {
     assert.throws(() => pushNodeSettings({ codePage: 'klingon' }, {}), /code page "klingon" is not known/);
     assert.throws(() => pushNodeSettings({ devices: 'A1\nB2,,,,utf-16le' }, {}), /device list line 2: .*UTF-16/);
   });
+
+  it('settings: body time and requests per address, with defaults; out of range ones name the field', () => {
+    const d = pushNodeSettings({}, {}).server;
+    assert.deepEqual([d.bodyTimeoutMs, d.maxRequestsPerAddress], [30_000, 32]);
+    const s = pushNodeSettings({ bodyTimeout: '12', perAddress: 200 }, {}).server;
+    assert.deepEqual([s.bodyTimeoutMs, s.maxRequestsPerAddress], [12_000, 200]);
+    assert.throws(() => pushNodeSettings({ bodyTimeout: 1 }, {}), /body time limit/);
+    assert.throws(() => pushNodeSettings({ perAddress: 0 }, {}), /requests per address/);
+  });
 });
