@@ -14,9 +14,9 @@ import type { AllowedDevice } from './allow-list';
 import { isValidSerial } from './allow-list';
 import { BadLine, parseAttlogBytes } from './attlog';
 import { BodyError, contentTypeOk, decodeLenient, readBody } from './body';
-import { CommandResult, checkCommand, parseCommandResults } from './command-text';
+import { CommandResult, checkCommand, parseCommandResults, parseOptionList } from './command-text';
 import { CommandBook } from './commands';
-import { DeviceBook, DeviceInfo, PushStatusEvent, parseInfoParam, parseRegistryBody } from './devices';
+import { DeviceBook, DeviceInfo, PushStatusEvent, infoFromFields, parseInfoParam, parseRegistryBody } from './devices';
 import type { PushJournalWriter } from './journal';
 import { handshakeReply, push3ConfigReply } from './options';
 import type { PushServerSettings } from './settings';
@@ -39,6 +39,14 @@ export interface CommandOutcome {
   result: CommandResult | null;
 }
 
+/** Device details a device posted as an options table (`table=options`), e.g. in answer to INFO. */
+export interface DeviceOptions {
+  deviceSn: string;
+  /** Every key=value posted, `~` dropped from names (`DeviceName`, `FWVersion`, `UserCount`, `IPAddress`…). */
+  options: Record<string, string>;
+  receivedAt: string;
+}
+
 export interface Rejection {
   deviceSn: string | null;
   status: number;
@@ -52,6 +60,8 @@ export interface PushHooks {
   badLines?(sn: string, bad: BadLine[]): void;
   table?(t: RawTable): void;
   command?(c: CommandOutcome): void;
+  /** An options post, whatever the "other tables" setting (it answers INFO on some firmware). */
+  options?(o: DeviceOptions): void;
   /** A refused request (unknown serial, bad token, body limits…), at most once a minute per device and reason. */
   rejected?(r: Rejection): void;
   /** A serial not on the list was accepted (unknownDevices 'accept'); once per device and run. */
@@ -96,6 +106,8 @@ export class PushServer {
   readonly devices: DeviceBook;
   readonly commands: CommandBook;
   private readonly lastRejection = new Map<string, number>();
+  /** Options posted while an INFO command was out: they go into that command's result when it is answered. */
+  private readonly infoPosted = new Map<string, Record<string, string>>();
   /** Requests in progress per sender address. */
   private readonly busy = new Map<string, number>();
   private readonly unknownReported = new Set<string>();
@@ -346,7 +358,14 @@ export class PushServer {
         this.state.changed();
       }
     }
-    this.heard(sn, remote);
+    if (table === 'OPTIONS' && text !== null) {
+      const options = parseOptionList(text);
+      this.heard(sn, remote, infoFromFields(options));
+      if (this.commands.pending(sn).some((c) => c.state === 'sent' && /^INFO$/i.test(c.command))) this.infoPosted.set(sn, options);
+      this.hooks.options?.({ deviceSn: sn, options, receivedAt });
+    } else {
+      this.heard(sn, remote);
+    }
     if (this.settings.otherTables === 'pass') this.hooks.table?.({ deviceSn: sn, table, body: text ?? raw, receivedAt });
     return 'OK';
   }
@@ -354,8 +373,18 @@ export class PushServer {
   private async commandResults(sn: string, req: IncomingMessage, remote: string | null): Promise<string> {
     const text = decodeLenient(await this.body(req));
     if (text === null) throw new Reply(400, 'BAD REQUEST', `device ${sn}: devicecmd body contains NUL bytes`);
-    this.heard(sn, remote);
-    const { answered, unmatched } = this.commands.answer(sn, parseCommandResults(text));
+    const results = parseCommandResults(text);
+    let info: DeviceInfo | null = null;
+    for (const r of results) {
+      if (/^INFO$/i.test(r.cmd) && this.infoPosted.has(sn)) {
+        // Details the device posted as options for this INFO; its own answer's fields win.
+        r.fields = { ...this.infoPosted.get(sn), ...r.fields };
+        this.infoPosted.delete(sn);
+      }
+      info = infoFromFields(r.fields) ?? info;
+    }
+    this.heard(sn, remote, info);
+    const { answered, unmatched } = this.commands.answer(sn, results);
     for (const a of answered) {
       this.hooks.command?.({ deviceSn: sn, id: a.command.id, command: a.command.command, state: 'answered', returnCode: Number.isNaN(a.result.returnCode) ? null : a.result.returnCode, result: a.result });
     }

@@ -180,6 +180,31 @@ describe('push server over loopback HTTP', function () {
     }
   });
 
+  it('INFO answers: detail lines after ID=…&CMD=INFO, or an options post to cdata, go into the result and the device status', async () => {
+    run = await startPush({ devices: devices('A1') });
+    const poll = async (): Promise<string> => (await send(run!.url, 'GET', '/iclock/getrequest?SN=A1')).body;
+    // Firmware that lists its details on devicecmd, after the result line.
+    const q1 = await run.server.queueCommand('A1', 'INFO', false);
+    assert.equal(await poll(), `C:${q1.id}:INFO\n`);
+    const answer = `ID=${q1.id}&Return=0&CMD=INFO\n~DeviceName=SpeedFace-V5L\nFWVersion=Ver 8.0.4.7-20230306\nIPAddress=10.0.0.7\nUserCount=12\nTransactionCount=345\nMAC=00:17:61:12:34:56\n`;
+    assert.equal((await send(run.url, 'POST', '/iclock/devicecmd?SN=A1', answer)).body, 'OK');
+    const r1 = run.seen.commands.find((c) => c.id === q1.id)!;
+    assert.deepEqual([r1.state, r1.returnCode], ['answered', 0]);
+    assert.deepEqual(r1.result?.fields, { ID: String(q1.id), Return: '0', CMD: 'INFO', DeviceName: 'SpeedFace-V5L', FWVersion: 'Ver 8.0.4.7-20230306', IPAddress: '10.0.0.7', UserCount: '12', TransactionCount: '345', MAC: '00:17:61:12:34:56' });
+    const st = run.seen.statuses.at(-1)!;
+    assert.deepEqual([st.firmware, st.users, st.records, st.deviceName], ['Ver 8.0.4.7-20230306', 12, 345, 'SpeedFace-V5L']);
+    // Firmware that posts them as an options table (other tables ignored, the default) and answers with the bare line.
+    const q2 = await run.server.queueCommand('A1', 'INFO', false);
+    assert.equal(await poll(), `C:${q2.id}:INFO\n`);
+    assert.equal((await send(run.url, 'POST', '/iclock/cdata?SN=A1&table=options&Stamp=1', '~DeviceName=Gate 2,FWVersion=Ver 6.60,UserCount=13,TransactionCount=350\n')).body, 'OK');
+    assert.deepEqual(run.seen.options.map((o) => [o.deviceSn, o.options]), [['A1', { DeviceName: 'Gate 2', FWVersion: 'Ver 6.60', UserCount: '13', TransactionCount: '350' }]]);
+    assert.equal((await send(run.url, 'POST', '/iclock/devicecmd?SN=A1', `ID=${q2.id}&Return=0&CMD=INFO\n`)).body, 'OK');
+    const r2 = run.seen.commands.find((c) => c.id === q2.id)!;
+    assert.deepEqual(r2.result?.fields, { DeviceName: 'Gate 2', FWVersion: 'Ver 6.60', UserCount: '13', TransactionCount: '350', ID: String(q2.id), Return: '0', CMD: 'INFO' });
+    assert.deepEqual([run.server.devices.status('A1').firmware, run.server.devices.status('A1').users, run.server.devices.status('A1').records], ['Ver 6.60', 13, 350]);
+    assert.equal(run.seen.tables.length, 0, 'no raw table under "ignore"');
+  });
+
   it('unknown serial → 403 UNKNOWN DEVICE; bad or missing token → 401; the right token on start-up admits the device', async () => {
     run = await startPush({ devices: devices('A1'), token: 's3cret' });
     const unk = await send(run.url, 'GET', '/iclock/cdata?SN=ZZ9&options=all&pushcommkey=s3cret');

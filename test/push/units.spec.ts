@@ -101,6 +101,9 @@ describe('push: pure parts', () => {
     const b = parseCommandResults('ID=7\nReturn=0\nCMD=Shell\nContent=line one\n');
     assert.deepEqual(b.map((r) => [r.id, r.returnCode, r.cmd, r.fields.Content]), [[7, 0, 'Shell', 'line one']]);
     assert.deepEqual(parseCommandResults('garbage\n\u0000'), []);
+    const c = parseCommandResults('ID=3&Return=0&CMD=INFO\n~DeviceName=A&B\n__proto__=x\nconstructor=y\nUserCount=4\nID=4&Return=0&CMD=LOG\n');
+    assert.deepEqual(c.map((r) => [r.id, r.fields]), [[3, { ID: '3', Return: '0', CMD: 'INFO', DeviceName: 'A&B', UserCount: '4' }], [4, { ID: '4', Return: '0', CMD: 'LOG' }]]);
+    assert.equal(Object.getPrototypeOf(c[0].fields), Object.prototype);
   });
 
   it('allow-list, INFO and registry parameters, base path', () => {
