@@ -164,6 +164,10 @@ export class DeviceBook {
     return { ...base, push: { ...e.stats } };
   }
 
+  isOnline(sn: string): boolean {
+    return this.live.get(sn)?.online === true;
+  }
+
   known(): string[] {
     return [...this.live.keys()];
   }

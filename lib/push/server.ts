@@ -18,7 +18,7 @@ import { CommandResult, checkCommand, parseCommandResults, parseOptionList } fro
 import { CommandBook } from './commands';
 import { DeviceBook, DeviceInfo, PushStatusEvent, infoFromFields, parseInfoParam, parseRegistryBody } from './devices';
 import type { PushJournalWriter } from './journal';
-import { handshakeReply, push3ConfigReply } from './options';
+import { handshakeReply, push3ConfigReply, timeZoneValue } from './options';
 import type { PushServerSettings } from './settings';
 import type { PushState, QueuedCommand } from './state';
 
@@ -34,9 +34,11 @@ export interface CommandOutcome {
   deviceSn: string;
   id: number;
   command: string | null;
-  state: 'answered' | 'timeout' | 'unmatched';
+  state: 'queued' | 'answered' | 'timeout' | 'unmatched';
   returnCode: number | null;
   result: CommandResult | null;
+  /** Why the server queued a command itself (e.g. CHECK after a change of the device's UTC offset). */
+  reason?: string;
 }
 
 /** Device details a device posted as an options table (`table=options`), e.g. in answer to INFO. */
@@ -113,13 +115,18 @@ export class PushServer {
   private readonly unknownReported = new Set<string>();
   private readonly tokenHash: string | null;
   private sweepTimer: NodeJS.Timeout | null = null;
+  /** Per device, the TimeZone value a CHECK was queued for (one CHECK per offset change, not one per sweep). */
+  private readonly zoneCheckFor = new Map<string, number>();
+  private readonly now: () => number;
 
   constructor(
     private readonly settings: PushServerSettings,
     private readonly journal: PushJournalWriter,
     private readonly state: PushState,
     private readonly hooks: PushHooks = {},
+    opts: { now?: () => number } = {},
   ) {
+    this.now = opts.now ?? Date.now;
     const offlineAfterMs = Math.max(30_000, settings.handshake.delaySec * 3000 + 10_000);
     this.devices = new DeviceBook((sn) => settings.devices.get(sn) ?? null, offlineAfterMs);
     this.commands = new CommandBook(state);
@@ -138,10 +145,52 @@ export class PushServer {
     this.sweepTimer = null;
   }
 
-  sweep(nowMs = Date.now()): void {
+  sweep(nowMs = this.now()): void {
     for (const sn of this.devices.sweep(nowMs)) this.hooks.status?.(this.devices.status(sn));
     for (const t of this.commands.expire(nowMs, this.settings.commandTimeoutMs)) {
       this.hooks.command?.({ deviceSn: t.sn, id: t.command.id, command: t.command.command, state: 'timeout', returnCode: null, result: null });
+    }
+    this.checkZones(nowMs);
+  }
+
+  private zoneOf(sn: string): string {
+    return this.settings.devices.get(sn)?.tz ?? this.settings.defaultTz;
+  }
+
+  /**
+   * TimeZone goes out only in the start-up reply, so a device that stays connected across its zone's DST change
+   * (or a changed zone in the device list) would keep the old offset until it restarts. CHECK makes it repeat
+   * the start-up request and so read the new one.
+   */
+  private checkZones(nowMs: number): void {
+    for (const d of this.state.all()) {
+      if (d.timeZoneSent === undefined || d.timeZoneSent === null || !this.devices.isOnline(d.sn)) continue;
+      const tz = this.zoneOf(d.sn);
+      const value = timeZoneValue(tz, nowMs);
+      if (value === d.timeZoneSent || this.zoneCheckFor.get(d.sn) === value) continue;
+      this.zoneCheckFor.set(d.sn, value);
+      if (d.commands.some((c) => c.state === 'queued' && /^CHECK$/i.test(c.command))) continue;
+      const was = d.timeZoneSent;
+      this.commands.enqueue(d.sn, 'CHECK').then(
+        (c) => this.hooks.command?.({
+          deviceSn: d.sn, id: c.id, command: c.command, state: 'queued', returnCode: null, result: null,
+          reason: `the UTC offset of ${tz} changed (TimeZone ${was} → ${value}): the device re-reads its options`,
+        }),
+        (err: Error) => {
+          this.zoneCheckFor.delete(d.sn);
+          this.hooks.error?.(new Error(`zk-push: device ${d.sn}: could not queue CHECK for its new UTC offset: ${err.message}`));
+        },
+      );
+    }
+  }
+
+  /** Remembers the TimeZone a device was told, so a later change of its offset can be noticed. */
+  private zoneSent(sn: string, value: number): void {
+    const d = this.state.get(sn);
+    this.zoneCheckFor.delete(sn);
+    if (d.timeZoneSent !== value) {
+      d.timeZoneSent = value;
+      this.state.changed();
     }
   }
 
@@ -278,9 +327,12 @@ export class PushServer {
           return `RegistryCode=${sha(`punchflow:${sn}`)}`;
         }
         break;
-      case 'push':
+      case 'push': {
         this.heard(sn, remote);
-        return push3ConfigReply(dev.tz ?? this.settings.defaultTz, this.settings.handshake);
+        const now = this.now();
+        this.zoneSent(sn, timeZoneValue(this.zoneOf(sn), now));
+        return push3ConfigReply(this.zoneOf(sn), this.settings.handshake, now);
+      }
       default:
         // fdata, querydata, rtdata: accepted so the device does not retry forever; not interpreted.
         if (method === 'POST') await readBody(req, this.settings.maxBodyBytes, this.settings.bodyTimeoutMs);
@@ -300,7 +352,9 @@ export class PushServer {
     this.devices.seen(sn, remote, { pushVersion: url.searchParams.get('pushver') });
     this.hooks.status?.(this.devices.status(sn));
     const attlog = d.attlogStamp ?? (this.settings.history === 'new' ? '9999' : null);
-    return handshakeReply(sn, dev.tz ?? this.settings.defaultTz, { attlog, operlog: d.operlogStamp ?? '9999', photo: null }, this.settings.handshake);
+    const now = this.now();
+    this.zoneSent(sn, timeZoneValue(this.zoneOf(sn), now));
+    return handshakeReply(sn, this.zoneOf(sn), { attlog, operlog: d.operlogStamp ?? '9999', photo: null }, this.settings.handshake, now);
   }
 
   private async body(req: IncomingMessage): Promise<Buffer> {

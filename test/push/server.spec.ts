@@ -205,6 +205,36 @@ describe('push server over loopback HTTP', function () {
     assert.equal(run.seen.tables.length, 0, 'no raw table under "ignore"');
   });
 
+  it('DST while connected: when the offset of its zone changes, CHECK is queued once and the device re-reads TimeZone', async () => {
+    // Europe/Berlin moves from +1 to +2 at 01:00 UTC on 29 March 2026; the server's clock is set, not waited for.
+    let now = Date.UTC(2026, 2, 29, 0, 59, 0);
+    run = await startPush({ devices: devices(['B1', 'Europe/Berlin'], ['K1', 'Asia/Kolkata']) }, { now: () => now });
+    const b1 = new PushDevice({ url: run.url, serial: 'B1', pollMs: 20, errorDelayMs: 20 });
+    const k1 = new PushDevice({ url: run.url, serial: 'K1', pollMs: 20, errorDelayMs: 20 });
+    try {
+      b1.start();
+      k1.start();
+      await Promise.all([b1.ready, k1.ready]);
+      assert.deepEqual([b1.options?.timeZone, k1.options?.timeZone], ['1', '330']);
+      run.server.sweep(now);
+      assert.equal(run.seen.commands.length, 0, 'no change, no command');
+      now = Date.UTC(2026, 2, 29, 1, 0, 5);
+      run.server.sweep(now);
+      run.server.sweep(now);
+      await until(() => b1.options?.timeZone === '2', 5000, 'B1 re-read its options');
+      await until(() => run!.seen.commands.some((c) => c.state === 'answered'), 5000, 'CHECK answered');
+      run.server.sweep(now);
+      const checks = run.seen.commands.map((c) => [c.deviceSn, c.command, c.state]);
+      assert.deepEqual(checks, [['B1', 'CHECK', 'queued'], ['B1', 'CHECK', 'answered']], 'one CHECK, only for the device whose offset changed');
+      assert.match(run.seen.commands[0].reason ?? '', /UTC offset of Europe\/Berlin changed \(TimeZone 1 → 2\)/);
+      assert.equal(b1.stats.handshakes, 2);
+      assert.equal(k1.stats.handshakes, 1);
+    } finally {
+      await b1.stop();
+      await k1.stop();
+    }
+  });
+
   it('unknown serial → 403 UNKNOWN DEVICE; bad or missing token → 401; the right token on start-up admits the device', async () => {
     run = await startPush({ devices: devices('A1'), token: 's3cret' });
     const unk = await send(run.url, 'GET', '/iclock/cdata?SN=ZZ9&options=all&pushcommkey=s3cret');

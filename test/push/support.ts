@@ -40,7 +40,7 @@ export function tempDir(): string {
 }
 
 /** Starts a server; `wrap` may replace the journal writer (failure injection). The pump collects entries. */
-export async function startPush(partial: Partial<PushServerSettings> = {}, opts: { dir?: string; wrap?: (j: PushJournal) => PushJournalWriter } = {}): Promise<Running> {
+export async function startPush(partial: Partial<PushServerSettings> = {}, opts: { dir?: string; wrap?: (j: PushJournal) => PushJournalWriter; now?: () => number } = {}): Promise<Running> {
   const dir = opts.dir ?? tempDir();
   const seen: Seen = { statuses: [], bad: [], tables: [], commands: [], options: [], rejected: [], entries: [], errors: [] };
   const hooks: PushHooks = {
@@ -55,7 +55,7 @@ export async function startPush(partial: Partial<PushServerSettings> = {}, opts:
   const state = await PushState.open(path.join(dir, 'state.json'), { saveDelayMs: 50 });
   const journal = await PushJournal.open(path.join(dir, 'journal'));
   journal.start((e) => void seen.entries.push(e));
-  const server = new PushServer(pushDefaults(partial), opts.wrap ? opts.wrap(journal) : journal, state, hooks);
+  const server = new PushServer(pushDefaults(partial), opts.wrap ? opts.wrap(journal) : journal, state, hooks, { now: opts.now });
   const listener = await listenPush(server, 0, '127.0.0.1');
   return {
     server, listener, journal, state, dir, seen,
