@@ -7,7 +7,8 @@ import * as fs from 'node:fs';
 import { Writable } from 'node:stream';
 import { ZkClient } from '../lib/client';
 import { startSimulators } from '../lib/sim';
-import { startPushDevices } from '../lib/sim/push-fleet';
+import { createPushDevices } from '../lib/sim/push-fleet';
+import type { PushTrouble } from '../lib/sim/push-device';
 import { DeviceAttendance } from '../lib/protocol/attendance';
 import { AttendanceEvent, ZkEvent } from '../lib/protocol/events';
 import { AttendanceRecord, CanonicalContext, RecordAnomaly, toCanonicalRecord } from '../lib/record/canonical';
@@ -134,25 +135,43 @@ export async function runSim(o: SimCommand, io: CliIo): Promise<number> {
   return 0;
 }
 
+/** What a refused or unreachable simulated push device means, and what to change (one stderr line). */
+export function pushTroubleText(t: PushTrouble, url: string): string {
+  const retry = `the device keeps its punches and retries every ${Math.round(t.retryMs / 1000)} s`;
+  if (t.kind === 'unreachable') return `zk: ${t.serial}: cannot reach the push server at ${url} (${t.message}): is Node-RED running with a deployed zk-push node on that port? ${retry}\n`;
+  const what = `${t.serial}: refused by ${url} (HTTP ${t.status}${t.reply ? ` ${t.reply}` : ''})`;
+  if (t.status === 403) {
+    return `zk: ${what}: add ${t.serial} to the zk-push node's Devices list (one serial per line) and deploy, or set its Unknown serials to accept; ${retry}\n`;
+  }
+  if (t.status === 401) return `zk: ${what}: the zk-push node has a Token set, which simulated devices do not send: clear it to try them; ${retry}\n`;
+  return `zk: ${what}; ${retry}\n`;
+}
+
 /** `zk sim --push URL`: devices that push to a server, one ready line each once it accepted them. */
 async function runPushSim(o: SimCommand, url: string, io: CliIo): Promise<number> {
   const interrupt = io.onInterrupt();
+  // Each refusal or network failure once per device and kind, not once per retry.
+  const told = new Set<string>();
+  const onTrouble = (t: PushTrouble): void => {
+    const key = `${t.serial}|${t.kind === 'refused' ? t.status : 'unreachable'}`;
+    if (told.has(key)) return;
+    told.add(key);
+    void write(io.stderr, pushTroubleText(t, url)).catch(() => undefined);
+  };
+  const { devices, agent } = createPushDevices({ url, devices: o.devices, seed: o.seed, users: o.users, records: o.records ?? 100, tz: o.tz, onTrouble });
   try {
-    const fleet = await Promise.race([
-      startPushDevices({ url, devices: o.devices, seed: o.seed, users: o.users, records: o.records ?? 100, tz: o.tz }),
-      interrupt.signal.then(() => null),
-    ]);
-    if (!fleet) return 0;
-    try {
-      for (const d of fleet.devices) {
-        await write(io.stdout, ndjsonLine({ ready: true, push: url, serial: d.serial, records: d.records.length, users: d.users.length, tz: d.tz }));
-      }
-      await interrupt.signal;
-    } finally {
-      await fleet.stop();
+    for (const d of devices) d.start();
+    // No deadline: like a real device, the simulator waits until it is let in (or Ctrl-C), saying why not.
+    const ready = await Promise.race([Promise.all(devices.map((d) => d.ready)).then(() => true), interrupt.signal.then(() => false)]);
+    if (!ready) return 0;
+    for (const d of devices) {
+      await write(io.stdout, ndjsonLine({ ready: true, push: url, serial: d.serial, records: d.records.length, users: d.users.length, tz: d.tz }));
     }
+    await interrupt.signal;
   } finally {
     interrupt.dispose();
+    await Promise.all(devices.map((d) => d.stop()));
+    agent.destroy();
   }
   return 0;
 }
