@@ -99,12 +99,17 @@ const OUTAGE_CODES = new Set([
 /** Words of errors that are about the target or the way to it, not about a record. Generous on purpose: a
  *  false "outage" only waits (the old behaviour), a false "record" could set a good record aside. */
 const OUTAGE_TEXT =
-  /connect|network|socket|timed? ?out|timeout|unreachable|refused|gone away|communication link|08S01|shut ?down|unavailable|overload|too many|throttl|auth|login|logon|access denied|password|permission|credential|locked|lock wait|in use|busy|deadlock|disk|space|quota|read-only|no such (table|file)|not found|closed|not open|ODBC driver|driver/i;
+  /connect|network|socket|timed? ?out|timeout|unreachable|refused|gone away|communication link|08S01|shut ?down|unavailable|overload|too many|throttl|auth|login|logon|access denied|password|permission|credential|locked|lock wait|in use|busy|deadlock|disk|space|quota|read-only|no such (table|file)|not found|closed|not open|ODBC driver|driver|gateway|proxy/i;
+
+/** HTTP answers that say the service, not the request, is the problem: timeout, throttled, gateway, unavailable. */
+const OUTAGE_STATUS = new Set([408, 429, 502, 503, 504]);
 
 /** Whether a failure is about the target (wait) rather than something in the batch (may isolate). */
 export function isOutage(err: unknown): boolean {
   if (err instanceof SinkError && err.scope) return err.scope === 'outage';
   if (retryAfterOf(err) !== undefined) return true; // the server asked us to wait
+  const status = (err as { status?: unknown } | null)?.status;
+  if (typeof status === 'number' && OUTAGE_STATUS.has(status)) return true;
   const e = err as { code?: unknown; cause?: { code?: unknown } } | null;
   for (const code of [e?.code, e?.cause?.code]) if (typeof code === 'string' && OUTAGE_CODES.has(code)) return true;
   const message = err instanceof Error ? err.message : String(err);
