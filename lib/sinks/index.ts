@@ -12,7 +12,7 @@ import { Sink, SinkError, SinkLogger, SinkTarget } from './types';
 export * from './types';
 export { Outbox } from './outbox';
 export type { OutboxBatch, OutboxOptions, OutboxPosition } from './outbox';
-export { DeliveryLoop, retryDelay, DEFAULT_DELIVERY_BACKOFF } from './delivery';
+export { DeliveryLoop, retryDelay, isOutage, DEFAULT_DELIVERY_BACKOFF, DEFAULT_ISOLATE_AFTER } from './delivery';
 export type { DeliveryReport, DeliveryState, DeliveryOptions, BackoffPolicy } from './delivery';
 
 export type SinkConfig =

@@ -13,6 +13,8 @@ export interface ZkSinkDef extends NodeDef {
   target: SinkTarget;
   batchSize?: number | string;
   flushInterval?: number | string;
+  /** Failures in a row with one error that is no outage before the batch is searched for the refused record. */
+  isolateAfter?: number | string;
   // mysql / mssql
   host?: string;
   port?: number | string;
@@ -51,6 +53,7 @@ export interface ZkSinkCredentials {
 export interface DeliverySettings {
   batchSize: number;
   flushIntervalMs: number;
+  isolateAfter: number;
 }
 
 
@@ -58,6 +61,7 @@ export function deliverySettings(def: ZkSinkDef): DeliverySettings {
   return {
     batchSize: settingInteger(def.batchSize, 1000, 'batch size', 1, 100_000),
     flushIntervalMs: settingInteger(def.flushInterval, 200, 'flush interval', 0, 600_000),
+    isolateAfter: settingInteger(def.isolateAfter, 5, 'isolate after', 0, 100),
   };
 }
 
