@@ -155,6 +155,7 @@ describe('zk-sink node', function () {
       duplicateStatus: null,
       timeoutMs: 30000,
       tls: { rejectUnauthorized: false },
+      ackDir: '/ud/punchflow/http-acked/x',
     });
     const file = sinkConfigFromDef({ id: 'x', type: 'zk-sink', z: '', name: '', target: 'file', dir: 'out' }, {}, '/ud');
     assert.deepEqual(file.options, { dir: '/ud/out', format: 'ndjson' });
