@@ -1,5 +1,5 @@
 import { strict as assert } from 'assert';
-import { execFileSync } from 'child_process';
+import { execFileSync, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as http from 'http';
 import * as https from 'https';
@@ -170,6 +170,58 @@ describe('http sink', function () {
     assert.equal(second.reports.reduce((a, r) => a + r.duplicates, 0), 300);
     accepted = acceptedIds(srv.seen, statuses);
     assert.deepEqual([...accepted.values()].filter((n) => n > 1), []);
+  });
+
+  it('SIGKILL while a POST is in flight, then a re-poll of everything: no punch reaches the API twice', async function () {
+    this.timeout(90000); // two child processes compile TypeScript at start
+    const outboxDir = path.join(dir, 'outbox');
+    const ackDir = path.join(dir, 'acked');
+    const statuses: number[] = [];
+    let killChild: (() => void) | null = null;
+    const srv = serve([
+      (_q, res) => {
+        // The first POST is accepted; the second arrives after the sink journaled the first, and the process
+        // dies before it is answered (its outbox ack may or may not have happened).
+        if (killChild && statuses.length === 1) {
+          statuses.push(0);
+          killChild();
+          res.destroy();
+          return;
+        }
+        statuses.push(200);
+        res.writeHead(200);
+        res.end();
+      },
+    ]);
+    const url = await srv.listen();
+    const child = (from: number, count: number) => {
+      const c = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', path.join(__dirname, 'support', 'http-child.ts'), outboxDir, ackDir, url, String(from), String(count)], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        cwd: path.join(__dirname, '..', '..'),
+      });
+      let out = '';
+      c.stdout.on('data', (b: Buffer) => (out += b.toString()));
+      c.stderr.on('data', (b: Buffer) => (out += b.toString()));
+      const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }>((resolve) => c.once('exit', (code, signal) => resolve({ code, signal, out })));
+      return { c, exit };
+    };
+    try {
+      const first = child(0, 300);
+      killChild = () => first.c.kill('SIGKILL');
+      const died = await first.exit;
+      assert.equal(died.signal, 'SIGKILL', died.out);
+      killChild = null;
+      // Restarted, the outbox replays what was not acked and the poll appends all 300 again.
+      const second = child(0, 300);
+      const ended = await second.exit;
+      assert.equal(ended.code, 0, ended.out);
+      assert.match(ended.out, /done/);
+    } finally {
+      await srv.close();
+    }
+    const accepted = acceptedIds(srv.seen, statuses);
+    assert.equal(accepted.size, 300);
+    assert.deepEqual([...accepted.entries()].filter(([, n]) => n > 1), [], 'no punch accepted twice');
   });
 
   it('the journal is bounded: a day file nothing was added to for ackDays is deleted on open', async () => {
