@@ -328,6 +328,9 @@ export function createMssqlSink(options: MssqlSinkOptions, logger?: SinkLogger):
     throw new Error(`SQL Server sent no inserted-row count for a chunk of ${stmt.rows.length}`);
   }
 
+  /** Says whether `err` left the transaction ended by the server (then nothing more may run in it). */
+  type EndedCheck = (err: unknown) => TransactionEnded | null;
+
   interface ChunkOutcome {
     inserted: number;
     rejected: RejectedRecord[];
@@ -336,11 +339,9 @@ export function createMssqlSink(options: MssqlSinkOptions, logger?: SinkLogger):
   /**
    * One chunk with the fallbacks of targets.md §4.2: a duplicate-key error (a concurrent writer won the race)
    * retries once, then goes row by row counting 2627/2601 as already written; a data error splits the chunk in
-   * halves until the bad record is alone, and rejects it.
+   * halves until the bad record is alone, and rejects it. After an error that made the server end the
+   * transaction, nothing more runs in it: `ended` turns that into a TransactionEnded for writeBatch.
    */
-  /** Says whether `err` left the transaction ended by the server (then nothing more may run in it). */
-  type EndedCheck = (err: unknown) => TransactionEnded | null;
-
   async function runChunk(tx: MssqlTransaction, s: MssqlTableSpec, rows: KeyedRecord[], ended: EndedCheck, attempt = 0): Promise<ChunkOutcome> {
     try {
       return { inserted: await exec(tx, buildInsert(s, rows)), rejected: [] };
