@@ -148,6 +148,8 @@ export function sinkConfigFromDef(def: ZkSinkDef, creds: ZkSinkCredentials, user
           duplicateStatus: dup,
           timeoutMs: settingInteger(def.timeout, 30_000, 'timeout', 100, 600_000),
           tls,
+          // Per node, beside the outbox: the ids the API acknowledged, so a re-polled punch is not sent twice.
+          ackDir: path.join(userDir, 'punchflow', 'http-acked', def.id),
         },
       };
     }

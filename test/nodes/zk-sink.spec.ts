@@ -155,6 +155,7 @@ describe('zk-sink node', function () {
       duplicateStatus: null,
       timeoutMs: 30000,
       tls: { rejectUnauthorized: false },
+      ackDir: '/ud/punchflow/http-acked/x',
     });
     const def = { id: 'x', type: 'zk-sink', z: '', name: '', target: 'file' as const };
     assert.deepEqual(deliverySettings(def), { batchSize: 1000, flushIntervalMs: 200, isolateAfter: 5 });
