@@ -5,7 +5,7 @@
  */
 import type { AttendanceRecord } from '../record';
 
-export type SinkTarget = 'mysql' | 'mssql' | 'access' | 'http' | 'file';
+export type SinkTarget = 'mysql' | 'mssql' | 'access' | 'http' | 'file' | 'mqtt';
 
 export interface RejectedRecord {
   record: AttendanceRecord;
