@@ -139,13 +139,13 @@ export class MqttSink implements Sink {
     if (!this.client) await this.open();
     const client = this.client as MqttClient;
     if (!client.connected) {
-      throw new SinkError(`mqtt target: not connected to ${redactUrl(this.opts.url)} (records kept; check the broker and its address)`, false, 'mqtt');
+      throw new SinkError(`mqtt target: not connected to ${redactUrl(this.opts.url)} (records kept; check the broker and its address)`, false, 'mqtt', 'outage');
     }
     const messages = messagesFor(batch, this.template, Math.max(1, this.opts.maxRecordsPerMessage ?? 500));
     const timeoutMs = this.opts.ackTimeoutMs ?? 30_000;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new SinkError(`mqtt target: the broker did not acknowledge within ${timeoutMs} ms (records kept)`, false, 'mqtt')), timeoutMs);
+      timer = setTimeout(() => reject(new SinkError(`mqtt target: the broker did not acknowledge within ${timeoutMs} ms (records kept)`, false, 'mqtt', 'outage')), timeoutMs);
     });
     try {
       await Promise.race([
@@ -154,7 +154,8 @@ export class MqttSink implements Sink {
       ]);
     } catch (err) {
       if (err instanceof SinkError) throw err;
-      throw new SinkError(`mqtt target: ${(err as Error).message} (records kept)`, false, 'mqtt');
+      // The broker never looks into a record: whatever fails here is about the broker or the link.
+      throw new SinkError(`mqtt target: ${(err as Error).message} (records kept)`, false, 'mqtt', 'outage');
     } finally {
       clearTimeout(timer);
     }

@@ -231,6 +231,14 @@ export class E2eRuntime {
     return out;
   }
 
+  /** SIGKILL, as a crash: nothing is flushed or closed, and the user directory stays for a restart on it. */
+  async kill(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.child.kill('SIGKILL');
+    await this.exited;
+  }
+
   /** Stops flows and the runtime, then removes the temporary user directory. Idempotent. */
   async stop(): Promise<void> {
     if (this.stopped) return;
