@@ -68,9 +68,15 @@ describe('browser: dashboard layout at 1440 and 390 px', function () {
     const errors = new PageErrors(page);
     await page.goto(rt.uiUrl);
     await page.waitForFunction((sel) => document.querySelectorAll(sel).length >= 3, rowSelector, { timeout: 30_000 });
-    // The chart's first data, and the layout pass that follows a change of content.
     await page.waitForSelector('ui-card-panel canvas', { timeout: 30_000 });
-    await page.waitForTimeout(1000);
+    // The dashboard lays groups out in timers after content changes: wait until two looks 200 ms apart agree.
+    let last = '';
+    for (let i = 0; i < 100; i++) {
+      const now = JSON.stringify(await measure(page));
+      if (now === last) break;
+      last = now;
+      await page.waitForTimeout(200);
+    }
     return { page, errors };
   }
 
