@@ -236,7 +236,7 @@ export class PushServer {
     try {
       // Bounds what one sender can hold (connections, body buffers) whatever it sends; a device told RETRY resends.
       if (inProgress >= this.settings.maxRequestsPerAddress) {
-        throw new Reply(503, 'RETRY', `more than ${this.settings.maxRequestsPerAddress} requests at once from ${addr} (devices behind one NAT or proxy share an address: raise "requests per address")`, true);
+        throw new Reply(503, 'RETRY', `more than ${this.settings.maxRequestsPerAddress} requests at once from ${addr} (devices behind one NAT or proxy share an address: raise the zk-push "Per address" setting)`, true);
       }
       const url = new URL(req.url ?? '/', 'http://device.invalid');
       path = url.pathname;
@@ -302,7 +302,7 @@ export class PushServer {
   private async route(endpoint: string, method: string, sn: string, dev: AllowedDevice, url: URL, req: IncomingMessage, remote: string | null): Promise<string> {
     switch (endpoint) {
       case 'cdata':
-        if (method === 'GET') return this.handshake(sn, dev, remote, url);
+        if (method === 'GET') return this.handshake(sn, remote, url);
         if (method === 'POST') return this.upload(sn, dev, url, req, remote);
         break;
       case 'getrequest':
@@ -347,7 +347,7 @@ export class PushServer {
     if (this.devices.seen(sn, remote, info)) this.hooks.status?.(this.devices.status(sn));
   }
 
-  private handshake(sn: string, dev: AllowedDevice, remote: string | null, url: URL): string {
+  private handshake(sn: string, remote: string | null, url: URL): string {
     const d = this.state.get(sn);
     this.devices.seen(sn, remote, { pushVersion: url.searchParams.get('pushver') });
     this.hooks.status?.(this.devices.status(sn));
