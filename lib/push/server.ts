@@ -163,10 +163,16 @@ export class PushServer {
    * the start-up request and so read the new one.
    */
   private checkZones(nowMs: number): void {
+    // Many devices share few zones: one offset lookup per zone and sweep.
+    const offsets = new Map<string, number>();
     for (const d of this.state.all()) {
       if (d.timeZoneSent === undefined || d.timeZoneSent === null || !this.devices.isOnline(d.sn)) continue;
       const tz = this.zoneOf(d.sn);
-      const value = timeZoneValue(tz, nowMs);
+      let value = offsets.get(tz);
+      if (value === undefined) {
+        value = timeZoneValue(tz, nowMs);
+        offsets.set(tz, value);
+      }
       if (value === d.timeZoneSent || this.zoneCheckFor.get(d.sn) === value) continue;
       this.zoneCheckFor.set(d.sn, value);
       if (d.commands.some((c) => c.state === 'queued' && /^CHECK$/i.test(c.command))) continue;
