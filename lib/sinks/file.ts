@@ -62,7 +62,7 @@ export class FileSink implements Sink {
       await fsp.mkdir(this.opts.dir, { recursive: true });
     } catch (err) {
       // A missing permission is fixed by a person; hold the records meanwhile.
-      throw new SinkError(`file target: cannot create ${this.opts.dir}: ${(err as Error).message}`, false, 'file');
+      throw new SinkError(`file target: cannot create ${this.opts.dir}: ${(err as Error).message}`, false, 'file', 'outage');
     }
   }
 
@@ -117,7 +117,7 @@ export class FileSink implements Sink {
     } catch (err) {
       // Drop the cached index: the file may hold part of this write; reloading cuts the torn tail.
       this.days.delete(path.basename(df.file));
-      throw new SinkError(`file target: cannot write ${df.file}: ${(err as Error).message}`, false, 'file');
+      throw new SinkError(`file target: cannot write ${df.file}: ${(err as Error).message}`, false, 'file', 'outage');
     } finally {
       await h?.close();
     }
@@ -143,7 +143,7 @@ export class FileSink implements Sink {
       text = await fsp.readFile(file, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-        throw new SinkError(`file target: cannot read ${file}: ${(err as Error).message}`, false, 'file');
+        throw new SinkError(`file target: cannot read ${file}: ${(err as Error).message}`, false, 'file', 'outage');
       }
     }
     const ids = new Set<string>();
