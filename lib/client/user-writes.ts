@@ -50,6 +50,22 @@ export interface TemplateWriteReport {
   failed: { userId: string; finger: number; reason: string; code: 'NOT_KEPT' | 'BAD_INPUT' | 'DEVICE_ERROR' | 'NO_USER' }[];
 }
 
+/** A planned user write: the user as it will be, the device's current record, the bytes to send. */
+interface PlannedWrite {
+  want: DeviceUser;
+  current: DeviceUser | undefined;
+  bytes: Buffer;
+}
+
+/** The difference between a list and the device, as upsertUsers would apply it. */
+export interface UserPlan {
+  add: DeviceUser[];
+  /** Users that exist and differ, with the fields that would change. */
+  update: { user: DeviceUser; fields: string[] }[];
+  unchanged: string[];
+  failed: UserWriteFailure[];
+}
+
 /** Template uploads go in DATA packets of at most this many bytes (one UDP datagram with its header). */
 const UPLOAD_CHUNK = 1024;
 
@@ -81,10 +97,20 @@ export class UserOps {
 
   // ---- users ----
 
-  async upsertUsers(list: UserWrite[], opts: { onProgress?: (done: number, total: number) => void } = {}): Promise<UserWriteReport> {
+  /** What upsertUsers would do, computed from one read of the table; nothing is written. */
+  async planUsers(list: UserWrite[]): Promise<UserPlan> {
+    const p = this.plan(await this.readTable(), list);
+    return {
+      add: p.writes.filter((w) => !w.current).map((w) => w.want),
+      update: p.writes.filter((w) => w.current).map((w) => ({ user: w.want, fields: userFieldDiff(w.want, w.current as DeviceUser) })),
+      unchanged: p.unchanged,
+      failed: p.failed,
+    };
+  }
+
+  private plan(table: UserTable, list: UserWrite[]): { writes: PlannedWrite[]; failed: UserWriteFailure[]; unchanged: string[] } {
     const label = this.h.label;
     const enc = this.h.nameEncoding;
-    const table = await this.readTable();
     const index = new Map(table.users.map((u, i) => [u.userId, i]));
     const used = new Set(table.users.map((u) => u.uid));
     const capacity = table.sizes.usersCapacity > 0 ? Math.min(table.sizes.usersCapacity, 0xffff) : 0xffff;
@@ -92,7 +118,7 @@ export class UserOps {
     let nextUid = 1;
     const failed: UserWriteFailure[] = [];
     const unchanged: string[] = [];
-    const plan: { want: DeviceUser; bytes: Buffer }[] = [];
+    const writes: PlannedWrite[] = [];
     const seen = new Set<string>();
     for (const u of Array.isArray(list) ? list : []) {
       const problem = userWriteProblem(u, table.layout, enc);
@@ -126,8 +152,14 @@ export class UserOps {
         unchanged.push(userId);
         continue;
       }
-      plan.push({ want, bytes: encodeUserWrite(want, table.layout, enc, i === undefined ? undefined : table.raw[i]) });
+      writes.push({ want, current, bytes: encodeUserWrite(want, table.layout, enc, i === undefined ? undefined : table.raw[i]) });
     }
+    return { writes, failed, unchanged };
+  }
+
+  async upsertUsers(list: UserWrite[], opts: { onProgress?: (done: number, total: number) => void } = {}): Promise<UserWriteReport> {
+    const label = this.h.label;
+    const { writes: plan, failed, unchanged } = this.plan(await this.readTable(), list);
     if (plan.length === 0) return { written: [], failed, unchanged };
 
     const acked: DeviceUser[] = [];

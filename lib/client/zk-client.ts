@@ -10,7 +10,7 @@ import { ATTLOG_SELECTOR, USERS_SELECTOR } from '../protocol/buffered';
 import { decodeAttendanceRecords, DeviceAttendance, LayoutChoice } from '../protocol/attendance';
 import { decodeUserRecords, DeviceUser, UserRecordSize, UserWrite, UserWriteReport, UserDeleteReport } from '../protocol/users';
 import type { FingerTemplate } from '../protocol/templates';
-import { UserOps, TemplateWriteReport, failureError } from './user-writes';
+import { UserOps, TemplateWriteReport, UserPlan, failureError } from './user-writes';
 import { ZkEvent } from '../protocol/events';
 import { NameEncoding, readAsciiField } from '../protocol/text';
 import { WallClock, decodeTime, encodeTime, formatWallClock, isValidWallClock, wallClockSeconds } from '../protocol/time';
@@ -264,6 +264,11 @@ export class ZkClient {
   /** Creates or updates users by PIN; unchanged users are not written; every write is read back. */
   upsertUsers(users: UserWrite[], opts: { onProgress?: (done: number, total: number) => void } = {}): Promise<UserWriteReport> {
     return this.writeWindow((ops) => ops.upsertUsers(users, opts));
+  }
+
+  /** What upsertUsers would write (added, updated with the fields, unchanged, refused); writes nothing. */
+  planUsers(users: UserWrite[]): Promise<UserPlan> {
+    return this.readWindow((ops) => ops.planUsers(users));
   }
 
   /** Deletes users by PIN (with their fingerprints); the read-back proves they are gone. */

@@ -109,6 +109,19 @@ describe('ZkClient user writes ↔ simulator over real sockets', function () {
     });
   });
 
+  it('planUsers reports added, updated (with the fields) and unchanged users and writes nothing', async () => {
+    await withDevice({ users: 0 }, {}, async ({ sim, client }) => {
+      await client.upsertUsers([{ userId: 'P1', name: 'One' }, { userId: 'P2', name: 'Two' }]);
+      const before = sim.counters.commandsSeen;
+      const plan = await client.planUsers([{ userId: 'P1', name: 'One' }, { userId: 'P2', name: 'Deux', enabled: false }, { userId: 'P3' }, { userId: '' }]);
+      assert.deepEqual(plan.add.map((u) => [u.userId, u.uid]), [['P3', 3]]);
+      assert.deepEqual(plan.update.map((x) => [x.user.userId, x.fields]), [['P2', ['name', 'enabled']]]);
+      assert.deepEqual(plan.unchanged, ['P1']);
+      assert.equal(plan.failed[0].code, 'BAD_INPUT');
+      for (const cmd of [Cmd.USER_WRQ, Cmd.DELETE_USER, Cmd.REFRESHDATA]) assert.equal(sent(sim, before, cmd), 0);
+    });
+  });
+
   it('allocates the lowest free slots and reports progress', async () => {
     await withDevice({ users: 0 }, {}, async ({ sim, client }) => {
       sim.addUser({ uid: 1, userId: 'A' });
