@@ -47,6 +47,8 @@ export interface ZkClientOptions {
   logger?: Logger;
   /** First reply id; for tests that cross the 65534 → 0 wrap. */
   replyIdStart?: number;
+  /** User writes and deletes in flight at once over TCP (default 8); UDP always sends one at a time. */
+  writeWindow?: number;
 }
 
 export interface DeviceInfo {
@@ -132,6 +134,7 @@ export class ZkClient {
       tz: opts.tz ?? hostTimeZone(),
       logger: opts.logger ?? NONE,
       replyIdStart: opts.replyIdStart ?? 0,
+      writeWindow: opts.writeWindow ?? 8,
     };
   }
 
@@ -337,6 +340,8 @@ export class ZkClient {
       logger: this.o.logger,
       session: () => this.requireSession(),
       transport: () => this.transportKind ?? 'tcp',
+      // A lost UDP datagram would fail the whole window: one at a time there.
+      writeWindow: () => (this.transportKind === 'udp' ? 1 : Math.max(1, Math.floor(this.o.writeWindow))),
       readOptions: () => this.readOptions(),
       freeSizes: () => this.freeSizes(),
       command: (cmd, payload) => this.command(cmd, payload),

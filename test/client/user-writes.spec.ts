@@ -245,6 +245,28 @@ describe('ZkClient user writes ↔ simulator over real sockets', function () {
     });
   });
 
+  it('pipelined writes: replies in request order, duplicated replies counted once, a window of 1 works too', async () => {
+    await withDevice({ users: 0 }, {}, async ({ sim, client }) => {
+      const session = (client as unknown as { session: import('../../lib/client/session').Session }).session;
+      // uid 0 is refused by the device: the refusals must land at exactly those indexes.
+      const payloads = Array.from({ length: 40 }, (_, i) => {
+        const b = Buffer.alloc(72);
+        b.writeUInt16LE(i % 7 === 3 ? 0 : i + 1, 0);
+        b.write(`P${i}`, 48, 'latin1');
+        return b;
+      });
+      await sim.setFaults({ duplicateReply: [Cmd.USER_WRQ] });
+      for (const window of [8, 1, 64]) {
+        const seen: number[] = [];
+        const replies = await session.pipeline(Cmd.USER_WRQ, payloads, window, 2000, (d) => seen.push(d));
+        assert.deepEqual(replies.map((r) => r.command === 2000), payloads.map((_, i) => i % 7 !== 3), `window ${window}`);
+        assert.deepEqual(seen, payloads.map((_, i) => i + 1));
+      }
+      await sim.setFaults({ duplicateReply: undefined });
+      assert.equal((await client.upsertUsers([{ userId: 'after' }])).written.length, 1, 'the session still matches replies after the duplicates');
+    });
+  });
+
   it('bad input never crashes: not an array, null entries, duplicates', async () => {
     await withDevice({ users: 0 }, {}, async ({ client }) => {
       const r = await client.upsertUsers([null as unknown as UserWrite, { userId: 'Q' }, { userId: 'Q', name: 'again' }, { userId: 5 } as unknown as UserWrite]);
