@@ -47,7 +47,7 @@ export interface ZkClientOptions {
   logger?: Logger;
   /** First reply id; for tests that cross the 65534 → 0 wrap. */
   replyIdStart?: number;
-  /** User writes and deletes in flight at once over TCP (default 8); UDP always sends one at a time. */
+  /** User writes and deletes in flight at once over TCP (default 16; 1 = one at a time); UDP always sends one at a time. */
   writeWindow?: number;
 }
 
@@ -134,7 +134,7 @@ export class ZkClient {
       tz: opts.tz ?? hostTimeZone(),
       logger: opts.logger ?? NONE,
       replyIdStart: opts.replyIdStart ?? 0,
-      writeWindow: opts.writeWindow ?? 8,
+      writeWindow: opts.writeWindow ?? 16,
     };
   }
 
