@@ -181,7 +181,7 @@ describe('ZkClient fingerprint templates ↔ simulator over real sockets', funct
   });
 
   it('stallUploadAfterBytes: the device goes silent mid-upload → a timeout naming the device; nothing is stored', async () => {
-    await withDevice({ users: 1 }, { timeoutMs: 300 }, async (sim, client) => {
+    await withDevice({ users: 1 }, { timeoutMs: 1500 }, async (sim, client) => {
       const id = sim.users[0].userId;
       await sim.setFaults({ stallUploadAfterBytes: 1500 });
       await assert.rejects(client.setUserTemplates(id, [{ userId: id, uid: 0, finger: 0, flag: 1, data: randomBytes(3000) }]),
