@@ -6,7 +6,6 @@
 import { CliCommand, UsageError, USAGE_LINE, helpText, parseCli } from '../lib/cli/args';
 import { describeError, exitCodeFor, ErrorContext } from '../lib/cli/errors';
 import { CliIo, Interrupt, runFetch, runInfo, runLive, runSim, runUsers } from './commands';
-import { runTemplates, runUserWrite } from './user-commands';
 
 /** Signal handlers only while a command wants them; after dispose() (or the first signal) the default is back. */
 function onInterrupt(): Interrupt {
@@ -53,10 +52,11 @@ async function main(argv: string[]): Promise<number> {
         return await runSim(cmd, io);
       case 'info':
         return await runInfo(cmd, io);
+      // The write commands load on use: the other commands start no slower for them.
       case 'users':
-        return cmd.write ? await runUserWrite(cmd, io) : await runUsers(cmd, io);
+        return cmd.write ? await (await import('./user-commands')).runUserWrite(cmd, io) : await runUsers(cmd, io);
       case 'templates':
-        return await runTemplates(cmd, io);
+        return await (await import('./user-commands')).runTemplates(cmd, io);
       case 'fetch':
         return await runFetch(cmd, io);
       case 'live':
