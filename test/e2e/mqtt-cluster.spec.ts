@@ -159,7 +159,7 @@ describe('e2e: capture and sink instances over MQTT, each killed once, the broke
     assert.deepEqual(missing.slice(0, 10), [], `${missing.length} of ${expected.size} punches missing in MySQL`);
     assert.equal(got.length, expected.size, 'nothing doubled and nothing foreign');
     assert.equal(new Set(got).size, got.length);
-    assert.ok(n > 20, 'punches were made throughout the run');
+    assert.ok(n >= 8 && expected.size >= sims.length * (50 + 8), 'punches were made throughout the run');
     await pool.end();
   });
 });
