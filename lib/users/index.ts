@@ -1,0 +1,5 @@
+export * from './types';
+export * from './master-list';
+export * from './plan';
+export * from './sync';
+export * from './templates';
