@@ -58,6 +58,8 @@ export interface PushHooks {
   unknownDevice?(sn: string, remoteAddress: string | null): void;
   /** Internal failures (journal write, state save). */
   error?(err: Error): void;
+  /** Text of an OPERLOG or USERINFO post (user lines answer `DATA QUERY USERINFO`), whatever otherTables says. */
+  userLines?(sn: string, text: string): void;
 }
 
 const ENDPOINTS = new Set(['cdata', 'getrequest', 'devicecmd', 'ping', 'registry', 'push', 'fdata', 'querydata', 'rtdata']);
@@ -317,6 +319,7 @@ export class PushServer {
       }
     }
     this.heard(sn, remote);
+    if ((table === 'OPERLOG' || table === 'USERINFO') && text !== null) this.hooks.userLines?.(sn, text);
     if (this.settings.otherTables === 'pass') this.hooks.table?.({ deviceSn: sn, table, body: text ?? raw, receivedAt });
     return 'OK';
   }
