@@ -112,12 +112,13 @@ export class PushUserCommands {
     this.window = Math.max(1, Math.min(opts.window ?? MAX_QUEUED_PER_DEVICE / 2, MAX_QUEUED_PER_DEVICE));
   }
 
-  /** Every command outcome of the zk-push server (answered, timeout, unmatched). */
-  onCommand(c: CommandOutcome): void {
+  /** Every command outcome of the zk-push server; true when it was one of ours (reported in the sync report). */
+  onCommand(c: CommandOutcome): boolean {
     const w = this.waiters.get(`${c.deviceSn}|${c.id}`);
-    if (!w) return;
+    if (!w) return false;
     this.waiters.delete(`${c.deviceSn}|${c.id}`);
     w.resolve(c);
+    return true;
   }
 
   /** Text of an OPERLOG/USERINFO post: the answer to a user query in progress. */
@@ -235,4 +236,9 @@ export class PushUserCommands {
     };
     return { users, upsertUsers, deleteUsers, setUserTemplates, templates };
   }
+}
+
+/** What a zk-push node offers zk-users on its node object: its device's user commands and known serials. */
+export interface PushUserHost {
+  pushUsers?: { commands: PushUserCommands; known(): string[] };
 }

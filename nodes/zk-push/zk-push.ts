@@ -12,11 +12,12 @@ import { PushJournal } from '../../lib/push/journal';
 import { listenPush, PushListener } from '../../lib/push/listener';
 import { PushHooks, PushServer } from '../../lib/push/server';
 import { PushState } from '../../lib/push/state';
+import { PushUserCommands, PushUserHost } from '../../lib/push/user-commands';
 import { mountPush } from './http-mount';
 import { PushNodeSettings, pushNodeSettings, ZkPushCredentials, ZkPushDef } from './push-config';
 import { fmtCount, ThrottledStatus } from '../shared/status';
 
-type ZkPushNode = Node<ZkPushCredentials>;
+type ZkPushNode = Node<ZkPushCredentials> & PushUserHost;
 
 export = (RED: NodeAPI): void => {
   function ZkPush(this: ZkPushNode, def: ZkPushDef): void {
@@ -47,6 +48,15 @@ export = (RED: NodeAPI): void => {
       if (!closing) node.send([null, { topic, payload, ...extra } as NodeMessage]);
     };
 
+    // zk-users reaches this node's devices through the same command queue (user and template sync).
+    const userCommands = new PushUserCommands({
+      enqueue: (sn, command) => {
+        if (!server) return Promise.reject(new Error('zk-push is not running'));
+        return server.commands.enqueue(sn, command);
+      },
+    });
+    node.pushUsers = { commands: userCommands, known: () => server?.devices.known() ?? [] };
+
     const hooks: PushHooks = {
       status: (e) => {
         out2(e.deviceSn ?? 'device', e);
@@ -54,7 +64,11 @@ export = (RED: NodeAPI): void => {
       },
       badLines: (sn, bad) => out2('anomaly', bad, { deviceSn: sn }),
       table: (t) => out2('table', t, { deviceSn: t.deviceSn }),
-      command: (c) => out2('command', c, { deviceSn: c.deviceSn }),
+      // Results of zk-users' commands go into its sync report, not one message each here.
+      command: (c) => {
+        if (!userCommands.onCommand(c)) out2('command', c, { deviceSn: c.deviceSn });
+      },
+      userLines: (sn, text) => userCommands.onUserLines(sn, text),
       rejected: (r) => {
         out2('rejected', r, { deviceSn: r.deviceSn });
         node.warn(`zk-push: refused ${r.path} from ${r.deviceSn ?? r.remoteAddress ?? 'unknown'}: ${r.reason} (HTTP ${r.status})`);
@@ -119,6 +133,7 @@ export = (RED: NodeAPI): void => {
 
     node.on('close', (_removed: boolean, done: () => void) => {
       closing = true;
+      userCommands.close();
       journal?.stop();
       status.close();
       // The journal stays on disk even when the node is removed: deleting it would lose punches.
