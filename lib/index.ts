@@ -6,3 +6,5 @@ export * from './errors';
 export * from './client';
 export * from './record';
 export * as protocol from './protocol';
+export type { DeviceUser, UserWrite, UserWriteFailure, UserWriteReport, UserDeleteReport } from './protocol/users';
+export type { FingerTemplate } from './protocol/templates';
