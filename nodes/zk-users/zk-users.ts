@@ -97,10 +97,9 @@ export = (RED: NodeAPI): void => {
       const onAbort = () => void session.disconnect(new ZkConnectionError(`${session.label}: stopped (node closed or redeployed)`));
       signal.addEventListener('abort', onAbort, { once: true });
       try {
-        const value = await session.run('users', async (client) => {
-          if (session.serial === null) await session.info().catch(() => undefined);
-          return fn(asUserDevice(client));
-        });
+        // The serial names the device in reports and backups; read once per session (queued like any operation).
+        await session.ensureSerial();
+        const value = await session.run('users', (client) => fn(asUserDevice(client)));
         if (session.serial) serials.set(key, session.serial);
         return { value, serial: session.serial, describe: describeDevice(session) };
       } finally {
@@ -188,7 +187,8 @@ export = (RED: NodeAPI): void => {
           } else {
             totals.failed++;
             const err = r.error?.message ?? 'unknown failure';
-            totals.failures.push(`${topic}: ${err}`);
+            const label = r.item.kind === 'tcp' && r.item.cfg.name ? `${r.item.cfg.name} (${topic})` : topic;
+            totals.failures.push(`${label}: ${err}`);
             const device = r.item.kind === 'tcp' ? { serial: serials.get(r.key) ?? null, name: r.item.cfg.name, site: r.item.cfg.site, host: r.key, tz: r.item.cfg.tz } : { serial: r.item.sn, name: null, site: null, host: 'push', tz: null };
             payload = { ok: false, device, error: err, ...(req.action === 'sync' ? emptyReport(req.dryRun) : {}) };
           }

@@ -1,0 +1,205 @@
+/**
+ * zk-users in Node-RED against simulators over loopback sockets: a 500-user sync to a fleet of 20 (both
+ * user layouts) ends with every device equal to the list; the same list again and a dry run send no write
+ * command (the simulators' counters prove it); one device down is reported while the others finish; a bad
+ * list writes nothing; read; templates backed up (0600) and copied byte for byte.
+ */
+import { strict as assert } from 'assert';
+import type { EventEmitter } from 'events';
+import * as fs from 'fs';
+import * as path from 'path';
+import type { NodeMessage } from 'node-red';
+import { helper, useNodeRedServer } from '../support/node-red';
+import zkDevice from '../../nodes/zk-device/zk-device';
+import zkUsers from '../../nodes/zk-users/zk-users';
+import { ZkClient } from '../../lib/client';
+import { Cmd } from '../../lib/protocol';
+import { ZkSimulator } from '../../lib/sim';
+import { Prng } from '../../lib/sim/prng';
+import { until } from '../support/wait';
+
+type Msg = NodeMessage & { payload: Record<string, unknown>; topic: string; action?: string; dryRun?: boolean; error?: { message: string } };
+type FlowNode = Record<string, unknown> & { id: string; type: string };
+
+/** Commands that change a device's users or templates. */
+const WRITES = [Cmd.USER_WRQ, Cmd.DELETE_USER, Cmd.REFRESHDATA, Cmd.TMP_WRITE, Cmd.DELETE_USERTEMP, Cmd.DEL_FPTMP, Cmd.PREPARE_DATA];
+const writesSeen = (s: ZkSimulator): number => WRITES.reduce((a, c) => a + (s.counters.commandsSeen[c] ?? 0), 0);
+
+function flow(users: Record<string, unknown>, extra: FlowNode[] = []): FlowNode[] {
+  return [
+    { id: 'f1', type: 'tab', label: 't' },
+    ...extra,
+    { id: 'u1', type: 'zk-users', z: 'f1', name: '', wires: [['out'], ['sum']], ...users },
+    { id: 'out', type: 'helper', z: 'f1' },
+    { id: 'sum', type: 'helper', z: 'f1' },
+    { id: 'c1', type: 'catch', z: 'f1', scope: ['u1'], uncaught: false, wires: [['caught']] },
+    { id: 'caught', type: 'helper', z: 'f1' },
+  ];
+}
+
+interface Harness {
+  out: Msg[];
+  caught: Msg[];
+  /** Sends to u1; resolves with the summary (output 2) or, when the request was refused, the caught error. */
+  send(msg: Record<string, unknown>): Promise<{ summary: Msg | null; caught: Msg | null; devices: Msg[] }>;
+}
+
+function wire(): Harness {
+  const h: Harness = { out: [], caught: [], send: async () => ({ summary: null, caught: null, devices: [] }) };
+  const sums: Msg[] = [];
+  const on = (id: string, fn: (m: Msg) => void) => (helper.getNode(id) as unknown as EventEmitter).on('input', fn);
+  on('out', (m) => h.out.push(m));
+  on('sum', (m) => sums.push(m));
+  on('caught', (m) => h.caught.push(m));
+  h.send = async (msg) => {
+    const [s0, c0, o0] = [sums.length, h.caught.length, h.out.length];
+    helper.getNode('u1').receive(msg as NodeMessage);
+    // A sync that ran ends with a summary; a refused request only with a caught error.
+    await until(() => sums.length > s0 || (h.caught.length > c0 && !('devices' in (h.caught[c0].payload ?? {})) && h.out.length === o0), 60_000);
+    if (sums.length > s0) await until(() => h.caught.length > c0 || (sums[s0].payload.failed as number) === 0, 5000);
+    return { summary: sums[s0] ?? null, caught: h.caught[c0] ?? null, devices: h.out.slice(o0) };
+  };
+  return h;
+}
+
+const masterList = (n: number, rename = ''): Record<string, unknown>[] =>
+  Array.from({ length: n }, (_, i) => ({ userId: String(20000 + i), name: `E${i}${rename}`, card: 100000 + i, privilege: i % 50 === 0 ? 'admin' : 'user', enabled: i % 97 !== 5 }));
+
+async function readUsers(port: number) {
+  const c = new ZkClient({ host: '127.0.0.1', port, timeoutMs: 3000 });
+  try {
+    await c.connect();
+    return await c.users();
+  } finally {
+    await c.close();
+  }
+}
+
+describe('zk-users node', function () {
+  this.timeout(180_000);
+  let sims: ZkSimulator[] = [];
+  const nr = useNodeRedServer(async () => {
+    await Promise.all(sims.map((s) => s.stop()));
+    sims = [];
+  });
+
+  it('500 users to 20 devices: all equal to the list; again → no write; dry run → no write; one device down → reported, 19 finish', async () => {
+    // 19 devices with the 72-byte user layout and one with the 28-byte layout (numeric PINs, 8-byte names).
+    sims = Array.from({ length: 20 }, (_, i) => new ZkSimulator({ port: 0, users: 12, records: 0, seed: 100 + i, transports: 'tcp', profile: i === 3 ? 'zk6' : 'tft' }));
+    const ports = (await Promise.all(sims.map((s) => s.start()))).map((a) => a.port);
+    const fleet = ['host,port,name', ...ports.map((p, i) => `127.0.0.1,${p},D${i}`)].join('\n');
+    await helper.load([zkUsers], flow({ mode: 'list', fleet, tz: 'UTC', timeout: 5000, action: 'sync', missing: 'disable', concurrency: 8 }));
+    const h = wire();
+    const list = masterList(500);
+
+    const first = await h.send({ payload: list });
+    assert.equal(first.caught, null, JSON.stringify(first.caught?.error));
+    assert.deepEqual([first.summary?.payload.ok, first.summary?.payload.failed], [20, 0]);
+    assert.equal(first.devices.length, 20);
+    for (const d of first.devices) {
+      const p = d.payload;
+      assert.deepEqual(p.failed, [], d.topic);
+      assert.deepEqual([(p.added as string[]).length, (p.disabled as string[]).length, p.ok], [500, 12, true], d.topic);
+    }
+    const want = new Map(list.map((u) => [String(u.userId), u]));
+    for (const port of ports) {
+      const users = await readUsers(port);
+      assert.equal(users.length, 512);
+      for (const u of users) {
+        const w = want.get(u.userId);
+        if (!w) {
+          assert.equal(u.enabled, false, `${port}: ${u.userId} is not in the list: disabled`);
+          continue;
+        }
+        assert.deepEqual([u.name, u.cardNo, u.privilege & 0x0e, u.enabled], [w.name, w.card, w.privilege === 'admin' ? 6 : 0, w.enabled], `${port}: ${u.userId}`);
+      }
+    }
+
+    const before = sims.map(writesSeen);
+    const again = await h.send({ payload: list });
+    assert.deepEqual([again.summary?.payload.ok, again.caught], [20, null]);
+    for (const d of again.devices) assert.deepEqual([d.payload.added, d.payload.updated, d.payload.disabled, (d.payload.unchanged as string[]).length], [[], [], [], 512]);
+    assert.deepEqual(sims.map(writesSeen), before, 'the same list again sends no write command');
+
+    const changed = masterList(500, 'x').slice(0, 499);
+    const dry = await h.send({ payload: changed, dryRun: true });
+    assert.deepEqual(sims.map(writesSeen), before, 'a dry run sends no write command');
+    for (const d of dry.devices) {
+      assert.deepEqual([d.dryRun, (d.payload.updated as string[]).length, d.payload.disabled], [true, 499, ['20499']]);
+      assert.deepEqual((d.payload.changes as { fields: string[] }[])[0].fields, ['name']);
+    }
+
+    await sims[7].stop();
+    const down = await h.send({ payload: changed });
+    assert.deepEqual([down.summary?.payload.ok, down.summary?.payload.failed], [19, 1]);
+    const failed = down.devices.filter((d) => !d.payload.ok);
+    assert.equal(failed.length, 1);
+    assert.equal((failed[0].payload.device as { host: string }).host, `127.0.0.1:${ports[7]}`);
+    assert.match(String(failed[0].payload.error), new RegExp(`127\\.0\\.0\\.1:${ports[7]}`));
+    assert.match(String(down.caught?.error?.message), /1 of 20 device\(s\) failed: .*D7/);
+    for (const d of down.devices.filter((x) => x.payload.ok)) assert.deepEqual([(d.payload.updated as string[]).length, d.payload.disabled], [499, ['20499']]);
+    const on9 = await readUsers(ports[9]);
+    assert.equal(on9.find((u) => u.userId === '20001')?.name, 'E1x');
+  });
+
+  it('a bad list is refused naming the entry and field, and nothing is written', async () => {
+    const sim = new ZkSimulator({ port: 0, users: 3, records: 0, seed: 5, transports: 'tcp' });
+    sims = [sim];
+    const { port } = await sim.start();
+    await helper.load([zkDevice, zkUsers], flow({ mode: 'device', device: 'dev', action: 'sync' }, [
+      { id: 'dev', type: 'zk-device', name: 'door', host: '127.0.0.1', port, transport: 'tcp', timeout: 2000, tz: 'UTC', site: '', stateMap: '', directionOverride: '', nameEncoding: 'utf8' },
+    ]));
+    const h = wire();
+    const r = await h.send({ payload: [{ userId: '1', name: 'A' }, { userId: '2', card: 'abc' }, { userId: 1 }] });
+    assert.equal(r.summary, null);
+    assert.match(String(r.caught?.error?.message), /msg\.payload\[1\] \(userId 2\): card must be a card number.*msg\.payload\[2\] \(userId 1\): userId is a duplicate of entry 0/);
+    assert.equal(writesSeen(sim), 0);
+    assert.equal(sim.counters.connections, 0, 'not even connected');
+  });
+
+  it('read: one message per device with its users and templates; templates: backup (0600) and copy from the backup, byte for byte', async () => {
+    const rng = new Prng(11);
+    sims = [0, 1, 2].map((i) => new ZkSimulator({ port: 0, users: 6, records: 0, seed: 40 + i, transports: 'tcp' }));
+    const ports = (await Promise.all(sims.map((s) => s.start()))).map((a) => a.port);
+    const [src] = sims;
+    for (const u of src.users.slice(0, 4)) {
+      for (const finger of [1, 6]) src.addTemplate({ userId: u.userId, finger, data: Buffer.from(Array.from({ length: rng.int(500, 1500) }, () => rng.int(0, 255))) });
+    }
+    const fleet = ['host,port', ...ports.map((p) => `127.0.0.1,${p}`)].join('\n');
+    await helper.load([zkUsers], flow({ mode: 'list', fleet, tz: 'UTC', action: 'read', withTemplates: true }));
+    const h = wire();
+    const read = await h.send({ payload: 'go' });
+    assert.equal(read.devices.length, 3);
+    const first = read.devices.find((d) => d.topic === src.serial);
+    assert.ok(first);
+    assert.equal((first.payload.users as unknown[]).length, 6);
+    assert.equal((first.payload.templates as unknown[]).length, 8);
+
+    const backup = await h.send({ action: 'templates', templates: 'backup' });
+    assert.equal(backup.summary?.payload.ok, 3);
+    const file = String(backup.devices.find((d) => d.topic === src.serial)?.payload.file);
+    assert.equal(path.dirname(file), path.join(nr.dir, 'punchflow', 'templates'));
+    assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+    assert.equal(fs.statSync(path.dirname(file)).mode & 0o777, 0o700);
+
+    // The targets need the users first (templates belong to PINs): give the source's users to the others.
+    const people = src.users.map((u) => ({ userId: u.userId, name: u.name }));
+    const synced = await h.send({ action: 'sync', payload: people });
+    assert.equal(synced.summary?.payload.ok, 3);
+    const copy = await h.send({ action: 'templates', templates: 'copy', from: path.basename(file) });
+    assert.equal(copy.caught, null, JSON.stringify(copy.caught?.error));
+    const bySerial = new Map(copy.devices.map((d) => [d.topic, d.payload]));
+    assert.deepEqual((bySerial.get(src.serial)?.unchanged as string[]).length, 4, 'the source already holds them');
+    const key = (t: { userId: string; finger: number; flag: number; data: Buffer }) => `${t.userId}/${t.finger}/${t.flag}/${t.data.toString('hex')}`;
+    for (const t of sims.slice(1)) {
+      assert.equal((bySerial.get(t.serial)?.copied as string[]).length, 4);
+      assert.deepEqual(t.templates.map(key).sort(), src.templates.map(key).sort());
+    }
+    const before = sims.map(writesSeen);
+    const again = await h.send({ action: 'templates', templates: 'copy', from: path.basename(file) });
+    assert.ok(again.devices.every((d) => (d.payload.copied as string[]).length === 0));
+    assert.deepEqual(sims.map(writesSeen), before, 'equal templates are not written again');
+    const bad = await h.send({ action: 'templates', templates: 'copy', from: '../x.json' });
+    assert.match(String(bad.caught?.error?.message), /must be a file name in .*templates \(no folders\)/);
+  });
+});
