@@ -4,7 +4,7 @@
  */
 import type { NodeDef } from 'node-red';
 import { FleetSource, FleetSourceDef, fleetSource } from '../../lib/fleet';
-import { MISSING_POLICIES, MissingPolicy } from '../../lib/users';
+import { HrMysqlOptions, MISSING_POLICIES, MissingPolicy, checkHrQuery } from '../../lib/users';
 import { settingInteger } from '../shared/settings';
 
 export type UsersAction = 'read' | 'sync' | 'templates';
@@ -27,10 +27,19 @@ export interface ZkUsersDef extends NodeDef, FleetSourceDef {
   pushDevices?: string;
   /** Seconds to wait for a push device's answers. */
   pushTimeout?: string | number;
+  /** sync: the master list from msg.payload (default), or read from an HR table in MySQL on each input. */
+  hrSource?: 'msg' | 'mysql';
+  hrHost?: string;
+  hrPort?: string | number;
+  hrUser?: string;
+  hrDatabase?: string;
+  hrQuery?: string;
 }
 
 export interface ZkUsersCredentials {
   commKey?: string;
+  /** The HR database user's password. */
+  hrPassword?: string;
 }
 
 export interface UsersSettings extends FleetSource {
@@ -43,6 +52,8 @@ export interface UsersSettings extends FleetSource {
   push: string | null;
   pushDevices: string[];
   pushTimeoutMs: number;
+  /** The HR table to read the master list from (null: msg.payload). */
+  hr: HrMysqlOptions | null;
 }
 
 export function parseSerials(text: string | undefined): string[] {
@@ -68,6 +79,22 @@ export function usersSettings(def: Partial<ZkUsersDef>, creds: ZkUsersCredential
     push: def.push || null,
     pushDevices: parseSerials(def.pushDevices),
     pushTimeoutMs: settingInteger(def.pushTimeout, 120, 'push answer timeout', 1, 86400) * 1000,
+    hr: def.hrSource === 'mysql' ? hrSettings(def, creds) : null,
+  };
+}
+
+function hrSettings(def: Partial<ZkUsersDef>, creds: ZkUsersCredentials): HrMysqlOptions {
+  const need = (v: string | undefined, field: string): string => {
+    if (!v || !v.trim()) throw new Error(`HR database: ${field} is empty`);
+    return v.trim();
+  };
+  return {
+    host: need(def.hrHost, 'host'),
+    port: settingInteger(def.hrPort, 3306, 'HR database port', 1, 65535),
+    user: need(def.hrUser, 'user'),
+    password: creds.hrPassword ?? '',
+    database: need(def.hrDatabase, 'database'),
+    query: checkHrQuery(need(def.hrQuery, 'query')),
   };
 }
 

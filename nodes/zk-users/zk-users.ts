@@ -14,7 +14,7 @@ import { FleetScheduler, configuredFleet, describeDevice, fleetFromMsg } from '.
 import type { PushUserHost } from '../../lib/push/user-commands';
 import {
   MasterUser, TemplateDevice, TemplateSet, UserDevice, copyTemplates, emptyReport, fromBackup, groupTemplates, parseMasterList,
-  readBackup, syncDevice, toBackup, writeBackup,
+  readBackup, readHrRows, syncDevice, toBackup, writeBackup,
 } from '../../lib/users';
 import { asUserDevice } from '../../lib/users/client';
 import type { ZkDeviceNode } from '../zk-device/zk-device-api';
@@ -155,7 +155,12 @@ export = (RED: NodeAPI): void => {
       if (configError) throw configError;
       const req = readRequest(msg as unknown as Record<string, unknown>, settings);
       // The whole list is checked before any device is touched: a bad entry writes nothing anywhere.
-      const master = req.action === 'sync' ? parseMasterList(msg.payload) : null;
+      let master: MasterUser[] | null = null;
+      if (req.action === 'sync') {
+        // A list in msg.payload wins; otherwise the node's HR table, read now.
+        const fromHr = !Array.isArray(msg.payload) && settings.hr !== null;
+        master = fromHr && settings.hr ? parseMasterList(await readHrRows(settings.hr), 'HR row') : parseMasterList(msg.payload);
+      }
       let targets = targetsFor(msg);
       if (targets.length === 0) throw new Error('no devices (fill in the device list, give msg.devices, or pick push devices)');
       let source: TemplateSet | null = null;
@@ -240,6 +245,6 @@ export = (RED: NodeAPI): void => {
   }
 
   RED.nodes.registerType<ZkUsersNode, ZkUsersDef, Record<string, never>, ZkUsersCredentials>('zk-users', ZkUsers, {
-    credentials: { commKey: { type: 'password' } },
+    credentials: { commKey: { type: 'password' }, hrPassword: { type: 'password' } },
   });
 };
