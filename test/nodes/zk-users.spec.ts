@@ -12,6 +12,9 @@ import type { NodeMessage } from 'node-red';
 import { helper, useNodeRedServer } from '../support/node-red';
 import zkDevice from '../../nodes/zk-device/zk-device';
 import zkUsers from '../../nodes/zk-users/zk-users';
+import zkPush from '../../nodes/zk-push/zk-push';
+import { PushDevice } from '../../lib/sim/push-device';
+import { freePort } from '../support/ports';
 import { ZkClient } from '../../lib/client';
 import { Cmd } from '../../lib/protocol';
 import { ZkSimulator } from '../../lib/sim';
@@ -239,6 +242,43 @@ describe('zk-users node', function () {
     } finally {
       await pool.query('DROP TABLE IF EXISTS hr_employees').catch(() => undefined);
       await pool.end();
+    }
+  });
+
+  it('push devices on a zk-push node: the same sync through its command queue, the same report; results stay out of zk-push\'s output', async () => {
+    const port = await freePort();
+    const sim = new ZkSimulator({ port: 0, users: 2, records: 0, seed: 3, transports: 'tcp' });
+    sims = [sim];
+    const tcp = (await sim.start()).port;
+    await helper.load([zkPush, zkUsers], flow({ mode: 'list', fleet: `host,port,name\n127.0.0.1,${tcp},Door`, tz: 'UTC', action: 'sync', push: 'p1', pushTimeout: 20 }, [
+      { id: 'p1', z: 'f1', type: 'zk-push', listen: 'port', port, host: '127.0.0.1', delay: 1, errorDelay: 1, devices: 'PX1\nPX2', tz: 'UTC', wires: [[], ['pushEv']] },
+      { id: 'pushEv', z: 'f1', type: 'helper' },
+    ]));
+    const pushEvents: Msg[] = [];
+    (helper.getNode('pushEv') as unknown as EventEmitter).on('input', (m: Msg) => pushEvents.push(m));
+    const devs = ['PX1', 'PX2'].map((sn) => new PushDevice({ url: `http://127.0.0.1:${port}`, serial: sn, users: 3, pollMs: 20, errorDelayMs: 50 }));
+    try {
+      devs.forEach((d) => d.start());
+      await Promise.all(devs.map((d) => d.ready));
+      const h = wire();
+      const list = masterList(30);
+      const r = await h.send({ payload: list });
+      assert.equal(r.caught, null, JSON.stringify(r.caught?.error));
+      assert.deepEqual(r.devices.map((d) => d.topic).sort(), ['PX1', 'PX2', sim.serial].sort());
+      for (const d of r.devices) assert.deepEqual([(d.payload.added as string[]).length, d.payload.failed], [30, []], d.topic);
+      for (const d of devs) {
+        const pins = new Set(d.users.map((u) => u.userId));
+        for (const u of list) assert.ok(pins.has(String(u.userId)), `${d.serial}: ${String(u.userId)}`);
+        assert.equal(d.disabled.size, 3 + list.filter((u) => !u.enabled).length, 'the generated users are disabled, and so is the HR-disabled one');
+      }
+      assert.equal(pushEvents.filter((m) => m.topic === 'command').length, 0, 'the sync\'s command results go to its report only');
+      const writes = (d: PushDevice) => (d.stats.commandsSeen['DATA UPDATE USERINFO'] ?? 0) + (d.stats.commandsSeen['DATA DELETE USERINFO'] ?? 0);
+      const before = devs.map(writes);
+      const again = await h.send({ payload: list });
+      assert.deepEqual(again.devices.map((d) => [d.topic, (d.payload.unchanged as string[]).length]).sort(), [['PX1', 33], ['PX2', 33], [sim.serial, 32]].sort());
+      assert.deepEqual(devs.map(writes), before, 'no write command the second time');
+    } finally {
+      await Promise.all(devs.map((d) => d.stop()));
     }
   });
 });
