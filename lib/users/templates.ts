@@ -99,8 +99,9 @@ export async function readBackup(file: string): Promise<TemplateBackup> {
   return b as TemplateBackup;
 }
 
-const sameTemplates = (a: FingerTemplate[], b: FingerTemplate[]): boolean =>
-  a.length === b.length && a.every((t, i) => t.finger === b[i].finger && t.flag === b[i].flag && t.data.equals(b[i].data));
+/** Every template of `want` is on the device byte-equal (other fingers there are left as they are). */
+const alreadyHeld = (want: FingerTemplate[], held: FingerTemplate[]): boolean =>
+  want.every((t) => held.some((h) => h.finger === t.finger && h.flag === t.flag && h.data.equals(t.data)));
 
 /**
  * Copies `source` (all users, or `only`) to `target`. Users whose templates are already byte-equal there are
@@ -111,6 +112,7 @@ export async function copyTemplates(source: TemplateSet, target: TemplateDevice,
   const ids = only ?? [...source.keys()];
   const present = new Set((await target.users()).map((u) => u.userId));
   const existing = groupTemplates(await target.templates());
+  const todo: [string, FingerTemplate[]][] = [];
   for (const userId of ids) {
     const ts = source.get(userId);
     if (!ts || ts.length === 0) {
@@ -121,10 +123,25 @@ export async function copyTemplates(source: TemplateSet, target: TemplateDevice,
       report.failed.push({ userId, reason: 'is not on this device: sync the users first, then copy the templates' });
       continue;
     }
-    if (sameTemplates(ts, existing.get(userId) ?? [])) {
+    if (alreadyHeld(ts, existing.get(userId) ?? [])) {
       report.unchanged.push(userId);
       continue;
     }
+    todo.push([userId, ts]);
+  }
+  if (target.writeTemplates && todo.length > 0) {
+    // One write window for every user (the device is disabled once), each template read back by the client.
+    const r = await target.writeTemplates(todo.flatMap(([userId, ts]) => ts.map((t) => ({ ...t, userId }))));
+    const bad = new Map<string, string>();
+    for (const f of r.failed) if (!bad.has(f.userId)) bad.set(f.userId, `finger ${f.finger}: ${f.reason}`);
+    for (const [userId] of todo) {
+      const reason = bad.get(userId);
+      if (reason) report.failed.push({ userId, reason });
+      else report.copied.push(userId);
+    }
+    return report;
+  }
+  for (const [userId, ts] of todo) {
     try {
       await target.setUserTemplates(userId, ts);
       report.copied.push(userId);

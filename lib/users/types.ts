@@ -17,4 +17,6 @@ export interface TemplateDevice {
   users(): Promise<DeviceUser[]>;
   templates(): Promise<FingerTemplate[]>;
   setUserTemplates(userId: string, templates: FingerTemplate[]): Promise<void>;
+  /** Many users' templates in one write window (ZkClient); without it, one setUserTemplates per user. */
+  writeTemplates?(templates: FingerTemplate[]): Promise<{ failed: { userId: string; finger: number; reason: string }[] }>;
 }

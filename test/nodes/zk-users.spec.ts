@@ -168,10 +168,11 @@ describe('zk-users node', function () {
 
   it('read: one message per device with its users and templates; templates: backup (0600) and copy from the backup, byte for byte', async () => {
     const rng = new Prng(11);
-    sims = [0, 1, 2].map((i) => new ZkSimulator({ port: 0, users: 6, records: 0, seed: 40 + i, transports: 'tcp' }));
+    // 200 users × 2 fingers on the source; the two others start with other users.
+    sims = [0, 1, 2].map((i) => new ZkSimulator({ port: 0, users: i === 0 ? 200 : 6, records: 0, seed: 40 + i, transports: 'tcp' }));
     const ports = (await Promise.all(sims.map((s) => s.start()))).map((a) => a.port);
     const [src] = sims;
-    for (const u of src.users.slice(0, 4)) {
+    for (const u of src.users) {
       for (const finger of [1, 6]) src.addTemplate({ userId: u.userId, finger, data: Buffer.from(Array.from({ length: rng.int(500, 1500) }, () => rng.int(0, 255))) });
     }
     const fleet = ['host,port', ...ports.map((p) => `127.0.0.1,${p}`)].join('\n');
@@ -181,8 +182,8 @@ describe('zk-users node', function () {
     assert.equal(read.devices.length, 3);
     const first = read.devices.find((d) => d.topic === src.serial);
     assert.ok(first);
-    assert.equal((first.payload.users as unknown[]).length, 6);
-    assert.equal((first.payload.templates as unknown[]).length, 8);
+    assert.equal((first.payload.users as unknown[]).length, 200);
+    assert.equal((first.payload.templates as unknown[]).length, 400);
 
     const backup = await h.send({ action: 'templates', templates: 'backup' });
     assert.equal(backup.summary?.payload.ok, 3);
@@ -198,10 +199,10 @@ describe('zk-users node', function () {
     const copy = await h.send({ action: 'templates', templates: 'copy', from: path.basename(file) });
     assert.equal(copy.caught, null, JSON.stringify(copy.caught?.error));
     const bySerial = new Map(copy.devices.map((d) => [d.topic, d.payload]));
-    assert.deepEqual((bySerial.get(src.serial)?.unchanged as string[]).length, 4, 'the source already holds them');
+    assert.deepEqual((bySerial.get(src.serial)?.unchanged as string[]).length, 200, 'the source already holds them');
     const key = (t: { userId: string; finger: number; flag: number; data: Buffer }) => `${t.userId}/${t.finger}/${t.flag}/${t.data.toString('hex')}`;
     for (const t of sims.slice(1)) {
-      assert.equal((bySerial.get(t.serial)?.copied as string[]).length, 4);
+      assert.equal((bySerial.get(t.serial)?.copied as string[]).length, 200);
       assert.deepEqual(t.templates.map(key).sort(), src.templates.map(key).sort());
     }
     const before = sims.map(writesSeen);
