@@ -6,6 +6,7 @@
 import { CliCommand, UsageError, USAGE_LINE, helpText, parseCli } from '../lib/cli/args';
 import { describeError, exitCodeFor, ErrorContext } from '../lib/cli/errors';
 import { CliIo, Interrupt, runFetch, runInfo, runLive, runSim, runUsers } from './commands';
+import { runTemplates, runUserWrite } from './user-commands';
 
 /** Signal handlers only while a command wants them; after dispose() (or the first signal) the default is back. */
 function onInterrupt(): Interrupt {
@@ -53,7 +54,9 @@ async function main(argv: string[]): Promise<number> {
       case 'info':
         return await runInfo(cmd, io);
       case 'users':
-        return await runUsers(cmd, io);
+        return cmd.write ? await runUserWrite(cmd, io) : await runUsers(cmd, io);
+      case 'templates':
+        return await runTemplates(cmd, io);
       case 'fetch':
         return await runFetch(cmd, io);
       case 'live':

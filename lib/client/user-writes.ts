@@ -27,6 +27,8 @@ export interface UserOpsHost {
   readonly logger: Logger;
   session(): Session;
   transport(): 'tcp' | 'udp';
+  /** User writes in flight at once (1 = one at a time). */
+  writeWindow(): number;
   readOptions(): BufferedReadOptions;
   freeSizes(): Promise<FreeSizes>;
   /** ACK_OK or a typed error. */
@@ -48,6 +50,22 @@ export interface TemplateWriteReport {
   /** Already byte-equal on the device: nothing sent. */
   unchanged: FingerTemplate[];
   failed: { userId: string; finger: number; reason: string; code: 'NOT_KEPT' | 'BAD_INPUT' | 'DEVICE_ERROR' | 'NO_USER' }[];
+}
+
+/** A planned user write: the user as it will be, the device's current record, the bytes to send. */
+interface PlannedWrite {
+  want: DeviceUser;
+  current: DeviceUser | undefined;
+  bytes: Buffer;
+}
+
+/** The difference between a list and the device, as upsertUsers would apply it. */
+export interface UserPlan {
+  add: DeviceUser[];
+  /** Users that exist and differ, with the fields that would change. */
+  update: { user: DeviceUser; fields: string[] }[];
+  unchanged: string[];
+  failed: UserWriteFailure[];
 }
 
 /** Template uploads go in DATA packets of at most this many bytes (one UDP datagram with its header). */
@@ -81,10 +99,20 @@ export class UserOps {
 
   // ---- users ----
 
-  async upsertUsers(list: UserWrite[], opts: { onProgress?: (done: number, total: number) => void } = {}): Promise<UserWriteReport> {
+  /** What upsertUsers would do, computed from one read of the table; nothing is written. */
+  async planUsers(list: UserWrite[]): Promise<UserPlan> {
+    const p = this.plan(await this.readTable(), list);
+    return {
+      add: p.writes.filter((w) => !w.current).map((w) => w.want),
+      update: p.writes.filter((w) => w.current).map((w) => ({ user: w.want, fields: userFieldDiff(w.want, w.current as DeviceUser) })),
+      unchanged: p.unchanged,
+      failed: p.failed,
+    };
+  }
+
+  private plan(table: UserTable, list: UserWrite[]): { writes: PlannedWrite[]; failed: UserWriteFailure[]; unchanged: string[] } {
     const label = this.h.label;
     const enc = this.h.nameEncoding;
-    const table = await this.readTable();
     const index = new Map(table.users.map((u, i) => [u.userId, i]));
     const used = new Set(table.users.map((u) => u.uid));
     const capacity = table.sizes.usersCapacity > 0 ? Math.min(table.sizes.usersCapacity, 0xffff) : 0xffff;
@@ -92,7 +120,7 @@ export class UserOps {
     let nextUid = 1;
     const failed: UserWriteFailure[] = [];
     const unchanged: string[] = [];
-    const plan: { want: DeviceUser; bytes: Buffer }[] = [];
+    const writes: PlannedWrite[] = [];
     const seen = new Set<string>();
     for (const u of Array.isArray(list) ? list : []) {
       const problem = userWriteProblem(u, table.layout, enc);
@@ -126,18 +154,23 @@ export class UserOps {
         unchanged.push(userId);
         continue;
       }
-      plan.push({ want, bytes: encodeUserWrite(want, table.layout, enc, i === undefined ? undefined : table.raw[i]) });
+      writes.push({ want, current, bytes: encodeUserWrite(want, table.layout, enc, i === undefined ? undefined : table.raw[i]) });
     }
+    return { writes, failed, unchanged };
+  }
+
+  async upsertUsers(list: UserWrite[], opts: { onProgress?: (done: number, total: number) => void } = {}): Promise<UserWriteReport> {
+    const label = this.h.label;
+    const { writes: plan, failed, unchanged } = this.plan(await this.readTable(), list);
     if (plan.length === 0) return { written: [], failed, unchanged };
 
     const acked: DeviceUser[] = [];
-    let done = 0;
-    for (const p of plan) {
-      const reply = await this.send(Cmd.USER_WRQ, p.bytes);
-      if (reply.command === Reply.ACK_OK) acked.push(p.want);
-      else failed.push({ userId: p.want.userId, code: 'DEVICE_ERROR', reason: `${label} refused user "${p.want.userId}" with ${codeName(reply.command)}` });
-      opts.onProgress?.(++done, plan.length);
-    }
+    const replies = await this.sendAll(Cmd.USER_WRQ, plan.map((p) => p.bytes), (done) => opts.onProgress?.(done, plan.length));
+    plan.forEach((p, i) => {
+      const code = replies[i].command;
+      if (code === Reply.ACK_OK) acked.push(p.want);
+      else failed.push({ userId: p.want.userId, code: 'DEVICE_ERROR', reason: `${label} refused user "${p.want.userId}" with ${codeName(code)}` });
+    });
     if (acked.length === 0) return { written: [], failed, unchanged };
     await this.h.command(Cmd.REFRESHDATA);
     const after = await this.readTable();
@@ -157,7 +190,7 @@ export class UserOps {
     const table = await this.readTable();
     const byId = new Map(table.users.map((u) => [u.userId, u]));
     const report: UserDeleteReport = { deleted: [], notFound: [], failed: [] };
-    const acked: DeviceUser[] = [];
+    const targets: DeviceUser[] = [];
     for (const id of new Set(Array.isArray(userIds) ? userIds : [])) {
       if (typeof id !== 'string' || id === '') {
         report.failed.push({ userId: String(id), code: 'BAD_INPUT', reason: `${label}: a userId to delete must be a non-empty string` });
@@ -168,12 +201,19 @@ export class UserOps {
         report.notFound.push(id);
         continue;
       }
+      targets.push(u);
+    }
+    const acked: DeviceUser[] = [];
+    const replies = await this.sendAll(Cmd.DELETE_USER, targets.map((u) => {
       const b = Buffer.alloc(2);
       b.writeUInt16LE(u.uid, 0);
-      const reply = await this.send(Cmd.DELETE_USER, b);
-      if (reply.command === Reply.ACK_OK) acked.push(u);
-      else report.failed.push({ userId: id, code: 'DEVICE_ERROR', reason: `${label} refused to delete user "${id}" with ${codeName(reply.command)}` });
-    }
+      return b;
+    }));
+    targets.forEach((u, i) => {
+      const code = replies[i].command;
+      if (code === Reply.ACK_OK) acked.push(u);
+      else report.failed.push({ userId: u.userId, code: 'DEVICE_ERROR', reason: `${label} refused to delete user "${u.userId}" with ${codeName(code)}` });
+    });
     if (acked.length === 0) return report;
     await this.h.command(Cmd.REFRESHDATA);
     const after = await this.readTable();
@@ -293,6 +333,15 @@ export class UserOps {
         await this.send(Cmd.FREE_DATA, Buffer.alloc(0)).catch((err: Error) => this.h.logger('debug', `FREE_DATA on ${label} failed: ${err.message}`));
       }
     }
+  }
+
+  /** One request per payload, pipelined up to the write window; ACK_UNAUTH is never per user. */
+  private async sendAll(cmd: number, payloads: Buffer[], onReply?: (done: number) => void): Promise<DecodedPacket[]> {
+    const replies = await this.h.session().pipeline(cmd, payloads, this.h.writeWindow(), this.h.timeoutMs, onReply);
+    if (replies.some((r) => r.command === Reply.ACK_UNAUTH)) {
+      throw new ZkAuthError(`${this.h.label} answered ${codeName(cmd)} with ACK_UNAUTH — the session is not authenticated; check the comm key`, { host: this.h.label });
+    }
+    return replies;
   }
 
   /** A request whose refusal the caller reports per user; ACK_UNAUTH is never per user. */

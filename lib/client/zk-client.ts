@@ -10,7 +10,7 @@ import { ATTLOG_SELECTOR, USERS_SELECTOR } from '../protocol/buffered';
 import { decodeAttendanceRecords, DeviceAttendance, LayoutChoice } from '../protocol/attendance';
 import { decodeUserRecords, DeviceUser, UserRecordSize, UserWrite, UserWriteReport, UserDeleteReport } from '../protocol/users';
 import type { FingerTemplate } from '../protocol/templates';
-import { UserOps, TemplateWriteReport, failureError } from './user-writes';
+import { UserOps, TemplateWriteReport, UserPlan, failureError } from './user-writes';
 import { ZkEvent } from '../protocol/events';
 import { NameEncoding, readAsciiField } from '../protocol/text';
 import { WallClock, decodeTime, encodeTime, formatWallClock, isValidWallClock, wallClockSeconds } from '../protocol/time';
@@ -47,6 +47,8 @@ export interface ZkClientOptions {
   logger?: Logger;
   /** First reply id; for tests that cross the 65534 → 0 wrap. */
   replyIdStart?: number;
+  /** User writes and deletes in flight at once over TCP (default 16; 1 = one at a time); UDP always sends one at a time. */
+  writeWindow?: number;
 }
 
 export interface DeviceInfo {
@@ -132,6 +134,7 @@ export class ZkClient {
       tz: opts.tz ?? hostTimeZone(),
       logger: opts.logger ?? NONE,
       replyIdStart: opts.replyIdStart ?? 0,
+      writeWindow: opts.writeWindow ?? 16,
     };
   }
 
@@ -266,6 +269,11 @@ export class ZkClient {
     return this.writeWindow((ops) => ops.upsertUsers(users, opts));
   }
 
+  /** What upsertUsers would write (added, updated with the fields, unchanged, refused); writes nothing. */
+  planUsers(users: UserWrite[]): Promise<UserPlan> {
+    return this.readWindow((ops) => ops.planUsers(users));
+  }
+
   /** Deletes users by PIN (with their fingerprints); the read-back proves they are gone. */
   deleteUsers(userIds: string[]): Promise<UserDeleteReport> {
     return this.writeWindow((ops) => ops.deleteUsers(userIds));
@@ -332,6 +340,8 @@ export class ZkClient {
       logger: this.o.logger,
       session: () => this.requireSession(),
       transport: () => this.transportKind ?? 'tcp',
+      // A lost UDP datagram would fail the whole window: one at a time there.
+      writeWindow: () => (this.transportKind === 'udp' ? 1 : Math.max(1, Math.floor(this.o.writeWindow))),
       readOptions: () => this.readOptions(),
       freeSizes: () => this.freeSizes(),
       command: (cmd, payload) => this.command(cmd, payload),

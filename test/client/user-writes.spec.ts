@@ -109,6 +109,19 @@ describe('ZkClient user writes ↔ simulator over real sockets', function () {
     });
   });
 
+  it('planUsers reports added, updated (with the fields) and unchanged users and writes nothing', async () => {
+    await withDevice({ users: 0 }, {}, async ({ sim, client }) => {
+      await client.upsertUsers([{ userId: 'P1', name: 'One' }, { userId: 'P2', name: 'Two' }]);
+      const before = sim.counters.commandsSeen;
+      const plan = await client.planUsers([{ userId: 'P1', name: 'One' }, { userId: 'P2', name: 'Deux', enabled: false }, { userId: 'P3' }, { userId: '' }]);
+      assert.deepEqual(plan.add.map((u) => [u.userId, u.uid]), [['P3', 3]]);
+      assert.deepEqual(plan.update.map((x) => [x.user.userId, x.fields]), [['P2', ['name', 'enabled']]]);
+      assert.deepEqual(plan.unchanged, ['P1']);
+      assert.equal(plan.failed[0].code, 'BAD_INPUT');
+      for (const cmd of [Cmd.USER_WRQ, Cmd.DELETE_USER, Cmd.REFRESHDATA]) assert.equal(sent(sim, before, cmd), 0);
+    });
+  });
+
   it('allocates the lowest free slots and reports progress', async () => {
     await withDevice({ users: 0 }, {}, async ({ sim, client }) => {
       sim.addUser({ uid: 1, userId: 'A' });
@@ -229,6 +242,28 @@ describe('ZkClient user writes ↔ simulator over real sockets', function () {
       assert.deepEqual(r.written.map((u) => u.userId), ['900001', '900002']);
       assert.equal(r.failed[0].code, 'NO_SLOT');
       assert.match(r.failed[0].reason, /no free user slot \(1500 of 1500 used\)/);
+    });
+  });
+
+  it('pipelined writes: replies in request order, duplicated replies counted once, a window of 1 works too', async () => {
+    await withDevice({ users: 0 }, {}, async ({ sim, client }) => {
+      const session = (client as unknown as { session: import('../../lib/client/session').Session }).session;
+      // uid 0 is refused by the device: the refusals must land at exactly those indexes.
+      const payloads = Array.from({ length: 40 }, (_, i) => {
+        const b = Buffer.alloc(72);
+        b.writeUInt16LE(i % 7 === 3 ? 0 : i + 1, 0);
+        b.write(`P${i}`, 48, 'latin1');
+        return b;
+      });
+      await sim.setFaults({ duplicateReply: [Cmd.USER_WRQ] });
+      for (const window of [8, 1, 64]) {
+        const seen: number[] = [];
+        const replies = await session.pipeline(Cmd.USER_WRQ, payloads, window, 2000, (d) => seen.push(d));
+        assert.deepEqual(replies.map((r) => r.command === 2000), payloads.map((_, i) => i % 7 !== 3), `window ${window}`);
+        assert.deepEqual(seen, payloads.map((_, i) => i + 1));
+      }
+      await sim.setFaults({ duplicateReply: undefined });
+      assert.equal((await client.upsertUsers([{ userId: 'after' }])).written.length, 1, 'the session still matches replies after the duplicates');
     });
   });
 
