@@ -1,31 +1,14 @@
 /**
  * Fingerprint template backup and copy. Templates are biometric data: a backup file is created with mode
- * 0600 in a 0700 directory and replaced atomically. Template bytes are opaque: stored as base64 and written
- * back byte for byte. Face templates are not covered (the protocol moves them differently).
+ * 0600 in a 0700 directory and replaced atomically, in the same format as the CLI's backups. Template bytes
+ * are opaque: stored as base64 and written back byte for byte. Face templates are not covered.
  */
 import { promises as fsp } from 'fs';
 import * as path from 'path';
 import { ZkError } from '../errors';
-import { replaceFile } from '../files/durable';
+import { readTemplateBackup, writeTemplateBackup } from '../files/template-backup';
 import type { SyncFailure } from './sync';
-import type { FingerTemplate, TemplateDevice } from './types';
-
-export const BACKUP_FORMAT = 'punchflow-templates';
-
-export interface BackupTemplate {
-  finger: number;
-  flag: number;
-  /** base64 of the opaque template bytes. */
-  data: string;
-}
-
-export interface TemplateBackup {
-  format: typeof BACKUP_FORMAT;
-  version: 1;
-  device: { serial: string | null; host: string; name: string | null };
-  takenAt: string;
-  users: { userId: string; templates: BackupTemplate[] }[];
-}
+import type { DeviceUser, FingerTemplate, TemplateDevice } from './types';
 
 export interface TemplateCopyReport {
   copied: string[];
@@ -47,56 +30,26 @@ export function groupTemplates(list: FingerTemplate[]): TemplateSet {
   return out;
 }
 
-export function toBackup(set: TemplateSet, device: TemplateBackup['device'], takenAt = new Date()): TemplateBackup {
-  return {
-    format: BACKUP_FORMAT,
-    version: 1,
-    device,
-    takenAt: takenAt.toISOString(),
-    users: [...set].map(([userId, ts]) => ({ userId, templates: ts.map((t) => ({ finger: t.finger, flag: t.flag, data: t.data.toString('base64') })) })),
-  };
-}
-
-/** Templates of a backup; `uid` is 0 because the target device's slot is found by userId when writing. */
-export function fromBackup(b: TemplateBackup): TemplateSet {
-  const out: TemplateSet = new Map();
-  for (const u of b.users) out.set(u.userId, u.templates.map((t) => ({ userId: u.userId, uid: 0, finger: t.finger, flag: t.flag, data: Buffer.from(t.data, 'base64') })));
-  return out;
-}
-
 /** A safe file name for a device's backup: serial, else host:port. */
-export function backupFileName(device: TemplateBackup['device']): string {
+export function backupFileName(device: { serial: string | null; host: string }): string {
   return `${(device.serial ?? device.host).replace(/[^A-Za-z0-9_.-]/g, '_')}.json`;
 }
 
-/** Writes `b` into `dir` (created 0700) as a 0600 file; returns its path. */
-export async function writeBackup(dir: string, b: TemplateBackup): Promise<string> {
+/**
+ * Saves a device's templates (and the users they belong to, so a restore can create them) as
+ * `<dir>/<serial>.json` in the format `zk templates backup` writes (lib/files/template-backup); returns the path.
+ */
+export async function saveBackup(dir: string, device: { serial: string | null; host: string }, users: DeviceUser[], templates: FingerTemplate[]): Promise<string> {
   await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
-  const file = path.join(dir, backupFileName(b.device));
-  await replaceFile(file, JSON.stringify(b), { mode: 0o600 });
-  // A file that existed before keeps its mode through rename of a new one; this also covers a lax umask.
-  await fsp.chmod(file, 0o600);
+  const file = path.join(dir, backupFileName(device));
+  const owners = new Set(templates.map((t) => t.userId));
+  await writeTemplateBackup(file, { device, savedAt: new Date().toISOString(), users: users.filter((u) => owners.has(u.userId)), templates });
   return file;
 }
 
-/** Reads and checks a backup file; errors name the file and what is wrong. */
-export async function readBackup(file: string): Promise<TemplateBackup> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(await fsp.readFile(file, 'utf8'));
-  } catch (err) {
-    throw new Error(`template backup ${file}: ${(err as Error).message}`);
-  }
-  const b = parsed as Partial<TemplateBackup> | null;
-  if (!b || b.format !== BACKUP_FORMAT || b.version !== 1 || !Array.isArray(b.users)) {
-    throw new Error(`template backup ${file}: not a PunchFlow template backup (format "${BACKUP_FORMAT}", version 1)`);
-  }
-  b.users.forEach((u, i) => {
-    const ok = u && typeof u.userId === 'string' && Array.isArray(u.templates) &&
-      u.templates.every((t) => Number.isInteger(t.finger) && t.finger >= 0 && t.finger <= 9 && Number.isInteger(t.flag) && typeof t.data === 'string' && t.data.length > 0);
-    if (!ok) throw new Error(`template backup ${file}: users[${i}] is damaged (userId, and templates with finger 0-9, flag and data)`);
-  });
-  return b as TemplateBackup;
+/** The templates of a backup file (either writer's), grouped by user. */
+export async function loadBackup(file: string): Promise<TemplateSet> {
+  return groupTemplates((await readTemplateBackup(file)).templates);
 }
 
 /** Every template of `want` is on the device byte-equal (other fingers there are left as they are). */

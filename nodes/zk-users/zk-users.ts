@@ -13,8 +13,8 @@ import { ZkConnectionError } from '../../lib/errors';
 import { FleetScheduler, configuredFleet, describeDevice, fleetFromMsg } from '../../lib/fleet';
 import type { PushUserHost } from '../../lib/push/user-commands';
 import {
-  MasterUser, TemplateDevice, TemplateSet, UserDevice, copyTemplates, emptyReport, fromBackup, groupTemplates, parseMasterList,
-  readBackup, readHrRows, syncDevice, toBackup, writeBackup,
+  MasterUser, TemplateDevice, TemplateSet, UserDevice, copyTemplates, emptyReport, groupTemplates, loadBackup, parseMasterList,
+  readHrRows, saveBackup, syncDevice,
 } from '../../lib/users';
 import { asUserDevice } from '../../lib/users/client';
 import type { ZkDeviceNode } from '../zk-device/zk-device-api';
@@ -113,8 +113,7 @@ export = (RED: NodeAPI): void => {
       if (req.from === '') throw new Error('templates copy needs a source: a device of the list (host:port) or a backup file name (msg.from)');
       if (req.from.endsWith('.json')) {
         if (!BACKUP_NAME.test(req.from)) throw new Error(`backup "${req.from}" must be a file name in ${backupDir} (no folders)`);
-        const b = await readBackup(path.join(backupDir, req.from));
-        return { set: fromBackup(b), sourceKey: null, label: req.from };
+        return { set: await loadBackup(path.join(backupDir, req.from)), sourceKey: null, label: req.from };
       }
       const src = targets.find((t) => keyOf(t) === req.from || (t.kind === 'tcp' && t.cfg.name === req.from) || serials.get(keyOf(t)) === req.from);
       if (!src) throw new Error(`templates copy: source device "${req.from}" is not one of this node's devices (give host:port, its name or serial)`);
@@ -136,12 +135,13 @@ export = (RED: NodeAPI): void => {
         return { serial: r.serial, payload: { ok: r.value.failed.length === 0, device: r.describe, ...r.value } };
       }
       if (req.templatesMode === 'backup') {
-        const r = await withDevice(t, signal, async (d) => groupTemplates(await d.templates()));
-        const count = [...r.value.values()].reduce((a, l) => a + l.length, 0);
-        if (req.dryRun) return { serial: r.serial, payload: { ok: true, device: r.describe, dryRun: true, users: r.value.size, templates: count } };
+        const r = await withDevice(t, signal, async (d) => ({ users: await d.users(), templates: await d.templates() }));
+        const set = groupTemplates(r.value.templates);
+        const count = r.value.templates.length;
+        if (req.dryRun) return { serial: r.serial, payload: { ok: true, device: r.describe, dryRun: true, users: set.size, templates: count } };
         const host = t.kind === 'tcp' ? deviceKey(t.cfg) : `push:${t.sn}`;
-        const file = await writeBackup(backupDir, toBackup(r.value, { serial: r.serial, host, name: t.kind === 'tcp' ? t.cfg.name : null }));
-        return { serial: r.serial, payload: { ok: true, device: r.describe, file, users: r.value.size, templates: count } };
+        const file = await saveBackup(backupDir, { serial: r.serial, host }, r.value.users, r.value.templates);
+        return { serial: r.serial, payload: { ok: true, device: r.describe, file, users: set.size, templates: count } };
       }
       const only = req.userId ? [req.userId] : null;
       const r = await withDevice(t, signal, (d) => {

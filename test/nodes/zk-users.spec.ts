@@ -15,6 +15,7 @@ import zkUsers from '../../nodes/zk-users/zk-users';
 import zkPush from '../../nodes/zk-push/zk-push';
 import { PushDevice } from '../../lib/sim/push-device';
 import { freePort } from '../support/ports';
+import { readTemplateBackup } from '../../lib/files/template-backup';
 import { ZkClient } from '../../lib/client';
 import { Cmd } from '../../lib/protocol';
 import { ZkSimulator } from '../../lib/sim';
@@ -191,6 +192,9 @@ describe('zk-users node', function () {
     assert.equal(path.dirname(file), path.join(nr.dir, 'punchflow', 'templates'));
     assert.equal(fs.statSync(file).mode & 0o777, 0o600);
     assert.equal(fs.statSync(path.dirname(file)).mode & 0o777, 0o700);
+    // The CLI's format: `zk templates restore` reads it (users included, so it can create them).
+    const b = await readTemplateBackup(file);
+    assert.deepEqual([b.users.length, b.templates.length, b.device.serial], [200, 400, src.serial]);
 
     // The targets need the users first (templates belong to PINs): give the source's users to the others.
     const people = src.users.map((u) => ({ userId: u.userId, name: u.name }));
