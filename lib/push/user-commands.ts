@@ -17,7 +17,7 @@ export interface CommandPort {
 }
 
 export interface PushUserOptions {
-  /** How long to wait for a device's answers before reporting it (the commands stay queued). Default 120 s. */
+  /** How long a device may answer nothing before it is reported (its commands stay queued). Default 120 s. */
   answerTimeoutMs?: number;
   /** Commands in flight per device. Default half the queue limit. */
   window?: number;
@@ -135,59 +135,72 @@ export class PushUserCommands {
     this.waiters.clear();
   }
 
-  /** Queues `commands` (at most `window` unanswered at a time); outcome per command, in order. */
-  private async run(sn: string, commands: string[]): Promise<(CommandOutcome | null)[]> {
+  /**
+   * Queues `commands` (at most `window` unanswered at a time); outcome per command, in order. Gives up when the
+   * device answers nothing for `idleMs`: a big sync takes many polls, so the wait is for progress, not a total.
+   */
+  private async run(sn: string, commands: string[], idleMs: number): Promise<(CommandOutcome | null)[]> {
     const out: (CommandOutcome | null)[] = new Array(commands.length).fill(null);
     let next = 0;
-    let deadline: NodeJS.Timeout | null = null;
+    let timer: NodeJS.Timeout | null = null;
     let expired = false;
-    const expiry = new Promise<void>((resolve) => {
-      deadline = setTimeout(() => {
-        expired = true;
-        resolve();
-      }, this.timeoutMs);
+    let onExpiry: () => void = () => undefined;
+    const expiry = new Promise<null>((resolve) => {
+      onExpiry = () => resolve(null);
     });
+    const arm = (): void => {
+      if (timer) clearTimeout(timer);
+      timer = setTimeout(() => {
+        expired = true;
+        onExpiry();
+      }, idleMs);
+    };
     const lane = async (): Promise<void> => {
       while (next < commands.length && !expired && !this.closed) {
         const i = next++;
         const { id } = await this.port.enqueue(sn, commands[i]);
         const answer = new Promise<CommandOutcome>((resolve) => this.waiters.set(`${sn}|${id}`, { resolve }));
-        const got = await Promise.race([answer, expiry.then(() => null)]);
+        const got = await Promise.race([answer, expiry]);
         if (got === null) this.waiters.delete(`${sn}|${id}`);
+        else arm();
         out[i] = got;
       }
     };
+    arm();
     try {
       await Promise.all(Array.from({ length: Math.min(this.window, commands.length) }, lane));
     } finally {
-      if (deadline) clearTimeout(deadline);
+      if (timer) clearTimeout(timer);
     }
     return out;
   }
 
-  private why(sn: string, o: CommandOutcome | null): string {
-    if (o === null) return `no answer from push device ${sn} within ${this.timeoutMs / 1000} s (is it polling? the command stays queued and runs when it does)`;
+  private why(sn: string, o: CommandOutcome | null, timeoutMs: number): string {
+    if (o === null) return `no answer from push device ${sn} for ${timeoutMs / 1000} s (is it polling? the command stays queued and runs when it does)`;
     if (o.state === 'timeout') return `push device ${sn} took the command but never answered it`;
     return `push device ${sn} answered Return=${o.returnCode ?? '?'} (${o.returnCode === -1002 ? 'syntax not supported by this firmware' : 'refused'})`;
   }
 
-  /** The device as lib/users sees it. */
-  device(sn: string): UserDevice & TemplateDevice {
+  /** The device as lib/users sees it; `answerTimeoutMs` overrides the default wait for its answers. */
+  device(sn: string, opts: { answerTimeoutMs?: number } = {}): UserDevice & TemplateDevice {
     if (!isValidSerial(sn)) throw new Error(`${JSON.stringify(sn)} is not a push device serial number`);
+    const ms = opts.answerTimeoutMs ?? this.timeoutMs;
+    const run = (commands: string[]) => this.run(sn, commands, ms);
+    const why = (o: CommandOutcome | null) => this.why(sn, o, ms);
     const users = async (): Promise<DeviceUser[]> => {
       if (this.collecting.has(sn)) throw new Error(`push device ${sn}: a user query is already running`);
       const got: DeviceUser[] = [];
       this.collecting.set(sn, got);
       try {
-        const [o] = await this.run(sn, ['DATA QUERY USERINFO']);
-        if (!o || o.state !== 'answered' || o.returnCode !== 0) throw new Error(`reading users: ${this.why(sn, o)}`);
+        const [o] = await run(['DATA QUERY USERINFO']);
+        if (!o || o.state !== 'answered' || o.returnCode !== 0) throw new Error(`reading users: ${why(o)}`);
         // A user listed twice (two posts) counts once, the last one.
         return [...new Map(got.map((u) => [u.userId, u])).values()];
       } finally {
         this.collecting.delete(sn);
       }
     };
-    const failure = (userId: string, o: CommandOutcome | null): UserWriteFailure => ({ userId, reason: this.why(sn, o), code: 'DEVICE_ERROR' });
+    const failure = (userId: string, o: CommandOutcome | null): UserWriteFailure => ({ userId, reason: why(o), code: 'DEVICE_ERROR' });
     const upsertUsers = async (writes: UserWrite[]): Promise<UserWriteReport> => {
       const current = new Map((await users()).map((u) => [u.userId, u]));
       const report: UserWriteReport = { written: [], failed: [] };
@@ -207,7 +220,7 @@ export class PushUserCommands {
           report.failed.push({ userId: w.userId, reason: (err as Error).message, code: 'BAD_INPUT' });
         }
       }
-      const outcomes = await this.run(sn, full.map(userInfoCommand));
+      const outcomes = await run(full.map(userInfoCommand));
       full.forEach((u, i) => {
         const o = outcomes[i];
         if (o && o.state === 'answered' && o.returnCode === 0) report.written.push(u);
@@ -216,7 +229,7 @@ export class PushUserCommands {
       return report;
     };
     const deleteUsers = async (ids: string[]): Promise<UserDeleteReport> => {
-      const outcomes = await this.run(sn, ids.map(deleteUserCommand));
+      const outcomes = await run(ids.map(deleteUserCommand));
       const report: UserDeleteReport = { deleted: [], notFound: [], failed: [] };
       ids.forEach((id, i) => {
         const o = outcomes[i];
@@ -226,9 +239,9 @@ export class PushUserCommands {
       return report;
     };
     const setUserTemplates = async (userId: string, ts: FingerTemplate[]): Promise<void> => {
-      const outcomes = await this.run(sn, ts.map((t) => templateCommand({ ...t, userId })));
+      const outcomes = await run(ts.map((t) => templateCommand({ ...t, userId })));
       const bad = outcomes.findIndex((o) => !o || o.state !== 'answered' || o.returnCode !== 0);
-      if (bad >= 0) throw new Error(`finger ${ts[bad].finger}: ${this.why(sn, outcomes[bad])}`);
+      if (bad >= 0) throw new Error(`finger ${ts[bad].finger}: ${why(outcomes[bad])}`);
     };
     const templates = async (): Promise<FingerTemplate[]> => {
       // Push devices upload templates only on their own schedule: copying compares against nothing.

@@ -51,7 +51,10 @@ export = (RED: NodeAPI): void => {
     // zk-users reaches this node's devices through the same command queue (user and template sync).
     const userCommands = new PushUserCommands({
       enqueue: (sn, command) => {
-        if (!server) return Promise.reject(new Error('zk-push is not running'));
+        if (!server || !settings || !state) return Promise.reject(new Error('zk-push is not running'));
+        if (!settings.server.devices.has(sn) && !state.has(sn)) {
+          return Promise.reject(new Error(`push device ${sn} is not on zk-push's device list and has never connected: check the serial`));
+        }
         return server.commands.enqueue(sn, command);
       },
     });

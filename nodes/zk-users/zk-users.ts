@@ -87,7 +87,7 @@ export = (RED: NodeAPI): void => {
       if (t.kind === 'push') {
         const host = pushHost();
         if (!host) throw new Error('no zk-push node');
-        const value = await fn(host.commands.device(t.sn));
+        const value = await fn(host.commands.device(t.sn, { answerTimeoutMs: settings.pushTimeoutMs }));
         return { value, serial: t.sn, describe: { serial: t.sn, name: null, site: null, host: 'push', tz: null } };
       }
       const own = singleSession !== null;

@@ -255,8 +255,8 @@ describe('zk-users node', function () {
     const sim = new ZkSimulator({ port: 0, users: 2, records: 0, seed: 3, transports: 'tcp' });
     sims = [sim];
     const tcp = (await sim.start()).port;
-    await helper.load([zkPush, zkUsers], flow({ mode: 'list', fleet: `host,port,name\n127.0.0.1,${tcp},Door`, tz: 'UTC', action: 'sync', push: 'p1', pushTimeout: 20 }, [
-      { id: 'p1', z: 'f1', type: 'zk-push', listen: 'port', port, host: '127.0.0.1', delay: 1, errorDelay: 1, devices: 'PX1\nPX2', tz: 'UTC', wires: [[], ['pushEv']] },
+    await helper.load([zkPush, zkUsers], flow({ mode: 'list', fleet: `host,port,name\n127.0.0.1,${tcp},Door`, tz: 'UTC', action: 'sync', push: 'p1', pushDevices: 'PX1, PX2, PX3, NOPE1', pushTimeout: 3 }, [
+      { id: 'p1', z: 'f1', type: 'zk-push', listen: 'port', port, host: '127.0.0.1', delay: 1, errorDelay: 1, devices: 'PX1\nPX2\nPX3', tz: 'UTC', wires: [[], ['pushEv']] },
       { id: 'pushEv', z: 'f1', type: 'helper' },
     ]));
     const pushEvents: Msg[] = [];
@@ -268,9 +268,16 @@ describe('zk-users node', function () {
       const h = wire();
       const list = masterList(30);
       const r = await h.send({ payload: list });
-      assert.equal(r.caught, null, JSON.stringify(r.caught?.error));
-      assert.deepEqual(r.devices.map((d) => d.topic).sort(), ['PX1', 'PX2', sim.serial].sort());
-      for (const d of r.devices) assert.deepEqual([(d.payload.added as string[]).length, d.payload.failed], [30, []], d.topic);
+      assert.deepEqual([r.summary?.payload.ok, r.summary?.payload.failed], [3, 2]);
+      // A mistyped serial is refused at once (nothing queued for a device that does not exist); a listed device
+      // that never polls is reported after the push wait; the others finish.
+      const err = (sn: string) => String(r.devices.find((d) => d.topic === sn)?.payload.error);
+      assert.match(err('NOPE1'), /push device NOPE1 is not on zk-push's device list and has never connected: check the serial/);
+      assert.match(err('PX3'), /reading users: no answer from push device PX3 for 3 s \(is it polling\?/);
+      assert.match(String(r.caught?.error?.message), /2 of 5 device\(s\) failed/);
+      const good = r.devices.filter((d) => d.topic !== 'NOPE1' && d.topic !== 'PX3');
+      assert.deepEqual(good.map((d) => d.topic).sort(), ['PX1', 'PX2', sim.serial].sort());
+      for (const d of good) assert.deepEqual([(d.payload.added as string[]).length, d.payload.failed], [30, []], d.topic);
       for (const d of devs) {
         const pins = new Set(d.users.map((u) => u.userId));
         for (const u of list) assert.ok(pins.has(String(u.userId)), `${d.serial}: ${String(u.userId)}`);
@@ -280,7 +287,7 @@ describe('zk-users node', function () {
       const writes = (d: PushDevice) => (d.stats.commandsSeen['DATA UPDATE USERINFO'] ?? 0) + (d.stats.commandsSeen['DATA DELETE USERINFO'] ?? 0);
       const before = devs.map(writes);
       const again = await h.send({ payload: list });
-      assert.deepEqual(again.devices.map((d) => [d.topic, (d.payload.unchanged as string[]).length]).sort(), [['PX1', 33], ['PX2', 33], [sim.serial, 32]].sort());
+      assert.deepEqual(again.devices.filter((d) => d.topic !== 'NOPE1' && d.topic !== 'PX3').map((d) => [d.topic, (d.payload.unchanged as string[]).length]).sort(), [['PX1', 33], ['PX2', 33], [sim.serial, 32]].sort());
       assert.deepEqual(devs.map(writes), before, 'no write command the second time');
     } finally {
       await Promise.all(devs.map((d) => d.stop()));

@@ -23,13 +23,13 @@ interface Rig {
   close(): Promise<void>;
 }
 
-async function rig(answerTimeoutMs = 20_000): Promise<Rig> {
+async function rig(answerTimeoutMs = 20_000, commandsPerPoll = 10): Promise<Rig> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'punchflow-pushusers-'));
   let users: PushUserCommands | null = null;
   const state = await PushState.open(path.join(dir, 'state.json'), { saveDelayMs: 20 });
   const journal = await PushJournal.open(path.join(dir, 'journal'));
   journal.start(() => undefined);
-  const server = new PushServer(pushDefaults({ unknownDevices: 'accept' }), journal, state, {
+  const server = new PushServer(pushDefaults({ unknownDevices: 'accept', commandsPerPoll }), journal, state, {
     command: (c) => users?.onCommand(c),
     userLines: (sn, text) => users?.onUserLines(sn, text),
   });
@@ -126,7 +126,20 @@ describe('users: push devices (ADMS command queue)', function () {
     d.start();
     await d.ready;
     await d.stop();
-    await assert.rejects(syncDevice(r.users.device('OFF1'), parseMasterList([{ userId: '1' }]), { missing: 'leave' }), /reading users: no answer from push device OFF1 within 0.3 s/);
+    await assert.rejects(syncDevice(r.users.device('OFF1'), parseMasterList([{ userId: '1' }]), { missing: 'leave' }), /reading users: no answer from push device OFF1 for 0.3 s/);
+  });
+
+  it('the push wait is for progress, not a total: a sync longer than the wait finishes while answers keep coming', async () => {
+    // One command per poll every 25 ms: 60 users take ≥ 60 polls (1.5 s), far past the 500 ms wait.
+    r = await rig(500, 1);
+    const d = new PushDevice({ url: r.url, serial: 'PS1', users: 0, pollMs: 25, errorDelayMs: 20 });
+    d.start();
+    devices.push(d);
+    await d.ready;
+    const list = parseMasterList(Array.from({ length: 60 }, (_, i) => ({ userId: String(500 + i), name: `S${i}` })));
+    const rep = await syncDevice(r.users.device('PS1'), list, { missing: 'leave' });
+    assert.deepEqual([rep.added.length, rep.failed], [60, []]);
+    assert.ok(d.stats.polls >= 60, `${d.stats.polls} polls`);
   });
 
   it('copies templates byte for byte with DATA UPDATE FINGERTMP', async () => {
