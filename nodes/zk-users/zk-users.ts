@@ -67,7 +67,7 @@ export = (RED: NodeAPI): void => {
     function pushHost(): PushUserHost['pushUsers'] | null {
       if (!settings.push) return null;
       const host = (RED.nodes.getNode(settings.push) as (Node & PushUserHost) | null)?.pushUsers;
-      if (!host) throw new Error('the selected zk-push node is not running (deploy it, or clear "push devices")');
+      if (!host) throw new Error('the selected zk-push node is not running (deploy it, or clear "Push node")');
       return host;
     }
 
@@ -117,6 +117,7 @@ export = (RED: NodeAPI): void => {
       }
       const src = targets.find((t) => keyOf(t) === req.from || (t.kind === 'tcp' && t.cfg.name === req.from) || serials.get(keyOf(t)) === req.from);
       if (!src) throw new Error(`templates copy: source device "${req.from}" is not one of this node's devices (give host:port, its name or serial)`);
+      if (src.kind === 'push') throw new Error(`templates copy: push device ${src.sn} cannot be the source (push devices upload templates on their own schedule); copy from a backup or a polled device`);
       const r = await withDevice(src, abort.signal, async (d) => groupTemplates(await d.templates()));
       return { set: r.value, sourceKey: keyOf(src), label: req.from };
     }
@@ -135,11 +136,12 @@ export = (RED: NodeAPI): void => {
         return { serial: r.serial, payload: { ok: r.value.failed.length === 0, device: r.describe, ...r.value } };
       }
       if (req.templatesMode === 'backup') {
+        if (t.kind === 'push') throw new Error(`push device ${t.sn}: templates are backed up from polled devices only (push devices upload them on their own schedule)`);
         const r = await withDevice(t, signal, async (d) => ({ users: await d.users(), templates: await d.templates() }));
         const set = groupTemplates(r.value.templates);
         const count = r.value.templates.length;
         if (req.dryRun) return { serial: r.serial, payload: { ok: true, device: r.describe, dryRun: true, users: set.size, templates: count } };
-        const host = t.kind === 'tcp' ? deviceKey(t.cfg) : `push:${t.sn}`;
+        const host = deviceKey(t.cfg);
         const file = await saveBackup(backupDir, { serial: r.serial, host }, r.value.users, r.value.templates);
         return { serial: r.serial, payload: { ok: true, device: r.describe, file, users: set.size, templates: count } };
       }

@@ -289,6 +289,10 @@ describe('zk-users node', function () {
       const again = await h.send({ payload: list });
       assert.deepEqual(again.devices.filter((d) => d.topic !== 'NOPE1' && d.topic !== 'PX3').map((d) => [d.topic, (d.payload.unchanged as string[]).length]).sort(), [['PX1', 33], ['PX2', 33], [sim.serial, 32]].sort());
       assert.deepEqual(devs.map(writes), before, 'no write command the second time');
+      // Push devices upload templates on their own schedule: a backup says so instead of writing an empty file.
+      const bk = await h.send({ action: 'templates', templates: 'backup' });
+      assert.match(String(bk.devices.find((d) => d.topic === 'PX1')?.payload.error), /templates are backed up from polled devices only/);
+      assert.equal(bk.devices.find((d) => d.topic === sim.serial)?.payload.ok, true);
     } finally {
       await Promise.all(devs.map((d) => d.stop()));
     }
