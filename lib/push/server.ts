@@ -311,6 +311,7 @@ export class PushServer {
     }
     const text = TEXT_TABLES.has(table) ? decodeLenient(raw) : null;
     if (TEXT_TABLES.has(table) && text === null) throw new Reply(400, 'BAD REQUEST', `device ${sn}: ${table} body contains NUL bytes`);
+    if ((table === 'OPERLOG' || table === 'USERINFO') && text !== null) this.hooks.userLines?.(sn, text);
     if (table === 'OPERLOG' && cleanStamp !== null) {
       const d = this.state.get(sn);
       if (d.operlogStamp !== cleanStamp) {
@@ -319,7 +320,6 @@ export class PushServer {
       }
     }
     this.heard(sn, remote);
-    if ((table === 'OPERLOG' || table === 'USERINFO') && text !== null) this.hooks.userLines?.(sn, text);
     if (this.settings.otherTables === 'pass') this.hooks.table?.({ deviceSn: sn, table, body: text ?? raw, receivedAt });
     return 'OK';
   }

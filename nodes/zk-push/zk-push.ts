@@ -67,11 +67,7 @@ export = (RED: NodeAPI): void => {
       },
       badLines: (sn, bad) => out2('anomaly', bad, { deviceSn: sn }),
       table: (t) => out2('table', t, { deviceSn: t.deviceSn }),
-      // Results of zk-users' commands go into its sync report, not one message each here.
-      command: (c) => {
-        if (!userCommands.onCommand(c)) out2('command', c, { deviceSn: c.deviceSn });
-      },
-      userLines: (sn, text) => userCommands.onUserLines(sn, text),
+      command: (c) => out2('command', c, { deviceSn: c.deviceSn }),
       rejected: (r) => {
         out2('rejected', r, { deviceSn: r.deviceSn });
         node.warn(`zk-push: refused ${r.path} from ${r.deviceSn ?? r.remoteAddress ?? 'unknown'}: ${r.reason} (HTTP ${r.status})`);
@@ -82,6 +78,13 @@ export = (RED: NodeAPI): void => {
       },
       error: (err) => node.error(err.message),
     };
+
+    // Results of zk-users' commands go into its sync report, not one message each on output 2.
+    const showCommand = hooks.command;
+    hooks.command = (c) => {
+      if (!userCommands.onCommand(c)) showCommand?.(c);
+    };
+    hooks.userLines = (sn, text) => userCommands.onUserLines(sn, text);
 
     const ready: Promise<void> = (async () => {
       settings = pushNodeSettings(def, node.credentials ?? {});
