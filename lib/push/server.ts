@@ -70,6 +70,8 @@ export interface PushHooks {
   unknownDevice?(sn: string, remoteAddress: string | null): void;
   /** Internal failures (journal write, state save). */
   error?(err: Error): void;
+  /** Text of an OPERLOG or USERINFO post (user lines answer `DATA QUERY USERINFO`), whatever otherTables says. */
+  userLines?(sn: string, text: string): void;
 }
 
 const ENDPOINTS = new Set(['cdata', 'getrequest', 'devicecmd', 'ping', 'registry', 'push', 'fdata', 'querydata', 'rtdata']);
@@ -411,6 +413,7 @@ export class PushServer {
     }
     const text = TEXT_TABLES.has(table) ? decodeLenient(raw, codePage) : null;
     if (TEXT_TABLES.has(table) && text === null) throw new Reply(400, 'BAD REQUEST', `device ${sn}: ${table} body contains NUL bytes`);
+    if ((table === 'OPERLOG' || table === 'USERINFO') && text !== null) this.hooks.userLines?.(sn, text);
     if (table === 'OPERLOG' && cleanStamp !== null) {
       const d = this.state.get(sn);
       if (d.operlogStamp !== cleanStamp) {

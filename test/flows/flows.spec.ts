@@ -12,7 +12,7 @@ import * as path from 'path';
 type FlowNode = Record<string, unknown> & { id: string; type: string; z?: string; wires?: string[][] };
 
 const root = path.join(__dirname, '..', '..');
-const FLOWS = ['fleet-mysql-access.json', 'live-http.json', 'workhours.json', 'dashboard2.json'];
+const FLOWS = ['fleet-mysql-access.json', 'live-http.json', 'workhours.json', 'dashboard2.json', 'hr-sync.json'];
 
 const readFlow = (name: string): FlowNode[] => JSON.parse(fs.readFileSync(path.join(root, 'flows', name), 'utf8')) as FlowNode[];
 
