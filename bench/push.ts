@@ -86,7 +86,8 @@ async function phase(kind: 'journal' | 'naive'): Promise<{ devices: DeviceFigure
       lastReceivedAt = performance.now();
     },
   };
-  const server = new PushServer(pushDefaults({ devices: allowed, defaultTz: 'Asia/Kolkata' }), writer, state, {});
+  // Every simulated device shares the loopback address: let all of them in at once.
+  const server = new PushServer(pushDefaults({ devices: allowed, defaultTz: 'Asia/Kolkata', maxRequestsPerAddress: DEVICES * 2 }), writer, state, {});
   const l = await listenPush(server, 0, '127.0.0.1');
   const devices = await runDevices(`http://127.0.0.1:${l.port}`);
   const total = DEVICES * RECORDS;

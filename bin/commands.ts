@@ -2,11 +2,13 @@
  * The `zk` subcommands. Each takes parsed options and an IO pair and resolves to an exit status, or
  * throws (bin/zk.ts turns the error into one line on stderr). Kept out of lib/ because it prints.
  */
+import { randomInt } from 'node:crypto';
 import * as fs from 'node:fs';
 import { Writable } from 'node:stream';
 import { ZkClient } from '../lib/client';
 import { startSimulators } from '../lib/sim';
-import { startPushDevices } from '../lib/sim/push-fleet';
+import { createPushDevices } from '../lib/sim/push-fleet';
+import type { PushTrouble } from '../lib/sim/push-device';
 import { DeviceAttendance } from '../lib/protocol/attendance';
 import { AttendanceEvent, ZkEvent } from '../lib/protocol/events';
 import { AttendanceRecord, CanonicalContext, RecordAnomaly, toCanonicalRecord } from '../lib/record/canonical';
@@ -92,6 +94,15 @@ async function withClient<T>(client: ZkClient, io: CliIo, fn: (c: ZkClient) => P
 
 // ---- sim ----
 
+/**
+ * Without --seed the seed is the port (device i: port + i), so simulators on other ports never share a serial
+ * and their record ids never collide; with port 0 nothing is known yet, so a random one.
+ */
+export function simSeed(o: Pick<SimCommand, 'seed' | 'port'>): number {
+  if (o.seed !== undefined) return o.seed;
+  return o.port !== 0 ? o.port : randomInt(65536, 0xffffffff - 1000);
+}
+
 export async function runSim(o: SimCommand, io: CliIo): Promise<number> {
   if (o.push !== undefined) return runPushSim(o, o.push, io);
   const sims = await startSimulators({
@@ -99,7 +110,8 @@ export async function runSim(o: SimCommand, io: CliIo): Promise<number> {
     basePort: o.port,
     host: o.host,
     profile: o.profile,
-    seed: o.seed,
+    seed: simSeed(o),
+    userIds: o.userIds,
     users: o.users,
     records: o.records,
     commKey: o.commKey,
@@ -112,7 +124,8 @@ export async function runSim(o: SimCommand, io: CliIo): Promise<number> {
   try {
     for (const sim of sims) {
       const { host, port } = sim.address;
-      await write(io.stdout, ndjsonLine({ ready: true, host, port, serial: sim.serial, records: sim.records.length, users: sim.users.length }));
+      const ready = { ready: true, host, port, serial: sim.serial, records: sim.records.length, users: sim.users.length, liveEvery: o.liveEveryMs / 1000 };
+      await write(io.stdout, ndjsonLine(ready));
     }
     await interrupt.signal;
   } finally {
@@ -122,25 +135,43 @@ export async function runSim(o: SimCommand, io: CliIo): Promise<number> {
   return 0;
 }
 
+/** What a refused or unreachable simulated push device means, and what to change (one stderr line). */
+export function pushTroubleText(t: PushTrouble, url: string): string {
+  const retry = `the device keeps its punches and retries every ${Math.round(t.retryMs / 1000)} s`;
+  if (t.kind === 'unreachable') return `zk: ${t.serial}: cannot reach the push server at ${url} (${t.message}): is Node-RED running with a deployed zk-push node on that port? ${retry}\n`;
+  const what = `${t.serial}: refused by ${url} (HTTP ${t.status}${t.reply ? ` ${t.reply}` : ''})`;
+  if (t.status === 403) {
+    return `zk: ${what}: add ${t.serial} to the zk-push node's Devices list (one serial per line) and deploy, or set its Unknown serials to accept; ${retry}\n`;
+  }
+  if (t.status === 401) return `zk: ${what}: the zk-push node has a Token set, which simulated devices do not send: clear it to try them; ${retry}\n`;
+  return `zk: ${what}; ${retry}\n`;
+}
+
 /** `zk sim --push URL`: devices that push to a server, one ready line each once it accepted them. */
 async function runPushSim(o: SimCommand, url: string, io: CliIo): Promise<number> {
   const interrupt = io.onInterrupt();
+  // Each refusal or network failure once per device and kind, not once per retry.
+  const told = new Set<string>();
+  const onTrouble = (t: PushTrouble): void => {
+    const key = `${t.serial}|${t.kind === 'refused' ? t.status : 'unreachable'}`;
+    if (told.has(key)) return;
+    told.add(key);
+    void write(io.stderr, pushTroubleText(t, url)).catch(() => undefined);
+  };
+  const { devices, agent } = createPushDevices({ url, devices: o.devices, seed: o.seed, users: o.users, records: o.records ?? 100, tz: o.tz, onTrouble });
   try {
-    const fleet = await Promise.race([
-      startPushDevices({ url, devices: o.devices, seed: o.seed, users: o.users, records: o.records ?? 100, tz: o.tz }),
-      interrupt.signal.then(() => null),
-    ]);
-    if (!fleet) return 0;
-    try {
-      for (const d of fleet.devices) {
-        await write(io.stdout, ndjsonLine({ ready: true, push: url, serial: d.serial, records: d.records.length, users: d.users.length, tz: d.tz }));
-      }
-      await interrupt.signal;
-    } finally {
-      await fleet.stop();
+    for (const d of devices) d.start();
+    // No deadline: like a real device, the simulator waits until it is let in (or Ctrl-C), saying why not.
+    const ready = await Promise.race([Promise.all(devices.map((d) => d.ready)).then(() => true), interrupt.signal.then(() => false)]);
+    if (!ready) return 0;
+    for (const d of devices) {
+      await write(io.stdout, ndjsonLine({ ready: true, push: url, serial: d.serial, records: d.records.length, users: d.users.length, tz: d.tz }));
     }
+    await interrupt.signal;
   } finally {
     interrupt.dispose();
+    await Promise.all(devices.map((d) => d.stop()));
+    agent.destroy();
   }
   return 0;
 }
@@ -261,9 +292,8 @@ export async function runLive(o: LiveCommand, io: CliIo): Promise<number> {
     const { info, live } = ready;
     const ctx = deviceContext(o, info.serial || null, info.deviceName, 'live');
     const anomalies = new AnomalyReporter(io);
-    if ((io.stderr as { isTTY?: boolean }).isTTY) {
-      await write(io.stderr, `zk: waiting for punches on ${o.host}:${o.port} (serial ${ctx.deviceSn}); Ctrl-C to stop\n`);
-    }
+    // Always, not only on a terminal: a live stream that prints nothing looks hung (stdout stays records only).
+    await write(io.stderr, `zk: connected to ${o.host}:${o.port} (serial ${ctx.deviceSn}); waiting for punches, Ctrl-C to stop\n`);
     let printed = 0;
     await new Promise<void>((resolve, reject) => {
       let queue = Promise.resolve();

@@ -6,6 +6,7 @@
  */
 import { encodeTime, WallClock } from '../protocol/time';
 import { AttendanceRecord, CanonicalContext, toCanonicalRecord } from '../record/canonical';
+import { splitByteLines } from './body';
 
 export interface BadLine {
   deviceSn: string;
@@ -77,7 +78,8 @@ export type LineOutcome = { ok: true; record: AttendanceRecord } | { ok: false; 
 
 /** One line. `ctx.source` is forced to 'push'. */
 export function parseAttlogLine(line: string, ctx: CanonicalContext): LineOutcome {
-  if (CONTROL.test(line)) return { ok: false, reason: 'control characters in the line' };
+  const ctl = CONTROL.exec(line);
+  if (ctl) return { ok: false, reason: `control character U+${ctl[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')} in the line (a corrupt record on the device?)` };
   const parts = line.split('\t');
   const f = /^[A-Za-z_]+=/.test(parts[0] ?? '') ? byKey(parts) : byPosition(parts);
   const pin = f.pin ?? '';
@@ -102,18 +104,29 @@ export function splitLines(body: string): string[] {
   return body.split(/\r\n|\n|\r/);
 }
 
-/**
- * A whole ATTLOG body. Yields to the event loop every `yieldEvery` lines so a huge post never stalls other
- * devices' requests. Records repeated inside one post (same id) are kept once.
- */
-export async function parseAttlog(body: string, ctx: CanonicalContext, yieldEvery = 2000): Promise<AttlogResult> {
-  const lines = splitLines(body);
+/** At most this many bad lines of one post are listed one by one; the rest are counted in a last entry. */
+export const MAX_BAD_LINES_LISTED = 500;
+
+type Line = { text: string } | { undecodable: string; reason: string };
+
+async function parseLines(lines: readonly Line[], ctx: CanonicalContext, yieldEvery: number): Promise<AttlogResult> {
   const records: AttendanceRecord[] = [];
   const bad: BadLine[] = [];
+  let unlisted = 0;
+  let firstUnlisted = 0;
+  const refuse = (i: number, raw: string, reason: string): void => {
+    if (bad.length < MAX_BAD_LINES_LISTED) bad.push({ deviceSn: ctx.deviceSn, line: i + 1, raw: raw.slice(0, 300), reason });
+    else if (unlisted++ === 0) firstUnlisted = i + 1;
+  };
   const seen = new Set<string>();
   for (let i = 0; i < lines.length; i++) {
     if (i > 0 && i % yieldEvery === 0) await new Promise((r) => setImmediate(r));
-    const line = lines[i];
+    const l = lines[i];
+    if (!('text' in l)) {
+      refuse(i, l.undecodable, l.reason);
+      continue;
+    }
+    const line = l.text;
     if (line.trim() === '') continue;
     const out = parseAttlogLine(line, ctx);
     if (out.ok) {
@@ -121,8 +134,46 @@ export async function parseAttlog(body: string, ctx: CanonicalContext, yieldEver
       seen.add(out.record.id);
       records.push(out.record);
     } else {
-      bad.push({ deviceSn: ctx.deviceSn, line: i + 1, raw: line.slice(0, 300), reason: out.reason });
+      refuse(i, line, out.reason);
     }
   }
+  if (unlisted > 0) {
+    bad.push({ deviceSn: ctx.deviceSn, line: firstUnlisted, raw: '', reason: `${unlisted} more bad lines from line ${firstUnlisted} on, not listed one by one` });
+  }
   return { records, bad };
+}
+
+/**
+ * A whole ATTLOG body. Yields to the event loop every `yieldEvery` lines so a huge post never stalls other
+ * devices' requests. Records repeated inside one post (same id) are kept once.
+ */
+export function parseAttlog(body: string, ctx: CanonicalContext, yieldEvery = 2000): Promise<AttlogResult> {
+  return parseLines(splitLines(body).map((text) => ({ text })), ctx, yieldEvery);
+}
+
+/**
+ * An ATTLOG body as received, decoded in the device's code page. A line that is not text in that code page
+ * is a bad line like any other (reported, the rest of the post accepted): refusing the post would make the
+ * device send the same batch forever.
+ */
+export function parseAttlogBytes(body: Buffer, ctx: CanonicalContext, codePage = 'utf-8', yieldEvery = 2000): Promise<AttlogResult> {
+  try {
+    // Nearly every post: the whole body is valid in the code page, decoded in one go.
+    return parseAttlog(new TextDecoder(codePage, { fatal: true }).decode(body), ctx, yieldEvery);
+  } catch {
+    // Some line is not: decode line by line, so only that line is refused.
+  }
+  const strict = new TextDecoder(codePage, { fatal: true });
+  const loose = new TextDecoder(codePage);
+  const lines = splitByteLines(body).map((b): Line => {
+    try {
+      return { text: strict.decode(b) };
+    } catch {
+      return {
+        undecodable: loose.decode(b),
+        reason: `not ${codePage} text: set this device's code page in the device list (serial,name,site,tz,code page), e.g. windows-1252 or gbk`,
+      };
+    }
+  });
+  return parseLines(lines, ctx, yieldEvery);
 }

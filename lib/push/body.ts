@@ -23,8 +23,12 @@ export function contentTypeOk(header: string | undefined): boolean {
   return ACCEPTED_TYPES.has(base);
 }
 
-/** Reads the whole body up to `maxBytes`. A body another middleware already read (req.body) is used as is. */
-export function readBody(req: IncomingMessage, maxBytes: number, idleMs = 30_000): Promise<Buffer> {
+/**
+ * Reads the whole body up to `maxBytes` within `deadlineMs` from the start (not from the last byte: a sender
+ * trickling a byte now and then would otherwise hold the request, and its buffer, for as long as it likes).
+ * A body another middleware already read (req.body) is used as is.
+ */
+export function readBody(req: IncomingMessage, maxBytes: number, deadlineMs = 30_000): Promise<Buffer> {
   const pre = (req as IncomingMessage & { body?: unknown }).body;
   if (Buffer.isBuffer(pre)) return pre.length > maxBytes ? Promise.reject(new BodyError(413, 'body too large')) : Promise.resolve(pre);
   if (typeof pre === 'string') {
@@ -55,37 +59,49 @@ export function readBody(req: IncomingMessage, maxBytes: number, idleMs = 30_000
         return;
       }
       chunks.push(c);
-      timer.refresh();
     };
     const onEnd = (): void => finish(null);
     const onErr = (): void => finish(new BodyError(400, 'request aborted'));
-    // A sender that stops mid-body must not hold a request (and its memory) forever.
-    const timer = setTimeout(() => finish(new BodyError(408, 'body not received in time')), idleMs);
+    // A sender that stops or crawls mid-body must not hold a request (and its memory) for long.
+    const timer = setTimeout(() => finish(new BodyError(408, `body not received within ${deadlineMs < 10_000 ? `${deadlineMs} ms` : `${Math.round(deadlineMs / 1000)} s`}`)), deadlineMs);
     req.on('data', onData);
     req.on('end', onEnd);
     req.on('error', onErr);
   });
 }
 
-/**
- * Text tables (ATTLOG, OPERLOG, devicecmd) must be UTF-8 text: NUL bytes or other control characters
- * (tabs and line ends aside) mean binary data sent to the wrong place.
- */
-export function decodeText(buf: Buffer): string | null {
-  for (let i = 0; i < buf.length; i++) {
-    const b = buf[i];
-    if (b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d) return null;
-    if (b === 0x7f) return null;
-  }
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(buf);
-  } catch {
-    return null;
-  }
+/** Lenient decoding for tables passed on raw (OPERLOG names may be in the device's code page). */
+export function decodeLenient(buf: Buffer, codePage = 'utf-8'): string | null {
+  if (buf.includes(0)) return null;
+  return new TextDecoder(codePage).decode(buf);
 }
 
-/** Lenient decoding for tables passed on raw (OPERLOG names may be in the device's code page). */
-export function decodeLenient(buf: Buffer): string | null {
-  if (buf.includes(0)) return null;
-  return new TextDecoder('utf-8').decode(buf);
+/**
+ * Character sets devices may use for text (a code page per device: older firmware writes names and string
+ * PINs in the device's language code page). UTF-16 is refused: its line ends are not single bytes.
+ */
+export function codePageName(label: string): string {
+  let name: string;
+  try {
+    name = new TextDecoder(label.trim()).encoding;
+  } catch {
+    throw new RangeError(`code page ${JSON.stringify(label)} is not known (e.g. utf-8, windows-1252, gbk, big5, shift_jis, windows-1256)`);
+  }
+  if (/^utf-16/.test(name)) throw new RangeError(`code page ${JSON.stringify(label)}: UTF-16 is not supported (devices send UTF-8 or a single- or multi-byte code page)`);
+  return name;
+}
+
+/** A body cut into lines at LF, CRLF or a lone CR, as bytes (these bytes never occur inside a character of a supported code page). */
+export function splitByteLines(buf: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  let start = 0;
+  for (let i = 0; i < buf.length; i++) {
+    const b = buf[i];
+    if (b !== 0x0a && b !== 0x0d) continue;
+    out.push(buf.subarray(start, i));
+    if (b === 0x0d && buf[i + 1] === 0x0a) i++;
+    start = i + 1;
+  }
+  out.push(buf.subarray(start));
+  return out;
 }

@@ -53,21 +53,41 @@ export interface CommandResult {
   fields: Record<string, string>;
 }
 
+/** Field names as keys: `~` marks read-only options on some firmware (`~DeviceName`) and is dropped. */
+function fieldKey(raw: string): string {
+  return raw.trim().replace(/^~/, '');
+}
+
+function addField(out: Record<string, string>, part: string): void {
+  const eq = part.indexOf('=');
+  if (eq <= 0) return;
+  const k = fieldKey(part.slice(0, eq));
+  // `in` also keeps out inherited names (__proto__, constructor): a device cannot reach the prototype.
+  if (k !== '' && !(k in out) && k.length <= 64) out[k] = part.slice(eq + 1);
+}
+
 function parseFields(text: string, sep: RegExp): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const part of text.split(sep)) {
-    const eq = part.indexOf('=');
-    if (eq <= 0) continue;
-    const k = part.slice(0, eq).trim();
-    if (k !== '' && !(k in out) && k.length <= 64) out[k] = part.slice(eq + 1);
-  }
+  for (const part of text.split(sep)) addField(out, part);
   return out;
 }
 
 /**
- * `devicecmd` bodies: one `ID=<id>&Return=<code>&CMD=<name>` per line, several per post, or the multi-line
- * form (`ID=…`, `Return=…`, `CMD=…`, `Content=…` on separate lines) of Shell/GetFile. Unparseable text
- * yields no result rather than an error: the device only needs its `OK`.
+ * `key=value` pairs separated by commas or line ends: an options post (`table=options`, how some firmware
+ * answers INFO) or a Push 3.x registry body.
+ */
+export function parseOptionList(body: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of body.split(/[,\r\n]/)) addField(out, part.trim());
+  return out;
+}
+
+/**
+ * `devicecmd` bodies: one `ID=<id>&Return=<code>&CMD=<name>` per line, several per post; or the multi-line
+ * form (`ID=…`, `Return=…`, `CMD=…`, `Content=…` on separate lines) of Shell/GetFile. Lines after an `ID=`
+ * line that are not one themselves belong to that result: INFO answers list the device's details that way
+ * (`~DeviceName=…`, `FWVersion=…`, `UserCount=…`). Unparseable text yields no result rather than an error:
+ * the device only needs its `OK`.
  */
 export function parseCommandResults(body: string): CommandResult[] {
   const lines = body.split(/\r\n|\n|\r/).filter((l) => l.trim() !== '');
@@ -78,20 +98,15 @@ export function parseCommandResults(body: string): CommandResult[] {
     const rc = f.Return !== undefined && /^-?\d{1,10}$/.test(f.Return.trim()) ? Number(f.Return.trim()) : NaN;
     results.push({ id, returnCode: rc, cmd: (f.CMD ?? '').trim(), fields: f });
   };
-  if (lines.length > 0 && lines.every((l) => l.includes('&') || !/^ID=/.test(l)) && lines.some((l) => /^ID=\d+&/.test(l))) {
-    for (const l of lines) if (/^ID=/.test(l)) toResult(parseFields(l, /&/));
-    return results;
-  }
-  // Multi-line form: a new record starts at each ID= line.
   let cur: Record<string, string> | null = null;
   for (const l of lines) {
     if (/^ID=/.test(l)) {
       if (cur) toResult(cur);
-      cur = {};
+      cur = parseFields(l, /&/);
+      continue;
     }
-    if (!cur) continue;
-    const f = parseFields(l, /&/);
-    for (const [k, v] of Object.entries(f)) if (!(k in cur)) cur[k] = v;
+    // A detail line of the current result: one key=value, taken whole (a value may hold '&').
+    if (cur) addField(cur, l);
   }
   if (cur) toResult(cur);
   return results;

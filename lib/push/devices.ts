@@ -53,6 +53,25 @@ export function parseInfoParam(v: string | null): DeviceInfo | null {
   return { firmware: p[0] ? p[0].slice(0, 64) : null, users: int(p[1]), records: int(p[3]) };
 }
 
+/**
+ * What an INFO answer (devicecmd detail lines or an options post) says about the device. Names differ by
+ * firmware; null when it names none of them.
+ */
+export function infoFromFields(f: Readonly<Record<string, string>>): DeviceInfo | null {
+  const pick = (...keys: string[]): string | null => {
+    for (const k of keys) if (Object.prototype.hasOwnProperty.call(f, k) && f[k].trim() !== '') return f[k].trim();
+    return null;
+  };
+  const int = (v: string | null): number | null => (v !== null && /^\d{1,9}$/.test(v) ? Number(v) : null);
+  const info: DeviceInfo = {
+    firmware: pick('FWVersion', 'FirmVer', 'FirmwareVersion', 'FirmwareVer')?.slice(0, 64) ?? null,
+    users: int(pick('UserCount', 'UserCnt', '~UserCount')),
+    records: int(pick('TransactionCount', 'AttLogCount', 'AttlogCount', 'AttLogCnt')),
+    name: pick('DeviceName')?.slice(0, 64) ?? null,
+  };
+  return info.firmware === null && info.users === null && info.records === null && info.name === null ? null : info;
+}
+
 /** Push 3.x registry body: comma-separated `key=value`, keys may start with `~`. */
 export function parseRegistryBody(body: string): DeviceInfo {
   const f: Record<string, string> = {};
@@ -143,6 +162,10 @@ export class DeviceBook {
       transport: 'http',
     });
     return { ...base, push: { ...e.stats } };
+  }
+
+  isOnline(sn: string): boolean {
+    return this.live.get(sn)?.online === true;
   }
 
   known(): string[] {

@@ -19,7 +19,9 @@ export async function listenPush(server: PushServer, port: number, host = '0.0.0
   /** Requests being answered: on close they finish (and then close their connection) rather than being cut. */
   const inFlight = new Set<http.ServerResponse>();
   let closing = false;
-  const http1 = http.createServer({ requestTimeout: 60_000, headersTimeout: 30_000, keepAliveTimeout: 65_000 }, (req, res) => {
+  // Node's own limit on a whole request is a backstop behind the server's body deadline (408), never before it.
+  const requestTimeout = Math.max(60_000, server.bodyTimeoutMs + 30_000);
+  const http1 = http.createServer({ requestTimeout, headersTimeout: 30_000, keepAliveTimeout: 65_000 }, (req, res) => {
     if (closing) res.setHeader('Connection', 'close');
     inFlight.add(res);
     res.once('close', () => inFlight.delete(res));

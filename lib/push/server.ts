@@ -12,13 +12,13 @@ import { createHash, timingSafeEqual } from 'crypto';
 import type { IncomingMessage, ServerResponse } from 'http';
 import type { AllowedDevice } from './allow-list';
 import { isValidSerial } from './allow-list';
-import { BadLine, parseAttlog } from './attlog';
-import { BodyError, contentTypeOk, decodeLenient, decodeText, readBody } from './body';
-import { CommandResult, checkCommand, parseCommandResults } from './command-text';
+import { BadLine, parseAttlogBytes } from './attlog';
+import { BodyError, contentTypeOk, decodeLenient, readBody } from './body';
+import { CommandResult, checkCommand, parseCommandResults, parseOptionList } from './command-text';
 import { CommandBook } from './commands';
-import { DeviceBook, DeviceInfo, PushStatusEvent, parseInfoParam, parseRegistryBody } from './devices';
+import { DeviceBook, DeviceInfo, PushStatusEvent, infoFromFields, parseInfoParam, parseRegistryBody } from './devices';
 import type { PushJournalWriter } from './journal';
-import { handshakeReply, push3ConfigReply } from './options';
+import { handshakeReply, push3ConfigReply, timeZoneValue } from './options';
 import type { PushServerSettings } from './settings';
 import type { PushState, QueuedCommand } from './state';
 
@@ -34,9 +34,19 @@ export interface CommandOutcome {
   deviceSn: string;
   id: number;
   command: string | null;
-  state: 'answered' | 'timeout' | 'unmatched';
+  state: 'queued' | 'answered' | 'timeout' | 'unmatched';
   returnCode: number | null;
   result: CommandResult | null;
+  /** Why the server queued a command itself (e.g. CHECK after a change of the device's UTC offset). */
+  reason?: string;
+}
+
+/** Device details a device posted as an options table (`table=options`), e.g. in answer to INFO. */
+export interface DeviceOptions {
+  deviceSn: string;
+  /** Every key=value posted, `~` dropped from names (`DeviceName`, `FWVersion`, `UserCount`, `IPAddress`…). */
+  options: Record<string, string>;
+  receivedAt: string;
 }
 
 export interface Rejection {
@@ -52,6 +62,8 @@ export interface PushHooks {
   badLines?(sn: string, bad: BadLine[]): void;
   table?(t: RawTable): void;
   command?(c: CommandOutcome): void;
+  /** An options post, whatever the "other tables" setting (it answers INFO on some firmware). */
+  options?(o: DeviceOptions): void;
   /** A refused request (unknown serial, bad token, body limits…), at most once a minute per device and reason. */
   rejected?(r: Rejection): void;
   /** A serial not on the list was accepted (unknownDevices 'accept'); once per device and run. */
@@ -64,10 +76,13 @@ const ENDPOINTS = new Set(['cdata', 'getrequest', 'devicecmd', 'ping', 'registry
 const TEXT_TABLES = new Set(['ATTLOG', 'OPERLOG', 'OPLOG', 'USERINFO', 'OPTIONS']);
 
 class Reply extends Error {
-  constructor(readonly status: number, readonly body: string, readonly reason: string) {
+  constructor(readonly status: number, readonly body: string, readonly reason: string, readonly close = false) {
     super(reason);
   }
 }
+
+/** `::ffff:10.0.0.5` and `10.0.0.5` are one sender. */
+const addressKey = (a: string | null): string => (a ?? '?').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');
 
 /** Past this many discarded bytes a sender is not a device: drop the connection. */
 const DISCARD_LIMIT = 64 * 1024 * 1024;
@@ -93,16 +108,25 @@ export class PushServer {
   readonly devices: DeviceBook;
   readonly commands: CommandBook;
   private readonly lastRejection = new Map<string, number>();
+  /** Options posted while an INFO command was out: they go into that command's result when it is answered. */
+  private readonly infoPosted = new Map<string, Record<string, string>>();
+  /** Requests in progress per sender address. */
+  private readonly busy = new Map<string, number>();
   private readonly unknownReported = new Set<string>();
   private readonly tokenHash: string | null;
   private sweepTimer: NodeJS.Timeout | null = null;
+  /** Per device, the TimeZone value a CHECK was queued for (one CHECK per offset change, not one per sweep). */
+  private readonly zoneCheckFor = new Map<string, number>();
+  private readonly now: () => number;
 
   constructor(
     private readonly settings: PushServerSettings,
     private readonly journal: PushJournalWriter,
     private readonly state: PushState,
     private readonly hooks: PushHooks = {},
+    opts: { now?: () => number } = {},
   ) {
+    this.now = opts.now ?? Date.now;
     const offlineAfterMs = Math.max(30_000, settings.handshake.delaySec * 3000 + 10_000);
     this.devices = new DeviceBook((sn) => settings.devices.get(sn) ?? null, offlineAfterMs);
     this.commands = new CommandBook(state);
@@ -121,10 +145,52 @@ export class PushServer {
     this.sweepTimer = null;
   }
 
-  sweep(nowMs = Date.now()): void {
+  sweep(nowMs = this.now()): void {
     for (const sn of this.devices.sweep(nowMs)) this.hooks.status?.(this.devices.status(sn));
     for (const t of this.commands.expire(nowMs, this.settings.commandTimeoutMs)) {
       this.hooks.command?.({ deviceSn: t.sn, id: t.command.id, command: t.command.command, state: 'timeout', returnCode: null, result: null });
+    }
+    this.checkZones(nowMs);
+  }
+
+  private zoneOf(sn: string): string {
+    return this.settings.devices.get(sn)?.tz ?? this.settings.defaultTz;
+  }
+
+  /**
+   * TimeZone goes out only in the start-up reply, so a device that stays connected across its zone's DST change
+   * (or a changed zone in the device list) would keep the old offset until it restarts. CHECK makes it repeat
+   * the start-up request and so read the new one.
+   */
+  private checkZones(nowMs: number): void {
+    for (const d of this.state.all()) {
+      if (d.timeZoneSent === undefined || d.timeZoneSent === null || !this.devices.isOnline(d.sn)) continue;
+      const tz = this.zoneOf(d.sn);
+      const value = timeZoneValue(tz, nowMs);
+      if (value === d.timeZoneSent || this.zoneCheckFor.get(d.sn) === value) continue;
+      this.zoneCheckFor.set(d.sn, value);
+      if (d.commands.some((c) => c.state === 'queued' && /^CHECK$/i.test(c.command))) continue;
+      const was = d.timeZoneSent;
+      this.commands.enqueue(d.sn, 'CHECK').then(
+        (c) => this.hooks.command?.({
+          deviceSn: d.sn, id: c.id, command: c.command, state: 'queued', returnCode: null, result: null,
+          reason: `the UTC offset of ${tz} changed (TimeZone ${was} → ${value}): the device re-reads its options`,
+        }),
+        (err: Error) => {
+          this.zoneCheckFor.delete(d.sn);
+          this.hooks.error?.(new Error(`zk-push: device ${d.sn}: could not queue CHECK for its new UTC offset: ${err.message}`));
+        },
+      );
+    }
+  }
+
+  /** Remembers the TimeZone a device was told, so a later change of its offset can be noticed. */
+  private zoneSent(sn: string, value: number): void {
+    const d = this.state.get(sn);
+    this.zoneCheckFor.delete(sn);
+    if (d.timeZoneSent !== value) {
+      d.timeZoneSent = value;
+      this.state.changed();
     }
   }
 
@@ -147,12 +213,31 @@ export class PushServer {
     return ENDPOINTS.has(endpointOf(p.slice(base.length)));
   }
 
+  /** Time a request body may take (the listener's own request timeout must not cut in first). */
+  get bodyTimeoutMs(): number {
+    return this.settings.bodyTimeoutMs;
+  }
+
+  /** Requests being handled now (all addresses). */
+  get requestsInProgress(): number {
+    let n = 0;
+    for (const v of this.busy.values()) n += v;
+    return n;
+  }
+
   /** Handles one request completely. Never rejects. */
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const remote = req.socket?.remoteAddress ?? null;
+    const addr = addressKey(remote);
+    const inProgress = this.busy.get(addr) ?? 0;
+    this.busy.set(addr, inProgress + 1);
     let sn: string | null = null;
     let path = '';
     try {
+      // Bounds what one sender can hold (connections, body buffers) whatever it sends; a device told RETRY resends.
+      if (inProgress >= this.settings.maxRequestsPerAddress) {
+        throw new Reply(503, 'RETRY', `more than ${this.settings.maxRequestsPerAddress} requests at once from ${addr} (devices behind one NAT or proxy share an address: raise "requests per address")`, true);
+      }
       const url = new URL(req.url ?? '/', 'http://device.invalid');
       path = url.pathname;
       const rest = endpointOf(path.slice(this.settings.basePath.length));
@@ -168,14 +253,19 @@ export class PushServer {
       discard(req);
       if (err instanceof Reply) {
         if (err.status >= 400) this.reject({ deviceSn: sn, status: err.status, reason: err.reason, remoteAddress: remote, path });
-        this.send(res, err.status, err.body);
+        this.send(res, err.status, err.body, err.close);
       } else if (err instanceof BodyError) {
         this.reject({ deviceSn: sn, status: err.status, reason: err.message, remoteAddress: remote, path });
-        this.send(res, err.status, err.status === 413 ? 'TOO LARGE' : 'BAD REQUEST');
+        // A body that did not arrive in time: the sender is too slow to be worth its connection.
+        this.send(res, err.status, err.status === 413 ? 'TOO LARGE' : 'BAD REQUEST', err.status === 408);
       } else {
         this.hooks.error?.(err as Error);
         this.send(res, 500, 'ERROR');
       }
+    } finally {
+      const n = (this.busy.get(addr) ?? 1) - 1;
+      if (n > 0) this.busy.set(addr, n);
+      else this.busy.delete(addr);
     }
   }
 
@@ -217,7 +307,7 @@ export class PushServer {
         break;
       case 'getrequest':
         if (method === 'GET' || method === 'POST') {
-          if (method === 'POST') await readBody(req, this.settings.maxBodyBytes);
+          if (method === 'POST') await readBody(req, this.settings.maxBodyBytes, this.settings.bodyTimeoutMs);
           this.heard(sn, remote, parseInfoParam(url.searchParams.get('INFO')));
           return this.commands.take(sn, this.settings.commandsPerPoll).body;
         }
@@ -237,12 +327,15 @@ export class PushServer {
           return `RegistryCode=${sha(`punchflow:${sn}`)}`;
         }
         break;
-      case 'push':
+      case 'push': {
         this.heard(sn, remote);
-        return push3ConfigReply(dev.tz ?? this.settings.defaultTz, this.settings.handshake);
+        const now = this.now();
+        this.zoneSent(sn, timeZoneValue(this.zoneOf(sn), now));
+        return push3ConfigReply(this.zoneOf(sn), this.settings.handshake, now);
+      }
       default:
         // fdata, querydata, rtdata: accepted so the device does not retry forever; not interpreted.
-        if (method === 'POST') await readBody(req, this.settings.maxBodyBytes);
+        if (method === 'POST') await readBody(req, this.settings.maxBodyBytes, this.settings.bodyTimeoutMs);
         this.heard(sn, remote);
         return 'OK';
     }
@@ -259,12 +352,14 @@ export class PushServer {
     this.devices.seen(sn, remote, { pushVersion: url.searchParams.get('pushver') });
     this.hooks.status?.(this.devices.status(sn));
     const attlog = d.attlogStamp ?? (this.settings.history === 'new' ? '9999' : null);
-    return handshakeReply(sn, dev.tz ?? this.settings.defaultTz, { attlog, operlog: d.operlogStamp ?? '9999', photo: null }, this.settings.handshake);
+    const now = this.now();
+    this.zoneSent(sn, timeZoneValue(this.zoneOf(sn), now));
+    return handshakeReply(sn, this.zoneOf(sn), { attlog, operlog: d.operlogStamp ?? '9999', photo: null }, this.settings.handshake, now);
   }
 
   private async body(req: IncomingMessage): Promise<Buffer> {
     if (!contentTypeOk(req.headers['content-type'])) throw new BodyError(415, `content type ${JSON.stringify(req.headers['content-type'])} is not accepted (send text/plain)`);
-    return readBody(req, this.settings.maxBodyBytes);
+    return readBody(req, this.settings.maxBodyBytes, this.settings.bodyTimeoutMs);
   }
 
   private async upload(sn: string, dev: AllowedDevice, url: URL, req: IncomingMessage, remote: string | null): Promise<string> {
@@ -274,10 +369,11 @@ export class PushServer {
     const stamp = url.searchParams.get('Stamp') ?? url.searchParams.get('stamp');
     const cleanStamp = stamp !== null && /^\d{1,20}$/.test(stamp) ? stamp : null;
     const receivedAt = new Date().toISOString();
+    const codePage = dev.codePage ?? this.settings.codePage;
     if (table === 'ATTLOG') {
-      const text = decodeText(raw);
-      if (text === null) throw new Reply(400, 'BAD REQUEST', `device ${sn}: ATTLOG body is not UTF-8 text (binary data?)`);
-      const { records, bad } = await parseAttlog(text, {
+      // Never refused for its content: bad lines (control characters, bytes not in the code page, bad dates)
+      // are reported and the rest stored, or the device would send the same post forever.
+      const { records, bad } = await parseAttlogBytes(raw, {
         deviceSn: sn,
         deviceName: dev.name,
         site: dev.site ?? this.settings.defaultSite,
@@ -286,7 +382,7 @@ export class PushServer {
         source: 'push',
         receivedAt,
         notAfterMs: Date.now() + this.settings.futureToleranceMs,
-      });
+      }, codePage);
       if (records.length > 0) {
         try {
           // Durable before OK: the device deletes nothing, but it moves its cursor on our OK.
@@ -307,7 +403,7 @@ export class PushServer {
       this.hooks.status?.(this.devices.status(sn));
       return 'OK';
     }
-    const text = TEXT_TABLES.has(table) ? decodeLenient(raw) : null;
+    const text = TEXT_TABLES.has(table) ? decodeLenient(raw, codePage) : null;
     if (TEXT_TABLES.has(table) && text === null) throw new Reply(400, 'BAD REQUEST', `device ${sn}: ${table} body contains NUL bytes`);
     if (table === 'OPERLOG' && cleanStamp !== null) {
       const d = this.state.get(sn);
@@ -316,7 +412,14 @@ export class PushServer {
         this.state.changed();
       }
     }
-    this.heard(sn, remote);
+    if (table === 'OPTIONS' && text !== null) {
+      const options = parseOptionList(text);
+      this.heard(sn, remote, infoFromFields(options));
+      if (this.commands.pending(sn).some((c) => c.state === 'sent' && /^INFO$/i.test(c.command))) this.infoPosted.set(sn, options);
+      this.hooks.options?.({ deviceSn: sn, options, receivedAt });
+    } else {
+      this.heard(sn, remote);
+    }
     if (this.settings.otherTables === 'pass') this.hooks.table?.({ deviceSn: sn, table, body: text ?? raw, receivedAt });
     return 'OK';
   }
@@ -324,8 +427,18 @@ export class PushServer {
   private async commandResults(sn: string, req: IncomingMessage, remote: string | null): Promise<string> {
     const text = decodeLenient(await this.body(req));
     if (text === null) throw new Reply(400, 'BAD REQUEST', `device ${sn}: devicecmd body contains NUL bytes`);
-    this.heard(sn, remote);
-    const { answered, unmatched } = this.commands.answer(sn, parseCommandResults(text));
+    const results = parseCommandResults(text);
+    let info: DeviceInfo | null = null;
+    for (const r of results) {
+      if (/^INFO$/i.test(r.cmd) && this.infoPosted.has(sn)) {
+        // Details the device posted as options for this INFO; its own answer's fields win.
+        r.fields = { ...this.infoPosted.get(sn), ...r.fields };
+        this.infoPosted.delete(sn);
+      }
+      info = infoFromFields(r.fields) ?? info;
+    }
+    this.heard(sn, remote, info);
+    const { answered, unmatched } = this.commands.answer(sn, results);
     for (const a of answered) {
       this.hooks.command?.({ deviceSn: sn, id: a.command.id, command: a.command.command, state: 'answered', returnCode: Number.isNaN(a.result.returnCode) ? null : a.result.returnCode, result: a.result });
     }
@@ -344,11 +457,13 @@ export class PushServer {
     this.hooks.rejected?.(r);
   }
 
-  private send(res: ServerResponse, status: number, body: string): void {
+  private send(res: ServerResponse, status: number, body: string, close = false): void {
     if (res.headersSent || res.writableEnded) return;
     // Firmware sets its clock from Date on text/plain replies; some sites must not have that.
     res.sendDate = this.settings.sendDate;
     const headers: Record<string, string | number> = { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' };
+    // The connection ends after the reply, with whatever of the body was still to come.
+    if (close) headers.Connection = 'close';
     res.writeHead(status, headers);
     res.end(body);
   }

@@ -15,6 +15,15 @@ export interface PushServerSettings {
   /** Shared token (`pushcommkey=` or `token=` query parameter); null: none. */
   token: string | null;
   maxBodyBytes: number;
+  /** Time a request body may take from its first byte to its last; a slower one is answered 408 (the device resends). */
+  bodyTimeoutMs: number;
+  /**
+   * Requests one address may have in progress at once; more are answered 503 RETRY (the device keeps its data
+   * and resends after ErrorDelay). Devices behind one NAT or a reverse proxy share an address.
+   */
+  maxRequestsPerAddress: number;
+  /** Character set of devices without their own in the device list (a TextDecoder name, e.g. utf-8, windows-1252). */
+  codePage: string;
   handshake: HandshakeOptions;
   /** Start-up stamp for a device we hold no stamp for: 'all' = `None` (send the backlog), 'new' = 9999. */
   history: 'all' | 'new';
@@ -39,6 +48,9 @@ export function pushDefaults(partial: Partial<PushServerSettings> = {}): PushSer
     defaultSite: null,
     token: null,
     maxBodyBytes: 4 * 1024 * 1024,
+    codePage: 'utf-8',
+    bodyTimeoutMs: 30_000,
+    maxRequestsPerAddress: 32,
     handshake: { ...DEFAULT_HANDSHAKE },
     history: 'all',
     otherTables: 'ignore',

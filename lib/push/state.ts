@@ -27,6 +27,8 @@ export interface DeviceState {
   commands: QueuedCommand[];
   /** Fingerprint of the token the device last proved (null: none); a changed token must be proved again. */
   tokenHash: string | null;
+  /** The TimeZone value of the last start-up reply (null or absent: none yet). */
+  timeZoneSent?: number | null;
 }
 
 interface StateFile {
@@ -54,7 +56,7 @@ export class PushState {
     const s = new PushState(file, opts.saveDelayMs ?? 1000, opts.onError ?? (() => undefined));
     const raw = (await readJsonFile(file)) as Partial<StateFile> | null;
     for (const d of Array.isArray(raw?.devices) ? raw.devices : []) {
-      if (isDeviceState(d)) s.devices.set(d.sn, { ...d, tokenHash: typeof d.tokenHash === 'string' ? d.tokenHash : null, commands: d.commands.filter((c) => c && Number.isSafeInteger(c.id) && typeof c.command === 'string') });
+      if (isDeviceState(d)) s.devices.set(d.sn, { ...d, tokenHash: typeof d.tokenHash === 'string' ? d.tokenHash : null, timeZoneSent: Number.isFinite(d.timeZoneSent) ? d.timeZoneSent : null, commands: d.commands.filter((c) => c && Number.isSafeInteger(c.id) && typeof c.command === 'string') });
     }
     return s;
   }

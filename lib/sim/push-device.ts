@@ -21,6 +21,11 @@ export interface PushDeviceOptions {
   users?: number;
   /** Records held at start (the backlog the device uploads first). */
   records?: number;
+  /**
+   * The instant the backlog is generated back from (default: now). Two devices with the same seed and the
+   * same instant hold the same records, whenever they are built.
+   */
+  backlogUntilMs?: number;
   /** Lines per ATTLOG post. Default 100. */
   batchSize?: number;
   /** Override the server's Delay (heartbeat) in ms; default: what the start-up reply says. */
@@ -33,7 +38,13 @@ export interface PushDeviceOptions {
   timeoutMs?: number;
   /** Called after each ATTLOG post with its round trip and whether the server said OK. */
   onPost?: (ms: number, ok: boolean, lines: number) => void;
+  /** Called when the server refuses the device or cannot be reached (the device keeps its data and retries). */
+  onTrouble?: (t: PushTrouble) => void;
 }
+
+export type PushTrouble =
+  | { serial: string; kind: 'refused'; status: number; reply: string; retryMs: number }
+  | { serial: string; kind: 'unreachable'; message: string; retryMs: number };
 
 export interface PushDeviceStats {
   handshakes: number;
@@ -97,7 +108,7 @@ export class PushDevice {
     this.agent = o.agent ?? new http.Agent({ keepAlive: true, maxSockets: 2 });
     const rng = new Prng(o.seed ?? 1);
     this.users = generateUsers(rng.fork(1), o.users ?? 20, getProfile('tft'), 'utf8');
-    this.records = generatePunches(rng.fork(2), this.users, o.records ?? 0, this.now());
+    this.records = generatePunches(rng.fork(2), this.users, o.records ?? 0, wallClockInZone(o.backlogUntilMs ?? Date.now(), this.tz));
     this.ready = new Promise((r) => (this.readyResolve = r));
   }
 
@@ -186,10 +197,11 @@ export class PushDevice {
           continue;
         }
         await this.sleep(Math.max(1, nextPoll - Date.now()));
-      } catch {
+      } catch (err) {
         if (this.abort.signal.aborted) break;
         // Network failure: like firmware, wait ErrorDelay and start again from the start-up request.
         this.needHandshake = true;
+        this.o.onTrouble?.({ serial: this.serial, kind: 'unreachable', message: (err as Error).message, retryMs: this.errorDelayMs });
         await this.sleep(this.errorDelayMs);
       }
     }
@@ -204,7 +216,10 @@ export class PushDevice {
     if (this.o.token) params.pushcommkey = this.o.token;
     const r = await this.request(this.url('cdata', params), 'GET', null);
     // Refused (UNKNOWN DEVICE), or try later (RETRY): stay offline, keep the data.
-    if (r.status !== 200 || /^(UN|RETRY)/.test(r.body.trimStart())) return false;
+    if (r.status !== 200 || /^(UN|RETRY)/.test(r.body.trimStart())) {
+      this.o.onTrouble?.({ serial: this.serial, kind: 'refused', status: r.status, reply: r.body.trim().split(/\r?\n/)[0].slice(0, 100), retryMs: this.errorDelayMs });
+      return false;
+    }
     const raw: Record<string, string> = {};
     for (const line of r.body.split(/\r\n|\n|\r/)) {
       const eq = line.indexOf('=');

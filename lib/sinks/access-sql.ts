@@ -5,6 +5,10 @@
  * integers must be safe integers, text has its `'` doubled (Jet has no backslash escapes) and may not hold control
  * characters or exceed the column, times are validated calendar values in `{ts '…'}`, and identifiers come only
  * from the columns the database reported. Everything here is pure, so it is tested without a database.
+ *
+ * The driver's documented string limits hold too: no `|` in a text value (it cannot be used in a string,
+ * quoted or not) and no statement longer than 65,000 characters. Either would fail on every retry, so they
+ * are refused here, before anything is sent.
  */
 
 export class LiteralError extends Error {}
@@ -23,12 +27,20 @@ export function sqlInt(n: unknown, what: string, min = -2147483648, max = 214748
 }
 
 const CONTROL = /[\u0000-\u001f\u007f]/;
+/** The Microsoft Access driver's statement limit (characters). */
+export const MAX_STATEMENT_CHARS = 65_000;
+
+function checkLength(sql: string, what: string): string {
+  if (sql.length > MAX_STATEMENT_CHARS) throw new LiteralError(`${what}: statement of ${sql.length} characters, the Access driver takes ${MAX_STATEMENT_CHARS}`);
+  return sql;
+}
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** A text literal, or a LiteralError: rejected rather than truncated or silently changed. */
 export function sqlText(s: unknown, maxLength: number | null, what: string): string {
   if (typeof s !== 'string') throw new LiteralError(`${what}: not text`);
   if (CONTROL.test(s)) throw new LiteralError(`${what}: contains a control character`);
+  if (s.includes('|')) throw new LiteralError(`${what}: contains | (the Access ODBC driver cannot take a | in a text value)`);
   if (LONE_SURROGATE.test(s)) throw new LiteralError(`${what}: contains an unpaired surrogate`);
   if (maxLength !== null && s.length > maxLength) throw new LiteralError(`${what}: ${s.length} characters, the column holds ${maxLength}`);
   return `'${s.replace(/'/g, "''")}'`;
@@ -184,36 +196,56 @@ export function normaliseBadge(badge: string, mode: BadgeMatch, width: number): 
   return badge;
 }
 
-/** Badgenumber → USERID with an exact index and a normalised one; ambiguous normal forms resolve to nothing. */
+/** Jet compares text, and checks unique indexes, without regard to case: `a12b` is the badge `A12B`. */
+export const foldBadge = (badge: string): string => badge.toLowerCase();
+
+/**
+ * Badgenumber → USERID with an exact index and a normalised one, both by Jet's case rule; ambiguous normal
+ * forms resolve to nothing. One badge on several rows (att2000 files without a unique index on it) resolves
+ * to the lowest USERID, the first enrolled, and is listed by duplicates().
+ */
 export class BadgeMap {
   private exact = new Map<string, { userId: number; badge: string }>();
   private normal = new Map<string, { userId: number; badge: string } | null>();
+  private dupes = new Map<string, Set<number>>();
   constructor(readonly mode: BadgeMatch = 'exact', readonly width = 0) {}
   get size(): number {
     return this.exact.size;
   }
   add(badge: string, userId: number): void {
+    const k = foldBadge(badge);
+    const prev = this.exact.get(k);
+    if (prev && prev.userId !== userId) {
+      const all = this.dupes.get(k) ?? new Set([prev.userId]);
+      all.add(userId);
+      this.dupes.set(k, all);
+      if (prev.userId < userId) return;
+    }
     const e = { userId, badge };
-    this.exact.set(badge, e);
+    this.exact.set(k, e);
     if (this.mode === 'exact') return;
-    const n = normaliseBadge(badge, this.mode, this.width);
-    const prev = this.normal.get(n);
-    this.normal.set(n, prev === undefined || prev?.userId === userId ? e : null);
+    const n = foldBadge(normaliseBadge(badge, this.mode, this.width));
+    const before = this.normal.get(n);
+    this.normal.set(n, before === undefined || before?.userId === userId || (prev && before?.userId === prev.userId) ? e : null);
   }
   /** The user and the database's own spelling of the badge, or null (unknown or ambiguous). */
   lookup(pin: string): { userId: number; badge: string } | null {
-    const e = this.exact.get(pin);
+    const e = this.exact.get(foldBadge(pin));
     if (e) return e;
     if (this.mode === 'exact') return null;
-    return this.normal.get(normaliseBadge(pin, this.mode, this.width)) ?? null;
+    return this.normal.get(foldBadge(normaliseBadge(pin, this.mode, this.width))) ?? null;
+  }
+  /** Badges found on more than one USERINFO row: the spelling used, every USERID, and the one punches go to. */
+  duplicates(): { badge: string; userIds: number[]; chosen: number }[] {
+    return [...this.dupes].map(([k, ids]) => ({ badge: this.exact.get(k)!.badge, userIds: [...ids].sort((a, b) => a - b), chosen: this.exact.get(k)!.userId }));
   }
 }
 
 // ---- statements ----
 
 export interface CheckinoutValues {
-  /** The database's Badgenumber spelling of the user. */
-  badge: string;
+  /** The USERID the badge resolved to (the insert never looks the badge up again). */
+  userId: number;
   checkTime: string;
   checkType: string;
   verifyCode: number;
@@ -225,9 +257,11 @@ export interface CheckinoutValues {
 }
 
 /**
- * Lookup + dedupe + insert in one statement (targets.md §3.5): valid Jet SQL (a multi-record append needs a real
- * FROM table, Jet has no multi-row VALUES), and the same text runs on SQLite in the tests. Columns the database
- * does not have are left out; Memoinfo is never written.
+ * Dedupe + insert in one statement (targets.md §3.5): valid Jet SQL (an append from SELECT needs a real FROM
+ * table; USERINFO's row of the resolved USERID is it, exactly one row), and the same text runs on SQLite in the
+ * tests. It filters on the USERID already resolved, never on the badge again: a badge on two rows, or spelled in
+ * another case, would otherwise insert one row per match. Columns the database does not have are left out;
+ * Memoinfo is never written.
  */
 export function buildCheckinoutInsert(l: CheckinoutLayout, u: UserinfoLayout, v: CheckinoutValues): string {
   const ts = sqlTimestamp(v.checkTime, 'CHECKTIME');
@@ -245,22 +279,32 @@ export function buildCheckinoutInsert(l: CheckinoutLayout, u: UserinfoLayout, v:
   add(l.workCode, () => (l.workCode!.kind === 'int' ? sqlInt(v.workCode, 'WorkCode') : sqlText(String(v.workCode), l.workCode!.size, 'WorkCode')));
   if (v.userExtFmt !== null) add(l.userExtFmt, () => sqlInt(v.userExtFmt, 'UserExtFmt', -32768, 32767));
   const t = quoteIdent(l.table);
-  return (
+  const sql = (
     `INSERT INTO ${t} (${cols.join(', ')}) ` +
     `SELECT ${vals.join(', ')} FROM ${quoteIdent(u.table)} u ` +
-    `WHERE u.${quoteIdent(u.badge.name)} = ${sqlText(v.badge, u.badge.size, 'Badgenumber')} ` +
+    `WHERE u.${quoteIdent(u.userId.name)} = ${sqlInt(v.userId, 'USERID')} ` +
     `AND NOT EXISTS (SELECT 1 FROM ${t} c WHERE c.${quoteIdent(l.userId.name)} = u.${quoteIdent(u.userId.name)} AND c.${quoteIdent(l.checkTime.name)} = ${ts})`
   );
+  return checkLength(sql, 'CHECKINOUT insert');
 }
 
 /** Existing keys of the batch's users in its time window (never whole tables: node-odbc/#385 memory error). */
 export function buildExistingKeysQuery(l: CheckinoutLayout, userIds: number[], from: string, to: string): string {
   const ids = [...new Set(userIds)].map((n) => sqlInt(n, 'USERID')).join(', ');
-  return (
+  return checkLength(
     `SELECT ${quoteIdent(l.userId.name)} AS uid, ${quoteIdent(l.checkTime.name)} AS ct FROM ${quoteIdent(l.table)} ` +
-    `WHERE ${quoteIdent(l.checkTime.name)} BETWEEN ${sqlTimestamp(from, 'from')} AND ${sqlTimestamp(to, 'to')} ` +
-    `AND ${quoteIdent(l.userId.name)} IN (${ids})`
+      `WHERE ${quoteIdent(l.checkTime.name)} BETWEEN ${sqlTimestamp(from, 'from')} AND ${sqlTimestamp(to, 'to')} ` +
+      `AND ${quoteIdent(l.userId.name)} IN (${ids})`,
+    'existing keys query',
   );
+}
+
+/** The same, split so no statement passes the driver's limit (an IN list of 2,000 USERIDs is under 25,000 characters). */
+export function buildExistingKeysQueries(l: CheckinoutLayout, userIds: number[], from: string, to: string, perQuery = 2000): string[] {
+  const ids = [...new Set(userIds)];
+  const out: string[] = [];
+  for (let i = 0; i < ids.length; i += perQuery) out.push(buildExistingKeysQuery(l, ids.slice(i, i + perQuery), from, to));
+  return out;
 }
 
 export function buildUserInsert(u: UserinfoLayout, badge: string, name: string): string {
@@ -270,16 +314,17 @@ export function buildUserInsert(u: UserinfoLayout, badge: string, name: string):
     cols.push(quoteIdent(u.name.name));
     vals.push(sqlText(name, u.name.size, 'Name'));
   }
-  return `INSERT INTO ${quoteIdent(u.table)} (${cols.join(', ')}) VALUES (${vals.join(', ')})`;
+  return checkLength(`INSERT INTO ${quoteIdent(u.table)} (${cols.join(', ')}) VALUES (${vals.join(', ')})`, 'USERINFO insert');
 }
 
 export function buildBadgeQuery(u: UserinfoLayout): string {
   return `SELECT ${quoteIdent(u.userId.name)} AS uid, ${quoteIdent(u.badge.name)} AS badge FROM ${quoteIdent(u.table)}`;
 }
 
+/** Aliases that are no column name of Machines: Jet reports "circular reference caused by alias" for some forms of an alias equal to a name. */
 export function buildMachinesQuery(m: MachinesLayout): string {
-  const cols = [`${quoteIdent(m.machineNumber.name)} AS num`];
-  if (m.sn) cols.push(`${quoteIdent(m.sn.name)} AS sn`);
-  if (m.ip) cols.push(`${quoteIdent(m.ip.name)} AS ip`);
+  const cols = [`${quoteIdent(m.machineNumber.name)} AS m_num`];
+  if (m.sn) cols.push(`${quoteIdent(m.sn.name)} AS m_sn`);
+  if (m.ip) cols.push(`${quoteIdent(m.ip.name)} AS m_ip`);
   return `SELECT ${cols.join(', ')} FROM ${quoteIdent(m.table)}`;
 }

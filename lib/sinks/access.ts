@@ -9,8 +9,8 @@ import { RejectedRecord, Sink, SinkError, SinkLogger, SinkWriteResult } from './
 import { ParkingLot } from './access-park';
 import {
   BadgeMap, BadgeMatch, CheckinoutLayout, DEFAULT_CHECKTYPE_MAP, LiteralError, MachinesLayout, UserinfoLayout,
-  buildBadgeQuery, buildCheckinoutInsert, buildExistingKeysQuery, buildMachinesQuery, buildUserInsert, checkTypeFor,
-  checkinoutLayout, machinesLayout, readTime, sqlText, toDiscovered, userinfoLayout, wallClock,
+  buildBadgeQuery, buildCheckinoutInsert, buildExistingKeysQueries, buildMachinesQuery, buildUserInsert, checkTypeFor,
+  checkinoutLayout, foldBadge, machinesLayout, readTime, sqlText, toDiscovered, userinfoLayout, wallClock,
 } from './access-sql';
 
 // ---- the part of node-odbc we use (declared here: the package is optional, its types may be absent) ----
@@ -89,7 +89,7 @@ export interface AccessSinkOptions {
   defaultMachineNumber?: number;
   /** UserExtFmt to write; null (default) leaves the column default (0). */
   userExtFmt?: number | null;
-  /** Records per transaction. Default 500. */
+  /** Records per transaction, 1 to 1,000. Default 500. */
   maxBatch?: number;
   /** Module loader override (tests). */
   odbc?: OdbcModule;
@@ -160,6 +160,10 @@ export function createAccessSink(options: AccessSinkOptions, logger?: SinkLogger
   const checkTypes: Record<number, string> = { ...DEFAULT_CHECKTYPE_MAP, ...(options.checkTypeMap ?? {}) };
   const fallbackType = options.unknownStateCheckType ?? 'I';
   const maxBatch = options.maxBatch ?? 500;
+  // Bounded: every record of a chunk is one statement in one Jet transaction, and the existing-keys query lists its users.
+  if (!Number.isInteger(maxBatch) || maxBatch < 1 || maxBatch > 1000) {
+    throw new SinkError(`Access: maxBatch must be a whole number from 1 to 1000 (got ${JSON.stringify(maxBatch)})`, false, 'access', 'outage');
+  }
   const stats: AccessSinkStats = { unknownStates: 0, defaultMachineNumbers: 0, keyCollisions: 0, usersCreated: 0, parked: 0 };
   const parking = options.unknownBadge === 'park';
   if (parking && !options.parkFile) throw new SinkError('Access: unknown badge policy "park" needs a file for the parked punches (parkFile)', false, 'access');
@@ -168,6 +172,8 @@ export function createAccessSink(options: AccessSinkOptions, logger?: SinkLogger
   const now = options.now ?? Date.now;
   let lot: ParkingLot | null = null;
   let badgesLoadedAt = 0;
+  /** Duplicate-badge warnings already given (the map is re-read often while punches are parked). */
+  const warnedDupes = new Set<string>();
 
   let conn: OdbcConnection | null = null;
   let checkinout: CheckinoutLayout | null = null;
@@ -186,7 +192,7 @@ export function createAccessSink(options: AccessSinkOptions, logger?: SinkLogger
     let hint = '';
     if (cls === 'config') hint = '; check the ODBC driver, the file path and that the file is an att2000.mdb';
     // Driver, file and lock problems hold the records; only single records are ever rejected.
-    return new SinkError(`Access ${where}: ${errText(err)}${hint}`, false, 'access');
+    return new SinkError(`Access ${where}: ${errText(err)}${hint}`, false, 'access', cls === 'config' ? 'outage' : undefined);
   };
 
   async function loadBadges(c: OdbcConnection): Promise<void> {
@@ -197,6 +203,12 @@ export function createAccessSink(options: AccessSinkOptions, logger?: SinkLogger
     }
     badges = next;
     badgesLoadedAt = now();
+    for (const d of next.duplicates()) {
+      const text = `badge ${JSON.stringify(d.badge)} is on ${d.userIds.length} USERINFO rows (USERID ${d.userIds.join(', ')}): punches go to USERID ${d.chosen}`;
+      if (warnedDupes.has(text)) continue;
+      warnedDupes.add(text);
+      logger?.('warn', `Access: ${text}; Jet compares badges without regard to case, so fix the duplicates in ZKTime`);
+    }
   }
 
   async function loadMachines(c: OdbcConnection): Promise<void> {
@@ -209,10 +221,10 @@ export function createAccessSink(options: AccessSinkOptions, logger?: SinkLogger
     };
     if (machines) {
       for (const r of await c.query(buildMachinesQuery(machines))) {
-        const n = Number(r.num);
+        const n = Number(r.m_num);
         if (!Number.isSafeInteger(n)) continue;
-        put(sn, r.sn, n);
-        put(ip, r.ip, n);
+        put(sn, r.m_sn, n);
+        put(ip, r.m_ip, n);
       }
     }
     bySn = sn;
@@ -325,8 +337,8 @@ export function createAccessSink(options: AccessSinkOptions, logger?: SinkLogger
           logger?.('warn', `Access: device ${r.deviceSn} is not in Machines nor in the machine number map; SENSORID ${m.num} written`);
         }
         const sensorId = String(m.num);
-        // Validate every literal now (lengths, characters) with a placeholder badge.
-        buildCheckinoutInsert(l, u, { badge: '0', checkTime, checkType: ct.letter, verifyCode: r.verify, sensorId, sn: r.deviceSn, workCode: r.workCode, userExtFmt: options.userExtFmt ?? null });
+        // Validate every literal now (lengths, characters, statement size) with a placeholder USERID.
+        buildCheckinoutInsert(l, u, { userId: 0, checkTime, checkType: ct.letter, verifyCode: r.verify, sensorId, sn: r.deviceSn, workCode: r.workCode, userExtFmt: options.userExtFmt ?? null });
         sqlText(r.userId, u.badge.size, 'userId');
         pending.push({ record: r, checkTime, checkType: ct.letter, sensorId });
       } catch (err) {
@@ -349,7 +361,7 @@ export function createAccessSink(options: AccessSinkOptions, logger?: SinkLogger
       // 1. USERIDs, creating users when configured.
       const prepared: Prepared[] = [];
       for (const p of pending) {
-        const made = created.get(p.record.userId);
+        const made = created.get(foldBadge(p.record.userId));
         let hit = badges.lookup(p.record.userId) ?? (made !== undefined ? { userId: made, badge: p.record.userId } : null);
         if (!hit) {
           if (parking) {
@@ -364,7 +376,7 @@ export function createAccessSink(options: AccessSinkOptions, logger?: SinkLogger
           const idRows = await c.query(identitySql);
           const id = Number(idRows[0]?.id);
           if (!Number.isSafeInteger(id) || id <= 0) throw new Error(`could not read the new USERID (${identitySql})`);
-          created.set(p.record.userId, id);
+          created.set(foldBadge(p.record.userId), id);
           hit = { userId: id, badge: p.record.userId };
           logger?.('info', `Access: created USERINFO ${id} for badge ${JSON.stringify(p.record.userId)}`);
         }
@@ -393,8 +405,9 @@ export function createAccessSink(options: AccessSinkOptions, logger?: SinkLogger
       const existing = new Set<string>();
       if (todo.length) {
         const times = todo.map((p) => p.checkTime).sort();
-        const rows = await c.query(buildExistingKeysQuery(l, todo.map((p) => p.userId), times[0], times[times.length - 1]));
-        for (const r of rows) existing.add(`${Number(r.uid)}\u0000${readTime(r.ct)}`);
+        for (const sql of buildExistingKeysQueries(l, todo.map((p) => p.userId), times[0], times[times.length - 1])) {
+          for (const r of await c.query(sql)) existing.add(`${Number(r.uid)}\u0000${readTime(r.ct)}`);
+        }
       }
 
       // 4. One lookup + NOT EXISTS + insert statement per new record.
@@ -404,7 +417,7 @@ export function createAccessSink(options: AccessSinkOptions, logger?: SinkLogger
           continue;
         }
         const sql = buildCheckinoutInsert(l, u, {
-          badge: p.badge, checkTime: p.checkTime, checkType: p.checkType, verifyCode: p.record.verify, sensorId: p.sensorId,
+          userId: p.userId, checkTime: p.checkTime, checkType: p.checkType, verifyCode: p.record.verify, sensorId: p.sensorId,
           sn: p.record.deviceSn, workCode: p.record.workCode, userExtFmt: options.userExtFmt ?? null,
         });
         try {

@@ -62,7 +62,7 @@ export class FileSink implements Sink {
       await fsp.mkdir(this.opts.dir, { recursive: true });
     } catch (err) {
       // A missing permission is fixed by a person; hold the records meanwhile.
-      throw new SinkError(`file target: cannot create ${this.opts.dir}: ${(err as Error).message}`, false, 'file');
+      throw new SinkError(`file target: cannot create ${this.opts.dir}: ${(err as Error).message}`, false, 'file', 'outage');
     }
   }
 
@@ -117,7 +117,7 @@ export class FileSink implements Sink {
     } catch (err) {
       // Drop the cached index: the file may hold part of this write; reloading cuts the torn tail.
       this.days.delete(path.basename(df.file));
-      throw new SinkError(`file target: cannot write ${df.file}: ${(err as Error).message}`, false, 'file');
+      throw new SinkError(`file target: cannot write ${df.file}: ${(err as Error).message}`, false, 'file', 'outage');
     } finally {
       await h?.close();
     }
@@ -143,7 +143,7 @@ export class FileSink implements Sink {
       text = await fsp.readFile(file, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-        throw new SinkError(`file target: cannot read ${file}: ${(err as Error).message}`, false, 'file');
+        throw new SinkError(`file target: cannot read ${file}: ${(err as Error).message}`, false, 'file', 'outage');
       }
     }
     const ids = new Set<string>();
@@ -178,6 +178,36 @@ export class FileSink implements Sink {
       this.days.delete(oldest);
     }
     return df;
+  }
+
+  /**
+   * The ids of `records` already in their day's file. With prune() this makes a FileSink a durable, bounded
+   * journal of ids (the HTTP target keeps what its API acknowledged in one).
+   */
+  async stored(records: readonly AttendanceRecord[]): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (const r of records) {
+      const day = typeof r.localTime === 'string' ? r.localTime.slice(0, 10) : '';
+      if (DAY_RE.test(day) && (await this.load(day)).ids.has(r.id)) out.add(r.id);
+    }
+    return out;
+  }
+
+  /** Deletes the day files nothing was appended to for `maxAgeMs`; returns how many went. */
+  async prune(maxAgeMs: number, now = Date.now()): Promise<number> {
+    const names = await fsp.readdir(this.opts.dir).catch(() => [] as string[]);
+    const re = new RegExp(`^attendance-\\d{4}-\\d{2}-\\d{2}\\.${this.format}$`);
+    let removed = 0;
+    for (const name of names) {
+      if (!re.test(name)) continue;
+      const file = path.join(this.opts.dir, name);
+      const st = await fsp.stat(file).catch(() => null);
+      if (!st || now - st.mtimeMs <= maxAgeMs) continue;
+      await fsp.unlink(file);
+      this.days.delete(name);
+      removed++;
+    }
+    return removed;
   }
 
   async close(): Promise<void> {

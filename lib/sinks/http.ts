@@ -1,13 +1,18 @@
 /**
- * The HTTP target (targets.md §6): one POST of JSON per batch through node:http/node:https (no dependency),
- * with an `Idempotency-Key` that is a hash of the batch's sorted ids, so a retry of the same batch sends the
- * same key. This module only classifies responses; the delivery loop owns retries and backoff, and reads
- * `retryAfterMs` from the errors thrown here.
+ * The HTTP target (targets.md §6): one POST of JSON per outbox batch through node:http/node:https (no
+ * dependency), with an `Idempotency-Key` that is a hash of the sorted ids sent, so a retry of the same batch
+ * sends the same key. This module only classifies responses; the delivery loop owns retries and backoff, and
+ * reads `retryAfterMs` from the errors thrown here.
+ *
+ * An API may not dedupe on ids at all, and the same punch can come back under another batch cut (a replay after
+ * a crash meeting a re-poll), so the ids the API acknowledged go to a journal on disk (a FileSink: one file per
+ * device-local day, bounded by age) and a punch found there is dropped before it is sent.
  */
 import * as crypto from 'crypto';
 import * as http from 'http';
 import * as https from 'https';
 import type { AttendanceRecord } from '../record';
+import { FileSink } from './file';
 import { RejectedRecord, Sink, SinkError, SinkLogger, SinkWriteResult } from './types';
 
 export interface HttpTlsOptions {
@@ -37,8 +42,13 @@ export interface HttpSinkOptions {
   duplicateStatus?: number | null;
   /** 401/403 hold the records (an expired token must not reject a day of punches). Default true. */
   holdOnAuthFailure?: boolean;
-  /** Records per request; larger batches are sent as several requests. Default 500. */
-  maxRecordsPerRequest?: number;
+  /**
+   * Directory of the journal of acknowledged ids (the node uses `<userDir>/punchflow/http-acked/<node id>/`).
+   * Without it nothing is remembered: a punch that comes back under another batch is sent again.
+   */
+  ackDir?: string;
+  /** A day file of the journal is deleted when nothing was added to it for this many days. Default 31. */
+  ackDays?: number;
 }
 
 /** A transient HTTP failure that may carry the server's Retry-After. */
@@ -76,12 +86,17 @@ interface HttpAnswer {
 }
 
 const BODY_LIMIT = 64 * 1024;
+const DAY_MS = 24 * 3600_000;
+/** How often a long-running sink drops journal files past their age (also done on every open()). */
+const PRUNE_EVERY_MS = 6 * 3600_000;
 
 export class HttpSink implements Sink {
   readonly target = 'http' as const;
   private readonly url: URL;
   private agent: http.Agent | null = null;
   private readonly secrets: string[];
+  private journal: FileSink | null = null;
+  private prunedAt = 0;
 
   constructor(
     private readonly opts: HttpSinkOptions,
@@ -99,6 +114,14 @@ export class HttpSink implements Sink {
   }
 
   async open(): Promise<void> {
+    if (this.opts.ackDir && !this.journal) {
+      const journal = new FileSink({ dir: this.opts.ackDir, format: 'ndjson' }, (level, message) =>
+        this.logger?.(level, `http target, acknowledged ids: ${message}`),
+      );
+      await this.journalStep(() => journal.open());
+      this.journal = journal;
+      await this.prune();
+    }
     if (this.agent) return;
     const tls = this.opts.tls ?? {};
     this.agent =
@@ -116,16 +139,62 @@ export class HttpSink implements Sink {
         : new http.Agent({ keepAlive: true, maxSockets: 1 });
   }
 
+  /**
+   * One POST for the whole batch: split requests retried together would re-send the ones already accepted.
+   * Ids sent before (earlier in the batch, or acknowledged by the API into the journal) are counted as
+   * duplicates and not sent.
+   */
   async write(batch: AttendanceRecord[]): Promise<SinkWriteResult> {
-    const per = Math.max(1, this.opts.maxRecordsPerRequest ?? 500);
-    const total: SinkWriteResult = { inserted: 0, duplicates: 0, rejected: [] };
-    for (let i = 0; i < batch.length; i += per) {
-      const r = await this.post(batch.slice(i, i + per));
-      total.inserted += r.inserted;
-      total.duplicates += r.duplicates;
-      total.rejected.push(...r.rejected);
+    if (!this.agent || (this.opts.ackDir && !this.journal)) await this.open();
+    const journal = this.journal;
+    const fresh: AttendanceRecord[] = [];
+    const inBatch = new Set<string>();
+    for (const r of batch) {
+      if (inBatch.has(r.id)) continue;
+      inBatch.add(r.id);
+      fresh.push(r);
     }
-    return total;
+    const known = journal ? await this.journalStep(() => journal.stored(fresh)) : new Set<string>();
+    const send = known.size > 0 ? fresh.filter((r) => !known.has(r.id)) : fresh;
+    const skipped = batch.length - send.length;
+    if (send.length === 0) return { inserted: 0, duplicates: skipped, rejected: [] };
+    const result = await this.post(send);
+    if (journal) await this.remember(journal, send, result.rejected);
+    return { ...result, duplicates: result.duplicates + skipped };
+  }
+
+  /** Journals what the API took. A failure here is logged, not thrown: a retry would re-send what it has. */
+  private async remember(journal: FileSink, sent: AttendanceRecord[], rejected: RejectedRecord[]): Promise<void> {
+    const refused = new Set(rejected.map((r) => r.record.id));
+    const taken = refused.size > 0 ? sent.filter((r) => !refused.has(r.id)) : sent;
+    try {
+      await journal.write(taken);
+      if (Date.now() - this.prunedAt > PRUNE_EVERY_MS) await this.prune();
+    } catch (err) {
+      this.logger?.('warn', `http target: could not record ${taken.length} acknowledged ids in ${this.opts.ackDir}: ${(err as Error).message}`);
+    }
+  }
+
+  private async prune(): Promise<void> {
+    if (!this.journal) return;
+    this.prunedAt = Date.now();
+    const days = Math.max(1, this.opts.ackDays ?? 31);
+    try {
+      const removed = await this.journal.prune(days * DAY_MS);
+      if (removed > 0) this.logger?.('debug', `http target: dropped ${removed} acknowledged-id files older than ${days} days`);
+    } catch (err) {
+      // Only the bound on disk use is late; what is journaled still counts.
+      this.logger?.('warn', `http target: could not drop old acknowledged-id files in ${this.opts.ackDir}: ${(err as Error).message}`);
+    }
+  }
+
+  /** Journal trouble holds the records (transient): sending blind could deliver a punch twice. */
+  private async journalStep<T>(step: () => Promise<T>): Promise<T> {
+    try {
+      return await step();
+    } catch (err) {
+      throw new HttpSinkError(`http target: acknowledged-id journal ${this.opts.ackDir}: ${(err as Error).message}`, false, null);
+    }
   }
 
   private async post(records: AttendanceRecord[]): Promise<SinkWriteResult> {
@@ -236,6 +305,8 @@ export class HttpSink implements Sink {
   async close(): Promise<void> {
     this.agent?.destroy();
     this.agent = null;
+    await this.journal?.close();
+    this.journal = null;
   }
 }
 

@@ -7,12 +7,13 @@ import type { HttpSinkOptions } from './http';
 import type { MysqlSinkOptions } from './mysql';
 import type { MssqlSinkOptions } from './mssql';
 import type { AccessSinkOptions } from './access';
+import type { MqttSinkOptions } from './mqtt';
 import { Sink, SinkError, SinkLogger, SinkTarget } from './types';
 
 export * from './types';
 export { Outbox } from './outbox';
 export type { OutboxBatch, OutboxOptions, OutboxPosition } from './outbox';
-export { DeliveryLoop, retryDelay, DEFAULT_DELIVERY_BACKOFF } from './delivery';
+export { DeliveryLoop, retryDelay, isOutage, DEFAULT_DELIVERY_BACKOFF, DEFAULT_ISOLATE_AFTER } from './delivery';
 export type { DeliveryReport, DeliveryState, DeliveryOptions, BackoffPolicy } from './delivery';
 
 export type SinkConfig =
@@ -20,7 +21,8 @@ export type SinkConfig =
   | { target: 'mssql'; options: MssqlSinkOptions }
   | { target: 'access'; options: AccessSinkOptions }
   | { target: 'http'; options: HttpSinkOptions }
-  | { target: 'file'; options: FileSinkOptions };
+  | { target: 'file'; options: FileSinkOptions }
+  | { target: 'mqtt'; options: MqttSinkOptions };
 
 type Factory = (options: never, logger?: SinkLogger) => Sink;
 
@@ -31,9 +33,10 @@ const MODULES: Record<SinkTarget, { module: string; factory: string }> = {
   access: { module: './access', factory: 'createAccessSink' },
   http: { module: './http', factory: 'createHttpSink' },
   file: { module: './file', factory: 'createFileSink' },
+  mqtt: { module: './mqtt', factory: 'createMqttSink' },
 };
 
-export const SINK_TARGETS: readonly SinkTarget[] = ['mysql', 'mssql', 'access', 'http', 'file'];
+export const SINK_TARGETS: readonly SinkTarget[] = ['mysql', 'mssql', 'access', 'http', 'file', 'mqtt'];
 
 function loadFactory(target: SinkTarget): Factory {
   const entry = MODULES[target];

@@ -6,6 +6,7 @@
  * `CONVERT(…, 120)` are 2008 features; MERGE, THROW, TRY_CONVERT, IIF, CONCAT, OFFSET/FETCH, OPENJSON,
  * `DROP … IF EXISTS` and `CREATE OR ALTER` are avoided (the unit tests hold a deny-list).
  */
+import * as crypto from 'crypto';
 import type { AttendanceRecord } from '../record';
 import { DEFAULT_COLUMNS } from './columns';
 
@@ -14,7 +15,9 @@ export const MAX_PARAMS = 2098;
 /** Beyond ~300 rows a VALUES list compiles slowly for no gain (targets.md §4.1). */
 export const MAX_ROWS_PER_STATEMENT = 300;
 
-export const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+/** SQL Server identifiers (sysname) hold up to 128 characters. */
+export const MAX_IDENTIFIER = 128;
+export const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 
 /** How a value travels: the driver-independent part of a mssql parameter type. */
 export type MssqlParamType =
@@ -51,6 +54,8 @@ export interface MssqlTableSpec {
   schema: string;
   table: string;
   columns: MssqlColumn[];
+  /** What the sink should log about an existing table it accepts (e.g. a time column that drops seconds). */
+  warnings?: string[];
 }
 
 export type ColumnMapping = Partial<Record<keyof AttendanceRecord, string | null>>;
@@ -131,6 +136,17 @@ export function defaultTableSpec(schema: string, table: string, mapping?: Column
   };
 }
 
+/**
+ * `<prefix>_<table><suffix>` for the constraints and index the sink creates, within the 128-character limit:
+ * a longer one keeps the start of the table name and adds a hash of all of it, so two long names still differ.
+ */
+export function constraintName(prefix: string, table: string, suffix = ''): string {
+  const full = `${prefix}_${table}${suffix}`;
+  if (full.length <= MAX_IDENTIFIER) return full;
+  const hash = crypto.createHash('sha256').update(table).digest('hex').slice(0, 8);
+  return `${prefix}_${table.slice(0, MAX_IDENTIFIER - prefix.length - suffix.length - 10)}_${hash}${suffix}`;
+}
+
 /** `IF OBJECT_ID(…) IS NULL CREATE TABLE …` (CREATE TABLE IF NOT EXISTS is not T-SQL). */
 export function buildCreateTableSql(schema: string, table: string, mapping?: ColumnMapping): string {
   const cols = resolveMapping(mapping);
@@ -141,15 +157,15 @@ export function buildCreateTableSql(schema: string, table: string, mapping?: Col
   if (identity) lines.push('[id] BIGINT IDENTITY(1,1) NOT NULL');
   for (const c of cols) lines.push(`${quoteIdent(c.name)} ${CREATE_TYPES[c.field].sql}`);
   const key = KEY_FIELDS.map((f) => quoteIdent(cols.find((c) => c.field === f)!.name)).join(', ');
-  if (identity) lines.push(`CONSTRAINT ${quoteIdent(`PK_${table}`)} PRIMARY KEY NONCLUSTERED ([id])`);
-  lines.push(`CONSTRAINT ${quoteIdent(`UQ_${table}_punch`)} UNIQUE CLUSTERED (${key})`);
+  if (identity) lines.push(`CONSTRAINT ${quoteIdent(constraintName('PK', table))} PRIMARY KEY NONCLUSTERED ([id])`);
+  lines.push(`CONSTRAINT ${quoteIdent(constraintName('UQ', table, '_punch'))} UNIQUE CLUSTERED (${key})`);
   const q = qualifiedName({ schema, table });
   const lt = quoteIdent(cols.find((c) => c.field === 'localTime')!.name);
   // OBJECT_ID takes the quoted two-part name as an N'' literal; identifiers are validated, so no quote can occur.
   // The local-time index is a separate statement: inline INDEX in CREATE TABLE needs SQL Server 2014.
   return (
     `IF OBJECT_ID(N'${q}', N'U') IS NULL\nBEGIN\nCREATE TABLE ${q} (\n  ${lines.join(',\n  ')}\n);\n` +
-    `CREATE INDEX ${quoteIdent(`IX_${table}_local_time`)} ON ${q} (${lt});\nEND`
+    `CREATE INDEX ${quoteIdent(constraintName('IX', table, '_local_time'))} ON ${q} (${lt});\nEND`
   );
 }
 
@@ -158,6 +174,35 @@ export const INTROSPECT_SQL =
   'SELECT c.COLUMN_NAME AS name, c.DATA_TYPE AS dataType, c.CHARACTER_MAXIMUM_LENGTH AS maxLength, ' +
   "CASE WHEN c.IS_NULLABLE = 'YES' THEN 1 ELSE 0 END AS nullable " +
   'FROM INFORMATION_SCHEMA.COLUMNS c WHERE c.TABLE_SCHEMA = @schema AND c.TABLE_NAME = @table ORDER BY c.ORDINAL_POSITION';
+
+/**
+ * The key columns of the table's unique indexes and constraints (primary keys and UNIQUE constraints are unique
+ * indexes too). Filtered and disabled indexes do not guarantee anything, so they are left out. 2008-valid.
+ */
+export const UNIQUE_KEYS_SQL =
+  'SELECT i.name AS indexName, c.name AS columnName FROM sys.indexes AS i ' +
+  'JOIN sys.index_columns AS ic ON ic.object_id = i.object_id AND ic.index_id = i.index_id ' +
+  'JOIN sys.columns AS c ON c.object_id = ic.object_id AND c.column_id = ic.column_id ' +
+  'WHERE i.object_id = OBJECT_ID(@object) AND i.is_unique = 1 AND i.is_disabled = 0 AND i.has_filter = 0 ' +
+  'AND ic.is_included_column = 0 ORDER BY i.index_id, ic.key_ordinal';
+
+/**
+ * Null when some unique index has only key columns (so equal keys collide and the NOT EXISTS probe can seek on
+ * it), else what to do about it. Without one, every chunk's NOT EXISTS scans the table under key-range locks.
+ */
+export function uniqueKeyProblem(spec: MssqlTableSpec, indexes: { indexName: string; columnName: string }[]): string | null {
+  const keyCols = KEY_FIELDS.map((f) => spec.columns.find((c) => c.field === f)!.name);
+  const allowed = new Set(keyCols.map((c) => c.toLowerCase()));
+  const byIndex = new Map<string, string[]>();
+  for (const r of indexes) byIndex.set(r.indexName, [...(byIndex.get(r.indexName) ?? []), r.columnName.toLowerCase()]);
+  if ([...byIndex.values()].some((cols) => cols.length > 0 && cols.every((c) => allowed.has(c)))) return null;
+  const list = keyCols.map(quoteIdent).join(', ');
+  return (
+    `table ${spec.schema}.${spec.table} needs a unique index on (${keyCols.join(', ')}): without it each batch scans the ` +
+    `table under range locks to find duplicates. Add it with CREATE UNIQUE INDEX ${quoteIdent(constraintName('UX', spec.table, '_punch'))} ` +
+    `ON ${qualifiedName(spec)} (${list}) (after removing duplicate rows, if any)`
+  );
+}
 
 export interface IntrospectedColumn {
   name: string;
@@ -178,6 +223,7 @@ const TIME_TYPES = ['datetime2', 'datetime', 'smalldatetime'];
 export function specFromIntrospection(schema: string, table: string, mapping: ColumnMapping | undefined, found: IntrospectedColumn[]): MssqlTableSpec {
   const byName = new Map(found.map((c) => [c.name.toLowerCase(), c]));
   const columns: MssqlColumn[] = [];
+  const warnings: string[] = [];
   for (const { field, name } of resolveMapping(mapping)) {
     const c = byName.get(name.toLowerCase());
     if (!c) throw new Error(`table ${schema}.${table} has no column ${name} (for ${field}); create it or change the column mapping`);
@@ -194,11 +240,18 @@ export function specFromIntrospection(schema: string, table: string, mapping: Co
       columns.push({ ...base, kind: 'int', intType: t as MssqlColumn['intType'] });
     } else {
       if (!TIME_TYPES.includes(t)) throw new Error(`column ${c.name} is ${t}; ${field} needs a datetime2/datetime or text column`);
+      if (t === 'smalldatetime') {
+        // It rounds to the minute: on the key, two punches in one minute would become one row.
+        if ((KEY_FIELDS as readonly string[]).includes(field)) {
+          throw new Error(`column ${c.name} is smalldatetime, which rounds to the minute, so two punches in one minute would be one key; change it to datetime2(0) or datetime`);
+        }
+        warnings.push(`column ${c.name} is smalldatetime: ${field} is stored rounded to the minute`);
+      }
       // datetime rounds to 1/300 s: whole seconds survive, so 0 fractional digits are sent for it too.
       columns.push({ ...base, kind: 'time', timeType: field === 'receivedAt' && t === 'datetime2' ? 'datetime2(3)' : 'datetime2(0)' });
     }
   }
-  return { schema, table, columns };
+  return warnings.length > 0 ? { schema, table, columns, warnings } : { schema, table, columns };
 }
 
 export function paramTypeFor(col: MssqlColumn): MssqlParamType {
@@ -339,10 +392,15 @@ function valueExpr(col: MssqlColumn, p: string): string {
   return p;
 }
 
+/** The column of the one-row result that says how many rows a chunk inserted. */
+export const INSERTED_COUNT = 'punchflow_inserted';
+
 /**
  * One chunk: `INSERT … SELECT v.* FROM (VALUES …) AS v(…) WHERE NOT EXISTS (… WITH (UPDLOCK, HOLDLOCK) …)`.
  * UPDLOCK+HOLDLOCK take key-range locks so two writers cannot both find a key absent; the unique key stays the
- * final guard (2627/2601 are handled by the caller).
+ * final guard (2627/2601 are handled by the caller). The rows inserted are counted through OUTPUT INTO a table
+ * variable and returned as a result: the DONE counts would include an AFTER INSERT trigger's own statements,
+ * and a server whose options turn NOCOUNT on sends none (OUTPUT without INTO is refused on tables with triggers).
  */
 export function buildInsert(spec: MssqlTableSpec, rows: KeyedRecord[]): InsertStatement {
   const ncol = spec.columns.length;
@@ -368,10 +426,13 @@ export function buildInsert(spec: MssqlTableSpec, rows: KeyedRecord[]): InsertSt
   });
   const table = qualifiedName(spec);
   const sql =
+    'DECLARE @inserted TABLE (n INT NOT NULL);\n' +
     `INSERT INTO ${table} (${names.join(', ')})\n` +
+    'OUTPUT 1 INTO @inserted (n)\n' +
     `SELECT ${names.map((n) => `v.${n}`).join(', ')}\n` +
     `FROM (VALUES\n  ${tuples.join(',\n  ')}\n) AS v (${names.join(', ')})\n` +
-    `WHERE NOT EXISTS (SELECT 1 FROM ${table} AS t WITH (UPDLOCK, HOLDLOCK) WHERE ${key.join(' AND ')});`;
+    `WHERE NOT EXISTS (SELECT 1 FROM ${table} AS t WITH (UPDLOCK, HOLDLOCK) WHERE ${key.join(' AND ')});\n` +
+    `SELECT COUNT(*) AS ${INSERTED_COUNT} FROM @inserted;`;
   return { sql, params, rows };
 }
 

@@ -7,14 +7,16 @@
 import type { AttendanceRecord } from '../record';
 import { Sink, SinkError, SinkLogger, SinkWriteResult, RejectedRecord } from './types';
 import {
-  ColumnMapping, INTROSPECT_SQL, InsertStatement, IntrospectedColumn, KeyedRecord, MssqlParamType, MssqlTableSpec,
-  assertIdentifier, buildCreateTableSql, buildInsert, buildInsertStatements, prepareBatch, specFromIntrospection,
+  ColumnMapping, INSERTED_COUNT, INTROSPECT_SQL, InsertStatement, IntrospectedColumn, KeyedRecord, MssqlParamType, MssqlTableSpec,
+  UNIQUE_KEYS_SQL, assertIdentifier, buildCreateTableSql, buildInsert, buildInsertStatements, prepareBatch, qualifiedName,
+  specFromIntrospection, uniqueKeyProblem,
 } from './mssql-sql';
 
 // ---- the part of the mssql API we use (the package ships no types; @types/mssql is not a dependency) ----
 
 interface MssqlResult {
   recordset?: Record<string, unknown>[];
+  recordsets?: Record<string, unknown>[][];
   rowsAffected: number[];
 }
 interface MssqlRequest {
@@ -26,6 +28,8 @@ interface MssqlTransaction {
   begin(): Promise<MssqlTransaction>;
   commit(): Promise<void>;
   rollback(): Promise<void>;
+  /** aborted: the server ended the transaction itself (mssql then gives the connection back to the pool). */
+  on(event: 'rollback', listener: (aborted: boolean) => void): unknown;
 }
 interface MssqlPool {
   connect(): Promise<MssqlPool>;
@@ -164,8 +168,11 @@ export type MssqlErrorClass = 'duplicate' | 'transient' | 'data' | 'config';
 const DUPLICATE = new Set([2627, 2601]);
 /** String/binary truncated, date/number conversion, NULL into NOT NULL, overflow, FK/CHECK violations. */
 const DATA = new Set([8152, 2628, 241, 242, 245, 515, 8114, 8115, 547, 220, 232]);
-/** Login failed, no such object/column, permission denied, database unavailable to this login. */
-const CONFIG = new Set([18456, 18452, 208, 207, 229, 230, 262, 4060, 2812, 15151]);
+/**
+ * Login failed, no such object/column, permission denied, database unavailable to this login, no such schema
+ * (2760), a name taken by another object when creating the table (2714).
+ */
+const CONFIG = new Set([18456, 18452, 208, 207, 229, 230, 262, 4060, 2812, 15151, 2760, 2714]);
 const TRANSIENT_CODES = new Set(['ETIMEOUT', 'ESOCKET', 'ECONNRESET', 'ECONNCLOSED', 'ECONNREFUSED', 'ENOTOPEN', 'EINVALIDSTATE', 'EABORT']);
 
 function errNumber(err: unknown): number | undefined {
@@ -205,9 +212,21 @@ function describe(err: unknown, cls: MssqlErrorClass, where: string): string {
     if (/certificate|self[- ]signed/i.test(msg)) hint = '; for a self-signed server certificate enable trustServerCertificate';
     else if (n === 18456 || errCode(err) === 'ELOGIN') hint = '; check the user and password';
     else if (n === 208 || n === 207) hint = '; check the table and column mapping (or enable create table)';
+    else if (n === 2760) hint = '; check the schema name, and that this login may create tables in it';
+    else if (n === 2714) hint = '; another object has that name (a constraint or index of another table?): choose another table name';
   }
   return `SQL Server ${where}: ${msg}${tag}${hint}`;
 }
+
+/** The server rolled the transaction back (error 1205, 241, 242…): nothing of the batch is left to commit. */
+class TransactionEnded extends Error {
+  constructor(readonly error: unknown) {
+    super('SQL Server ended the transaction');
+  }
+}
+
+/** mssql's answer to a request on a transaction that is no longer open. */
+const isTransactionGone = (err: unknown): boolean => errCode(err) === 'ENOTBEGUN' || errCode(err) === 'EABORT';
 
 // ---- the sink ----
 
@@ -278,7 +297,15 @@ export function createMssqlSink(options: MssqlSinkOptions, logger?: SinkLogger):
       if (found.length === 0) {
         throw new SinkError(`SQL Server: table ${schema}.${table} not found in ${conn.database}; create it (README has the DDL) or enable create table`, false, 'mssql');
       }
-      return specFromIntrospection(schema, table, options.columns, found);
+      const s = specFromIntrospection(schema, table, options.columns, found);
+      const keys = await p.request().input('object', m.NVarChar(300), qualifiedName(s)).query(UNIQUE_KEYS_SQL);
+      const problem = uniqueKeyProblem(
+        s,
+        (keys.recordset ?? []).map((r) => ({ indexName: String(r.indexName), columnName: String(r.columnName) })),
+      );
+      if (problem) throw new SinkError(`SQL Server configuration: ${problem}`, false, 'mssql');
+      for (const w of s.warnings ?? []) logger?.('warn', `SQL Server ${schema}.${table}: ${w}`);
+      return s;
     } catch (err) {
       if (err instanceof SinkError) throw err;
       if (err instanceof Error && !('number' in err) && !('code' in err)) throw new SinkError(`SQL Server: ${err.message}`, false, 'mssql');
@@ -286,13 +313,23 @@ export function createMssqlSink(options: MssqlSinkOptions, logger?: SinkLogger):
     }
   }
 
+  /** Runs one chunk; its inserted count comes from the statement's own result, not from the DONE counts. */
   async function exec(tx: MssqlTransaction, stmt: InsertStatement): Promise<number> {
     const m = loadMssql();
     const req = new m.Request(tx);
     for (const p of stmt.params) req.input(p.name, driverType(m, p.type), p.value);
     const res = await req.query(stmt.sql);
-    return res.rowsAffected.reduce((a, b) => a + b, 0);
+    // The last result set with our column: a trigger may send result sets of its own before it.
+    const sets = res.recordsets ?? (res.recordset ? [res.recordset] : []);
+    for (let i = sets.length - 1; i >= 0; i--) {
+      const v = sets[i][0]?.[INSERTED_COUNT];
+      if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= stmt.rows.length) return v;
+    }
+    throw new Error(`SQL Server sent no inserted-row count for a chunk of ${stmt.rows.length}`);
   }
+
+  /** Says whether `err` left the transaction ended by the server (then nothing more may run in it). */
+  type EndedCheck = (err: unknown) => TransactionEnded | null;
 
   interface ChunkOutcome {
     inserted: number;
@@ -302,20 +339,26 @@ export function createMssqlSink(options: MssqlSinkOptions, logger?: SinkLogger):
   /**
    * One chunk with the fallbacks of targets.md §4.2: a duplicate-key error (a concurrent writer won the race)
    * retries once, then goes row by row counting 2627/2601 as already written; a data error splits the chunk in
-   * halves until the bad record is alone, and rejects it.
+   * halves until the bad record is alone, and rejects it. After an error that made the server end the
+   * transaction, nothing more runs in it: `ended` turns that into a TransactionEnded for writeBatch.
    */
-  async function runChunk(tx: MssqlTransaction, s: MssqlTableSpec, rows: KeyedRecord[], attempt = 0): Promise<ChunkOutcome> {
+  async function runChunk(tx: MssqlTransaction, s: MssqlTableSpec, rows: KeyedRecord[], ended: EndedCheck, attempt = 0): Promise<ChunkOutcome> {
     try {
       return { inserted: await exec(tx, buildInsert(s, rows)), rejected: [] };
     } catch (err) {
+      // Going on in a transaction the server ended would only meet "Transaction has not begun".
+      const end = ended(err);
+      if (end) throw end;
       const cls = classifyMssqlError(err);
       if (cls === 'duplicate') {
-        if (attempt === 0) return runChunk(tx, s, rows, 1);
+        if (attempt === 0) return runChunk(tx, s, rows, ended, 1);
         const out: ChunkOutcome = { inserted: 0, rejected: [] };
         for (const row of rows) {
           try {
             out.inserted += await exec(tx, buildInsert(s, [row]));
           } catch (e) {
+            const end = ended(e);
+            if (end) throw end;
             const c = classifyMssqlError(e);
             if (c === 'duplicate') continue;
             if (c === 'data') out.rejected.push({ record: row.record, reason: describe(e, c, 'rejected the record') });
@@ -327,8 +370,8 @@ export function createMssqlSink(options: MssqlSinkOptions, logger?: SinkLogger):
       if (cls === 'data') {
         if (rows.length === 1) return { inserted: 0, rejected: [{ record: rows[0].record, reason: describe(err, cls, 'rejected the record') }] };
         const mid = Math.ceil(rows.length / 2);
-        const a = await runChunk(tx, s, rows.slice(0, mid));
-        const b = await runChunk(tx, s, rows.slice(mid));
+        const a = await runChunk(tx, s, rows.slice(0, mid), ended);
+        const b = await runChunk(tx, s, rows.slice(mid), ended);
         return { inserted: a.inserted + b.inserted, rejected: [...a.rejected, ...b.rejected] };
       }
       throw err;
@@ -344,30 +387,57 @@ export function createMssqlSink(options: MssqlSinkOptions, logger?: SinkLogger):
     const p = await connect();
     const m = loadMssql();
     const tx = new m.Transaction(p);
+    // mssql reports the server's rollback (the ENVCHANGE token) while the failing request is answered, before
+    // its error reaches us; a later request on the ended transaction fails with ENOTBEGUN/EABORT instead.
+    let serverEnded = false;
+    let lastError: unknown = null;
+    tx.on('rollback', (aborted) => {
+      if (aborted) serverEnded = true;
+    });
+    const ended: EndedCheck = (err) => {
+      const gone = isTransactionGone(err);
+      if (!gone) lastError = err;
+      return serverEnded || gone ? new TransactionEnded(gone ? lastError ?? err : err) : null;
+    };
     try {
       await tx.begin();
     } catch (err) {
       throw fail(err, 'begin transaction');
     }
     try {
-      // A server whose user options turn XACT_ABORT on would doom the transaction on the first duplicate.
-      await new m.Request(tx).batch('SET XACT_ABORT OFF;');
+      // A server whose user options turn XACT_ABORT on would doom the transaction on the first duplicate;
+      // NOCOUNT is set off for the same reason (the counts are read from each statement's result anyway).
+      await new m.Request(tx).batch('SET XACT_ABORT OFF; SET NOCOUNT OFF;');
       let attempted = 0;
       for (const stmt of buildInsertStatements(s, prep.rows)) {
-        const out = await runChunk(tx, s, stmt.rows);
+        const out = await runChunk(tx, s, stmt.rows, ended);
         attempted += stmt.rows.length - out.rejected.length;
         result.inserted += out.inserted;
         result.rejected.push(...out.rejected);
       }
+      if (serverEnded) throw new TransactionEnded(lastError ?? new Error('the server rolled the transaction back'));
       await tx.commit();
       result.duplicates += attempted - result.inserted;
       return result;
     } catch (err) {
-      await tx.rollback().catch(() => undefined);
-      const e = fail(err, `write to ${schema}.${table}`);
+      if (!serverEnded) await tx.rollback().catch(() => undefined);
+      const e = err instanceof TransactionEnded ? endedError(err.error, prep.rows.length) : fail(err, `write to ${schema}.${table}`);
       logger?.('warn', e.message, { records: batch.length });
       throw e;
     }
+  }
+
+  /**
+   * The server rolled the whole batch back. A record it cannot convert (241, 242…) is permanent: the delivery
+   * loop halves the batch until that record is alone and sends it to the error output. Anything else (a
+   * deadlock) is retried.
+   */
+  function endedError(cause: unknown, rows: number): SinkError {
+    const cls = classifyMssqlError(cause);
+    if (cls === 'data') {
+      return new SinkError(describe(cause, cls, rows === 1 ? 'rejected the record' : 'rejected a record of the batch and rolled it back'), true, 'mssql');
+    }
+    return fail(cause, `write to ${schema}.${table} (the server rolled the batch back)`);
   }
 
   async function open(): Promise<void> {

@@ -64,8 +64,9 @@ export interface MysqlSinkOptions {
 /** A SinkError that also says which class of failure it was (for the node status: config needs a person). */
 export class MysqlSinkError extends SinkError {
   constructor(message: string, readonly kind: MysqlFailureClass, readonly code?: string) {
-    // Config errors are not permanent: the records wait in the outbox until someone fixes the table.
-    super(message, false, 'mysql');
+    // Config errors are not permanent: the records wait in the outbox until someone fixes the table. They are
+    // about the target, never a record, so the delivery loop never isolates a record over one.
+    super(message, false, 'mysql', kind === 'config' ? 'outage' : undefined);
     this.name = 'MysqlSinkError';
   }
 }

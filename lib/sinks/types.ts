@@ -5,7 +5,7 @@
  */
 import type { AttendanceRecord } from '../record';
 
-export type SinkTarget = 'mysql' | 'mssql' | 'access' | 'http' | 'file';
+export type SinkTarget = 'mysql' | 'mssql' | 'access' | 'http' | 'file' | 'mqtt';
 
 export interface RejectedRecord {
   record: AttendanceRecord;
@@ -41,6 +41,17 @@ export interface Sink {
 }
 
 /**
+ * What a non-permanent failure is about, when the target can tell (the delivery loop's isolation rule):
+ * - 'outage': the target, or the way to it, is down or misconfigured (connection lost, login refused, file
+ *   locked, table missing). The records only wait, however long it lasts.
+ * - 'records': the target answered and refused something in this batch without naming the record. After
+ *   `isolateAfter` such failures in a row the loop looks for the record that causes it.
+ * Unset: the loop decides from the error itself (isOutage in delivery.ts: network codes, Retry-After, and
+ * words such as connection, timeout, locked or login count as an outage).
+ */
+export type SinkFailureScope = 'outage' | 'records';
+
+/**
  * A target failure. permanent=false (network down, deadlock, 5xx, bad credentials until fixed): the
  * delivery loop retries with backoff. permanent=true (a 4xx, a constraint the record can never meet): the
  * records go to the error output so they never block the ones behind them.
@@ -50,6 +61,7 @@ export class SinkError extends Error {
     message: string,
     readonly permanent: boolean,
     readonly target: SinkTarget,
+    readonly scope?: SinkFailureScope,
   ) {
     super(message);
     this.name = 'SinkError';

@@ -6,6 +6,7 @@ import type { NodeDef } from 'node-red';
 import { hostTimeZone, isValidTimeZone } from '../../lib/record/zone';
 import { DEFAULT_HANDSHAKE, isValidTransFlag } from '../../lib/push/options';
 import { parseAllowList } from '../../lib/push/allow-list';
+import { codePageName } from '../../lib/push/body';
 import { normaliseBasePath, pushDefaults, PushServerSettings } from '../../lib/push/settings';
 import { settingInteger } from '../shared/settings';
 
@@ -19,6 +20,9 @@ export interface ZkPushDef extends NodeDef {
   tz?: string;
   site?: string;
   maxBodyKiB?: number | string;
+  codePage?: string;
+  bodyTimeout?: number | string;
+  perAddress?: number | string;
   delay?: number | string;
   errorDelay?: number | string;
   transFlag?: string;
@@ -58,6 +62,9 @@ export function pushNodeSettings(def: Partial<ZkPushDef>, creds: ZkPushCredentia
     defaultSite: def.site?.trim() || null,
     token,
     maxBodyBytes: settingInteger(def.maxBodyKiB, 4096, 'body size limit (KiB)', 16, 65536) * 1024,
+    codePage: codePageName(def.codePage?.trim() || 'utf-8'),
+    bodyTimeoutMs: settingInteger(def.bodyTimeout, 30, 'body time limit (s)', 5, 600) * 1000,
+    maxRequestsPerAddress: settingInteger(def.perAddress, 32, 'requests per address', 1, 10000),
     handshake: {
       ...DEFAULT_HANDSHAKE,
       delaySec: settingInteger(def.delay, DEFAULT_HANDSHAKE.delaySec, 'heartbeat (Delay)', 1, 3600),

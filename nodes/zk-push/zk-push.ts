@@ -55,6 +55,7 @@ export = (RED: NodeAPI): void => {
       badLines: (sn, bad) => out2('anomaly', bad, { deviceSn: sn }),
       table: (t) => out2('table', t, { deviceSn: t.deviceSn }),
       command: (c) => out2('command', c, { deviceSn: c.deviceSn }),
+      options: (o) => out2('options', o, { deviceSn: o.deviceSn }),
       rejected: (r) => {
         out2('rejected', r, { deviceSn: r.deviceSn });
         node.warn(`zk-push: refused ${r.path} from ${r.deviceSn ?? r.remoteAddress ?? 'unknown'}: ${r.reason} (HTTP ${r.status})`);

@@ -2,7 +2,7 @@
  * Validation at the sink's door: splits an input payload into valid records and error messages that name
  * the field and the reason. Never throws on any input.
  */
-import { ATTENDANCE_RECORD_FIELDS, validateRecord } from '../../lib/record';
+import { ATTENDANCE_RECORD_FIELDS, notARecord, validateRecord } from '../../lib/record';
 import type { AttendanceRecord } from '../../lib/record';
 
 export interface DoorError {
@@ -49,8 +49,11 @@ function canonicalOnly(r: AttendanceRecord & { repeat?: unknown }): AttendanceRe
 export function checkPayload(payload: unknown): { valid: AttendanceRecord[]; invalid: DoorError[] } {
   const valid: AttendanceRecord[] = [];
   const invalid: DoorError[] = [];
-  if (payload === null || typeof payload !== 'object') {
-    const reason = `payload: must be a record or an array of records (got ${payload === null ? 'null' : typeof payload})`;
+  const not = Array.isArray(payload) ? null : notARecord(payload);
+  if (not !== null) {
+    // Binary or text is usually JSON not parsed yet: say so, instead of listing 17 missing fields.
+    const hint = /^(binary|text)/.test(not) ? '; if it holds JSON, parse it first (a JSON node before this one)' : '';
+    const reason = `payload: ${not}, not a record or an array of records${hint}`;
     invalid.push({ field: 'payload', reason, errors: [reason], index: null, record: shorten(payload) });
     return { valid, invalid };
   }
@@ -61,6 +64,8 @@ export function checkPayload(payload: unknown): { valid: AttendanceRecord[]; inv
       valid.push(canonicalOnly(r.record));
       return;
     }
+    const itemNot = notARecord(item);
+    if (itemNot !== null) r.errors[0] = `(record): item ${i} is ${itemNot}, not a record`;
     const first = r.errors[0] ?? '(record): invalid';
     const colon = first.indexOf(':');
     invalid.push({

@@ -13,6 +13,8 @@ export interface ZkSinkDef extends NodeDef {
   target: SinkTarget;
   batchSize?: number | string;
   flushInterval?: number | string;
+  /** Failures in a row with one error that is no outage before the batch is searched for the refused record. */
+  isolateAfter?: number | string;
   // mysql / mssql
   host?: string;
   port?: number | string;
@@ -41,16 +43,23 @@ export interface ZkSinkDef extends NodeDef {
   // file
   dir?: string;
   format?: 'ndjson' | 'csv';
+  // mqtt
+  broker?: string;
+  topic?: string;
+  clientId?: string;
 }
 
 export interface ZkSinkCredentials {
   password?: string;
   authValue?: string;
+  /** MQTT username: a credential, like the password. */
+  mqttUser?: string;
 }
 
 export interface DeliverySettings {
   batchSize: number;
   flushIntervalMs: number;
+  isolateAfter: number;
 }
 
 
@@ -58,6 +67,7 @@ export function deliverySettings(def: ZkSinkDef): DeliverySettings {
   return {
     batchSize: settingInteger(def.batchSize, 1000, 'batch size', 1, 100_000),
     flushIntervalMs: settingInteger(def.flushInterval, 200, 'flush interval', 0, 600_000),
+    isolateAfter: settingInteger(def.isolateAfter, 5, 'isolate after', 0, 100),
   };
 }
 
@@ -144,6 +154,8 @@ export function sinkConfigFromDef(def: ZkSinkDef, creds: ZkSinkCredentials, user
           duplicateStatus: dup,
           timeoutMs: settingInteger(def.timeout, 30_000, 'timeout', 100, 600_000),
           tls,
+          // Per node, beside the outbox: the ids the API acknowledged, so a re-polled punch is not sent twice.
+          ackDir: path.join(userDir, 'punchflow', 'http-acked', def.id),
         },
       };
     }
@@ -152,7 +164,23 @@ export function sinkConfigFromDef(def: ZkSinkDef, creds: ZkSinkCredentials, user
       const dir = def.dir ? path.resolve(userDir, def.dir) : path.join(userDir, 'punchflow', 'files');
       return { target: 'file', options: { dir, format: def.format === 'csv' ? 'csv' : 'ndjson' } };
     }
+    case 'mqtt': {
+      if (!def.broker) throw new TypeError('MQTT: the broker URL is required (e.g. mqtt://127.0.0.1:1883)');
+      const tls: Record<string, unknown> = {};
+      tlsFiller?.(tls);
+      return {
+        target: 'mqtt',
+        options: {
+          url: def.broker,
+          topic: def.topic || undefined,
+          clientId: def.clientId || undefined,
+          username: creds.mqttUser || undefined,
+          password: creds.password || undefined,
+          tls,
+        },
+      };
+    }
     default:
-      throw new TypeError(`target must be one of mysql, mssql, access, http, file (got ${JSON.stringify(def.target)})`);
+      throw new TypeError(`target must be one of mysql, mssql, access, http, file, mqtt (got ${JSON.stringify(def.target)})`);
   }
 }

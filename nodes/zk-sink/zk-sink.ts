@@ -115,6 +115,6 @@ export = (RED: NodeAPI): void => {
   }
 
   RED.nodes.registerType<ZkSinkNode, ZkSinkDef, Record<string, never>, ZkSinkCredentials>('zk-sink', ZkSink, {
-    credentials: { password: { type: 'password' }, authValue: { type: 'password' } },
+    credentials: { password: { type: 'password' }, authValue: { type: 'password' }, mqttUser: { type: 'text' } },
   });
 };

@@ -231,6 +231,14 @@ export class E2eRuntime {
     return out;
   }
 
+  /** SIGKILL, as a crash: nothing is flushed or closed, and the user directory stays for a restart on it. */
+  async kill(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.child.kill('SIGKILL');
+    await this.exited;
+  }
+
   /** Stops flows and the runtime, then removes the temporary user directory. Idempotent. */
   async stop(): Promise<void> {
     if (this.stopped) return;
@@ -296,6 +304,8 @@ export function shippedFlowFiles(): string[] {
     if (!fs.existsSync(abs)) return;
     for (const e of fs.readdirSync(abs, { withFileTypes: true })) {
       const rel = path.join(dir, e.name);
+      // examples/flows/ is the build's copy of flows/ (for Import → Examples): the same flows, tested once.
+      if (rel === path.join('examples', 'flows')) continue;
       if (e.isDirectory() && deep) walk(rel, deep);
       else if (e.isFile() && e.name.endsWith('.json')) out.push(rel);
     }

@@ -1,7 +1,8 @@
 /**
  * Seeded fuzz of zk-sink's door (nodes/zk-sink/door.ts checkPayload): valid canonical records, records
  * with one or two fields mutated (wrong type, missing, null, huge strings, NaN/Infinity/-0, nested objects,
- * arrays, prototype-pollution keys from JSON.parse, extra fields), and payloads that are no records at all
+ * arrays, prototype-pollution keys from JSON.parse, extra fields, times off the calendar, key text ending in a
+ * space), and payloads that are no records at all
  * (primitives, Buffers and typed arrays, cyclic objects, arrays of mixed junk, deeply nested arrays).
  *
  * Contract checked for every payload: checkPayload never throws; valid + invalid adds up to the items given
@@ -54,10 +55,30 @@ function text(rng: Rng, n: number): string {
 
 const pad = (n: number, w: number): string => String(n).padStart(w, '0');
 
-/** The schema checks the shape only, so any digits are fine (2024-02-31 included). */
+const isLeap = (y: number): boolean => y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
+const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** A real calendar time (the door checks the calendar, years 0001–9999), edges drawn often. */
 function localTime(rng: Rng): string {
-  return `${pad(rng.int(10000), 4)}-${pad(rng.int(100), 2)}-${pad(rng.int(100), 2)}T${pad(rng.int(100), 2)}:${pad(rng.int(100), 2)}:${pad(rng.int(100), 2)}`;
+  const y = rng.pick([1, 9999, 2000, 2024, 2100, rng.range(1, 9999)]);
+  const mo = rng.pick([1, 2, 12, rng.range(1, 12)]);
+  const dim = DAYS[mo - 1] + (mo === 2 && isLeap(y) ? 1 : 0);
+  const d = rng.pick([1, dim, rng.range(1, dim)]);
+  return `${pad(y, 4)}-${pad(mo, 2)}-${pad(d, 2)}T${pad(rng.pick([0, 23, rng.int(24)]), 2)}:${pad(rng.int(60), 2)}:${pad(rng.pick([0, 59, rng.int(60)]), 2)}`;
 }
+
+/** The right shape and digits, but no calendar time: Feb 29 of a common year, day 31 of a 30-day month, hour 24… */
+function impossibleTime(rng: Rng): string {
+  const y = rng.pick([2023, 2100, 1900, 2025]);
+  return rng.pick([
+    `${y}-02-29T09:00:00`, `${y}-02-30T00:00:00`, '2024-04-31T12:00:00', '2024-13-01T00:00:00', '2024-00-10T00:00:00',
+    '2024-06-00T00:00:00', '2024-06-10T24:00:00', '2024-06-10T23:60:00', '2024-06-10T23:59:60', '0000-01-01T00:00:00',
+    `${pad(rng.int(10000), 4)}-${pad(rng.range(13, 99), 2)}-${pad(rng.range(32, 99), 2)}T${pad(rng.range(24, 99), 2)}:00:00`,
+  ]);
+}
+
+/** Key text (deviceSn, userId) may not end with a space: the door refuses it for every target. */
+const noTrailingSpace = (s: string): string => (s.endsWith(' ') ? `${s.slice(0, -1)}x` : s);
 
 function utcTime(rng: Rng): string {
   return `${localTime(rng)}${rng.pick(['', `.${pad(rng.int(10), 1)}`, `.${pad(rng.int(100), 2)}`, `.${pad(rng.int(1000), 3)}`])}Z`;
@@ -67,11 +88,11 @@ function utcTime(rng: Rng): string {
 function validValue(rng: Rng, f: Field): unknown {
   switch (f) {
     case 'id': return text(rng, rng.range(5, 200));
-    case 'deviceSn': return text(rng, rng.range(1, 64));
+    case 'deviceSn': return noTrailingSpace(text(rng, rng.range(1, 64)));
     case 'deviceName':
     case 'site': return rng.bool(0.2) ? null : text(rng, rng.range(0, rng.bool(0.1) ? 128 : 20));
     case 'deviceHost': return rng.bool(0.3) ? null : text(rng, rng.range(0, rng.bool(0.1) ? 300 : 25));
-    case 'userId': return rng.bool(0.1) ? '😀'.repeat(rng.range(1, 24)) : text(rng, rng.range(1, 24));
+    case 'userId': return rng.bool(0.1) ? '😀'.repeat(rng.range(1, 24)) : noTrailingSpace(text(rng, rng.range(1, 24)));
     case 'uid': return rng.bool(0.2) ? null : rng.pick([0, -0, 65535, rng.int(65536)]);
     case 'localTime': return localTime(rng);
     case 'timestamp':
@@ -184,19 +205,20 @@ function mutateField(rng: Rng, rec: Obj, f: Field): Made {
       r[f] = validValue(rng, f);
       return { value: withId(r), expect: VALID, what: `${f}: another valid value, id recomputed` };
     default: {
-      // Near misses: a time with a zone, a padded or differently cased enum, one code point too many.
+      // Near misses: a time with a zone or off the calendar, a padded or differently cased enum, one code point
+      // too many, key text ending in a space.
       const lt = String(rec.localTime);
       const ts = String(rec.timestamp);
       const near: Record<Field, unknown[]> = {
         id: ['a|b', 'x'.repeat(201)],
-        deviceSn: ['s'.repeat(65), '😀'.repeat(65)],
+        deviceSn: ['s'.repeat(65), '😀'.repeat(65), `${String(rec.deviceSn).slice(0, 63)} `, ' '],
         deviceName: ['n'.repeat(129)],
         site: ['s'.repeat(129)],
         deviceHost: ['h'.repeat(301)],
-        userId: ['x'.repeat(25), '😀'.repeat(25)],
+        userId: ['x'.repeat(25), '😀'.repeat(25), `${String(rec.userId).slice(0, 23)} `, 'A12 ', ' '],
         uid: [65536, '1', 1.5],
-        localTime: [`${lt}Z`, `${lt}.000`, lt.replace('T', ' '), ` ${lt}`, `${lt}\n`],
-        timestamp: [ts.replace(/Z$/, ''), ts.replace(/(\.\d+)?Z$/, '.1234Z'), ts.replace(/Z$/, '+00:00'), `${ts}\n`],
+        localTime: [`${lt}Z`, `${lt}.000`, lt.replace('T', ' '), ` ${lt}`, `${lt}\n`, impossibleTime(rng), impossibleTime(rng)],
+        timestamp: [ts.replace(/Z$/, ''), ts.replace(/(\.\d+)?Z$/, '.1234Z'), ts.replace(/Z$/, '+00:00'), `${ts}\n`, `${impossibleTime(rng)}.000Z`],
         tz: ['z'.repeat(65), ''],
         state: [256, '0'],
         direction: ['IN', ' in', 'in ', 'sideways'],
@@ -204,7 +226,7 @@ function mutateField(rng: Rng, rec: Obj, f: Field): Made {
         verifyMethod: ['Fingerprint', 'retina', ''],
         workCode: [4294967296, '0'],
         source: ['POLL', 'pull', 'sql'],
-        receivedAt: ['2024-03-04 12:00:00Z', '2024-03-04T12:00:00.000z', 'yesterday'],
+        receivedAt: ['2024-03-04 12:00:00Z', '2024-03-04T12:00:00.000z', 'yesterday', `${impossibleTime(rng)}Z`],
       };
       r[f] = rng.pick(near[f]);
       return bad('near miss');
@@ -527,7 +549,8 @@ describe('fuzz: zk-sink door (seeded)', function () {
     assert.equal(child.status, 0, `child exited ${String(child.status)} (${String(child.signal)}): ${child.stderr.slice(-600)}`);
     const got = JSON.parse(child.stdout) as { valid: number; out: Array<{ field: string; index: number | null; echo: number }> };
     assert.equal(got.valid, 0);
-    assert.deepEqual(got.out.map((e) => [e.field, e.index]), [['id', null], ['id', 0], ['id', 1], ['id', 2]]);
+    // Binary data is named as such ("not a record"); an object holding it lacks fields, named from the first.
+    assert.deepEqual(got.out.map((e) => [e.field, e.index]), [['payload', null], ['(record)', 0], ['id', 1], ['(record)', 2]]);
     for (const e of got.out) assert.ok(e.echo < 1000, `echo of ${e.echo} characters`);
   });
 });

@@ -93,10 +93,11 @@ describe('zk-poll node', function () {
     assert.equal(sim.counters.downloads, downloads, 'unchanged count: no download');
     assert.equal(h.records.length, 3);
 
-    sim.punch({ userId: sim.users[0].userId, at: wall(recent(1)) });
+    const t = recent(1); // once: a second boundary may pass during the poll
+    sim.punch({ userId: sim.users[0].userId, at: wall(t) });
     await h.poll();
     assert.equal(h.records.length, 4);
-    assert.deepEqual((h.records[3].payload as AttendanceRecord[]).map((r) => r.localTime), [recent(1)]);
+    assert.deepEqual((h.records[3].payload as AttendanceRecord[]).map((r) => r.localTime), [t]);
     assert.equal(h.caught.length, 0);
   });
 
@@ -181,6 +182,16 @@ describe('zk-poll node', function () {
     await h.poll({ force: true });
     await h.poll({ force: true });
     assert.equal(h.status.filter((m) => m.alert === true).length, 1, 'one alert per failure streak');
+  });
+
+  it('a configuration error reaches Catch nodes (with a msg, once the flow runs), so a dashboard can list it', async () => {
+    await helper.load([zkDevice, zkPoll], flow({ mode: 'list', fleet: '${PUNCHFLOW_FLEET}' }));
+    const h = wire();
+    await until(() => h.caught.length >= 1, 5000, 'the caught configuration error');
+    const m = h.caught[0] as Msg & { error?: { message: string; source: { id: string } } };
+    assert.equal(m.topic, 'config');
+    assert.equal(m.error?.source.id, 'p1');
+    assert.match(m.error?.message ?? '', /^zk-poll p1: .*PUNCHFLOW_FLEET/);
   });
 
   it('redeploy and delete leave no sockets, timers or listeners', async () => {

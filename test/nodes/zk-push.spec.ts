@@ -203,4 +203,23 @@ describe('zk-push node', function () {
     assert.throws(() => pushNodeSettings({ maxBodyKiB: 1 }, {}), /body size/);
     assert.equal(pushNodeSettings({}, {}).server.basePath, '/iclock');
   });
+
+  it('settings: code page of the node and per device (fifth column of the device list); unknown ones name the line or field', () => {
+    const s = pushNodeSettings({ codePage: 'latin1', devices: 'A1,,,,gbk\nB2,Gate,,Asia/Kolkata' }, {});
+    assert.equal(s.server.codePage, 'windows-1252');
+    assert.equal(s.server.devices.get('A1')?.codePage, 'gbk');
+    assert.equal(s.server.devices.get('B2')?.codePage, null);
+    assert.equal(pushNodeSettings({}, {}).server.codePage, 'utf-8');
+    assert.throws(() => pushNodeSettings({ codePage: 'klingon' }, {}), /code page "klingon" is not known/);
+    assert.throws(() => pushNodeSettings({ devices: 'A1\nB2,,,,utf-16le' }, {}), /device list line 2: .*UTF-16/);
+  });
+
+  it('settings: body time and requests per address, with defaults; out of range ones name the field', () => {
+    const d = pushNodeSettings({}, {}).server;
+    assert.deepEqual([d.bodyTimeoutMs, d.maxRequestsPerAddress], [30_000, 32]);
+    const s = pushNodeSettings({ bodyTimeout: '12', perAddress: 200 }, {}).server;
+    assert.deepEqual([s.bodyTimeoutMs, s.maxRequestsPerAddress], [12_000, 200]);
+    assert.throws(() => pushNodeSettings({ bodyTimeout: 1 }, {}), /body time limit/);
+    assert.throws(() => pushNodeSettings({ perAddress: 0 }, {}), /requests per address/);
+  });
 });

@@ -4,7 +4,7 @@ import * as path from 'path';
 import type { Node, NodeMessage } from 'node-red';
 import { helper, useNodeRedServer } from '../support/node-red';
 import zkSink = require('../../nodes/zk-sink/zk-sink');
-import { sinkConfigFromDef } from '../../nodes/zk-sink/sink-node-config';
+import { deliverySettings, sinkConfigFromDef } from '../../nodes/zk-sink/sink-node-config';
 import { makeRecord, makeRecords } from '../sinks/support/records';
 import { checkNoLeaks } from '../support/handles';
 import type { AttendanceRecord } from '../../lib/record';
@@ -155,7 +155,12 @@ describe('zk-sink node', function () {
       duplicateStatus: null,
       timeoutMs: 30000,
       tls: { rejectUnauthorized: false },
+      ackDir: '/ud/punchflow/http-acked/x',
     });
+    const def = { id: 'x', type: 'zk-sink', z: '', name: '', target: 'file' as const };
+    assert.deepEqual(deliverySettings(def), { batchSize: 1000, flushIntervalMs: 200, isolateAfter: 5 });
+    assert.equal(deliverySettings({ ...def, isolateAfter: '0' }).isolateAfter, 0);
+    assert.throws(() => deliverySettings({ ...def, isolateAfter: 101 }), /isolate after must be a number from 0 to 100/);
     const file = sinkConfigFromDef({ id: 'x', type: 'zk-sink', z: '', name: '', target: 'file', dir: 'out' }, {}, '/ud');
     assert.deepEqual(file.options, { dir: '/ud/out', format: 'ndjson' });
     assert.throws(() => sinkConfigFromDef({ id: 'x', type: 'zk-sink', z: '', name: '', target: 'http', headers: '[1]', url: 'http://h' }, {}, '/ud'), /headers must be a JSON object/);

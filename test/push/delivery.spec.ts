@@ -9,7 +9,7 @@ import { PushJournal, JournalEntry } from '../../lib/push/journal';
 import { PushDevice } from '../../lib/sim/push-device';
 import { removeDir } from '../support/node-red';
 import { checkNoLeaks } from '../support/handles';
-import { startPush, tempDir, until, devices } from './support';
+import { Running, startPush, tempDir, until, devices } from './support';
 
 function crashChild(dir: string, mode: 'after-journal' | 'before-journal'): Promise<{ port: number; exited: Promise<NodeJS.Signals | null> }> {
   const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', path.join(__dirname, 'support', 'crash-child.ts'), dir, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -71,33 +71,42 @@ describe('push delivery: journal before OK', function () {
 
   it('a crash right after the journal write (before OK) loses nothing: the journal replays on restart, and the device resends', async () => {
     const dir = tempDir();
+    // Both devices stand for the same device before and after the restart: the same backlog, built from one
+    // instant (built from the clock, the second one's records would shift by a second when one ticked by).
+    const backlogUntilMs = Date.UTC(2026, 3, 1, 12, 0, 0);
+    const dev = (url: string) => new PushDevice({ url, serial: 'CR1', records: 25, batchSize: 25, errorDelayMs: 50, backlogUntilMs });
+    let dev1: PushDevice | null = null;
+    let dev2: PushDevice | null = null;
+    let run: Running | null = null;
     try {
       const child = await crashChild(dir, 'after-journal');
-      const dev = new PushDevice({ url: `http://127.0.0.1:${child.port}`, serial: 'CR1', records: 25, batchSize: 25, errorDelayMs: 50 });
-      dev.start();
+      dev1 = dev(`http://127.0.0.1:${child.port}`);
+      dev1.start();
       assert.equal(await child.exited, 'SIGKILL');
-      assert.equal(dev.acked, 0, 'the device never got its OK');
+      assert.equal(dev1.acked, 0, 'the device never got its OK');
+      await dev1.stop();
       // Restart on the same directory: the journal holds the post.
       const entries = await replay(dir);
       assert.equal(entries.length, 1);
       assert.equal(entries[0].records.length, 25);
-      assert.deepEqual(entries[0].records.map((r) => r.userId), dev.records.map((r) => r.userId));
+      assert.deepEqual(entries[0].records.map((r) => r.userId), dev1.records.map((r) => r.userId));
       // The device sends the same batch again to the restarted server (a duplicate that downstream dedupe drops).
-      const run = await startPush({ devices: devices('CR1') }, { dir: tempDir() });
-      try {
-        const dev2 = new PushDevice({ url: run.url, serial: 'CR1', records: 25, batchSize: 25, errorDelayMs: 50 });
-        dev2.start();
-        await until(() => dev2.acked === 25);
-        await dev2.stop();
-        // The pump emits what was journaled after the OK: wait for it rather than race it.
-        await until(() => run.seen.entries.length > 0);
-        assert.deepEqual(run.seen.entries[0].records.map((r) => r.id), entries[0].records.map((r) => r.id));
-      } finally {
+      run = await startPush({ devices: devices('CR1') }, { dir: tempDir() });
+      dev2 = dev(run.url);
+      dev2.start();
+      await until(() => dev2!.acked === 25);
+      await dev2.stop();
+      // The pump emits what was journaled after the OK: wait for it rather than race it.
+      await until(() => run!.seen.entries.length > 0);
+      assert.deepEqual(run.seen.entries[0].records.map((r) => r.id), entries[0].records.map((r) => r.id));
+    } finally {
+      // Stopped on every path, so a failure above is reported as itself and not as leftover timers.
+      await dev1?.stop();
+      await dev2?.stop();
+      if (run) {
         await run.close();
         removeDir(run.dir);
       }
-      await dev.stop();
-    } finally {
       removeDir(dir);
     }
   });

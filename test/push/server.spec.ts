@@ -81,6 +81,42 @@ describe('push server over loopback HTTP', function () {
     assert.equal(st.push.stamp, '42');
   });
 
+  it('ATTLOG: a line with a control character, a NUL or bytes that are not UTF-8 → that line to output 2, the rest stored, OK', async () => {
+    run = await startPush({ devices: devices('A1') });
+    // The trial's repro: a good line and one with \x01 in the PIN.
+    const r1 = await send(run.url, 'POST', '/iclock/cdata?SN=A1&table=ATTLOG&Stamp=7', 'A1\t2025-08-03 09:00:00\t0\t1\t0\t0\t0\nBAD\u0001PIN\t2025-08-03 09:00:30\t0\t1\t0\t0\t0\n');
+    assert.deepEqual([r1.status, r1.body], [200, 'OK']);
+    const body = Buffer.concat([
+      Buffer.from('A2\t2025-08-03 09:01:00\t0\t1\r\n'),
+      Buffer.from('B\u0000\t2025-08-03 09:01:10\t0\t1\r\n'),
+      Buffer.from([0x4a, 0x6f, 0x73, 0xe9, 0x09]), Buffer.from('2025-08-03 09:01:20\t0\t1\r\n'), // "José" in windows-1252
+      Buffer.from('A3\t2025-08-03 09:01:30\t0\t1\r\n'),
+    ]);
+    const r2 = await send(run.url, 'POST', '/iclock/cdata?SN=A1&table=ATTLOG&Stamp=8', body);
+    assert.deepEqual([r2.status, r2.body], [200, 'OK']);
+    await until(() => run!.seen.entries.length === 2);
+    assert.deepEqual(run.seen.entries.map((e) => e.records.map((x) => x.userId)), [['A1'], ['A2', 'A3']]);
+    assert.deepEqual(run.seen.bad.map((b) => [b.line, b.reason.split(':')[0]]), [[2, 'control character U+0001 in the line (a corrupt record on the device?)'], [2, 'control character U+0000 in the line (a corrupt record on the device?)'], [3, 'not utf-8 text']]);
+    assert.match(run.seen.bad[2].reason, /code page in the device list/);
+    assert.equal(run.seen.bad[2].raw, 'Jos\ufffd\t2025-08-03 09:01:20\t0\t1');
+    assert.equal(run.seen.statuses.at(-1)!.push.badLines, 3);
+    assert.equal(run.seen.rejected.length, 0);
+  });
+
+  it('ATTLOG and OPERLOG in the code page of the device (windows-1252, gbk) from the device list; the node default for the rest', async () => {
+    run = await startPush({ devices: new Map([['W1', { sn: 'W1', name: null, site: null, tz: null, codePage: 'windows-1252' }], ['G1', { sn: 'G1', name: null, site: null, tz: null }]]), codePage: 'gbk', otherTables: 'pass' });
+    const w = Buffer.concat([Buffer.from([0x4a, 0x6f, 0x73, 0xe9]), Buffer.from('\t2025-08-03 09:00:00\t0\t1\n')]);
+    assert.equal((await send(run.url, 'POST', '/iclock/cdata?SN=W1&table=ATTLOG', w)).body, 'OK');
+    // 张伟 in GBK.
+    const g = Buffer.concat([Buffer.from([0xd5, 0xc5, 0xce, 0xb0]), Buffer.from('\t2025-08-03 09:00:00\t0\t1\n')]);
+    assert.equal((await send(run.url, 'POST', '/iclock/cdata?SN=G1&table=ATTLOG', g)).body, 'OK');
+    assert.equal((await send(run.url, 'POST', '/iclock/cdata?SN=G1&table=OPERLOG', Buffer.concat([Buffer.from('USER PIN=7\tName='), Buffer.from([0xd5, 0xc5, 0xce, 0xb0]), Buffer.from('\n')]))).body, 'OK');
+    await until(() => run!.seen.entries.length === 2);
+    assert.deepEqual(run.seen.entries.map((e) => e.records[0].userId), ['José', '张伟']);
+    assert.equal(run.seen.tables[0].body, 'USER PIN=7\tName=张伟\n');
+    assert.deepEqual(run.seen.bad, []);
+  });
+
   it('OPERLOG and other tables accepted with OK; passed on raw when configured (UTF-8 names intact)', async () => {
     run = await startPush({ devices: devices('A1'), otherTables: 'pass' });
     const oplog = 'USER PIN=7\tName=张伟 José\tPri=0\tPasswd=\tCard=\tGrp=1\nOPLOG 4\t0\t2026-04-01 08:00:00\t0\t0\t0\t0\n';
@@ -144,6 +180,61 @@ describe('push server over loopback HTTP', function () {
     }
   });
 
+  it('INFO answers: detail lines after ID=…&CMD=INFO, or an options post to cdata, go into the result and the device status', async () => {
+    run = await startPush({ devices: devices('A1') });
+    const poll = async (): Promise<string> => (await send(run!.url, 'GET', '/iclock/getrequest?SN=A1')).body;
+    // Firmware that lists its details on devicecmd, after the result line.
+    const q1 = await run.server.queueCommand('A1', 'INFO', false);
+    assert.equal(await poll(), `C:${q1.id}:INFO\n`);
+    const answer = `ID=${q1.id}&Return=0&CMD=INFO\n~DeviceName=SpeedFace-V5L\nFWVersion=Ver 8.0.4.7-20230306\nIPAddress=10.0.0.7\nUserCount=12\nTransactionCount=345\nMAC=00:17:61:12:34:56\n`;
+    assert.equal((await send(run.url, 'POST', '/iclock/devicecmd?SN=A1', answer)).body, 'OK');
+    const r1 = run.seen.commands.find((c) => c.id === q1.id)!;
+    assert.deepEqual([r1.state, r1.returnCode], ['answered', 0]);
+    assert.deepEqual(r1.result?.fields, { ID: String(q1.id), Return: '0', CMD: 'INFO', DeviceName: 'SpeedFace-V5L', FWVersion: 'Ver 8.0.4.7-20230306', IPAddress: '10.0.0.7', UserCount: '12', TransactionCount: '345', MAC: '00:17:61:12:34:56' });
+    const st = run.seen.statuses.at(-1)!;
+    assert.deepEqual([st.firmware, st.users, st.records, st.deviceName], ['Ver 8.0.4.7-20230306', 12, 345, 'SpeedFace-V5L']);
+    // Firmware that posts them as an options table (other tables ignored, the default) and answers with the bare line.
+    const q2 = await run.server.queueCommand('A1', 'INFO', false);
+    assert.equal(await poll(), `C:${q2.id}:INFO\n`);
+    assert.equal((await send(run.url, 'POST', '/iclock/cdata?SN=A1&table=options&Stamp=1', '~DeviceName=Gate 2,FWVersion=Ver 6.60,UserCount=13,TransactionCount=350\n')).body, 'OK');
+    assert.deepEqual(run.seen.options.map((o) => [o.deviceSn, o.options]), [['A1', { DeviceName: 'Gate 2', FWVersion: 'Ver 6.60', UserCount: '13', TransactionCount: '350' }]]);
+    assert.equal((await send(run.url, 'POST', '/iclock/devicecmd?SN=A1', `ID=${q2.id}&Return=0&CMD=INFO\n`)).body, 'OK');
+    const r2 = run.seen.commands.find((c) => c.id === q2.id)!;
+    assert.deepEqual(r2.result?.fields, { DeviceName: 'Gate 2', FWVersion: 'Ver 6.60', UserCount: '13', TransactionCount: '350', ID: String(q2.id), Return: '0', CMD: 'INFO' });
+    assert.deepEqual([run.server.devices.status('A1').firmware, run.server.devices.status('A1').users, run.server.devices.status('A1').records], ['Ver 6.60', 13, 350]);
+    assert.equal(run.seen.tables.length, 0, 'no raw table under "ignore"');
+  });
+
+  it('DST while connected: when the offset of its zone changes, CHECK is queued once and the device re-reads TimeZone', async () => {
+    // Europe/Berlin moves from +1 to +2 at 01:00 UTC on 29 March 2026; the server's clock is set, not waited for.
+    let now = Date.UTC(2026, 2, 29, 0, 59, 0);
+    run = await startPush({ devices: devices(['B1', 'Europe/Berlin'], ['K1', 'Asia/Kolkata']) }, { now: () => now });
+    const b1 = new PushDevice({ url: run.url, serial: 'B1', pollMs: 20, errorDelayMs: 20 });
+    const k1 = new PushDevice({ url: run.url, serial: 'K1', pollMs: 20, errorDelayMs: 20 });
+    try {
+      b1.start();
+      k1.start();
+      await Promise.all([b1.ready, k1.ready]);
+      assert.deepEqual([b1.options?.timeZone, k1.options?.timeZone], ['1', '330']);
+      run.server.sweep(now);
+      assert.equal(run.seen.commands.length, 0, 'no change, no command');
+      now = Date.UTC(2026, 2, 29, 1, 0, 5);
+      run.server.sweep(now);
+      run.server.sweep(now);
+      await until(() => b1.options?.timeZone === '2', 5000, 'B1 re-read its options');
+      await until(() => run!.seen.commands.some((c) => c.state === 'answered'), 5000, 'CHECK answered');
+      run.server.sweep(now);
+      const checks = run.seen.commands.map((c) => [c.deviceSn, c.command, c.state]);
+      assert.deepEqual(checks, [['B1', 'CHECK', 'queued'], ['B1', 'CHECK', 'answered']], 'one CHECK, only for the device whose offset changed');
+      assert.match(run.seen.commands[0].reason ?? '', /UTC offset of Europe\/Berlin changed \(TimeZone 1 → 2\)/);
+      assert.equal(b1.stats.handshakes, 2);
+      assert.equal(k1.stats.handshakes, 1);
+    } finally {
+      await b1.stop();
+      await k1.stop();
+    }
+  });
+
   it('unknown serial → 403 UNKNOWN DEVICE; bad or missing token → 401; the right token on start-up admits the device', async () => {
     run = await startPush({ devices: devices('A1'), token: 's3cret' });
     const unk = await send(run.url, 'GET', '/iclock/cdata?SN=ZZ9&options=all&pushcommkey=s3cret');
@@ -180,7 +271,7 @@ describe('push server over loopback HTTP', function () {
     assert.equal(run.server.devices.status('NEW1').push.listed, false);
   });
 
-  it('limits: 10 MB, binary and wrong content type get 4xx; the server keeps serving other devices meanwhile', async () => {
+  it('limits: 10 MB and wrong content types get 4xx, random bytes are bad lines; the server keeps serving other devices meanwhile', async () => {
     run = await startPush({ devices: devices('A1', 'B1'), maxBodyBytes: 1024 * 1024 });
     const big = Buffer.alloc(10 * 1024 * 1024, 0x31);
     const binary = crypto.randomBytes(64 * 1024);
@@ -211,7 +302,8 @@ describe('push server over loopback HTTP', function () {
     ]);
     assert.equal(tooBig.status, 413);
     assert.equal(chunkedBig, 413);
-    assert.equal(bin.status, 400);
+    // Random bytes are bad lines like any other: reported, never a refusal the device would repeat forever.
+    assert.equal(bin.status, 200);
     assert.equal(json.status, 415);
     assert.equal(multipart.status, 415);
     assert.ok(goods.every((g) => g.status === 200 && g.body === 'OK'));

@@ -5,7 +5,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { PushJournal, PushJournalWriter, JournalEntry } from '../../lib/push/journal';
 import { listenPush, PushListener } from '../../lib/push/listener';
-import { PushHooks, PushServer, CommandOutcome, Rejection, RawTable } from '../../lib/push/server';
+import { PushHooks, PushServer, CommandOutcome, DeviceOptions, Rejection, RawTable } from '../../lib/push/server';
 import { pushDefaults, PushServerSettings } from '../../lib/push/settings';
 import { PushState } from '../../lib/push/state';
 import type { PushStatusEvent } from '../../lib/push/devices';
@@ -18,6 +18,7 @@ export interface Seen {
   bad: BadLine[];
   tables: RawTable[];
   commands: CommandOutcome[];
+  options: DeviceOptions[];
   rejected: Rejection[];
   entries: JournalEntry[];
   errors: Error[];
@@ -39,21 +40,22 @@ export function tempDir(): string {
 }
 
 /** Starts a server; `wrap` may replace the journal writer (failure injection). The pump collects entries. */
-export async function startPush(partial: Partial<PushServerSettings> = {}, opts: { dir?: string; wrap?: (j: PushJournal) => PushJournalWriter } = {}): Promise<Running> {
+export async function startPush(partial: Partial<PushServerSettings> = {}, opts: { dir?: string; wrap?: (j: PushJournal) => PushJournalWriter; now?: () => number } = {}): Promise<Running> {
   const dir = opts.dir ?? tempDir();
-  const seen: Seen = { statuses: [], bad: [], tables: [], commands: [], rejected: [], entries: [], errors: [] };
+  const seen: Seen = { statuses: [], bad: [], tables: [], commands: [], options: [], rejected: [], entries: [], errors: [] };
   const hooks: PushHooks = {
     status: (e) => seen.statuses.push(e),
     badLines: (_sn, b) => seen.bad.push(...b),
     table: (t) => seen.tables.push(t),
     command: (c) => seen.commands.push(c),
+    options: (o) => seen.options.push(o),
     rejected: (r) => seen.rejected.push(r),
     error: (e) => seen.errors.push(e),
   };
   const state = await PushState.open(path.join(dir, 'state.json'), { saveDelayMs: 50 });
   const journal = await PushJournal.open(path.join(dir, 'journal'));
   journal.start((e) => void seen.entries.push(e));
-  const server = new PushServer(pushDefaults(partial), opts.wrap ? opts.wrap(journal) : journal, state, hooks);
+  const server = new PushServer(pushDefaults(partial), opts.wrap ? opts.wrap(journal) : journal, state, hooks, { now: opts.now });
   const listener = await listenPush(server, 0, '127.0.0.1');
   return {
     server, listener, journal, state, dir, seen,

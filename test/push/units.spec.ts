@@ -1,6 +1,6 @@
 import { strict as assert } from 'assert';
 import { timeZoneValue, handshakeReply, DEFAULT_HANDSHAKE } from '../../lib/push/options';
-import { parseAttlogLine } from '../../lib/push/attlog';
+import { MAX_BAD_LINES_LISTED, parseAttlogBytes, parseAttlogLine } from '../../lib/push/attlog';
 import { checkCommand, isDestructive, parseCommandResults } from '../../lib/push/command-text';
 import { parseAllowList } from '../../lib/push/allow-list';
 import { parseInfoParam, parseRegistryBody } from '../../lib/push/devices';
@@ -59,6 +59,15 @@ describe('push: pure parts', () => {
     bad('10\u000101\t2026-04-01 08:00:00\t0\t1', /control/);
   });
 
+  it('ATTLOG body: lines split at LF, CRLF or CR as bytes; a post of many bad lines lists the first ones and counts the rest', async () => {
+    const body = Buffer.concat([Buffer.from('1\t2026-04-01 08:00:00\r2\t2026-04-01 08:00:01\r\n'), Buffer.from([0xff, 0x0a]), Buffer.from('x\u0001\n'.repeat(MAX_BAD_LINES_LISTED + 99))]);
+    const r = await parseAttlogBytes(body, ctx);
+    assert.deepEqual(r.records.map((x) => x.userId), ['1', '2']);
+    assert.equal(r.bad.length, MAX_BAD_LINES_LISTED + 1);
+    assert.deepEqual([r.bad[0].line, r.bad[0].raw, r.bad[1].line], [3, '\ufffd', 4]);
+    assert.deepEqual([r.bad.at(-1)!.line, r.bad.at(-1)!.reason], [MAX_BAD_LINES_LISTED + 3, `100 more bad lines from line ${MAX_BAD_LINES_LISTED + 3} on, not listed one by one`]);
+  });
+
   it('ATTLOG line parser never throws on random input', () => {
     const rng = new Prng(42);
     const alphabet = '0123456789-: \t=PINDateTime\u0000\u00e9\u4e2d\r';
@@ -92,6 +101,9 @@ describe('push: pure parts', () => {
     const b = parseCommandResults('ID=7\nReturn=0\nCMD=Shell\nContent=line one\n');
     assert.deepEqual(b.map((r) => [r.id, r.returnCode, r.cmd, r.fields.Content]), [[7, 0, 'Shell', 'line one']]);
     assert.deepEqual(parseCommandResults('garbage\n\u0000'), []);
+    const c = parseCommandResults('ID=3&Return=0&CMD=INFO\n~DeviceName=A&B\n__proto__=x\nconstructor=y\nUserCount=4\nID=4&Return=0&CMD=LOG\n');
+    assert.deepEqual(c.map((r) => [r.id, r.fields]), [[3, { ID: '3', Return: '0', CMD: 'INFO', DeviceName: 'A&B', UserCount: '4' }], [4, { ID: '4', Return: '0', CMD: 'LOG' }]]);
+    assert.equal(Object.getPrototypeOf(c[0].fields), Object.prototype);
   });
 
   it('allow-list, INFO and registry parameters, base path', () => {

@@ -332,4 +332,62 @@ suite(`access sink through unixODBC + SQLite3 ODBC${missing ? ` (skipped: ${miss
     const win = createAccessSink({ file: 'C:\\ZKTime\\att2000.mdb', odbc: odbc! });
     if (process.platform !== 'win32') await assert.rejects(win.open(), /needs Windows ODBC/);
   });
+
+  it('badges follow Jet\'s case rule: a12b is the user A12B (policy create adds nobody; policy error rejects nothing)', async () => {
+    await q("INSERT INTO USERINFO (Badgenumber, Name) VALUES ('A12B', 'Mixed Case')");
+    const uid = Number((await q("SELECT USERID FROM USERINFO WHERE Badgenumber = 'A12B'"))[0].USERID);
+    for (const policy of ['create', 'error'] as const) {
+      const s = await open({ unknownBadge: policy });
+      const t = policy === 'create' ? '2024-08-01T08:00:00' : '2024-08-01T09:00:00';
+      assert.deepEqual(await s.write([makeRecord({ userId: 'a12b', localTime: t })]), { inserted: 1, duplicates: 0, rejected: [] }, policy);
+      assert.deepEqual(await s.write([makeRecord({ userId: 'A12b', localTime: t })]), { inserted: 0, duplicates: 1, rejected: [] }, policy);
+      await s.close();
+      sink = null;
+    }
+    assert.equal(Number((await q('SELECT COUNT(*) AS n FROM USERINFO'))[0].n), fx.USERINFO.rows.length + 1, 'no second user');
+    assert.equal(await count(`WHERE USERID = ${uid}`), 2);
+    assert.equal(await count(), 74 + 2);
+  });
+
+  it('one badge on two USERINFO rows: one punch is one CHECKINOUT row, for the lowest USERID, with a warning', async () => {
+    await mirror.cleanup();
+    mirror = await createMirror(odbc!, fx, { badgeUnique: false });
+    await q("INSERT INTO USERINFO (Badgenumber, Name) VALUES ('55', 'First')");
+    await q("INSERT INTO USERINFO (Badgenumber, Name) VALUES ('55', 'Second')");
+    await q("INSERT INTO USERINFO (Badgenumber, Name) VALUES ('x9', 'Third')");
+    await q("INSERT INTO USERINFO (Badgenumber, Name) VALUES ('X9', 'Fourth')");
+    // 55: First, Second; x9/X9: Third, Fourth (NOCASE matches both spellings).
+    const ids = (await q("SELECT USERID FROM USERINFO WHERE Badgenumber IN ('55', 'x9') ORDER BY USERID")).map((r) => Number(r.USERID));
+    assert.equal(ids.length, 4);
+    const warnings: string[] = [];
+    sink = createAccessSink({ connectionString: mirror.connectionString, odbc: odbc! }, (level, m) => level === 'warn' && warnings.push(m));
+    const res = await sink.write([makeRecord({ userId: '55', localTime: '2024-08-02T08:00:00' }), makeRecord({ userId: 'X9', localTime: '2024-08-02T08:00:00' })]);
+    assert.deepEqual(res, { inserted: 2, duplicates: 0, rejected: [] });
+    assert.deepEqual((await q("SELECT USERID FROM CHECKINOUT WHERE CHECKTIME = '2024-08-02 08:00:00' ORDER BY USERID")).map((r) => Number(r.USERID)), [ids[0], ids[2]]);
+    assert.ok(warnings.some((w) => /badge "55" is on 2 USERINFO rows \(USERID \d+, \d+\): punches go to USERID \d+/.test(w)), warnings.join('\n'));
+  });
+
+  it('a | in any text value is refused before anything is sent (the Access driver cannot take it); the rest is written', async () => {
+    const sent: string[] = [];
+    const wrap: OdbcModule = {
+      connect: async (cs: string) => {
+        const c = await odbc!.connect(cs);
+        return { ...c, query: (sql: string) => (sent.push(sql), c.query(sql)), columns: (...a) => c.columns(...a), beginTransaction: () => c.beginTransaction(), commit: () => c.commit(), rollback: () => c.rollback(), close: () => c.close() };
+      },
+    };
+    sink = createAccessSink({ connectionString: mirror.connectionString, odbc: wrap, unknownBadge: 'create' });
+    const bad = [makeRecord({ userId: 'x|y', localTime: '2024-08-03T08:00:00' }), makeRecord({ deviceSn: 'SN|1', localTime: '2024-08-03T08:00:01' })];
+    const res = await sink.write([...bad, makeRecord({ localTime: '2024-08-03T08:00:02' })]);
+    assert.equal(res.inserted, 1);
+    assert.deepEqual(res.rejected.map((r) => r.record), bad);
+    assert.match(res.rejected[0].reason, /userId: contains \| \(the Access ODBC driver cannot take a \| in a text value\)/);
+    assert.match(res.rejected[1].reason, /sn: contains \|/);
+    assert.ok(!sent.some((sql) => sql.includes('|')), 'no statement carried a |');
+  });
+
+  it('maxBatch is bounded: a value past 1,000 is a configuration error naming the option', () => {
+    for (const maxBatch of [0, 1001, 1.5, 100_000]) {
+      assert.throws(() => createAccessSink({ connectionString: mirror.connectionString, odbc: odbc!, maxBatch }), /Access: maxBatch must be a whole number from 1 to 1000/);
+    }
+  });
 });

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import {
-  BadgeMap, DEFAULT_CHECKTYPE_MAP, LiteralError, buildCheckinoutInsert, buildExistingKeysQuery, buildUserInsert, checkTypeFor,
-  checkinoutLayout, quoteIdent, readTime, sqlInt, sqlText, sqlTimestamp, toDiscovered, userinfoLayout, wallClock, DiscoveredColumn,
+  BadgeMap, DEFAULT_CHECKTYPE_MAP, LiteralError, MAX_STATEMENT_CHARS, buildCheckinoutInsert, buildExistingKeysQueries, buildExistingKeysQuery,
+  buildMachinesQuery, buildUserInsert, checkTypeFor, checkinoutLayout, machinesLayout, quoteIdent, readTime, sqlInt, sqlText, sqlTimestamp, toDiscovered, userinfoLayout, wallClock, DiscoveredColumn,
 } from '../../lib/sinks/access-sql';
 import { buildConnectionString, classifyOdbcError, loadOdbc } from '../../lib/sinks/access';
 import { SinkError } from '../../lib/sinks/types';
@@ -27,7 +27,7 @@ describe('access-sql: literal Jet SQL', () => {
   it('text literals double quotes and round-trip any printable string (property test)', () => {
     const rng = new Rng(42);
     const rnd = (): number => rng.u32() / 2 ** 32;
-    const alphabet = ["'", '"', ';', '-', '/', '*', '[', ']', '{', '}', '\\', '%', '_', '?', '@', '|', '#', 'a', 'Z', '0', ' ', 'é', 'ß', '中', '✓', '😀'];
+    const alphabet = ["'", '"', ';', '-', '/', '*', '[', ']', '{', '}', '\\', '%', '_', '?', '@', '#', 'a', 'Z', '0', ' ', 'é', 'ß', '中', '✓', '😀'];
     for (let i = 0; i < 5000; i++) {
       const n = Math.floor(rnd() * 30);
       let s = '';
@@ -46,6 +46,20 @@ describe('access-sql: literal Jet SQL', () => {
     assert.throws(() => sqlText('123456', 5, 'SENSORID'), /SENSORID: 6 characters, the column holds 5/);
     assert.equal(sqlText('12345', 5, 'x'), "'12345'");
     assert.throws(() => sqlText(5 as unknown as string, 5, 'x'), LiteralError);
+    // The Access driver cannot take a | in a string, quoted or not: refused, never sent.
+    for (const bad of ['|', 'a|b', "x'|'y"]) assert.throws(() => sqlText(bad, null, 'sn'), /sn: contains \| \(the Access ODBC driver cannot take a \| in a text value\)/);
+  });
+
+  it('no statement passes the driver\'s 65,000 characters: the existing-keys query is split, inserts are checked', () => {
+    const ids = Array.from({ length: 12_000 }, (_, i) => 1_000_000_000 + i);
+    const one = buildExistingKeysQueries(CHK, ids, '2024-03-01 08:00:00', '2024-03-01 09:00:00');
+    assert.ok(one.length >= 6);
+    for (const q of one) assert.ok(q.length <= MAX_STATEMENT_CHARS, `${q.length} characters`);
+    const listed = one.flatMap((q) => /IN \(([^)]*)\)/.exec(q)![1].split(', ').map(Number));
+    assert.deepEqual(listed, ids);
+    assert.throws(() => buildExistingKeysQuery(CHK, ids, '2024-03-01 08:00:00', '2024-03-01 09:00:00'), /existing keys query: statement of \d+ characters, the Access driver takes 65000/);
+    const wide = checkinoutLayout('CHECKINOUT', [col('USERID', 'int'), col('CHECKTIME', 'time'), col('sn', 'text', null)]);
+    assert.throws(() => buildCheckinoutInsert(wide, USR, { userId: 1, checkTime: '2024-03-01 08:00:00', checkType: 'I', verifyCode: 1, sensorId: '1', sn: 'x'.repeat(70_000), workCode: 0, userExtFmt: null }), /CHECKINOUT insert: statement of/);
   });
 
   it('integers must be safe integers in range', () => {
@@ -69,21 +83,22 @@ describe('access-sql: literal Jet SQL', () => {
     assert.throws(() => quoteIdent('a]; DROP TABLE x'), LiteralError);
   });
 
-  it('the insert names its columns, looks the user up by Badgenumber and guards the real key', () => {
-    const sql = buildCheckinoutInsert(CHK, USR, { badge: "O'1", checkTime: '2024-03-01 08:00:00', checkType: 'I', verifyCode: 1, sensorId: '101', sn: 'OID6110056101900165', workCode: 0, userExtFmt: null });
+  it('the insert names its columns, takes the USERID already resolved (never the badge again) and guards the real key', () => {
+    const sql = buildCheckinoutInsert(CHK, USR, { userId: 7, checkTime: '2024-03-01 08:00:00', checkType: 'I', verifyCode: 1, sensorId: '101', sn: 'OID6110056101900165', workCode: 0, userExtFmt: null });
     assert.equal(
       sql,
       "INSERT INTO [CHECKINOUT] ([USERID], [CHECKTIME], [CHECKTYPE], [VERIFYCODE], [SENSORID], [sn], [WorkCode]) " +
         "SELECT u.[USERID], {ts '2024-03-01 08:00:00'}, 'I', 1, '101', 'OID6110056101900165', '0' FROM [USERINFO] u " +
-        "WHERE u.[Badgenumber] = 'O''1' AND NOT EXISTS (SELECT 1 FROM [CHECKINOUT] c WHERE c.[USERID] = u.[USERID] AND c.[CHECKTIME] = {ts '2024-03-01 08:00:00'})",
+        "WHERE u.[USERID] = 7 AND NOT EXISTS (SELECT 1 FROM [CHECKINOUT] c WHERE c.[USERID] = u.[USERID] AND c.[CHECKTIME] = {ts '2024-03-01 08:00:00'})",
     );
+    assert.ok(!/Badgenumber/.test(sql), 'the badge is not matched again');
     assert.ok(!/Memoinfo/.test(sql), 'Memoinfo is never written');
     // WorkCode as Long Integer, UserExtFmt configured, no SENSORID column.
     const older = checkinoutLayout('CHECKINOUT', [col('USERID', 'int'), col('CHECKTIME', 'time'), col('CHECKTYPE', 'text', 1), col('WorkCode', 'int'), col('UserExtFmt', 'int')]);
-    const s2 = buildCheckinoutInsert(older, USR, { badge: '1', checkTime: '2024-03-01 08:00:00', checkType: 'O', verifyCode: 1, sensorId: '1', sn: 'X', workCode: 7, userExtFmt: 1 });
+    const s2 = buildCheckinoutInsert(older, USR, { userId: 1, checkTime: '2024-03-01 08:00:00', checkType: 'O', verifyCode: 1, sensorId: '1', sn: 'X', workCode: 7, userExtFmt: 1 });
     assert.match(s2, /\(\[USERID\], \[CHECKTIME\], \[CHECKTYPE\], \[WorkCode\], \[UserExtFmt\]\) SELECT u\.\[USERID\], \{ts '2024-03-01 08:00:00'\}, 'O', 7, 1 FROM/);
-    assert.throws(() => buildCheckinoutInsert(CHK, USR, { badge: '1', checkTime: '2024-03-01 08:00:00', checkType: 'I', verifyCode: 1, sensorId: '123456', sn: 'X', workCode: 0, userExtFmt: null }), /SENSORID/);
-    assert.throws(() => buildCheckinoutInsert(CHK, USR, { badge: '1', checkTime: '2024-03-01 08:00:00', checkType: 'I', verifyCode: 1, sensorId: '1', sn: 'X'.repeat(21), workCode: 0, userExtFmt: null }), /sn: 21 characters/);
+    assert.throws(() => buildCheckinoutInsert(CHK, USR, { userId: 1, checkTime: '2024-03-01 08:00:00', checkType: 'I', verifyCode: 1, sensorId: '123456', sn: 'X', workCode: 0, userExtFmt: null }), /SENSORID/);
+    assert.throws(() => buildCheckinoutInsert(CHK, USR, { userId: 1, checkTime: '2024-03-01 08:00:00', checkType: 'I', verifyCode: 1, sensorId: '1', sn: 'X'.repeat(21), workCode: 0, userExtFmt: null }), /sn: 21 characters/);
   });
 
   it('existing-key and user queries', () => {
@@ -129,6 +144,26 @@ describe('access-sql: literal Jet SQL', () => {
     p.add('00012', 1);
     assert.deepEqual(p.lookup('12'), { userId: 1, badge: '00012' });
     assert.equal(new BadgeMap('exact').lookup('x'), null);
+  });
+
+  it('badges by Jet\'s case rule; one badge on several rows goes to the lowest USERID and is listed', () => {
+    const m = new BadgeMap('exact');
+    m.add('A12B', 4);
+    assert.deepEqual(m.lookup('a12b'), { userId: 4, badge: 'A12B' });
+    m.add('55', 9);
+    m.add('55', 3);
+    m.add('x9', 12);
+    m.add('X9', 11);
+    assert.deepEqual([m.lookup('55')?.userId, m.lookup('x9')?.userId, m.lookup('X9')?.userId], [3, 11, 11]);
+    assert.deepEqual(m.duplicates(), [{ badge: '55', userIds: [3, 9], chosen: 3 }, { badge: 'X9', userIds: [11, 12], chosen: 11 }]);
+    const z = new BadgeMap('strip-zeros');
+    z.add('00AB', 2);
+    assert.equal(z.lookup('ab')?.userId, 2);
+  });
+
+  it('the Machines query uses aliases that are no column name', () => {
+    const m = machinesLayout('Machines', [col('MachineNumber', 'int'), col('sn', 'text', 20), col('IP', 'text', 20)]);
+    assert.equal(buildMachinesQuery(m), 'SELECT [MachineNumber] AS m_num, [sn] AS m_sn, [IP] AS m_ip FROM [Machines]');
   });
 
   it('connection strings and error classes', () => {

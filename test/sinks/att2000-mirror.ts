@@ -10,7 +10,8 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { OdbcConnection, OdbcModule } from '../../lib/sinks/access';
 
-export const FIXTURE = path.resolve(__dirname, '../../../shared/fixtures/att2000-sample.mdb');
+/** The fixture beside the checkout; PUNCHFLOW_ATT2000_FIXTURE names it when the checkout lives elsewhere (a worktree). */
+export const FIXTURE = process.env.PUNCHFLOW_ATT2000_FIXTURE ?? path.resolve(__dirname, '../../../shared/fixtures/att2000-sample.mdb');
 export const TABLES = ['CHECKINOUT', 'USERINFO', 'Machines'] as const;
 
 export interface MdbColumn {
@@ -76,6 +77,8 @@ export interface MirrorVariant {
   memoinfo?: boolean;
   /** Move WorkCode before sn (column order differs between versions). */
   workCodeFirst?: boolean;
+  /** false: Badgenumber without a unique index (some att2000 files hold one badge on two rows). */
+  badgeUnique?: boolean;
 }
 
 export function mirrorDdl(fx: Record<string, MdbTable>, v: MirrorVariant = {}): string[] {
@@ -104,7 +107,8 @@ export function mirrorDdl(fx: Record<string, MdbTable>, v: MirrorVariant = {}): 
       if (t === 'USERINFO') {
         if (USERINFO_ONE.includes(c.name)) d += ' NOT NULL DEFAULT 1';
         if (c.name === 'DEFAULTDEPTID') d += ' DEFAULT 1';
-        if (c.name === 'Badgenumber') d += ' UNIQUE';
+        // Jet compares text, and checks unique indexes, without regard to case: NOCASE models that.
+        if (c.name === 'Badgenumber') d += v.badgeUnique === false ? ' COLLATE NOCASE' : ' COLLATE NOCASE UNIQUE';
       }
       if (t === 'Machines') {
         if (c.name === 'MachineAlias' || c.name === 'ConnectType') d += ' NOT NULL';

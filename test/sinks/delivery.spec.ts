@@ -3,8 +3,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Outbox } from '../../lib/sinks/outbox';
-import { DeliveryLoop, DeliveryReport, DeliveryState, retryDelay, DEFAULT_DELIVERY_BACKOFF } from '../../lib/sinks/delivery';
-import type { RejectedRecord } from '../../lib/sinks/types';
+import { DeliveryLoop, DeliveryReport, DeliveryState, isOutage, retryDelay, DEFAULT_DELIVERY_BACKOFF } from '../../lib/sinks/delivery';
+import { RejectedRecord, SinkError } from '../../lib/sinks/types';
 import type { AttendanceRecord } from '../../lib/record';
 import { FakeSink, transient } from './support/fake-sink';
 import { makeRecord, makeRecords } from './support/records';
@@ -286,5 +286,126 @@ describe('delivery loop', function () {
     await until(() => sink.rows.size === 3);
     assert.equal(rejected.length, 0);
     assert.equal(sink.opened, 3);
+  });
+
+  describe('a record the target refuses with an error that looks temporary', () => {
+    /** Refuses any batch holding a `poison` user, the way a driver does that cannot name the row. */
+    const refusing = (sink: FakeSink, msg = "Syntax error in string in query expression 'x|y'", scope?: 'outage' | 'records'): void => {
+      sink.failWith = (batch) => (batch.some((r) => r.userId.startsWith('poison')) ? new SinkError(msg, false, 'mysql', scope) : null);
+    };
+
+    it('is isolated after isolateAfter failures in a row, goes to output 2 with the error, and the queue moves', async () => {
+      const sink = new FakeSink();
+      refusing(sink);
+      const { rejected, reports } = start(sink, { isolateAfter: 3, random: () => 0 });
+      const recs = makeRecords(100);
+      recs[41] = makeRecord(41, { userId: 'poison-1' });
+      await box.append(recs);
+      await box.append(makeRecords(30, 100));
+      await until(() => box.pending === 0);
+      assert.equal(sink.rows.size, 129);
+      assert.deepEqual(rejected.map((r) => r.record.userId), ['poison-1']);
+      assert.match(rejected[0].reason, /^Syntax error in string .* \(failed 3 times in a row on its own while the target took the other records: set aside so the queue moves\)$/);
+      assert.deepEqual(reports.map((r) => [r.inserted, r.rejected, r.batch]), [[99, 1, 100], [30, 0, 30]]);
+      assert.ok(!sink.rows.has(recs[41].id));
+    });
+
+    it('alone in its batch (a quiet hour): the batch grows with the punches that queue behind it, then the record is set aside', async () => {
+      const sink = new FakeSink();
+      refusing(sink);
+      const { rejected } = start(sink, { isolateAfter: 3, random: () => 0 });
+      const poison = makeRecord(0, { userId: 'poison-alone' });
+      await box.append([poison]);
+      // Failed alone again and again: with nothing behind it, there is no proof the target takes records.
+      await until(() => sink.calls.length >= 6);
+      assert.equal(rejected.length, 0);
+      assert.equal(sink.rows.size, 0);
+      await box.append(makeRecords(5, 1));
+      await until(() => box.pending === 0);
+      assert.deepEqual(rejected.map((r) => r.record.id), [poison.id]);
+      assert.equal(sink.rows.size, 5);
+    });
+
+    it('an outage never isolates: every record waits, however many tries, and then arrives once', async () => {
+      for (const [msg, scope] of [['connect ECONNREFUSED 127.0.0.1:3306', undefined], ['odd driver message', 'outage']] as const) {
+        const sink = new FakeSink();
+        let down = true;
+        sink.failWith = () => (down ? new SinkError(msg, false, 'mysql', scope) : null);
+        const { rejected } = start(sink, { isolateAfter: 2, random: () => 0 });
+        await box.append(makeRecords(40));
+        await until(() => sink.calls.length >= 12);
+        assert.equal(rejected.length, 0, msg);
+        assert.ok(sink.calls.every((n) => n === 40), `only whole batches were tried: ${sink.calls.join(',')}`);
+        down = false;
+        await until(() => box.pending === 0);
+        assert.equal(sink.rows.size, 40);
+        assert.equal(rejected.length, 0);
+        await loop!.stop();
+        loop = null;
+        sink.rows.clear();
+      }
+    });
+
+    it('a target that refuses everything with one error (no outage words) sets nothing aside: no proof any record is at fault', async () => {
+      const sink = new FakeSink();
+      let broken = true;
+      const alone = new Set<string>();
+      sink.failWith = (batch) => {
+        if (batch.length === 1) alone.add(batch[0].id);
+        return broken ? new SinkError('Unexpected server error 1234', false, 'mysql') : null;
+      };
+      const { rejected } = start(sink, { isolateAfter: 2, random: () => 0 });
+      await box.append(makeRecords(64));
+      // Several isolation rounds: each halves down one branch only (a few writes), never every record alone.
+      await until(() => sink.calls.filter((n) => n === 64).length >= 5);
+      assert.equal(rejected.length, 0);
+      assert.ok(alone.size > 0 && alone.size <= 2, `records written on their own: ${alone.size}`);
+      broken = false;
+      await until(() => box.pending === 0);
+      assert.equal(sink.rows.size, 64);
+      assert.equal(rejected.length, 0);
+    });
+
+    it('an error that changes between tries is not "the same error" (no isolation); scope "records" isolates even with outage words', async () => {
+      const sink = new FakeSink();
+      let n = 0;
+      sink.failWith = (batch) => (batch.some((r) => r.userId === 'poison') ? new SinkError(`strange failure ${'x'.repeat(n++ % 3)}`, false, 'mysql') : null);
+      const { rejected } = start(sink, { isolateAfter: 2, random: () => 0 });
+      await box.append([...makeRecords(10), makeRecord(10, { userId: 'poison' })]);
+      await until(() => sink.calls.length >= 10);
+      assert.equal(rejected.length, 0);
+      await loop!.stop();
+      loop = null;
+      refusing(sink, 'connection-ish words, but the target says it is the records', 'records');
+      const second = start(sink, { isolateAfter: 2, random: () => 0 });
+      // With a good punch behind it: a record alone in the outbox is never set aside (no proof the target works).
+      await box.append([makeRecord(11, { userId: 'poison-2' }), makeRecord(12)]);
+      // The stopped batch replays (with the first poison record), then the second, or all in one batch.
+      await until(() => box.pending === 0);
+      assert.deepEqual(second.rejected.map((r) => r.record.userId).sort(), ['poison', 'poison-2']);
+      assert.equal(sink.rows.size, 11);
+    });
+
+    it('isolateAfter 0 keeps the old behaviour: the batch only waits', async () => {
+      const sink = new FakeSink();
+      refusing(sink);
+      const { rejected } = start(sink, { isolateAfter: 0 });
+      await box.append([...makeRecords(10), makeRecord(10, { userId: 'poison' })]);
+      await until(() => sink.calls.length >= 10);
+      assert.equal(rejected.length, 0);
+      assert.ok(sink.calls.every((c) => c === 11));
+    });
+
+    it('isOutage: codes, Retry-After, scope, connection words; a record error is none of them', () => {
+      assert.equal(isOutage(Object.assign(new Error('x'), { code: 'ECONNRESET' })), true);
+      assert.equal(isOutage(Object.assign(new Error('x'), { retryAfterMs: 1000 })), true);
+      assert.equal(isOutage(new SinkError('Could not update; currently locked.', false, 'access')), true);
+      assert.equal(isOutage(new SinkError('Login failed for user', false, 'mssql')), true);
+      assert.equal(isOutage(new SinkError('anything', false, 'http', 'outage')), true);
+      assert.equal(isOutage(new SinkError('connection words', false, 'http', 'records')), false);
+      assert.equal(isOutage(new SinkError("Syntax error in string in query expression 'a|b'", false, 'access')), false);
+      assert.equal(isOutage(Object.assign(new SinkError('http target: 503', false, 'http'), { status: 503 })), true);
+      assert.equal(isOutage(Object.assign(new SinkError('http target: 500 cannot parse field x', false, 'http'), { status: 500 })), false);
+    });
   });
 });

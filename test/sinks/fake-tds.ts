@@ -6,6 +6,12 @@
  *
  * Packet framing and the PRELOGIN payload are written here rather than deep-required from tedious/lib (the
  * targets.md PoC did that): the framing is a few lines, and it keeps the test independent of tedious internals.
+ * Transactions follow the TDS and SQL Server documentation: BEGIN/COMMIT/ROLLBACK answer with the transaction
+ * ENVCHANGE tokens (types 8, 9, 10); an error SQL Server documents as ending the transaction (a deadlock victim,
+ * 1205; conversion errors such as 241/242/245, which abort the batch and roll back even with XACT_ABORT OFF)
+ * sends the rollback ENVCHANGE after the error token; COMMIT or ROLLBACK with no transaction open gets
+ * 3902/3903. `nocount` models a server whose user options turn NOCOUNT on: DONE tokens carry no row count
+ * until the connection runs SET NOCOUNT OFF.
  * What it does not do: TLS, T-SQL semantics (handlers simulate what they need), bulk load, MARS, attention
  * handling beyond a DONE reply.
  */
@@ -39,16 +45,35 @@ export interface TdsResultSet {
   rows: (string | number | null)[][];
 }
 
+/** What one statement of a request produced. */
+export interface TdsStatementResult {
+  rowsAffected?: number;
+  resultSet?: TdsResultSet;
+}
+
 export interface TdsReply {
   rowsAffected?: number;
   resultSet?: TdsResultSet;
+  /** Several statements' results, in order (e.g. a trigger's INSERT, then the statement's own count). */
+  results?: TdsStatementResult[];
   error?: { number: number; message: string; state?: number; class?: number };
+  /** Override whether the error ends the open transaction (default: by number, see TX_ENDING_ERRORS). */
+  endsTransaction?: boolean;
   /** Destroy the socket instead of answering (a network failure mid-request). */
   destroy?: boolean;
 }
 
 export type TdsHandler = (req: TdsRequest) => TdsReply | Promise<TdsReply>;
-export type TxEvent = { connectionId: number; op: 'begin' | 'commit' | 'rollback' | 'other' };
+/** 'rollback' with byServer: the server ended the transaction itself (an error that dooms it). */
+export type TxEvent = { connectionId: number; op: 'begin' | 'commit' | 'rollback' | 'other'; byServer?: boolean; noTransaction?: boolean };
+
+export interface FakeTdsOptions {
+  /** Server-wide NOCOUNT (the 'user options' bit 512): no row counts until SET NOCOUNT OFF on the connection. */
+  nocount?: boolean;
+}
+
+/** Errors after which SQL Server has rolled the transaction back: deadlock victim, and batch-aborting conversions. */
+export const TX_ENDING_ERRORS: ReadonlySet<number> = new Set([1205, 241, 242, 245]);
 
 // TDS packet types.
 const PT_SQL_BATCH = 0x01;
@@ -101,6 +126,10 @@ function loginAck(): Buffer {
 }
 function envCollation(): Buffer {
   return token(0xe3, Buffer.concat([Buffer.from([7, COLLATION.length]), COLLATION, Buffer.from([0])]));
+}
+/** ENVCHANGE for a transaction (8 begin, 9 commit, 10 rollback): B_VARBYTE new value, B_VARBYTE old value. */
+function envTransaction(type: 8 | 9 | 10, newValue: Buffer, oldValue: Buffer): Buffer {
+  return token(0xe3, Buffer.concat([Buffer.from([type, newValue.length]), newValue, Buffer.from([oldValue.length]), oldValue]));
 }
 function errorToken(e: NonNullable<TdsReply['error']>): Buffer {
   const head = Buffer.alloc(6);
@@ -277,8 +306,9 @@ export interface FakeTdsServer {
 
 const defaultHandler: TdsHandler = () => ({ rowsAffected: 0 });
 
-export async function startFakeTds(handler: TdsHandler = defaultHandler): Promise<FakeTdsServer> {
+export async function startFakeTds(handler: TdsHandler = defaultHandler, options: FakeTdsOptions = {}): Promise<FakeTdsServer> {
   let h = handler;
+  let descriptors = 0;
   const sockets = new Set<net.Socket>();
   const state: FakeTdsServer = {
     port: 0,
@@ -303,6 +333,9 @@ export async function startFakeTds(handler: TdsHandler = defaultHandler): Promis
     let pending = Buffer.alloc(0);
     let message: Buffer[] = [];
     let queue: Promise<void> = Promise.resolve();
+    /** The open transaction's descriptor on this connection, or null. */
+    let tx: Buffer | null = null;
+    let nocount = !!options.nocount;
 
     const send = (type: number, payload: Buffer): void => {
       let offset = 0;
@@ -331,8 +364,23 @@ export async function startFakeTds(handler: TdsHandler = defaultHandler): Promis
         case PT_TXN: {
           const kind = payload.readUInt16LE(payload.readUInt32LE(0));
           const op = kind === 5 ? 'begin' : kind === 7 ? 'commit' : kind === 8 ? 'rollback' : 'other';
+          if ((op === 'commit' || op === 'rollback') && !tx) {
+            state.transactions.push({ connectionId: id, op, noTransaction: true });
+            const number = op === 'commit' ? 3902 : 3903;
+            const message = `The ${op.toUpperCase()} TRANSACTION request has no corresponding BEGIN TRANSACTION.`;
+            return send(PT_REPLY, Buffer.concat([errorToken({ number, message, class: 16 }), done(0xfd, DONE_ERROR, 0)]));
+          }
           state.transactions.push({ connectionId: id, op });
-          return send(PT_REPLY, done(0xfd, 0, 0));
+          let env: Buffer = Buffer.alloc(0);
+          if (op === 'begin') {
+            tx = Buffer.alloc(8);
+            tx.writeBigUInt64LE(BigInt(++descriptors));
+            env = envTransaction(8, tx, Buffer.alloc(0));
+          } else if (op === 'commit' || op === 'rollback') {
+            env = envTransaction(op === 'commit' ? 9 : 10, Buffer.alloc(0), tx as Buffer);
+            tx = null;
+          }
+          return send(PT_REPLY, Buffer.concat([env, done(0xfd, 0, 0)]));
         }
         case PT_SQL_BATCH:
         case PT_RPC: {
@@ -346,26 +394,45 @@ export async function startFakeTds(handler: TdsHandler = defaultHandler): Promis
             socket.destroy();
             return;
           }
+          if (req.kind === 'batch') {
+            const set = /\bSET\s+NOCOUNT\s+(ON|OFF)\b/i.exec(req.sql);
+            if (set) nocount = set[1].toUpperCase() === 'ON';
+          }
           const rpc = type === PT_RPC;
           const parts: Buffer[] = [];
-          let status = DONE_COUNT;
-          let count = reply.rowsAffected ?? 0;
+          // Statements inside sp_executesql end with DONEINPROC (mssql counts rowsAffected from it), a batch's with DONE.
+          const statementDone = (status: number, count: number): Buffer =>
+            done(rpc ? 0xff : 0xfd, (nocount ? status & ~DONE_COUNT : status) | DONE_MORE, count);
+          const results: TdsStatementResult[] = reply.results ?? (reply.error ? [] : [{ rowsAffected: reply.rowsAffected, resultSet: reply.resultSet }]);
+          for (const r of results) {
+            if (r.resultSet) {
+              parts.push(resultSetTokens(r.resultSet));
+              // Under NOCOUNT the rows still arrive; only the count is left out.
+              parts.push(statementDone(DONE_COUNT, r.resultSet.rows.length));
+            } else {
+              parts.push(statementDone(DONE_COUNT, r.rowsAffected ?? 0));
+            }
+          }
           if (reply.error) {
             parts.push(errorToken(reply.error));
-            status = DONE_ERROR;
-            count = 0;
-          } else if (reply.resultSet) {
-            parts.push(resultSetTokens(reply.resultSet));
-            count = reply.resultSet.rows.length;
+            const ends = reply.endsTransaction ?? TX_ENDING_ERRORS.has(reply.error.number);
+            if (ends && tx) {
+              parts.push(envTransaction(10, Buffer.alloc(0), tx));
+              tx = null;
+              state.transactions.push({ connectionId: id, op: 'rollback', byServer: true });
+            }
+            parts.push(statementDone(DONE_ERROR, 0));
           }
+          if (parts.length === 0) parts.push(statementDone(DONE_COUNT, 0));
           if (rpc) {
-            // Statements inside sp_executesql end with DONEINPROC (mssql counts rowsAffected from it).
-            parts.push(done(0xff, status | DONE_MORE, count));
             const rs = Buffer.alloc(5);
             rs.writeUInt8(0x79, 0); // RETURNSTATUS 0
             parts.push(rs, done(0xfe, reply.error ? DONE_ERROR : 0, 0));
           } else {
-            parts.push(done(0xfd, status, count));
+            // The batch's last DONE ends the reply (no DONE_MORE).
+            const last = parts.pop() as Buffer;
+            last.writeUInt16LE(last.readUInt16LE(1) & ~DONE_MORE, 1);
+            parts.push(last);
           }
           return send(PT_REPLY, Buffer.concat(parts));
         }

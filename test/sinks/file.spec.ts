@@ -98,7 +98,7 @@ describe('file sink', () => {
 describe('sink factory', () => {
   it('creates a target lazily by name', async () => {
     const { createSink, SINK_TARGETS } = await import('../../lib/sinks');
-    assert.deepEqual([...SINK_TARGETS], ['mysql', 'mssql', 'access', 'http', 'file']);
+    assert.deepEqual([...SINK_TARGETS], ['mysql', 'mssql', 'access', 'http', 'file', 'mqtt']);
     const s = createSink({ target: 'file', options: { dir: os.tmpdir() } });
     assert.equal(s.target, 'file');
     const h = createSink({ target: 'http', options: { url: 'http://127.0.0.1:1/' } });

@@ -4,12 +4,21 @@
  * The fake's table simulation models NOT EXISTS on the unique key; real T-SQL semantics are the real suite's job.
  */
 import { strict as assert } from 'node:assert';
-import { startFakeTds, FakeTdsServer } from './fake-tds';
-import { attachTable, FakeTable } from './fake-mssql-table';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { startFakeTds, FakeTdsServer, TdsRequest } from './fake-tds';
+import { attachTable, FakeTable, FakeTableOptions } from './fake-mssql-table';
 import { createMssqlSink, MssqlSink } from '../../lib/sinks/mssql';
 import { defaultTableSpec } from '../../lib/sinks/mssql-sql';
-import { SinkError } from '../../lib/sinks/types';
+import { RejectedRecord, SinkError } from '../../lib/sinks/types';
+import { Outbox } from '../../lib/sinks/outbox';
+import { DeliveryLoop, DeliveryReport } from '../../lib/sinks/delivery';
+import type { AttendanceRecord } from '../../lib/record';
+import { until } from '../support/wait';
 import { makeRecord, makeRecords, NASTY_STRINGS } from './records';
+
+const isInsert = (req: TdsRequest): boolean => /\bINSERT INTO\b/.test(req.sql);
 
 describe('mssql sink against the fake TDS server', function () {
   this.timeout(20000);
@@ -50,7 +59,7 @@ describe('mssql sink against the fake TDS server', function () {
     assert.match(first.declarations, /^@p0 nvarchar\(64\), @p1 nvarchar\(128\), @p2 nvarchar\(128\), @p3 nvarchar\(300\), @p4 nvarchar\(24\), @p5 int, @p6 varchar\(19\), @p7 varchar\(19\), @p8 nvarchar\(64\), @p9 tinyint,/);
     assert.deepEqual(first.params[4], { name: '@p4', wireType: 'nvarchar', maxLength: 48, value: '1' });
     assert.deepEqual(first.params[6], { name: '@p6', wireType: 'varchar', maxLength: 19, value: '2024-03-01 08:00:00' });
-    assert.ok(server.requests.some((r) => r.sql === 'SET XACT_ABORT OFF;'));
+    assert.ok(server.requests.some((r) => r.sql === 'SET XACT_ABORT OFF; SET NOCOUNT OFF;'));
   });
 
   it('is idempotent: the same records twice give one row each (second write: all duplicates)', async () => {
@@ -115,11 +124,11 @@ describe('mssql sink against the fake TDS server', function () {
     let failures = 0;
     table.inject = (req) => {
       // A concurrent writer: the first two attempts of the 3-row chunk hit the unique key.
-      if (req.sql.startsWith('INSERT') && req.params.length === 3 * 16 && failures < 2) {
+      if (isInsert(req) && req.params.length === 3 * 16 && failures < 2) {
         failures++;
         return { error: { number: 2627, message: "Violation of UNIQUE KEY constraint 'UQ_attendance_log_punch'." } };
       }
-      if (req.sql.startsWith('INSERT') && req.params.length === 16 && req.params[4].value === '2') {
+      if (isInsert(req) && req.params.length === 16 && req.params[4].value === '2') {
         return { error: { number: 2601, message: 'Cannot insert duplicate key row' } };
       }
       return undefined;
@@ -132,7 +141,7 @@ describe('mssql sink against the fake TDS server', function () {
 
   it('a data error isolates the bad record by halving; the rest commits', async () => {
     table.inject = (req) =>
-      req.sql.startsWith('INSERT') && req.params.some((p) => p.value === '13')
+      isInsert(req) && req.params.some((p) => p.value === '13')
         ? { error: { number: 8152, message: 'String or binary data would be truncated.' } }
         : undefined;
     const res = await sink.write(makeRecords(40));
@@ -147,7 +156,7 @@ describe('mssql sink against the fake TDS server', function () {
   it('a deadlock (1205) rolls the batch back and throws a transient SinkError; the retry commits', async () => {
     let once = true;
     table.inject = (req) => {
-      if (once && req.sql.startsWith('INSERT') && table.inserts.length >= 1) {
+      if (once && isInsert(req) && table.inserts.length >= 1) {
         once = false;
         return { error: { number: 1205, message: 'Transaction was deadlocked', class: 13 } };
       }
@@ -162,7 +171,7 @@ describe('mssql sink against the fake TDS server', function () {
 
   it('a connection dropped mid-request is transient; the next write reconnects', async () => {
     await sink.open();
-    table.inject = (req) => (req.sql.startsWith('INSERT') ? { destroy: true } : undefined);
+    table.inject = (req) => (isInsert(req) ? { destroy: true } : undefined);
     await assert.rejects(sink.write(makeRecords(5)), (e: unknown) => e instanceof SinkError && !e.permanent);
     table.inject = null;
     assert.equal((await sink.write(makeRecords(5))).inserted, 5);
@@ -192,8 +201,93 @@ describe('mssql sink against the fake TDS server', function () {
     assert.equal(res.inserted, 1);
     assert.equal(res.rejected.length, 1);
     const ins = table.inserts[0];
-    assert.match(ins.sql, /^INSERT INTO \[hr\]\.\[punch\] \(\[record_id\], \[device_sn\], \[device_name\], \[site\], \[device_host\], \[pin\]/);
+    assert.match(ins.sql, /^DECLARE @inserted TABLE \(n INT NOT NULL\);\nINSERT INTO \[hr\]\.\[punch\] \(\[record_id\], \[device_sn\], \[device_name\], \[site\], \[device_host\], \[pin\]/);
     assert.deepEqual(ins.params[5], { name: '@p5', wireType: 'varchar', maxLength: 24, value: '1' });
     assert.equal([...table.rows.values()][0].record_id, 'OID6110056101900165|1|2024-03-01T08:00:00');
+  });
+  /** A fresh fake server (optionally with NOCOUNT on server-wide) and table (optionally shaped by `opts`). */
+  async function restart(opts: FakeTableOptions = {}, nocount = false): Promise<void> {
+    await sink.close();
+    await server.close();
+    server = await startFakeTds(undefined, { nocount });
+    table = attachTable(server, spec, undefined, true, opts);
+    sink = make();
+  }
+
+  it('an impossible date (241) ends the transaction: the record goes to the error output, the rest commits', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pf-mssql-'));
+    const box = await Outbox.open<AttendanceRecord>(dir);
+    const reports: DeliveryReport[] = [];
+    const rejected: RejectedRecord[] = [];
+    const transient: string[] = [];
+    const loop = new DeliveryLoop({
+      sink, outbox: box, batchSize: 1000, flushIntervalMs: 0, backoff: { baseMs: 10, maxMs: 200 },
+      onCommit: (r) => reports.push(r), onRejected: (r) => rejected.push(...r), onTransientError: (e) => transient.push(e.message),
+    });
+    const recs = makeRecords(40);
+    // The door is not asked here: the sink must hold on its own against what the server refuses.
+    recs.splice(20, 0, makeRecord({ userId: '77', localTime: '2023-02-29T09:00:00' }));
+    try {
+      await box.append(recs);
+      loop.start();
+      await until(() => reports.reduce((a, r) => a + r.inserted + r.rejected, 0) === 41, 10000, 'the batch to be settled');
+    } finally {
+      await loop.stop();
+      await box.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    assert.deepEqual(rejected.map((r) => r.record.localTime), ['2023-02-29T09:00:00']);
+    assert.match(rejected[0].reason, /^SQL Server rejected the record: Conversion failed when converting date.*\(error 241\)$/);
+    assert.equal(table.rows.size, 40);
+    assert.deepEqual(transient, [], 'a record the server refuses is not retried as if the server were down');
+    assert.ok(server.transactions.some((t) => t.byServer), 'the fake server ended a transaction');
+    // No COMMIT or ROLLBACK was sent for a transaction the server had already ended.
+    assert.deepEqual(server.transactions.filter((t) => t.noTransaction), []);
+  });
+
+  it('a date the door accepts but the column type cannot hold (242, DATETIME before 1753) is permanent for that record', async () => {
+    await restart({ columnTypes: { local_time: 'datetime' } });
+    const old = makeRecord({ userId: '9', localTime: '1700-01-01T09:00:00' });
+    await assert.rejects(sink.write([makeRecord(), old]), (e: unknown) => e instanceof SinkError && e.permanent && /out-of-range value.*\(error 242\)/.test(e.message));
+    assert.equal(server.transactions.slice(-1)[0].byServer, true);
+    await assert.rejects(sink.write([old]), (e: unknown) => e instanceof SinkError && e.permanent && /^SQL Server rejected the record: .*242/.test(e.message));
+    assert.deepEqual(await sink.write([makeRecord()]), { inserted: 1, duplicates: 0, rejected: [] });
+    assert.equal(table.rows.size, 1);
+  });
+
+  it('an existing table needs a unique index on the key columns; the error says which index to create', async () => {
+    await restart({ uniqueKey: null });
+    const refused = /SQL Server configuration: table dbo\.attendance_log needs a unique index on \(device_sn, user_id, local_time\).*CREATE UNIQUE INDEX \[UX_attendance_log_punch\] ON \[dbo\]\.\[attendance_log\] \(\[device_sn\], \[user_id\], \[local_time\]\)/;
+    await assert.rejects(sink.open(), (e: unknown) => e instanceof SinkError && !e.permanent && refused.test(e.message));
+    // An index wider than the key does not make equal keys collide.
+    await restart({ uniqueKey: ['device_sn', 'user_id', 'local_time', 'site'] });
+    await assert.rejects(sink.open(), (e: unknown) => e instanceof SinkError && refused.test(e.message));
+    await restart({ uniqueKey: ['local_time', 'device_sn', 'user_id'] });
+    await sink.open();
+    const q = server.requests.find((r) => /sys\.indexes/.test(r.sql));
+    assert.deepEqual(q?.params.map((p) => p.value), ['[dbo].[attendance_log]']);
+  });
+
+  it('a SMALLDATETIME key column is refused (it rounds to the minute); elsewhere it is a warning', async () => {
+    await restart({ columnTypes: { local_time: 'smalldatetime' } });
+    await assert.rejects(sink.open(), (e: unknown) => e instanceof SinkError && !e.permanent && /local_time is smalldatetime, which rounds to the minute/.test(e.message));
+    await restart({ columnTypes: { received_at: 'smalldatetime' } });
+    const warnings: string[] = [];
+    await sink.close();
+    sink = createMssqlSink({ server: '127.0.0.1', port: server.port, database: 'zk', encrypt: false }, (level, message) => {
+      if (level === 'warn') warnings.push(message);
+    });
+    await sink.open();
+    assert.deepEqual(warnings, ['SQL Server dbo.attendance_log: column received_at is smalldatetime: receivedAt is stored rounded to the minute']);
+  });
+
+  it('counts stay exact with NOCOUNT on server-wide and with an AFTER INSERT trigger', async () => {
+    await restart({}, true);
+    const recs = makeRecords(300);
+    assert.deepEqual(await sink.write(recs), { inserted: 300, duplicates: 0, rejected: [] });
+    assert.deepEqual(await sink.write(recs), { inserted: 0, duplicates: 300, rejected: [] });
+    await restart({ trigger: true });
+    assert.deepEqual(await sink.write(recs), { inserted: 300, duplicates: 0, rejected: [] });
+    assert.deepEqual(await sink.write([...recs.slice(0, 5), ...makeRecords(5, { deviceSn: 'OTHER' })]), { inserted: 5, duplicates: 5, rejected: [] });
   });
 });

@@ -6,6 +6,8 @@
  */
 import { strict as assert } from 'node:assert';
 import { createMssqlSink, parseMssqlUrl, MssqlSink } from '../../lib/sinks/mssql';
+import { buildCreateTableSql } from '../../lib/sinks/mssql-sql';
+import { SinkError } from '../../lib/sinks/types';
 import { makeRecord, makeRecords, NASTY_STRINGS } from './records';
 
 const URL_ENV = process.env.PUNCHFLOW_MSSQL_URL;
@@ -32,6 +34,14 @@ suite(`mssql sink against a real SQL Server${URL_ENV ? '' : ' (skipped: PUNCHFLO
       options: { encrypt: base.encrypt ?? false, trustServerCertificate: base.trustServerCertificate ?? true, instanceName: base.instanceName },
     });
     return p.connect();
+  };
+  const run = async (...batches: string[]): Promise<void> => {
+    const p = await connectTo(db);
+    try {
+      for (const b of batches) await p.request().batch(b);
+    } finally {
+      await p.close();
+    }
   };
   const query = async (sql: string): Promise<Record<string, unknown>[]> => {
     const p = await connectTo(db);
@@ -93,5 +103,42 @@ suite(`mssql sink against a real SQL Server${URL_ENV ? '' : ' (skipped: PUNCHFLO
   it('PINs that differ only in case are different keys (binary collation)', async () => {
     const res = await sink.write([makeRecord({ userId: 'ab', deviceSn: 'CASE' }), makeRecord({ userId: 'AB', deviceSn: 'CASE' })]);
     assert.equal(res.inserted, 2);
+  });
+  it('an impossible date ends the transaction (241): the batch fails as permanent, the record alone is rejected', async () => {
+    const good = makeRecord({ deviceSn: 'BADDATE' });
+    const bad = makeRecord({ deviceSn: 'BADDATE', userId: '2', localTime: '2023-02-29T09:00:00' });
+    await assert.rejects(sink.write([good, bad]), (e: unknown) => e instanceof SinkError && e.permanent && /241/.test(e.message));
+    await assert.rejects(sink.write([bad]), (e: unknown) => e instanceof SinkError && e.permanent && /^SQL Server rejected the record: .*\(error 241\)/.test(e.message));
+    assert.deepEqual(await sink.write([good]), { inserted: 1, duplicates: 0, rejected: [] });
+    const [{ n }] = await query("SELECT COUNT(*) AS n FROM dbo.attendance_log WHERE device_sn = 'BADDATE'");
+    assert.equal(n, 1);
+  });
+
+  it('an existing table without a unique key on the key columns is refused', async () => {
+    await run(buildCreateTableSql('dbo', 'nokey'), 'ALTER TABLE dbo.nokey DROP CONSTRAINT UQ_nokey_punch');
+    const s = createMssqlSink({ url: URL_ENV, database: db, table: 'nokey', encrypt: base.encrypt ?? false, trustServerCertificate: base.trustServerCertificate ?? true });
+    try {
+      await assert.rejects(s.open(), (e: unknown) => e instanceof SinkError && !e.permanent && /needs a unique index on \(device_sn, user_id, local_time\)/.test(e.message));
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('an AFTER INSERT trigger does not change the inserted and duplicate counts', async () => {
+    await run(
+      buildCreateTableSql('dbo', 'trig'),
+      'CREATE TABLE dbo.trig_audit (n INT NOT NULL)',
+      'CREATE TRIGGER dbo.trig_after_insert ON dbo.trig AFTER INSERT AS INSERT INTO dbo.trig_audit (n) SELECT 1 FROM inserted',
+    );
+    const s = createMssqlSink({ url: URL_ENV, database: db, table: 'trig', encrypt: base.encrypt ?? false, trustServerCertificate: base.trustServerCertificate ?? true });
+    try {
+      const recs = makeRecords(300);
+      assert.deepEqual(await s.write(recs), { inserted: 300, duplicates: 0, rejected: [] });
+      assert.deepEqual(await s.write(recs), { inserted: 0, duplicates: 300, rejected: [] });
+      const [{ n }] = await query('SELECT COUNT(*) AS n FROM dbo.trig_audit');
+      assert.equal(n, 300);
+    } finally {
+      await s.close();
+    }
   });
 });

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import {
-  MAX_PARAMS, POST_2008_SYNTAX, buildCreateTableSql, buildInsert, buildInsertStatements, defaultTableSpec, prepareBatch,
-  resolveMapping, rowsPerStatement, specFromIntrospection, sqlTimeString, IntrospectedColumn,
+  MAX_PARAMS, POST_2008_SYNTAX, UNIQUE_KEYS_SQL, buildCreateTableSql, buildInsert, buildInsertStatements, constraintName, defaultTableSpec,
+  prepareBatch, resolveMapping, rowsPerStatement, specFromIntrospection, sqlTimeString, uniqueKeyProblem, IntrospectedColumn,
 } from '../../lib/sinks/mssql-sql';
 import { classifyMssqlError, parseMssqlUrl } from '../../lib/sinks/mssql';
 import { makeRecord, makeRecords, NASTY_STRINGS } from './records';
@@ -34,10 +34,11 @@ describe('mssql-sql: T-SQL generation', () => {
     const prep = prepareBatch(spec, [makeRecord(), makeRecord({ userId: '2' })]);
     const st = buildInsert(spec, prep.rows);
     // Same column names and order as the MySQL target's table (canonical field order).
-    assert.match(st.sql, /^INSERT INTO \[dbo\]\.\[attendance_log\] \(\[device_sn\], \[device_name\], \[site\], \[device_host\], \[user_id\], \[uid\], \[local_time\], \[ts_utc\], \[tz\], \[state\], \[direction\], \[verify\], \[verify_method\], \[work_code\], \[source\], \[received_at\]\)\n/);
+    assert.match(st.sql, /^DECLARE @inserted TABLE \(n INT NOT NULL\);\nINSERT INTO \[dbo\]\.\[attendance_log\] \(\[device_sn\], \[device_name\], \[site\], \[device_host\], \[user_id\], \[uid\], \[local_time\], \[ts_utc\], \[tz\], \[state\], \[direction\], \[verify\], \[verify_method\], \[work_code\], \[source\], \[received_at\]\)\n/);
     assert.match(st.sql, /FROM \(VALUES\n {2}\(@p0, @p1, @p2, @p3, @p4, @p5, CONVERT\(DATETIME2\(0\), @p6, 120\), CONVERT\(DATETIME2\(0\), @p7, 120\),/);
     assert.match(st.sql, /\) AS v \(\[device_sn\],/);
-    assert.match(st.sql, /WHERE NOT EXISTS \(SELECT 1 FROM \[dbo\]\.\[attendance_log\] AS t WITH \(UPDLOCK, HOLDLOCK\) WHERE t\.\[device_sn\] = v\.\[device_sn\] AND t\.\[user_id\] = v\.\[user_id\] AND t\.\[local_time\] = v\.\[local_time\]\);$/);
+    assert.match(st.sql, /WHERE NOT EXISTS \(SELECT 1 FROM \[dbo\]\.\[attendance_log\] AS t WITH \(UPDLOCK, HOLDLOCK\) WHERE t\.\[device_sn\] = v\.\[device_sn\] AND t\.\[user_id\] = v\.\[user_id\] AND t\.\[local_time\] = v\.\[local_time\]\);\nSELECT COUNT\(\*\) AS punchflow_inserted FROM @inserted;$/);
+    assert.match(st.sql, /\)\nOUTPUT 1 INTO @inserted \(n\)\nSELECT v\./);
     assert.equal(st.params.length, 2 * spec.columns.length);
     assert2008(st.sql);
     // Every parameter is declared with the column's type; times travel as fixed strings.
@@ -182,6 +183,10 @@ describe('mssql-sql: T-SQL generation', () => {
     assert.equal(classifyMssqlError(Object.assign(new Error('Login failed'), { code: 'ELOGIN' })), 'config');
     assert.equal(classifyMssqlError(Object.assign(new Error('self-signed certificate'), { code: 'ESOCKET' })), 'config');
     assert.equal(classifyMssqlError({ originalError: { number: 2601 } }), 'duplicate');
+    // No such schema, and a name taken by another object: fixed by a person, not by waiting.
+    assert.equal(classifyMssqlError(e(2760)), 'config');
+    assert.equal(classifyMssqlError(e(2714)), 'config');
+    assert.equal(classifyMssqlError(e(241)), 'data');
   });
 
   it('parses mssql:// URLs', () => {
@@ -189,5 +194,44 @@ describe('mssql-sql: T-SQL generation', () => {
       server: 'db.local', port: 1444, user: 'sa', password: 'p@ss', database: 'zk', encrypt: false, trustServerCertificate: true,
     });
     assert.throws(() => parseMssqlUrl('mysql://x@y/z'), /not an mssql/);
+  });
+  it('names the sink creates stay within 128 characters, and long table names up to that limit work', () => {
+    const long = `t${'x'.repeat(127)}`;
+    assert.equal(long.length, 128);
+    const ddl = buildCreateTableSql('dbo', long);
+    const names = [...ddl.matchAll(/(?:CONSTRAINT|INDEX) \[([^\]]+)\]/g)].map((m) => m[1]);
+    assert.equal(names.length, 3);
+    for (const n of names) assert.ok(n.length <= 128, `${n.length} characters: ${n}`);
+    assert.equal(new Set(names).size, 3);
+    assert.match(names[1], /^UQ_tx+_[0-9a-f]{8}_punch$/);
+    // Two long names sharing their start still get different constraint names.
+    assert.notEqual(constraintName('UQ', `${long.slice(0, 127)}y`, '_punch'), constraintName('UQ', long, '_punch'));
+    assert.equal(constraintName('UQ', 'attendance_log', '_punch'), 'UQ_attendance_log_punch');
+    assert.throws(() => defaultTableSpec('dbo', `${long}z`), /not a plain identifier/);
+    assert2008(ddl);
+  });
+
+  it('a unique index on the key columns (any order, or some of them) is enough; others are not', () => {
+    const idx = (name: string, cols: string[]) => cols.map((columnName) => ({ indexName: name, columnName }));
+    assert.equal(uniqueKeyProblem(spec, idx('UQ', ['device_sn', 'user_id', 'local_time'])), null);
+    assert.equal(uniqueKeyProblem(spec, [...idx('PK', ['id']), ...idx('UQ', ['LOCAL_TIME', 'user_id', 'device_sn'])]), null);
+    assert.match(uniqueKeyProblem(spec, idx('PK', ['id'])) ?? '', /needs a unique index on \(device_sn, user_id, local_time\)/);
+    assert.match(uniqueKeyProblem(spec, idx('UQ', ['device_sn', 'user_id', 'local_time', 'state'])) ?? '', /CREATE UNIQUE INDEX/);
+    assert.match(uniqueKeyProblem(spec, []) ?? '', /CREATE UNIQUE INDEX \[UX_attendance_log_punch\] ON \[dbo\]\.\[attendance_log\]/);
+    assert.match(UNIQUE_KEYS_SQL, /i\.is_unique = 1 AND i\.is_disabled = 0 AND i\.has_filter = 0/);
+    assert2008(UNIQUE_KEYS_SQL);
+  });
+
+  it('a SMALLDATETIME key column is refused; a SMALLDATETIME elsewhere is accepted with a warning', () => {
+    const cols = (lt: string, rcv: string): IntrospectedColumn[] => [
+      { name: 'device_sn', dataType: 'nvarchar', maxLength: 64, nullable: false },
+      { name: 'user_id', dataType: 'nvarchar', maxLength: 24, nullable: false },
+      { name: 'local_time', dataType: lt, maxLength: null, nullable: false },
+      { name: 'received_at', dataType: rcv, maxLength: null, nullable: false },
+    ];
+    const only = { timestamp: null, tz: null, direction: null, verify: null, verifyMethod: null, workCode: null, deviceName: null, site: null, deviceHost: null, uid: null, source: null, state: null } as const;
+    assert.throws(() => specFromIntrospection('dbo', 'x', only, cols('smalldatetime', 'datetime2')), /local_time is smalldatetime, which rounds to the minute.*datetime2\(0\) or datetime/);
+    assert.deepEqual(specFromIntrospection('dbo', 'x', only, cols('datetime', 'smalldatetime')).warnings, ['column received_at is smalldatetime: receivedAt is stored rounded to the minute']);
+    assert.equal(specFromIntrospection('dbo', 'x', only, cols('datetime2', 'datetime2')).warnings, undefined);
   });
 });
