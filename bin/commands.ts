@@ -49,7 +49,7 @@ function warn(io: CliIo, message: string): Promise<void> {
   return write(io.stderr, `zk: warning: ${message}\n`);
 }
 
-function clientFor(t: DeviceTarget, tz?: string): ZkClient {
+export function clientFor(t: DeviceTarget, tz?: string): ZkClient {
   return new ZkClient({
     host: t.host,
     port: t.port,
@@ -75,7 +75,7 @@ async function closeClient(client: ZkClient, interrupted: boolean): Promise<void
  * connect → fn → close, closing on every path (a device keeps a stale session otherwise). Ctrl-C in the
  * middle closes the session properly (EXIT) instead of dropping the socket, then throws InterruptedError.
  */
-async function withClient<T>(client: ZkClient, io: CliIo, fn: (c: ZkClient) => Promise<T>): Promise<T> {
+export async function withClient<T>(client: ZkClient, io: CliIo, fn: (c: ZkClient) => Promise<T>): Promise<T> {
   const interrupt = io.onInterrupt();
   let interrupted = false;
   const stop = interrupt.signal.then((): never => {

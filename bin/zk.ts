@@ -52,8 +52,11 @@ async function main(argv: string[]): Promise<number> {
         return await runSim(cmd, io);
       case 'info':
         return await runInfo(cmd, io);
+      // The write commands load on use: the other commands start no slower for them.
       case 'users':
-        return await runUsers(cmd, io);
+        return cmd.write ? await (await import('./user-commands')).runUserWrite(cmd, io) : await runUsers(cmd, io);
+      case 'templates':
+        return await (await import('./user-commands')).runTemplates(cmd, io);
       case 'fetch':
         return await runFetch(cmd, io);
       case 'live':

@@ -12,7 +12,8 @@ export type ZkErrorCode =
   | 'UNKNOWN_RECORD_SIZE'
   | 'UNKNOWN_USER_SIZE'
   | 'BAD_FRAME'
-  | 'BAD_INPUT';
+  | 'BAD_INPUT'
+  | 'NOT_KEPT';
 
 export interface ZkErrorDetails {
   host?: string;
@@ -79,4 +80,14 @@ export class ZkDeviceError extends ZkError {
 export function hexSample(buf: Uint8Array, max = 64): string {
   const slice = Buffer.from(buf.buffer, buf.byteOffset, Math.min(buf.length, max));
   return slice.toString('hex').replace(/(..)(?!$)/g, '$1 ') + (buf.length > max ? ' …' : '');
+}
+
+/**
+ * The device acknowledged a write (ACK_OK) but reading it back shows it was not kept: some firmware only
+ * applies user writes after a reboot or drops them silently.
+ */
+export class ZkWriteNotKeptError extends ZkError {
+  constructor(message: string, details: ZkErrorDetails = {}) {
+    super('NOT_KEPT', message, details);
+  }
 }

@@ -6,3 +6,7 @@ export * from './errors';
 export * from './client';
 export * from './record';
 export * as protocol from './protocol';
+export type { DeviceUser, UserWrite, UserWriteFailure, UserWriteReport, UserDeleteReport } from './protocol/users';
+export type { FingerTemplate } from './protocol/templates';
+export { parseMasterList, planSync, syncDevice, copyTemplates, UserListError } from './users';
+export type { MasterUser, MissingPolicy, SyncPlan, DeviceSyncReport, UserDevice, TemplateDevice } from './users';

@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { parseWallClock, formatWallClock } from '../protocol/time';
 import { hostTimeZone, isValidTimeZone } from '../record/zone';
+import { TemplatesCommand, UserWriteArgs, USER_WRITE_HELP, USER_WRITE_OPTIONS, TEMPLATE_OPTIONS, parseTemplates, parseUserWrite } from './user-args';
 
 export class UsageError extends Error {
   constructor(message: string) {
@@ -52,7 +53,11 @@ export interface InfoCommand extends DeviceTarget {
   /** The zone the device clock is read in, for the drift figure. */
   tz: string;
 }
-export interface UsersCommand extends DeviceTarget { command: 'users' }
+export interface UsersCommand extends DeviceTarget {
+  command: 'users';
+  /** zk users set|sync|delete; absent for the listing. */
+  write?: UserWriteArgs;
+}
 export interface FetchCommand extends DeviceTarget {
   command: 'fetch';
   /** Inclusive lower bound on localTime (`YYYY-MM-DDTHH:mm:ss`), or null. */
@@ -70,7 +75,8 @@ export interface LiveCommand extends DeviceTarget {
 }
 export interface HelpCommand { command: 'help'; topic: string | null }
 
-export type CliCommand = SimCommand | InfoCommand | UsersCommand | FetchCommand | LiveCommand | HelpCommand;
+export type CliCommand = SimCommand | InfoCommand | UsersCommand | FetchCommand | LiveCommand | HelpCommand | TemplatesCommand;
+export type { TemplatesCommand, UserWriteArgs };
 
 /** `zk sim` makes a live punch this often unless told otherwise, so `zk live` against it shows something. */
 export const DEFAULT_SIM_LIVE_EVERY_S = 5;
@@ -90,6 +96,7 @@ usage:
   zk users HOST[:PORT] [device options]
   zk fetch HOST[:PORT] [--since T] [--until T] [--tz ZONE] [--format ndjson|csv] [--out FILE] [device options]
   zk live  HOST[:PORT] [--count N] [--tz ZONE] [device options]
+${USER_WRITE_HELP}
 
 device options:
   --comm-key K    the device's communication password (0-4294967295; default 0 = none)
@@ -136,7 +143,8 @@ const COMMAND_OPTIONS = {
     help: { type: 'boolean', short: 'h' },
   },
   info: { ...DEVICE_OPTIONS, tz: { type: 'string' } },
-  users: DEVICE_OPTIONS,
+  users: { ...DEVICE_OPTIONS, ...USER_WRITE_OPTIONS },
+  templates: { ...DEVICE_OPTIONS, ...TEMPLATE_OPTIONS },
   fetch: {
     ...DEVICE_OPTIONS,
     since: { type: 'string' },
@@ -316,8 +324,13 @@ export function parseCli(argv: readonly string[]): CliCommand {
     }
     case 'info':
       return { command: 'info', ...deviceTarget(values, positionals, first), tz: parseZone(str(values, 'tz')) };
-    case 'users':
-      return { command: 'users', ...deviceTarget(values, positionals, first) };
+    case 'users': {
+      const w = parseUserWrite(values, positionals, (m) => new UsageError(m));
+      if (!w) return { command: 'users', ...deviceTarget(values, positionals, first) };
+      return { command: 'users', ...deviceTarget(values, w.rest, first), write: w.write };
+    }
+    case 'templates':
+      return parseTemplates(values, positionals, (rest) => deviceTarget(values, rest, first), (m) => new UsageError(m));
     case 'fetch': {
       const target = deviceTarget(values, positionals, first);
       const formatText = str(values, 'format');

@@ -3,3 +3,4 @@ export type { ZkClientOptions, DeviceInfo, AttendanceResult, AttendanceProgress,
 export { LiveSession } from './live';
 export type { Logger, LogLevel, SessionStats } from './session';
 export type { ReadProgress } from './buffered-read';
+export type { TemplateWriteReport, UserPlan } from './user-writes';

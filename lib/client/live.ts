@@ -15,6 +15,9 @@ export interface LiveSessionDeps {
   resolve(e: ZkEvent): ZkEvent;
 }
 
+/** A device sends at most a few events between REG_EVENT and the caller's listener; this only bounds memory. */
+const MAX_EARLY_EVENTS = 10_000;
+
 /**
  * Realtime events on a kept connection. Emits 'event' (ZkEvent), 'error' (ZkError: the link died) and
  * then 'close'. A heartbeat runs every heartbeatMs/2 while the link is quiet, with a timeout of
@@ -23,11 +26,27 @@ export interface LiveSessionDeps {
 export class LiveSession extends EventEmitter {
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
-  private readonly onEvent = (e: ZkEvent) => this.emit('event', this.deps.resolve(e));
+  /** Events that came before anyone listened (the caller attaches after live() resolved): kept, not lost. */
+  private early: ZkEvent[] | null = [];
+  private readonly onEvent = (e: ZkEvent) => {
+    const ev = this.deps.resolve(e);
+    if (this.early && this.listenerCount('event') === 0) {
+      if (this.early.length < MAX_EARLY_EVENTS) this.early.push(ev);
+      return;
+    }
+    this.emit('event', ev);
+  };
   private readonly onClose = (err: ZkError | null) => this.end(err);
 
   constructor(private readonly deps: LiveSessionDeps) {
     super();
+    this.on('newListener', (name: string) => {
+      if (name !== 'event' || !this.early) return;
+      const early = this.early;
+      this.early = null;
+      // After on() returned (the listener is in place), before any further packet can be read.
+      if (early.length > 0) process.nextTick(() => early.forEach((e) => this.emit('event', e)));
+    });
     deps.session.on('event', this.onEvent);
     deps.session.on('close', this.onClose);
     this.schedule();

@@ -28,6 +28,11 @@ export interface ExchangeSpec {
   onPacket(p: DecodedPacket): PacketVerdict;
   /** Called when the exchange times out; may return DONE to accept what it has (ACK grace). */
   onTimeout?(): PacketVerdict;
+  /**
+   * Further requests of the same command sent in this exchange, each with its own reply id, keeping at most
+   * `window` unanswered (TCP delivers in order and the device answers in order). onPacket sees every reply.
+   */
+  more?: { payloads: Buffer[]; window: number; onSent?(index: number, replyId: number): void };
 }
 
 interface Pending {
@@ -35,6 +40,8 @@ interface Pending {
   replyId: number;
   timer: NodeJS.Timeout | null;
   settle(err: Error | null): void;
+  /** Reply ids of the `more` requests in flight, and the next payload to send. */
+  extra?: { ids: Set<number>; next: number };
 }
 
 interface Queued {
@@ -120,6 +127,35 @@ export class Session extends EventEmitter {
     return got.reply;
   }
 
+  /**
+   * The same command with each payload, up to `window` requests in flight (window 1 = one at a time).
+   * Resolves with the replies in payload order, whatever their codes; the timeout applies between replies.
+   */
+  async pipeline(
+    command: number, payloads: Buffer[], window: number, timeoutMs: number, onReply?: (done: number) => void,
+  ): Promise<DecodedPacket[]> {
+    if (payloads.length === 0) return [];
+    const replies: DecodedPacket[] = new Array<DecodedPacket>(payloads.length);
+    const index = new Map<number, number>();
+    let got = 0;
+    await this.exchange({
+      command,
+      payload: payloads[0],
+      timeoutMs,
+      idle: true,
+      more: { payloads: payloads.slice(1), window: Math.max(1, window), onSent: (i, replyId) => index.set(replyId, i) },
+      onPacket: (p) => {
+        const i = index.get(p.replyId);
+        if (i === undefined || replies[i]) return MORE;
+        replies[i] = p;
+        got++;
+        onReply?.(got);
+        return got === payloads.length ? DONE : MORE;
+      },
+    });
+    return replies;
+  }
+
   /** Sends a packet outside the exchange machinery (event ACKs). */
   sendRaw(command: number, replyId: number, payload: Buffer = Buffer.alloc(0)): void {
     if (this.closed) return;
@@ -177,8 +213,29 @@ export class Session extends EventEmitter {
     try {
       this.stats.packetsOut++;
       this.transport.send(encodePacket({ command: spec.command, session: this.sessionId, replyId, payload: spec.payload ?? Buffer.alloc(0) }));
+      if (spec.more) {
+        // The first request's id is one of the set too, so a duplicated reply to it is not counted twice.
+        pending.extra = { ids: new Set([replyId]), next: 0 };
+        spec.more.onSent?.(0, replyId);
+        this.sendMore(pending, spec.more.window - 1);
+      }
     } catch (err) {
       pending.settle(err instanceof ZkError ? err : new ZkConnectionError(String(err), { host: this.opts.label }));
+    }
+  }
+
+  /** Sends up to `n` further requests of a pipelined exchange. */
+  private sendMore(p: Pending, n: number): void {
+    const more = p.spec.more;
+    const extra = p.extra;
+    if (!more || !extra) return;
+    for (let i = 0; i < n && extra.next < more.payloads.length; i++) {
+      const replyId = this.replyId;
+      this.replyId = nextReplyId(this.replyId);
+      extra.ids.add(replyId);
+      more.onSent?.(extra.next + 1, replyId);
+      this.stats.packetsOut++;
+      this.transport.send(encodePacket({ command: p.spec.command, session: this.sessionId, replyId, payload: more.payloads[extra.next++] }));
     }
   }
 
@@ -253,7 +310,8 @@ export class Session extends EventEmitter {
       return;
     }
     const pend = this.pending;
-    if (!pend || p.replyId !== pend.replyId) {
+    const matches = pend ? (pend.extra ? pend.extra.ids.delete(p.replyId) : p.replyId === pend.replyId) : false;
+    if (!pend || !matches) {
       this.stats.stalePackets++;
       const late = this.abandoned.includes(p.replyId);
       this.opts.logger('debug', `dropped ${late ? 'a late' : 'an unexpected'} ${codeName(p.command)} (reply id ${p.replyId}) from ${this.opts.label}`);
@@ -267,7 +325,11 @@ export class Session extends EventEmitter {
       return;
     }
     if (verdict.done) pend.settle(null);
-    else if (pend.spec.idle) this.armTimer(pend);
+    else {
+      // A pipelined exchange keeps its window full: one reply in, one request out.
+      if (pend.extra) this.sendMore(pend, 1);
+      if (pend.spec.idle) this.armTimer(pend);
+    }
   }
 
   private onEventPacket(p: DecodedPacket): void {

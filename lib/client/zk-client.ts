@@ -8,11 +8,13 @@ import { makeCommKey, DEFAULT_AUTH_TICKS } from '../protocol/commkey';
 import { decodeFreeSizes, FreeSizes } from '../protocol/free-sizes';
 import { ATTLOG_SELECTOR, USERS_SELECTOR } from '../protocol/buffered';
 import { decodeAttendanceRecords, DeviceAttendance, LayoutChoice } from '../protocol/attendance';
-import { decodeUserRecords, DeviceUser, UserRecordSize } from '../protocol/users';
+import { decodeUserRecords, DeviceUser, UserRecordSize, UserWrite, UserWriteReport, UserDeleteReport } from '../protocol/users';
+import type { FingerTemplate } from '../protocol/templates';
+import { UserOps, TemplateWriteReport, UserPlan, failureError } from './user-writes';
 import { ZkEvent } from '../protocol/events';
 import { NameEncoding, readAsciiField } from '../protocol/text';
 import { WallClock, decodeTime, encodeTime, formatWallClock, isValidWallClock, wallClockSeconds } from '../protocol/time';
-import { ZkAuthError, ZkBusyError, ZkConnectionError, ZkDeviceError, ZkError, ZkProtocolError } from '../errors';
+import { ZkAuthError, ZkBusyError, ZkConnectionError, ZkDeviceError, ZkError, ZkProtocolError, ZkWriteNotKeptError } from '../errors';
 import { instantToWallClock, hostTimeZone } from '../record/zone';
 
 export type TransportKind = 'tcp' | 'udp' | 'auto';
@@ -45,6 +47,8 @@ export interface ZkClientOptions {
   logger?: Logger;
   /** First reply id; for tests that cross the 65534 → 0 wrap. */
   replyIdStart?: number;
+  /** User writes and deletes in flight at once over TCP (default 16; 1 = one at a time); UDP always sends one at a time. */
+  writeWindow?: number;
 }
 
 export interface DeviceInfo {
@@ -132,6 +136,7 @@ export class ZkClient {
       tz: opts.tz ?? hostTimeZone(),
       logger: opts.logger ?? NONE,
       replyIdStart: opts.replyIdStart ?? 0,
+      writeWindow: opts.writeWindow ?? 16,
     };
   }
 
@@ -257,6 +262,113 @@ export class ZkClient {
   async users(): Promise<DeviceUser[]> {
     const { users } = await this.readUsers();
     return users;
+  }
+
+  // ---- user and template writes (lib/client/user-writes.ts): each call is one disabled-device window ----
+
+  /** Creates or updates users by PIN; unchanged users are not written; every write is read back. */
+  upsertUsers(users: UserWrite[], opts: { onProgress?: (done: number, total: number) => void } = {}): Promise<UserWriteReport> {
+    return this.writeWindow((ops) => ops.upsertUsers(users, opts));
+  }
+
+  /** What upsertUsers would write (added, updated with the fields, unchanged, refused); writes nothing. */
+  planUsers(users: UserWrite[]): Promise<UserPlan> {
+    return this.readWindow((ops) => ops.planUsers(users));
+  }
+
+  /** Deletes users by PIN (with their fingerprints); the read-back proves they are gone. */
+  deleteUsers(userIds: string[]): Promise<UserDeleteReport> {
+    return this.writeWindow((ops) => ops.deleteUsers(userIds));
+  }
+
+  /** One user; throws ZkWriteNotKeptError, ZkDeviceError or ZkError BAD_INPUT / DEVICE (no free slot). */
+  async setUser(u: UserWrite): Promise<DeviceUser> {
+    const r = await this.upsertUsers([u]);
+    if (r.failed.length > 0) throw failureError(this.label, r.failed[0]);
+    if (r.written.length > 0) return r.written[0];
+    const now = (await this.users()).find((x) => x.userId === u.userId);
+    if (!now) throw new ZkWriteNotKeptError(`${this.label} does not hold user "${u.userId}" after the write`, { host: this.label, userId: u.userId });
+    return now;
+  }
+
+  /** False when the device has no such user. */
+  async deleteUser(userId: string): Promise<boolean> {
+    const r = await this.deleteUsers([userId]);
+    if (r.failed.length > 0) throw failureError(this.label, r.failed[0]);
+    return r.deleted.length > 0;
+  }
+
+  /** Every fingerprint template (the buffered read of the template table), with each owner's PIN. */
+  templates(): Promise<FingerTemplate[]> {
+    return this.readWindow((ops) => ops.readTemplates());
+  }
+
+  userTemplates(userId: string): Promise<FingerTemplate[]> {
+    return this.readWindow(async (ops) => (await ops.readTemplates()).filter((t) => t.userId === userId));
+  }
+
+  /**
+   * Writes templates of users the device holds (by PIN), in one window, each read back byte-equal.
+   * Fingers not listed are left as they are. A per-template report; nothing thrown per template.
+   */
+  writeTemplates(templates: FingerTemplate[], opts: { onProgress?: (done: number, total: number) => void } = {}): Promise<TemplateWriteReport> {
+    return this.writeWindow((ops) => ops.writeTemplates(templates, opts));
+  }
+
+  /** A user's templates; the user must exist. Throws the first failure as a typed error. */
+  async setUserTemplates(userId: string, templates: FingerTemplate[]): Promise<void> {
+    const mismatch = (Array.isArray(templates) ? templates : []).find((t) => !t || t.userId !== userId);
+    if (mismatch !== undefined || !Array.isArray(templates)) {
+      throw new ZkError('BAD_INPUT', `${this.label}: every template given for user "${userId}" must carry userId "${userId}"`, { host: this.label });
+    }
+    const r = await this.writeTemplates(templates);
+    const f = r.failed[0];
+    if (!f) return;
+    if (f.code === 'NOT_KEPT') throw new ZkWriteNotKeptError(f.reason, { host: this.label, userId, finger: f.finger });
+    if (f.code === 'DEVICE_ERROR') throw new ZkDeviceError(f.reason, Reply.ACK_ERROR, { host: this.label, userId, finger: f.finger });
+    throw new ZkError('BAD_INPUT', f.reason, { host: this.label, userId, finger: f.finger });
+  }
+
+  /** Deletes one finger of a user; false when it is not there. */
+  deleteTemplate(userId: string, finger: number): Promise<boolean> {
+    return this.writeWindow((ops) => ops.deleteTemplate(userId, finger));
+  }
+
+  private userOps(): UserOps {
+    return new UserOps({
+      label: this.label,
+      timeoutMs: this.o.timeoutMs,
+      nameEncoding: this.o.nameEncoding,
+      logger: this.o.logger,
+      session: () => this.requireSession(),
+      transport: () => this.transportKind ?? 'tcp',
+      // A lost UDP datagram would fail the whole window: one at a time there.
+      writeWindow: () => (this.transportKind === 'udp' ? 1 : Math.max(1, Math.floor(this.o.writeWindow))),
+      readOptions: () => this.readOptions(),
+      freeSizes: () => this.freeSizes(),
+      command: (cmd, payload) => this.command(cmd, payload),
+      usersRead: (users) => {
+        this.userCache = new Map(users.map((u) => [u.uid, u.userId]));
+      },
+    });
+  }
+
+  /** Writes always run with the device disabled (no one enrolls or punches in between), re-enabled in finally. */
+  private async writeWindow<T>(fn: (ops: UserOps) => Promise<T>): Promise<T> {
+    const ops = this.userOps();
+    await this.command(Cmd.DISABLEDEVICE);
+    try {
+      return await fn(ops);
+    } finally {
+      if (this.connected) {
+        await this.command(Cmd.ENABLEDEVICE).catch((err: Error) => this.o.logger('warn', `could not re-enable ${this.label}: ${err.message}`));
+      }
+    }
+  }
+
+  private readWindow<T>(fn: (ops: UserOps) => Promise<T>): Promise<T> {
+    const ops = this.userOps();
+    return this.withDeviceDisabled(() => fn(ops));
   }
 
   /**

@@ -115,8 +115,7 @@ export class MqttConsumer {
       properties: { sessionExpiryInterval: this.opts.sessionExpirySec ?? 0xffffffff },
       keepalive: this.opts.keepalive ?? 30,
       reconnectPeriod: 1000,
-      // The session is resumed on reconnect; subscribing again is harmless and covers a broker that lost it.
-      resubscribe: true,
+      resubscribe: false, // done on every connect below
       ca: tls.ca,
       cert: tls.cert,
       key: tls.key,
@@ -140,13 +139,13 @@ export class MqttConsumer {
       },
     });
     this.client = client;
-    client.on('connect', (connack) => {
+    client.on('connect', () => {
       this.events.onState?.('connected');
-      if (!connack.sessionPresent) {
-        client.subscribe(subscriptionFilter(this.opts.topic, this.opts.group), { qos: 1 }, (err) => {
-          if (err) this.events.onState?.('disconnected', `subscribe failed: ${err.message}`);
-        });
-      }
+      // On every connect, even when the session is present: Mosquitto does not restore shared subscriptions
+      // from its persistence file, so after a broker restart the session is back without them.
+      client.subscribe(subscriptionFilter(this.opts.topic, this.opts.group), { qos: 1 }, (err) => {
+        if (err) this.events.onState?.('disconnected', `subscribe failed: ${err.message}`);
+      });
     });
     // QoS 0 messages (a publisher that did not ask for more) carry no acknowledgement to hold back.
     client.on('message', (topic, payload, packet) => {

@@ -9,6 +9,7 @@ export interface BufferSelector {
 
 export const ATTLOG_SELECTOR: BufferSelector = { command: Selector.ATTLOG_RRQ, fct: 0, ext: 0 };
 export const USERS_SELECTOR: BufferSelector = { command: Selector.USERTEMP_RRQ, fct: Fct.USER, ext: 0 };
+export const TEMPLATES_SELECTOR: BufferSelector = { command: Selector.DB_RRQ, fct: Fct.FINGERTMP, ext: 0 };
 
 /** The 11-byte PREPARE_BUFFER (1503) request. */
 export function encodePrepareBuffer(s: BufferSelector): Buffer {

@@ -29,6 +29,11 @@ export const Cmd = {
   FREE_DATA: 1502,
   PREPARE_BUFFER: 1503,
   READ_BUFFER: 1504,
+  // User and template writes (zk-protocol.md §8.9).
+  DELETE_USERTEMP: 19,
+  TMP_WRITE: 87,
+  CHECKSUM_BUFFER: 119,
+  DEL_FPTMP: 134,
 } as const;
 
 export const Reply = {

@@ -10,3 +10,5 @@ export * from './users';
 export * from './events';
 export * from './free-sizes';
 export * from './buffered';
+export * from './name-encode';
+export * from './templates';

@@ -70,6 +70,8 @@ export interface PushHooks {
   unknownDevice?(sn: string, remoteAddress: string | null): void;
   /** Internal failures (journal write, state save). */
   error?(err: Error): void;
+  /** Text of an OPERLOG or USERINFO post (user lines answer `DATA QUERY USERINFO`), whatever otherTables says. */
+  userLines?(sn: string, text: string): void;
 }
 
 const ENDPOINTS = new Set(['cdata', 'getrequest', 'devicecmd', 'ping', 'registry', 'push', 'fdata', 'querydata', 'rtdata']);
@@ -163,10 +165,16 @@ export class PushServer {
    * the start-up request and so read the new one.
    */
   private checkZones(nowMs: number): void {
+    // Many devices share few zones: one offset lookup per zone and sweep.
+    const offsets = new Map<string, number>();
     for (const d of this.state.all()) {
       if (d.timeZoneSent === undefined || d.timeZoneSent === null || !this.devices.isOnline(d.sn)) continue;
       const tz = this.zoneOf(d.sn);
-      const value = timeZoneValue(tz, nowMs);
+      let value = offsets.get(tz);
+      if (value === undefined) {
+        value = timeZoneValue(tz, nowMs);
+        offsets.set(tz, value);
+      }
       if (value === d.timeZoneSent || this.zoneCheckFor.get(d.sn) === value) continue;
       this.zoneCheckFor.set(d.sn, value);
       if (d.commands.some((c) => c.state === 'queued' && /^CHECK$/i.test(c.command))) continue;
@@ -236,7 +244,7 @@ export class PushServer {
     try {
       // Bounds what one sender can hold (connections, body buffers) whatever it sends; a device told RETRY resends.
       if (inProgress >= this.settings.maxRequestsPerAddress) {
-        throw new Reply(503, 'RETRY', `more than ${this.settings.maxRequestsPerAddress} requests at once from ${addr} (devices behind one NAT or proxy share an address: raise "requests per address")`, true);
+        throw new Reply(503, 'RETRY', `more than ${this.settings.maxRequestsPerAddress} requests at once from ${addr} (devices behind one NAT or proxy share an address: raise the zk-push "Per address" setting)`, true);
       }
       const url = new URL(req.url ?? '/', 'http://device.invalid');
       path = url.pathname;
@@ -302,7 +310,7 @@ export class PushServer {
   private async route(endpoint: string, method: string, sn: string, dev: AllowedDevice, url: URL, req: IncomingMessage, remote: string | null): Promise<string> {
     switch (endpoint) {
       case 'cdata':
-        if (method === 'GET') return this.handshake(sn, dev, remote, url);
+        if (method === 'GET') return this.handshake(sn, remote, url);
         if (method === 'POST') return this.upload(sn, dev, url, req, remote);
         break;
       case 'getrequest':
@@ -347,7 +355,7 @@ export class PushServer {
     if (this.devices.seen(sn, remote, info)) this.hooks.status?.(this.devices.status(sn));
   }
 
-  private handshake(sn: string, dev: AllowedDevice, remote: string | null, url: URL): string {
+  private handshake(sn: string, remote: string | null, url: URL): string {
     const d = this.state.get(sn);
     this.devices.seen(sn, remote, { pushVersion: url.searchParams.get('pushver') });
     this.hooks.status?.(this.devices.status(sn));
@@ -405,6 +413,7 @@ export class PushServer {
     }
     const text = TEXT_TABLES.has(table) ? decodeLenient(raw, codePage) : null;
     if (TEXT_TABLES.has(table) && text === null) throw new Reply(400, 'BAD REQUEST', `device ${sn}: ${table} body contains NUL bytes`);
+    if ((table === 'OPERLOG' || table === 'USERINFO') && text !== null) this.hooks.userLines?.(sn, text);
     if (table === 'OPERLOG' && cleanStamp !== null) {
       const d = this.state.get(sn);
       if (d.operlogStamp !== cleanStamp) {

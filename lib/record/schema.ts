@@ -65,7 +65,7 @@ export function notARecord(value: unknown): string | null {
   }
   if (Array.isArray(value)) return `an array of ${value.length}`;
   const tag = (Object.prototype.toString.call(value) as string).slice(8, -1);
-  return tag === 'Object' ? null : `a ${tag}`;
+  return tag === 'Object' ? null : `${/^[AEIOU]/.test(tag) ? 'an' : 'a'} ${tag}`;
 }
 
 /** A real calendar time: years 0001–9999 (what every SQL target stores), no Feb 30, no hour 24, no leap second. */
@@ -113,7 +113,7 @@ export function validateRecord(value: unknown): RecordValidation {
   const errors: string[] = [];
   for (const f of KEY_TEXT_FIELDS) {
     if (r[f].endsWith(' ')) {
-      errors.push(`${f}: ${JSON.stringify(r[f])} ends with a space; key fields may not (SQL Server would take it for ${JSON.stringify(r[f].trimEnd())}): remove it before the sink`);
+      errors.push(`${f}: ${JSON.stringify(r[f])} ends with a space; key fields may not (SQL Server would take it for ${JSON.stringify(r[f].replace(/ +$/, ''))}): remove it before the sink`);
     }
   }
   for (const f of TIME_FIELDS) {

@@ -6,6 +6,7 @@
 import {
   Cmd, Reply, DecodedPacket, encodePacket, verifyCommKey, decodePrepareBuffer, decodeReadBuffer, encodeBufferStat,
   encodePrepareData, encodeTime, decodeTime, decodeUserRecord, Selector, Fct, UserRecordSize,
+  decodeTemplateWrite, decodeDeleteFinger, uploadChecksum,
 } from '../protocol';
 import type { DeviceState } from './state';
 import type { DeviceClock } from './clock';
@@ -21,10 +22,14 @@ export interface SessionState {
   /** Snapshot taken at 1503, dropped by FREE_DATA. */
   prepared: Buffer | null;
   disabled: boolean;
+  /** A client upload: PREPARE_DATA announced `expected` bytes, DATA packets fill `data`. */
+  upload?: { expected: number; parts: Buffer[]; received: number } | null;
+  /** stallUploadAfterBytes was reached: this connection gets no more answers. */
+  uploadStalled?: boolean;
 }
 
 export function newSessionState(): SessionState {
-  return { sessionId: 0, connected: false, authed: false, eventMask: 0, prepared: null, disabled: false };
+  return { sessionId: 0, connected: false, authed: false, eventMask: 0, prepared: null, disabled: false, upload: null, uploadStalled: false };
 }
 
 export interface DeviceContext {
@@ -80,6 +85,10 @@ export function handleCommand(dev: DeviceContext, s: SessionState, req: DecodedP
   if (cmd === Reply.ACK_OK) return { packets: [], kind: 'none', eventAck: true };
 
   if (!BEFORE_AUTH.has(cmd) && !(s.connected && s.authed)) return one(req, Reply.ACK_UNAUTH);
+  if (s.uploadStalled) return { packets: [], kind: 'none' };
+  if (dev.faults().errorReplyFor?.includes(cmd)) return one(req, Reply.ACK_ERROR);
+  const userCmd = userCommand(dev, s, req);
+  if (userCmd) return userCmd;
 
   switch (cmd) {
     case Cmd.CONNECT: {
@@ -142,19 +151,15 @@ export function handleCommand(dev: DeviceContext, s: SessionState, req: DecodedP
       const fct = req.payload.length >= 1 ? req.payload[0] : 0;
       if (fct === 0 || fct === Fct.ATTLOG) dev.state.clearAttendance();
       if (fct === 0 || fct === Fct.USER) dev.state.clearUsers();
+      if (fct === Fct.FINGERTMP) dev.state.clearTemplates();
       return one(req, Reply.ACK_OK);
     }
-    case Cmd.USER_WRQ:
-      return writeUser(dev, req);
-    case Cmd.DELETE_USER:
-      if (req.payload.length < 2) return one(req, Reply.ACK_ERROR);
-      dev.state.deleteUser(req.payload.readUInt16LE(0));
-      return one(req, Reply.ACK_OK);
     case Cmd.REG_EVENT:
       s.eventMask = req.payload.length >= 4 ? req.payload.readUInt32LE(0) : req.payload.length >= 2 ? req.payload.readUInt16LE(0) : 0;
       return { ...one(req, Reply.ACK_OK), registered: s.eventMask !== 0 };
     case Cmd.FREE_DATA:
       s.prepared = null;
+      s.upload = null;
       return one(req, Reply.ACK_OK);
     case Cmd.PREPARE_BUFFER:
       return prepareBuffer(dev, s, req, transport);
@@ -166,6 +171,82 @@ export function handleCommand(dev: DeviceContext, s: SessionState, req: DecodedP
   return one(req, Reply.ACK_UNKNOWN);
 }
 
+// ---- users and templates ----------------------------------------------------------------------------
+
+/** True when dropUserWrites covers this PIN: the write is acknowledged and forgotten. */
+function dropsWrite(dev: DeviceContext, userId: string | undefined): boolean {
+  const d = dev.faults().dropUserWrites;
+  return d === true || (Array.isArray(d) && userId !== undefined && d.includes(userId));
+}
+
+function userIdOf(dev: DeviceContext, uid: number): string | undefined {
+  return dev.state.users.find((u) => u.uid === uid)?.userId;
+}
+
+/** User and template writes and the client upload; null for any other command. */
+function userCommand(dev: DeviceContext, s: SessionState, req: DecodedPacket): CommandResult | null {
+  const p = req.payload;
+  switch (req.command) {
+    case Cmd.USER_WRQ:
+      return writeUser(dev, req);
+    case Cmd.DELETE_USER: {
+      if (p.length < 2) return one(req, Reply.ACK_ERROR);
+      const uid = p.readUInt16LE(0);
+      if (!dropsWrite(dev, userIdOf(dev, uid))) dev.state.deleteUser(uid);
+      return one(req, Reply.ACK_OK);
+    }
+    case Cmd.PREPARE_DATA: {
+      // The client announces an upload of `size` bytes (the buffer a device keeps until FREE_DATA).
+      if (p.length < 4) return one(req, Reply.ACK_ERROR);
+      s.upload = { expected: p.readUInt32LE(0), parts: [], received: 0 };
+      return one(req, Reply.ACK_OK);
+    }
+    case Cmd.DATA: {
+      const up = s.upload;
+      if (!up || up.received + p.length > up.expected) return one(req, Reply.ACK_ERROR);
+      const stallAt = dev.faults().stallUploadAfterBytes;
+      up.parts.push(Buffer.from(p));
+      up.received += p.length;
+      if (stallAt !== undefined && up.received >= stallAt) {
+        s.uploadStalled = true;
+        return { packets: [], kind: 'none' };
+      }
+      return one(req, Reply.ACK_OK);
+    }
+    case Cmd.CHECKSUM_BUFFER: {
+      const up = s.upload;
+      if (!up) return one(req, Reply.ACK_ERROR);
+      const sum = Buffer.alloc(4);
+      sum.writeUInt32LE(uploadChecksum(Buffer.concat(up.parts)), 0);
+      return one(req, Reply.ACK_OK, sum);
+    }
+    case Cmd.TMP_WRITE: {
+      const w = decodeTemplateWrite(p);
+      const up = s.upload;
+      if (!w || !up || up.received !== up.expected || w.size === 0 || w.size > up.received || w.finger > 9) return one(req, Reply.ACK_ERROR);
+      const userId = userIdOf(dev, w.uid);
+      if (userId === undefined) return one(req, Reply.ACK_ERROR);
+      if (!dropsWrite(dev, userId)) dev.state.setTemplate(w.uid, w.finger, w.flag, Buffer.concat(up.parts).subarray(0, w.size));
+      return one(req, Reply.ACK_OK);
+    }
+    case Cmd.DEL_FPTMP: {
+      const d = decodeDeleteFinger(p);
+      if (!d) return one(req, Reply.ACK_ERROR);
+      const user = dev.state.findUser(d.userId);
+      if (!user || !dev.state.getTemplate(user.uid, d.finger)) return one(req, Reply.ACK_ERROR);
+      if (!dropsWrite(dev, d.userId)) dev.state.deleteTemplate(user.uid, d.finger);
+      return one(req, Reply.ACK_OK);
+    }
+    case Cmd.DELETE_USERTEMP: {
+      if (p.length < 2) return one(req, Reply.ACK_ERROR);
+      const uid = p.readUInt16LE(0);
+      if (!dropsWrite(dev, userIdOf(dev, uid))) dev.state.deleteUserTemplates(uid);
+      return one(req, Reply.ACK_OK);
+    }
+  }
+  return null;
+}
+
 function writeUser(dev: DeviceContext, req: DecodedPacket): CommandResult {
   const p = req.payload;
   const size: UserRecordSize | null = p.length >= 72 ? 72 : p.length >= 28 ? 28 : null;
@@ -173,6 +254,7 @@ function writeUser(dev: DeviceContext, req: DecodedPacket): CommandResult {
   const enc = dev.state.nameEncoding;
   const u = decodeUserRecord(p, 0, size, enc === 'latin1' ? 'latin1' : enc === 'gbk' ? 'gbk' : 'utf8');
   if (u.uid === 0) return one(req, Reply.ACK_ERROR);
+  if (dropsWrite(dev, u.userId)) return one(req, Reply.ACK_OK);
   try {
     const input = { uid: u.uid, userId: u.userId, name: u.name, privilege: u.privilege, password: u.password, cardNo: u.cardNo, group: u.group };
     dev.state.upsertUser(input, size === dev.state.profile.userSize ? p.subarray(0, size) : undefined);
@@ -196,7 +278,7 @@ function prepareBuffer(dev: DeviceContext, s: SessionState, req: DecodedPacket, 
     const wantsTemplates = sel.command === Selector.DB_RRQ && sel.fct === Fct.FINGERTMP;
     if (wantsAtt) buf = dev.state.attendanceBuffer();
     else if (wantsUsers) buf = dev.state.usersBuffer();
-    else if (wantsTemplates) buf = Buffer.alloc(4); // no templates: total_size 0
+    else if (wantsTemplates) buf = dev.state.templatesBuffer();
   }
   if (!buf) return { ...one(req, Reply.ACK_ERROR), kind: 'prepare' };
   s.prepared = buf;

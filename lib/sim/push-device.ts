@@ -54,6 +54,8 @@ export interface PushDeviceStats {
   recordsAcked: number;
   polls: number;
   commands: number;
+  /** Commands run, by their first words (`DATA UPDATE USERINFO`, `CHECK`…): proves what was, or was not, sent. */
+  commandsSeen: Record<string, number>;
 }
 
 export interface ServerOptionsSeen {
@@ -79,13 +81,19 @@ export class PushDevice {
   readonly users: UserInput[];
   /** Every record the device holds, oldest first. */
   readonly records: AttendanceInput[];
-  readonly stats: PushDeviceStats = { handshakes: 0, posts: 0, failedPosts: 0, recordsAcked: 0, polls: 0, commands: 0 };
+  readonly stats: PushDeviceStats = { handshakes: 0, posts: 0, failedPosts: 0, recordsAcked: 0, polls: 0, commands: 0, commandsSeen: {} };
   options: ServerOptionsSeen | null = null;
   /** Upload cursor: records before it were acknowledged. */
   private cursor = 0;
   /** Records asked for again (DATA QUERY ATTLOG), sent before new ones. */
   private resend: AttendanceInput[] = [];
   private results: string[] = [];
+  /** Users the device holds disabled (by PIN). */
+  readonly disabled = new Set<string>();
+  /** Fingerprint templates by PIN, then finger: flag and the opaque bytes. */
+  readonly templates = new Map<string, Map<number, { flag: number; data: Buffer }>>();
+  /** Table posts a command produced (DATA QUERY USERINFO), sent before the command's result. */
+  private tablePosts: { table: string; body: string }[] = [];
   private readonly base: URL;
   private readonly agent: http.Agent;
   private readonly ownAgent: boolean;
@@ -265,6 +273,12 @@ export class PushDevice {
       const m = /^C:(\d+):(.*)$/.exec(line);
       if (m) this.results.push(this.execute(Number(m[1]), m[2]));
     }
+    while (this.tablePosts.length > 0) {
+      const t = this.tablePosts[0];
+      const res = await this.request(this.url('cdata', { table: t.table, Stamp: '9999' }), 'POST', t.body);
+      if (res.status !== 200) return;
+      this.tablePosts.shift();
+    }
     if (this.results.length > 0) {
       const body = this.results.join('\n') + '\n';
       const res = await this.request(this.url('devicecmd', {}), 'POST', body);
@@ -277,6 +291,8 @@ export class PushDevice {
   private execute(id: number, cmd: string): string {
     this.stats.commands++;
     const name = cmd.split(/[\s]/)[0] ?? '';
+    const head = cmd.split(/\s/).slice(0, /^DATA\s/i.test(cmd) ? 3 : 1).join(' ').toUpperCase();
+    this.stats.commandsSeen[head] = (this.stats.commandsSeen[head] ?? 0) + 1;
     const res = (rc: number, extra = ''): string => `ID=${id}&Return=${rc}&CMD=${name}${extra}`;
     const range = (): [string, string] => {
       const s = /StartTime=([^\t]+)/.exec(cmd)?.[1]?.trim() ?? '0000';
@@ -298,11 +314,75 @@ export class PushDevice {
       const [s, e] = range();
       return res(0, `&AttlogCount=${this.records.filter((r) => wallKey(r.time) >= s && wallKey(r.time) <= e).length}`);
     }
+    const user = this.userCommand(cmd);
+    if (user !== null) return res(user);
     if (/^CLEAR LOG$/i.test(cmd)) {
       this.records.splice(0, this.records.length);
       this.cursor = 0;
       return res(0);
     }
     return res(-22);
+  }
+
+  /** Fields of a `KEY=value\tKEY=value` command tail. */
+  private static fields(text: string): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const part of text.split('\t')) {
+      const eq = part.indexOf('=');
+      if (eq > 0) out[part.slice(0, eq).trim()] = part.slice(eq + 1);
+    }
+    return out;
+  }
+
+  /** `USER PIN=…` line as the device uploads it in OPERLOG. */
+  userLine(u: UserInput): string {
+    const card = u.cardNo ? String(u.cardNo) : '';
+    const dis = this.disabled.has(u.userId) ? '\tDisable=1' : '';
+    return `USER PIN=${u.userId}\tName=${u.name ?? ''}\tPri=${(u.privilege ?? 0) & 0x0e}\tPasswd=${u.password ?? ''}\tCard=${card}\tGrp=${u.group ?? 1}\tTZ=0000000000000000${dis}`;
+  }
+
+  /** User and template maintenance (field-notes §5.4); the return code, or null when `cmd` is none of them. */
+  private userCommand(cmd: string): number | null {
+    const m = /^DATA\s+(UPDATE|DELETE|QUERY)\s+(USERINFO|FINGERTMP)\b\s*(.*)$/i.exec(cmd);
+    if (!m) return null;
+    const [verb, table, rest] = [m[1].toUpperCase(), m[2].toUpperCase(), m[3]];
+    const f = PushDevice.fields(rest);
+    if (verb === 'QUERY' && table === 'USERINFO') {
+      this.tablePosts.push({ table: 'OPERLOG', body: this.users.map((u) => this.userLine(u)).join('\n') + '\n' });
+      return 0;
+    }
+    const pin = f.PIN;
+    if (!pin || !/^[\x21-\x7e]{1,24}$/.test(pin)) return -1002;
+    const at = this.users.findIndex((u) => u.userId === pin);
+    if (verb === 'DELETE' && table === 'USERINFO') {
+      if (at >= 0) this.users.splice(at, 1);
+      this.disabled.delete(pin);
+      this.templates.delete(pin);
+      return 0;
+    }
+    if (verb === 'UPDATE' && table === 'USERINFO') {
+      const card = f.Card === undefined || f.Card === '' ? 0 : Number(f.Card);
+      if (!Number.isInteger(card) || card < 0 || card > 0xffffffff) return -1002;
+      const u: UserInput = {
+        uid: at >= 0 ? this.users[at].uid : this.users.reduce((mx, x) => Math.max(mx, x.uid), 0) + 1,
+        userId: pin, name: f.Name ?? '', privilege: Number(f.Pri ?? 0) & 0x0e, password: f.Passwd ?? '', cardNo: card, group: Number(f.Grp ?? 1),
+      };
+      if (at >= 0) this.users[at] = u;
+      else this.users.push(u);
+      if (f.Disable === '1') this.disabled.add(pin);
+      else this.disabled.delete(pin);
+      return 0;
+    }
+    if (verb === 'UPDATE' && table === 'FINGERTMP') {
+      const finger = Number(f.FID);
+      const data = Buffer.from(f.TMP ?? '', 'base64');
+      if (at < 0) return -1;
+      if (!Number.isInteger(finger) || finger < 0 || finger > 9 || data.length === 0 || Number(f.Size) !== (f.TMP ?? '').length) return -1002;
+      const mine = this.templates.get(pin) ?? new Map<number, { flag: number; data: Buffer }>();
+      mine.set(finger, { flag: Number(f.Valid ?? 1), data });
+      this.templates.set(pin, mine);
+      return 0;
+    }
+    return -1;
   }
 }

@@ -15,7 +15,7 @@ import { SimProfile, getProfile } from './profiles';
 import { DeviceState } from './state';
 import { Admission, TcpFront } from './tcp-front';
 import { UdpFront } from './udp-front';
-import type { PunchInput, ReceivedPacket, SimCounters, SimFaults, SimOptions, SimTransports } from './types';
+import type { PunchInput, ReceivedPacket, SimCounters, SimFaults, SimOptions, SimTemplate, SimTransports } from './types';
 
 function newCounters(): SimCounters {
   return {
@@ -248,6 +248,20 @@ export class ZkSimulator {
 
   removeUser(uid: number): boolean {
     return this.state.deleteUser(uid);
+  }
+
+  /** Fingerprint templates held now, ordered by uid then finger, with the owner's PIN. Copies. */
+  get templates(): readonly SimTemplate[] {
+    const ids = new Map(this.state.users.map((u) => [u.uid, u.userId]));
+    return this.state.templates().map((t) => ({ ...t, userId: ids.get(t.uid) ?? '' }));
+  }
+
+  /** Stores a template for an existing user (by PIN); throws RangeError for an unknown PIN or finger. */
+  addTemplate(t: { userId: string; finger: number; data: Buffer; flag?: number }): void {
+    const user = this.state.findUser(t.userId);
+    if (!user) throw new RangeError(`no user "${t.userId}" on the simulator`);
+    if (!Number.isInteger(t.finger) || t.finger < 0 || t.finger > 9) throw new RangeError(`finger ${t.finger} is not 0–9`);
+    this.state.setTemplate(user.uid, t.finger, t.flag ?? 1, t.data);
   }
 
   clearAttendance(): void {

@@ -4,7 +4,7 @@
  * encodes one record (100,000 records are never re-encoded per download).
  */
 import {
-  AttendanceInput, UserInput, encodeAttendanceRecord, encodeUserRecord, encodeFreeSizes, numericUserId,
+  AttendanceInput, UserInput, encodeAttendanceRecord, encodeUserRecord, encodeFreeSizes, numericUserId, encodeTemplateEntry,
 } from '../protocol';
 import type { SimProfile } from './profiles';
 import type { CountsMode, SimNameEncoding } from './types';
@@ -78,12 +78,74 @@ export class DeviceState {
     if (i < 0) return false;
     this.userList.splice(i, 1);
     this.userBytes.splice(i, 1);
+    // The firmware deletes a user's fingerprints with the user.
+    this.fingerprints.delete(uid);
     return true;
   }
 
   clearUsers(): void {
     this.userList = [];
     this.userBytes = [];
+    this.fingerprints.clear();
+  }
+
+  // ---- fingerprint templates (by uid, then finger) ----
+
+  private readonly fingerprints = new Map<number, Map<number, { flag: number; data: Buffer }>>();
+
+  get templateCount(): number {
+    let n = 0;
+    for (const f of this.fingerprints.values()) n += f.size;
+    return n;
+  }
+
+  /** Every template, ordered by uid then finger. Copies. */
+  templates(): { uid: number; finger: number; flag: number; data: Buffer }[] {
+    const out: { uid: number; finger: number; flag: number; data: Buffer }[] = [];
+    for (const uid of [...this.fingerprints.keys()].sort((a, b) => a - b)) {
+      const fingers = this.fingerprints.get(uid);
+      if (!fingers) continue;
+      for (const finger of [...fingers.keys()].sort((a, b) => a - b)) {
+        const t = fingers.get(finger);
+        if (t) out.push({ uid, finger, flag: t.flag, data: Buffer.from(t.data) });
+      }
+    }
+    return out;
+  }
+
+  /** Stores a template for an existing user; false when no user has that uid. */
+  setTemplate(uid: number, finger: number, flag: number, data: Buffer): boolean {
+    if (!this.userList.some((u) => u.uid === uid)) return false;
+    let fingers = this.fingerprints.get(uid);
+    if (!fingers) this.fingerprints.set(uid, (fingers = new Map()));
+    fingers.set(finger, { flag, data: Buffer.from(data) });
+    return true;
+  }
+
+  getTemplate(uid: number, finger: number): { flag: number; data: Buffer } | undefined {
+    return this.fingerprints.get(uid)?.get(finger);
+  }
+
+  deleteTemplate(uid: number, finger: number): boolean {
+    const fingers = this.fingerprints.get(uid);
+    if (!fingers || !fingers.delete(finger)) return false;
+    if (fingers.size === 0) this.fingerprints.delete(uid);
+    return true;
+  }
+
+  deleteUserTemplates(uid: number): number {
+    const n = this.fingerprints.get(uid)?.size ?? 0;
+    this.fingerprints.delete(uid);
+    return n;
+  }
+
+  clearTemplates(): void {
+    this.fingerprints.clear();
+  }
+
+  /** The prepared buffer of a template read: u32 total + entries (zk-protocol.md §8.9). */
+  templatesBuffer(): Buffer {
+    return withTotal(Buffer.concat(this.templates().map((t) => encodeTemplateEntry(t))));
   }
 
   findUser(userId: string): UserInput | undefined {
@@ -130,10 +192,10 @@ export class DeviceState {
     const recordsCapacity = Math.max(p.recordsCapacity, this.recordCount);
     const usersCapacity = Math.max(p.usersCapacity, this.userCount);
     return encodeFreeSizes({
-      users, fingers: 0, records, opLogs: 0, admins: this.userList.filter((u) => (u.privilege ?? 0) >= 2).length,
+      users, fingers: skew(this.templateCount), records, opLogs: 0, admins: this.userList.filter((u) => (u.privilege ?? 0) >= 2).length,
       passwords: this.userList.filter((u) => (u.password ?? '') !== '').length,
       fingersCapacity: usersCapacity, usersCapacity, recordsCapacity,
-      fingersAvailable: usersCapacity, usersAvailable: usersCapacity - users, recordsAvailable: recordsCapacity - records,
+      fingersAvailable: usersCapacity - this.templateCount, usersAvailable: usersCapacity - users, recordsAvailable: recordsCapacity - records,
       faces: 0, facesCapacity: p.freeSizesWithFaces ? 1200 : 0,
     }, p.freeSizesWithFaces);
   }

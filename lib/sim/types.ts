@@ -77,6 +77,16 @@ export interface SimFaults {
   tcpMode?: TcpMode;
   /** Encoding of user names in the user buffer. 'gbk' uses a built-in table of a few Chinese names (see names.ts). */
   nameEncoding?: SimNameEncoding;
+  /**
+   * User and template writes (USER_WRQ, DELETE_USER, TMP_WRITE, DEL_FPTMP, DELETE_USERTEMP) are acknowledged
+   * with ACK_OK but not kept, as firmware that applies them only after a reboot: true for every user, or the
+   * PINs (userIds) it applies to.
+   */
+  dropUserWrites?: boolean | readonly string[];
+  /** During a client upload (PREPARE_DATA + DATA), after N bytes of DATA the device stops answering. */
+  stallUploadAfterBytes?: number;
+  /** Command codes answered with ACK_ERROR (after authentication), whatever their payload. */
+  errorReplyFor?: readonly number[];
 }
 
 export interface SimOptions {
@@ -151,6 +161,15 @@ export interface SimCounters {
   udpDropped: number;
   /** TCP connections closed by multiClient 'refuse'. */
   refusedConnections: number;
+}
+
+/** A fingerprint template held by the simulator. */
+export interface SimTemplate {
+  uid: number;
+  userId: string;
+  finger: number;
+  flag: number;
+  data: Buffer;
 }
 
 export type { WallClock, AttendanceInput, UserInput };

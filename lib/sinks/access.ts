@@ -130,16 +130,30 @@ function errText(err: unknown): string {
 
 export type AccessErrorClass = 'duplicate' | 'transient' | 'data' | 'config';
 
+/** Jet: "could not update; currently locked", "file already in use", "could not lock"; SQLite: "database is locked". */
+function isLockOrLink(err: unknown): boolean {
+  return /locked|already in use|could not lock|busy|timeout|communication link/i.test(errText(err)) || odbcErrors(err).some((e) => e.state === 'HYT00' || e.state === '08S01');
+}
+
 export function classifyOdbcError(err: unknown): AccessErrorClass {
   const errs = odbcErrors(err);
   const text = errText(err);
   if (/duplicate values|UNIQUE constraint failed|duplicate key|PRIMARY KEY must be unique/i.test(text)) return 'duplicate';
   if (errs.some((e) => e.state === '23000') && !/null|required|related record/i.test(text)) return 'duplicate';
-  // Jet: "could not update; currently locked", "file already in use", "could not lock"; SQLite: "database is locked".
-  if (/locked|already in use|could not lock|busy|timeout|communication link/i.test(text) || errs.some((e) => e.state === 'HYT00' || e.state === '08S01')) return 'transient';
+  if (isLockOrLink(err)) return 'transient';
   if (/Can't open lib|Data source name not found|IM00\d|could not find file|not a valid path|no such table|disk or network error/i.test(text) || errs.some((e) => /^IM/.test(e.state ?? ''))) return 'config';
   if (errs.some((e) => /^22/.test(e.state ?? '')) || /constraint failed|cannot contain a Null|data type mismatch|too (long|large)/i.test(text)) return 'data';
   return 'transient';
+}
+
+/**
+ * For the delivery loop's isolation rule: driver, file, lock and link problems are outages; any other error
+ * (the driver answered, and every message of the Access driver names the driver) may be about a record.
+ */
+export function accessFailureScope(err: unknown): 'outage' | 'records' {
+  if (err instanceof LiteralError) return 'outage'; // an identifier from the database: the file, not a record
+  const cls = classifyOdbcError(err);
+  return cls === 'config' || (cls === 'transient' && isLockOrLink(err)) ? 'outage' : 'records';
 }
 
 // ---- the sink ----
@@ -192,7 +206,7 @@ export function createAccessSink(options: AccessSinkOptions, logger?: SinkLogger
     let hint = '';
     if (cls === 'config') hint = '; check the ODBC driver, the file path and that the file is an att2000.mdb';
     // Driver, file and lock problems hold the records; only single records are ever rejected.
-    return new SinkError(`Access ${where}: ${errText(err)}${hint}`, false, 'access', cls === 'config' ? 'outage' : undefined);
+    return new SinkError(`Access ${where}: ${errText(err)}${hint}`, false, 'access', accessFailureScope(err));
   };
 
   async function loadBadges(c: OdbcConnection): Promise<void> {
@@ -455,7 +469,7 @@ export function createAccessSink(options: AccessSinkOptions, logger?: SinkLogger
     try {
       await lot.update(add, remove, now());
     } catch (err) {
-      throw new SinkError(`Access: cannot save parked punches to ${lot.file}: ${(err as Error).message}`, false, 'access');
+      throw new SinkError(`Access: cannot save parked punches to ${lot.file}: ${(err as Error).message}`, false, 'access', 'outage');
     }
     stats.parked = lot.size;
   }

@@ -99,7 +99,7 @@ const OUTAGE_CODES = new Set([
 /** Words of errors that are about the target or the way to it, not about a record. Generous on purpose: a
  *  false "outage" only waits (the old behaviour), a false "record" could set a good record aside. */
 const OUTAGE_TEXT =
-  /connect|network|socket|timed? ?out|timeout|unreachable|refused|gone away|communication link|08S01|shut ?down|unavailable|overload|too many|throttl|auth|login|logon|access denied|password|permission|credential|locked|lock wait|in use|busy|deadlock|disk|space|quota|read-only|no such (table|file)|not found|closed|not open|ODBC driver|driver|gateway|proxy/i;
+  /connect|network|socket|timed? ?out|timeout|unreachable|refused|gone away|communication link|08S01|shut ?down|unavailable|overload|too many|throttl|auth|login|logon|access denied|password|permission|credential|locked|lock wait|in use|busy|deadlock|disk|space|quota|read-only|no such (table|file)|not found|closed|not open|gateway|proxy/i;
 
 /** HTTP answers that say the service, not the request, is the problem: timeout, throttled, gateway, unavailable. */
 const OUTAGE_STATUS = new Set([408, 429, 502, 503, 504]);

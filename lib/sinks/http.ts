@@ -13,7 +13,7 @@ import * as http from 'http';
 import * as https from 'https';
 import type { AttendanceRecord } from '../record';
 import { FileSink } from './file';
-import { RejectedRecord, Sink, SinkError, SinkLogger, SinkWriteResult } from './types';
+import { RejectedRecord, Sink, SinkError, SinkFailureScope, SinkLogger, SinkWriteResult } from './types';
 
 export interface HttpTlsOptions {
   /** PEM CA certificate(s) to trust in addition to (replacing) the system store. */
@@ -58,8 +58,9 @@ export class HttpSinkError extends SinkError {
     permanent: boolean,
     readonly status: number | null,
     readonly retryAfterMs?: number,
+    scope?: SinkFailureScope,
   ) {
-    super(message, permanent, 'http');
+    super(message, permanent, 'http', scope);
     this.name = 'HttpSinkError';
   }
 }
@@ -193,7 +194,7 @@ export class HttpSink implements Sink {
     try {
       return await step();
     } catch (err) {
-      throw new HttpSinkError(`http target: acknowledged-id journal ${this.opts.ackDir}: ${(err as Error).message}`, false, null);
+      throw new HttpSinkError(`http target: acknowledged-id journal ${this.opts.ackDir}: ${(err as Error).message}`, false, null, undefined, 'outage');
     }
   }
 
@@ -207,7 +208,7 @@ export class HttpSink implements Sink {
       answer = await this.request(body, key);
     } catch (err) {
       // Network error, TLS failure, timeout: transient (a wrong CA is fixed by a person, meanwhile hold).
-      throw new HttpSinkError(`http target: ${this.redact((err as Error).message)}`, false, null);
+      throw new HttpSinkError(`http target: ${this.redact((err as Error).message)}`, false, null, undefined, 'outage');
     }
     const { status } = answer;
     if (status >= 200 && status < 300) return this.committed(records, answer.body);
@@ -217,9 +218,9 @@ export class HttpSink implements Sink {
     if (status >= 500 || status === 408 || status === 429) {
       throw new HttpSinkError(what, false, status, parseRetryAfter(firstHeader(answer.headers['retry-after'])));
     }
-    if (status >= 300 && status < 400) throw new HttpSinkError(`http target: redirect ${status} not followed (check the URL)`, false, status);
+    if (status >= 300 && status < 400) throw new HttpSinkError(`http target: redirect ${status} not followed (check the URL)`, false, status, undefined, 'outage');
     if ((status === 401 || status === 403) && this.opts.holdOnAuthFailure !== false) {
-      throw new HttpSinkError(`http target: auth failed ${status}`, false, status);
+      throw new HttpSinkError(`http target: auth failed ${status}`, false, status, undefined, 'outage');
     }
     // 413 and other 4xx: permanent. The delivery loop bisects, so 413 ends in smaller requests.
     throw new HttpSinkError(what, true, status);

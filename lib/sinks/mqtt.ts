@@ -11,6 +11,9 @@ import { Sink, SinkError, SinkLogger, SinkWriteResult } from './types';
 
 export const DEFAULT_RECORD_TOPIC = 'punchflow/records/{site}/{serial}';
 
+/** MQTT 5 PUBACK reason: the broker took the message but no subscription matched, so nobody gets it. */
+const NO_MATCHING_SUBSCRIBERS = 16;
+
 export interface MqttTlsOptions {
   ca?: string | string[];
   cert?: string;
@@ -29,8 +32,6 @@ export interface MqttSinkOptions {
   username?: string;
   password?: string;
   tls?: MqttTlsOptions;
-  /** MQTT protocol version; default 4 (3.1.1), which every broker speaks. */
-  protocolVersion?: 4 | 5;
   /** How long one batch may wait for its acknowledgements. Default 30 s. */
   ackTimeoutMs?: number;
   /** How long open() waits for the broker. Default 10 s. */
@@ -81,6 +82,8 @@ export class MqttSink implements Sink {
   readonly target = 'mqtt' as const;
   private client: MqttClient | null = null;
   private readonly template: string;
+  /** PUBACK reason codes by message id, read once the publish resolved. */
+  private readonly pubackCodes = new Map<number, number>();
 
   constructor(
     private readonly opts: MqttSinkOptions,
@@ -108,7 +111,9 @@ export class MqttSink implements Sink {
       clientId: this.opts.clientId || `punchflow-sink-${Math.random().toString(16).slice(2, 10)}`,
       username: this.opts.username || undefined,
       password: this.opts.password || undefined,
-      protocolVersion: this.opts.protocolVersion ?? 4,
+      // MQTT 5: its PUBACK says "no matching subscribers" (reason 16), so a message nobody will read is not
+      // taken for delivered (after a broker restart, for one, shared subscriptions may not be back yet).
+      protocolVersion: 5,
       clean: true,
       reconnectPeriod: 1000,
       connectTimeout: this.opts.connectTimeoutMs ?? 10_000,
@@ -121,6 +126,9 @@ export class MqttSink implements Sink {
       rejectUnauthorized: tls.rejectUnauthorized !== false,
     });
     client.on('error', (err) => this.logger?.('debug', `mqtt target: ${err.message}`));
+    client.on('packetreceive', (packet) => {
+      if (packet.cmd === 'puback' && typeof packet.messageId === 'number') this.pubackCodes.set(packet.messageId, packet.reasonCode ?? 0);
+    });
     this.client = client;
     // Wait for the first connection a little, so the first batch does not fail only because it came early;
     // a broker that is down is not an error here: write() says so and the outbox keeps the records.
@@ -148,10 +156,25 @@ export class MqttSink implements Sink {
       timer = setTimeout(() => reject(new SinkError(`mqtt target: the broker did not acknowledge within ${timeoutMs} ms (records kept)`, false, 'mqtt', 'outage')), timeoutMs);
     });
     try {
-      await Promise.race([
+      const sent = await Promise.race([
         Promise.all(messages.map((m) => client.publishAsync(m.topic, JSON.stringify(m.records), { qos: 1 }))),
         timeout,
       ]);
+      const unread: string[] = [];
+      sent.forEach((packet, i) => {
+        const id = packet?.messageId;
+        const code = typeof id === 'number' ? this.pubackCodes.get(id) : undefined;
+        if (typeof id === 'number') this.pubackCodes.delete(id);
+        if (code === NO_MATCHING_SUBSCRIBERS) unread.push(messages[i].topic);
+      });
+      if (unread.length > 0) {
+        throw new SinkError(
+          `mqtt target: no one is subscribed to ${unread[0]}${unread.length > 1 ? ` and ${unread.length - 1} more topics` : ''} (records kept; start a sink instance, or check its topic and group)`,
+          false,
+          'mqtt',
+          'outage',
+        );
+      }
     } catch (err) {
       if (err instanceof SinkError) throw err;
       // The broker never looks into a record: whatever fails here is about the broker or the link.

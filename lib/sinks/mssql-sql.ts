@@ -200,7 +200,8 @@ export function uniqueKeyProblem(spec: MssqlTableSpec, indexes: { indexName: str
   return (
     `table ${spec.schema}.${spec.table} needs a unique index on (${keyCols.join(', ')}): without it each batch scans the ` +
     `table under range locks to find duplicates. Add it with CREATE UNIQUE INDEX ${quoteIdent(constraintName('UX', spec.table, '_punch'))} ` +
-    `ON ${qualifiedName(spec)} (${list}) (after removing duplicate rows, if any)`
+    `ON ${qualifiedName(spec)} (${list}) (after removing duplicate rows, if any). If it exists, this login cannot see it: ` +
+    `GRANT VIEW DEFINITION ON ${qualifiedName(spec)} to it`
   );
 }
 

@@ -58,7 +58,7 @@ function loadMssql(): MssqlModule {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       mssqlModule = require('mssql') as MssqlModule;
     } catch (err) {
-      throw new SinkError(`the SQL Server target needs the package mssql (npm install mssql): ${(err as Error).message}`, false, 'mssql');
+      throw new SinkError(`the SQL Server target needs the package mssql (npm install mssql): ${(err as Error).message}`, false, 'mssql', 'outage');
     }
   }
   return mssqlModule;
@@ -147,8 +147,8 @@ function settings(o: MssqlSinkOptions): ConnSettings {
   const pick = <K extends keyof ConnSettings>(k: K): ConnSettings[K] | undefined => (o[k as keyof MssqlSinkOptions] as ConnSettings[K] | undefined) ?? fromUrl[k];
   const server = pick('server');
   const database = pick('database');
-  if (!server) throw new SinkError('SQL Server target: no server configured', false, 'mssql');
-  if (!database) throw new SinkError('SQL Server target: no database configured', false, 'mssql');
+  if (!server) throw new SinkError('SQL Server target: no server configured', false, 'mssql', 'outage');
+  if (!database) throw new SinkError('SQL Server target: no database configured', false, 'mssql', 'outage');
   return {
     server,
     port: pick('port'),
@@ -247,7 +247,10 @@ export function createMssqlSink(options: MssqlSinkOptions, logger?: SinkLogger):
     if (err instanceof SinkError) return err;
     const cls = classifyMssqlError(err);
     // Config and transient problems hold the records (the outbox retries); only records go to the error output.
-    return new SinkError(describe(err, cls, where), false, 'mssql');
+    // A configuration error, or a driver error without a server error number (connection, login, TLS), is about
+    // the server, never a record: the delivery loop must not go looking for one to set aside.
+    const outage = cls === 'config' || (errNumber(err) === undefined && errCode(err) !== undefined);
+    return new SinkError(describe(err, cls, where), false, 'mssql', outage ? 'outage' : undefined);
   };
 
   async function connect(): Promise<MssqlPool> {
@@ -295,7 +298,7 @@ export function createMssqlSink(options: MssqlSinkOptions, logger?: SinkLogger):
         nullable: Number(r.nullable) === 1 || r.nullable === true,
       }));
       if (found.length === 0) {
-        throw new SinkError(`SQL Server: table ${schema}.${table} not found in ${conn.database}; create it (README has the DDL) or enable create table`, false, 'mssql');
+        throw new SinkError(`SQL Server: table ${schema}.${table} not found in ${conn.database}; create it (README has the DDL) or enable create table`, false, 'mssql', 'outage');
       }
       const s = specFromIntrospection(schema, table, options.columns, found);
       const keys = await p.request().input('object', m.NVarChar(300), qualifiedName(s)).query(UNIQUE_KEYS_SQL);
@@ -303,12 +306,12 @@ export function createMssqlSink(options: MssqlSinkOptions, logger?: SinkLogger):
         s,
         (keys.recordset ?? []).map((r) => ({ indexName: String(r.indexName), columnName: String(r.columnName) })),
       );
-      if (problem) throw new SinkError(`SQL Server configuration: ${problem}`, false, 'mssql');
+      if (problem) throw new SinkError(`SQL Server configuration: ${problem}`, false, 'mssql', 'outage');
       for (const w of s.warnings ?? []) logger?.('warn', `SQL Server ${schema}.${table}: ${w}`);
       return s;
     } catch (err) {
       if (err instanceof SinkError) throw err;
-      if (err instanceof Error && !('number' in err) && !('code' in err)) throw new SinkError(`SQL Server: ${err.message}`, false, 'mssql');
+      if (err instanceof Error && !('number' in err) && !('code' in err)) throw new SinkError(`SQL Server: ${err.message}`, false, 'mssql', 'outage');
       throw fail(err, `open ${schema}.${table}`);
     }
   }

@@ -19,6 +19,7 @@ import {
   buildInsertSql,
   buildLoadDataSql,
   classifyMysqlError,
+  mysqlFailureScope,
   flavorFromVersion,
   parseLoadInfo,
   planChunks,
@@ -28,7 +29,7 @@ import {
   toMysqlRow,
   toTsv,
 } from './mysql-sql';
-import { RejectedRecord, Sink, SinkError, SinkLogger, SinkWriteResult } from './types';
+import { RejectedRecord, Sink, SinkError, SinkFailureScope, SinkLogger, SinkWriteResult } from './types';
 
 export interface MysqlSinkOptions {
   host?: string;
@@ -63,10 +64,10 @@ export interface MysqlSinkOptions {
 
 /** A SinkError that also says which class of failure it was (for the node status: config needs a person). */
 export class MysqlSinkError extends SinkError {
-  constructor(message: string, readonly kind: MysqlFailureClass, readonly code?: string) {
+  constructor(message: string, readonly kind: MysqlFailureClass, readonly code?: string, scope?: SinkFailureScope) {
     // Config errors are not permanent: the records wait in the outbox until someone fixes the table. They are
     // about the target, never a record, so the delivery loop never isolates a record over one.
-    super(message, false, 'mysql', kind === 'config' ? 'outage' : undefined);
+    super(message, false, 'mysql', scope ?? (kind === 'config' ? 'outage' : undefined));
     this.name = 'MysqlSinkError';
   }
 }
@@ -94,9 +95,10 @@ function describe(err: unknown): { message: string; code?: string } {
 function toSinkError(err: unknown, what: string): MysqlSinkError {
   if (err instanceof MysqlSinkError) return err;
   const kind = classifyMysqlError(err);
+  const scope = mysqlFailureScope(err);
   const { message, code } = describe(err);
-  const prefix = kind === 'config' ? 'MySQL configuration' : kind === 'data' ? 'MySQL rejected data' : 'MySQL unavailable';
-  return new MysqlSinkError(`${prefix} (${what}): ${message}`, kind, code);
+  const prefix = kind === 'config' ? 'MySQL configuration' : kind === 'data' ? 'MySQL rejected data' : scope === 'records' ? 'MySQL error' : 'MySQL unavailable';
+  return new MysqlSinkError(`${prefix} (${what}): ${message}`, kind, code, scope);
 }
 
 /**

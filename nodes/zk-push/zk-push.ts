@@ -12,11 +12,12 @@ import { PushJournal } from '../../lib/push/journal';
 import { listenPush, PushListener } from '../../lib/push/listener';
 import { PushHooks, PushServer } from '../../lib/push/server';
 import { PushState } from '../../lib/push/state';
+import { PushUserCommands, PushUserHost } from '../../lib/push/user-commands';
 import { mountPush } from './http-mount';
 import { PushNodeSettings, pushNodeSettings, ZkPushCredentials, ZkPushDef } from './push-config';
 import { fmtCount, ThrottledStatus } from '../shared/status';
 
-type ZkPushNode = Node<ZkPushCredentials>;
+type ZkPushNode = Node<ZkPushCredentials> & PushUserHost;
 
 export = (RED: NodeAPI): void => {
   function ZkPush(this: ZkPushNode, def: ZkPushDef): void {
@@ -47,6 +48,18 @@ export = (RED: NodeAPI): void => {
       if (!closing) node.send([null, { topic, payload, ...extra } as NodeMessage]);
     };
 
+    // zk-users reaches this node's devices through the same command queue (user and template sync).
+    const userCommands = new PushUserCommands({
+      enqueue: (sn, command) => {
+        if (!server || !settings || !state) return Promise.reject(new Error('zk-push is not running'));
+        if (!settings.server.devices.has(sn) && !state.has(sn)) {
+          return Promise.reject(new Error(`push device ${sn} is not on zk-push's device list and has never connected: check the serial`));
+        }
+        return server.commands.enqueue(sn, command);
+      },
+    });
+    node.pushUsers = { commands: userCommands, known: () => server?.devices.known() ?? [] };
+
     const hooks: PushHooks = {
       status: (e) => {
         out2(e.deviceSn ?? 'device', e);
@@ -66,6 +79,13 @@ export = (RED: NodeAPI): void => {
       },
       error: (err) => node.error(err.message),
     };
+
+    // Results of zk-users' commands go into its sync report, not one message each on output 2.
+    const showCommand = hooks.command;
+    hooks.command = (c) => {
+      if (!userCommands.onCommand(c)) showCommand?.(c);
+    };
+    hooks.userLines = (sn, text) => userCommands.onUserLines(sn, text);
 
     const ready: Promise<void> = (async () => {
       settings = pushNodeSettings(def, node.credentials ?? {});
@@ -120,6 +140,7 @@ export = (RED: NodeAPI): void => {
 
     node.on('close', (_removed: boolean, done: () => void) => {
       closing = true;
+      userCommands.close();
       journal?.stop();
       status.close();
       // The journal stays on disk even when the node is removed: deleting it would lose punches.

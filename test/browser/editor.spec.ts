@@ -121,7 +121,7 @@ describe('browser: Node-RED editor', function () {
     assert.equal(await page.locator('.red-ui-palette-node[data-palette-type="zk-device"]').count(), 0);
     assert.equal((await page.locator('#red-ui-palette-header-PunchFlow').innerText()).trim(), 'PunchFlow');
     const labels = await page.$$eval('#red-ui-palette-container-PunchFlow .red-ui-palette-label', (els) => els.map((e) => (e.textContent || '').replace(/\s+/g, ' ').trim()));
-    assert.deepEqual([...labels].sort(), PALETTE_TYPES.map((t) => t.replace('-', ' ')));
+    assert.deepEqual([...labels].sort(), PALETTE_TYPES.map((t) => t.replace(/-/g, ' ')));
   });
 
   it('draws the deployed flow with the devices online', async () => {

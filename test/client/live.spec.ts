@@ -48,6 +48,20 @@ describe('ZkClient live events', function () {
   this.timeout(15000);
   checkNoLeaks();
 
+  it('punches that arrive before anyone listens are kept and handed to the first listener, in order', async () => {
+    await withLive({ profile: 'tft' }, 'tcp', async (sim, live) => {
+      const userId = sim.users[1].userId;
+      sim.punch({ userId, state: 0, at });
+      sim.punch({ userId, state: 1, at: { ...at, minute: 16 } });
+      // Both events are on our side of the socket (acknowledged) before a listener exists.
+      const end = Date.now() + 5000;
+      while (sim.counters.eventAcks < 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(sim.counters.eventAcks, 2);
+      const got = (await nextEvents(live, 2)) as AttendanceEvent[];
+      assert.deepEqual(got.map((e) => e.state), [0, 1]);
+    });
+  });
+
   for (const transport of ['tcp', 'udp'] as const) {
     it(`${transport.toUpperCase()}: punches arrive decoded and each is ACKed once`, async () => {
       await withLive({ profile: transport === 'udp' ? 'zk6' : 'tft' }, transport, async (sim, live) => {

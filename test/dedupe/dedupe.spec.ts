@@ -27,7 +27,7 @@ describe('dedupe', function () {
     assert.deepEqual([...s.entries()].map(([id]) => id), ['c', 'd']);
   });
 
-  it('IdSet: at least 1M ids/s in memory (printed; generous bound)', () => {
+  it('IdSet: a million ids in memory, each a duplicate the second time (speed printed, not asserted: bench/ measures it)', () => {
     const n = 1_000_000;
     const ids = new Array<string>(n);
     for (let i = 0; i < n; i++) ids[i] = `SN000${i % 7}|${i}|2024-03-04T06:00:00`;
@@ -44,7 +44,7 @@ describe('dedupe', function () {
     const dupRate = Math.round(n / dupS);
     // eslint-disable-next-line no-console
     console.log(`      dedupe: ${rate} new ids/s, ${dupRate} duplicate checks/s`);
-    assert.ok(dupRate > 300_000 && rate > 200_000, 'far below the 1M/s target even allowing for a noisy machine');
+    assert.equal(s.size, n);
   });
 
   it('RepeatRule: same user on the same device within N s is a repeat; other device or later is not', () => {

@@ -12,7 +12,7 @@ import * as path from 'path';
 type FlowNode = Record<string, unknown> & { id: string; type: string; z?: string; wires?: string[][] };
 
 const root = path.join(__dirname, '..', '..');
-const FLOWS = ['fleet-mysql-access.json', 'live-http.json', 'workhours.json', 'dashboard2.json'];
+const FLOWS = ['fleet-mysql-access.json', 'live-http.json', 'workhours.json', 'dashboard2.json', 'hr-sync.json'];
 
 const readFlow = (name: string): FlowNode[] => JSON.parse(fs.readFileSync(path.join(root, 'flows', name), 'utf8')) as FlowNode[];
 
@@ -218,5 +218,53 @@ describe('flows/demo.json settings', () => {
       assert.ok(e, `\${${u}} is not defined on the tab`);
       assert.match(e.value, /^\$env\("PUNCHFLOW_\w+"\) \? \$env\("PUNCHFLOW_\w+"\) : ".*"$/s);
     }
+  });
+});
+
+describe('flows/: readable in the editor', () => {
+  for (const name of fs.readdirSync(path.join(root, 'flows')).filter((f) => f.endsWith('.json'))) {
+    it(`${name}: every wire runs left to right (a wire back across the canvas goes through link nodes)`, () => {
+      const nodes = readFlow(name);
+      const byId = new Map(nodes.map((n) => [n.id, n]));
+      const back: string[] = [];
+      for (const n of nodes) {
+        for (const port of n.wires ?? []) {
+          for (const to of port) {
+            const m = byId.get(to);
+            // Node positions are centres; a target left of its source by more than a node's half width crosses back.
+            if (m && Number(m.x) < Number(n.x) - 60) back.push(`${String(n.name || n.type)} (x ${String(n.x)}) → ${String(m.name || m.type)} (x ${String(m.x)})`);
+          }
+        }
+      }
+      assert.deepEqual(back, []);
+    });
+  }
+});
+
+describe('MQTT sink flow: the fleet dashboard from the retained status topics', () => {
+  type Row = Record<string, unknown>;
+  const nodes = readFlow('sink-mqtt.json');
+  const fn = nodes.find((n) => n.type === 'function' && n.name === 'device table');
+  const store = new Map<string, unknown>();
+  const flow = { get: (k: string) => store.get(k), set: (k: string, v: unknown) => void store.set(k, v) };
+  const node = { status: () => undefined };
+  const run = new Function('msg', 'flow', 'node', String(fn?.func)) as (msg: Record<string, unknown>, f: typeof flow, n: typeof node) => { payload: Row[] } | null;
+
+  it('one row per device of every shard from punchflow/status/#; records taken from the broker count as new', () => {
+    assert.ok(fn, 'the sink flow has a "device table" function');
+    const statusIn = nodes.find((n) => n.type === 'mqtt in');
+    assert.equal(statusIn?.topic, 'punchflow/status/#');
+    assert.ok(statusIn?.wires?.[0].includes(fn.id), 'the status topics reach the device table');
+    const consumer = nodes.find((n) => n.type === 'zk-mqtt-in');
+    assert.ok(consumer?.wires?.[0].includes(fn.id), 'the records reach the device table');
+    // Two devices of two capture shards, as retained status messages (mqtt in with JSON output).
+    run({ topic: 'punchflow/status/SN1', payload: { state: 'online', deviceSn: 'SN1', deviceName: 'Door 1', site: 'Site 0', deviceHost: '10.0.0.1:4370', newRecords: 0 } }, flow, node);
+    run({ topic: 'punchflow/status/SN2', payload: { state: 'offline', deviceSn: 'SN2', deviceName: 'Door 2', site: 'Site 1', deviceHost: '10.0.0.2:4370', lastError: 'timeout' } }, flow, node);
+    const rec = { id: 'SN1|7|2024-05-01T08:00:01', localTime: '2024-05-01T08:00:01', deviceSn: 'SN1', deviceName: 'Door 1', site: 'Site 0', deviceHost: '10.0.0.1:4370', source: 'live' };
+    const out = run({ topic: 'punchflow/records/Site 0/SN1', payload: [rec] }, flow, node);
+    assert.deepEqual(out?.payload.map((r) => [r.serial, r.state, r.newRecords, r.lastError]), [
+      ['SN1', 'online', 1, ''],
+      ['SN2', 'offline', 0, 'timeout'],
+    ]);
   });
 });

@@ -115,6 +115,29 @@ describe('zk-push node', function () {
     assert.equal(other, 404);
   });
 
+  it('a post with a control character in one PIN: OK, the good line on output 1, the bad one on output 2 as an anomaly', async () => {
+    const got = await load();
+    const url = await serveHttpNode();
+    const body = 'A1\t2025-08-03 09:00:00\t0\t1\t0\t0\t0\nBAD\u0001PIN\t2025-08-03 09:00:30\t0\t1\t0\t0\t0\n';
+    const post = (): Promise<[number, string]> => new Promise((resolve, reject) => {
+      const req = http.request(`${url}/iclock/cdata?SN=PN2&table=ATTLOG&Stamp=7`, { method: 'POST', headers: { 'Content-Type': 'text/plain' }, agent: false }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve([res.statusCode ?? 0, text]));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    // Like a device, post again while the node is still starting (its path not served yet).
+    let reply = await post();
+    while (reply[0] === 404) reply = await post();
+    assert.deepEqual(reply, [200, 'OK']);
+    await until(() => got.records.length === 1 && got.events.some((m) => m.topic === 'anomaly'), 5000, 'record and anomaly');
+    assert.deepEqual(recordsOf(got.records).map((r) => [r.deviceSn, r.userId, r.localTime]), [['PN2', 'A1', '2025-08-03T09:00:00']]);
+    const anomaly = got.events.find((m) => m.topic === 'anomaly')!;
+    assert.deepEqual(anomaly.payload, [{ deviceSn: 'PN2', line: 2, raw: 'BAD\u0001PIN\t2025-08-03 09:00:30\t0\t1\t0\t0\t0', reason: 'control character U+0001 in the line (a corrupt record on the device?)' }]);
+  });
+
   it('on its own port; a server that fails before OK gets the batch again and zk-dedupe emits each record once', async () => {
     const port = await freePort();
     const got = await load({ listen: 'port', port, host: '127.0.0.1' }, true);

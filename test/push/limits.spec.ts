@@ -79,7 +79,7 @@ describe('push server: limits per sender', function () {
     const third = await send(run.url, 'POST', '/iclock/cdata?SN=A1&table=ATTLOG', line(3));
     assert.deepEqual([third.status, third.body, third.headers.connection], [503, 'RETRY', 'close']);
     assert.equal((await send(run.url, 'GET', '/iclock/getrequest?SN=A1')).status, 503, 'every endpoint counts');
-    assert.deepEqual(run.seen.rejected.map((x) => [x.status, x.reason]), [[503, 'more than 2 requests at once from 127.0.0.1 (devices behind one NAT or proxy share an address: raise "requests per address")']]);
+    assert.deepEqual(run.seen.rejected.map((x) => [x.status, x.reason]), [[503, 'more than 2 requests at once from 127.0.0.1 (devices behind one NAT or proxy share an address: raise the zk-push "Per address" setting)']]);
     // A simulated device arriving now is told to retry, keeps its records, and gets in once a place is free.
     const troubles: PushTrouble[] = [];
     const dev = new PushDevice({ url: run.url, serial: 'D1', records: 20, batchSize: 5, errorDelayMs: 30, pollMs: 1000, backlogUntilMs: Date.UTC(2026, 3, 1), onTrouble: (t) => troubles.push(t) });

@@ -7,7 +7,11 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { createAccessSink, AccessSink, AccessSinkOptions, OdbcConnection, OdbcModule } from '../../lib/sinks/access';
-import { SinkError } from '../../lib/sinks/types';
+import { RejectedRecord, SinkError } from '../../lib/sinks/types';
+import { DeliveryLoop } from '../../lib/sinks/delivery';
+import { Outbox } from '../../lib/sinks/outbox';
+import type { AttendanceRecord } from '../../lib/record';
+import { until } from '../support/wait';
 import { checkinoutLayout, toDiscovered, userinfoLayout } from '../../lib/sinks/access-sql';
 import { createMirror, loadOdbcForTests, Mirror, MdbTable, readFixture, sqliteDriver, TABLES, MirrorVariant } from './att2000-mirror';
 import { makeRecord, makeRecords, NASTY_STRINGS } from './records';
@@ -388,6 +392,30 @@ suite(`access sink through unixODBC + SQLite3 ODBC${missing ? ` (skipped: ${miss
   it('maxBatch is bounded: a value past 1,000 is a configuration error naming the option', () => {
     for (const maxBatch of [0, 1001, 1.5, 100_000]) {
       assert.throws(() => createAccessSink({ connectionString: mirror.connectionString, odbc: odbc!, maxBatch }), /Access: maxBatch must be a whole number from 1 to 1000/);
+    }
+  });
+
+  it('through the delivery loop: a record the database refuses with an error that looks temporary is set aside, the rest written', async () => {
+    // The database refuses one value with an error the sink cannot class (as the Access driver does with |):
+    // before, it was retried forever and every punch behind it waited.
+    await q("CREATE TRIGGER refuse_tilde BEFORE INSERT ON CHECKINOUT WHEN NEW.sn LIKE '%~%' BEGIN SELECT RAISE(ABORT, 'Invalid character in string'); END");
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pf-access-loop-'));
+    const box = await Outbox.open<AttendanceRecord>(dir);
+    sink = createAccessSink({ connectionString: mirror.connectionString, odbc: odbc! });
+    const rejected: RejectedRecord[] = [];
+    const loop = new DeliveryLoop({ sink, outbox: box, batchSize: 50, flushIntervalMs: 20, backoff: { baseMs: 10, maxMs: 50 }, isolateAfter: 3, random: () => 0, onRejected: (r) => rejected.push(...r) });
+    try {
+      const recs = Array.from({ length: 20 }, (_, i) => makeRecord({ userId: String(1 + (i % 3)), localTime: `2024-08-04T08:${String(i).padStart(2, '0')}:00`, deviceSn: i === 7 ? 'SN~BAD' : 'OID6110056101900165' }));
+      loop.start();
+      await box.append(recs);
+      await until(() => box.pending === 0);
+      assert.deepEqual(rejected.map((r) => r.record.id), [recs[7].id]);
+      assert.match(rejected[0].reason, /Invalid character in string.*\(failed 3 times in a row on its own while the target took the other records/);
+      assert.equal(await count("WHERE CHECKTIME >= '2024-08-04'"), 19);
+    } finally {
+      await loop.stop();
+      await box.close();
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });

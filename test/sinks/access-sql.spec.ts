@@ -3,7 +3,7 @@ import {
   BadgeMap, DEFAULT_CHECKTYPE_MAP, LiteralError, MAX_STATEMENT_CHARS, buildCheckinoutInsert, buildExistingKeysQueries, buildExistingKeysQuery,
   buildMachinesQuery, buildUserInsert, checkTypeFor, checkinoutLayout, machinesLayout, quoteIdent, readTime, sqlInt, sqlText, sqlTimestamp, toDiscovered, userinfoLayout, wallClock, DiscoveredColumn,
 } from '../../lib/sinks/access-sql';
-import { buildConnectionString, classifyOdbcError, loadOdbc } from '../../lib/sinks/access';
+import { accessFailureScope, buildConnectionString, classifyOdbcError, loadOdbc } from '../../lib/sinks/access';
 import { SinkError } from '../../lib/sinks/types';
 import { NASTY_STRINGS } from './records';
 import { Rng } from '../support/prng';
@@ -180,6 +180,12 @@ describe('access-sql: literal Jet SQL', () => {
     assert.equal(classifyOdbcError(oe('IM002', 'Data source name not found')), 'config');
     assert.equal(classifyOdbcError(oe('22001', 'String data, right truncation')), 'data');
     assert.equal(classifyOdbcError(oe('HY000', '[SQLite]NOT NULL constraint failed: CHECKINOUT.USERID (19)')), 'data');
+    // For the delivery loop: driver, file, lock and link problems are outages; an error the driver answered
+    // for a statement may be about a record (every Access driver message names the driver).
+    assert.equal(accessFailureScope(oe('HY000', '[Microsoft][ODBC Microsoft Access Driver] Could not update; currently locked.')), 'outage');
+    assert.equal(accessFailureScope(oe('08S01', 'Communication link failure')), 'outage');
+    assert.equal(accessFailureScope(oe('IM002', 'Data source name not found')), 'outage');
+    assert.equal(accessFailureScope(oe('37000', '[Microsoft][ODBC Microsoft Access Driver] Syntax error in string in query expression')), 'records');
   });
 
   it('a missing odbc package gives an error naming the package and what to install', () => {

@@ -404,6 +404,7 @@ describe('delivery loop', function () {
       assert.equal(isOutage(new SinkError('anything', false, 'http', 'outage')), true);
       assert.equal(isOutage(new SinkError('connection words', false, 'http', 'records')), false);
       assert.equal(isOutage(new SinkError("Syntax error in string in query expression 'a|b'", false, 'access')), false);
+      assert.equal(isOutage(new SinkError('Access write CHECKINOUT: [odbc] Error executing the sql statement: 37000 [Microsoft][ODBC Microsoft Access Driver] Syntax error', false, 'access')), false);
       assert.equal(isOutage(Object.assign(new SinkError('http target: 503', false, 'http'), { status: 503 })), true);
       assert.equal(isOutage(Object.assign(new SinkError('http target: 500 cannot parse field x', false, 'http'), { status: 500 })), false);
     });

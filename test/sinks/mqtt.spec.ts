@@ -94,6 +94,18 @@ describe('mqtt target against Mosquitto', function () {
     await sink.close();
   });
 
+  it('a message nobody is subscribed to is not written: the records stay until a consumer subscribes', async () => {
+    const sink = createMqttSink({ url: broker.url, ...auth, topic: 'punchflow/unread/{serial}' });
+    await sink.open();
+    const recs = syntheticRecords(4, { devices: 2 });
+    await assert.rejects(sink.write(recs), (err: unknown) => err instanceof SinkError && !err.permanent && /no one is subscribed to punchflow\/unread\//.test(err.message));
+    const sub = await subscriber(broker.url, '$share/g/punchflow/unread/#', auth);
+    clients.push(sub.client);
+    assert.deepEqual(await sink.write(recs), { inserted: 4, duplicates: 0, rejected: [] });
+    await until(() => sub.got.reduce((n, m) => n + m.records.length, 0) === 4, 10000, 'the records at the consumer');
+    await sink.close();
+  });
+
   it('a refused login and a stopped broker are transient: the records are kept, not rejected', async () => {
     const wrong = createMqttSink({ url: broker.url, username: 'capture', password: 'wrong', connectTimeoutMs: 2000 });
     await wrong.open();

@@ -258,7 +258,7 @@ describe('mssql sink against the fake TDS server', function () {
   it('an existing table needs a unique index on the key columns; the error says which index to create', async () => {
     await restart({ uniqueKey: null });
     const refused = /SQL Server configuration: table dbo\.attendance_log needs a unique index on \(device_sn, user_id, local_time\).*CREATE UNIQUE INDEX \[UX_attendance_log_punch\] ON \[dbo\]\.\[attendance_log\] \(\[device_sn\], \[user_id\], \[local_time\]\)/;
-    await assert.rejects(sink.open(), (e: unknown) => e instanceof SinkError && !e.permanent && refused.test(e.message));
+    await assert.rejects(sink.open(), (e: unknown) => e instanceof SinkError && !e.permanent && e.scope === 'outage' && refused.test(e.message));
     // An index wider than the key does not make equal keys collide.
     await restart({ uniqueKey: ['device_sn', 'user_id', 'local_time', 'site'] });
     await assert.rejects(sink.open(), (e: unknown) => e instanceof SinkError && refused.test(e.message));
@@ -289,5 +289,29 @@ describe('mssql sink against the fake TDS server', function () {
     await restart({ trigger: true });
     assert.deepEqual(await sink.write(recs), { inserted: 300, duplicates: 0, rejected: [] });
     assert.deepEqual(await sink.write([...recs.slice(0, 5), ...makeRecords(5, { deviceSn: 'OTHER' })]), { inserted: 5, duplicates: 5, rejected: [] });
+  });
+  it('a configuration error while writing (the table dropped: 208) only waits: no record is searched for or set aside', async () => {
+    await sink.open();
+    table.inject = (req) => (isInsert(req) ? { error: { number: 208, message: "Invalid object name 'dbo.attendance_log'." } } : undefined);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pf-mssql-'));
+    const box = await Outbox.open<AttendanceRecord>(dir);
+    const rejected: RejectedRecord[] = [];
+    const transient: SinkError[] = [];
+    const loop = new DeliveryLoop({
+      sink, outbox: box, batchSize: 1000, flushIntervalMs: 0, backoff: { baseMs: 1, maxMs: 5 }, isolateAfter: 2,
+      onRejected: (r) => rejected.push(...r), onTransientError: (e) => transient.push(e as SinkError),
+    });
+    try {
+      await box.append(makeRecords(10));
+      loop.start();
+      await until(() => transient.length >= 8, 10000, 'eight failed attempts');
+    } finally {
+      await loop.stop();
+      await box.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    assert.deepEqual(rejected, []);
+    assert.ok(transient.every((e) => e.scope === 'outage' && /Invalid object name.*\(error 208\); check the table/.test(e.message)));
+    assert.deepEqual([...new Set(server.requests.filter(isInsert).map((r) => r.params.length / 16))], [10], 'every attempt sent the whole batch');
   });
 });

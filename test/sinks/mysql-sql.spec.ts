@@ -11,6 +11,7 @@ import {
   buildCreateTableSql,
   buildInsertSql,
   classifyMysqlError,
+  mysqlFailureScope,
   flavorFromVersion,
   mysqlLocalTime,
   mysqlUtcTime,
@@ -161,6 +162,16 @@ describe('mysql-sql: SQL generation without a server', () => {
       [null, 'transient'],
     ];
     for (const [err, want] of cases) assert.equal(classifyMysqlError(err), want, JSON.stringify(err));
+    // For the delivery loop: only a server answer we do not know may be about a record.
+    const scopes: [unknown, string][] = [
+      [{ code: 'ECONNREFUSED' }, 'outage'],
+      [{ code: 'ER_LOCK_WAIT_TIMEOUT', errno: 1205, sqlState: 'HY000' }, 'outage'],
+      [{ code: 'ER_ACCESS_DENIED_ERROR', errno: 1045, sqlState: '28000' }, 'outage'],
+      [{ errno: 1999, sqlState: 'HY000', fatal: true }, 'outage'],
+      [new Error('something new'), 'outage'],
+      [{ code: 'ER_SOMETHING_NEW', errno: 1999, sqlState: 'HY000' }, 'records'],
+    ];
+    for (const [err, want] of scopes) assert.equal(mysqlFailureScope(err), want, JSON.stringify(err));
   });
 
   it('escapes LOAD DATA fields so every byte reads back verbatim (FIELDS ESCAPED BY backslash)', () => {
