@@ -70,7 +70,7 @@ describe('flows/ (production flows)', () => {
         for (const n of nodes) {
           if (n.type === 'tab') continue;
           assert.ok(CORE.has(n.type) || OURS.has(n.type) || dash.has(n.type), `${n.id}: unknown or wrong-generation type ${n.type}`);
-          assert.notEqual(n.type, 'ui_base', 'ui_base renders a blank page when shipped partially (node-red-notes §11)');
+          assert.notEqual(n.type, 'ui_base', 'ui_base renders a blank page when shipped partially');
           if (dash === DASH1 && n.type.startsWith('ui_')) assert.ok(['ui_template', 'ui_chart', 'ui_tab', 'ui_group'].includes(n.type), n.type);
         }
       });
