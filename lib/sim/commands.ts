@@ -37,6 +37,8 @@ export interface DeviceContext {
   option(key: string): string | undefined;
   setOption(key: string, value: string): void;
   nextSessionId(): number;
+  /** UNLOCK: the door relay opens for this many seconds. */
+  unlockDoor(seconds: number): void;
 }
 
 export interface CommandResult {
@@ -53,7 +55,7 @@ export interface CommandResult {
 
 /** Commands that only need ACK_OK (no state of ours changes). */
 const PLAIN_ACK = new Set<number>([
-  Cmd.REFRESHDATA, Cmd.STARTVERIFY, Cmd.CANCELCAPTURE, Cmd.TESTVOICE, Cmd.UNLOCK,
+  Cmd.REFRESHDATA, Cmd.STARTVERIFY, Cmd.CANCELCAPTURE, Cmd.TESTVOICE,
   66 /* WRITE_LCD */, 67 /* CLEAR_LCD */, 75 /* DOORSTATE_RRQ */,
 ]);
 
@@ -80,6 +82,8 @@ export function handleCommand(dev: DeviceContext, s: SessionState, req: DecodedP
   if (cmd === Reply.ACK_OK) return { packets: [], kind: 'none', eventAck: true };
 
   if (!BEFORE_AUTH.has(cmd) && !(s.connected && s.authed)) return one(req, Reply.ACK_UNAUTH);
+  const managed = deviceCommand(dev, s, req);
+  if (managed) return managed;
 
   switch (cmd) {
     case Cmd.CONNECT: {
@@ -130,14 +134,6 @@ export function handleCommand(dev: DeviceContext, s: SessionState, req: DecodedP
       t.writeUInt32LE(encodeTime(dev.clock.now()) >>> 0, 0);
       return one(req, Reply.ACK_OK, t);
     }
-    case Cmd.SET_TIME:
-      // zkteco-js sends 32 bytes: only bytes 0–3 carry the time (§4.2).
-      if (req.payload.length < 4) return one(req, Reply.ACK_ERROR);
-      dev.clock.set(decodeTime(req.payload.readUInt32LE(0)));
-      return one(req, Reply.ACK_OK);
-    case Cmd.CLEAR_ATTLOG:
-      dev.state.clearAttendance();
-      return one(req, Reply.ACK_OK);
     case Cmd.CLEAR_DATA: {
       const fct = req.payload.length >= 1 ? req.payload[0] : 0;
       if (fct === 0 || fct === Fct.ATTLOG) dev.state.clearAttendance();
@@ -164,6 +160,37 @@ export function handleCommand(dev: DeviceContext, s: SessionState, req: DecodedP
   if (PLAIN_ACK.has(cmd)) return one(req, Reply.ACK_OK);
   // Anything else, including 2001 and 0xFFFF from pyzk's error clearing: never stay silent (§4.2).
   return one(req, Reply.ACK_UNKNOWN);
+}
+
+/**
+ * The device-management commands (connect code, clock, clear, door) and the faults that act on them; null
+ * for every other command. ACK_ERROR under errorReplyFor leaves the state as it was, as a refusing device does.
+ */
+function deviceCommand(dev: DeviceContext, s: SessionState, req: DecodedPacket): CommandResult | null {
+  const f = dev.faults();
+  const cmd = req.command;
+  if (cmd === Cmd.CONNECT && f.connectReply !== undefined && !s.connected) {
+    // No session is opened: the client sees the code and gives up, as with the firmware that sends it.
+    return { packets: [reply(req, f.connectReply, undefined, 0)], kind: 'reply' };
+  }
+  if (cmd !== Cmd.CONNECT && cmd !== Cmd.AUTH && f.errorReplyFor?.includes(cmd)) return one(req, Reply.ACK_ERROR);
+  switch (cmd) {
+    case Cmd.SET_TIME:
+      // zkteco-js sends 32 bytes: only bytes 0–3 carry the time (§4.2).
+      if (req.payload.length < 4) return one(req, Reply.ACK_ERROR);
+      if (!f.ignoreSetTime) dev.clock.set(decodeTime(req.payload.readUInt32LE(0)));
+      return one(req, Reply.ACK_OK);
+    case Cmd.CLEAR_ATTLOG:
+      if (!f.ignoreClear) dev.state.clearAttendance();
+      return one(req, Reply.ACK_OK);
+    case Cmd.UNLOCK: {
+      // u32 unlock time in tenths of a second; none or 0 opens for the device's default (3 s here).
+      const tenths = req.payload.length >= 4 ? req.payload.readUInt32LE(0) : 0;
+      dev.unlockDoor(tenths === 0 ? 3 : tenths / 10);
+      return one(req, Reply.ACK_OK);
+    }
+  }
+  return null;
 }
 
 function writeUser(dev: DeviceContext, req: DecodedPacket): CommandResult {

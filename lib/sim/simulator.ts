@@ -16,6 +16,7 @@ import { DeviceState } from './state';
 import { Admission, TcpFront } from './tcp-front';
 import { UdpFront } from './udp-front';
 import type { PunchInput, ReceivedPacket, SimCounters, SimFaults, SimOptions, SimTransports } from './types';
+import type { DoorUnlock } from './command-faults';
 
 function newCounters(): SimCounters {
   return {
@@ -204,6 +205,9 @@ export class ZkSimulator {
     this.stopped = true;
     if (this.liveTimer) clearInterval(this.liveTimer);
     this.liveTimer = null;
+    if (this.downTimer) clearTimeout(this.downTimer);
+    this.downTimer = null;
+    for (const w of this.upWaiters.splice(0)) w();
     await this.listenerChange;
     for (const c of this.connections) c.close();
     await this.closeFronts();
@@ -253,11 +257,104 @@ export class ZkSimulator {
     this.state.clearAttendance();
   }
 
-  /** Drops every connection and UDP session: registrations are forgotten, as after a device reboot. */
+  /**
+   * Drops every connection and UDP session: registrations are forgotten, as after a device reboot. With the
+   * restartDownMs fault the device then stays unreachable that long (TCP refused, UDP silent).
+   */
   restart(): void {
     this.tcp?.dropAll();
     this.udp?.dropAll();
     for (const c of this.connections) c.close();
+    this.flushDeferredPunches();
+    this.restartCount++;
+    const downMs = this.faultSet.restartDownMs ?? 0;
+    if (downMs > 0 && !this.stopped) this.goDown(downMs);
+  }
+
+  // ---- device commands: door, restart, hooks, deferred punches ----
+
+  private restartCount = 0;
+  private readonly doorLog: DoorUnlock[] = [];
+  private readonly commandHooks = new Map<number, Set<(nth: number) => void>>();
+  private readonly hookCounts = new Map<number, number>();
+  private deferred: PunchInput[] = [];
+  private downTimer: NodeJS.Timeout | null = null;
+
+  /** Restarts performed (RESTART received, or restart() called). */
+  get restarts(): number {
+    return this.restartCount;
+  }
+
+  /** Door unlocks performed, oldest first. */
+  get doorUnlocks(): readonly DoorUnlock[] {
+    return this.doorLog;
+  }
+
+  /** True while a restart keeps the device unreachable. */
+  get isDown(): boolean {
+    return this.downTimer !== null;
+  }
+
+  /** Resolves when the device is reachable again after a restart (at once when it is). */
+  async waitUntilUp(): Promise<void> {
+    while (this.downTimer !== null) await new Promise<void>((r) => this.upWaiters.push(r));
+  }
+
+  private readonly upWaiters: (() => void)[] = [];
+
+  /** Punches held because the device was disabled (disabledPunches 'defer'). */
+  get deferredPunches(): readonly PunchInput[] {
+    return this.deferred;
+  }
+
+  /**
+   * Runs `fn(nth)` just before the device handles each request with this command code (nth counts from 1,
+   * from the moment the hook was added); e.g. a punch between a download and the count check. Returns a remover.
+   */
+  onCommand(command: number, fn: (nth: number) => void): () => void {
+    let set = this.commandHooks.get(command);
+    if (!set) this.commandHooks.set(command, (set = new Set()));
+    set.add(fn);
+    this.hookCounts.set(command, 0);
+    return () => {
+      set?.delete(fn);
+    };
+  }
+
+  private runHooks(command: number): void {
+    const set = this.commandHooks.get(command);
+    if (!set || set.size === 0) return;
+    const nth = (this.hookCounts.get(command) ?? 0) + 1;
+    this.hookCounts.set(command, nth);
+    for (const fn of [...set]) fn(nth);
+  }
+
+  /** True while any open connection has the device disabled. */
+  private get disabled(): boolean {
+    for (const c of this.connections) if (!c.isClosed && c.state.disabled) return true;
+    return false;
+  }
+
+  private flushDeferredPunches(): void {
+    if (this.deferred.length === 0 || this.disabled) return;
+    const held = this.deferred;
+    this.deferred = [];
+    for (const p of held) this.punch(p);
+  }
+
+  private goDown(ms: number): void {
+    if (this.downTimer) clearTimeout(this.downTimer);
+    const tcp = this.tcp;
+    this.listenerChange = this.listenerChange.then(() => tcp?.closeListener()).catch(() => undefined);
+    this.udp?.setSilent(true);
+    this.downTimer = setTimeout(() => {
+      this.downTimer = null;
+      this.udp?.setSilent(false);
+      this.listenerChange = this.listenerChange.then(() => this.applyTcpMode()).catch(() => undefined);
+      void this.listenerChange.then(() => {
+        for (const w of this.upWaiters.splice(0)) w();
+      });
+    }, ms);
   }
 
   /**
@@ -266,6 +363,13 @@ export class ZkSimulator {
    * Throws RangeError for a user id the profile cannot store (non-numeric on zk6/compact8).
    */
   punch(p: PunchInput): AttendanceInput {
+    if (this.faultSet.disabledPunches === 'defer' && this.disabled) {
+      // Validated now (a bad id throws here, not later on ENABLEDEVICE); logged once the device is enabled.
+      if (this.profile.numericUserIds) numericUserId(p.userId, this.profile.attendanceSize);
+      this.deferred.push({ ...p, at: p.at ?? this.clock.now() });
+      const user = this.state.findUser(p.userId);
+      return { uid: user?.uid ?? 0, userId: p.userId, verify: p.verify ?? 1, state: p.state ?? 0, time: p.at ?? this.clock.now(), workCode: p.workCode ?? 0 };
+    }
     const user = this.state.findUser(p.userId);
     let uid = user?.uid ?? 0;
     if (!user && /^\d{1,5}$/.test(p.userId) && Number(p.userId) <= 0xffff) uid = Number(p.userId);
@@ -326,6 +430,9 @@ export class ZkSimulator {
         this.deviceOptions[key] = value;
       },
       nextSessionId: () => this.nextSessionId(),
+      unlockDoor: (seconds) => {
+        this.doorLog.push({ seconds, atMs: Date.now() });
+      },
     };
   }
 
@@ -359,6 +466,10 @@ export class ZkSimulator {
       },
       onRegisteredForAfterAck: () => this.randomPunch(),
       restart: () => this.restart(),
+      beforeCommand: (cmd) => this.runHooks(cmd),
+      afterCommand: (cmd) => {
+        if (cmd === Cmd.ENABLEDEVICE) this.flushDeferredPunches();
+      },
     };
   }
 
@@ -391,6 +502,8 @@ export class ZkSimulator {
       createConnection: (sink: PacketSink, transport: 'tcp', muted: boolean) => this.createConnection(sink, transport, muted),
       connectionClosed: (c: SimConnection) => {
         this.connections.delete(c);
+        // A client that vanished with the device disabled: the device comes back to the ready screen.
+        this.flushDeferredPunches();
       },
     };
   }
@@ -403,6 +516,8 @@ export class ZkSimulator {
       createConnection: (sink: PacketSink, transport: 'udp', muted: boolean) => this.createConnection(sink, transport, muted),
       connectionClosed: (c: SimConnection) => {
         this.connections.delete(c);
+        // A client that vanished with the device disabled: the device comes back to the ready screen.
+        this.flushDeferredPunches();
       },
     };
   }
