@@ -344,8 +344,9 @@ export class ZkSimulator {
 
   private goDown(ms: number): void {
     if (this.downTimer) clearTimeout(this.downTimer);
-    const tcp = this.tcp;
-    this.listenerChange = this.listenerChange.then(() => tcp?.closeListener()).catch(() => undefined);
+    // Closed at once (refusing from this moment), then chained so a later re-listen waits for it.
+    const closing = this.tcp?.closeListener();
+    this.listenerChange = this.listenerChange.then(() => closing).catch(() => undefined);
     this.udp?.setSilent(true);
     this.downTimer = setTimeout(() => {
       this.downTimer = null;
