@@ -2,6 +2,7 @@
  * The `zk` subcommands. Each takes parsed options and an IO pair and resolves to an exit status, or
  * throws (bin/zk.ts turns the error into one line on stderr). Kept out of lib/ because it prints.
  */
+import { randomInt } from 'node:crypto';
 import * as fs from 'node:fs';
 import { Writable } from 'node:stream';
 import { ZkClient } from '../lib/client';
@@ -94,6 +95,15 @@ async function withClient<T>(client: ZkClient, io: CliIo, fn: (c: ZkClient) => P
 
 // ---- sim ----
 
+/**
+ * Without --seed the seed is the port (device i: port + i), so simulators on other ports never share a serial
+ * and their record ids never collide; with port 0 nothing is known yet, so a random one.
+ */
+export function simSeed(o: Pick<SimCommand, 'seed' | 'port'>): number {
+  if (o.seed !== undefined) return o.seed;
+  return o.port !== 0 ? o.port : randomInt(65536, 0xffffffff - 1000);
+}
+
 export async function runSim(o: SimCommand, io: CliIo): Promise<number> {
   if (o.push !== undefined) return runPushSim(o, o.push, io);
   const sims = await startSimulators({
@@ -101,7 +111,8 @@ export async function runSim(o: SimCommand, io: CliIo): Promise<number> {
     basePort: o.port,
     host: o.host,
     profile: o.profile,
-    seed: o.seed,
+    seed: simSeed(o),
+    userIds: o.userIds,
     users: o.users,
     records: o.records,
     commKey: o.commKey,
@@ -114,7 +125,8 @@ export async function runSim(o: SimCommand, io: CliIo): Promise<number> {
   try {
     for (const sim of sims) {
       const { host, port } = sim.address;
-      await write(io.stdout, ndjsonLine({ ready: true, host, port, serial: sim.serial, records: sim.records.length, users: sim.users.length }));
+      const ready = { ready: true, host, port, serial: sim.serial, records: sim.records.length, users: sim.users.length, liveEvery: o.liveEveryMs / 1000 };
+      await write(io.stdout, ndjsonLine(ready));
     }
     await interrupt.signal;
   } finally {
@@ -263,9 +275,8 @@ export async function runLive(o: LiveCommand, io: CliIo): Promise<number> {
     const { info, live } = ready;
     const ctx = deviceContext(o, info.serial || null, info.deviceName, 'live');
     const anomalies = new AnomalyReporter(io);
-    if ((io.stderr as { isTTY?: boolean }).isTTY) {
-      await write(io.stderr, `zk: waiting for punches on ${o.host}:${o.port} (serial ${ctx.deviceSn}); Ctrl-C to stop\n`);
-    }
+    // Always, not only on a terminal: a live stream that prints nothing looks hung (stdout stays records only).
+    await write(io.stderr, `zk: connected to ${o.host}:${o.port} (serial ${ctx.deviceSn}); waiting for punches, Ctrl-C to stop\n`);
     let printed = 0;
     await new Promise<void>((resolve, reject) => {
       let queue = Promise.resolve();

@@ -29,6 +29,8 @@ const NAMES = ['Front door', 'Loading bay', 'Reception', 'Back door', 'Gate', 'C
 const HISTORY_RECORDS = 2000;
 const USERS = 25;
 const SEED = 4370;
+// Version 2: plain user ids (no 24-digit or leading-zero ids in the demo); a version 1 site starts afresh.
+const SITE_VERSION = 2;
 
 function fail(message) {
   process.stderr.write(`npm start: ${message}\n`);
@@ -107,7 +109,7 @@ async function startSite(sim, count, liveEveryMs, tz) {
   let saved = null;
   try {
     saved = JSON.parse(fs.readFileSync(SITE_FILE, 'utf8'));
-    if (!saved || saved.version !== 1 || saved.seed !== SEED || saved.users !== USERS) saved = null;
+    if (!saved || saved.version !== SITE_VERSION || saved.seed !== SEED || saved.users !== USERS) saved = null;
   } catch {
     saved = null;
   }
@@ -115,7 +117,7 @@ async function startSite(sim, count, liveEveryMs, tz) {
   try {
     for (let i = 0; i < count; i++) {
       const prior = saved && saved.devices[i] && Array.isArray(saved.devices[i].records) ? saved.devices[i].records : null;
-      const s = new sim.ZkSimulator({ seed: SEED + i, users: USERS, records: prior ? 0 : HISTORY_RECORDS, liveEveryMs, tz, port: 0 });
+      const s = new sim.ZkSimulator({ seed: SEED + i, users: USERS, userIds: 'plain', records: prior ? 0 : HISTORY_RECORDS, liveEveryMs, tz, port: 0 });
       if (prior) for (const r of prior) s.punch({ userId: r.userId, verify: r.verify, state: r.state, at: r.time, workCode: r.workCode });
       sims.push(s);
       // Port 0: the system picks a free port (TCP and UDP alike), so nothing clashes with a real 4370.
@@ -130,7 +132,7 @@ async function startSite(sim, count, liveEveryMs, tz) {
 
 function saveSite(sims) {
   const state = {
-    version: 1,
+    version: SITE_VERSION,
     seed: SEED,
     users: USERS,
     savedAt: new Date().toISOString(),

@@ -35,8 +35,12 @@ export interface SimCommand {
   commKey: number;
   udp: boolean;
   profile: SimProfile;
+  /** A live punch per device every N ms; 0 none. The command line defaults to 5 s so `zk live` has something to show. */
   liveEveryMs: number;
+  /** Fixes serials and data; unset, each device's serial follows its port (two runs on other ports never share one). */
   seed: number | undefined;
+  /** 'plain' (default) or 'edge' (adds the 24-digit and leading-zero ids tests use). */
+  userIds: 'plain' | 'edge';
   devices: number;
   tz: string;
   /** Push (ADMS) mode: the server the simulated devices push to; absent for the pull protocol. */
@@ -86,6 +90,9 @@ export type DeviceCommand = TimeCommand | ClearCommand | UnlockCommand | Restart
 
 export type CliCommand = SimCommand | InfoCommand | UsersCommand | FetchCommand | LiveCommand | HelpCommand | DeviceCommand;
 
+/** `zk sim` makes a live punch this often unless told otherwise, so `zk live` against it shows something. */
+export const DEFAULT_SIM_LIVE_EVERY_S = 5;
+
 export const USAGE_LINE = 'usage: zk <sim|info|users|fetch|live|time|clear|unlock|restart> [options]   (zk --help for details)';
 
 /** The full help; names the host's zone, the default for --tz. */
@@ -95,6 +102,7 @@ export function helpText(): string {
 usage:
   zk sim   [--port 4370] [--host 127.0.0.1] [--records N] [--users N] [--comm-key K] [--udp]
            [--profile tft|zk6|compact8|tft49] [--live-every SECONDS] [--seed N] [--devices N] [--tz ZONE]
+           [--user-ids plain|edge]
            [--push http://SERVER[:PORT]]   (push mode: devices push to that server's /iclock, as ADMS firmware does)
   zk info  HOST[:PORT] [--tz ZONE] [device options]
   zk users HOST[:PORT] [device options]
@@ -126,6 +134,9 @@ unlock opens the door for --seconds (1-60); restart reboots the device (it drops
 --dry-run connects and reports what would be done, and changes nothing on the device.
 
 zk sim prints one JSON line per simulated device when it listens, and runs until Ctrl-C.
+  --live-every S  a live punch per device every S seconds (default 5; 0: none)
+  --seed N        fixes serials and data (default: they follow each device's port)
+  --user-ids edge adds a 24-digit user id and one with leading zeros (default plain: 4-digit ids)
 Exit status: 0 success, 1 failure (one line on stderr), 2 bad usage.`;
 }
 
@@ -151,6 +162,7 @@ const COMMAND_OPTIONS = {
     devices: { type: 'string' },
     tz: { type: 'string' },
     push: { type: 'string' },
+    'user-ids': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
   info: { ...DEVICE_OPTIONS, tz: { type: 'string' } },
@@ -186,8 +198,9 @@ export function parseIntOption(name: string, value: string | undefined, min: num
   return Number(v);
 }
 
-function parseSeconds(name: string, value: string | undefined): number {
-  if (value === undefined) return 0;
+/** Seconds (fractions allowed) → ms; `defSec` when the option is absent. */
+function parseSeconds(name: string, value: string | undefined, defSec = 0): number {
+  if (value === undefined) return Math.round(defSec * 1000);
   const v = value.trim();
   if (!/^\d+(\.\d+)?$/.test(v) || Number(v) > 86400) {
     throw new UsageError(`--${name} must be a number of seconds from 0 to 86400 (got ${JSON.stringify(value)})`);
@@ -313,6 +326,8 @@ export function parseCli(argv: readonly string[]): CliCommand {
       if (!(SIM_PROFILES as readonly string[]).includes(profile)) {
         throw new UsageError(`--profile must be one of ${SIM_PROFILES.join(', ')} (got ${JSON.stringify(profile)})`);
       }
+      const userIds = str(values, 'user-ids') ?? 'plain';
+      if (userIds !== 'plain' && userIds !== 'edge') throw new UsageError(`--user-ids must be plain or edge (got ${JSON.stringify(userIds)})`);
       const devices = parseIntOption('devices', str(values, 'devices'), 1, 1000) ?? 1;
       const port = parseIntOption('port', str(values, 'port'), 0, 65535) ?? 4370;
       if (port !== 0 && port + devices - 1 > 65535) throw new UsageError(`--port ${port} with --devices ${devices} runs past port 65535`);
@@ -325,8 +340,9 @@ export function parseCli(argv: readonly string[]): CliCommand {
         commKey: parseIntOption('comm-key', str(values, 'comm-key'), 0, 0xffffffff) ?? 0,
         udp: values.udp === true,
         profile: profile as SimProfile,
-        liveEveryMs: parseSeconds('live-every', str(values, 'live-every')),
+        liveEveryMs: parseSeconds('live-every', str(values, 'live-every'), DEFAULT_SIM_LIVE_EVERY_S),
         seed: parseIntOption('seed', str(values, 'seed'), 0, 0xffffffff),
+        userIds,
         devices,
         tz: parseZone(str(values, 'tz')),
         ...(values.push !== undefined ? { push: parsePushUrl(str(values, 'push')) } : {}),

@@ -2,7 +2,7 @@ import * as net from 'net';
 import * as dgram from 'dgram';
 import { EventEmitter } from 'events';
 import { frameTcp, TcpFrameSplitter } from '../protocol/tcp-framing';
-import { ZkConnectionError, ZkTimeoutError, ZkError } from '../errors';
+import { ZkConnectionError, ZkProtocolError, ZkTimeoutError, ZkError } from '../errors';
 
 /**
  * One packet pipe to a device. Emits 'packet' (Buffer: header + payload, no prefix), 'error' (ZkError)
@@ -33,9 +33,26 @@ function describeSocketError(err: NodeJS.ErrnoException, label: string, kind: st
   return new ZkConnectionError(`cannot talk to ${label} over ${kind.toUpperCase()}: ${why}`, { host: label, errno: err.code });
 }
 
+/**
+ * A port that answers our binary CONNECT with `HTTP/…` is a web server (a push-mode device's ADMS port, a
+ * router page), not the pull protocol: say that instead of quoting the bytes of a bad frame.
+ */
+function httpAnswerError(first: Buffer, label: string): ZkProtocolError | null {
+  if (first.length < 5 || first.subarray(0, 5).toString('latin1') !== 'HTTP/') return null;
+  const line = first.subarray(0, Math.min(first.length, 80)).toString('latin1').split(/\r?\n/)[0];
+  return new ZkProtocolError(
+    `${label} answers HTTP ("${line}"), not the ZK protocol: perhaps a push-mode (ADMS/iclock) device or a web page. ` +
+      'Check the port (pull-mode devices listen on 4370); a device that pushes belongs on a zk-push node',
+    { host: label },
+    'BAD_FRAME',
+  );
+}
+
 class TcpTransport extends EventEmitter implements Transport {
   readonly kind = 'tcp' as const;
   private closed = false;
+  /** The first bytes the peer sent (up to 80), to tell an HTTP answer from a broken frame. */
+  private head: Buffer = Buffer.alloc(0);
   private readonly splitter: TcpFrameSplitter;
   constructor(private readonly socket: net.Socket, readonly label: string, maxFrameBytes?: number) {
     super();
@@ -43,12 +60,14 @@ class TcpTransport extends EventEmitter implements Transport {
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => {
       if (this.closed) return;
+      if (this.head.length < 80) this.head = Buffer.concat([this.head, chunk.subarray(0, 80 - this.head.length)]);
       let packets: Buffer[];
       try {
         packets = this.splitter.push(chunk);
       } catch (err) {
         // A broken stream cannot be resynchronised safely: report and close.
-        this.fail(err instanceof ZkError ? err : new ZkConnectionError(String(err), { host: label }));
+        const http = httpAnswerError(this.head, label);
+        this.fail(http ?? (err instanceof ZkError ? err : new ZkConnectionError(String(err), { host: label })));
         return;
       }
       for (const p of packets) {

@@ -141,6 +141,8 @@ export class ZkClient {
   private session: Session | null = null;
   private transportKind: 'tcp' | 'udp' | null = null;
   private userCache: Map<number, string> | null = null;
+  /** userId → uid from the same read, so live events with a string user id get their uid too. */
+  private uidCache: Map<string, number> | null = null;
   private live_: LiveSession | null = null;
 
   constructor(opts: ZkClientOptions) {
@@ -568,6 +570,7 @@ export class ZkClient {
     const buffer = await readPreparedBuffer(this.requireSession(), USERS_SELECTOR, this.readOptions());
     const out = decodeUserRecords(buffer.subarray(4, 4 + buffer.readUInt32LE(0)), sizes.users, this.o.nameEncoding);
     this.userCache = new Map(out.users.map((u) => [u.uid, u.userId]));
+    this.uidCache = new Map(out.users.map((u) => [u.userId, u.uid]));
     return out;
   }
 
@@ -593,10 +596,8 @@ export class ZkClient {
         this.o.logger('warn', `could not read users from ${this.label} to fill uids: ${err.message}`);
       });
     }
-    const cache = this.userCache;
-    if (!cache) return;
-    const byPin = new Map<string, number>();
-    for (const [uid, pin] of cache) if (!byPin.has(pin)) byPin.set(pin, uid);
+    const byPin = this.uidCache;
+    if (!byPin) return;
     for (const r of records) {
       if (r.uid !== null) continue;
       const uid = byPin.get(r.userId);
@@ -604,9 +605,18 @@ export class ZkClient {
     }
   }
 
+  /**
+   * From the user table: the user id of bodies that carry only a u16, and the uid of string bodies (TFT), whose
+   * polled copies (40/49-byte records) carry one, so a row's uid does not depend on which copy came first.
+   */
   private resolveEvent(e: ZkEvent): ZkEvent {
-    if (e.kind !== 'attendance' || e.userResolved || e.userNumber === null || !this.userCache) return e;
-    const id = this.userCache.get(e.userNumber);
-    return id === undefined ? e : { ...e, userId: id, userResolved: true };
+    if (e.kind !== 'attendance' || !this.userCache || !this.uidCache) return e;
+    if (!e.userResolved && e.userNumber !== null) {
+      const id = this.userCache.get(e.userNumber);
+      return id === undefined ? e : { ...e, userId: id, userResolved: true };
+    }
+    if (e.userNumber !== null) return e;
+    const uid = this.uidCache.get(e.userId);
+    return uid === undefined ? e : { ...e, uid };
   }
 }

@@ -12,6 +12,11 @@ export interface AttendanceEvent {
   userNumber: number | null;
   /** False when the body carries only a u16 that still needs resolving through the user table. */
   userResolved: boolean;
+  /**
+   * The device's internal user number when the client knows it (from the user table it read): string bodies
+   * carry none, and a polled copy of the same punch has one, so without it a row's uid would depend on timing.
+   */
+  uid?: number | null;
   verify: number;
   state: number;
   /** The state byte as received (10/14-byte bodies pack `valid << 4 | state`). */

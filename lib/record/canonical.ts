@@ -142,7 +142,7 @@ export function toCanonicalRecord(rec: DeviceAttendance | AttendanceEvent, ctx: 
   let workCode = 0;
   let rawTime: number | null = null;
   if (isEvent(rec)) {
-    uid = null;
+    uid = rec.uid ?? null;
     if (!rec.userResolved && rec.userNumber !== null) {
       uid = rec.userNumber;
       userId = ctx.usersByUid?.get(rec.userNumber) ?? userId;

@@ -7,7 +7,7 @@ import { AttendanceInput, UserInput, WallClock, encodeTime, wallClockFromEpoch, 
 import { Prng } from './prng';
 import { generatedName } from './names';
 import type { SimProfile } from './profiles';
-import type { SimNameEncoding } from './types';
+import type { SimNameEncoding, SimUserIds } from './types';
 
 export const VERIFY_TYPES: readonly number[] = [0, 1, 2, 15];
 
@@ -16,16 +16,20 @@ export const LONG_ID_INDEX = 2;
 /** Index of a user id with leading zeros in TFT profiles (the fifth user): ids are strings, not numbers. */
 export const LEADING_ZERO_INDEX = 4;
 
-export function generateUsers(rng: Prng, count: number, profile: SimProfile, enc: SimNameEncoding): UserInput[] {
+/**
+ * `ids` 'edge' (the default for tests) gives TFT profiles a 24-digit id and one with leading zeros, the ids that
+ * older clients cut or renumber; 'plain' numbers everyone from the base, which reads better in a demo.
+ */
+export function generateUsers(rng: Prng, count: number, profile: SimProfile, enc: SimNameEncoding, ids: SimUserIds = 'edge'): UserInput[] {
   // Numeric ids below 65536, so clients that read them as u16 (node-zklib over UDP) still see the right value.
   const base = 1000 + rng.int(0, 80) * 100;
   const users: UserInput[] = [];
   for (let i = 0; i < count; i++) {
     let userId = String(base + i);
-    if (!profile.numericUserIds && count >= 3 && i === LONG_ID_INDEX) {
+    if (ids === 'edge' && !profile.numericUserIds && count >= 3 && i === LONG_ID_INDEX) {
       userId = String(rng.int(1, 9));
       while (userId.length < 24) userId += String(rng.int(0, 9));
-    } else if (!profile.numericUserIds && count >= 5 && i === LEADING_ZERO_INDEX) {
+    } else if (ids === 'edge' && !profile.numericUserIds && count >= 5 && i === LEADING_ZERO_INDEX) {
       userId = `00${base + i}`;
     }
     const fieldBytes = profile.userSize === 72 ? 24 : 8;

@@ -79,7 +79,8 @@ export class ZkSimulator {
 
     const recordCount = opts.records ?? 1000;
     this.state = new DeviceState(this.profile, this.faultSet.nameEncoding ?? 'utf8', recordCount + 16);
-    for (const u of generateUsers(dataRng, opts.users ?? 20, this.profile, this.state.nameEncoding)) this.state.upsertUser(u);
+    const users = generateUsers(dataRng, opts.users ?? 20, this.profile, this.state.nameEncoding, opts.userIds ?? 'edge');
+    for (const u of users) this.state.upsertUser(u);
     const punches = generatePunches(dataRng, this.state.users, recordCount, this.clock.now());
     const invalid = this.faultSet.invalidTimestamps ?? 'off';
     if (invalid !== 'off' && punches.length > 0) punches[punches.length - 1].rawTime = invalidRawTime(invalid, this.clock.now());

@@ -21,6 +21,8 @@ export type InvalidTimestamps = 'off' | 'feb31' | 'year2063' | 'zero';
 export type MultiClient = 'allow' | 'refuse' | 'muteSecond';
 export type TcpMode = 'accept' | 'refuse' | 'blackhole';
 export type SimNameEncoding = 'utf8' | 'latin1' | 'gbk';
+/** Generated user ids: 'edge' adds a 24-digit id and one with leading zeros (TFT profiles); 'plain' does not. */
+export type SimUserIds = 'edge' | 'plain';
 
 /**
  * Fault knobs (zk-protocol.md §11.3). All optional; the defaults are a well-behaved device.
@@ -85,6 +87,8 @@ export interface SimOptions {
   profile?: SimProfileName;
   seed?: number;
   users?: number;
+  /** Default 'edge' (tests want the hard ids); demos use 'plain'. */
+  userIds?: SimUserIds;
   records?: number;
   commKey?: number;
   /** Automatic live punches every N ms (0 = none). */

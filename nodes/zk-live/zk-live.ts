@@ -13,6 +13,7 @@ import { LiveCapture } from '../../lib/live';
 import type { ZkDeviceNode } from '../zk-device/zk-device-api';
 import { LiveSettings, ZkLiveCredentials, ZkLiveDef, configuredFleet, fleetFromMsg, liveSettings } from './live-config';
 import { LiveStatusView } from './live-status';
+import { startErrorReporter } from '../shared/errors';
 
 interface ZkLiveNode extends Node<ZkLiveCredentials> {}
 
@@ -28,6 +29,7 @@ export = (RED: NodeAPI): void => {
     RED.nodes.createNode(this, def);
     const node = this;
     const view = new LiveStatusView(node);
+    const startErrors = startErrorReporter(RED, node);
     const running = new Map<string, Running>();
     let deviceNode: ZkDeviceNode | null = null;
     let closing = false;
@@ -47,7 +49,7 @@ export = (RED: NodeAPI): void => {
     } catch (err) {
       configError = err as Error;
       settings = liveSettings({}, {});
-      node.error(`zk-live ${def.name || node.id}: ${configError.message}`);
+      startErrors.report(`zk-live ${def.name || node.id}: ${configError.message}`);
       view.error(configError.message);
     }
 
@@ -122,7 +124,7 @@ export = (RED: NodeAPI): void => {
           start(dn.acquire(node), () => dn.release(node));
         } catch (err) {
           configError = err as Error;
-          node.error(`zk-live ${def.name || node.id}: ${configError.message}`);
+          startErrors.report(`zk-live ${def.name || node.id}: ${configError.message}`);
           view.error(configError.message);
         }
       } else if (settings.mode === 'msg') {

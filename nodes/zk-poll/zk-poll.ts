@@ -13,6 +13,7 @@ import type { AttendanceRecord } from '../../lib/record/canonical';
 import type { ZkDeviceNode } from '../zk-device/zk-device-api';
 import { PollSettings, ZkPollCredentials, ZkPollDef, configuredFleet, fleetFromMsg, fleetTextHasCommKeys, pollCursorDir, pollSettings } from './poll-config';
 import { ProgressStatus } from './progress-status';
+import { startErrorReporter } from '../shared/errors';
 
 /** What a cycle was asked to do (timer: no message). */
 interface CycleRequest {
@@ -56,6 +57,7 @@ export = (RED: NodeAPI): void => {
     RED.nodes.createNode(this, def);
     const node = this;
     const progress = new ProgressStatus(node);
+    const startErrors = startErrorReporter(RED, node);
     let settings: PollSettings;
     let fleet: DeviceConfig[] = [];
     let deviceNode: ZkDeviceNode | null = null;
@@ -77,7 +79,7 @@ export = (RED: NodeAPI): void => {
     } catch (err) {
       configError = err as Error;
       settings = pollSettings({}, {});
-      node.error(`zk-poll ${def.name || node.id}: ${configError.message}`);
+      startErrors.report(`zk-poll ${def.name || node.id}: ${configError.message}`);
       progress.error(configError.message);
     }
 

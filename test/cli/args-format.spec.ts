@@ -19,12 +19,19 @@ describe('cli/args', () => {
     assert.equal(d.devices, 1);
     assert.equal(d.profile, 'tft');
     assert.equal(d.udp, false);
+    // A live punch every 5 s by default, so `zk live` against a plain `zk sim` shows punches; 0 turns it off.
+    assert.equal(d.liveEveryMs, 5000);
+    assert.equal(d.userIds, 'plain');
+    assert.equal(d.seed, undefined);
+    const none = parseCli(['sim', '--live-every', '0']);
+    assert.ok(none.command === 'sim' && none.liveEveryMs === 0);
     const o = parseCli(['sim', '--port', '0', '--records', '50000', '--users', '30', '--comm-key', '1234', '--udp',
-      '--profile', 'zk6', '--live-every', '2.5', '--seed', '7', '--devices', '3', '--tz', 'Asia/Kolkata']);
+      '--profile', 'zk6', '--live-every', '2.5', '--seed', '7', '--devices', '3', '--tz', 'Asia/Kolkata', '--user-ids', 'edge']);
     assert.deepEqual(o, {
       command: 'sim', host: '127.0.0.1', port: 0, records: 50000, users: 30, commKey: 1234, udp: true,
-      profile: 'zk6', liveEveryMs: 2500, seed: 7, devices: 3, tz: 'Asia/Kolkata',
+      profile: 'zk6', liveEveryMs: 2500, seed: 7, userIds: 'edge', devices: 3, tz: 'Asia/Kolkata',
     });
+    usage(['sim', '--user-ids', 'odd'], /--user-ids must be plain or edge/);
   });
 
   it('parses device commands with HOST[:PORT] and device options', () => {

@@ -7,10 +7,12 @@
 import assert from 'node:assert/strict';
 import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ZkSimulator, SimOptions } from '../../lib/sim';
+import { freePort } from '../support/ports';
 import { Cmd } from '../../lib/protocol/constants';
 import { formatWallClock, isValidWallClock, decodeTime } from '../../lib/protocol/time';
 import { ATTENDANCE_RECORD_FIELDS, AttendanceRecord } from '../../lib/record/canonical';
@@ -133,7 +135,8 @@ describe(`zk command line (child process: ${USE_DIST ? 'dist/bin/zk.js' : 'ts-no
       const lines = out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
       assert.equal(lines.length, 2);
       for (const l of lines) {
-        assert.deepEqual(Object.keys(l), ['ready', 'host', 'port', 'serial', 'records', 'users']);
+        assert.deepEqual(Object.keys(l), ['ready', 'host', 'port', 'serial', 'records', 'users', 'liveEvery']);
+        assert.equal(l.liveEvery, 5);
         assert.equal(l.ready, true);
         assert.equal(l.host, '127.0.0.1');
         assert.equal(l.records, 25);
@@ -156,8 +159,77 @@ describe(`zk command line (child process: ${USE_DIST ? 'dist/bin/zk.js' : 'ts-no
       assert.equal(r.stderr, '');
     });
 
+    /** Starts `zk sim` with args and resolves with its ready lines once all `devices` are up. */
+    async function simChild(args: string[], devices = 1): Promise<{ ready: Array<{ port: number; serial: string }>; stop: () => Promise<RunResult> }> {
+      const { child, done } = start(['sim', '--host', '127.0.0.1', '--tz', 'UTC', ...args]);
+      children.add(child);
+      let out = '';
+      child.stdout?.on('data', (d: Buffer | string) => (out += String(d)));
+      await waitFor(() => out.split('\n').filter(Boolean).length >= devices || child.exitCode !== null, 30_000, 'ready lines');
+      const ready = out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { port: number; serial: string });
+      assert.equal(ready.length, devices, 'every device announced itself');
+      const stop = async () => {
+        child.kill('SIGINT');
+        const r = await done;
+        children.delete(child);
+        return r;
+      };
+      return { ready, stop };
+    }
+
+    it('serials follow the port unless --seed fixes them; user ids are plain unless --user-ids edge', async () => {
+      const [p1, p2] = [await freePort(), await freePort()];
+      const a = await simChild(['--port', String(p1), '--records', '5', '--users', '8']);
+      const b = await simChild(['--port', String(p2), '--records', '5', '--users', '8']);
+      try {
+        assert.notEqual(a.ready[0].serial, b.ready[0].serial, 'two runs on other ports must not share a serial');
+        const users = await run(['users', `127.0.0.1:${p1}`, '--json']);
+        assert.equal(users.code, 0, users.stderr);
+        const ids = users.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { userId: string }).userId);
+        assert.equal(ids.length, 8);
+        for (const id of ids) assert.match(id, /^[1-9]\d{3}$/, 'plain ids: no 24-digit id, no leading zeros');
+      } finally {
+        await a.stop();
+        await b.stop();
+      }
+      const [p3, p4] = [await freePort(), await freePort()];
+      const c = await simChild(['--port', String(p3), '--records', '5', '--users', '8', '--seed', '42', '--user-ids', 'edge']);
+      const d = await simChild(['--port', String(p4), '--records', '5', '--users', '8', '--seed', '42']);
+      try {
+        assert.equal(c.ready[0].serial, d.ready[0].serial, '--seed fixes the serial');
+        const users = await run(['users', `127.0.0.1:${p3}`, '--json']);
+        const ids = users.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { userId: string }).userId);
+        assert.ok(ids.some((id) => id.length === 24), 'edge ids: a 24-digit id');
+        assert.ok(ids.some((id) => id.startsWith('00')), 'edge ids: leading zeros');
+      } finally {
+        await c.stop();
+        await d.stop();
+      }
+    });
+
+    it('the README example: `zk live` against a plain `zk sim` says it waits on stderr, then prints punches', async () => {
+      const sim = await simChild(['--port', '0', '--records', '5', '--users', '4']);
+      try {
+        const { child, done } = start(['live', `127.0.0.1:${sim.ready[0].port}`, '--count', '1', '--tz', 'UTC']);
+        children.add(child);
+        let err = '';
+        child.stderr?.on('data', (d: Buffer | string) => (err += String(d)));
+        // Said on stderr even when stderr is a pipe, as it is here.
+        await waitFor(() => err.includes('\n'), 30_000, 'the waiting line');
+        assert.equal(err, `zk: connected to 127.0.0.1:${sim.ready[0].port} (serial ${sim.ready[0].serial}); waiting for punches, Ctrl-C to stop\n`);
+        const r = await done;
+        children.delete(child);
+        assert.equal(r.code, 0, r.stderr);
+        const rec = JSON.parse(r.stdout) as AttendanceRecord;
+        assert.equal(rec.source, 'live');
+        assert.equal(rec.deviceSn, sim.ready[0].serial);
+      } finally {
+        await sim.stop();
+      }
+    });
+
     it('--udp starts UDP-only simulators', async () => {
-      const { child, done } = start(['sim', '--port', '0', '--records', '5', '--udp', '--tz', 'UTC']);
+      const { child, done } = start(['sim', '--port', '0', '--records', '5', '--udp', '--live-every', '0', '--tz', 'UTC']);
       children.add(child);
       let out = '';
       child.stdout?.on('data', (d: Buffer | string) => (out += String(d)));
@@ -327,14 +399,15 @@ describe(`zk command line (child process: ${USE_DIST ? 'dist/bin/zk.js' : 'ts-no
     });
 
     it('no answer over TCP: a timeout line; Ctrl-C while waiting exits 130 at once', async () => {
-      const { target } = await sim({ records: 1, users: 1, faults: { tcpMode: 'blackhole' } });
+      const { sim: s, target } = await sim({ records: 1, users: 1, faults: { tcpMode: 'blackhole' } });
       const r = await run(['info', target, '--timeout', '700']);
       assert.equal(r.code, 1);
       assert.equal(stderrLines(r).length, 1);
       assert.match(r.stderr, new RegExp(`^zk: ${target} did not answer CONNECT within 700 ms .*--udp`));
       const { child, done } = start(['live', target, '--timeout', '20000']);
       children.add(child);
-      await new Promise((res) => setTimeout(res, USE_DIST ? 400 : 3000));
+      // Its TCP connection is the sign that it listens for Ctrl-C (set up before connecting); a fixed wait raced ts-node.
+      await waitFor(() => s.counters.connections >= 2, 30_000, 'the live command connecting');
       const t0 = Date.now();
       child.kill('SIGINT');
       const i = await done;
@@ -351,6 +424,22 @@ describe(`zk command line (child process: ${USE_DIST ? 'dist/bin/zk.js' : 'ts-no
       const lines = stderrLines(r);
       assert.equal(lines.length, 1);
       assert.match(lines[0], new RegExp(`^zk: .*127\\.0\\.0\\.1:${port}`));
+    });
+
+    it('a port that answers HTTP: one line saying so, not a bad frame', async () => {
+      const web = http.createServer((_req, res) => res.end('ok'));
+      await new Promise<void>((r) => web.listen(0, '127.0.0.1', () => r()));
+      const { port } = web.address() as net.AddressInfo;
+      try {
+        const r = await run(['info', `127.0.0.1:${port}`, '--timeout', '3000']);
+        assert.equal(r.code, 1);
+        const lines = stderrLines(r);
+        assert.equal(lines.length, 1, r.stderr);
+        assert.match(lines[0], new RegExp(`^zk: 127\\.0\\.0\\.1:${port} answers HTTP .*not the ZK protocol: perhaps a push-mode \\(ADMS/iclock\\) device or a web page`));
+      } finally {
+        web.closeAllConnections();
+        await new Promise<void>((r) => web.close(() => r()));
+      }
     });
 
     it('bad usage exits 2 with the usage line', async () => {

@@ -3,6 +3,8 @@
  * with the right typed error within its timeout, and leaves no socket or timer behind.
  */
 import { strict as assert } from 'assert';
+import * as http from 'http';
+import * as net from 'net';
 import { ZkClient, ZkClientOptions } from '../../lib/client';
 import { ZkSimulator } from '../../lib/sim';
 import type { SimFaults, SimOptions } from '../../lib/sim';
@@ -185,6 +187,45 @@ describe('ZkClient against every simulator fault', function () {
     } finally {
       await c.close();
       await sim.stop();
+    }
+  });
+
+  it('a port that answers HTTP: the error says so (a push-mode device or a web page), not a bad frame', async () => {
+    const web = http.createServer((_req, res) => res.end('hello'));
+    await new Promise<void>((r) => web.listen(0, HOST, () => r()));
+    const { port } = web.address() as net.AddressInfo;
+    const c = new ZkClient({ host: HOST, port, transport: 'tcp', timeoutMs: 2000 });
+    try {
+      await assert.rejects(c.connect(), (err: Error) => {
+        assert.ok(err instanceof ZkProtocolError, `${err.name}: ${err.message}`);
+        assert.match(err.message, new RegExp(`^127\\.0\\.0\\.1:${port} answers HTTP \\("HTTP/1\\.1 400 Bad Request"\\), not the ZK protocol: perhaps a push-mode`));
+        assert.doesNotMatch(err.message, /magic/);
+        return true;
+      });
+    } finally {
+      await c.close();
+      await new Promise<void>((r) => web.close(() => r()));
+    }
+  });
+
+  it('an HTTP answer split across reads is still recognised', async () => {
+    const sockets = new Set<net.Socket>();
+    const srv = net.createServer((s) => {
+      sockets.add(s);
+      s.once('data', () => {
+        s.write('HTT');
+        setImmediate(() => s.write('P/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n<html>'));
+      });
+    });
+    await new Promise<void>((r) => srv.listen(0, HOST, () => r()));
+    const { port } = srv.address() as net.AddressInfo;
+    const c = new ZkClient({ host: HOST, port, transport: 'tcp', timeoutMs: 2000 });
+    try {
+      await assert.rejects(c.connect(), (err: Error) => err instanceof ZkProtocolError && /answers HTTP \("HTTP\/1\.0 200 OK"\)/.test(err.message));
+    } finally {
+      await c.close();
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => srv.close(() => r()));
     }
   });
 

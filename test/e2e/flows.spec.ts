@@ -118,3 +118,48 @@ describe('e2e: shipped flows load in Node-RED', function () {
     });
   }
 });
+
+describe('e2e: flows/ in a plain Node-RED (no PUNCHFLOW_* variables set)', function () {
+  this.timeout(60_000);
+  let rt: E2eRuntime;
+  // Whatever the test process has, the runtime sees none of ours: as a user's own Node-RED would.
+  const unset: Record<string, string> = {};
+  for (const k of Object.keys(process.env)) if (k.startsWith('PUNCHFLOW_')) unset[k] = '';
+
+  before(async () => {
+    rt = await startRuntime({ deliveries: true, env: unset });
+  });
+  after(async () => {
+    await rt?.stop();
+  });
+
+  for (const file of files.filter((f) => f.startsWith('flows'))) {
+    it(`${file} imports and runs unchanged: every \${VAR} resolves, no error`, async () => {
+      const flow = loadFlowFile(file);
+      const { logs } = await rt.deploy(flow, { settleMs: 800 });
+      const errors = logs.filter((e) => e.level <= 20 && e.level > 1);
+      assert.deepStrictEqual(errors, [], `${file} logged errors:\n${describeLogs(errors)}`);
+      assert.ok(!logs.some((e) => /\$\{\w+\}/.test(e.msg)), `${file}: an unresolved \${VAR} in the log:\n${describeLogs(logs)}`);
+      await rt.clearFlows();
+    });
+  }
+
+  it("demo.json: a capture node's configuration error shows in the dashboard's Recent errors", async () => {
+    const flow = loadFlowFile('flows/demo.json');
+    const poll = flow.find((n) => n.type === 'zk-poll');
+    const panel = flow.find((n) => n.type === 'ui_template' && n.name === 'recent errors');
+    assert.ok(poll && panel);
+    // A device list with a column zk-poll and zk-live do not know: both refuse it when they start.
+    await rt.setEnv({ PUNCHFLOW_FLEET: 'host,port,colour\n127.0.0.1,4370,red' });
+    try {
+      const since = rt.deliveries.length;
+      await rt.deploy(flow, { settleMs: 300 });
+      const shown = await rt.waitFor(() => rt.deliveries.slice(since).find((d) => d.destination.id === panel.id &&
+        Array.isArray(d.payload) && (d.payload as Array<{ source: string; text: string }>).some((e) => e.source === poll.name && /colour/.test(e.text))), 10_000, 'the error in Recent errors');
+      assert.ok(shown);
+    } finally {
+      await rt.setEnv({ PUNCHFLOW_FLEET: null });
+      await rt.clearFlows();
+    }
+  });
+});

@@ -170,3 +170,53 @@ describe('demo dashboard: the device table function', () => {
     assert.equal(run({ topic: 'other', payload: 'nothing of ours' }, flow), null);
   });
 });
+
+describe('fleet dashboard: the device table function', () => {
+  type Row = Record<string, unknown>;
+  const nodes = readFlow('fleet-mysql-access.json');
+  const fn = nodes.find((n) => n.type === 'function' && n.name === 'device table');
+  const store = new Map<string, unknown>();
+  const flow = { get: (k: string) => store.get(k), set: (k: string, v: unknown) => void store.set(k, v) };
+  const node = { status: () => undefined };
+  const run = new Function('msg', 'flow', 'node', String(fn?.func)) as (msg: Record<string, unknown>, f: typeof flow, n: typeof node) => { payload: Row[] } | null;
+  const host = '127.0.0.1:4370';
+  const status = (over: Record<string, unknown>) => ({
+    topic: 'SN1',
+    payload: { state: 'online', deviceSn: 'SN1', deviceName: 'Front door', site: 'HQ', deviceHost: host, lastSeen: null, lastPoll: null, lastError: null, records: null, newRecords: 0, capacity: { records: null, recordsMax: null }, clockDriftSec: null, ...over },
+  });
+  const punch = (i: number, source: string) => ({ id: `SN1|${i}|2024-05-01T08:00:0${i}`, localTime: `2024-05-01T08:00:0${i}`, deviceSn: 'SN1', deviceName: 'Front door', site: 'HQ', deviceHost: host, source });
+
+  it('"New" counts the punches out of zk-dedupe; zk-live status events (newRecords 0) do not reset it', () => {
+    assert.ok(fn, 'the fleet flow has a "device table" function');
+    const dd = nodes.find((n) => n.type === 'zk-dedupe');
+    assert.ok(dd?.wires?.[0].includes(fn.id), 'the new punches reach the device table');
+    run(status({ lastPoll: '2024-05-01T08:05:00.000Z', records: 153, newRecords: 3 }), flow, node);
+    let out = run({ topic: 'SN1', payload: [punch(1, 'poll'), punch(2, 'poll'), punch(3, 'poll')] }, flow, node);
+    assert.equal(out?.payload[0].newRecords, 3);
+    // zk-live's status after connecting: a live link reports 0 new records of its own.
+    out = run(status({ newRecords: 0, lastSeen: '2024-05-01T08:06:00.000Z' }), flow, node);
+    assert.equal(out?.payload[0].newRecords, 3, 'a zk-live status event must not overwrite the count');
+    assert.equal(out?.payload[0].lastPoll, new Date('2024-05-01T08:05:00.000Z').toLocaleString('sv-SE'), 'poll-only fields kept');
+    out = run({ topic: 'SN1', payload: punch(4, 'live') }, flow, node);
+    assert.equal(out?.payload[0].newRecords, 4, 'a live punch counts too');
+    assert.equal(out?.payload.length, 1, 'one row per device');
+    assert.equal(run({ topic: 'anomaly', payload: [] }, flow, node), null);
+  });
+});
+
+describe('flows/demo.json settings', () => {
+  it('every ${VAR} in a node setting is defined on the tab with a default read from a PUNCHFLOW_* variable', () => {
+    const nodes = readFlow('demo.json');
+    const tab = nodes.find((n) => n.type === 'tab');
+    const env = new Map(((tab?.env as { name: string; type: string; value: string }[] | undefined) ?? []).map((e) => [e.name, e]));
+    const used = new Set<string>();
+    // Credentials aside: `npm start` moves the password reference into the credentials file.
+    for (const n of nodes) for (const [k, v] of Object.entries(n)) if (k !== 'credentials' && typeof v === 'string' && /^\$\{\w+\}$/.test(v)) used.add(v.slice(2, -1));
+    assert.ok(used.has('FLEET') && used.has('DATA_DIR'));
+    for (const u of used) {
+      const e = env.get(u);
+      assert.ok(e, `\${${u}} is not defined on the tab`);
+      assert.match(e.value, /^\$env\("PUNCHFLOW_\w+"\) \? \$env\("PUNCHFLOW_\w+"\) : ".*"$/s);
+    }
+  });
+});

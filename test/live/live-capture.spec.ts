@@ -41,6 +41,23 @@ describe('live/LiveCapture against the simulator', function () {
     assert.equal(online?.deviceHost, `127.0.0.1:${r.port}`);
   });
 
+  // String event bodies (TFT firmware), whose polled copies carry a uid.
+  for (const profile of ['tft', 'tft49'] as const) {
+    it(`${profile}: a live record carries the uid from the user table, as the polled copy of the punch does`, async () => {
+      r = await rig({ sim: { profile }, capture: { firstStart: 'all' } });
+      r.cap.start();
+      await waitFor(() => r!.records.length === 20, 5000, 'the backlog');
+      assert.ok(r.records.every((x) => x.uid !== null), 'polled records have a uid');
+      const u = r.sim.users[3];
+      r.sim.punch({ userId: u.userId, at: wallAt(1) });
+      await waitFor(() => r!.records.length === 21, 2000, 'the live record');
+      const rec = r.records[20];
+      assert.equal(rec.source, 'live');
+      assert.equal(rec.userId, u.userId);
+      assert.equal(rec.uid, u.uid, 'the uid does not depend on which path delivered the punch first');
+    });
+  }
+
   it("firstStart 'all' emits the existing log once as poll records, then live ones", async () => {
     r = await rig({ capture: { firstStart: 'all' } });
     r.cap.start();

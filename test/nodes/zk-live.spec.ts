@@ -199,6 +199,18 @@ describe('zk-live node', function () {
     assert.equal(sessionRegistry.size, 0);
   });
 
+  it('a configuration error reaches Catch nodes (with a msg, once the flow runs), so a dashboard can list it', async () => {
+    await helper.load([zkDevice, zkLive], flow({ mode: 'list', fleet: '${PUNCHFLOW_FLEET}' }));
+    const h = wire();
+    await until(() => h.caught.length >= 1, 5000, 'the caught configuration error');
+    const m = h.caught[0] as Msg & { error?: { message: string; source: { id: string } } };
+    assert.equal(m.topic, 'config');
+    assert.equal(m.error?.source.id, 'l1');
+    assert.match(m.error?.message ?? '', /^zk-live l1: .*PUNCHFLOW_FLEET/);
+    await delay(100);
+    assert.equal(h.caught.length, 1, 'said once');
+  });
+
   it('redeploy and delete leave no sockets, timers or listeners', async () => {
     sims = await startSimulators({ devices: 2, records: 10, users: 5, transports: 'tcp', host: '127.0.0.1', basePort: 0 });
     const before = resourceCounts();

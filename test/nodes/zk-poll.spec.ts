@@ -183,6 +183,16 @@ describe('zk-poll node', function () {
     assert.equal(h.status.filter((m) => m.alert === true).length, 1, 'one alert per failure streak');
   });
 
+  it('a configuration error reaches Catch nodes (with a msg, once the flow runs), so a dashboard can list it', async () => {
+    await helper.load([zkDevice, zkPoll], flow({ mode: 'list', fleet: '${PUNCHFLOW_FLEET}' }));
+    const h = wire();
+    await until(() => h.caught.length >= 1, 5000, 'the caught configuration error');
+    const m = h.caught[0] as Msg & { error?: { message: string; source: { id: string } } };
+    assert.equal(m.topic, 'config');
+    assert.equal(m.error?.source.id, 'p1');
+    assert.match(m.error?.message ?? '', /^zk-poll p1: .*PUNCHFLOW_FLEET/);
+  });
+
   it('redeploy and delete leave no sockets, timers or listeners', async () => {
     sims = await startSimulators({ devices: 2, records: 100, users: 5, transports: 'tcp' });
     const before = resourceCounts();
