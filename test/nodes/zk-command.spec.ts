@@ -115,6 +115,23 @@ describe('zk-command node', function () {
     assert.match(h.failures[0].payload.message, new RegExp(`^closed branch \\(127\\.0\\.0\\.1:${dead}\\): `));
   });
 
+  it('a fleet over UDP with the fleet comm key credential: each door unlocked, a device with another key reported', async () => {
+    sims = await startSimulators({ devices: 3, records: 3, users: 1, transports: 'udp', commKey: 4242 });
+    const other = new ZkSimulator({ port: 0, records: 1, users: 1, seed: 9, transports: 'udp', commKey: 99 });
+    await other.start();
+    sims.push(other);
+    const fleet = JSON.stringify(sims.map((s, i) => ({ host: '127.0.0.1', port: s.port, name: `gate ${i + 1}` })));
+    await helper.load([zkCommand], flow({ mode: 'list', fleet, transport: 'udp', tz: 'UTC', timeout: 1500, action: 'unlock', unlockSeconds: 5, allowUnlock: true }), { c1: { commKey: '4242' } });
+    const h = wire();
+    await h.send('c1');
+    assert.equal(h.results.length, 3);
+    for (const s of sims.slice(0, 3)) assert.deepEqual(s.doorUnlocks.map((u) => u.seconds), [5]);
+    assert.equal(other.doorUnlocks.length, 0);
+    assert.equal(h.failures.length, 1);
+    assert.match(h.failures[0].payload.message, /^gate 4 .*comm key/);
+    assert.equal((h.failures[0].payload.error as { code: string }).code, 'AUTH');
+  });
+
   it('unlock, restart and clear are refused unless their box is ticked; nothing is sent to the device', async () => {
     const sim = new ZkSimulator({ port: 0, records: 10, users: 2, seed: 2, transports: 'tcp' });
     sims = [sim];
