@@ -327,7 +327,14 @@ export class ZkClient {
     if (!opts || typeof opts.confirmStored !== 'function') {
       throw new ZkError('BAD_INPUT', `safe clear of ${this.label} needs confirmStored: a function that stores the records and says so`);
     }
-    const att = await this.attendance();
+    // Always disabled for the download, whatever disableDuringRead says: the count must match the buffer.
+    await this.command(Cmd.DISABLEDEVICE);
+    let att: AttendanceResult & { raw: Buffer };
+    try {
+      att = await this.readAttendance();
+    } finally {
+      if (this.connected) await this.command(Cmd.ENABLEDEVICE).catch((err: Error) => this.o.logger('warn', `could not re-enable ${this.label}: ${err.message}`));
+    }
     const downloaded = att.records.length;
     const notCleared = (reason: string, countAtCheck: number | null): SafeClearResult => ({
       cleared: false, downloaded, countAtCheck, arrived: countAtCheck === null ? 0 : Math.max(0, countAtCheck - downloaded), reason,
@@ -345,7 +352,8 @@ export class ZkClient {
     // Disabled from the count check to the clear: the check then speaks for the log the clear removes.
     await this.command(Cmd.DISABLEDEVICE);
     try {
-      const count = (await this.freeSizes()).records;
+      const sizes = await this.freeSizes();
+      const count = sizes.records;
       if (count !== downloaded) {
         const diff = count - downloaded;
         return notCleared(
@@ -354,6 +362,17 @@ export class ZkClient {
             : `${this.label} now counts ${count} records, not the ${downloaded} downloaded; nothing was cleared — run the safe clear again`,
           count,
         );
+      }
+      if (sizes.recordsCapacity > 0 && count >= sizes.recordsCapacity) {
+        // A full log overwrites its oldest record on a punch and keeps its count: only the log itself can
+        // prove nothing arrived. Read it again (the device is disabled, so it holds still) and compare.
+        const again = await this.readAttendance();
+        if (!again.raw.equals(att.raw)) {
+          return notCleared(
+            `the log of ${this.label} is full (${count} of ${sizes.recordsCapacity}) and changed after the download (a punch overwrote the oldest record); nothing was cleared — run the safe clear again`,
+            count,
+          );
+        }
       }
       await this.command(Cmd.CLEAR_ATTLOG);
       const left = (await this.freeSizes()).records;
@@ -423,25 +442,29 @@ export class ZkClient {
    * compared with the device's own count (a mismatch is logged: some firmware miscounts, §5).
    */
   async attendance(opts: { onProgress?: (p: AttendanceProgress) => void } = {}): Promise<AttendanceResult> {
-    return this.withDeviceDisabled(async () => {
-      const sizes = await this.freeSizes();
-      const n = sizes.records;
-      const buffer = await readPreparedBuffer(this.requireSession(), ATTLOG_SELECTOR, {
-        ...this.readOptions(),
-        onProgress: opts.onProgress
-          ? (p) => opts.onProgress?.({ ...p, records: p.totalBytes > 4 ? Math.floor((n * Math.max(0, p.bytes - 4)) / (p.totalBytes - 4)) : 0 })
-          : undefined,
-      });
-      const total = buffer.readUInt32LE(0);
-      const { layout, records } = decodeAttendanceRecords(buffer.subarray(4, 4 + total), n);
-      if (n > 0 && layout.count !== n) {
-        this.o.logger('warn', `${this.label} reported ${n} records but sent ${layout.count}`, { deviceCount: n, received: layout.count });
-      }
-      if (layout.size === 8 && records.length > 0) await this.resolveUids(records);
-      // 16-byte records carry the PIN but no uid: fill it from the same user table.
-      if (layout.size === 16 && records.length > 0) await this.fillUids(records);
-      return { records, layout, deviceCount: n, bytes: buffer.length };
+    const { raw: _raw, ...result } = await this.withDeviceDisabled(() => this.readAttendance(opts.onProgress));
+    return result;
+  }
+
+  /** The attendance read itself (no disable/enable); `raw` is the prepared buffer as received. */
+  private async readAttendance(onProgress?: (p: AttendanceProgress) => void): Promise<AttendanceResult & { raw: Buffer }> {
+    const sizes = await this.freeSizes();
+    const n = sizes.records;
+    const buffer = await readPreparedBuffer(this.requireSession(), ATTLOG_SELECTOR, {
+      ...this.readOptions(),
+      onProgress: onProgress
+        ? (p) => onProgress({ ...p, records: p.totalBytes > 4 ? Math.floor((n * Math.max(0, p.bytes - 4)) / (p.totalBytes - 4)) : 0 })
+        : undefined,
     });
+    const total = buffer.readUInt32LE(0);
+    const { layout, records } = decodeAttendanceRecords(buffer.subarray(4, 4 + total), n);
+    if (n > 0 && layout.count !== n) {
+      this.o.logger('warn', `${this.label} reported ${n} records but sent ${layout.count}`, { deviceCount: n, received: layout.count });
+    }
+    if (layout.size === 8 && records.length > 0) await this.resolveUids(records);
+    // 16-byte records carry the PIN but no uid: fill it from the same user table.
+    if (layout.size === 16 && records.length > 0) await this.fillUids(records);
+    return { records, layout, deviceCount: n, bytes: buffer.length, raw: buffer };
   }
 
   /**

@@ -20,6 +20,11 @@ export interface CommandFaults {
    * that honours it: the person punches again once the screen is back).
    */
   disabledPunches?: 'keep' | 'defer';
+  /**
+   * The log holds at most this many records (reported as the records capacity): a punch when it is full
+   * overwrites the oldest record, so the count stays the same, as firmware with a full log does.
+   */
+  wrapAtRecords?: number;
 }
 
 /** One door unlock the device performed. */

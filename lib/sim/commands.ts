@@ -112,7 +112,7 @@ export function handleCommand(dev: DeviceContext, s: SessionState, req: DecodedP
     case Cmd.POWEROFF:
       return { ...one(req, Reply.ACK_OK), restartAfter: true };
     case Cmd.GET_FREE_SIZES:
-      return one(req, Reply.ACK_OK, dev.state.freeSizes(dev.faults().countsMode ?? 'exact'));
+      return one(req, Reply.ACK_OK, dev.state.freeSizes(dev.faults().countsMode ?? 'exact', dev.faults().wrapAtRecords));
     case Cmd.GET_VERSION:
       return one(req, Reply.ACK_OK, Buffer.from(`${dev.firmware}\0`, 'latin1'));
     case Cmd.OPTIONS_RRQ: {

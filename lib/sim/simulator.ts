@@ -381,6 +381,8 @@ export class ZkSimulator {
     };
     const invalid = this.faultSet.invalidTimestamps ?? 'off';
     if (invalid !== 'off') rec.rawTime = invalidRawTime(invalid, this.clock.now());
+    const wrapAt = this.faultSet.wrapAtRecords;
+    if (wrapAt !== undefined && wrapAt > 0) while (this.state.recordCount >= wrapAt) this.state.dropOldest();
     this.state.appendRecord(rec);
     if (!p.silent) this.broadcast(rec);
     return rec;

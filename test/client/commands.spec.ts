@@ -261,6 +261,26 @@ describe('device commands: clock, safe clear, unlock, restart (client ↔ simula
       assert.equal(formatWallClock(records[0].time), punchedAt);
     });
 
+    it('a full log (a punch overwrites the oldest record, same count): the log is compared again, nothing cleared', async () => {
+      const { r, records, clears, sim } = await run({ records: 50, faults: { wrapAtRecords: 50 } }, (s) => {
+        s.onCommand(Cmd.DISABLEDEVICE, (n) => {
+          if (n === 2) s.punch({ userId: s.users[4].userId, silent: true });
+        });
+      });
+      assert.equal(r.cleared, false);
+      assert.equal(r.countAtCheck, 50, 'the count did not change');
+      assert.match(r.reason ?? '', /is full \(50 of 50\) and changed after the download/);
+      assert.equal(clears, 0);
+      assert.equal(records.length, 50);
+      assert.equal(records[49].userId, sim.users[4].userId, 'the new punch is still on the device');
+    });
+
+    it('a full log that did not change is cleared (compared again, equal)', async () => {
+      const { r, records } = await run({ records: 40, faults: { wrapAtRecords: 40 } }, () => undefined);
+      assert.equal(r.cleared, true);
+      assert.equal(records.length, 0);
+    });
+
     it('not confirmed as stored: nothing is cleared and no clear window is opened', async () => {
       await withDevice({ seed: 13, users: 2, records: 10 }, async (sim, port) => {
         await withClient(sim, port, {}, async (c) => {
