@@ -69,6 +69,8 @@ export interface CommandRequest {
   action: CommandAction;
   thresholdSec: number;
   unlockSeconds: number;
+  /** Only this device of the node's devices: its host:port, serial or name (a dashboard row's action). */
+  device?: string;
 }
 
 /**
@@ -99,6 +101,10 @@ export function readCommandRequest(payload: unknown, s: CommandSettings): Comman
       throw new Error(`msg.payload.seconds (door unlock time) must be a whole number from 1 to ${MAX_UNLOCK_SECONDS} (got ${JSON.stringify(p.seconds)})`);
     }
     req.unlockSeconds = n;
+  }
+  if (p.device !== undefined) {
+    if (typeof p.device !== 'string' || p.device.trim() === '') throw new Error(`msg.payload.device must be a device's host:port, serial or name (got ${JSON.stringify(p.device)})`);
+    req.device = p.device.trim();
   }
   return req;
 }

@@ -151,8 +151,14 @@ export = (RED: NodeAPI): void => {
         if (!p || p.type !== 'zk-poll') throw new Error(`safe clear: zk-poll node "${settings.pollNode}" is not deployed; choose a deployed zk-poll node`);
       }
       const m = msg as NodeMessageInFlow & { devices?: unknown };
-      const devices = m.devices !== undefined ? fleetFromMsg(m.devices, settings) : singleSession ? [singleSession.config] : fleet;
+      let devices = m.devices !== undefined ? fleetFromMsg(m.devices, settings) : singleSession ? [singleSession.config] : fleet;
       if (devices.length === 0) throw new Error('no devices (the device list is empty; give msg.devices or fill in the list)');
+      if (req.device !== undefined) {
+        const want = req.device;
+        // By address, name, or the serial a device reported earlier (sessions of other nodes may know it).
+        devices = devices.filter((d) => deviceKey(d) === want || d.name === want || sessionRegistry.find(deviceKey(d))?.serial === want);
+        if (devices.length === 0) throw new Error(`device "${want}" is not one of this node's devices; nothing was done`);
+      }
       const totals = { ok: 0, failed: 0 };
       const byKey = new Map(devices.map((d) => [deviceKey(d), d]));
       node.status({ fill: 'blue', shape: 'dot', text: `${req.action}: ${devices.length} device(s)…` });

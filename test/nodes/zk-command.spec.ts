@@ -113,6 +113,14 @@ describe('zk-command node', function () {
     assert.equal(h.failures.length, 1);
     assert.equal(h.failures[0].payload.ok, false);
     assert.match(h.failures[0].payload.message, new RegExp(`^closed branch \\(127\\.0\\.0\\.1:${dead}\\): `));
+
+    // One row's action (a dashboard button): only that device, by host:port or by name.
+    const timeReadsBefore = sims.map((s) => s.counters.commandsSeen[Cmd.GET_TIME] ?? 0);
+    await h.send('c1', { action: 'syncClock', device: `127.0.0.1:${sims[1].port}` });
+    await h.send('c1', { action: 'syncClock', device: 'branch 3' });
+    assert.deepEqual(sims.map((s, i) => (s.counters.commandsSeen[Cmd.GET_TIME] ?? 0) - timeReadsBefore[i]), [0, 1, 1]);
+    await h.send('c1', { action: 'syncClock', device: '10.9.9.9:4370' });
+    assert.match(h.failures[1].payload.message, /device "10\.9\.9\.9:4370" is not one of this node's devices; nothing was done/);
   });
 
   it('a fleet over UDP with the fleet comm key credential: each door unlocked, a device with another key reported', async () => {
