@@ -208,6 +208,7 @@ export class ZkSimulator {
     this.liveTimer = null;
     if (this.downTimer) clearTimeout(this.downTimer);
     this.downTimer = null;
+    this.down = false;
     for (const w of this.upWaiters.splice(0)) w();
     await this.listenerChange;
     for (const c of this.connections) c.close();
@@ -280,6 +281,8 @@ export class ZkSimulator {
   private readonly hookCounts = new Map<number, number>();
   private deferred: PunchInput[] = [];
   private downTimer: NodeJS.Timeout | null = null;
+  /** From a restart with restartDownMs until the listener is back. */
+  private down = false;
 
   /** Restarts performed (RESTART received, or restart() called). */
   get restarts(): number {
@@ -293,12 +296,12 @@ export class ZkSimulator {
 
   /** True while a restart keeps the device unreachable. */
   get isDown(): boolean {
-    return this.downTimer !== null;
+    return this.down;
   }
 
   /** Resolves when the device is reachable again after a restart (at once when it is). */
   async waitUntilUp(): Promise<void> {
-    while (this.downTimer !== null) await new Promise<void>((r) => this.upWaiters.push(r));
+    while (this.down) await new Promise<void>((r) => this.upWaiters.push(r));
   }
 
   private readonly upWaiters: (() => void)[] = [];
@@ -345,6 +348,7 @@ export class ZkSimulator {
 
   private goDown(ms: number): void {
     if (this.downTimer) clearTimeout(this.downTimer);
+    this.down = true;
     // Closed at once (refusing from this moment), then chained so a later re-listen waits for it.
     const closing = this.tcp?.closeListener();
     this.listenerChange = this.listenerChange.then(() => closing).catch(() => undefined);
@@ -354,6 +358,9 @@ export class ZkSimulator {
       this.udp?.setSilent(false);
       this.listenerChange = this.listenerChange.then(() => this.applyTcpMode()).catch(() => undefined);
       void this.listenerChange.then(() => {
+        // Up only once the listener accepts again (a second restart meanwhile keeps it down).
+        if (this.downTimer !== null) return;
+        this.down = false;
         for (const w of this.upWaiters.splice(0)) w();
       });
     }, ms);

@@ -103,6 +103,22 @@ describe('device commands: clock, safe clear, unlock, restart (client ↔ simula
     }
   }
 
+  it('restart downtime: TCP refused and UDP silent until the device is back, then both answer', async () => {
+    await withDevice({ seed: 15, users: 1, records: 1, faults: { restartDownMs: 2000 } }, async (sim, port) => {
+      await withClient(sim, port, {}, (c) => c.restart());
+      await until(() => sim.restarts === 1, 5000, 'the restart');
+      assert.equal(sim.isDown, true);
+      const tcp = new ZkClient({ host: HOST, port, timeoutMs: 500 });
+      await assert.rejects(tcp.connect(), (err: Error) => err instanceof ZkError && err.code === 'CONNECTION');
+      const udp = new ZkClient({ host: HOST, port, transport: 'udp', timeoutMs: 300 });
+      await assert.rejects(udp.connect(), (err: Error) => err instanceof ZkError && err.code === 'TIMEOUT');
+      await Promise.all([tcp.close(), udp.close()]);
+      await sim.waitUntilUp();
+      assert.equal(sim.isDown, false);
+      for (const transport of ['tcp', 'udp'] as const) await withClient(sim, port, { transport }, async (c) => assert.equal((await c.info()).serial, sim.serial));
+    });
+  });
+
   it('a device that answers the connect with 6001 gets an error naming the code and the comm key', async () => {
     for (const transport of ['tcp', 'udp'] as const) {
       await withDevice({ seed: 5, users: 1, records: 1, faults: { connectReply: 6001 } }, async (_sim, port) => {
