@@ -30,5 +30,16 @@ if (fs.existsSync(nodesSrc)) {
   }
 }
 
+// The shipped flows also in examples/flows/, where Node-RED's Import → Examples finds them (it reads the
+// module's examples/ folder and its subfolders). flows/ stays the one edited copy; examples/flows/ is
+// generated (and ignored by git), emptied first so a removed flow does not linger.
+const flowsSrc = path.join(root, 'flows');
+const flowsExamples = path.join(root, 'examples', 'flows');
+if (fs.existsSync(flowsSrc)) {
+  fs.rmSync(flowsExamples, { recursive: true, force: true });
+  fs.mkdirSync(flowsExamples, { recursive: true });
+  for (const f of fs.readdirSync(flowsSrc)) if (f.endsWith('.json')) fs.copyFileSync(path.join(flowsSrc, f), path.join(flowsExamples, f));
+}
+
 const cli = path.join(root, 'dist', 'bin', 'zk.js');
 if (fs.existsSync(cli)) fs.chmodSync(cli, 0o755);

@@ -39,7 +39,7 @@ describe('browser: the demo dashboard (/ui)', function () {
   before(async function () {
     skipWithoutChromium(this);
     // Three devices on two sites, a live punch every couple of seconds so the chart has something to show.
-    sims = await startSimulators({ devices: 3, host: '127.0.0.1', transports: 'tcp', users: 12, records: 150, seed: 5150, liveEveryMs: 2_500 });
+    sims = await startSimulators({ devices: 3, host: '127.0.0.1', transports: 'tcp', users: 12, records: 150, seed: 5150, liveEveryMs: 2_500, userIds: 'plain' });
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'punchflow-browser-dash-'));
     const names = ['Front door', 'Loading bay', 'Canteen'];
     const sites = ['Head office', 'Head office', 'Warehouse'];
@@ -48,7 +48,7 @@ describe('browser: the demo dashboard (/ui)', function () {
       startRuntime({ env: { PUNCHFLOW_FLEET: csv, PUNCHFLOW_DATA_DIR: dataDir }, flows: loadFlowFile('flows/demo.json') }),
       launchChromium(),
     ]);
-    page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
     errors = new PageErrors(page);
     await page.goto(rt.uiUrl);
   });

@@ -296,6 +296,8 @@ export function shippedFlowFiles(): string[] {
     if (!fs.existsSync(abs)) return;
     for (const e of fs.readdirSync(abs, { withFileTypes: true })) {
       const rel = path.join(dir, e.name);
+      // examples/flows/ is the build's copy of flows/ (for Import → Examples): the same flows, tested once.
+      if (rel === path.join('examples', 'flows')) continue;
       if (e.isDirectory() && deep) walk(rel, deep);
       else if (e.isFile() && e.name.endsWith('.json')) out.push(rel);
     }

@@ -220,3 +220,23 @@ describe('flows/demo.json settings', () => {
     }
   });
 });
+
+describe('flows/: readable in the editor', () => {
+  for (const name of fs.readdirSync(path.join(root, 'flows')).filter((f) => f.endsWith('.json'))) {
+    it(`${name}: every wire runs left to right (a wire back across the canvas goes through link nodes)`, () => {
+      const nodes = readFlow(name);
+      const byId = new Map(nodes.map((n) => [n.id, n]));
+      const back: string[] = [];
+      for (const n of nodes) {
+        for (const port of n.wires ?? []) {
+          for (const to of port) {
+            const m = byId.get(to);
+            // Node positions are centres; a target left of its source by more than a node's half width crosses back.
+            if (m && Number(m.x) < Number(n.x) - 60) back.push(`${String(n.name || n.type)} (x ${String(n.x)}) → ${String(m.name || m.type)} (x ${String(m.x)})`);
+          }
+        }
+      }
+      assert.deepEqual(back, []);
+    });
+  }
+});

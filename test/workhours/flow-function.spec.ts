@@ -18,12 +18,13 @@ const flow = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'flows'
 const node = flow.find((n) => n.type === 'function' && n.name === 'daily hours');
 
 /** Runs the function node's body as Node-RED does: `(function(msg){ … })` in a fresh context. */
-function runNode(punches: unknown, options: WorkHoursOptions = {}): { result: WorkHoursResult; chart: unknown; status: unknown } {
+function runNode(punches: unknown, options: WorkHoursOptions = {}, extraEnv: Record<string, string> = {}): { result: WorkHoursResult; chart: unknown; status: unknown; names: unknown } {
   if (!node) throw new Error('no "daily hours" function node in flows/workhours.json');
   const statuses: unknown[] = [];
   const env: Record<string, string> = {
     MAX_SEGMENT_HOURS: options.maxSegmentHours === undefined ? '16' : String(options.maxSegmentHours),
     BREAKS: options.breaks ?? 'unpaid',
+    ...extraEnv,
   };
   const sandbox = {
     node: { status: (s: unknown) => statuses.push(s), warn: () => undefined, error: () => undefined, log: () => undefined },
@@ -34,8 +35,8 @@ function runNode(punches: unknown, options: WorkHoursOptions = {}): { result: Wo
   vm.createContext(sandbox);
   vm.runInContext(`__out = (function (msg) {\n${node.func}\n})(msg);`, sandbox, { timeout: 5000 });
   // Values made in the sandbox have that realm's prototypes: compare their JSON form.
-  const out = JSON.parse(JSON.stringify(sandbox.__out)) as [{ payload: WorkHoursResult }, { payload: unknown }];
-  return { result: out[0].payload, chart: out[1].payload, status: JSON.parse(JSON.stringify(statuses[0] ?? null)) as unknown };
+  const out = JSON.parse(JSON.stringify(sandbox.__out)) as [{ payload: WorkHoursResult; names?: unknown }, { payload: unknown }];
+  return { result: out[0].payload, chart: out[1].payload, status: JSON.parse(JSON.stringify(statuses[0] ?? null)) as unknown, names: out[0].names };
 }
 
 const plain = (r: WorkHoursResult): WorkHoursResult => JSON.parse(JSON.stringify(r)) as WorkHoursResult;
@@ -71,5 +72,22 @@ describe('workhours flow: the function node equals lib/workhours', () => {
     assert.deepEqual(chart, [{ series: ['hours'], labels: ['5'], data: [[4.5]] }]);
     assert.deepEqual(status, { fill: 'green', shape: 'dot', text: '1 days · 1 open' });
     assert.deepEqual(runNode('not an array').result.days, []);
+  });
+
+  it('chart labels: names from EMPLOYEES (CSV or JSON), else ids, long ones cut to fit under a bar; most hours first', () => {
+    const today = new Date().toLocaleDateString('sv-SE');
+    const long = '653005333009678895779320';
+    const punches = [
+      p(`5 in ${today}T08:00:00`), p(`5 out ${today}T12:30:00`),
+      p(`${long} in ${today}T07:00:00`), p(`${long} out ${today}T15:00:00`),
+      p(`0077 in ${today}T09:00:00`), p(`0077 out ${today}T10:00:00`),
+    ];
+    const csv = runNode(punches, {}, { EMPLOYEES: 'userId,name\n5,Anna Adams\n0077,Ben Baker' });
+    assert.deepEqual(csv.chart, [{ series: ['hours'], labels: ['…95779320', 'Anna Adams', 'Ben Baker'], data: [[8, 4.5, 1]] }]);
+    assert.deepEqual(csv.names, { 5: 'Anna Adams', '0077': 'Ben Baker' }, 'the names go to the table too');
+    const json = runNode(punches, {}, { EMPLOYEES: JSON.stringify({ [long]: 'Chloe Clark' }) });
+    assert.deepEqual((json.chart as [{ labels: string[] }])[0].labels, ['Chloe Clark', '5', '0077']);
+    // The result itself stays lib/workhours' (ids, not names).
+    assert.deepEqual(csv.result, plain(workHours(punches, {})));
   });
 });
