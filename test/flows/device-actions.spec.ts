@@ -40,7 +40,12 @@ for (const [file, templateType] of [['fleet-mysql-access.json', 'ui_template'], 
       assert.deepEqual([cmd.mode, cmd.fleet, cmd.tz, cmd.allowUnlock, cmd.allowRestart, cmd.allowClear], ['list', '${FLEET}', '${DEVICE_TZ}', true, false, false]);
       assert.ok(result && result.type === 'function');
       assert.deepEqual(cmd.wires, [[result.id], [result.id]], 'results and failures both shown');
-      assert.deepEqual(result.wires, [[tmpl.id]], 'back under the buttons');
+      // Back under the buttons through a link pair (wires run left to right on the canvas).
+      const out = byId.get(result.wires?.[0]?.[0] ?? '');
+      assert.equal(out?.type, 'link out');
+      const back = byId.get(String((out?.links as string[] | undefined)?.[0]));
+      assert.equal(back?.type, 'link in');
+      assert.deepEqual(back?.wires, [[tmpl.id]]);
     });
 
     it("the 'action result' function turns a result and a failure into the line under the buttons", () => {
