@@ -1,5 +1,5 @@
 /**
- * The dashboards' device actions in headless Chromium against simulated devices: choose a device under the
+ * The dashboards' device actions in headless Chromium against simulated devices: choose a device above the
  * device table, press "Unlock door" or "Sync clock", answer the browser's confirmation; a declined
  * confirmation sends nothing. Dashboard 1 (fleet-mysql-access.json, /ui) and Dashboard 2 (dashboard2.json).
  */
