@@ -3,8 +3,6 @@
  * (lib/fleet does the work; this file adapts it to Node-RED). Output 1: records per device; output 2:
  * device status events, alerts, anomalies and dry-run reports.
  */
-import * as os from 'os';
-import * as path from 'path';
 import type { NodeAPI, Node, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { DeviceConfig, DeviceSession, deviceKey, sessionRegistry } from '../../lib/device';
 import { ZkConnectionError } from '../../lib/errors';
@@ -13,7 +11,7 @@ import {
 } from '../../lib/fleet';
 import type { AttendanceRecord } from '../../lib/record/canonical';
 import type { ZkDeviceNode } from '../zk-device/zk-device-api';
-import { PollSettings, ZkPollCredentials, ZkPollDef, configuredFleet, fleetFromMsg, fleetTextHasCommKeys, pollSettings } from './poll-config';
+import { PollSettings, ZkPollCredentials, ZkPollDef, configuredFleet, fleetFromMsg, fleetTextHasCommKeys, pollCursorDir, pollSettings } from './poll-config';
 import { ProgressStatus } from './progress-status';
 import { startErrorReporter } from '../shared/errors';
 
@@ -88,7 +86,7 @@ export = (RED: NodeAPI): void => {
     // Cursors per node: two zk-poll nodes on one device (e.g. to two databases) each need their own.
     const userDir = RED.settings.userDir as string | undefined;
     if (!userDir) node.warn('Node-RED has no user directory: cursors are kept in the temporary directory and may not survive a reboot');
-    const store = new CursorStore(path.join(userDir || os.tmpdir(), 'punchflow', 'cursors', node.id), (_lvl, m) => node.warn(m));
+    const store = new CursorStore(pollCursorDir(userDir, node.id), (_lvl, m) => node.warn(m));
     const scheduler = new FleetScheduler({
       concurrency: settings.concurrency,
       failuresToError: settings.failuresToError,
