@@ -42,6 +42,8 @@ const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
 interface CycleFigures {
   ms: number;
+  /** CPU time of this process during the cycle: on a loaded machine, wall time says more about the others. */
+  cpuMs: number;
   records: number;
   downloads: number;
   failed: number;
@@ -77,9 +79,9 @@ async function startFleet(): Promise<Sims> {
   return { devices: started.flatMap((s) => s.devices), stop: () => started.forEach((s) => s.child.stdin?.end()) };
 }
 
-function figuresOf(t: CycleTotals, ms: number): CycleFigures {
+function figuresOf(t: CycleTotals, ms: number, cpu: NodeJS.CpuUsage): CycleFigures {
   for (const f of t.failures.slice(0, 10)) process.stderr.write(`${f}\n`);
-  return { ms, records: t.newRecords, downloads: t.downloads, failed: t.failed };
+  return { ms, cpuMs: (cpu.user + cpu.system) / 1000, records: t.newRecords, downloads: t.downloads, failed: t.failed };
 }
 
 /** A full cycle then an unchanged one over `fleet`, with its own cursors. */
@@ -87,9 +89,10 @@ async function pollTwice(fleet: DeviceConfig[], dir: string): Promise<{ full: Cy
   // Records are counted, not kept: the poller hands them to its listeners, here none.
   const poller = new FleetPoller({ store: new CursorStore(dir), fleet, concurrency: CONCURRENCY, chunkSize: 1_000_000 });
   const timed = async () => {
+    const cpu0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     const t = await poller.request({ devices: null, dryRun: false, force: true });
-    return figuresOf(t, Number(process.hrtime.bigint() - t0) / 1e6);
+    return figuresOf(t, Number(process.hrtime.bigint() - t0) / 1e6, process.cpuUsage(cpu0));
   };
   try {
     const full = await timed();
@@ -129,13 +132,13 @@ interface LiveFigures {
   links: number;
   linkUpMs: number;
   rssMiB: number;
-  sockets: number | null;
+  sockets: number;
   cpuPercent: number;
   heartbeatMs: number;
   statusEvents: number;
 }
 
-async function liveLinks(fleet: DeviceConfig[], dir: string): Promise<LiveFigures> {
+async function liveLinks(fleet: DeviceConfig[], dir: string, socketsBefore: number): Promise<LiveFigures> {
   const store = new CursorStore(dir);
   const sessions = fleet.map((cfg) => sessionRegistry.acquire({ ...cfg, heartbeatMs: HEARTBEAT_MS }));
   const captures = sessions.map((s) => new LiveCapture(s, { cursors: store, firstStart: 'now' }));
@@ -168,7 +171,7 @@ async function liveLinks(fleet: DeviceConfig[], dir: string): Promise<LiveFigure
       links: up,
       linkUpMs,
       rssMiB: mib(process.memoryUsage().rss),
-      sockets: openSockets(),
+      sockets: (openSockets() ?? socketsBefore) - socketsBefore,
       cpuPercent: Math.round(((cpu.user + cpu.system) / 1000 / wallMs) * 1000) / 10,
       heartbeatMs: HEARTBEAT_MS,
       statusEvents,
@@ -191,28 +194,31 @@ async function main(): Promise<void> {
   try {
     const fleet = sims.devices.map((d) => normaliseDeviceConfig({ host: d.host, port: d.port, tz: 'UTC', timeoutMs: 10000 }));
     const rssStart = process.memoryUsage().rss;
+    // The simulator processes' stdio pipes are sockets too: counted here and left out of the figures below.
+    const socketsBefore = openSockets() ?? 0;
     const base = DEVICES > BASELINE ? await pollTwice(fleet.slice(0, BASELINE), path.join(dir, 'baseline')) : null;
     const { full, unchanged } = await pollTwice(fleet, path.join(dir, 'fleet'));
-    const socketsAfterPoll = openSockets();
+    const socketsAfterPoll = (openSockets() ?? socketsBefore) - socketsBefore;
     const peakPoll = process.resourceUsage().maxRSS * 1024;
-    const live = LIVE ? await liveLinks(fleet, path.join(dir, 'fleet')) : null;
+    const live = LIVE ? await liveLinks(fleet, path.join(dir, 'fleet'), socketsBefore) : null;
     const peak = process.resourceUsage().maxRSS * 1024;
     const rate = (c: CycleFigures) => (c.ms > 0 ? Math.round((c.records / c.ms) * 1000) : 0);
     const perDevice = (c: CycleFigures, n: number) => c.ms / n;
     const perDeviceRatio = base ? round3(perDevice(unchanged, DEVICES) / perDevice(base.unchanged, BASELINE)) : null;
     console.log(`devices ${DEVICES} × ${RECORDS} records, concurrency ${CONCURRENCY}`);
     if (base) console.log(`baseline ${BASELINE} devices: full ${base.full.ms.toFixed(0)} ms, unchanged ${base.unchanged.ms.toFixed(0)} ms`);
-    console.log(`full cycle      ${full.ms.toFixed(0)} ms, ${full.records} records (${rate(full)}/s), ${full.downloads} downloads, ${full.failed} failed`);
-    console.log(`unchanged cycle ${unchanged.ms.toFixed(0)} ms, ${unchanged.records} records, ${unchanged.downloads} downloads, ${unchanged.failed} failed` +
+    console.log(`full cycle      ${full.ms.toFixed(0)} ms (CPU ${full.cpuMs.toFixed(0)} ms), ${full.records} records (${rate(full)}/s), ${full.downloads} downloads, ${full.failed} failed`);
+    console.log(`unchanged cycle ${unchanged.ms.toFixed(0)} ms (CPU ${unchanged.cpuMs.toFixed(0)} ms), ${unchanged.records} records, ${unchanged.downloads} downloads, ${unchanged.failed} failed` +
       (perDeviceRatio !== null ? ` (per device ×${perDeviceRatio} the ${BASELINE}-device baseline)` : ''));
-    console.log(`peak RSS polling ${mib(peakPoll)} MiB (start ${mib(rssStart)} MiB), sockets open after the cycles ${socketsAfterPoll ?? 'n/a'}`);
+    console.log(`peak RSS polling ${mib(peakPoll)} MiB (start ${mib(rssStart)} MiB), sockets left open after the cycles ${socketsAfterPoll}`);
     if (live) {
-      console.log(`live: ${live.links} links up in ${live.linkUpMs.toFixed(0)} ms; RSS ${live.rssMiB} MiB, ${live.sockets ?? 'n/a'} sockets; ` +
+      console.log(`live: ${live.links} links up in ${live.linkUpMs.toFixed(0)} ms; RSS ${live.rssMiB} MiB, ${live.sockets} sockets; ` +
         `CPU ${live.cpuPercent}% over one heartbeat period (${live.heartbeatMs} ms, 2 heartbeats per link)`);
     }
     console.log(JSON.stringify({
       bench: 'fleet', devices: DEVICES, recordsPerDevice: RECORDS, concurrency: CONCURRENCY,
       fullMs: Math.round(full.ms), fullRecords: full.records, recordsPerSec: rate(full), fullDownloads: full.downloads,
+      fullCpuMs: Math.round(full.cpuMs), unchangedCpuMs: Math.round(unchanged.cpuMs),
       unchangedMs: Math.round(unchanged.ms), unchangedRecords: unchanged.records, unchangedDownloads: unchanged.downloads,
       ratio: round3(unchanged.ms / full.ms),
       failed: full.failed + unchanged.failed,
@@ -227,6 +233,7 @@ async function main(): Promise<void> {
       liveLinkUpMs: live ? Math.round(live.linkUpMs) : null,
       liveRssMiB: live?.rssMiB ?? null,
       liveSockets: live?.sockets ?? null,
+      loadAverage1m: Math.round(os.loadavg()[0] * 10) / 10, cpus: os.cpus().length,
       liveCpuPercent: live?.cpuPercent ?? null,
       liveHeartbeatMs: live?.heartbeatMs ?? null,
       liveStatusEvents: live?.statusEvents ?? null,
