@@ -71,7 +71,7 @@ export interface AccessSinkOptions {
   parkDays?: number;
   /** With punches parked, the badge map is re-read at least this often (on the next batch). Default 60,000 ms. */
   parkRetryMs?: number;
-  /** Clock for parking (tests). */
+  /** The sink's clock (parking, the USERINFO and Machines re-reads); tests inject one. */
   now?: () => number;
   /** How PINs match Badgenumber after an exact miss. Default 'exact'. */
   badgeMatch?: BadgeMatch;
@@ -243,7 +243,7 @@ export function createAccessSink(options: AccessSinkOptions, logger?: SinkLogger
     }
     bySn = sn;
     byIp = ip;
-    machinesLoadedAt = Date.now();
+    machinesLoadedAt = now();
   }
 
   async function open(): Promise<void> {
@@ -303,7 +303,7 @@ export function createAccessSink(options: AccessSinkOptions, logger?: SinkLogger
     const needsUsers = incoming.some((r) => !badges.lookup(r.userId)) || (parkedWaiting && now() - badgesLoadedAt >= parkRetryMs);
     // A serial missing from Machines.sn re-reads Machines (ZKTime may have added the device), at most once per machinesRefreshMs.
     const needsMachines =
-      Date.now() - machinesLoadedAt >= (options.machinesRefreshMs ?? 60_000) && incoming.some((r) => options.machineNumbers?.[r.deviceSn] === undefined && typeof bySn.get(r.deviceSn) !== 'number');
+      now() - machinesLoadedAt >= (options.machinesRefreshMs ?? 60_000) && incoming.some((r) => options.machineNumbers?.[r.deviceSn] === undefined && typeof bySn.get(r.deviceSn) !== 'number');
     try {
       if (needsUsers) await loadBadges(c);
       if (needsMachines) await loadMachines(c);
