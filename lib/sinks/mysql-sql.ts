@@ -449,24 +449,26 @@ const CONFIG_ERRNOS = new Set([
   1364, // a NOT NULL column without default that we do not write
 ]);
 
+/** The driver error's code and server error number ('' and -1 when absent). */
+function errorFields(err: unknown): { e: MysqlErrorLike; code: string; errno: number } {
+  const e = (typeof err === 'object' && err !== null ? err : {}) as MysqlErrorLike;
+  return { e, code: typeof e.code === 'string' ? e.code : '', errno: typeof e.errno === 'number' ? e.errno : -1 };
+}
+
 /**
  * For the delivery loop's isolation rule: whether a non-permanent failure is an outage (listed transient
  * codes, a fatal connection error, configuration) or a server answer we do not know, which may be about a
  * record ('records': the loop isolates only with proof that the server takes other records).
  */
 export function mysqlFailureScope(err: unknown): 'outage' | 'records' {
-  const e = (typeof err === 'object' && err !== null ? err : {}) as MysqlErrorLike;
-  const code = typeof e.code === 'string' ? e.code : '';
-  const errno = typeof e.errno === 'number' ? e.errno : -1;
+  const { e, code, errno } = errorFields(err);
   if (classifyMysqlError(err) !== 'transient') return 'outage';
   if (TRANSIENT_CODES.has(code) || TRANSIENT_ERRNOS.has(errno) || e.fatal === true || errno < 0) return 'outage';
   return 'records';
 }
 
 export function classifyMysqlError(err: unknown): MysqlFailureClass {
-  const e = (typeof err === 'object' && err !== null ? err : {}) as MysqlErrorLike;
-  const code = typeof e.code === 'string' ? e.code : '';
-  const errno = typeof e.errno === 'number' ? e.errno : -1;
+  const { e, code, errno } = errorFields(err);
   if (TRANSIENT_CODES.has(code) || TRANSIENT_ERRNOS.has(errno)) return 'transient';
   if (DATA_ERRNOS.has(errno)) return 'data';
   if (CONFIG_ERRNOS.has(errno)) return 'config';
