@@ -10,13 +10,13 @@
  * quoted or not) and no statement longer than 65,000 characters. Either would fail on every retry, so they
  * are refused here, before anything is sent.
  */
+import { chunk, dateTimeParts, hasLoneSurrogate, isCalendarTime, isSqlIdentifier, sqlDateTimeText } from './sql';
 
 export class LiteralError extends Error {}
 
-/** Jet identifiers: the same plain-name rule as the other targets; brackets are then safe. */
-const IDENT = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+/** Jet identifiers: the same plain-name rule as the other targets (sql.ts); brackets are then safe. */
 export function quoteIdent(name: string): string {
-  if (!IDENT.test(name)) throw new LiteralError(`identifier ${JSON.stringify(name)} is not a plain name`);
+  if (!isSqlIdentifier(name, 'access')) throw new LiteralError(`identifier ${JSON.stringify(name)} is not a plain name`);
   return `[${name}]`;
 }
 
@@ -34,28 +34,23 @@ function checkLength(sql: string, what: string): string {
   if (sql.length > MAX_STATEMENT_CHARS) throw new LiteralError(`${what}: statement of ${sql.length} characters, the Access driver takes ${MAX_STATEMENT_CHARS}`);
   return sql;
 }
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** A text literal, or a LiteralError: rejected rather than truncated or silently changed. */
 export function sqlText(s: unknown, maxLength: number | null, what: string): string {
   if (typeof s !== 'string') throw new LiteralError(`${what}: not text`);
   if (CONTROL.test(s)) throw new LiteralError(`${what}: contains a control character`);
   if (s.includes('|')) throw new LiteralError(`${what}: contains | (the Access ODBC driver cannot take a | in a text value)`);
-  if (LONE_SURROGATE.test(s)) throw new LiteralError(`${what}: contains an unpaired surrogate`);
+  if (hasLoneSurrogate(s)) throw new LiteralError(`${what}: contains an unpaired surrogate`);
   if (maxLength !== null && s.length > maxLength) throw new LiteralError(`${what}: ${s.length} characters, the column holds ${maxLength}`);
   return `'${s.replace(/'/g, "''")}'`;
 }
 
 /** 'YYYY-MM-DD[T ]HH:MM:SS' that is a real calendar time → 'YYYY-MM-DD HH:MM:SS'. */
 export function wallClock(s: unknown, what: string): string {
-  const m = typeof s === 'string' ? /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})$/.exec(s) : null;
-  if (!m) throw new LiteralError(`${what}: ${JSON.stringify(s)} is not YYYY-MM-DD HH:MM:SS`);
-  const [y, mo, d, h, mi, se] = m.slice(1).map(Number);
-  const t = new Date(Date.UTC(y, mo - 1, d, h, mi, se)); // UTC fields only: a calendar check, no zone involved
-  if (y < 1900 || t.getUTCFullYear() !== y || t.getUTCMonth() !== mo - 1 || t.getUTCDate() !== d || h > 23 || mi > 59 || se > 59) {
-    throw new LiteralError(`${what}: ${s} is not a real date and time`);
-  }
-  return `${m[1]}-${m[2]}-${m[3]} ${m[4]}:${m[5]}:${m[6]}`;
+  const p = typeof s === 'string' && s.length === 19 ? dateTimeParts(s, true) : null;
+  if (!p) throw new LiteralError(`${what}: ${JSON.stringify(s)} is not YYYY-MM-DD HH:MM:SS`);
+  if (!isCalendarTime(p, 1900)) throw new LiteralError(`${what}: ${s as string} is not a real date and time`);
+  return sqlDateTimeText(s as string);
 }
 
 export function sqlTimestamp(s: unknown, what: string): string {
@@ -301,10 +296,7 @@ export function buildExistingKeysQuery(l: CheckinoutLayout, userIds: number[], f
 
 /** The same, split so no statement passes the driver's limit (an IN list of 2,000 USERIDs is under 25,000 characters). */
 export function buildExistingKeysQueries(l: CheckinoutLayout, userIds: number[], from: string, to: string, perQuery = 2000): string[] {
-  const ids = [...new Set(userIds)];
-  const out: string[] = [];
-  for (let i = 0; i < ids.length; i += perQuery) out.push(buildExistingKeysQuery(l, ids.slice(i, i + perQuery), from, to));
-  return out;
+  return chunk([...new Set(userIds)], perQuery).map((ids) => buildExistingKeysQuery(l, ids, from, to));
 }
 
 export function buildUserInsert(u: UserinfoLayout, badge: string, name: string): string {

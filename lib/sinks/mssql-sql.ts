@@ -9,15 +9,16 @@
 import * as crypto from 'crypto';
 import type { AttendanceRecord } from '../record';
 import { DEFAULT_COLUMNS } from './columns';
+import { RowRejection, SQL_IDENTIFIER, SQL_IDENTIFIER_MAX, chunk, convertBatch, recordKey as tableKey } from './sql';
 
 /** sp_executesql takes 2 of the 2,100 parameters a request may carry (error 8003). */
 export const MAX_PARAMS = 2098;
 /** Beyond ~300 rows a VALUES list compiles slowly for no gain (docs/targets.md §4.1). */
 export const MAX_ROWS_PER_STATEMENT = 300;
 
-/** SQL Server identifiers (sysname) hold up to 128 characters. */
-export const MAX_IDENTIFIER = 128;
-export const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+/** SQL Server identifiers (sysname) hold up to 128 characters; the plain-name rule is sql.ts's. */
+export const MAX_IDENTIFIER = SQL_IDENTIFIER_MAX.mssql;
+export const IDENTIFIER = SQL_IDENTIFIER.mssql;
 
 /** How a value travels: the driver-independent part of a mssql parameter type. */
 export type MssqlParamType =
@@ -325,7 +326,7 @@ export interface KeyedRecord {
 
 /** The unique key as stored (time normalised, so 'T' and ' ' spellings meet). */
 export function recordKey(r: AttendanceRecord): string {
-  return `${r.deviceSn}\u0000${r.userId}\u0000${sqlTimeString(r.localTime, false) ?? r.localTime}`;
+  return tableKey(r, sqlTimeString(r.localTime, false) ?? r.localTime);
 }
 
 export interface PreparedBatch {
@@ -337,43 +338,27 @@ export interface PreparedBatch {
 
 /** Validates and converts the batch, and dedupes it in JS (NOT EXISTS cannot see sibling VALUES rows). */
 export function prepareBatch(spec: MssqlTableSpec, batch: AttendanceRecord[]): PreparedBatch {
-  const seen = new Set<string>();
-  const out: PreparedBatch = { rows: [], inBatchDuplicates: [], rejected: [] };
-  for (const record of batch) {
+  const converted = convertBatch(batch, (record) => {
     const values: ParamValue[] = [];
-    let reason: string | null = null;
     for (const col of spec.columns) {
       const v = columnValue(col, record);
-      if (!v.ok) {
-        reason = v.reason;
-        break;
-      }
+      if (!v.ok) return new RowRejection(v.reason);
       values.push(v.value);
     }
-    if (reason !== null) {
-      out.rejected.push({ record, reason });
-      continue;
-    }
-    const key = recordKey(record);
-    if (seen.has(key)) {
-      out.inBatchDuplicates.push(record);
-      continue;
-    }
-    seen.add(key);
-    out.rows.push({ record, values });
-  }
-  return out;
+    return values;
+  }, recordKey);
+  return {
+    rows: converted.rows.map((values, i) => ({ record: converted.records[i], values })),
+    inBatchDuplicates: converted.duplicates,
+    rejected: converted.rejected,
+  };
 }
 
 export function rowsPerStatement(columnCount: number): number {
   return Math.max(1, Math.min(MAX_ROWS_PER_STATEMENT, Math.floor(MAX_PARAMS / columnCount)));
 }
 
-export function chunk<T>(items: T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
+export { chunk } from './sql';
 
 export interface SqlParam {
   name: string;

@@ -11,6 +11,7 @@ import {
   UNIQUE_KEYS_SQL, assertIdentifier, buildCreateTableSql, buildInsert, buildInsertStatements, prepareBatch, qualifiedName,
   specFromIntrospection, uniqueKeyProblem,
 } from './mssql-sql';
+import { SerialWrites } from './sql';
 
 // ---- the part of the mssql API we use (the package ships no types; @types/mssql is not a dependency) ----
 
@@ -241,7 +242,7 @@ export function createMssqlSink(options: MssqlSinkOptions, logger?: SinkLogger):
   const conn = settings(options);
   let pool: MssqlPool | null = null;
   let spec: MssqlTableSpec | null = null;
-  let chain: Promise<unknown> = Promise.resolve();
+  const writes = new SerialWrites();
 
   const fail = (err: unknown, where: string): SinkError => {
     if (err instanceof SinkError) return err;
@@ -457,12 +458,10 @@ export function createMssqlSink(options: MssqlSinkOptions, logger?: SinkLogger):
     open: () => open(),
     // One batch at a time: the delivery loop already serialises, this keeps direct callers safe too.
     write(batch: AttendanceRecord[]): Promise<SinkWriteResult> {
-      const run = chain.then(() => writeBatch(batch));
-      chain = run.catch(() => undefined);
-      return run;
+      return writes.run(() => writeBatch(batch));
     },
     async close(): Promise<void> {
-      await chain.catch(() => undefined);
+      await writes.idle();
       const p = pool;
       pool = null;
       spec = null;

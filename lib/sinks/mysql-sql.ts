@@ -1,10 +1,11 @@
 /**
- * Pure SQL generation and value conversion for the MySQL/MariaDB sink (docs/targets.md §5): identifiers,
+ * Pure SQL generation and value conversion for the MySQL/MariaDB sink (targets.md §5): identifiers,
  * column mapping, the default table's DDL, the multi-row idempotent INSERT, chunking and error classes.
  * No connection here, so all of it is unit-tested without a server.
  */
 import type { AttendanceRecord } from '../record';
 import { DEFAULT_COLUMNS } from './columns';
+import { SQL_IDENTIFIER, codePoints, dateTimeParts, hasLoneSurrogate, isCalendarTime, planRanges, DateTimeParts } from './sql';
 
 export type MysqlField = keyof AttendanceRecord;
 
@@ -18,8 +19,8 @@ export interface MysqlColumn {
 
 export const MYSQL_DEFAULT_TABLE = 'attendance_log';
 
-/** docs/targets.md §1: identifiers come from the node config only and must match this before being quoted. */
-export const SAFE_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+/** targets.md §1: identifiers come from the node config only and must match this before being quoted (sql.ts). */
+export const SAFE_IDENTIFIER = SQL_IDENTIFIER.mysql;
 
 /** The fields of the unique key that makes re-writes no-ops; they must always be mapped. */
 export const MYSQL_KEY_FIELDS: readonly MysqlField[] = ['deviceSn', 'userId', 'localTime'];
@@ -27,7 +28,7 @@ export const MYSQL_KEY_FIELDS: readonly MysqlField[] = ['deviceSn', 'userId', 'l
 /** Default mapping: the SQL targets' shared columns (lib/sinks/columns.ts). */
 export const DEFAULT_MYSQL_COLUMNS: Readonly<Record<MysqlField, string | null>> = DEFAULT_COLUMNS;
 
-// Column order of the created table and of the INSERT: the canonical order (docs/architecture.md §3).
+// Column order of the created table and of the INSERT: the canonical order (design.md §3).
 const FIELD_ORDER: readonly MysqlField[] = [
   'id', 'deviceSn', 'deviceName', 'site', 'deviceHost', 'userId', 'uid', 'localTime', 'timestamp', 'tz',
   'state', 'direction', 'verify', 'verifyMethod', 'workCode', 'source', 'receivedAt',
@@ -187,7 +188,7 @@ export function buildInsertSql(table: string, columns: readonly MysqlColumn[], r
 }
 
 /**
- * Bulk path (docs/targets.md §5.5, made safe): one `LOAD DATA LOCAL INFILE … IGNORE` straight into the table,
+ * Bulk path (targets.md §5.5, made safe): one `LOAD DATA LOCAL INFILE … IGNORE` straight into the table,
  * inside the batch's transaction. IGNORE (implied by LOCAL anyway: the server cannot stop the client's
  * stream) skips duplicate keys with one 1062 warning each, but would also turn a too-long value or a bad
  * date into a warning and a stored, altered row. So the sink commits only when the warnings are exactly the
@@ -246,40 +247,9 @@ export class MysqlValueError extends Error {
   }
 }
 
-// Only a well-formed string survives utf8mb4 unchanged: a lone surrogate would be stored as U+FFFD.
-// The plain class finds any surrogate cheaply; only then does the /u pattern look for an unpaired one.
-const ANY_SURROGATE = /[\uD800-\uDFFF]/;
-const LONE_SURROGATE = /\p{Cs}/u;
-
-const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-
-/** The decimal number in v[at, at+len), or -1 when a character there is not an ASCII digit. */
-function digits(v: string, at: number, len: number): number {
-  let x = 0;
-  for (let i = at; i < at + len; i++) {
-    const c = v.charCodeAt(i) - 48;
-    if (c < 0 || c > 9) return -1;
-    x = x * 10 + c;
-  }
-  return x;
-}
-
-/** Parsed `YYYY-MM-DDTHH:mm:ss` prefix, or null when the shape is wrong (digits and separators only). */
-function dateTimeParts(v: string): { y: number; mo: number; d: number; h: number; mi: number; s: number } | null {
-  // Hand-parsed (this runs three times per record on the hot path); same grammar as /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d/.
-  if (v.length < 19 || v.charCodeAt(4) !== 45 || v.charCodeAt(7) !== 45 || v.charCodeAt(10) !== 84 || v.charCodeAt(13) !== 58 || v.charCodeAt(16) !== 58) return null;
-  const y = digits(v, 0, 4), mo = digits(v, 5, 2), d = digits(v, 8, 2), h = digits(v, 11, 2), mi = digits(v, 14, 2), s = digits(v, 17, 2);
-  if (y < 0 || mo < 0 || d < 0 || h < 0 || mi < 0 || s < 0) return null;
-  return { y, mo, d, h, mi, s };
-}
-
-function checkCalendar(field: MysqlField, value: string, p: NonNullable<ReturnType<typeof dateTimeParts>>): void {
-  const leap = p.y % 4 === 0 && (p.y % 100 !== 0 || p.y % 400 === 0);
-  const days = p.mo === 2 && leap ? 29 : MONTH_DAYS[p.mo - 1];
+function checkCalendar(field: MysqlField, value: string, p: DateTimeParts): void {
   // DATETIME's range starts at year 1000.
-  if (p.y < 1000 || days === undefined || p.d < 1 || p.d > days || p.h > 23 || p.mi > 59 || p.s > 59) {
-    throw new MysqlValueError(field, `not a valid date-time: ${JSON.stringify(value.slice(0, 19))}`);
-  }
+  if (!isCalendarTime(p, 1000)) throw new MysqlValueError(field, `not a valid date-time: ${JSON.stringify(value.slice(0, 19))}`);
 }
 
 /**
@@ -318,12 +288,6 @@ export function mysqlUtcTime(value: string, field: MysqlField, millis: boolean):
 /** Text limits in characters (code points, as MySQL counts them) by column name, lower-cased. */
 export type MysqlTextLimits = ReadonlyMap<string, number>;
 
-function codePoints(s: string): number {
-  let n = 0;
-  for (const _ of s) n++; // iterates code points, not UTF-16 units
-  return n;
-}
-
 /**
  * One record → the values for `columns`, in order. Throws MysqlValueError naming the field for anything the
  * table would truncate, convert or refuse, so the server never gets to guess.
@@ -349,7 +313,7 @@ export function toMysqlRow(record: AttendanceRecord, columns: readonly MysqlColu
       row[i] = v;
     } else {
       if (typeof v !== 'string') throw new MysqlValueError(field, `must be a string, got ${typeof v}`);
-      if (ANY_SURROGATE.test(v) && LONE_SURROGATE.test(v)) throw new MysqlValueError(field, 'contains a lone UTF-16 surrogate (not storable as utf8mb4)');
+      if (hasLoneSurrogate(v)) throw new MysqlValueError(field, 'contains a lone UTF-16 surrogate (not storable as utf8mb4)');
       // Code points never outnumber UTF-16 units: only a long string needs counting.
       if (max !== undefined && v.length > max && codePoints(v) > max) {
         // Rejected, never truncated: a cut user id would be another person's key.
@@ -390,13 +354,11 @@ function rowPlan(columns: readonly MysqlColumn[], limits: MysqlTextLimits = NO_L
   return plan;
 }
 
-/** The exact key our in-batch dedupe uses: the table's unique key, compared byte for byte. */
-export function recordKey(r: AttendanceRecord): string {
-  return `${r.deviceSn}\u0000${r.userId}\u0000${r.localTime}`;
-}
+/** The exact key our in-batch dedupe uses: the table's unique key, compared byte for byte (sql.ts). */
+export { recordKey } from './sql';
 
 export interface ChunkLimits {
-  /** Rows per statement (docs/targets.md §5.2: 1,000). */
+  /** Rows per statement (targets.md §5.2: 1,000). */
   maxRows: number;
   /** Bytes of parameter data per statement, kept well under max_allowed_packet. */
   maxBytes: number;
@@ -419,25 +381,11 @@ export function estimateRowBytes(row: readonly MysqlValue[]): number {
 export function planChunks(rows: readonly (readonly MysqlValue[])[], limits: ChunkLimits): [number, number][] {
   const perRow = rows.length > 0 ? rows[0].length : 1;
   const byPlaceholders = Math.floor(Math.min(limits.maxPlaceholders ?? MYSQL_MAX_PLACEHOLDERS, MYSQL_MAX_PLACEHOLDERS) / Math.max(perRow, 1));
-  const maxRows = Math.max(1, Math.min(limits.maxRows, byPlaceholders));
-  const out: [number, number][] = [];
-  let start = 0;
-  let bytes = 0;
-  for (let i = 0; i < rows.length; i++) {
-    const b = estimateRowBytes(rows[i]);
-    if (i > start && (i - start >= maxRows || bytes + b > limits.maxBytes)) {
-      out.push([start, i]);
-      start = i;
-      bytes = 0;
-    }
-    bytes += b;
-  }
-  if (start < rows.length) out.push([start, rows.length]);
-  return out;
+  return planRanges(rows, Math.max(1, Math.min(limits.maxRows, byPlaceholders)), estimateRowBytes, limits.maxBytes);
 }
 
 /**
- * What a failure means for delivery (docs/targets.md §1):
+ * What a failure means for delivery (targets.md §1):
  * - transient: the server is unreachable, restarting or busy (deadlock, lock wait): retry the batch;
  * - data: this statement's rows cannot be stored as they are: split to find the record(s), reject those;
  * - config: the table, a column, the database or a privilege is wrong: hold everything and say what to fix.
@@ -501,24 +449,26 @@ const CONFIG_ERRNOS = new Set([
   1364, // a NOT NULL column without default that we do not write
 ]);
 
+/** The driver error's code and server error number ('' and -1 when absent). */
+function errorFields(err: unknown): { e: MysqlErrorLike; code: string; errno: number } {
+  const e = (typeof err === 'object' && err !== null ? err : {}) as MysqlErrorLike;
+  return { e, code: typeof e.code === 'string' ? e.code : '', errno: typeof e.errno === 'number' ? e.errno : -1 };
+}
+
 /**
  * For the delivery loop's isolation rule: whether a non-permanent failure is an outage (listed transient
  * codes, a fatal connection error, configuration) or a server answer we do not know, which may be about a
  * record ('records': the loop isolates only with proof that the server takes other records).
  */
 export function mysqlFailureScope(err: unknown): 'outage' | 'records' {
-  const e = (typeof err === 'object' && err !== null ? err : {}) as MysqlErrorLike;
-  const code = typeof e.code === 'string' ? e.code : '';
-  const errno = typeof e.errno === 'number' ? e.errno : -1;
+  const { e, code, errno } = errorFields(err);
   if (classifyMysqlError(err) !== 'transient') return 'outage';
   if (TRANSIENT_CODES.has(code) || TRANSIENT_ERRNOS.has(errno) || e.fatal === true || errno < 0) return 'outage';
   return 'records';
 }
 
 export function classifyMysqlError(err: unknown): MysqlFailureClass {
-  const e = (typeof err === 'object' && err !== null ? err : {}) as MysqlErrorLike;
-  const code = typeof e.code === 'string' ? e.code : '';
-  const errno = typeof e.errno === 'number' ? e.errno : -1;
+  const { e, code, errno } = errorFields(err);
   if (TRANSIENT_CODES.has(code) || TRANSIENT_ERRNOS.has(errno)) return 'transient';
   if (DATA_ERRNOS.has(errno)) return 'data';
   if (CONFIG_ERRNOS.has(errno)) return 'config';

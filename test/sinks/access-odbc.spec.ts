@@ -262,6 +262,21 @@ suite(`access sink through unixODBC + SQLite3 ODBC${missing ? ` (skipped: ${miss
     assert.deepEqual(r2.map((r) => r.SENSORID), ['101', '103']);
   });
 
+  it('the Machines re-read follows the injected clock, like the badge re-read', async () => {
+    let t = Date.parse('2024-05-02T00:00:00Z');
+    const s = await open({ now: () => t, machinesRefreshMs: 60_000, defaultMachineNumber: 9 });
+    const at = (i: number) => `2024-05-02T08:00:0${i}`;
+    await s.write([makeRecord({ deviceSn: 'LATER01', deviceHost: '10.9.9.9:4370', localTime: at(0) })]);
+    await q("INSERT INTO Machines (MachineAlias, ConnectType, IP, MachineNumber, sn) VALUES ('Later', 1, '10.0.0.8', 104, 'LATER01')");
+    t += 59_999; // inside the refresh interval: Machines is not read again
+    await s.write([makeRecord({ deviceSn: 'LATER01', deviceHost: '10.9.9.9:4370', localTime: at(1) })]);
+    t += 1; // the interval has passed on the sink's clock, whatever the wall clock says
+    await s.write([makeRecord({ deviceSn: 'LATER01', deviceHost: '10.9.9.9:4370', localTime: at(2) })]);
+    const rows = await q("SELECT SENSORID FROM CHECKINOUT WHERE CHECKTIME >= '2024-05-02' ORDER BY CHECKTIME");
+    assert.deepEqual(rows.map((r) => r.SENSORID), ['9', '9', '104']);
+    assert.equal(s.stats.defaultMachineNumbers, 2);
+  });
+
   it('CHECKTYPE from the state map: defaults, overrides and the fallback for unknown states', async () => {
     const s = await open();
     const recs = [0, 1, 2, 3, 4, 5, 255].map((state, i) => makeRecord({ state, localTime: `2024-06-01T08:00:0${i}` }));
