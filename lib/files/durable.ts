@@ -24,6 +24,11 @@ export interface ReplaceOptions {
   tmp?: string;
   /** File mode of a new file (default 0o666 minus umask). */
   mode?: number;
+  /**
+   * Fsync the directory after the rename (default true). Without it a power loss may bring back the old
+   * content, never a torn one (the data is synced before the rename): enough for a file that may lag.
+   */
+  syncDir?: boolean;
 }
 
 /** Replaces `file` with `data` atomically and durably; the temporary file is removed if the rename fails. */
@@ -42,5 +47,5 @@ export async function replaceFile(file: string, data: string, opts: ReplaceOptio
     await fsp.rm(tmp, { force: true });
     throw err;
   }
-  await fsyncDir(path.dirname(file));
+  if (opts.syncDir !== false) await fsyncDir(path.dirname(file));
 }

@@ -47,12 +47,16 @@ export class CursorStore {
     return cursor;
   }
 
-  /** Saves atomically; resolves once the cursor is on disk. */
-  set(key: string, cursor: DeviceCursor): Promise<void> {
+  /**
+   * Saves atomically; resolves once the cursor is on disk. `lagging`: a save that may be taken back by a
+   * power loss (the old cursor comes back, never a torn one), for callers whose cursor may lag anyway
+   * (zk-live's lazy saves): one fsync instead of two.
+   */
+  set(key: string, cursor: DeviceCursor, lagging = false): Promise<void> {
     const copy: DeviceCursor = { ...cursor, idsAtLast: [...cursor.idsAtLast] };
     this.cache.set(key, copy);
     const prev = this.writes.get(key) ?? Promise.resolve();
-    const next = prev.catch(() => undefined).then(() => this.write(key, copy));
+    const next = prev.catch(() => undefined).then(() => this.write(key, copy, lagging));
     this.writes.set(key, next);
     void next.finally(() => {
       if (this.writes.get(key) === next) this.writes.delete(key);
@@ -102,12 +106,12 @@ export class CursorStore {
     }
   }
 
-  private async write(key: string, cursor: DeviceCursor): Promise<void> {
+  private async write(key: string, cursor: DeviceCursor, lagging: boolean): Promise<void> {
     await fs.promises.mkdir(this.dir, { recursive: true });
     const file = this.fileFor(key);
     const tmp = `${file}.${process.pid}.${++tmpCounter}.tmp`;
     const body: CursorFile = { version: 1, key, cursor };
-    await replaceFile(file, JSON.stringify(body), { tmp, mode: 0o600 });
+    await replaceFile(file, JSON.stringify(body), { tmp, mode: 0o600, syncDir: !lagging });
   }
 
   /**

@@ -14,7 +14,8 @@ import { RecentIds } from './recent-ids';
 /** Where cursors live: CursorStore satisfies this (the same store and keys as zk-poll). */
 export interface CursorAccess {
   get(key: string): DeviceCursor | null;
-  set(key: string, cursor: DeviceCursor): Promise<void>;
+  /** `lagging`: a lazy save of a cursor that may lag (see CursorStore.set). */
+  set(key: string, cursor: DeviceCursor, lagging?: boolean): Promise<void>;
 }
 
 /**
@@ -43,7 +44,18 @@ export interface LiveCaptureOptions {
    * out live since the last download, at most once per `everyMs`. Defaults 20 and 60,000 ms.
    */
   countCheck?: { afterLiveIds?: number; everyMs?: number };
+  /**
+   * A live punch moves the cursor in memory; the file follows at most this often and on stop(), so a steady
+   * stream of punches costs no fsync of its own (SD cards). A crash loses only cursor progress: the gap fill
+   * after the restart reads the device from the saved cursor and emits those punches again, and every sink
+   * is idempotent on the record id. Gap fills and downloads save at once. A device punches far less often
+   * than a fleet does (one punch a minute is a busy door), so the interval is long enough to span several of
+   * one device's punches. Default 60,000 ms; 0 saves each punch.
+   */
+  cursorSaveMs?: number;
 }
+
+export const DEFAULT_CURSOR_SAVE_MS = 60_000;
 
 export const LIVE_HEALTH_DEFAULTS: Readonly<HealthOptions> = Object.freeze({
   backoffBaseMs: 5000,
@@ -92,6 +104,8 @@ export class LiveCapture extends EventEmitter<LiveCaptureEvents> {
   /** Live events that arrive while a gap fill runs: released after it, minus what it already emitted. */
   private held: ZkEvent[] | null = null;
   private saves: Promise<void> = Promise.resolve();
+  /** The lazy save waiting to run (see cursorSaveMs), or null when the file is up to date with the memory. */
+  private saveTimer: NodeJS.Timeout | null = null;
   private linkLost: ((err: ZkError | null) => void) | null = null;
   private sleepTimer: NodeJS.Timeout | null = null;
   private wakeSleep: (() => void) | null = null;
@@ -150,6 +164,7 @@ export class LiveCapture extends EventEmitter<LiveCaptureEvents> {
     await this.loopDone;
     await this.countCheck;
     await this.dropLive();
+    if (this.saveTimer) this.save(); // the lagging cursor goes to disk on a clean stop
     await this.saves;
   }
 
@@ -292,7 +307,7 @@ export class LiveCapture extends EventEmitter<LiveCaptureEvents> {
     this.recent.add(r.id);
     this.safeEmit('record', r);
     this.cursor = advanceCursor(this.cursor, r);
-    this.save();
+    this.saveSoon();
     this.checkCount();
   }
 
@@ -401,12 +416,23 @@ export class LiveCapture extends EventEmitter<LiveCaptureEvents> {
     this.cursorLoaded = true;
   }
 
+  /** Saves within cursorSaveMs (one save for the punches meanwhile); at once when that is 0. */
+  private saveSoon(): void {
+    const ms = Math.max(0, this.opts.cursorSaveMs ?? DEFAULT_CURSOR_SAVE_MS);
+    if (ms === 0) return this.save();
+    if (this.saveTimer || this.stopped) return;
+    this.saveTimer = setTimeout(() => this.save(true), ms);
+    this.saveTimer.unref(); // exiting without stop() is a crash, which the lag is safe against
+  }
+
   /** Saves in order; a failed save is logged (the next one carries the same information). */
-  private save(): void {
+  private save(lagging = false): void {
+    if (this.saveTimer) clearTimeout(this.saveTimer);
+    this.saveTimer = null;
     const key = this.key();
     const cursor = this.cursor;
     if (!cursor) return;
-    this.saves = this.saves.then(() => this.opts.cursors.set(key, cursor)).catch((err: Error) => {
+    this.saves = this.saves.then(() => this.opts.cursors.set(key, cursor, lagging)).catch((err: Error) => {
       this.logger('warn', `cursor of ${this.session.label} not saved: ${err.message}`);
     });
   }

@@ -1,6 +1,6 @@
 /**
- * The loop that drives one Sink from its outbox (docs/architecture.md §4): read a batch (full, or whatever waited for
- * the flush interval), write it, and ack it in the outbox only after the target committed. A transient
+ * The loop that drives one Sink from its outbox (docs/architecture.md §4): read a batch (up to a full one of what
+ * waits, at once when the target is idle), write it, and ack it in the outbox only after the target committed. A transient
  * failure retries the same batch with exponential backoff and jitter while new records keep queueing on
  * disk; a permanent one is bisected until the record(s) the target refuses are isolated, those go to the
  * error output, and the rest is committed, so one bad record never blocks the ones behind it.
@@ -50,7 +50,11 @@ export interface DeliveryOptions {
   outbox: Outbox<AttendanceRecord>;
   /** Records per write. Default 1000. */
   batchSize?: number;
-  /** How long a partial batch may wait for more records. Default 200 ms. */
+  /**
+   * Kept for settings saved before batching followed load: a partial batch no longer waits for company (see
+   * nextBatch()); the interval only paces re-reads when the outbox counts records it cannot read yet.
+   * Default 200 ms.
+   */
   flushIntervalMs?: number;
   backoff?: Partial<BackoffPolicy>;
   /** [0, 1); injectable so tests get exact delays. */
@@ -250,21 +254,18 @@ export class DeliveryLoop {
     }
   }
 
-  /** Waits for a full batch, or a partial one for up to the flush interval; null when there is none yet. */
+  /**
+   * The next batch, read at once: the loop comes here only when no write is in flight, so a waiting record
+   * goes now, whatever its company. Batching comes from load: records that arrive while a write is in flight
+   * wait for it and then go together (up to a full batch), so a lone punch never waits out an interval and a
+   * busy target still gets large batches. Null when there is none yet (after a wait for the next append).
+   */
   private async nextBatch(): Promise<OutboxBatch<AttendanceRecord> | null> {
     const { outbox } = this.opts;
     if (outbox.pending === 0) {
       this.emitState({ state: 'idle', pending: 0 });
       await this.sleepOrAppend(60_000);
       return null;
-    }
-    if (outbox.pending < this.batchSize && this.flushIntervalMs > 0) {
-      // A partial batch waits up to the flush interval for company.
-      const deadline = Date.now() + this.flushIntervalMs;
-      while (this.running && outbox.pending < this.batchSize && Date.now() < deadline) {
-        await this.sleepOrAppend(deadline - Date.now());
-      }
-      if (!this.running) return null;
     }
     const batch = await outbox.next(this.batchSize);
     if (!batch) {

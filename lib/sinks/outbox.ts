@@ -1,9 +1,11 @@
 /**
  * The durable outbox of one sink node (docs/architecture.md §4): records are appended to NDJSON segment files and
  * fsynced before the caller acknowledges its input; the delivery loop reads batches in order and acks each
- * one after the target committed it. The committed position lives in `ack.json`, replaced atomically
- * (tmp + fsync + rename + directory fsync), so after any crash the outbox resumes at the last ack and
- * replays what follows (at-least-once; the targets are idempotent on the record key).
+ * one after the target committed it. The committed position lives in `ack.json`, overwritten in place with
+ * a fixed-width line per ack and fsynced only before segments are deleted and on close: an ack that a power
+ * loss takes back only means its records are sent again (at-least-once; the targets are idempotent on the
+ * record key), while an fsync and a rename per batch would cost more than the appends on an SD card. After
+ * any crash the outbox resumes at the last ack that reached the disk and replays what follows.
  *
  * Layout of the directory:
  *   seg-0000000001.ndjson …   one JSON value per line, appended only; a new segment past `segmentBytes`
@@ -68,6 +70,10 @@ export class Outbox<T> {
   private readPos: OutboxPosition;
   private activeSeg: number;
   private writer: fsp.FileHandle | null = null;
+  /** ack.json, open for overwriting in place (see writeAck). */
+  private ackFile: fsp.FileHandle | null = null;
+  /** An ack written since the last fsync of ack.json. */
+  private ackDirty = false;
   private reader: { seg: number; h: fsp.FileHandle } | null = null;
   private queue: PendingAppend[] = [];
   private writing = false;
@@ -103,6 +109,9 @@ export class Outbox<T> {
         box.sizes.set(state.activeSeg, 0);
         await fsyncDir(abs);
       }
+      // Once per open, durably in the fixed-width form, so later acks can overwrite it in place.
+      await replaceFile(path.join(abs, ACK_FILE), ackLine(state.ack));
+      box.ackFile = await fsp.open(path.join(abs, ACK_FILE), 'r+');
       return box;
     } catch (err) {
       openDirs.delete(abs);
@@ -236,12 +245,15 @@ export class Outbox<T> {
     }
     // At the end of a sealed segment, move to the next one so the sealed file can go.
     const end = this.settle(batch.end);
-    await writeAck(this.dir, end);
+    await this.writeAck(end);
     this.ackPos = end;
     if (this.readPos.seg === batch.end.seg && this.readPos.off === batch.end.off) this.readPos = { ...end };
     this.pendingLines = Math.max(0, this.pendingLines - batch.lines);
     for (const seg of [...this.sizes.keys()]) {
       if (seg < end.seg) {
+        // The ack past it reaches the disk before the segment leaves (recovery copes either way: this keeps
+        // a power loss from replaying a whole segment).
+        await this.syncAck();
         this.sizes.delete(seg);
         if (this.reader?.seg === seg) {
           await this.reader.h.close();
@@ -260,6 +272,20 @@ export class Outbox<T> {
     let p = pos;
     while (p.seg < this.activeSeg && p.off >= (this.sizes.get(p.seg) ?? 0)) p = { seg: p.seg + 1, off: 0 };
     return p;
+  }
+
+  /** One write() at offset 0 of a line of fixed width: no fsync, no rename (see the file comment). */
+  private async writeAck(pos: OutboxPosition): Promise<void> {
+    if (!this.ackFile) throw new Error(`outbox ${this.dir} is closed`);
+    const line = Buffer.from(ackLine(pos), 'utf8');
+    await this.ackFile.write(line, 0, line.length, 0);
+    this.ackDirty = true;
+  }
+
+  private async syncAck(): Promise<void> {
+    if (!this.ackDirty || !this.ackFile) return;
+    this.ackDirty = false;
+    await this.ackFile.sync();
   }
 
   /** Forget batches handed out but not acked: the next read starts again at the ack position. */
@@ -295,6 +321,12 @@ export class Outbox<T> {
     this.wake();
     await this.writer?.close();
     this.writer = null;
+    try {
+      await this.syncAck();
+    } finally {
+      await this.ackFile?.close();
+      this.ackFile = null;
+    }
     await this.reader?.h.close();
     this.reader = null;
     openDirs.delete(this.dir);
@@ -328,8 +360,11 @@ async function findNewline(h: fsp.FileHandle, from: number, limit: number): Prom
   return -1;
 }
 
-async function writeAck(dir: string, pos: OutboxPosition): Promise<void> {
-  await replaceFile(path.join(dir, ACK_FILE), JSON.stringify({ seg: pos.seg, off: pos.off }));
+/** ack.json's content: the position padded to a fixed width (JSON allows the trailing blanks), so each write
+ *  covers the whole previous one and a file never holds a mix of two lengths. */
+const ACK_WIDTH = 63;
+function ackLine(pos: OutboxPosition): string {
+  return JSON.stringify({ seg: pos.seg, off: pos.off }).padEnd(ACK_WIDTH, ' ') + '\n';
 }
 
 async function readAck(dir: string): Promise<OutboxPosition | null> {
@@ -339,7 +374,7 @@ async function readAck(dir: string): Promise<OutboxPosition | null> {
       return { seg: v.seg as number, off: v.off as number };
     }
   } catch {
-    /* none yet (rename makes a half-written ack.json impossible) */
+    /* none yet, or damaged by a power loss: replay from the first segment (repeats, no loss) */
   }
   return null;
 }

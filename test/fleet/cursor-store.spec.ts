@@ -24,6 +24,31 @@ describe('fleet: CursorStore', () => {
     assert.deepEqual(fs.readdirSync(path.join(dir, 'sub')).filter((f) => f.endsWith('.tmp')), []);
   });
 
+  it('a lagging save syncs the file but not the directory: one fsync instead of two', async () => {
+    const store = new CursorStore(dir);
+    await store.set('SN1', cursor(1)); // creates the directory entry
+    const h = await fs.promises.open(path.join(dir, 'SN1.json'), 'r');
+    const proto = Object.getPrototypeOf(h) as { sync: () => Promise<void> };
+    await h.close();
+    const sync = proto.sync;
+    let syncs = 0;
+    proto.sync = function (this: unknown) {
+      syncs++;
+      return sync.call(this);
+    };
+    try {
+      await store.set('SN1', cursor(2), true);
+      assert.equal(syncs, 1, 'lagging save');
+      assert.deepEqual(new CursorStore(dir).get('SN1'), cursor(2));
+      syncs = 0;
+      await store.set('SN1', cursor(3));
+      assert.equal(syncs, 2, 'durable save: file and directory');
+      assert.deepEqual(new CursorStore(dir).get('SN1'), cursor(3));
+    } finally {
+      proto.sync = sync;
+    }
+  });
+
   it('the last of several quick saves wins', async () => {
     const s = new CursorStore(dir);
     await Promise.all([1, 2, 3, 4, 5].map((n) => s.set('SN', cursor(n))));

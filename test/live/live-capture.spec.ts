@@ -35,10 +35,78 @@ describe('live/LiveCapture against the simulator', function () {
     assert.equal(rec.direction, 'out');
     assert.equal(rec.deviceName, 'Door');
     assert.equal(rec.site, 'HQ');
-    await waitFor(() => new CursorStore(r!.dir).get(r!.sim.serial)?.lastLocalTime === rec.localTime, 2000, 'cursor on disk');
     const online = r.statuses.find((s) => s.state === 'online');
     assert.equal(online?.deviceSn, r.sim.serial);
     assert.equal(online?.deviceHost, `127.0.0.1:${r.port}`);
+    // The cursor file follows lazily (cursorSaveMs) and at the latest on stop().
+    await r.cap.stop();
+    assert.equal(new CursorStore(r.dir).get(r.sim.serial)?.lastLocalTime, rec.localTime, 'cursor on disk after stop');
+  });
+
+  it('live punches do not save the cursor each: it lags, and a crash before the next save re-emits them from the device', async () => {
+    // The capture's cursor writes go to the store only while `alive`: a crash is the moment they stop.
+    let alive = true;
+    let saves = 0;
+    r = await rig();
+    const store = r.store;
+    const cap = r.recapture({
+      cursorSaveMs: 600_000,
+      cursors: {
+        get: (k) => store.get(k),
+        set: (k, c) => {
+          if (!alive) return Promise.resolve();
+          saves++;
+          return store.set(k, c);
+        },
+      },
+    });
+    cap.start();
+    await waitFor(() => r!.statuses.some((s) => s.state === 'online'), 5000, 'online');
+    await store.flush();
+    const savedAtStart = saves; // the first start's read of the log end
+    const before = new CursorStore(r.dir).get(r.sim.serial);
+    assert.ok(before, 'the first start saved its cursor');
+    for (let i = 0; i < 5; i++) r.sim.punch({ userId: user(i), at: wallAt(i - 10) });
+    await waitFor(() => r!.records.length === 5, 4000, 'five live records');
+    assert.equal(saves, savedAtStart, 'no save per live punch');
+    assert.deepEqual(new CursorStore(r.dir).get(r.sim.serial), before, 'the file still holds the cursor from before the punches');
+    alive = false; // crash: nothing more reaches the disk
+    await cap.stop();
+    // Restart from what is on disk: a new store reads the file.
+    const liveIds = r.records.map((x) => x.id);
+    const restarted = r.recapture({ cursors: new CursorStore(r.dir) });
+    restarted.start();
+    await waitFor(() => r!.records.length === 10, 4000, 'the five punches after the saved cursor again');
+    const again = r.records.slice(5);
+    assert.deepEqual(again.map((x) => x.id), liveIds, 're-emitted, in order, from the device log');
+    assert.ok(again.every((x) => x.source === 'poll'));
+  });
+
+  it('a clean stop writes the lagging cursor, once for a run of live punches', async () => {
+    let saves = 0;
+    r = await rig();
+    const store = r.store;
+    const cap = r.recapture({
+      cursorSaveMs: 600_000,
+      cursors: { get: (k) => store.get(k), set: (k, c) => (saves++, store.set(k, c)) },
+    });
+    cap.start();
+    await waitFor(() => r!.statuses.some((s) => s.state === 'online'), 5000, 'online');
+    await store.flush();
+    const savedAtStart = saves;
+    // 15: below the count check's 20 live ids (that check re-anchors the cursor and saves at once).
+    for (let i = 0; i < 15; i++) r.sim.punch({ userId: user(i), at: wallAt(i - 30) });
+    await waitFor(() => r!.records.length === 15, 4000, 'fifteen live records');
+    assert.equal(saves, savedAtStart);
+    await cap.stop();
+    assert.equal(saves, savedAtStart + 1, 'one save on stop');
+    assert.equal(new CursorStore(r.dir).get(r.sim.serial)?.lastLocalTime, r.records[14].localTime);
+    // Nothing comes out again after a clean stop.
+    const next = r.recapture({ cursors: new CursorStore(r.dir) });
+    next.start();
+    r.sim.punch({ userId: user(0), at: wallAt(0) });
+    await waitFor(() => r!.records.length === 16, 4000, 'a new live punch after the restart');
+    assert.deepEqual(duplicateIds(r.records), []);
   });
 
   // String event bodies (TFT firmware), whose polled copies carry a uid.

@@ -173,7 +173,7 @@ describe('delivery loop', function () {
     }
   });
 
-  it('batches by size and flushes a partial batch after the interval; reports after each commit', async () => {
+  it('batches by size, the rest as a partial batch; reports after each commit', async () => {
     const sink = new FakeSink();
     const { reports } = start(sink);
     await box.append(makeRecords(250));
@@ -181,6 +181,42 @@ describe('delivery loop', function () {
     assert.deepEqual(sink.calls, [100, 100, 50]);
     await until(() => reports.length === 3);
     assert.deepEqual(reports[0], { target: 'mysql', inserted: 100, duplicates: 0, rejected: 0, batch: 100 });
+    await until(() => box.pending === 0);
+  });
+
+  it('an idle target gets a lone record at once, however long the flush interval', async () => {
+    const sink = new FakeSink();
+    const { reports } = start(sink, { flushIntervalMs: 600_000 });
+    await box.append(makeRecords(1));
+    // The old loop held a partial batch for the whole interval (ten minutes here): this waited it out.
+    await until(() => reports.length === 1, 20000, 'the lone record committed');
+    assert.deepEqual(sink.calls, [1]);
+    await box.append(makeRecords(1, 1));
+    await until(() => reports.length === 2, 20000, 'the second lone record committed');
+    assert.deepEqual(sink.calls, [1, 1]);
+  });
+
+  it('records that arrive while a write is in flight wait for it, then go out together', async () => {
+    const sink = new FakeSink();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const write = sink.write.bind(sink);
+    sink.write = async (batch) => {
+      if (sink.calls.length === 0) {
+        sink.calls.push(batch.length);
+        await gate;
+        sink.calls.pop();
+      }
+      return write(batch);
+    };
+    const { reports } = start(sink, { flushIntervalMs: 600_000 });
+    await box.append(makeRecords(1));
+    await until(() => sink.calls.length === 1, 20000, 'the first write started');
+    for (let i = 1; i <= 7; i++) await box.append(makeRecords(1, i));
+    release();
+    await until(() => reports.length === 2, 20000, 'both writes committed');
+    assert.deepEqual(sink.calls, [1, 7]);
+    assert.deepEqual(reports.map((r) => r.inserted), [1, 7]);
     await until(() => box.pending === 0);
   });
 

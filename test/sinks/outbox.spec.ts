@@ -117,6 +117,61 @@ describe('outbox', function () {
     await again.close();
   });
 
+  it('an ack costs no fsync and no rename (SD cards): one write in place, synced on close; a reopen resumes there', async () => {
+    const box = await Outbox.open<AttendanceRecord>(dir);
+    await box.append(makeRecords(100));
+    // Count what the acks do to the disk: every FileHandle shares one prototype.
+    const proto = Object.getPrototypeOf(await (async () => {
+      const h = await fs.promises.open(path.join(dir, 'probe'), 'w');
+      await h.close();
+      return h;
+    })()) as { sync: () => Promise<void>; datasync: () => Promise<void> };
+    const sync = proto.sync;
+    const datasync = proto.datasync;
+    const rename = fs.promises.rename;
+    let syncs = 0;
+    let renames = 0;
+    proto.sync = function (this: unknown) {
+      syncs++;
+      return sync.call(this);
+    };
+    proto.datasync = function (this: unknown) {
+      syncs++;
+      return datasync.call(this);
+    };
+    fs.promises.rename = (async (a: fs.PathLike, b: fs.PathLike) => {
+      renames++;
+      return rename(a, b);
+    }) as typeof rename;
+    try {
+      for (let i = 0; i < 7; i++) await box.ack((await box.next(10))!);
+      assert.equal(syncs, 0, 'fsyncs for 7 acks');
+      assert.equal(renames, 0, 'renames for 7 acks');
+      await box.close();
+      assert.equal(syncs, 1, 'one fsync of the ack on close');
+    } finally {
+      proto.sync = sync;
+      proto.datasync = datasync;
+      fs.promises.rename = rename;
+    }
+    const again = await Outbox.open<AttendanceRecord>(dir);
+    assert.equal(again.pending, 30);
+    assert.deepEqual((await drainAll(again)).map((r) => r.id), makeRecords(100).slice(70).map((r) => r.id));
+    await again.close();
+  });
+
+  it('a damaged ack.json (power loss) replays the outbox from its first segment: repeats, nothing lost', async () => {
+    const box = await Outbox.open<AttendanceRecord>(dir);
+    await box.append(makeRecords(20));
+    await box.ack((await box.next(15))!);
+    await box.close();
+    fs.writeFileSync(path.join(dir, 'ack.json'), Buffer.alloc(64)); // zeros: what a lost data block reads as
+    const again = await Outbox.open<AttendanceRecord>(dir);
+    assert.equal(again.pending, 20);
+    assert.deepEqual((await drainAll(again)).map((r) => r.id), makeRecords(20).map((r) => r.id));
+    await again.close();
+  });
+
   it('refuses an out-of-order ack and a second open of the same directory', async () => {
     const box = await Outbox.open<AttendanceRecord>(dir);
     await box.append(makeRecords(4));
