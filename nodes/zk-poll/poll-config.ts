@@ -5,7 +5,7 @@
 import type { NodeDef } from 'node-red';
 import type { DeviceConfig } from '../../lib/device';
 import { FleetSource, FleetSourceDef, FleetSourceMode, fleetSource } from '../../lib/fleet';
-import { settingNumber as num } from '../shared/settings';
+import { readSetting, SETTING_RULES as R } from '../shared/setting-rules';
 export { configuredFleet, fleetFromMsg } from '../../lib/fleet';
 
 export type PollSourceMode = FleetSourceMode;
@@ -41,13 +41,13 @@ export interface PollSettings extends FleetSource {
 export function pollSettings(def: Partial<ZkPollDef>, creds: ZkPollCredentials): PollSettings {
   return {
     ...fleetSource(def, creds.commKey),
-    intervalMs: num(def.interval, 60, 'interval', 0, 7 * 86400) * 1000,
-    concurrency: Math.floor(num(def.concurrency, 16, 'concurrency', 1, 256)),
-    chunkSize: Math.floor(num(def.chunkSize, 5000, 'chunk size', 1, 1_000_000)),
-    failuresToError: Math.floor(num(def.failuresToError, 5, 'failures before error', 1, 1000)),
-    longStreakMs: num(def.longStreakHours, 24, 'long failure streak', 0.01, 24 * 365) * 3600_000,
-    longStreakRetryMs: num(def.longStreakRetryMin, 60, 'retry period after a long streak', 0.1, 7 * 1440) * 60_000,
-    deviceTimeoutMs: num(def.deviceTimeout, 0, 'device timeout', 0, 86400) * 1000,
+    intervalMs: readSetting(R.interval, def.interval) * 1000,
+    concurrency: readSetting(R.concurrency, def.concurrency),
+    chunkSize: readSetting(R.chunkSize, def.chunkSize),
+    failuresToError: readSetting(R.failuresToError, def.failuresToError),
+    longStreakMs: readSetting(R.longStreakHours, def.longStreakHours) * 3600_000,
+    longStreakRetryMs: readSetting(R.longStreakRetryMin, def.longStreakRetryMin) * 60_000,
+    deviceTimeoutMs: readSetting(R.deviceTimeout, def.deviceTimeout) * 1000,
   };
 }
 

@@ -1,0 +1,63 @@
+/**
+ * One definition per numeric node setting: its range, default and message. The runtime reads settings with
+ * readSetting; the build (scripts/copy-assets.js) writes each editor's `defaults` entries from editorDefault,
+ * so the edit dialog flags exactly what the runtime would refuse, with the same words.
+ */
+import { DEVICE_RULES } from '../../lib/device/device-config';
+
+export interface NumberRule {
+  /** How messages name the setting. */
+  readonly field: string;
+  readonly default: number;
+  readonly min: number;
+  readonly max: number;
+  /** Whole numbers only (ports, counts, batch sizes). */
+  readonly integer: boolean;
+}
+
+const rule = (field: string, dflt: number, min: number, max: number, integer = false): NumberRule => ({ field, default: dflt, min, max, integer });
+
+/** Every rule by the flow-JSON property it checks (the same name in every node that has it). */
+export const SETTING_RULES = {
+  port: DEVICE_RULES.port,
+  timeout: DEVICE_RULES.timeoutMs,
+  interval: rule('interval (s)', 60, 0, 7 * 86400),
+  concurrency: rule('concurrency', 16, 1, 256, true),
+  chunkSize: rule('chunk size', 5000, 1, 1_000_000, true),
+  failuresToError: rule('failures before error', 5, 1, 1000, true),
+  // Down to a fraction of a second, so a test (or a demo) can reach the long streak quickly.
+  longStreakHours: rule('long failure streak (h)', 24, 0.0001, 24 * 365),
+  longStreakRetryMin: rule('retry period after a long streak (min)', 60, 0.001, 7 * 1440),
+  deviceTimeout: rule('device timeout (s)', 0, 0, 86400),
+  backoffInitial: rule('first reconnect delay (s)', 5, 0.01, 3600),
+  backoffMax: rule('longest reconnect delay (s)', 300, 0.01, 86400),
+} satisfies Record<string, NumberRule>;
+
+export type SettingName = keyof typeof SETTING_RULES;
+
+/** What is wrong with a value outside the rule, without the value (the runtime appends it). */
+export function ruleMessage(r: NumberRule): string {
+  return `${r.field} must be ${r.integer ? 'a whole number' : 'a number'} from ${r.min} to ${r.max}`;
+}
+
+/** `v` checked against the rule (blank, null or missing: the default); throws a RangeError naming the field. */
+export function readSetting(r: NumberRule, v: unknown): number {
+  if (v === undefined || v === null || v === '') return r.default;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < r.min || n > r.max || (r.integer && !Number.isInteger(n))) {
+    throw new RangeError(`${ruleMessage(r)} (got "${String(v)}")`);
+  }
+  return n;
+}
+
+/**
+ * The editor's `defaults` entry for a setting, as JavaScript source: the default value and a validator that
+ * accepts what readSetting accepts (blank = default) and otherwise returns the rule's message, which
+ * Node-RED shows beside the field.
+ */
+export function editorDefault(name: SettingName): string {
+  const r: NumberRule = SETTING_RULES[name];
+  const whole = r.integer ? ' && Math.floor(n) === n' : '';
+  return `${name}: { value: ${JSON.stringify(r.default)}, validate: function (v) { if (v === '' || v === undefined || v === null) return true; ` +
+    `var n = Number(v); return (isFinite(n) && n >= ${r.min} && n <= ${r.max}${whole}) || ${JSON.stringify(ruleMessage(r))}; } }`;
+}
