@@ -31,6 +31,11 @@ export class ProgressStatus {
     this.throttle.set({ fill: 'red', shape: 'ring', text: text.slice(0, 40) }, true);
   }
 
+  /** A fixed line shown at once (e.g. a shard that owns none of the list). */
+  show(st: NodeStatus): void {
+    this.throttle.set(st, true);
+  }
+
   close(): void {
     this.throttle.close();
   }
