@@ -12,7 +12,7 @@ import { editorDefault, SETTING_RULES, SettingName } from './setting-rules';
 /** Where the devices of zk-poll / zk-live come from, and the fleet defaults: the `defaults` entries. */
 function deviceSourceDefaults(): string {
   // The shard rule mirrors lib/fleet/shard.ts parseShard: i/n or "i of n", n ≤ 1024, i < n, or an env variable.
-  const shard = "shard: { value: '', validate: function (v) { var t = String(v === undefined || v === null ? '' : v).trim().toLowerCase(); " +
+  const shard = "shard: { value: '', validate: function (v, opt) { var t = String(v === undefined || v === null ? '' : v).trim().toLowerCase(); " +
     "if (t === '' || t === 'off' || t === 'none' || /^\\$\\{\\w+\\}$/.test(t)) return true; var m = /^(\\d+)\\s*(?:\\/|of)\\s*(\\d+)$/.exec(t); " +
     "return (!!m && Number(m[2]) >= 1 && Number(m[2]) <= 1024 && Number(m[1]) < Number(m[2])) || 'shard must be i/n with i < n ≤ 1024 (e.g. 0/3), or empty'; } }";
   return [

@@ -58,6 +58,6 @@ export function readSetting(r: NumberRule, v: unknown): number {
 export function editorDefault(name: SettingName): string {
   const r: NumberRule = SETTING_RULES[name];
   const whole = r.integer ? ' && Math.floor(n) === n' : '';
-  return `${name}: { value: ${JSON.stringify(r.default)}, validate: function (v) { if (v === '' || v === undefined || v === null) return true; ` +
+  return `${name}: { value: ${JSON.stringify(r.default)}, validate: function (v, opt) { if (v === '' || v === undefined || v === null) return true; ` +
     `var n = Number(v); return (isFinite(n) && n >= ${r.min} && n <= ${r.max}${whole}) || ${JSON.stringify(ruleMessage(r))}; } }`;
 }

@@ -29,6 +29,8 @@ describe('setting rules', () => {
       const r = SETTING_RULES[name];
       const entry = editorEntry(name);
       assert.equal(entry.value, r.default);
+      // Node-RED reads a returned string as "invalid, because…" only from a validator of two parameters.
+      assert.equal(entry.validate.length, 2);
       for (const v of SAMPLES) {
         let runtimeOk = true;
         try {
