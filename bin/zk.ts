@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `zk`: the PunchFlow command line (design.md §6). Parses, dispatches, and turns every failure into one
+ * `zk`: the PunchFlow command line (docs/architecture.md §6). Parses, dispatches, and turns every failure into one
  * line on stderr and an exit status (0 ok, 1 failure, 2 usage). ZK_DEBUG=1 adds stack traces.
  */
 import { CliCommand, UsageError, USAGE_LINE, helpText, parseCli } from '../lib/cli/args';

@@ -1,5 +1,5 @@
 /**
- * Argument parsing for the `zk` command line (design.md §6). Pure: turns argv into a typed command or
+ * Argument parsing for the `zk` command line (docs/architecture.md §6). Pure: turns argv into a typed command or
  * throws UsageError; printing and exit codes are bin/zk.ts's business.
  */
 import { parseArgs } from 'node:util';

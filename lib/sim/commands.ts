@@ -1,5 +1,5 @@
 /**
- * The device's answer to one request (zk-protocol.md §3, §4.2, §7). Transport-agnostic and free of I/O:
+ * The device's answer to one request (docs/zk-protocol.md §3, §4.2, §7). Transport-agnostic and free of I/O:
  * it reads and changes device/session state and returns the packets to send; the connection applies
  * per-command faults, ordering and timing.
  */

@@ -1,5 +1,5 @@
 /**
- * ZkSimulator: an in-process ZKTeco-protocol device for tests (docs/internal-apis.md, zk-protocol.md §11).
+ * ZkSimulator: an in-process ZKTeco-protocol device for tests (docs/internal-apis.md, docs/zk-protocol.md §11).
  * Owns the device state, the TCP and UDP fronts, the fault set, counters and the live-punch timer.
  */
 import {

@@ -143,7 +143,7 @@ export class DeviceState {
     this.fingerprints.clear();
   }
 
-  /** The prepared buffer of a template read: u32 total + entries (zk-protocol.md §8.9). */
+  /** The prepared buffer of a template read: u32 total + entries (docs/zk-protocol.md §8.9). */
   templatesBuffer(): Buffer {
     return withTotal(Buffer.concat(this.templates().map((t) => encodeTemplateEntry(t))));
   }
@@ -174,7 +174,7 @@ export class DeviceState {
     this.records.length = 0;
   }
 
-  /** The prepared buffer of a download: u32 total_size + records (zk-protocol.md §7.3). A copy. */
+  /** The prepared buffer of a download: u32 total_size + records (docs/zk-protocol.md §7.3). A copy. */
   attendanceBuffer(): Buffer {
     return withTotal(this.att.subarray(0, this.attLen));
   }

@@ -1,5 +1,5 @@
 /**
- * Public types of the device simulator (docs/internal-apis.md, zk-protocol.md §11).
+ * Public types of the device simulator (docs/internal-apis.md, docs/zk-protocol.md §11).
  * Everything a test can pass in or read back is declared here, so the other modules stay internal.
  */
 import type { WallClock, AttendanceInput, UserInput } from '../protocol';
@@ -24,7 +24,7 @@ export type SimNameEncoding = 'utf8' | 'latin1' | 'gbk';
 export type SimUserIds = 'edge' | 'plain';
 
 /**
- * Fault knobs (zk-protocol.md §11.3). All optional; the defaults are a well-behaved device.
+ * Fault knobs (docs/zk-protocol.md §11.3). All optional; the defaults are a well-behaved device.
  * Changeable at any time with `sim.setFaults()` (merged into the current set; pass `undefined` to reset a knob).
  */
 export interface SimFaults {

@@ -1,5 +1,5 @@
 /**
- * The Node-RED editor in headless Chromium (issue 5, "Must show"): the PunchFlow palette, every node's
+ * The Node-RED editor in headless Chromium: the PunchFlow palette, every node's
  * edit dialog with a bad value flagged, zk-device's Test connection against a simulated device, no page
  * errors. Saves the editor screenshots used in the README (docs/screenshots/).
  */
