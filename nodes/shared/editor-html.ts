@@ -7,10 +7,10 @@
  */
 import { SAFE_IDENTIFIER } from '../../lib/sinks/mysql-sql';
 import { IDENTIFIER as MSSQL_IDENTIFIER } from '../../lib/sinks/mssql-sql';
-import { editorDefault, SETTING_RULES, SettingName } from './setting-rules';
+import { editorDefault } from './setting-rules';
 
 /** Where the devices of zk-poll / zk-live come from, and the fleet defaults: the `defaults` entries. */
-function deviceSourceDefaults(): string {
+function deviceSourceDefaults(type: string): string {
   // The shard rule mirrors lib/fleet/shard.ts parseShard: i/n or "i of n", n ≤ 1024, i < n, or an env variable.
   const shard = "shard: { value: '', validate: function (v, opt) { var t = String(v === undefined || v === null ? '' : v).trim().toLowerCase(); " +
     "if (t === '' || t === 'off' || t === 'none' || /^\\$\\{\\w+\\}$/.test(t)) return true; var m = /^(\\d+)\\s*(?:\\/|of)\\s*(\\d+)$/.exec(t); " +
@@ -20,11 +20,11 @@ function deviceSourceDefaults(): string {
     "device: { value: '', type: 'zk-device', required: false }",
     "fleet: { value: '' }",
     "range: { value: '' }",
-    editorDefault('port'),
+    editorDefault(type, 'port'),
     "tz: { value: '' }",
     "site: { value: '' }",
     "transport: { value: 'tcp' }",
-    editorDefault('timeout'),
+    editorDefault(type, 'timeout'),
     shard,
   ].join(',\n      ');
 }
@@ -108,12 +108,9 @@ const IDENTIFIERS: Record<string, RegExp> = { mysql: SAFE_IDENTIFIER, mssql: MSS
 export function expandEditorHtml(html: string, type: string): string {
   const out = html
     .replace(/<!-- @@device-source-form@@ -->/g, () => deviceSourceForm(type))
-    .replace(/@@device-source-defaults@@/g, () => deviceSourceDefaults())
+    .replace(/@@device-source-defaults@@/g, () => deviceSourceDefaults(type))
     .replace(/@@device-source-prepare@@/g, () => deviceSourcePrepare(type))
-    .replace(/@@rule:(\w+)@@/g, (_m, name: string) => {
-      if (!(name in SETTING_RULES)) throw new Error(`${type}.html: no setting rule "${name}" in nodes/shared/setting-rules.ts`);
-      return editorDefault(name as SettingName);
-    })
+    .replace(/@@rule:(\w+)@@/g, (_m, name: string) => editorDefault(type, name))
     .replace(/@@identifier:(\w+)@@/g, (_m, name: string) => {
       const re = IDENTIFIERS[name];
       if (!re) throw new Error(`${type}.html: no identifier rule "${name}"`);

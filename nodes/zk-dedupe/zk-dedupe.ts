@@ -6,7 +6,7 @@
 import * as path from 'path';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { DedupeStore, RepeatRule } from '../../lib/dedupe';
-import { settingNumber as num } from '../shared/settings';
+import { readSetting, SETTING_RULES } from '../shared/setting-rules';
 import { fmtCount, ThrottledStatus } from '../shared/status';
 import { stateDir, tellKeptState } from '../shared/runtime';
 
@@ -41,9 +41,10 @@ export = (RED: NodeAPI): void => {
     let repeatMode: 'drop' | 'mark' = 'drop';
 
     const ready: Promise<void> = (async () => {
-      const maxKeys = num(def.maxKeys, 1_000_000, 'max keys', 1, 50_000_000);
-      const retentionMs = num(def.retentionDays, 40, 'retention', 0.0001, 3650) * 86_400_000;
-      const repeatSec = num(def.repeatSeconds, 0, 'repeat window', 0, 86_400);
+      const R = SETTING_RULES['zk-dedupe'];
+      const maxKeys = readSetting(R.maxKeys, def.maxKeys);
+      const retentionMs = readSetting(R.retentionDays, def.retentionDays) * 86_400_000;
+      const repeatSec = readSetting(R.repeatSeconds, def.repeatSeconds);
       repeatMode = def.repeatMode === 'mark' ? 'mark' : 'drop';
       if (repeatSec > 0) repeat = new RepeatRule(repeatSec * 1000);
       const s = await DedupeStore.open({ dir, name: node.id, maxKeys, retentionMs });

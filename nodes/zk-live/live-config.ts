@@ -4,9 +4,11 @@
  */
 import type { NodeDef } from 'node-red';
 import { FleetSource, FleetSourceDef, FleetSourceMode, HealthOptions, fleetSource } from '../../lib/fleet';
-import { readSetting, SETTING_RULES as R } from '../shared/setting-rules';
+import { readSetting, SETTING_RULES } from '../shared/setting-rules';
 export { configuredFleet, fleetFromMsg } from '../../lib/fleet';
 import type { FirstStart } from '../../lib/live';
+
+const R = SETTING_RULES['zk-live'];
 
 export type LiveSourceMode = FleetSourceMode;
 

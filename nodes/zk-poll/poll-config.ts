@@ -5,7 +5,9 @@
 import type { NodeDef } from 'node-red';
 import type { DeviceConfig } from '../../lib/device';
 import { FleetSource, FleetSourceDef, FleetSourceMode, fleetSource } from '../../lib/fleet';
-import { readSetting, SETTING_RULES as R } from '../shared/setting-rules';
+import { readSetting, SETTING_RULES } from '../shared/setting-rules';
+
+const R = SETTING_RULES['zk-poll'];
 export { configuredFleet, fleetFromMsg } from '../../lib/fleet';
 
 export type PollSourceMode = FleetSourceMode;

@@ -2,7 +2,7 @@
 import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
-import { editorDefault, readSetting, ruleMessage, SETTING_RULES, SettingName } from '../../../nodes/shared/setting-rules';
+import { editorDefault, NumberRule, readSetting, ruleMessage, SETTING_RULES } from '../../../nodes/shared/setting-rules';
 import { expandEditorHtml } from '../../../nodes/shared/editor-html';
 import { pollSettings } from '../../../nodes/zk-poll/poll-config';
 import { liveSettings } from '../../../nodes/zk-live/live-config';
@@ -13,8 +13,8 @@ import { IDENTIFIER } from '../../../lib/sinks/mssql-sql';
 const nodesDir = path.resolve(__dirname, '..', '..', '..', 'nodes');
 
 /** The editor's `defaults` entry for a setting, evaluated as the editor would. */
-function editorEntry(name: SettingName): { value: unknown; validate: (v: unknown) => true | string | boolean } {
-  const src = editorDefault(name);
+function editorEntry(type: string, name: string): { value: unknown; validate: (v: unknown) => true | string | boolean } {
+  const src = editorDefault(type, name);
   const obj = src.slice(src.indexOf(':') + 1);
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
   return new Function(`return (${obj});`)() as { value: unknown; validate: (v: unknown) => true | string | boolean };
@@ -24,26 +24,27 @@ const SAMPLES: unknown[] = ['', undefined, null, '0', 0, '-1', 0.00001, 0.0001, 
   1000, 1001, 3600, 3601, 4370, 5000, 10080, 10081, 65535, 65536, 86400, 86401, 120000, 120001, 604800, 604801, 1e6, 1e6 + 1, 'abc', '12x', 'Infinity'];
 
 describe('setting rules', () => {
-  for (const name of Object.keys(SETTING_RULES) as SettingName[]) {
-    it(`${name}: the editor check accepts exactly what the runtime accepts, with the runtime's message`, () => {
-      const r = SETTING_RULES[name];
-      const entry = editorEntry(name);
-      assert.equal(entry.value, r.default);
-      // Node-RED reads a returned string as "invalid, because…" only from a validator of two parameters.
-      assert.equal(entry.validate.length, 2);
-      for (const v of SAMPLES) {
-        let runtimeOk = true;
-        try {
-          readSetting(r, v);
-        } catch (err) {
-          runtimeOk = false;
-          assert.ok((err as Error).message.startsWith(ruleMessage(r)), (err as Error).message);
+  for (const [type, rules] of Object.entries(SETTING_RULES) as [string, Record<string, NumberRule>][]) {
+    for (const [name, r] of Object.entries(rules)) {
+      it(`${type} ${name}: the editor check accepts exactly what the runtime accepts, with the runtime's message`, () => {
+        const entry = editorEntry(type, name);
+        assert.equal(entry.value, r.default);
+        // Node-RED reads a returned string as "invalid, because…" only from a validator of two parameters.
+        assert.equal(entry.validate.length, 2);
+        for (const v of SAMPLES) {
+          let runtimeOk = true;
+          try {
+            readSetting(r, v);
+          } catch (err) {
+            runtimeOk = false;
+            assert.ok((err as Error).message.startsWith(ruleMessage(r)), (err as Error).message);
+          }
+          const said = entry.validate(v);
+          assert.equal(said === true, runtimeOk, `${name} = ${String(v)}: editor ${String(said)}, runtime ${runtimeOk ? 'accepts' : 'refuses'}`);
+          if (!runtimeOk) assert.equal(said, ruleMessage(r));
         }
-        const said = entry.validate(v);
-        assert.equal(said === true, runtimeOk, `${name} = ${String(v)}: editor ${String(said)}, runtime ${runtimeOk ? 'accepts' : 'refuses'}`);
-        if (!runtimeOk) assert.equal(said, ruleMessage(r));
-      }
-    });
+      });
+    }
   }
 
   it('zk-poll and zk-live read the settings they share the same way', () => {
@@ -59,7 +60,7 @@ describe('setting rules', () => {
   });
 
   it('the device rules are the ones lib/device checks', () => {
-    const { port, timeout } = SETTING_RULES;
+    const { port, timeout } = SETTING_RULES['zk-poll'];
     assert.throws(() => normaliseDeviceConfig({ host: '127.0.0.1', port: port.max + 1 }), /port/);
     assert.equal(normaliseDeviceConfig({ host: '127.0.0.1', port: port.max }).port, port.max);
     assert.equal(normaliseDeviceConfig({ host: '127.0.0.1' }).port, port.default);
@@ -75,7 +76,8 @@ describe('editor HTML written once', () => {
     for (const t of fs.readdirSync(nodesDir).filter((d) => fs.existsSync(path.join(nodesDir, d, `${d}.html`)))) {
       assert.doesNotMatch(html(t), /@@/, t);
     }
-    assert.throws(() => expandEditorHtml('@@rule:nope@@', 'zk-x'), /no setting rule "nope"/);
+    assert.throws(() => expandEditorHtml('@@rule:nope@@', 'zk-poll'), /no setting rule "nope"/);
+    assert.throws(() => expandEditorHtml('@@rule:chunkSize@@', 'zk-live'), /zk-live.html: no setting rule "chunkSize"/);
     assert.throws(() => expandEditorHtml('@@other@@', 'zk-x'), /unknown marker @@other@@/);
   });
 
@@ -90,7 +92,8 @@ describe('editor HTML written once', () => {
     const poll = form('zk-poll');
     assert.equal(poll.replace(/zk-poll/g, 'zk-live'), form('zk-live'));
     assert.match(poll, /data-i18n="zk-poll\.label\.shard"/);
-    for (const t of ['zk-poll', 'zk-live']) assert.ok(html(t).includes(editorDefault('longStreakHours')), t);
+    for (const t of ['zk-poll', 'zk-live']) assert.ok(html(t).includes(editorDefault(t, 'longStreakHours')), t);
+    assert.equal(editorDefault('zk-poll', 'longStreakHours'), editorDefault('zk-live', 'longStreakHours'));
   });
 
   it('zk-sink checks table names with the regular expressions the MySQL and SQL Server sinks use', () => {
