@@ -1,8 +1,9 @@
 /**
  * The parts of the editor HTML written once and filled in at build time (scripts/copy-assets.js calls
  * expandEditorHtml on each node's .html): setting rules (`@@rule:<name>@@` → a `defaults` entry from
- * setting-rules.ts), the device-source form zk-poll and zk-live share (`@@device-source-defaults@@`,
- * `@@device-source-prepare@@`, `<!-- @@device-source-form@@ -->`) and the SQL identifier rules of the
+ * setting-rules.ts), the device-source form zk-poll, zk-live and zk-users share (`@@device-source-defaults@@`,
+ * `@@device-source-prepare@@`, `<!-- @@device-source-form@@ -->`; `:no-shard` after the name leaves out the
+ * shard, which zk-users does not have) and the SQL identifier rules of the
  * sinks (`@@identifier:mysql@@`, `@@identifier:mssql@@` → the regular expression the sink checks with).
  */
 import { SAFE_IDENTIFIER } from '../../lib/sinks/mysql-sql';
@@ -10,7 +11,7 @@ import { IDENTIFIER as MSSQL_IDENTIFIER } from '../../lib/sinks/mssql-sql';
 import { editorDefault } from './setting-rules';
 
 /** Where the devices of zk-poll / zk-live come from, and the fleet defaults: the `defaults` entries. */
-function deviceSourceDefaults(type: string): string {
+function deviceSourceDefaults(type: string, withShard: boolean): string {
   // The shard rule mirrors lib/fleet/shard.ts parseShard: i/n or "i of n", n ≤ 1024, i < n, or an env variable.
   const shard = "shard: { value: '', validate: function (v, opt) { var t = String(v === undefined || v === null ? '' : v).trim().toLowerCase(); " +
     "if (t === '' || t === 'off' || t === 'none' || /^\\$\\{\\w+\\}$/.test(t)) return true; var m = /^(\\d+)\\s*(?:\\/|of)\\s*(\\d+)$/.exec(t); " +
@@ -25,7 +26,7 @@ function deviceSourceDefaults(type: string): string {
     "site: { value: '' }",
     "transport: { value: 'tcp' }",
     editorDefault(type, 'timeout'),
-    shard,
+    ...(withShard ? [shard] : []),
   ].join(',\n      ');
 }
 
@@ -46,7 +47,7 @@ function deviceSourcePrepare(type: string): string {
 }
 
 /** The form rows of the device source (after the name row). Labels come from the node's own locale file. */
-function deviceSourceForm(type: string): string {
+function deviceSourceForm(type: string, withShard: boolean): string {
   const t = type;
   return `<div class="form-row">
     <label for="node-input-mode"><i class="fa fa-sitemap"></i> <span data-i18n="${t}.label.mode"></span></label>
@@ -94,12 +95,12 @@ function deviceSourceForm(type: string): string {
   <div class="form-row ${t}-row-fleet">
     <label for="node-input-timeout"><i class="fa fa-hourglass-half"></i> <span data-i18n="${t}.label.timeout"></span></label>
     <input type="text" id="node-input-timeout" style="width: 80px"> ms
-  </div>
+  </div>${withShard ? `
   <div class="form-row ${t}-row-fleet">
     <label for="node-input-shard"><i class="fa fa-pie-chart"></i> <span data-i18n="${t}.label.shard"></span></label>
     <input type="text" id="node-input-shard" style="width: 120px" data-i18n="[placeholder]${t}.placeholder.shard">
     <span data-i18n="${t}.unit.shard"></span>
-  </div>`;
+  </div>` : ''}`;
 }
 
 const IDENTIFIERS: Record<string, RegExp> = { mysql: SAFE_IDENTIFIER, mssql: MSSQL_IDENTIFIER };
@@ -107,8 +108,8 @@ const IDENTIFIERS: Record<string, RegExp> = { mysql: SAFE_IDENTIFIER, mssql: MSS
 /** `html` (a node's editor file) with every marker filled in for node `type`; throws on an unknown marker. */
 export function expandEditorHtml(html: string, type: string): string {
   const out = html
-    .replace(/<!-- @@device-source-form@@ -->/g, () => deviceSourceForm(type))
-    .replace(/@@device-source-defaults@@/g, () => deviceSourceDefaults(type))
+    .replace(/<!-- @@device-source-form(:no-shard)?@@ -->/g, (_m, noShard?: string) => deviceSourceForm(type, !noShard))
+    .replace(/@@device-source-defaults(:no-shard)?@@/g, (_m, noShard?: string) => deviceSourceDefaults(type, !noShard))
     .replace(/@@device-source-prepare@@/g, () => deviceSourcePrepare(type))
     .replace(/@@rule:(\w+)@@/g, (_m, name: string) => editorDefault(type, name))
     .replace(/@@identifier:(\w+)@@/g, (_m, name: string) => {

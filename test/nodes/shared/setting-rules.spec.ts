@@ -81,7 +81,7 @@ describe('editor HTML written once', () => {
     assert.throws(() => expandEditorHtml('@@other@@', 'zk-x'), /unknown marker @@other@@/);
   });
 
-  it('zk-poll and zk-live carry the same device-source form, each with its own labels', () => {
+  it('zk-poll, zk-live and zk-users carry the same device-source form, each with its own labels', () => {
     const form = (t: string) => {
       const h = html(t);
       const start = h.indexOf('<label for="node-input-mode">');
@@ -91,6 +91,11 @@ describe('editor HTML written once', () => {
     };
     const poll = form('zk-poll');
     assert.equal(poll.replace(/zk-poll/g, 'zk-live'), form('zk-live'));
+    // zk-users: the same rows up to the timeout, no shard.
+    const users = html('zk-users');
+    const upToTimeout = (h: string) => h.slice(h.indexOf('<label for="node-input-mode">'), h.indexOf('</div>', h.indexOf('id="node-input-timeout"')));
+    assert.equal(upToTimeout(html('zk-poll')).replace(/zk-poll/g, 'zk-users'), upToTimeout(users));
+    assert.ok(!users.includes('node-input-shard'));
     assert.match(poll, /data-i18n="zk-poll\.label\.shard"/);
     for (const t of ['zk-poll', 'zk-live']) assert.ok(html(t).includes(editorDefault(t, 'longStreakHours')), t);
     assert.equal(editorDefault('zk-poll', 'longStreakHours'), editorDefault('zk-live', 'longStreakHours'));
