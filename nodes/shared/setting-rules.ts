@@ -4,6 +4,7 @@
  * so the edit dialog flags exactly what the runtime would refuse, with the same words.
  */
 import { DEVICE_RULES } from '../../lib/device/device-config';
+import { DEFAULT_HANDSHAKE } from '../../lib/push/options';
 
 export interface NumberRule {
   /** How messages name the setting. */
@@ -53,6 +54,20 @@ export const SETTING_RULES = {
     maxKeys: rule('max keys', 1_000_000, 1, 50_000_000),
     retentionDays: rule('retention', 40, 0.0001, 3650),
     repeatSeconds: rule('repeat window', 0, 0, 86_400),
+  },
+  'zk-sink': {
+    batchSize: int('batch size', 1000, 1, 100_000),
+    flushInterval: int('flush interval', 200, 0, 600_000),
+    isolateAfter: int('isolate after', 5, 0, 100),
+  },
+  'zk-push': {
+    port: int('port', 8081, 0, 65535),
+    maxBodyKiB: int('body size limit (KiB)', 4096, 16, 65536),
+    bodyTimeout: int('body time limit (s)', 30, 5, 600),
+    perAddress: int('requests per address', 32, 1, 10000),
+    delay: int('heartbeat (Delay)', DEFAULT_HANDSHAKE.delaySec, 1, 3600),
+    errorDelay: int('ErrorDelay', DEFAULT_HANDSHAKE.errorDelaySec, 1, 3600),
+    commandTimeout: int('command timeout', 600, 10, 86400),
   },
   'zk-mqtt-in': {
     maxMessageKiB: int('max message (KiB)', 4096, 1, 262_144),
