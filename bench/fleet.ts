@@ -44,6 +44,8 @@ interface CycleFigures {
   ms: number;
   /** CPU time of this process during the cycle: on a loaded machine, wall time says more about the others. */
   cpuMs: number;
+  /** CPU time of the simulator processes during the cycle. */
+  simCpuMs?: number | null;
   records: number;
   downloads: number;
   failed: number;
@@ -51,6 +53,7 @@ interface CycleFigures {
 
 interface Sims {
   devices: { host: string; port: number }[];
+  pids: number[];
   stop: () => void;
 }
 
@@ -76,7 +79,7 @@ async function startFleet(): Promise<Sims> {
     const count = procs === 1 ? DEVICES : Math.min(PER_PROCESS, DEVICES - k * PER_PROCESS);
     return startProcess(count, procs === 1 ? undefined : `127.20.${k}.1`, 1 + k * PER_PROCESS);
   }));
-  return { devices: started.flatMap((s) => s.devices), stop: () => started.forEach((s) => s.child.stdin?.end()) };
+  return { devices: started.flatMap((s) => s.devices), pids: started.map((s) => s.child.pid ?? 0), stop: () => started.forEach((s) => s.child.stdin?.end()) };
 }
 
 function figuresOf(t: CycleTotals, ms: number, cpu: NodeJS.CpuUsage): CycleFigures {
@@ -85,14 +88,17 @@ function figuresOf(t: CycleTotals, ms: number, cpu: NodeJS.CpuUsage): CycleFigur
 }
 
 /** A full cycle then an unchanged one over `fleet`, with its own cursors. */
-async function pollTwice(fleet: DeviceConfig[], dir: string): Promise<{ full: CycleFigures; unchanged: CycleFigures }> {
+async function pollTwice(fleet: DeviceConfig[], dir: string, pids: number[]): Promise<{ full: CycleFigures; unchanged: CycleFigures }> {
   // Records are counted, not kept: the poller hands them to its listeners, here none.
   const poller = new FleetPoller({ store: new CursorStore(dir), fleet, concurrency: CONCURRENCY, chunkSize: 1_000_000 });
   const timed = async () => {
     const cpu0 = process.cpuUsage();
+    const sim0 = simCpuMs(pids);
     const t0 = process.hrtime.bigint();
     const t = await poller.request({ devices: null, dryRun: false, force: true });
-    return figuresOf(t, Number(process.hrtime.bigint() - t0) / 1e6, process.cpuUsage(cpu0));
+    const f = figuresOf(t, Number(process.hrtime.bigint() - t0) / 1e6, process.cpuUsage(cpu0));
+    const sim1 = simCpuMs(pids);
+    return { ...f, simCpuMs: sim0 !== null && sim1 !== null ? sim1 - sim0 : null };
   };
   try {
     const full = await timed();
@@ -100,6 +106,19 @@ async function pollTwice(fleet: DeviceConfig[], dir: string): Promise<{ full: Cy
     return { full, unchanged };
   } finally {
     await poller.stop();
+  }
+}
+
+/** CPU time (ms) the simulator processes used so far (Linux /proc, 100 ticks per second), or null. */
+function simCpuMs(pids: number[]): number | null {
+  try {
+    return pids.reduce((sum, pid) => {
+      const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+      // Fields 14 and 15 (utime, stime) are 12 and 13 once pid and (comm) are cut off.
+      return sum + ((Number(f[11]) + Number(f[12])) * 10);
+    }, 0);
+  } catch {
+    return null;
   }
 }
 
@@ -142,22 +161,26 @@ async function liveLinks(fleet: DeviceConfig[], dir: string, socketsBefore: numb
   const store = new CursorStore(dir);
   const sessions = fleet.map((cfg) => sessionRegistry.acquire({ ...cfg, heartbeatMs: HEARTBEAT_MS }));
   const captures = sessions.map((s) => new LiveCapture(s, { cursors: store, firstStart: 'now' }));
+  // A link counts as up at its first `online` status: registered for events and the gap filled.
+  const ready = new Set<LiveCapture>();
   let statusEvents = 0;
   let errors = 0;
   for (const c of captures) {
     c.on('status', (e) => {
-      if (e.state !== 'online') errors++;
+      if (e.state === 'online') ready.add(c);
+      else errors++;
     });
   }
   const t0 = process.hrtime.bigint();
   try {
     for (const c of captures) c.start();
     const deadline = Date.now() + 300_000;
-    while (captures.some((c) => !c.linked)) {
-      if (Date.now() > deadline) throw new Error(`${captures.filter((c) => !c.linked).length} of ${captures.length} live links not up after 300 s`);
+    while (ready.size < captures.length) {
+      if (Date.now() > deadline) throw new Error(`${captures.length - ready.size} of ${captures.length} live links not up after 300 s`);
       await new Promise((r) => setTimeout(r, 100));
     }
     const linkUpMs = Number(process.hrtime.bigint() - t0) / 1e6;
+    // Status events from here on mean a link changed state (dropped, reconnected) while idle.
     for (const c of captures) c.on('status', () => statusEvents++);
     // One heartbeat period with every link idle: each link sends two heartbeats in it.
     const cpu0 = process.cpuUsage();
@@ -196,8 +219,8 @@ async function main(): Promise<void> {
     const rssStart = process.memoryUsage().rss;
     // The simulator processes' stdio pipes are sockets too: counted here and left out of the figures below.
     const socketsBefore = openSockets() ?? 0;
-    const base = DEVICES > BASELINE ? await pollTwice(fleet.slice(0, BASELINE), path.join(dir, 'baseline')) : null;
-    const { full, unchanged } = await pollTwice(fleet, path.join(dir, 'fleet'));
+    const base = DEVICES > BASELINE ? await pollTwice(fleet.slice(0, BASELINE), path.join(dir, 'baseline'), sims.pids) : null;
+    const { full, unchanged } = await pollTwice(fleet, path.join(dir, 'fleet'), sims.pids);
     const socketsAfterPoll = (openSockets() ?? socketsBefore) - socketsBefore;
     const peakPoll = process.resourceUsage().maxRSS * 1024;
     const live = LIVE ? await liveLinks(fleet, path.join(dir, 'fleet'), socketsBefore) : null;
@@ -208,7 +231,7 @@ async function main(): Promise<void> {
     console.log(`devices ${DEVICES} × ${RECORDS} records, concurrency ${CONCURRENCY}`);
     if (base) console.log(`baseline ${BASELINE} devices: full ${base.full.ms.toFixed(0)} ms, unchanged ${base.unchanged.ms.toFixed(0)} ms`);
     console.log(`full cycle      ${full.ms.toFixed(0)} ms (CPU ${full.cpuMs.toFixed(0)} ms), ${full.records} records (${rate(full)}/s), ${full.downloads} downloads, ${full.failed} failed`);
-    console.log(`unchanged cycle ${unchanged.ms.toFixed(0)} ms (CPU ${unchanged.cpuMs.toFixed(0)} ms), ${unchanged.records} records, ${unchanged.downloads} downloads, ${unchanged.failed} failed` +
+    console.log(`unchanged cycle ${unchanged.ms.toFixed(0)} ms (CPU ${unchanged.cpuMs.toFixed(0)} ms, simulators ${unchanged.simCpuMs ?? 'n/a'} ms), ${unchanged.records} records, ${unchanged.downloads} downloads, ${unchanged.failed} failed` +
       (perDeviceRatio !== null ? ` (per device ×${perDeviceRatio} the ${BASELINE}-device baseline)` : ''));
     console.log(`peak RSS polling ${mib(peakPoll)} MiB (start ${mib(rssStart)} MiB), sockets left open after the cycles ${socketsAfterPoll}`);
     if (live) {
@@ -218,7 +241,7 @@ async function main(): Promise<void> {
     console.log(JSON.stringify({
       bench: 'fleet', devices: DEVICES, recordsPerDevice: RECORDS, concurrency: CONCURRENCY,
       fullMs: Math.round(full.ms), fullRecords: full.records, recordsPerSec: rate(full), fullDownloads: full.downloads,
-      fullCpuMs: Math.round(full.cpuMs), unchangedCpuMs: Math.round(unchanged.cpuMs),
+      fullCpuMs: Math.round(full.cpuMs), unchangedCpuMs: Math.round(unchanged.cpuMs), unchangedSimCpuMs: unchanged.simCpuMs ?? null,
       unchangedMs: Math.round(unchanged.ms), unchangedRecords: unchanged.records, unchangedDownloads: unchanged.downloads,
       ratio: round3(unchanged.ms / full.ms),
       failed: full.failed + unchanged.failed,

@@ -6,6 +6,7 @@ import type { NodeDef } from 'node-red';
 import type { DeviceConfig } from '../../lib/device';
 import { FleetSource, FleetSourceDef, FleetSourceMode, fleetSource } from '../../lib/fleet';
 import { readSetting, SETTING_RULES } from '../shared/setting-rules';
+import { KitNode, KitSettings, stateDir } from '../shared/runtime';
 
 const R = SETTING_RULES['zk-poll'];
 export { configuredFleet, fleetFromMsg } from '../../lib/fleet';
@@ -56,4 +57,9 @@ export function pollSettings(def: Partial<ZkPollDef>, creds: ZkPollCredentials):
 /** True when a fleet text carries comm keys, which then sit in the flow file (warned about at start). */
 export function fleetTextHasCommKeys(list: DeviceConfig[], sharedKey: number | undefined): boolean {
   return list.some((d) => d.commKey !== 0 && d.commKey !== (sharedKey ?? 0));
+}
+
+/** Where a zk-poll node keeps its cursors, one directory per node id (zk-command's safe clear reads them). */
+export function pollCursorDir(settings: KitSettings, node: Pick<KitNode, 'warn'>, pollNodeId: string): string {
+  return stateDir(settings, node, 'cursors', pollNodeId);
 }

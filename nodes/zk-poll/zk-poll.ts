@@ -8,10 +8,10 @@ import type { NodeAPI, Node, NodeMessage, NodeMessageInFlow } from 'node-red';
 import type { DeviceConfig, DeviceSession } from '../../lib/device';
 import { CursorStore, CycleRequest, FleetPoller, formatShard } from '../../lib/fleet';
 import type { ZkDeviceNode } from '../zk-device/zk-device-api';
-import { PollSettings, ZkPollCredentials, ZkPollDef, configuredFleet, fleetFromMsg, fleetTextHasCommKeys, pollSettings } from './poll-config';
+import { PollSettings, ZkPollCredentials, ZkPollDef, configuredFleet, fleetFromMsg, fleetTextHasCommKeys, pollCursorDir, pollSettings } from './poll-config';
 import { ProgressStatus } from './progress-status';
 import { startErrorReporter } from '../shared/errors';
-import { nodeLogger, stateDir, tellKeptState } from '../shared/runtime';
+import { nodeLogger, tellKeptState } from '../shared/runtime';
 
 interface ZkPollNode extends Node<ZkPollCredentials> {}
 
@@ -61,7 +61,7 @@ export = (RED: NodeAPI): void => {
     }
 
     // Cursors per node: two zk-poll nodes on one device (e.g. to two databases) each need their own.
-    const cursorDir = stateDir(RED.settings, node, 'cursors', node.id);
+    const cursorDir = pollCursorDir(RED.settings, node, node.id);
     const store = new CursorStore(cursorDir, (_lvl, m) => node.warn(m));
     const poller = new FleetPoller({
       store,

@@ -32,7 +32,7 @@ function coreTypes(dir: string, out = new Set<string>()): Set<string> {
   for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
     const p = path.join(dir, e.name);
     if (e.isDirectory()) coreTypes(p, out);
-    else if (e.name.endsWith('.html')) for (const m of fs.readFileSync(p, 'utf8').matchAll(/registerType\(\s*['"]([\w-]+)['"]/g)) out.add(m[1]);
+    else if (e.name.endsWith('.html')) for (const m of fs.readFileSync(p, 'utf8').matchAll(/registerType\(\s*['"]([\w -]+)['"]/g)) out.add(m[1]);
   }
   return out;
 }
