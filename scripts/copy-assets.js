@@ -19,11 +19,23 @@ function copyDir(from, to) {
   }
 }
 
+// Setting rules, the shared device-source form and the SQL identifier rules go into each editor .html from
+// their one definition (nodes/shared/editor-html.ts, compiled by tsc just before this runs).
+function expandHtml(dir, type) {
+  for (const f of fs.readdirSync(dir)) {
+    if (!f.endsWith('.html')) continue;
+    const file = path.join(dir, f);
+    const { expandEditorHtml } = require(path.join(nodesOut, 'shared', 'editor-html.js'));
+    fs.writeFileSync(file, expandEditorHtml(fs.readFileSync(file, 'utf8'), type));
+  }
+}
+
 if (fs.existsSync(nodesSrc)) {
   for (const entry of fs.readdirSync(nodesSrc, { withFileTypes: true })) {
     if (!entry.isDirectory()) continue;
     const out = path.join(nodesOut, entry.name);
     copyDir(path.join(nodesSrc, entry.name), out);
+    expandHtml(out, entry.name);
     // Icons only beside a node (a folder with an editor .html); nodes/shared holds code only.
     const isNode = fs.readdirSync(path.join(nodesSrc, entry.name)).some((f) => f.endsWith('.html'));
     if (isNode && fs.existsSync(sharedIcons)) copyDir(sharedIcons, path.join(out, 'icons'));

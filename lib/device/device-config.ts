@@ -36,6 +36,12 @@ export class DeviceConfigError extends Error {
   }
 }
 
+/** The numeric rules of a device's settings; the editor's checks are generated from these (nodes/shared/setting-rules.ts). */
+export const DEVICE_RULES = {
+  port: { field: 'port', default: 4370, min: 1, max: 65535, integer: true },
+  timeoutMs: { field: 'timeout (ms)', default: 5000, min: 100, max: 120000, integer: false },
+} as const;
+
 const HOST_RE = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$|^\[?[0-9A-Fa-f:.]+\]?$/;
 
 /** Fills defaults and validates; throws DeviceConfigError naming the field. */
@@ -43,14 +49,15 @@ export function normaliseDeviceConfig(input: DeviceConfigInput): DeviceConfig {
   const where = input.name ? `device "${input.name}"` : `device ${input.host}`;
   const host = String(input.host ?? '').trim().replace(/^\[(.*)\]$/, '$1');
   if (!host || !HOST_RE.test(host)) throw new DeviceConfigError('host', `${where}: host "${input.host}" is not an IP address or host name`);
-  const port = input.port === undefined || (input.port as unknown) === '' ? 4370 : Number(input.port);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new DeviceConfigError('port', `${where}: port "${input.port}" must be a whole number from 1 to 65535 (ZK devices use 4370)`);
+  const { port: P, timeoutMs: T } = DEVICE_RULES;
+  const port = input.port === undefined || (input.port as unknown) === '' ? P.default : Number(input.port);
+  if (!Number.isInteger(port) || port < P.min || port > P.max) throw new DeviceConfigError('port', `${where}: port "${input.port}" must be a whole number from 1 to 65535 (ZK devices use 4370)`);
   const transport = input.transport ?? 'tcp';
   if (!['auto', 'tcp', 'udp'].includes(transport)) throw new DeviceConfigError('transport', `${where}: transport must be auto, tcp or udp`);
   const commKey = input.commKey === undefined || (input.commKey as unknown) === '' ? 0 : Number(input.commKey);
   if (!Number.isInteger(commKey) || commKey < 0 || commKey > 0xffffffff) throw new DeviceConfigError('commKey', `${where}: the comm key must be a whole number (the device's communication password)`);
-  const timeoutMs = input.timeoutMs === undefined ? 5000 : Number(input.timeoutMs);
-  if (!Number.isFinite(timeoutMs) || timeoutMs < 100 || timeoutMs > 120000) throw new DeviceConfigError('timeoutMs', `${where}: timeout must be from 100 to 120000 ms`);
+  const timeoutMs = input.timeoutMs === undefined ? T.default : Number(input.timeoutMs);
+  if (!Number.isFinite(timeoutMs) || timeoutMs < T.min || timeoutMs > T.max) throw new DeviceConfigError('timeoutMs', `${where}: timeout must be from ${T.min} to ${T.max} ms`);
   const tz = input.tz && String(input.tz).trim() ? String(input.tz).trim() : hostTimeZone();
   if (!isValidTimeZone(tz)) throw new DeviceConfigError('tz', `${where}: time zone "${tz}" is not an IANA zone name (e.g. Europe/Berlin, Asia/Kolkata)`);
   const override = input.directionOverride ?? null;

@@ -10,6 +10,7 @@ import { ZkConnectionError, ZkError } from '../../lib/errors';
 import { CursorStore, FleetScheduler, configuredFleet, cursorKeyOf, describeDevice, fleetFromMsg } from '../../lib/fleet';
 import type { ZkDeviceNode } from '../zk-device/zk-device-api';
 import { pollCursorDir } from '../zk-poll/poll-config';
+import { nodeLogger } from '../shared/runtime';
 import {
   CommandRequest, CommandSettings, ZkCommandCredentials, ZkCommandDef, commandSettings, readCommandRequest, refusal,
 } from './command-config';
@@ -50,13 +51,12 @@ export = (RED: NodeAPI): void => {
       node.status({ fill: 'red', shape: 'ring', text: configError.message.slice(0, 60) });
     }
 
-    const userDir = RED.settings.userDir as string | undefined;
     // One run at a time per node; health and backoff are zk-poll's business, so every run forces all devices.
     const scheduler = new FleetScheduler({ concurrency: settings.concurrency, failuresToError: 1000 });
     const abort = new AbortController();
     let chain: Promise<void> = Promise.resolve();
     let closing = false;
-    const sessionLogger = (level: string, m: string) => (level === 'warn' || level === 'error' ? node.debug(m) : undefined);
+    const sessionLogger = nodeLogger(node);
 
     function pollNodeName(): string {
       const p = RED.nodes.getNode(settings.pollNode) as (Node & { name?: string }) | null;
@@ -65,7 +65,7 @@ export = (RED: NodeAPI): void => {
 
     /** Safe clear of one device: clears only what the zk-poll node's cursor shows delivered. */
     async function safeClear(session: DeviceSession, cfg: DeviceConfig): Promise<DeviceOutcome> {
-      const dir = pollCursorDir(userDir, settings.pollNode);
+      const dir = pollCursorDir(RED.settings, node, settings.pollNode);
       let why = '';
       let check: DeliveryCheck | null = null;
       const r = await session.run('safe clear', async (c) => {

@@ -3,12 +3,12 @@
  * for audit. One record in → one record out; an array in → an array out; empty arrays are not sent. The
  * seen ids persist in the user directory (lib/dedupe/store.ts).
  */
-import * as os from 'os';
 import * as path from 'path';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { DedupeStore, RepeatRule } from '../../lib/dedupe';
-import { settingNumber as num } from '../shared/settings';
-import { fmtCount } from '../shared/status';
+import { readSetting, SETTING_RULES } from '../shared/setting-rules';
+import { fmtCount, ThrottledStatus } from '../shared/status';
+import { stateDir, tellKeptState } from '../shared/runtime';
 
 interface ZkDedupeDef extends NodeDef {
   maxKeys?: number | string;
@@ -32,7 +32,8 @@ export = (RED: NodeAPI): void => {
   function ZkDedupe(this: Node, def: ZkDedupeDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
-    const userDir = (RED.settings.userDir as string | undefined) || path.join(os.homedir(), '.node-red');
+    const dir = stateDir(RED.settings, node, 'dedupe');
+    const status = new ThrottledStatus(node);
     let store: DedupeStore | null = null;
     let passed = 0;
     let dropped = 0;
@@ -40,18 +41,19 @@ export = (RED: NodeAPI): void => {
     let repeatMode: 'drop' | 'mark' = 'drop';
 
     const ready: Promise<void> = (async () => {
-      const maxKeys = num(def.maxKeys, 1_000_000, 'max keys', 1, 50_000_000);
-      const retentionMs = num(def.retentionDays, 40, 'retention', 0.0001, 3650) * 86_400_000;
-      const repeatSec = num(def.repeatSeconds, 0, 'repeat window', 0, 86_400);
+      const R = SETTING_RULES['zk-dedupe'];
+      const maxKeys = readSetting(R.maxKeys, def.maxKeys);
+      const retentionMs = readSetting(R.retentionDays, def.retentionDays) * 86_400_000;
+      const repeatSec = readSetting(R.repeatSeconds, def.repeatSeconds);
       repeatMode = def.repeatMode === 'mark' ? 'mark' : 'drop';
       if (repeatSec > 0) repeat = new RepeatRule(repeatSec * 1000);
-      const s = await DedupeStore.open({ dir: path.join(userDir, 'punchflow', 'dedupe'), name: node.id, maxKeys, retentionMs });
+      const s = await DedupeStore.open({ dir, name: node.id, maxKeys, retentionMs });
       store = s;
-      node.status({ fill: 'green', shape: 'dot', text: `${fmtCount(s.set.size)} ids known` });
+      status.set({ fill: 'green', shape: 'dot', text: `${fmtCount(s.set.size)} ids known` }, true);
     })();
     ready.catch((err: Error) => {
       node.error(`zk-dedupe: ${err.message}`);
-      node.status({ fill: 'red', shape: 'ring', text: err.message.slice(0, 40) });
+      status.set({ fill: 'red', shape: 'ring', text: err.message.slice(0, 40) }, true);
     });
 
     /** Decides one record: true = pass (possibly marked), false = duplicate/repeat. */
@@ -86,7 +88,7 @@ export = (RED: NodeAPI): void => {
           const out1 = pass.length === 0 ? null : { ...msg, payload: isArray ? pass : pass[0] };
           const out2 = dup.length === 0 ? null : { ...msg, payload: isArray ? dup : dup[0] };
           if (out1 || out2) send([out1, out2]);
-          node.status({ fill: 'green', shape: 'dot', text: `${fmtCount(passed)} new · ${fmtCount(dropped)} dup` });
+          status.set({ fill: 'green', shape: 'dot', text: `${fmtCount(passed)} new · ${fmtCount(dropped)} dup` });
           if (bad.length > 0) {
             done(new Error(`zk-dedupe: ${bad.slice(0, 3).join(', ')}${bad.length > 3 ? ` and ${bad.length - 3} more` : ''}: must be a non-empty string (record not passed on)`));
           } else done();
@@ -95,7 +97,12 @@ export = (RED: NodeAPI): void => {
       );
     });
 
-    node.on('close', (_removed: boolean, done: () => void) => {
+    node.on('close', (removed: boolean, done: () => void) => {
+      status.close();
+      // The seen ids are kept (in one folder shared by every zk-dedupe, one file per node).
+      tellKeptState(node, removed, [
+        { dir: path.join(dir, `${node.id.replace(/[^A-Za-z0-9._-]/g, '_')}.log`), what: 'seen ids', why: 'so a node restored with the same id still drops repeats' },
+      ]);
       ready
         .catch(() => undefined)
         .then(() => store?.close())

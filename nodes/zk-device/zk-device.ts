@@ -4,6 +4,7 @@ import { DeviceSession, sessionRegistry, testConnection } from '../../lib/device
 import { hostTimeZone } from '../../lib/record/zone';
 import { deviceConfigFromDef, ZkDeviceDef } from './device-node-config';
 import type { ZkDeviceCredentials, ZkDeviceNode } from './zk-device-api';
+import { nodeLogger } from '../shared/runtime';
 
 /** The "Test connection" request body: the editor's current (possibly unsaved) settings. */
 interface TestRequestBody extends Partial<ZkDeviceDef> {
@@ -32,7 +33,7 @@ export = (RED: NodeAPI): void => {
       if (configError) throw configError;
       users.set(user.id, user);
       if (!session) {
-        session = sessionRegistry.acquire(node.deviceConfig, { logger: (level, msg) => (level === 'warn' || level === 'error' ? node.debug(msg) : undefined) });
+        session = sessionRegistry.acquire(node.deviceConfig, { logger: nodeLogger(node) });
       }
       return session;
     };

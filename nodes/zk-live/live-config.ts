@@ -4,9 +4,11 @@
  */
 import type { NodeDef } from 'node-red';
 import { FleetSource, FleetSourceDef, FleetSourceMode, HealthOptions, fleetSource } from '../../lib/fleet';
-import { settingNumber as num } from '../shared/settings';
+import { readSetting, SETTING_RULES } from '../shared/setting-rules';
 export { configuredFleet, fleetFromMsg } from '../../lib/fleet';
 import type { FirstStart } from '../../lib/live';
+
+const R = SETTING_RULES['zk-live'];
 
 export type LiveSourceMode = FleetSourceMode;
 
@@ -37,8 +39,8 @@ export interface LiveSettings extends FleetSource {
 export function liveSettings(def: Partial<ZkLiveDef>, creds: ZkLiveCredentials): LiveSettings {
   const source = fleetSource(def, creds.commKey);
   const firstStart: FirstStart = def.firstStart === 'all' ? 'all' : 'now';
-  const initial = num(def.backoffInitial, 5, 'first reconnect delay', 0.01, 3600);
-  const max = num(def.backoffMax, 300, 'longest reconnect delay', 0.01, 86400);
+  const initial = readSetting(R.backoffInitial, def.backoffInitial);
+  const max = readSetting(R.backoffMax, def.backoffMax);
   if (max < initial) throw new Error(`longest reconnect delay (${max} s) is shorter than the first (${initial} s)`);
   return {
     ...source,
@@ -47,9 +49,9 @@ export function liveSettings(def: Partial<ZkLiveDef>, creds: ZkLiveCredentials):
     health: {
       backoffBaseMs: initial * 1000,
       backoffMaxMs: max * 1000,
-      failuresToError: Math.floor(num(def.failuresToError, 5, 'failures before error', 1, 1000)),
-      longStreakMs: num(def.longStreakHours, 24, 'long failure streak', 0.0001, 24 * 365) * 3600_000,
-      longStreakRetryMs: num(def.longStreakRetryMin, 60, 'retry period after a long streak', 0.001, 7 * 1440) * 60_000,
+      failuresToError: readSetting(R.failuresToError, def.failuresToError),
+      longStreakMs: readSetting(R.longStreakHours, def.longStreakHours) * 3600_000,
+      longStreakRetryMs: readSetting(R.longStreakRetryMin, def.longStreakRetryMin) * 60_000,
     },
   };
 }

@@ -1,20 +1,10 @@
 /**
  * The node's status line for one device or a fleet of live connections: `online · 12 punches`,
- * `retry in 40s`, `118/120 online · 3,402 punches`. Updates are coalesced to one per 500 ms (per-event
- * status updates hung the editor in node-red-nodes#515); the last state always shows.
+ * `retry in 40s`, `118/120 online · 3,402 punches`, through the shared throttle (one update per 500 ms,
+ * the last state always shows; the text is computed when it is shown).
  */
 import type { DeviceStatusState } from '../../lib/record/status';
-import { fmtCount } from '../shared/status';
-
-export interface NodeStatus {
-  fill?: 'red' | 'green' | 'yellow' | 'blue' | 'grey';
-  shape?: 'ring' | 'dot';
-  text?: string;
-}
-
-export interface StatusSink {
-  status(s: NodeStatus): void;
-}
+import { fmtCount, NodeStatus, StatusTarget, ThrottledStatus } from '../shared/status';
 
 type LinkState = 'connecting' | DeviceStatusState;
 
@@ -24,7 +14,6 @@ interface DeviceView {
   error: string | null;
 }
 
-
 function wait(ms: number): string {
   const s = Math.max(1, Math.round(ms / 1000));
   return s < 120 ? `${s}s` : s < 7200 ? `${Math.round(s / 60)}m` : `${Math.round(s / 3600)}h`;
@@ -33,11 +22,11 @@ function wait(ms: number): string {
 export class LiveStatusView {
   private readonly devices = new Map<string, DeviceView>();
   private punches = 0;
-  private timer: NodeJS.Timeout | null = null;
-  private lastAt = 0;
-  private closed = false;
+  private readonly throttle: ThrottledStatus;
 
-  constructor(private readonly sink: StatusSink, private readonly minGapMs = 500, private readonly now: () => number = Date.now) {}
+  constructor(sink: StatusTarget, minGapMs = 500, private readonly now: () => number = Date.now) {
+    this.throttle = new ThrottledStatus(sink, minGapMs, now);
+  }
 
   add(key: string): void {
     this.devices.set(key, { state: 'connecting', retryAt: null, error: null });
@@ -68,13 +57,16 @@ export class LiveStatusView {
 
   /** A configuration problem: shown at once, and kept. */
   error(text: string): void {
-    this.sink.status({ fill: 'red', shape: 'ring', text: text.slice(0, 40) });
+    this.show({ fill: 'red', shape: 'ring', text: text.slice(0, 40) });
+  }
+
+  /** A fixed line shown at once (e.g. a shard that owns none of the list), until the next change. */
+  show(st: NodeStatus): void {
+    this.throttle.set(st, true);
   }
 
   close(): void {
-    this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+    this.throttle.close();
   }
 
   private patch(key: string, p: Partial<DeviceView>): void {
@@ -85,22 +77,12 @@ export class LiveStatusView {
   }
 
   private update(): void {
-    if (this.closed || this.timer) return;
-    const due = this.lastAt + this.minGapMs - this.now();
-    if (due <= 0) {
-      this.render();
-      return;
-    }
-    // One trailing update carries whatever changed meanwhile.
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      if (!this.closed) this.render();
-    }, due);
+    this.throttle.set(() => this.text());
   }
 
+  /** Shows the current state now (e.g. 'no devices' before any list arrived). */
   render(): void {
-    this.lastAt = this.now();
-    this.sink.status(this.text());
+    this.throttle.set(() => this.text(), true);
   }
 
   text(): NodeStatus {

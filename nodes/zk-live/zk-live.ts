@@ -4,8 +4,6 @@
  * output 2: device status events on state changes, the one alert of a failure streak, anomalies, and
  * (optionally) other device events.
  */
-import * as os from 'os';
-import * as path from 'path';
 import type { NodeAPI, Node, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { DeviceConfig, DeviceSession, sessionRegistry } from '../../lib/device';
 import { CursorStore, describeDevice, formatShard } from '../../lib/fleet';
@@ -14,6 +12,7 @@ import type { ZkDeviceNode } from '../zk-device/zk-device-api';
 import { LiveSettings, ZkLiveCredentials, ZkLiveDef, configuredFleet, fleetFromMsg, liveSettings } from './live-config';
 import { LiveStatusView } from './live-status';
 import { startErrorReporter } from '../shared/errors';
+import { nodeLogger, stateDir, tellKeptState } from '../shared/runtime';
 
 interface ZkLiveNode extends Node<ZkLiveCredentials> {}
 
@@ -54,10 +53,9 @@ export = (RED: NodeAPI): void => {
     }
 
     // Cursors per node, in the same place and under the same keys as zk-poll's (serial, else host:port).
-    const userDir = RED.settings.userDir as string | undefined;
-    if (!userDir) node.warn('Node-RED has no user directory: cursors are kept in the temporary directory and may not survive a reboot');
-    const store = new CursorStore(path.join(userDir || os.tmpdir(), 'punchflow', 'cursors', node.id), (_lvl, m) => node.warn(m));
-    const sessionLogger = (level: string, m: string) => (level === 'warn' || level === 'error' ? node.debug(m) : undefined);
+    const cursorDir = stateDir(RED.settings, node, 'cursors', node.id);
+    const store = new CursorStore(cursorDir, (_lvl, m) => node.warn(m));
+    const sessionLogger = nodeLogger(node);
 
     function start(session: DeviceSession, release: () => Promise<void>): void {
       const key = session.key;
@@ -132,7 +130,7 @@ export = (RED: NodeAPI): void => {
       } else {
         if (settings.shard) node.log(`${formatShard(settings.shard)}: ${fleet.length} device(s) of the list are this node's`);
         // A shard may own none of a small fleet: say so, without the red of an empty list.
-        if (fleet.length === 0 && settings.shard) node.status({ fill: 'grey', shape: 'ring', text: `${formatShard(settings.shard)}: no devices` });
+        if (fleet.length === 0 && settings.shard) view.show({ fill: 'grey', shape: 'ring', text: `${formatShard(settings.shard)}: no devices` });
         else if (fleet.length === 0) view.error('the device list is empty');
         startFleet(fleet);
       }
@@ -162,8 +160,9 @@ export = (RED: NodeAPI): void => {
       chain.then(() => done(), (err: Error) => done(err));
     });
 
-    node.on('close', (_removed: boolean, done: () => void) => {
+    node.on('close', (removed: boolean, done: () => void) => {
       closing = true;
+      tellKeptState(node, removed, [{ dir: cursorDir, what: 'cursors', why: 'so a node restored with the same id resumes where it stopped' }]);
       chain = chain.catch(() => undefined).then(stopAll).finally(() => view.close());
       chain.then(() => done(), (err: Error) => {
         node.warn(`zk-live close: ${err.message}`);

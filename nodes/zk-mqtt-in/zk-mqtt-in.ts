@@ -10,7 +10,7 @@ import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { ConsumedMessage, MqttConsumer, stableClientId } from '../../lib/mqtt/consumer';
 import { checkPayload, DoorError } from '../zk-sink/door';
 import { fmtCount, ThrottledStatus } from '../shared/status';
-import { settingInteger } from '../shared/settings';
+import { readSetting, SETTING_RULES } from '../shared/setting-rules';
 import { DownstreamTracker, HookEvent, MARK } from './downstream';
 
 interface ZkMqttInDef extends NodeDef {
@@ -95,8 +95,8 @@ export = (RED: NodeAPI): void => {
     RED.hooks.add(`onComplete.${label}`, (ev: unknown) => tracker.onComplete(ev as HookEvent));
 
     try {
-      maxBytes = settingInteger(def.maxMessageKiB, 4096, 'max message (KiB)', 1, 262_144) * 1024;
-      ackTimeoutMs = settingInteger(def.ackTimeout, 60, 'downstream timeout (s)', 1, 3600) * 1000;
+      maxBytes = readSetting(SETTING_RULES['zk-mqtt-in'].maxMessageKiB, def.maxMessageKiB) * 1024;
+      ackTimeoutMs = readSetting(SETTING_RULES['zk-mqtt-in'].ackTimeout, def.ackTimeout) * 1000;
       const tlsNode = def.tls ? (RED.nodes.getNode(def.tls) as TlsNode | null) : null;
       const tls: Record<string, unknown> = {};
       tlsNode?.addTLSOptions?.(tls);

@@ -2,12 +2,13 @@
  * zk-poll's flow-JSON properties → typed settings, and where its devices come from. No Node-RED runtime
  * here, so it is testable on its own and the node file stays a thin adapter.
  */
-import * as os from 'os';
-import * as path from 'path';
 import type { NodeDef } from 'node-red';
 import type { DeviceConfig } from '../../lib/device';
 import { FleetSource, FleetSourceDef, FleetSourceMode, fleetSource } from '../../lib/fleet';
-import { settingNumber as num } from '../shared/settings';
+import { readSetting, SETTING_RULES } from '../shared/setting-rules';
+import { KitNode, KitSettings, stateDir } from '../shared/runtime';
+
+const R = SETTING_RULES['zk-poll'];
 export { configuredFleet, fleetFromMsg } from '../../lib/fleet';
 
 export type PollSourceMode = FleetSourceMode;
@@ -43,13 +44,13 @@ export interface PollSettings extends FleetSource {
 export function pollSettings(def: Partial<ZkPollDef>, creds: ZkPollCredentials): PollSettings {
   return {
     ...fleetSource(def, creds.commKey),
-    intervalMs: num(def.interval, 60, 'interval', 0, 7 * 86400) * 1000,
-    concurrency: Math.floor(num(def.concurrency, 16, 'concurrency', 1, 256)),
-    chunkSize: Math.floor(num(def.chunkSize, 5000, 'chunk size', 1, 1_000_000)),
-    failuresToError: Math.floor(num(def.failuresToError, 5, 'failures before error', 1, 1000)),
-    longStreakMs: num(def.longStreakHours, 24, 'long failure streak', 0.01, 24 * 365) * 3600_000,
-    longStreakRetryMs: num(def.longStreakRetryMin, 60, 'retry period after a long streak', 0.1, 7 * 1440) * 60_000,
-    deviceTimeoutMs: num(def.deviceTimeout, 0, 'device timeout', 0, 86400) * 1000,
+    intervalMs: readSetting(R.interval, def.interval) * 1000,
+    concurrency: readSetting(R.concurrency, def.concurrency),
+    chunkSize: readSetting(R.chunkSize, def.chunkSize),
+    failuresToError: readSetting(R.failuresToError, def.failuresToError),
+    longStreakMs: readSetting(R.longStreakHours, def.longStreakHours) * 3600_000,
+    longStreakRetryMs: readSetting(R.longStreakRetryMin, def.longStreakRetryMin) * 60_000,
+    deviceTimeoutMs: readSetting(R.deviceTimeout, def.deviceTimeout) * 1000,
   };
 }
 
@@ -59,6 +60,6 @@ export function fleetTextHasCommKeys(list: DeviceConfig[], sharedKey: number | u
 }
 
 /** Where a zk-poll node keeps its cursors, one directory per node id (zk-command's safe clear reads them). */
-export function pollCursorDir(userDir: string | undefined, pollNodeId: string): string {
-  return path.join(userDir || os.tmpdir(), 'punchflow', 'cursors', pollNodeId);
+export function pollCursorDir(settings: KitSettings, node: Pick<KitNode, 'warn'>, pollNodeId: string): string {
+  return stateDir(settings, node, 'cursors', pollNodeId);
 }

@@ -1,16 +1,14 @@
 /**
- * Status text for long work, throttled: one update per 500 ms at most (per-row status updates hung the
- * editor in node-red-nodes#515), while the final summary always goes out at once.
+ * Status text for long work through the shared throttle (one update per 500 ms, the last always shown),
+ * while the final summary and errors go out at once.
  */
-import { fmtCount } from '../shared/status';
-
-export interface StatusSink {
-  status(s: { fill?: 'red' | 'green' | 'yellow' | 'blue' | 'grey'; shape?: 'ring' | 'dot'; text?: string }): void;
-}
+import { fmtCount, NodeStatus, StatusTarget, ThrottledStatus } from '../shared/status';
 
 export class ProgressStatus {
-  private last = 0;
-  constructor(private readonly node: StatusSink, private readonly minGapMs = 500, private readonly now: () => number = Date.now) {}
+  private readonly throttle: ThrottledStatus;
+  constructor(node: StatusTarget, minGapMs = 500, now: () => number = Date.now) {
+    this.throttle = new ThrottledStatus(node, minGapMs, now);
+  }
 
   devices(done: number, total: number): void {
     this.throttled(`${done}/${total} devices`);
@@ -21,24 +19,28 @@ export class ProgressStatus {
   }
 
   summary(ok: number, failed: number, newRecords: number, single: boolean, dryRun: boolean): void {
-    this.last = 0;
-    const fill = failed === 0 ? 'green' : ok === 0 ? 'red' : 'yellow';
+    const fill: NodeStatus['fill'] = failed === 0 ? 'green' : ok === 0 ? 'red' : 'yellow';
     const what = dryRun ? 'would emit' : 'new';
     const text = single
       ? failed ? 'failed' : `online · ${fmtCount(newRecords)} ${what}`
       : failed ? `${ok} ok · ${failed} failed · ${fmtCount(newRecords)} ${what}` : `${ok} ok · ${fmtCount(newRecords)} ${what}`;
-    this.node.status({ fill, shape: 'dot', text });
+    this.throttle.set({ fill, shape: 'dot', text }, true);
   }
 
   error(text: string): void {
-    this.last = 0;
-    this.node.status({ fill: 'red', shape: 'ring', text: text.slice(0, 40) });
+    this.throttle.set({ fill: 'red', shape: 'ring', text: text.slice(0, 40) }, true);
+  }
+
+  /** A fixed line shown at once (e.g. a shard that owns none of the list). */
+  show(st: NodeStatus): void {
+    this.throttle.set(st, true);
+  }
+
+  close(): void {
+    this.throttle.close();
   }
 
   private throttled(text: string): void {
-    const t = this.now();
-    if (t - this.last < this.minGapMs) return;
-    this.last = t;
-    this.node.status({ fill: 'blue', shape: 'dot', text });
+    this.throttle.set({ fill: 'blue', shape: 'dot', text });
   }
 }

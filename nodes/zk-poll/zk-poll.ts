@@ -11,6 +11,7 @@ import type { ZkDeviceNode } from '../zk-device/zk-device-api';
 import { PollSettings, ZkPollCredentials, ZkPollDef, configuredFleet, fleetFromMsg, fleetTextHasCommKeys, pollCursorDir, pollSettings } from './poll-config';
 import { ProgressStatus } from './progress-status';
 import { startErrorReporter } from '../shared/errors';
+import { nodeLogger, tellKeptState } from '../shared/runtime';
 
 interface ZkPollNode extends Node<ZkPollCredentials> {}
 
@@ -60,9 +61,8 @@ export = (RED: NodeAPI): void => {
     }
 
     // Cursors per node: two zk-poll nodes on one device (e.g. to two databases) each need their own.
-    const userDir = RED.settings.userDir as string | undefined;
-    if (!userDir) node.warn('Node-RED has no user directory: cursors are kept in the temporary directory and may not survive a reboot');
-    const store = new CursorStore(pollCursorDir(userDir, node.id), (_lvl, m) => node.warn(m));
+    const cursorDir = pollCursorDir(RED.settings, node, node.id);
+    const store = new CursorStore(cursorDir, (_lvl, m) => node.warn(m));
     const poller = new FleetPoller({
       store,
       fleet,
@@ -76,7 +76,7 @@ export = (RED: NodeAPI): void => {
       longStreakMs: settings.longStreakMs,
       longStreakRetryMs: settings.longStreakRetryMs,
       deviceTimeoutMs: settings.deviceTimeoutMs,
-      sessionLogger: (level, m) => (level === 'warn' || level === 'error' ? node.debug(m) : undefined),
+      sessionLogger: nodeLogger(node),
     });
     poller.on('records', (e) => node.send([{ topic: e.topic, payload: e.records, device: e.device } as NodeMessage, null]));
     poller.on('status', (e) => {
@@ -96,7 +96,7 @@ export = (RED: NodeAPI): void => {
     poller.on('cycle', (t) => progress.summary(t.ok, t.failed, t.newRecords, t.single, t.dryRun));
     poller.on('idle', () => {
       // A shard may own none of a small fleet: that is not an error, and must not raise one every cycle.
-      if (settings.shard) node.status({ fill: 'grey', shape: 'ring', text: `${formatShard(settings.shard)}: no devices` });
+      if (settings.shard) progress.show({ fill: 'grey', shape: 'ring', text: `${formatShard(settings.shard)}: no devices` });
     });
     poller.on('cycleError', (err) => {
       progress.error(err.message);
@@ -128,10 +128,12 @@ export = (RED: NodeAPI): void => {
       );
     });
 
-    node.on('close', (_removed: boolean, done: () => void) => {
+    node.on('close', (removed: boolean, done: () => void) => {
+      tellKeptState(node, removed, [{ dir: cursorDir, what: 'cursors', why: 'so a node restored with the same id resumes where it stopped' }]);
       // Stopping aborts running devices (drops their links), so this finishes within moments.
       const finish = async () => {
         await poller.stop();
+        progress.close();
         if (deviceNode && singleSession) await deviceNode.release(node);
         singleSession = null;
       };

@@ -8,7 +8,9 @@ import { DEFAULT_HANDSHAKE, isValidTransFlag } from '../../lib/push/options';
 import { parseAllowList } from '../../lib/push/allow-list';
 import { codePageName } from '../../lib/push/body';
 import { normaliseBasePath, pushDefaults, PushServerSettings } from '../../lib/push/settings';
-import { settingInteger } from '../shared/settings';
+import { readSetting, SETTING_RULES } from '../shared/setting-rules';
+
+const R = SETTING_RULES['zk-push'];
 
 export interface ZkPushDef extends NodeDef {
   listen?: 'node' | 'port';
@@ -61,26 +63,26 @@ export function pushNodeSettings(def: Partial<ZkPushDef>, creds: ZkPushCredentia
     defaultTz: tz,
     defaultSite: def.site?.trim() || null,
     token,
-    maxBodyBytes: settingInteger(def.maxBodyKiB, 4096, 'body size limit (KiB)', 16, 65536) * 1024,
+    maxBodyBytes: readSetting(R.maxBodyKiB, def.maxBodyKiB) * 1024,
     codePage: codePageName(def.codePage?.trim() || 'utf-8'),
-    bodyTimeoutMs: settingInteger(def.bodyTimeout, 30, 'body time limit (s)', 5, 600) * 1000,
-    maxRequestsPerAddress: settingInteger(def.perAddress, 32, 'requests per address', 1, 10000),
+    bodyTimeoutMs: readSetting(R.bodyTimeout, def.bodyTimeout) * 1000,
+    maxRequestsPerAddress: readSetting(R.perAddress, def.perAddress),
     handshake: {
       ...DEFAULT_HANDSHAKE,
-      delaySec: settingInteger(def.delay, DEFAULT_HANDSHAKE.delaySec, 'heartbeat (Delay)', 1, 3600),
-      errorDelaySec: settingInteger(def.errorDelay, DEFAULT_HANDSHAKE.errorDelaySec, 'ErrorDelay', 1, 3600),
+      delaySec: readSetting(R.delay, def.delay),
+      errorDelaySec: readSetting(R.errorDelay, def.errorDelay),
       transFlag,
       realtime: def.realtime !== false,
     },
     history: def.history === 'new' ? 'new' : 'all',
     otherTables: def.otherTables === 'pass' ? 'pass' : 'ignore',
-    commandTimeoutMs: settingInteger(def.commandTimeout, 600, 'command timeout', 10, 86400) * 1000,
+    commandTimeoutMs: readSetting(R.commandTimeout, def.commandTimeout) * 1000,
     sendDate: def.sendDate !== false,
   });
   return {
     server,
     listen: def.listen === 'port' ? 'port' : 'node',
-    port: settingInteger(def.port, 8081, 'port', 0, 65535),
+    port: readSetting(R.port, def.port),
     host: def.host?.trim() || '0.0.0.0',
     allowDestructive: def.allowDestructive === true,
   };

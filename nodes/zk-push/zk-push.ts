@@ -5,7 +5,6 @@
  * Output 1: the records of each ATTLOG post (an array), from the journal. Output 2: device status events,
  * bad lines, command results, refused requests, raw other tables.
  */
-import * as os from 'os';
 import * as path from 'path';
 import type { Node, NodeAPI, NodeMessage } from 'node-red';
 import { PushJournal } from '../../lib/push/journal';
@@ -16,6 +15,7 @@ import { PushUserCommands, PushUserHost } from '../../lib/push/user-commands';
 import { mountPush } from './http-mount';
 import { PushNodeSettings, pushNodeSettings, ZkPushCredentials, ZkPushDef } from './push-config';
 import { fmtCount, ThrottledStatus } from '../shared/status';
+import { stateDir, tellKeptState } from '../shared/runtime';
 
 type ZkPushNode = Node<ZkPushCredentials> & PushUserHost;
 
@@ -24,8 +24,7 @@ export = (RED: NodeAPI): void => {
     RED.nodes.createNode(this, def);
     const node = this;
     const status = new ThrottledStatus(node);
-    const userDir = (RED.settings.userDir as string | undefined) || path.join(os.homedir(), '.node-red');
-    const dir = path.join(userDir, 'punchflow', 'push', node.id);
+    const dir = stateDir(RED.settings, node, 'push', node.id);
     let settings: PushNodeSettings | null = null;
     let server: PushServer | null = null;
     let journal: PushJournal | null = null;
@@ -138,12 +137,15 @@ export = (RED: NodeAPI): void => {
         );
     });
 
-    node.on('close', (_removed: boolean, done: () => void) => {
+    node.on('close', (removed: boolean, done: () => void) => {
       closing = true;
       userCommands.close();
       journal?.stop();
       status.close();
       // The journal stays on disk even when the node is removed: deleting it would lose punches.
+      tellKeptState(node, removed, [
+        { dir, what: 'journal and device state', why: 'so punches received but not yet sent on are not lost' },
+      ]);
       const finish = async (): Promise<void> => {
         await ready.catch(() => undefined);
         unmount?.();

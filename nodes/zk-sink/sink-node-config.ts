@@ -8,6 +8,7 @@ import type { SinkConfig } from '../../lib/sinks';
 import type { SinkTarget } from '../../lib/sinks/types';
 import type { AccessSinkOptions } from '../../lib/sinks/access';
 import { settingInteger } from '../shared/settings';
+import { readSetting, SETTING_RULES } from '../shared/setting-rules';
 
 export interface ZkSinkDef extends NodeDef {
   target: SinkTarget;
@@ -65,9 +66,9 @@ export interface DeliverySettings {
 
 export function deliverySettings(def: ZkSinkDef): DeliverySettings {
   return {
-    batchSize: settingInteger(def.batchSize, 1000, 'batch size', 1, 100_000),
-    flushIntervalMs: settingInteger(def.flushInterval, 200, 'flush interval', 0, 600_000),
-    isolateAfter: settingInteger(def.isolateAfter, 5, 'isolate after', 0, 100),
+    batchSize: readSetting(SETTING_RULES['zk-sink'].batchSize, def.batchSize),
+    flushIntervalMs: readSetting(SETTING_RULES['zk-sink'].flushInterval, def.flushInterval),
+    isolateAfter: readSetting(SETTING_RULES['zk-sink'].isolateAfter, def.isolateAfter),
   };
 }
 

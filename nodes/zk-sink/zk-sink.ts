@@ -3,8 +3,6 @@
  * delivery loop to the configured target. Output 1: `{target, inserted, duplicates, rejected, batch}` after
  * each commit. Output 2: invalid records and permanent rejections, each naming the field or reason.
  */
-import * as os from 'os';
-import * as path from 'path';
 import type { Node, NodeAPI, NodeMessage } from 'node-red';
 import type { AttendanceRecord } from '../../lib/record';
 import { createSink, DeliveryLoop, Outbox } from '../../lib/sinks';
@@ -12,6 +10,7 @@ import type { RejectedRecord, Sink } from '../../lib/sinks/types';
 import { checkPayload, DoorError } from './door';
 import { statusFor } from './sink-status';
 import { fmtCount, ThrottledStatus } from '../shared/status';
+import { nodeLogger, stateDir, tellKeptState, userDirOf } from '../shared/runtime';
 import { deliverySettings, sinkConfigFromDef, TlsFiller, ZkSinkCredentials, ZkSinkDef } from './sink-node-config';
 
 type ZkSinkNode = Node<ZkSinkCredentials>;
@@ -19,7 +18,8 @@ export = (RED: NodeAPI): void => {
   function ZkSink(this: ZkSinkNode, def: ZkSinkDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
-    const userDir = (RED.settings.userDir as string | undefined) || path.join(os.homedir(), '.node-red');
+    const userDir = userDirOf(RED.settings, node);
+    const outboxDir = stateDir({ userDir }, node, 'outbox', node.id);
     let sink: Sink | null = null;
     let outbox: Outbox<AttendanceRecord> | null = null;
     let loop: DeliveryLoop | null = null;
@@ -43,11 +43,10 @@ export = (RED: NodeAPI): void => {
       const settings = deliverySettings(def);
       const tlsNode = def.tls ? (RED.nodes.getNode(def.tls) as (Node & { addTLSOptions?: TlsFiller }) | null) : null;
       const config = sinkConfigFromDef(def, node.credentials ?? {}, userDir, tlsNode?.addTLSOptions?.bind(tlsNode));
-      const s = createSink(config, (level, message) => (level === 'error' || level === 'warn' ? node.warn(message) : node.debug(message)));
+      const s = createSink(config, nodeLogger(node));
       sink = s;
-      const dir = path.join(userDir, 'punchflow', 'outbox', node.id);
-      const box = await Outbox.open<AttendanceRecord>(dir, {
-        onCorrupt: (c) => node.warn(`outbox ${dir}: skipped an unreadable line (${c.bytes} bytes in segment ${c.seg})`),
+      const box = await Outbox.open<AttendanceRecord>(outboxDir, {
+        onCorrupt: (c) => node.warn(`outbox ${outboxDir}: skipped an unreadable line (${c.bytes} bytes in segment ${c.seg})`),
       });
       if (closing) {
         await box.close();
@@ -96,10 +95,15 @@ export = (RED: NodeAPI): void => {
         );
     });
 
-    node.on('close', (_removed: boolean, done: () => void) => {
+    node.on('close', (removed: boolean, done: () => void) => {
       closing = true;
       status.close();
       // Records stay in the outbox even when the node is removed: deleting them would lose punches.
+      tellKeptState(node, removed, [
+        { dir: outboxDir, what: 'queued records', why: 'so records not yet written to the target are not lost' },
+        { dir: stateDir({ userDir }, node, 'parked', `${node.id}.json`), what: 'parked Access punches', why: 'until ZKTime has their users' },
+        { dir: stateDir({ userDir }, node, 'http-acked', node.id), what: 'acknowledged HTTP ids', why: 'so a resent batch is not counted twice' },
+      ]);
       const finish = async (): Promise<void> => {
         await ready.catch(() => undefined);
         await loop?.stop();

@@ -6,6 +6,7 @@ import type { NodeDef } from 'node-red';
 import { FleetSource, FleetSourceDef, fleetSource } from '../../lib/fleet';
 import { HrMysqlOptions, MISSING_POLICIES, MissingPolicy, checkHrQuery } from '../../lib/users';
 import { settingInteger } from '../shared/settings';
+import { readSetting, SETTING_RULES } from '../shared/setting-rules';
 
 export type UsersAction = 'read' | 'sync' | 'templates';
 export const USERS_ACTIONS: readonly UsersAction[] = ['read', 'sync', 'templates'];
@@ -75,10 +76,10 @@ export function usersSettings(def: Partial<ZkUsersDef>, creds: ZkUsersCredential
     withTemplates: def.withTemplates === true,
     templatesMode,
     from: (def.from ?? '').trim(),
-    concurrency: settingInteger(def.concurrency, 8, 'concurrency', 1, 256),
+    concurrency: readSetting(SETTING_RULES['zk-users'].concurrency, def.concurrency),
     push: def.push || null,
     pushDevices: parseSerials(def.pushDevices),
-    pushTimeoutMs: settingInteger(def.pushTimeout, 120, 'push answer timeout', 1, 86400) * 1000,
+    pushTimeoutMs: readSetting(SETTING_RULES['zk-users'].pushTimeout, def.pushTimeout) * 1000,
     hr: def.hrSource === 'mysql' ? hrSettings(def, creds) : null,
   };
 }

@@ -5,7 +5,6 @@
  * or copies them from a device or a backup to the others. Output 1: one message per device (its report, or
  * its error); output 2: the summary once every device is done. One failing device never stops the others.
  */
-import * as os from 'os';
 import * as path from 'path';
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { DeviceConfig, DeviceSession, deviceKey, sessionRegistry } from '../../lib/device';
@@ -18,7 +17,8 @@ import {
 } from '../../lib/users';
 import { asUserDevice } from '../../lib/users/client';
 import type { ZkDeviceNode } from '../zk-device/zk-device-api';
-import { fmtCount } from '../shared/status';
+import { fmtCount, NodeStatus, ThrottledStatus } from '../shared/status';
+import { nodeLogger, stateDir } from '../shared/runtime';
 import { UsersRequest, UsersSettings, ZkUsersCredentials, ZkUsersDef, readRequest, usersSettings } from './users-config';
 
 type ZkUsersNode = Node<ZkUsersCredentials>;
@@ -37,6 +37,7 @@ export = (RED: NodeAPI): void => {
   function ZkUsers(this: ZkUsersNode, def: ZkUsersDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
+    const status = new ThrottledStatus(node);
     let settings: UsersSettings;
     let fleet: DeviceConfig[] = [];
     let deviceNode: ZkDeviceNode | null = null;
@@ -53,16 +54,15 @@ export = (RED: NodeAPI): void => {
       configError = err as Error;
       settings = usersSettings({}, {});
       node.error(`zk-users ${def.name || node.id}: ${configError.message}`);
-      node.status({ fill: 'red', shape: 'ring', text: configError.message.slice(0, 40) });
+      status.set({ fill: 'red', shape: 'ring', text: configError.message.slice(0, 40) }, true);
     }
-    const userDir = (RED.settings.userDir as string | undefined) || os.tmpdir();
-    const backupDir = path.join(userDir, 'punchflow', 'templates');
+    const backupDir = stateDir(RED.settings, node, 'templates');
     const scheduler = new FleetScheduler({ concurrency: settings.concurrency, failuresToError: 1 });
     const abort = new AbortController();
     const serials = new Map<string, string>();
     let closing = false;
     let chain: Promise<unknown> = Promise.resolve();
-    const sessionLogger = (level: string, m: string) => (level === 'warn' || level === 'error' ? node.debug(m) : undefined);
+    const sessionLogger = nodeLogger(node);
 
     function pushHost(): PushUserHost['pushUsers'] | null {
       if (!settings.push) return null;
@@ -175,11 +175,11 @@ export = (RED: NodeAPI): void => {
       }
       const totals = { ok: 0, failed: 0, failures: [] as string[] };
       const perDevice: Record<string, unknown>[] = [];
-      node.status({ fill: 'blue', shape: 'dot', text: `${req.action}: 0/${targets.length}` });
+      status.set({ fill: 'blue', shape: 'dot', text: `${req.action}: 0/${targets.length}` }, true);
       await scheduler.runCycle(targets.map((t) => ({ key: keyOf(t), item: t })), (t, _k, signal) => work(t, req, master, source, signal), {
         force: true,
         signal: abort.signal,
-        onProgress: (done, total) => !closing && node.status({ fill: 'blue', shape: 'dot', text: `${req.action}: ${done}/${total}` }),
+        onProgress: (done, total) => !closing && status.set({ fill: 'blue', shape: 'dot', text: `${req.action}: ${done}/${total}` }),
         onResult: (r) => {
           if (closing) return;
           const topic = r.value?.serial ?? (r.item.kind === 'push' ? r.item.sn : serials.get(r.key) ?? r.key);
@@ -207,8 +207,8 @@ export = (RED: NodeAPI): void => {
       if (!closing) {
         const summary = { action: req.action, dryRun: req.dryRun, devices: targets.length, ok: totals.ok, failed: totals.failed, failures: totals.failures };
         node.send([null, { topic: 'summary', payload: summary } as NodeMessage]);
-        const fill = totals.failed === 0 ? 'green' : totals.ok === 0 ? 'red' : 'yellow';
-        node.status({ fill, shape: 'dot', text: `${req.dryRun ? 'dry run ' : ''}${req.action}: ${fmtCount(totals.ok)} ok${totals.failed ? ` · ${totals.failed} failed` : ''}` });
+        const fill: NodeStatus['fill'] = totals.failed === 0 ? 'green' : totals.ok === 0 ? 'red' : 'yellow';
+        status.set({ fill, shape: 'dot', text: `${req.dryRun ? 'dry run ' : ''}${req.action}: ${fmtCount(totals.ok)} ok${totals.failed ? ` · ${totals.failed} failed` : ''}` }, true);
       }
       return totals;
     }
@@ -225,7 +225,7 @@ export = (RED: NodeAPI): void => {
           } else done();
         },
         (err: Error) => {
-          if (!closing) node.status({ fill: 'red', shape: 'ring', text: err.message.slice(0, 40) });
+          if (!closing) status.set({ fill: 'red', shape: 'ring', text: err.message.slice(0, 40) }, true);
           done(err);
         },
       );
@@ -233,6 +233,7 @@ export = (RED: NodeAPI): void => {
 
     node.on('close', (_removed: boolean, done: () => void) => {
       closing = true;
+      status.close();
       abort.abort(new Error('zk-users closed'));
       const finish = async () => {
         await chain;

@@ -160,7 +160,7 @@ describe('zk-sink node', function () {
     const def = { id: 'x', type: 'zk-sink', z: '', name: '', target: 'file' as const };
     assert.deepEqual(deliverySettings(def), { batchSize: 1000, flushIntervalMs: 200, isolateAfter: 5 });
     assert.equal(deliverySettings({ ...def, isolateAfter: '0' }).isolateAfter, 0);
-    assert.throws(() => deliverySettings({ ...def, isolateAfter: 101 }), /isolate after must be a number from 0 to 100/);
+    assert.throws(() => deliverySettings({ ...def, isolateAfter: 101 }), /isolate after must be a whole number from 0 to 100/);
     const file = sinkConfigFromDef({ id: 'x', type: 'zk-sink', z: '', name: '', target: 'file', dir: 'out' }, {}, '/ud');
     assert.deepEqual(file.options, { dir: '/ud/out', format: 'ndjson' });
     assert.throws(() => sinkConfigFromDef({ id: 'x', type: 'zk-sink', z: '', name: '', target: 'http', headers: '[1]', url: 'http://h' }, {}, '/ud'), /headers must be a JSON object/);
