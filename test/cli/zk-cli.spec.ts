@@ -12,7 +12,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ZkSimulator, SimOptions } from '../../lib/sim';
-import { freePort } from '../support/ports';
+import { freePort } from '../../support/ports';
 import { Cmd } from '../../lib/protocol/constants';
 import { formatWallClock, isValidWallClock, decodeTime } from '../../lib/protocol/time';
 import { ATTENDANCE_RECORD_FIELDS, AttendanceRecord } from '../../lib/record/canonical';

@@ -25,7 +25,7 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import { ZkSimulator, LONG_ID_INDEX } from '../../lib/sim';
 import type { WallClock } from '../../lib/protocol';
-import { until as waitFor } from '../support/wait';
+import { until as waitFor } from '../../support/wait';
 
 interface ZkLibResult<T> {
   data: T[];

@@ -13,7 +13,7 @@ import { startSimulators, ZkSimulator } from '../../lib/sim';
 import type { WallClock } from '../../lib/protocol';
 import { formatWallClock } from '../../lib/protocol';
 import { MosquittoBroker } from '../support/mosquitto';
-import { sharedMariaDb, testPool } from '../support/mariadb';
+import { sharedMariaDb, testPool } from '../../support/mariadb';
 import { E2eRuntime, FlowNode, loadFlowFile, startRuntime } from './runtime';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -9,7 +9,7 @@ import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { sharedMariaDb, stopSharedMariaDb, testPool } from '../support/mariadb';
+import { sharedMariaDb, stopSharedMariaDb, testPool } from '../../support/mariadb';
 import { REPO_ROOT } from './runtime';
 
 after(stopSharedMariaDb);

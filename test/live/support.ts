@@ -11,7 +11,7 @@ import type { DeviceStatusEvent } from '../../lib/record/status';
 import type { RawEvent } from '../../lib/protocol/events';
 import type { WallClock } from '../../lib/protocol/time';
 import { instantToWallClock } from '../../lib/record/zone';
-export { until as waitFor } from '../support/wait';
+export { until as waitFor } from '../../support/wait';
 
 export const HOST = '127.0.0.1';
 

@@ -4,7 +4,7 @@ import { helper, useTempUserDir, removeDir, useNodeRedServer } from '../support/
 import zkDedupe = require('../../nodes/zk-dedupe/zk-dedupe');
 import { makeRecord, makeRecords } from '../sinks/support/records';
 import { checkNoLeaks } from '../support/handles';
-import { until } from '../support/wait';
+import { until } from '../../support/wait';
 
 describe('zk-dedupe node', function () {
   this.timeout(15000);

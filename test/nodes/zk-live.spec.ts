@@ -16,7 +16,7 @@ import { sessionRegistry } from '../../lib/device';
 import type { AttendanceRecord, DeviceStatusEvent } from '../../lib/record';
 import { instantToWallClock } from '../../lib/record/zone';
 import { resourceCounts, leakedSince } from '../support/handles';
-import { until } from '../support/wait';
+import { until } from '../../support/wait';
 
 
 type Msg = NodeMessage & { payload: unknown; device?: { serial: string; host: string }; alert?: boolean; error?: { message: string } };

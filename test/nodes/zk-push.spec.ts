@@ -5,14 +5,14 @@ import type { AddressInfo } from 'net';
 import * as path from 'path';
 import type { Node, NodeAPI, NodeMessage } from 'node-red';
 import { helper, useTempUserDir, removeDir } from '../support/node-red';
-import { freePort } from '../support/ports';
+import { freePort } from '../../support/ports';
 import zkPush = require('../../nodes/zk-push/zk-push');
 import zkDedupe = require('../../nodes/zk-dedupe/zk-dedupe');
 import { pushNodeSettings } from '../../nodes/zk-push/push-config';
 import { PushDevice } from '../../lib/sim/push-device';
 import type { AttendanceRecord } from '../../lib/record';
 import { checkNoLeaks } from '../support/handles';
-import { until } from '../support/wait';
+import { until } from '../../support/wait';
 
 interface Got {
   records: NodeMessage[];

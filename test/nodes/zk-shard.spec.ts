@@ -12,7 +12,7 @@ import zkLive from '../../nodes/zk-live/zk-live';
 import { ZkSimulator, startSimulators } from '../../lib/sim';
 import { shardKey, shardOf } from '../../lib/fleet';
 import type { AttendanceRecord, DeviceStatusEvent } from '../../lib/record';
-import { until } from '../support/wait';
+import { until } from '../../support/wait';
 
 
 type Msg = NodeMessage & { payload: unknown; error?: { message: string } };

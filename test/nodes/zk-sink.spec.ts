@@ -8,7 +8,7 @@ import { deliverySettings, sinkConfigFromDef } from '../../nodes/zk-sink/sink-no
 import { makeRecord, makeRecords } from '../sinks/support/records';
 import { checkNoLeaks } from '../support/handles';
 import type { AttendanceRecord } from '../../lib/record';
-import { until } from '../support/wait';
+import { until } from '../../support/wait';
 
 interface Collected {
   ok: NodeMessage[];

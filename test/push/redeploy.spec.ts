@@ -17,7 +17,7 @@ import { checkNoLeaks } from '../support/handles';
 import { helper, removeDir, useNodeRedServer } from '../support/node-red';
 import { devices, send, startPush, until } from './support';
 import { RedPush } from './support/red';
-import { freePort } from '../support/ports';
+import { freePort } from '../../support/ports';
 
 type FlowNode = Record<string, unknown> & { id: string; type: string };
 

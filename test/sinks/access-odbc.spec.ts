@@ -11,7 +11,7 @@ import { RejectedRecord, SinkError } from '../../lib/sinks/types';
 import { DeliveryLoop } from '../../lib/sinks/delivery';
 import { Outbox } from '../../lib/sinks/outbox';
 import type { AttendanceRecord } from '../../lib/record';
-import { until } from '../support/wait';
+import { until } from '../../support/wait';
 import { checkinoutLayout, toDiscovered, userinfoLayout } from '../../lib/sinks/access-sql';
 import { createMirror, loadOdbcForTests, Mirror, MdbTable, readFixture, sqliteDriver, TABLES, MirrorVariant } from './att2000-mirror';
 import { makeRecord, makeRecords, NASTY_STRINGS } from './records';

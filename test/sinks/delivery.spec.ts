@@ -9,7 +9,7 @@ import type { AttendanceRecord } from '../../lib/record';
 import { FakeSink, transient } from './support/fake-sink';
 import { makeRecord, makeRecords } from './support/records';
 import { checkNoLeaks } from '../support/handles';
-import { until } from '../support/wait';
+import { until } from '../../support/wait';
 
 describe('delivery loop', function () {
   this.timeout(30000);

@@ -13,7 +13,7 @@ import type { RejectedRecord } from '../../lib/sinks/types';
 import type { AttendanceRecord } from '../../lib/record';
 import { makeRecords } from './support/records';
 import { checkNoLeaks } from '../support/handles';
-import { until } from '../support/wait';
+import { until } from '../../support/wait';
 
 interface Seen {
   key: string | undefined;

@@ -12,8 +12,8 @@ import type { AttendanceRecord } from '../../lib/record';
 import { DeliveryLoop, Outbox, SinkError } from '../../lib/sinks';
 import { createMqttSink, messagesFor, recordTopic, topicLevel, checkTopicTemplate, DEFAULT_RECORD_TOPIC } from '../../lib/sinks/mqtt';
 import { MosquittoBroker } from '../support/mosquitto';
-import { syntheticRecords } from '../support/sink-records';
-import { until } from '../support/wait';
+import { syntheticRecords } from '../../support/sink-records';
+import { until } from '../../support/wait';
 
 interface Received {
   topic: string;

@@ -15,7 +15,7 @@ import { RejectedRecord, SinkError } from '../../lib/sinks/types';
 import { Outbox } from '../../lib/sinks/outbox';
 import { DeliveryLoop, DeliveryReport } from '../../lib/sinks/delivery';
 import type { AttendanceRecord } from '../../lib/record';
-import { until } from '../support/wait';
+import { until } from '../../support/wait';
 import { makeRecord, makeRecords, NASTY_STRINGS } from './records';
 
 const isInsert = (req: TdsRequest): boolean => /\bINSERT INTO\b/.test(req.sql);

@@ -15,8 +15,8 @@ import type { AttendanceRecord } from '../../lib/record';
 import { DeliveryLoop, DeliveryReport } from '../../lib/sinks/delivery';
 import { createMysqlSink } from '../../lib/sinks/mysql';
 import { Outbox } from '../../lib/sinks/outbox';
-import { MariaDbServer, sharedMariaDb, stopSharedMariaDb, testPool } from '../support/mariadb';
-import { syntheticRecords } from '../support/sink-records';
+import { MariaDbServer, sharedMariaDb, stopSharedMariaDb, testPool } from '../../support/mariadb';
+import { syntheticRecords } from '../../support/sink-records';
 
 after(stopSharedMariaDb);
 

@@ -10,7 +10,7 @@ import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
-import { freePort } from './ports';
+import { freePort } from '../../support/ports';
 
 export function findMosquitto(): string | null {
   const candidates = [process.env.PUNCHFLOW_MOSQUITTO, '/usr/sbin/mosquitto', '/usr/bin/mosquitto', '/usr/local/sbin/mosquitto'];

@@ -1,4 +1,4 @@
-/** Loopback port helpers for tests. */
+/** Loopback port helpers for tests and benches. */
 import * as net from 'net';
 
 /** A loopback port nobody listens on right now (another process may still take it before the caller binds). */
