@@ -16,6 +16,7 @@ import { freePort } from '../../support/ports';
 import { Cmd } from '../../lib/protocol/constants';
 import { formatWallClock, isValidWallClock, decodeTime } from '../../lib/protocol/time';
 import { ATTENDANCE_RECORD_FIELDS, AttendanceRecord } from '../../lib/record/canonical';
+import { sleep, until } from '../../support/wait';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -82,18 +83,6 @@ function stderrLines(r: RunResult): string[] {
   return r.stderr.split('\n').filter((l) => l !== '');
 }
 
-function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const tick = () => {
-      if (cond()) return resolve();
-      if (Date.now() > until) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(tick, 20);
-    };
-    tick();
-  });
-}
-
 /** A loopback port nothing listens on (bound, then released). */
 async function closedPort(): Promise<number> {
   const srv = net.createServer();
@@ -131,7 +120,7 @@ describe(`zk command line (child process: ${USE_DIST ? 'dist/bin/zk.js' : 'ts-no
       children.add(child);
       let out = '';
       child.stdout?.on('data', (d: Buffer | string) => (out += String(d)));
-      await waitFor(() => out.split('\n').filter(Boolean).length >= 2, 30_000, 'two ready lines');
+      await until(() => out.split('\n').filter(Boolean).length >= 2, 30_000, 'two ready lines');
       const lines = out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
       assert.equal(lines.length, 2);
       for (const l of lines) {
@@ -165,7 +154,7 @@ describe(`zk command line (child process: ${USE_DIST ? 'dist/bin/zk.js' : 'ts-no
       children.add(child);
       let out = '';
       child.stdout?.on('data', (d: Buffer | string) => (out += String(d)));
-      await waitFor(() => out.split('\n').filter(Boolean).length >= devices || child.exitCode !== null, 30_000, 'ready lines');
+      await until(() => out.split('\n').filter(Boolean).length >= devices || child.exitCode !== null, 30_000, 'ready lines');
       const ready = out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { port: number; serial: string });
       assert.equal(ready.length, devices, 'every device announced itself');
       const stop = async () => {
@@ -215,7 +204,7 @@ describe(`zk command line (child process: ${USE_DIST ? 'dist/bin/zk.js' : 'ts-no
         let err = '';
         child.stderr?.on('data', (d: Buffer | string) => (err += String(d)));
         // Said on stderr even when stderr is a pipe, as it is here.
-        await waitFor(() => err.includes('\n'), 30_000, 'the waiting line');
+        await until(() => err.includes('\n'), 30_000, 'the waiting line');
         assert.equal(err, `zk: connected to 127.0.0.1:${sim.ready[0].port} (serial ${sim.ready[0].serial}); waiting for punches, Ctrl-C to stop\n`);
         const r = await done;
         children.delete(child);
@@ -233,7 +222,7 @@ describe(`zk command line (child process: ${USE_DIST ? 'dist/bin/zk.js' : 'ts-no
       children.add(child);
       let out = '';
       child.stdout?.on('data', (d: Buffer | string) => (out += String(d)));
-      await waitFor(() => out.includes('\n'), 30_000, 'ready line');
+      await until(() => out.includes('\n'), 30_000, 'ready line');
       const { port } = JSON.parse(out.split('\n')[0]) as { port: number };
       const tcp = await run(['info', `127.0.0.1:${port}`, '--timeout', '2000']);
       assert.equal(tcp.code, 1);
@@ -342,7 +331,7 @@ describe(`zk command line (child process: ${USE_DIST ? 'dist/bin/zk.js' : 'ts-no
     it('--count 2 prints two canonical records for two punches and exits 0', async () => {
       const { sim: s, target } = await sim({ records: 5, users: 5, seed: 7 });
       const p = run(['live', target, '--count', '2', '--tz', 'UTC']);
-      await waitFor(() => (s.counters.commandsSeen[Cmd.REG_EVENT] ?? 0) >= 1, 30_000, 'REG_EVENT from the CLI');
+      await until(() => (s.counters.commandsSeen[Cmd.REG_EVENT] ?? 0) >= 1, 30_000, 'REG_EVENT from the CLI');
       const user = s.users[0].userId;
       s.punch({ userId: user, state: 0, verify: 1, at: { year: 2024, month: 3, day: 15, hour: 8, minute: 0, second: 1 } });
       s.punch({ userId: user, state: 1, verify: 15, at: { year: 2024, month: 3, day: 15, hour: 17, minute: 0, second: 2 } });
@@ -360,10 +349,10 @@ describe(`zk command line (child process: ${USE_DIST ? 'dist/bin/zk.js' : 'ts-no
       const { sim: s, target } = await sim({ records: 5, users: 5, seed: 8 });
       const { child, done } = start(['live', target, '--tz', 'UTC']);
       children.add(child);
-      await waitFor(() => (s.counters.commandsSeen[Cmd.REG_EVENT] ?? 0) >= 1, 30_000, 'REG_EVENT from the CLI');
+      await until(() => (s.counters.commandsSeen[Cmd.REG_EVENT] ?? 0) >= 1, 30_000, 'REG_EVENT from the CLI');
       s.punch({ userId: s.users[1].userId });
-      await waitFor(() => s.counters.eventsSent >= 1, 5_000, 'event sent');
-      await new Promise((r) => setTimeout(r, 300));
+      await until(() => s.counters.eventsSent >= 1, 5_000, 'event sent');
+      await sleep(300);
       child.kill('SIGINT');
       const r = await done;
       children.delete(child);
@@ -407,7 +396,7 @@ describe(`zk command line (child process: ${USE_DIST ? 'dist/bin/zk.js' : 'ts-no
       const { child, done } = start(['live', target, '--timeout', '20000']);
       children.add(child);
       // Its TCP connection is the sign that it listens for Ctrl-C (set up before connecting); a fixed wait raced ts-node.
-      await waitFor(() => s.counters.connections >= 2, 30_000, 'the live command connecting');
+      await until(() => s.counters.connections >= 2, 30_000, 'the live command connecting');
       const t0 = Date.now();
       child.kill('SIGINT');
       const i = await done;

@@ -12,7 +12,7 @@ import { pushNodeSettings } from '../../nodes/zk-push/push-config';
 import { PushDevice } from '../../lib/sim/push-device';
 import type { AttendanceRecord } from '../../lib/record';
 import { checkNoLeaks } from '../support/handles';
-import { until } from '../../support/wait';
+import { sleep, until } from '../../support/wait';
 
 interface Got {
   records: NodeMessage[];
@@ -95,7 +95,7 @@ describe('zk-push node', function () {
 
   it('on Node-RED\'s HTTP server under /iclock: records per post on output 1 with the device zone and site, status events on output 2', async () => {
     const got = await load();
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
     const url = await serveHttpNode();
     const d = device(url, 'PN1', 120);
     await until(() => recordsOf(got.records).length === 120, 15000, '120 records');
@@ -142,7 +142,7 @@ describe('zk-push node', function () {
     const port = await freePort();
     const got = await load({ listen: 'port', port, host: '127.0.0.1' }, true);
     await until(() => got.events.length >= 0);
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
     // A proxy in front that forwards each ATTLOG post but loses the first two OKs (the server "fails" after journaling).
     let lose = 2;
     front = http.createServer((req, res) => {
@@ -189,7 +189,7 @@ describe('zk-push node', function () {
 
   it('commands from msg: queued, delivered on the heartbeat, answered; destructive ones refused without the opt-in', async () => {
     const got = await load();
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
     const url = await serveHttpNode();
     const d = device(url, 'PN1', 0);
     await d.ready;
@@ -210,7 +210,7 @@ describe('zk-push node', function () {
 
   it('allow-destructive opt-in queues CLEAR LOG; the token is a credential; settings errors name the field', async () => {
     const got = await load({ allowDestructive: true }, false, { token: 'tok' });
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
     const url = await serveHttpNode();
     const noTok = device(url, 'PN1', 5);
     const withTok = device(url, 'PN2', 5, { token: 'tok' });

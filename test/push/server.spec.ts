@@ -3,7 +3,8 @@ import * as crypto from 'crypto';
 import * as http from 'http';
 import { PushDevice } from '../../lib/sim/push-device';
 import { checkNoLeaks } from '../support/handles';
-import { devices, Running, send, startPush, until } from './support';
+import { sleep, until } from '../../support/wait';
+import { devices, Running, send, startPush } from './support';
 import { removeDir } from '../support/node-red';
 
 describe('push server over loopback HTTP', function () {
@@ -255,7 +256,7 @@ describe('push server over loopback HTTP', function () {
     // A refused simulated device keeps its data and does not get ready.
     const dev = new PushDevice({ url: run.url, serial: 'ZZ9', records: 5, errorDelayMs: 30 });
     dev.start();
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
     assert.equal(dev.acked, 0);
     assert.ok(dev.stats.handshakes === 0);
     await dev.stop();

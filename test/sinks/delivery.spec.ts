@@ -9,7 +9,7 @@ import type { AttendanceRecord } from '../../lib/record';
 import { FakeSink, transient } from './support/fake-sink';
 import { makeRecord, makeRecords } from './support/records';
 import { checkNoLeaks } from '../support/handles';
-import { until } from '../../support/wait';
+import { sleep, until } from '../../support/wait';
 
 describe('delivery loop', function () {
   this.timeout(30000);
@@ -54,7 +54,7 @@ describe('delivery loop', function () {
     const rollBox = await Outbox.open<AttendanceRecord>(rollDir, { segmentBytes: 8 * 1024 });
     class SlowSink extends FakeSink {
       override async write(batch: AttendanceRecord[]) {
-        await new Promise((r) => setTimeout(r, 1));
+        await sleep(1);
         return super.write(batch);
       }
     }
@@ -92,7 +92,7 @@ describe('delivery loop', function () {
         if (this.preparedAhead.has(batch)) this.writesPrepared++;
         this.inFlight = true;
         try {
-          await new Promise((r) => setTimeout(r, 2));
+          await sleep(2);
           return await super.write(batch);
         } finally {
           this.inFlight = false;
@@ -144,7 +144,7 @@ describe('delivery loop', function () {
         throw new Error('prepare exploded');
       }
       override async write(batch: AttendanceRecord[]) {
-        await new Promise((r) => setTimeout(r, 1));
+        await sleep(1);
         return super.write(batch);
       }
     }
@@ -191,7 +191,7 @@ describe('delivery loop', function () {
     const { states } = start(sink);
     for (let i = 0; i < 10; i++) {
       await box.append(makeRecords(100, i * 100));
-      await new Promise((r) => setTimeout(r, 15));
+      await sleep(15);
     }
     await until(() => states.filter((s) => s.state === 'retry').length >= 4);
     const retries = states.filter((s): s is Extract<DeliveryState, { state: 'retry' }> => s.state === 'retry');

@@ -11,6 +11,7 @@ import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { freePort } from '../../support/ports';
+import { sleep } from '../../support/wait';
 
 export function findMosquitto(): string | null {
   const candidates = [process.env.PUNCHFLOW_MOSQUITTO, '/usr/sbin/mosquitto', '/usr/bin/mosquitto', '/usr/local/sbin/mosquitto'];
@@ -24,8 +25,6 @@ export interface MosquittoOptions {
   /** Extra config lines. */
   config?: string[];
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export class MosquittoBroker {
   readonly host = '127.0.0.1';
