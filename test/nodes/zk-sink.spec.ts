@@ -5,7 +5,7 @@ import type { Node, NodeMessage } from 'node-red';
 import { helper, useNodeRedServer } from '../support/node-red';
 import zkSink = require('../../nodes/zk-sink/zk-sink');
 import { deliverySettings, sinkConfigFromDef } from '../../nodes/zk-sink/sink-node-config';
-import { makeRecord, makeRecords } from '../sinks/support/records';
+import { makeRecord, makeRecords } from '../support/records';
 import { checkNoLeaks } from '../support/handles';
 import type { AttendanceRecord } from '../../lib/record';
 import { sleep, until } from '../../support/wait';

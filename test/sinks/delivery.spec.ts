@@ -7,7 +7,7 @@ import { DeliveryLoop, DeliveryReport, DeliveryState, isOutage, retryDelay, DEFA
 import { RejectedRecord, SinkError } from '../../lib/sinks/types';
 import type { AttendanceRecord } from '../../lib/record';
 import { FakeSink, transient } from './support/fake-sink';
-import { makeRecord, makeRecords } from './support/records';
+import { makeRecord, makeRecords } from '../support/records';
 import { checkNoLeaks } from '../support/handles';
 import { sleep, until } from '../../support/wait';
 
@@ -190,7 +190,7 @@ describe('delivery loop', function () {
     sink.failWith = () => (down ? transient() : null);
     const { states } = start(sink);
     for (let i = 0; i < 10; i++) {
-      await box.append(makeRecords(100, i * 100));
+      await box.append(makeRecords(100, { from: i * 100 }));
       await sleep(15);
     }
     await until(() => states.filter((s) => s.state === 'retry').length >= 4);
@@ -213,7 +213,7 @@ describe('delivery loop', function () {
     recs[17] = makeRecord(17, { userId: 'bad-1' });
     recs[80] = makeRecord(80, { userId: 'bad-2' });
     await box.append(recs);
-    await box.append(makeRecords(50, 100));
+    await box.append(makeRecords(50, { from: 100 }));
     await until(() => sink.rows.size === 148);
     assert.deepEqual(rejected.map((r) => r.record.userId).sort(), ['bad-1', 'bad-2']);
     assert.match(rejected[0].reason, /data too long/);
@@ -301,7 +301,7 @@ describe('delivery loop', function () {
       const recs = makeRecords(100);
       recs[41] = makeRecord(41, { userId: 'poison-1' });
       await box.append(recs);
-      await box.append(makeRecords(30, 100));
+      await box.append(makeRecords(30, { from: 100 }));
       await until(() => box.pending === 0);
       assert.equal(sink.rows.size, 129);
       assert.deepEqual(rejected.map((r) => r.record.userId), ['poison-1']);
@@ -320,7 +320,7 @@ describe('delivery loop', function () {
       await until(() => sink.calls.length >= 6);
       assert.equal(rejected.length, 0);
       assert.equal(sink.rows.size, 0);
-      await box.append(makeRecords(5, 1));
+      await box.append(makeRecords(5, { from: 1 }));
       await until(() => box.pending === 0);
       assert.deepEqual(rejected.map((r) => r.record.id), [poison.id]);
       assert.equal(sink.rows.size, 5);
