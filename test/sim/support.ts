@@ -1,5 +1,5 @@
 import { strict as assert } from 'assert';
-import { AttendanceInput, DeviceAttendance, UserInput, DeviceUser } from '../../lib/protocol';
+import { AttendanceInput, DeviceAttendance } from '../../lib/protocol';
 import { ZkSimulator, SimOptions } from '../../lib/sim';
 
 export const HOST = '127.0.0.1';
@@ -25,15 +25,5 @@ export function assertSameRecords(got: readonly DeviceAttendance[], want: readon
     assert.deepEqual(g.time, w.time, `time of record ${i}`);
     assert.equal(g.verify, w.verify, `verify of record ${i}`);
     assert.equal(g.state, w.state, `state of record ${i}`);
-  }
-}
-
-export function assertSameUsers(got: readonly DeviceUser[], want: readonly UserInput[]): void {
-  assert.equal(got.length, want.length, 'user count');
-  for (let i = 0; i < want.length; i++) {
-    assert.equal(got[i].uid, want[i].uid);
-    assert.equal(got[i].userId, want[i].userId);
-    assert.equal(got[i].name, want[i].name ?? '');
-    assert.equal(got[i].cardNo, want[i].cardNo ?? 0);
   }
 }

@@ -5,7 +5,8 @@ import {
 } from '../../lib/protocol';
 import type { WriteMode } from '../../lib/sim';
 import { RawTcp } from './raw-client';
-import { HOST, withSim, assertSameRecords, assertSameUsers } from './support';
+import { assertSameUsers } from '../support/expect-data';
+import { HOST, withSim, assertSameRecords } from './support';
 
 describe('sim: TCP', () => {
   it('answers CONNECT with a non-zero session id, echoes reply ids, sends valid checksums', async () => {

@@ -4,7 +4,8 @@ import {
   makeCommKey, AttendanceEvent,
 } from '../../lib/protocol';
 import { RawUdp } from './raw-client';
-import { withSim, assertSameRecords, assertSameUsers } from './support';
+import { assertSameUsers } from '../support/expect-data';
+import { withSim, assertSameRecords } from './support';
 
 describe('sim: UDP', () => {
   it('shares the TCP port number and serves a zk6 download in ≤ 1024-byte DATA packets', async () => {

@@ -14,6 +14,8 @@ export function assertSameAttendance(actual: DeviceAttendance[], expectedRecords
   }
 }
 
-export function assertSameUsers(actual: DeviceUser[], expectedUsers: readonly UserInput[]): void {
-  assert.deepEqual(actual.map((u) => `${u.uid}|${u.userId}`), expectedUsers.map((u) => `${u.uid}|${u.userId}`));
+/** The user list equals the expected one, user for user, in order: uid, user id, name and card number. */
+export function assertSameUsers(actual: readonly DeviceUser[], expectedUsers: readonly UserInput[]): void {
+  const row = (u: { uid: number; userId: string; name?: string; cardNo?: number }) => `${u.uid}|${u.userId}|${u.name ?? ''}|${u.cardNo ?? 0}`;
+  assert.deepEqual(actual.map(row), expectedUsers.map(row), 'users (uid|userId|name|cardNo)');
 }
