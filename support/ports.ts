@@ -13,3 +13,15 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/** Whether something accepts a TCP connection on host:port now (the probe connection is closed at once). */
+export function canConnect(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host, port });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}

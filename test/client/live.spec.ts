@@ -133,6 +133,7 @@ describe('ZkClient live events', function () {
       let count = 0;
       live.on('event', () => count++);
       sim.punch({ userId: sim.users[0].userId, verify: 1, state: 0, at });
+      // A resend would come 100 ms after the event: it must never come, so there is no signal to wait for.
       await sleep(500);
       assert.equal(count, 1, 'ACKed at once, so never resent');
     });

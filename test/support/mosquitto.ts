@@ -7,10 +7,9 @@
  */
 import { ChildProcess, execFileSync, spawn } from 'child_process';
 import * as fs from 'fs';
-import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
-import { freePort } from '../../support/ports';
+import { canConnect, freePort } from '../../support/ports';
 import { sleep } from '../../support/wait';
 
 export function findMosquitto(): string | null {
@@ -136,15 +135,4 @@ export class MosquittoBroker {
     process.off('exit', this.onExit);
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
-}
-
-function canConnect(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host, port });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }
