@@ -3,7 +3,8 @@ import { Cmd } from '../../lib/protocol/constants';
 import { CursorStore } from '../../lib/fleet/cursor-store';
 import { checkNoLeaks } from '../support/handles';
 import { sleep, until } from '../../support/wait';
-import { Rig, rig, recordsBeforeMarker, wallAt, duplicateIds } from './support';
+import { recordsBeforeMarker } from '../support/marker';
+import { Rig, rig, wallAt, duplicateIds } from './support';
 
 describe('live/LiveCapture against the simulator', function () {
   this.timeout(20000);
@@ -104,7 +105,7 @@ describe('live/LiveCapture against the simulator', function () {
     r.sim.punch({ userId: user(5), at: wallAt(1) });
     await until(() => r!.records.length === 6, 1000, 'a live punch after reconnect');
     assert.equal(r.records[5].source, 'live');
-    const before = await recordsBeforeMarker(r, user(6), wallAt(2));
+    const before = await recordsBeforeMarker(r.sim, () => r!.records, user(6), wallAt(2));
     assert.equal(before.length, 6);
     assert.deepEqual(duplicateIds(r.records), []);
   });
@@ -158,7 +159,7 @@ describe('live/LiveCapture against the simulator', function () {
     })();
     await punching;
     await until(() => r!.records.length === 21, 8000, 'all 21 punches');
-    const before = await recordsBeforeMarker(r, user(21), wallAt(30));
+    const before = await recordsBeforeMarker(r.sim, () => r!.records, user(21), wallAt(30));
     assert.equal(before.length, 21);
     assert.deepEqual(duplicateIds(r.records), []);
   });
@@ -172,7 +173,7 @@ describe('live/LiveCapture against the simulator', function () {
     r.sim.punch({ userId: user(0), at: wallAt(0) });
     await until(() => r!.statuses.some((s) => s.state === 'online'), 8000, 'online');
     await until(() => r!.records.length === 1, 1000, 'the punch');
-    assert.equal((await recordsBeforeMarker(r, user(1), wallAt(2))).length, 1, 'the log did not come out as well');
+    assert.equal((await recordsBeforeMarker(r.sim, () => r!.records, user(1), wallAt(2))).length, 1, 'the log did not come out as well');
     assert.equal(r.records[0].userId, user(0));
     assert.equal(r.records[0].source, 'live');
   });
@@ -208,7 +209,7 @@ describe('live/LiveCapture against the simulator', function () {
     const cap = r.recapture();
     cap.start();
     await until(() => r!.records.length === 3, 4000, 'the old-stamped punch made while stopped');
-    const before = await recordsBeforeMarker(r, user(3), wallAt(2));
+    const before = await recordsBeforeMarker(r.sim, () => r!.records, user(3), wallAt(2));
     assert.deepEqual(before.map((x) => [x.userId, x.source]), [[user(0), 'live'], [user(1), 'live'], [user(2), 'poll']]);
     assert.deepEqual(duplicateIds(r.records), []);
   });

@@ -9,9 +9,8 @@ import { LiveCapture, LiveCaptureOptions, RetryInfo } from '../../lib/live';
 import type { AttendanceRecord, RecordAnomaly } from '../../lib/record/canonical';
 import type { DeviceStatusEvent } from '../../lib/record/status';
 import type { RawEvent } from '../../lib/protocol/events';
-import { formatWallClock, WallClock } from '../../lib/protocol/time';
+import type { WallClock } from '../../lib/protocol/time';
 import { instantToWallClock } from '../../lib/record/zone';
-import { until } from '../../support/wait';
 
 export const HOST = '127.0.0.1';
 
@@ -92,18 +91,6 @@ export async function rig(o: RigOptions = {}): Promise<Rig> {
     },
   };
   return r;
-}
-
-/**
- * Punches a marker and resolves, once the marker has come out, with the records before it. The capture hands
- * records on in order (live punches wait while a gap fill runs), so anything that would wrongly come out, a
- * repeat say, has come by then: the signal for "nothing more arrived", instead of a fixed sleep.
- */
-export async function recordsBeforeMarker(r: Rig, userId: string, at: WallClock, ms = 5000): Promise<AttendanceRecord[]> {
-  const localTime = formatWallClock(at);
-  r.sim.punch({ userId, at });
-  const found = await until(() => r.records.findIndex((x) => x.userId === userId && x.localTime === localTime) + 1, ms, `the marker punch of ${userId} at ${localTime}`);
-  return r.records.slice(0, found - 1);
 }
 
 /** Fails with the repeated ids if any record id came out twice. */
