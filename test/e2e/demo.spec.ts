@@ -108,7 +108,8 @@ describe('e2e: the demo flow against simulated devices', function () {
     }
     await allIn('the punches made while the link was down', 30_000);
 
-    // Settle, then compare with the simulators' own lists: each id once, nothing else.
+    // Settle, then compare with the simulators' own lists: each id once, nothing else. A repeat would come from
+    // another path (the next poll, a reconnect's gap fill), in no order with the rest: no signal to await.
     await sleep(1000);
     const written = readOutput(dataDir);
     const counts = countIds(written);
