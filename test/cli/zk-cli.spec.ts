@@ -83,15 +83,6 @@ function stderrLines(r: RunResult): string[] {
   return r.stderr.split('\n').filter((l) => l !== '');
 }
 
-/** A loopback port nothing listens on (bound, then released). */
-async function closedPort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const { port } = srv.address() as net.AddressInfo;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
-
 function expectedIds(sim: ZkSimulator): string[] {
   return sim.records
     .filter((r) => r.rawTime === undefined || isValidWallClock(decodeTime(r.rawTime)))
@@ -378,7 +369,7 @@ describe(`zk command line (child process: ${USE_DIST ? 'dist/bin/zk.js' : 'ts-no
     });
 
     it('unreachable port', async () => {
-      const port = await closedPort();
+      const port = await freePort();
       for (const cmd of ['info', 'users', 'fetch', 'live']) {
         const r = await run([cmd, `127.0.0.1:${port}`, '--timeout', '3000']);
         assert.equal(r.code, 1, cmd);
@@ -408,7 +399,7 @@ describe(`zk command line (child process: ${USE_DIST ? 'dist/bin/zk.js' : 'ts-no
     });
 
     it('no answer over UDP: a timeout line', async () => {
-      const port = await closedPort();
+      const port = await freePort();
       const r = await run(['info', `127.0.0.1:${port}`, '--udp', '--timeout', '500']);
       assert.equal(r.code, 1);
       const lines = stderrLines(r);

@@ -5,7 +5,7 @@ import { formatWallClock } from '../../lib/protocol';
 const attKey = (userId: string, time: string, state: number, verify: number) => `${userId}|${time}|${state}|${verify}`;
 
 /** The downloaded log equals the expected list (usually the simulator's own), record for record, in order. */
-export function assertSameAttendance(actual: DeviceAttendance[], expectedRecords: readonly AttendanceInput[]): void {
+export function assertSameAttendance(actual: readonly DeviceAttendance[], expectedRecords: readonly AttendanceInput[]): void {
   const expected = expectedRecords.map((r) => attKey(r.userId, formatWallClock(r.time), r.state, r.verify));
   const got = actual.map((r) => attKey(r.userId, formatWallClock(r.time), r.state, r.verify));
   assert.equal(got.length, expected.length, `record count: got ${got.length}, expected ${expected.length}`);
