@@ -38,8 +38,8 @@ import { DeliveryLoop } from '../lib/sinks/delivery';
 import { Outbox } from '../lib/sinks/outbox';
 import { LiveCapture } from '../lib/live';
 import { replaceFile } from '../lib/files/durable';
-import { MariaDbServer } from '../test/support/mariadb';
-import { freePort } from '../test/support/ports';
+import { MariaDbServer } from '../support/mariadb';
+import { freePort } from '../support/ports';
 
 const LIVE_DEVICES = Number(process.env.BENCH_LIVE_DEVICES ?? 200);
 const LIVE_PERIOD_MS = Number(process.env.BENCH_LIVE_PERIOD_MS ?? 10_000);

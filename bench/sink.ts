@@ -20,8 +20,9 @@ import { DeliveryLoop } from '../lib/sinks/delivery';
 import { createMysqlSink } from '../lib/sinks/mysql';
 import { MYSQL_ATTENDANCE_LOG_DDL } from '../lib/sinks/mysql-sql';
 import { Outbox } from '../lib/sinks/outbox';
-import { MariaDbServer } from '../test/support/mariadb';
-import { syntheticRecords } from '../test/support/sink-records';
+import { MariaDbServer } from '../support/mariadb';
+import { syntheticRecords } from '../support/sink-records';
+import { sleep } from '../support/wait';
 import helper = require('node-red-node-test-helper');
 import type { Node, NodeMessage } from 'node-red';
 import zkSink = require('../nodes/zk-sink/zk-sink');
@@ -42,7 +43,6 @@ const sampler = setInterval(() => {
 }, 10);
 sampler.unref();
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const rate = (n: number, ms: number): number => Math.round((n / ms) * 1000);
 
 const message = (i: number): AttendanceRecord[] => syntheticRecords(Math.min(MESSAGE, RECORDS - i), { from: i });

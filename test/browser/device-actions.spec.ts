@@ -12,7 +12,7 @@ import { ZkSimulator, startSimulators } from '../../lib/sim';
 import { Cmd } from '../../lib/protocol/constants';
 import { E2eRuntime, loadFlowFile, startRuntime } from '../e2e/runtime';
 import { launchChromium, PageErrors, skipWithoutChromium } from './chromium';
-import { until } from '../support/wait';
+import { until } from '../../support/wait';
 
 interface Dashboard {
   file: string;

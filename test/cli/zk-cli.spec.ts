@@ -12,10 +12,11 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ZkSimulator, SimOptions } from '../../lib/sim';
-import { freePort } from '../support/ports';
+import { freePort } from '../../support/ports';
 import { Cmd } from '../../lib/protocol/constants';
 import { formatWallClock, isValidWallClock, decodeTime } from '../../lib/protocol/time';
 import { ATTENDANCE_RECORD_FIELDS, AttendanceRecord } from '../../lib/record/canonical';
+import { until } from '../../support/wait';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -82,27 +83,6 @@ function stderrLines(r: RunResult): string[] {
   return r.stderr.split('\n').filter((l) => l !== '');
 }
 
-function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const tick = () => {
-      if (cond()) return resolve();
-      if (Date.now() > until) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(tick, 20);
-    };
-    tick();
-  });
-}
-
-/** A loopback port nothing listens on (bound, then released). */
-async function closedPort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const { port } = srv.address() as net.AddressInfo;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
-
 function expectedIds(sim: ZkSimulator): string[] {
   return sim.records
     .filter((r) => r.rawTime === undefined || isValidWallClock(decodeTime(r.rawTime)))
@@ -131,7 +111,7 @@ describe(`zk command line (child process: ${USE_DIST ? 'dist/bin/zk.js' : 'ts-no
       children.add(child);
       let out = '';
       child.stdout?.on('data', (d: Buffer | string) => (out += String(d)));
-      await waitFor(() => out.split('\n').filter(Boolean).length >= 2, 30_000, 'two ready lines');
+      await until(() => out.split('\n').filter(Boolean).length >= 2, 30_000, 'two ready lines');
       const lines = out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
       assert.equal(lines.length, 2);
       for (const l of lines) {
@@ -165,7 +145,7 @@ describe(`zk command line (child process: ${USE_DIST ? 'dist/bin/zk.js' : 'ts-no
       children.add(child);
       let out = '';
       child.stdout?.on('data', (d: Buffer | string) => (out += String(d)));
-      await waitFor(() => out.split('\n').filter(Boolean).length >= devices || child.exitCode !== null, 30_000, 'ready lines');
+      await until(() => out.split('\n').filter(Boolean).length >= devices || child.exitCode !== null, 30_000, 'ready lines');
       const ready = out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { port: number; serial: string });
       assert.equal(ready.length, devices, 'every device announced itself');
       const stop = async () => {
@@ -215,7 +195,7 @@ describe(`zk command line (child process: ${USE_DIST ? 'dist/bin/zk.js' : 'ts-no
         let err = '';
         child.stderr?.on('data', (d: Buffer | string) => (err += String(d)));
         // Said on stderr even when stderr is a pipe, as it is here.
-        await waitFor(() => err.includes('\n'), 30_000, 'the waiting line');
+        await until(() => err.includes('\n'), 30_000, 'the waiting line');
         assert.equal(err, `zk: connected to 127.0.0.1:${sim.ready[0].port} (serial ${sim.ready[0].serial}); waiting for punches, Ctrl-C to stop\n`);
         const r = await done;
         children.delete(child);
@@ -233,7 +213,7 @@ describe(`zk command line (child process: ${USE_DIST ? 'dist/bin/zk.js' : 'ts-no
       children.add(child);
       let out = '';
       child.stdout?.on('data', (d: Buffer | string) => (out += String(d)));
-      await waitFor(() => out.includes('\n'), 30_000, 'ready line');
+      await until(() => out.includes('\n'), 30_000, 'ready line');
       const { port } = JSON.parse(out.split('\n')[0]) as { port: number };
       const tcp = await run(['info', `127.0.0.1:${port}`, '--timeout', '2000']);
       assert.equal(tcp.code, 1);
@@ -342,7 +322,7 @@ describe(`zk command line (child process: ${USE_DIST ? 'dist/bin/zk.js' : 'ts-no
     it('--count 2 prints two canonical records for two punches and exits 0', async () => {
       const { sim: s, target } = await sim({ records: 5, users: 5, seed: 7 });
       const p = run(['live', target, '--count', '2', '--tz', 'UTC']);
-      await waitFor(() => (s.counters.commandsSeen[Cmd.REG_EVENT] ?? 0) >= 1, 30_000, 'REG_EVENT from the CLI');
+      await until(() => (s.counters.commandsSeen[Cmd.REG_EVENT] ?? 0) >= 1, 30_000, 'REG_EVENT from the CLI');
       const user = s.users[0].userId;
       s.punch({ userId: user, state: 0, verify: 1, at: { year: 2024, month: 3, day: 15, hour: 8, minute: 0, second: 1 } });
       s.punch({ userId: user, state: 1, verify: 15, at: { year: 2024, month: 3, day: 15, hour: 17, minute: 0, second: 2 } });
@@ -360,10 +340,11 @@ describe(`zk command line (child process: ${USE_DIST ? 'dist/bin/zk.js' : 'ts-no
       const { sim: s, target } = await sim({ records: 5, users: 5, seed: 8 });
       const { child, done } = start(['live', target, '--tz', 'UTC']);
       children.add(child);
-      await waitFor(() => (s.counters.commandsSeen[Cmd.REG_EVENT] ?? 0) >= 1, 30_000, 'REG_EVENT from the CLI');
+      let printed = '';
+      child.stdout?.on('data', (d: string) => (printed += d));
+      await until(() => (s.counters.commandsSeen[Cmd.REG_EVENT] ?? 0) >= 1, 30_000, 'REG_EVENT from the CLI');
       s.punch({ userId: s.users[1].userId });
-      await waitFor(() => s.counters.eventsSent >= 1, 5_000, 'event sent');
-      await new Promise((r) => setTimeout(r, 300));
+      await until(() => printed.includes('\n'), 5_000, 'the punch printed');
       child.kill('SIGINT');
       const r = await done;
       children.delete(child);
@@ -388,7 +369,7 @@ describe(`zk command line (child process: ${USE_DIST ? 'dist/bin/zk.js' : 'ts-no
     });
 
     it('unreachable port', async () => {
-      const port = await closedPort();
+      const port = await freePort();
       for (const cmd of ['info', 'users', 'fetch', 'live']) {
         const r = await run([cmd, `127.0.0.1:${port}`, '--timeout', '3000']);
         assert.equal(r.code, 1, cmd);
@@ -407,7 +388,7 @@ describe(`zk command line (child process: ${USE_DIST ? 'dist/bin/zk.js' : 'ts-no
       const { child, done } = start(['live', target, '--timeout', '20000']);
       children.add(child);
       // Its TCP connection is the sign that it listens for Ctrl-C (set up before connecting); a fixed wait raced ts-node.
-      await waitFor(() => s.counters.connections >= 2, 30_000, 'the live command connecting');
+      await until(() => s.counters.connections >= 2, 30_000, 'the live command connecting');
       const t0 = Date.now();
       child.kill('SIGINT');
       const i = await done;
@@ -418,7 +399,7 @@ describe(`zk command line (child process: ${USE_DIST ? 'dist/bin/zk.js' : 'ts-no
     });
 
     it('no answer over UDP: a timeout line', async () => {
-      const port = await closedPort();
+      const port = await freePort();
       const r = await run(['info', `127.0.0.1:${port}`, '--udp', '--timeout', '500']);
       assert.equal(r.code, 1);
       const lines = stderrLines(r);

@@ -9,7 +9,7 @@ import type { DeviceAttendance } from '../../lib/protocol/attendance';
 import { ZkAuthError, ZkDeviceError, ZkError } from '../../lib/errors';
 import { assertSameAttendance } from '../support/expect-data';
 import { checkNoLeaks } from '../support/handles';
-import { until } from '../support/wait';
+import { until } from '../../support/wait';
 
 const HOST = '127.0.0.1';
 

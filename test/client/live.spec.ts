@@ -7,6 +7,7 @@ import type { ZkEvent, AttendanceEvent } from '../../lib/protocol';
 import { Cmd } from '../../lib/protocol';
 import { ZkConnectionError, ZkError, ZkTimeoutError } from '../../lib/errors';
 import { checkNoLeaks } from '../support/handles';
+import { sleep, until } from '../../support/wait';
 
 const HOST = '127.0.0.1';
 const at = { year: 2026, month: 3, day: 2, hour: 9, minute: 15, second: 30 };
@@ -54,8 +55,7 @@ describe('ZkClient live events', function () {
       sim.punch({ userId, state: 0, at });
       sim.punch({ userId, state: 1, at: { ...at, minute: 16 } });
       // Both events are on our side of the socket (acknowledged) before a listener exists.
-      const end = Date.now() + 5000;
-      while (sim.counters.eventAcks < 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+      await until(() => sim.counters.eventAcks >= 2, 5000, 'both events acknowledged');
       assert.equal(sim.counters.eventAcks, 2);
       const got = (await nextEvents(live, 2)) as AttendanceEvent[];
       assert.deepEqual(got.map((e) => e.state), [0, 1]);
@@ -77,7 +77,7 @@ describe('ZkClient live events', function () {
         assert.deepEqual(a.time, at);
         assert.equal(b.state, 1);
         assert.equal(b.time.minute, 16);
-        await new Promise((r) => setTimeout(r, 50));
+        await sleep(50);
         assert.equal(sim.counters.eventAcks, 2, 'one ACK per event');
       });
     });
@@ -133,7 +133,8 @@ describe('ZkClient live events', function () {
       let count = 0;
       live.on('event', () => count++);
       sim.punch({ userId: sim.users[0].userId, verify: 1, state: 0, at });
-      await new Promise((r) => setTimeout(r, 500));
+      // A resend would come 100 ms after the event: it must never come, so there is no signal to wait for.
+      await sleep(500);
       assert.equal(count, 1, 'ACKed at once, so never resent');
     });
   });

@@ -25,7 +25,7 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import { ZkSimulator, LONG_ID_INDEX } from '../../lib/sim';
 import type { WallClock } from '../../lib/protocol';
-import { until as waitFor } from '../support/wait';
+import { sleep, until } from '../../support/wait';
 
 interface ZkLibResult<T> {
   data: T[];
@@ -94,7 +94,7 @@ describe('compat: node-zklib 1.3.0 reads the simulator', function () {
   after(async () => {
     console.log = realLog;
     for (const c of clients) await c.disconnect().catch(() => undefined);
-    await new Promise((r) => setTimeout(r, 50)); // its appendFile calls are asynchronous
+    await sleep(50); // its appendFile calls are asynchronous
     for (const f of errLogs()) if (!logsBefore.has(f)) fs.rmSync(f, { force: true });
   });
 
@@ -143,13 +143,13 @@ describe('compat: node-zklib 1.3.0 reads the simulator', function () {
       await live.createSocket();
       const events: ZkLibLive[] = [];
       await live.getRealTimeLogs((e) => events.push(e));
-      await waitFor(() => (sim.counters.commandsSeen[500] ?? 0) >= 1);
-      await new Promise((r) => setTimeout(r, 20)); // let the REG_EVENT ACK pass first
+      await until(() => (sim.counters.commandsSeen[500] ?? 0) >= 1);
+      await sleep(20); // let the REG_EVENT ACK pass first
       const p1 = sim.punch({ userId: sim.users[1].userId, verify: 1, state: 0 });
-      await waitFor(() => events.length === 1);
-      await new Promise((r) => setTimeout(r, 60)); // one event per read (two events in one read would be decoded as one body)
+      await until(() => events.length === 1);
+      await sleep(60); // one event per read (two events in one read would be decoded as one body)
       const p2 = sim.punch({ userId: long, verify: 15, state: 1 });
-      await waitFor(() => events.length === 2);
+      await until(() => events.length === 2);
       assert.equal(events[0].userId, p1.userId);
       assert.equal(events[0].attTime.getTime(), localDate(p1.time));
       assert.equal(events[1].userId, long.slice(0, 9));
@@ -192,11 +192,11 @@ describe('compat: node-zklib 1.3.0 reads the simulator', function () {
 
       const events: ZkLibLive[] = [];
       await zk.getRealTimeLogs((e) => events.push(e));
-      await waitFor(() => (sim.counters.commandsSeen[500] ?? 0) >= 1);
-      await new Promise((r) => setTimeout(r, 20));
+      await until(() => (sim.counters.commandsSeen[500] ?? 0) >= 1);
+      await sleep(20);
       const u = sim.users[4];
       const p = sim.punch({ userId: u.userId, verify: 1, state: 0 });
-      await waitFor(() => events.length === 1);
+      await until(() => events.length === 1);
       // 18-byte datagram: node-zklib reads one byte of the u16 user field (the uid).
       assert.equal(events[0].userId, u.uid & 0xff);
       assert.equal(events[0].attTime.getTime(), localDate(p.time));

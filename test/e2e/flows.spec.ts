@@ -10,6 +10,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { ZkSimulator } from '../../lib/sim';
 import { E2eRuntime, FlowNode, LogEntry, REPO_ROOT, flowNodeTypes, loadFlowFile, shippedFlowFiles, startRuntime } from './runtime';
+import { until } from '../../support/wait';
 
 const files = shippedFlowFiles();
 /** The types package.json declares (node-red.nodes): each must be registered by our module. */
@@ -154,8 +155,8 @@ describe('e2e: flows/ in a plain Node-RED (no PUNCHFLOW_* variables set)', funct
     try {
       const since = rt.deliveries.length;
       await rt.deploy(flow, { settleMs: 300 });
-      const shown = await rt.waitFor(() => rt.deliveries.slice(since).find((d) => d.destination.id === panel.id &&
-        Array.isArray(d.payload) && (d.payload as Array<{ source: string; text: string }>).some((e) => e.source === poll.name && /colour/.test(e.text))), 10_000, 'the error in Recent errors');
+      const shown = await until(() => rt.deliveries.slice(since).find((d) => d.destination.id === panel.id &&
+        Array.isArray(d.payload) && (d.payload as Array<{ source: string; text: string }>).some((e) => e.source === poll.name && /colour/.test(e.text))), 10_000, 'the error in Recent errors', 50);
       assert.ok(shown);
     } finally {
       await rt.setEnv({ PUNCHFLOW_FLEET: null });

@@ -11,10 +11,9 @@ import * as path from 'path';
 import * as mqtt from 'mqtt';
 import type { AttendanceRecord } from '../../lib/record';
 import { MosquittoBroker } from '../support/mosquitto';
-import { syntheticRecords } from '../support/sink-records';
+import { syntheticRecords } from '../../support/sink-records';
 import { FlowNode, startRuntime } from './runtime';
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+import { sleep } from '../../support/wait';
 
 function fileRecords(dir: string): AttendanceRecord[] {
   if (!fs.existsSync(dir)) return [];

@@ -13,10 +13,9 @@ import { startSimulators, ZkSimulator } from '../../lib/sim';
 import type { WallClock } from '../../lib/protocol';
 import { formatWallClock } from '../../lib/protocol';
 import { MosquittoBroker } from '../support/mosquitto';
-import { sharedMariaDb, testPool } from '../support/mariadb';
+import { sharedMariaDb, testPool } from '../../support/mariadb';
 import { E2eRuntime, FlowNode, loadFlowFile, startRuntime } from './runtime';
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+import { sleep, until } from '../../support/wait';
 
 function wallNow(): WallClock {
   const d = new Date();
@@ -99,13 +98,7 @@ describe('e2e: capture and sink instances over MQTT, each killed once, the broke
         return 0;
       }
     };
-    const waitRows = async (min: number, what: string): Promise<void> => {
-      const end = Date.now() + 60_000;
-      while ((await rows()) < min) {
-        if (Date.now() > end) throw new Error(`timed out waiting for ${what} (${await rows()} rows)`);
-        await sleep(200);
-      }
-    };
+    const waitRows = (min: number, what: string): Promise<boolean> => until(async () => (await rows()) >= min, 60_000, what, 200);
 
     await waitRows(300, 'the history of the six devices');
     // Each failure in turn, with punches going on throughout.

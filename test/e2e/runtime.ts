@@ -17,6 +17,7 @@ import { ChildProcess, fork } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { sleep, until } from '../../support/wait';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 const EMBED = path.join(REPO_ROOT, 'scripts', 'node-red-embed.js');
@@ -77,8 +78,6 @@ type ChildMsg =
   | ({ type: 'deliver' } & Delivery)
   | { type: 'env-set'; seq: number }
   | { type: 'stopped' };
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export class E2eRuntime {
   readonly logs: LogEntry[] = [];
@@ -143,19 +142,8 @@ export class E2eRuntime {
     return this.logsSince(mark).filter((e) => e.level <= 20 && e.level > 1);
   }
 
-  /** Polls `pred` every 50 ms until it returns a truthy value. */
-  async waitFor<T>(pred: () => T | Promise<T>, timeoutMs: number, what = 'condition'): Promise<NonNullable<T>> {
-    const until = Date.now() + timeoutMs;
-    for (;;) {
-      const v = await pred();
-      if (v) return v as NonNullable<T>;
-      if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-      await sleep(50);
-    }
-  }
-
   waitForLog(pred: (e: LogEntry) => boolean, timeoutMs: number, fromMark = 0): Promise<LogEntry> {
-    return this.waitFor(() => this.logs.slice(fromMark).find(pred), timeoutMs, 'a log entry');
+    return until(() => this.logs.slice(fromMark).find(pred), timeoutMs, 'a log entry', 50);
   }
 
   /** Sets (string) or removes (null) environment variables of the runtime; used by the next deploy. */

@@ -9,12 +9,11 @@ import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { sharedMariaDb, stopSharedMariaDb, testPool } from '../support/mariadb';
+import { sharedMariaDb, stopSharedMariaDb, testPool } from '../../support/mariadb';
 import { REPO_ROOT } from './runtime';
+import { sleep, until } from '../../support/wait';
 
 after(stopSharedMariaDb);
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function countLines(dir: string): number {
   if (!fs.existsSync(dir)) return 0;
@@ -25,15 +24,6 @@ function countLines(dir: string): number {
   return n;
 }
 
-async function waitFor<T>(pred: () => T | Promise<T>, timeoutMs: number, what: string): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await pred();
-    if (v) return v;
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 const nodes: { label: string; bin: string }[] = [{ label: `this Node (${process.version})`, bin: process.execPath }];
 if (process.env.PUNCHFLOW_NODE22) nodes.push({ label: `PUNCHFLOW_NODE22 (${process.env.PUNCHFLOW_NODE22})`, bin: process.env.PUNCHFLOW_NODE22 });
@@ -78,7 +68,7 @@ describe('e2e: npm start (scripts/start.js)', function () {
         proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
         const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
 
-        const editor = await waitFor(() => /Editor:\s+(http:\/\/127\.0\.0\.1:\d+)\//.exec(out)?.[1], 30_000, `the editor URL in:\n${out}`);
+        const editor = await until(() => /Editor:\s+(http:\/\/127\.0\.0\.1:\d+)\//.exec(out)?.[1], 30_000, `the editor URL in:\n${out}`, 100);
         assert.match(out, /Dashboard:\s+http:\/\/127\.0\.0\.1:\d+\/ui\//);
         assert.match(out, new RegExp(`Data:\\s+${dataDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
         assert.match(out, /Devices:\s+2 simulated on 127\.0\.0\.1/);
@@ -89,9 +79,9 @@ describe('e2e: npm start (scripts/start.js)', function () {
         assert.ok(sets.some((s) => s.module === '@punchflow/node-red-zk' && s.types.includes('zk-poll')), 'PunchFlow is not in the palette');
 
         // 2 devices × 2000 history records, then live punches every second.
-        await waitFor(() => countLines(dataDir) >= 4000, 30_000, 'the history in the daily files');
+        await until(() => countLines(dataDir) >= 4000, 30_000, 'the history in the daily files', 100);
         const before = countLines(dataDir);
-        await waitFor(() => countLines(dataDir) > before, 10_000, 'a live punch in the daily files');
+        await until(() => countLines(dataDir) > before, 10_000, 'a live punch in the daily files', 100);
 
         proc.kill('SIGINT');
         const code = await Promise.race([exited, sleep(20_000).then(() => 'timeout' as const)]);
@@ -132,7 +122,7 @@ describe('e2e: npm start with PUNCHFLOW_MYSQL_URL', function () {
     proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-    await waitFor(() => /MySQL:\s+\S+@127\.0\.0\.1:\d+\//.test(out), 30_000, `the MySQL line in:\n${out}`);
+    await until(() => /MySQL:\s+\S+@127\.0\.0\.1:\d+\//.test(out), 30_000, `the MySQL line in:\n${out}`, 100);
     const pool = testPool(db);
     try {
       const rows = async () => {
@@ -143,8 +133,8 @@ describe('e2e: npm start with PUNCHFLOW_MYSQL_URL', function () {
           return 0; // the table is created by the sink's first batch
         }
       };
-      await waitFor(async () => (await rows()) >= 4000, 30_000, 'the history in MySQL');
-      await waitFor(() => countLines(dataDir) >= 4000, 30_000, 'the history in the daily files');
+      await until(async () => (await rows()) >= 4000, 30_000, 'the history in MySQL', 100);
+      await until(() => countLines(dataDir) >= 4000, 30_000, 'the history in the daily files', 100);
       proc.kill('SIGINT');
       assert.strictEqual(await Promise.race([exited, sleep(20_000).then(() => 'timeout' as const)]), 0, out);
       // Both sinks got the site's records, the same ones (no live punches here: one in flight at Ctrl-C would

@@ -12,8 +12,8 @@ import { ZkSimulator, startSimulators } from '../../lib/sim';
 import { DeviceConfig, normaliseDeviceConfig } from '../../lib/device';
 import { CursorStore, CycleTotals, FleetPoller, RecordsEvent, StatusEvent } from '../../lib/fleet';
 import { checkNoLeaks } from '../support/handles';
-import { freePort } from '../support/ports';
-import { until } from '../support/wait';
+import { freePort } from '../../support/ports';
+import { until } from '../../support/wait';
 import { wallAt } from '../live/support';
 
 /** Timers the test fires by hand. */

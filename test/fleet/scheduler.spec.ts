@@ -1,5 +1,6 @@
 import { strict as assert } from 'assert';
 import { FleetScheduler, HealthTracker, DeviceResult } from '../../lib/fleet';
+import { sleep } from '../../support/wait';
 
 /** A fake clock: tests move time instead of waiting. */
 function fakeClock(start = 1_000_000) {
@@ -62,7 +63,7 @@ describe('fleet: FleetScheduler', () => {
     const summary = await s.runCycle(entries, async (i) => {
       running++;
       peak = Math.max(peak, running);
-      await new Promise((r) => setTimeout(r, (i % 3) * 3));
+      await sleep((i % 3) * 3);
       running--;
       return i * 2;
     }, { onResult: (r) => void order.push(r.key) });

@@ -12,7 +12,7 @@ import { helper, useNodeRedServer } from '../support/node-red';
 import zkCommand from '../../nodes/zk-command/zk-command';
 import { ZkSimulator, startSimulators } from '../../lib/sim';
 import { wallClockSeconds } from '../../lib/protocol/time';
-import { until } from '../support/wait';
+import { until } from '../../support/wait';
 
 type FlowNode = Record<string, unknown> & { id: string; type: string; name?: string; wires?: string[][]; func?: string; format?: string };
 

@@ -22,7 +22,7 @@ import { validateRecord } from '../../lib/record';
 import { checkNoLeaks } from '../support/handles';
 import { removeDir } from '../support/node-red';
 import { Rng } from '../support/prng';
-import { until } from '../support/wait';
+import { until } from '../../support/wait';
 
 const HOST = '127.0.0.1';
 const SEED = Number(process.env.ZK_FUZZ_SEED ?? 0x1c10c4);

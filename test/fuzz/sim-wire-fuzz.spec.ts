@@ -15,6 +15,7 @@ import {
 import { Rng } from '../support/prng';
 import { checkNoLeaks } from '../support/handles';
 import { assertSameAttendance } from '../support/expect-data';
+import { sleep } from '../../support/wait';
 
 const HOST = '127.0.0.1';
 const SEED = Number(process.env.ZK_FUZZ_SEED ?? 7177);
@@ -75,7 +76,7 @@ async function tcpBatch(port: number, rng: Rng, frames: number, authKey: number 
     s.write(wire.subarray(off, off + len));
     off += len;
   }
-  await new Promise((r) => setTimeout(r, 5));
+  await sleep(5);
   s.destroy();
   return frames;
 }

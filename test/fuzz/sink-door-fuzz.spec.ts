@@ -21,7 +21,7 @@ import { checkPayload, DoorError } from '../../nodes/zk-sink/door';
 import {
   ATTENDANCE_RECORD_FIELDS, AttendanceRecord, DIRECTIONS, RECORD_SOURCES, VERIFY_METHODS, validateRecord,
 } from '../../lib/record';
-import { syntheticRecord } from '../support/sink-records';
+import { syntheticRecord } from '../../support/sink-records';
 import { Rng } from '../support/prng';
 
 const SEED = Number(process.env.ZK_FUZZ_SEED ?? 0x5eedd007);

@@ -11,7 +11,6 @@ import type { DeviceStatusEvent } from '../../lib/record/status';
 import type { RawEvent } from '../../lib/protocol/events';
 import type { WallClock } from '../../lib/protocol/time';
 import { instantToWallClock } from '../../lib/record/zone';
-export { until as waitFor } from '../support/wait';
 
 export const HOST = '127.0.0.1';
 
@@ -92,11 +91,6 @@ export async function rig(o: RigOptions = {}): Promise<Rig> {
     },
   };
   return r;
-}
-
-/** Polls `pred` every 10 ms until true; rejects with `what` after `ms`. */
-export function delay(ms: number): Promise<void> {
-  return new Promise((res) => setTimeout(res, ms));
 }
 
 /** Fails with the repeated ids if any record id came out twice. */

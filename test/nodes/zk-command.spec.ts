@@ -13,8 +13,8 @@ import zkCommand from '../../nodes/zk-command/zk-command';
 import { ZkSimulator, startSimulators } from '../../lib/sim';
 import { Cmd } from '../../lib/protocol/constants';
 import { wallClockSeconds } from '../../lib/protocol/time';
-import { freePort } from '../support/ports';
-import { until } from '../support/wait';
+import { freePort } from '../../support/ports';
+import { until } from '../../support/wait';
 
 type Payload = Record<string, unknown> & { ok: boolean; message: string; action: string };
 type Msg = NodeMessage & { payload: Payload };

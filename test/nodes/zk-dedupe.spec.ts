@@ -2,9 +2,9 @@ import { strict as assert } from 'assert';
 import type { Node, NodeMessage } from 'node-red';
 import { helper, useTempUserDir, removeDir, useNodeRedServer } from '../support/node-red';
 import zkDedupe = require('../../nodes/zk-dedupe/zk-dedupe');
-import { makeRecord, makeRecords } from '../sinks/support/records';
+import { makeRecord, makeRecords } from '../support/records';
 import { checkNoLeaks } from '../support/handles';
-import { until } from '../support/wait';
+import { until } from '../../support/wait';
 
 describe('zk-dedupe node', function () {
   this.timeout(15000);
@@ -36,7 +36,7 @@ describe('zk-dedupe node', function () {
     await until(() => got.fresh.length === 1);
     assert.equal((got.fresh[0].payload as unknown[]).length, 10);
     assert.equal(got.dup.length, 0, 'no empty array on output 2');
-    n.receive({ payload: makeRecords(15, 5) } as NodeMessage);
+    n.receive({ payload: makeRecords(15, { from: 5 }) } as NodeMessage);
     await until(() => got.fresh.length === 2 && got.dup.length === 1);
     assert.equal((got.fresh[1].payload as unknown[]).length, 10);
     assert.equal((got.dup[0].payload as unknown[]).length, 5);

@@ -16,7 +16,8 @@ import { sessionRegistry } from '../../lib/device';
 import type { AttendanceRecord, DeviceStatusEvent } from '../../lib/record';
 import { instantToWallClock } from '../../lib/record/zone';
 import { resourceCounts, leakedSince } from '../support/handles';
-import { until } from '../support/wait';
+import { recordsBeforeMarker } from '../support/marker';
+import { sleep, until } from '../../support/wait';
 
 
 type Msg = NodeMessage & { payload: unknown; device?: { serial: string; host: string }; alert?: boolean; error?: { message: string } };
@@ -37,8 +38,6 @@ function wire(): Harness {
   on('caught', (m) => h.caught.push(m));
   return h;
 }
-
-const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Small reconnect delays so a drop is over in moments. */
 const FAST = { backoffInitial: 0.05, backoffMax: 0.2 };
@@ -118,7 +117,8 @@ describe('zk-live node', function () {
     await until(() => states(h).some((s) => s.state === 'offline'), 3000, 'offline');
     sim.punch({ userId: sim.users[2].userId, at: at(-2) });
     sim.punch({ userId: sim.users[3].userId, at: at(-1) });
-    await delay(500); // several refused attempts
+    // Several refused attempts: the punches cannot come out while the device refuses, and nothing signals "not yet".
+    await sleep(500);
     assert.equal(h.records.length, 2);
     await sim.setFaults({ tcpMode: undefined });
     await until(() => h.records.length === 4, 5000, 'the missed punches');
@@ -129,8 +129,7 @@ describe('zk-live node', function () {
     sim.punch({ userId: sim.users[4].userId, at: at(0) });
     await until(() => h.records.length === 5, 1000, 'live again');
     assert.equal(records(h)[4].source, 'live');
-    await delay(300);
-    assert.equal(h.records.length, 5);
+    assert.equal((await recordsBeforeMarker(sim, () => records(h), sim.users[5].userId, at(1))).length, 5);
     assert.deepEqual(dupes(records(h)), []);
     assert.equal(h.caught.length, 0);
   });
@@ -157,8 +156,8 @@ describe('zk-live node', function () {
     sim.punch({ userId: sim.users[1].userId, at: at(-1) });
     const h2 = wire();
     await until(() => h2.records.length >= 1, 5000, 'the punch made during the redeploy');
-    await delay(300);
-    assert.deepEqual(records(h2).map((r) => r.userId), [sim.users[1].userId]);
+    const before = await recordsBeforeMarker(sim, () => records(h2), sim.users[2].userId, at(1));
+    assert.deepEqual(before.map((r) => r.userId), [sim.users[1].userId]);
     assert.equal(h2.caught.length, 0);
   });
 
@@ -181,7 +180,8 @@ describe('zk-live node', function () {
     await helper.load([zkDevice, zkLive], flow({ mode: 'list', fleet: 'host,port\n127.0.0.1,1', failuresToError: 3, backoffInitial: 0.02, backoffMax: 0.05 }));
     const h = wire();
     await until(() => h.status.some((m) => m.alert === true), 5000, 'alert');
-    await delay(300);
+    // The failures go on every 20-50 ms; a second alert must never come, so there is no signal to wait for.
+    await sleep(300);
     assert.equal(h.status.filter((m) => m.alert === true).length, 1, 'one alert per streak');
     assert.deepEqual(states(h).map((s) => s.state), ['offline', 'error']);
     assert.match(states(h)[1].lastError ?? '', /127\.0\.0\.1:1/);
@@ -207,7 +207,7 @@ describe('zk-live node', function () {
     assert.equal(m.topic, 'config');
     assert.equal(m.error?.source.id, 'l1');
     assert.match(m.error?.message ?? '', /^zk-live l1: .*PUNCHFLOW_FLEET/);
-    await delay(100);
+    await sleep(100); // a second report must never come: nothing to wait for
     assert.equal(h.caught.length, 1, 'said once');
   });
 

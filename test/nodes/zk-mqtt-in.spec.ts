@@ -14,8 +14,8 @@ import zkSink = require('../../nodes/zk-sink/zk-sink');
 import type { AttendanceRecord } from '../../lib/record';
 import { stableClientId } from '../../lib/mqtt/consumer';
 import { MosquittoBroker } from '../support/mosquitto';
-import { syntheticRecords } from '../support/sink-records';
-import { until } from '../support/wait';
+import { syntheticRecords } from '../../support/sink-records';
+import { until } from '../../support/wait';
 
 interface Held {
   msg: NodeMessage;

@@ -13,7 +13,7 @@ import { ZkSimulator, startSimulators } from '../../lib/sim';
 import type { AttendanceRecord, DeviceStatusEvent } from '../../lib/record';
 import { formatWallClock } from '../../lib/protocol';
 import { resourceCounts, leakedSince } from '../support/handles';
-import { until } from '../support/wait';
+import { until } from '../../support/wait';
 
 
 type Msg = NodeMessage & { payload: unknown; device?: { serial: string }; alert?: boolean; dryRun?: boolean; wouldEmit?: AttendanceRecord[]; error?: { message: string } };

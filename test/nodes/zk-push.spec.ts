@@ -5,14 +5,14 @@ import type { AddressInfo } from 'net';
 import * as path from 'path';
 import type { Node, NodeAPI, NodeMessage } from 'node-red';
 import { helper, useTempUserDir, removeDir } from '../support/node-red';
-import { freePort } from '../support/ports';
+import { canConnect, freePort } from '../../support/ports';
 import zkPush = require('../../nodes/zk-push/zk-push');
 import zkDedupe = require('../../nodes/zk-dedupe/zk-dedupe');
 import { pushNodeSettings } from '../../nodes/zk-push/push-config';
 import { PushDevice } from '../../lib/sim/push-device';
 import type { AttendanceRecord } from '../../lib/record';
 import { checkNoLeaks } from '../support/handles';
-import { until } from '../support/wait';
+import { until } from '../../support/wait';
 
 interface Got {
   records: NodeMessage[];
@@ -95,8 +95,7 @@ describe('zk-push node', function () {
 
   it('on Node-RED\'s HTTP server under /iclock: records per post on output 1 with the device zone and site, status events on output 2', async () => {
     const got = await load();
-    await new Promise((r) => setTimeout(r, 50));
-    const url = await serveHttpNode();
+    const url = await serveHttpNode(); // devices retry a 404 (routes not mounted yet) after errorDelayMs
     const d = device(url, 'PN1', 120);
     await until(() => recordsOf(got.records).length === 120, 15000, '120 records');
     assert.equal(got.records.length, 3, 'one message per post (batches of 50)');
@@ -141,8 +140,8 @@ describe('zk-push node', function () {
   it('on its own port; a server that fails before OK gets the batch again and zk-dedupe emits each record once', async () => {
     const port = await freePort();
     const got = await load({ listen: 'port', port, host: '127.0.0.1' }, true);
-    await until(() => got.events.length >= 0);
-    await new Promise((r) => setTimeout(r, 100));
+    // The proxy below forwards to the node's port: the node must listen there first.
+    await until(() => canConnect('127.0.0.1', port), 5000, `zk-push listening on ${port}`);
     // A proxy in front that forwards each ATTLOG post but loses the first two OKs (the server "fails" after journaling).
     let lose = 2;
     front = http.createServer((req, res) => {
@@ -189,8 +188,7 @@ describe('zk-push node', function () {
 
   it('commands from msg: queued, delivered on the heartbeat, answered; destructive ones refused without the opt-in', async () => {
     const got = await load();
-    await new Promise((r) => setTimeout(r, 50));
-    const url = await serveHttpNode();
+    const url = await serveHttpNode(); // devices retry a 404 (routes not mounted yet) after errorDelayMs
     const d = device(url, 'PN1', 0);
     await d.ready;
     const p = helper.getNode('p1');
@@ -210,7 +208,6 @@ describe('zk-push node', function () {
 
   it('allow-destructive opt-in queues CLEAR LOG; the token is a credential; settings errors name the field', async () => {
     const got = await load({ allowDestructive: true }, false, { token: 'tok' });
-    await new Promise((r) => setTimeout(r, 50));
     const url = await serveHttpNode();
     const noTok = device(url, 'PN1', 5);
     const withTok = device(url, 'PN2', 5, { token: 'tok' });

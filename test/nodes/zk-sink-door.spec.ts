@@ -1,12 +1,12 @@
 /** zk-sink's door (checkPayload): what each kind of bad input is told, for every target alike. */
 import { strict as assert } from 'assert';
 import { checkPayload } from '../../nodes/zk-sink/door';
-import { makeRecord } from '../sinks/records';
+import { makeRecord } from '../support/records';
 import type { AttendanceRecord } from '../../lib/record';
 
 /** A record with fields changed and its id recomputed, so only the changed fields can be wrong. */
 function rec(over: Partial<AttendanceRecord>): AttendanceRecord {
-  return makeRecord(over);
+  return makeRecord(0, over);
 }
 
 function reasons(payload: unknown): string[] {

@@ -14,14 +14,14 @@ import zkDevice from '../../nodes/zk-device/zk-device';
 import zkUsers from '../../nodes/zk-users/zk-users';
 import zkPush from '../../nodes/zk-push/zk-push';
 import { PushDevice } from '../../lib/sim/push-device';
-import { freePort } from '../support/ports';
+import { freePort } from '../../support/ports';
 import { readTemplateBackup } from '../../lib/files/template-backup';
 import { ZkClient } from '../../lib/client';
 import { Cmd } from '../../lib/protocol';
 import { ZkSimulator } from '../../lib/sim';
 import { Prng } from '../../lib/sim/prng';
-import { until } from '../support/wait';
-import { sharedMariaDb, stopSharedMariaDb, testPool } from '../support/mariadb';
+import { until } from '../../support/wait';
+import { sharedMariaDb, stopSharedMariaDb, testPool } from '../../support/mariadb';
 
 after(stopSharedMariaDb);
 

@@ -11,7 +11,8 @@ import type { CommandOutcome } from '../../lib/push/server';
 import { PushDevice } from '../../lib/sim/push-device';
 import { checkNoLeaks } from '../support/handles';
 import { helper, useNodeRedServer, removeDir } from '../support/node-red';
-import { devices, Running, send, startPush, until } from './support';
+import { until } from '../../support/wait';
+import { devices, Running, send, startPush } from './support';
 import { collect, RedPush } from './support/red';
 
 const TIMEOUT = 60_000;

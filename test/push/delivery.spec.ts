@@ -9,7 +9,8 @@ import { PushJournal, JournalEntry } from '../../lib/push/journal';
 import { PushDevice } from '../../lib/sim/push-device';
 import { removeDir } from '../support/node-red';
 import { checkNoLeaks } from '../support/handles';
-import { Running, startPush, tempDir, until, devices } from './support';
+import { until } from '../../support/wait';
+import { Running, startPush, tempDir, devices } from './support';
 
 function crashChild(dir: string, mode: 'after-journal' | 'before-journal'): Promise<{ port: number; exited: Promise<NodeJS.Signals | null> }> {
   const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', path.join(__dirname, 'support', 'crash-child.ts'), dir, mode], { stdio: ['ignore', 'pipe', 'inherit'] });

@@ -8,7 +8,8 @@ import * as net from 'net';
 import { PushDevice, PushTrouble } from '../../lib/sim/push-device';
 import { checkNoLeaks } from '../support/handles';
 import { removeDir } from '../support/node-red';
-import { devices, Running, send, startPush, until } from './support';
+import { until } from '../../support/wait';
+import { devices, Running, send, startPush } from './support';
 
 interface Raw {
   socket: net.Socket;

@@ -15,9 +15,10 @@ import { attlogLine, PushDevice } from '../../lib/sim/push-device';
 import { startPushDevices } from '../../lib/sim/push-fleet';
 import { checkNoLeaks } from '../support/handles';
 import { helper, removeDir, useNodeRedServer } from '../support/node-red';
-import { devices, send, startPush, until } from './support';
+import { until } from '../../support/wait';
+import { devices, send, startPush } from './support';
 import { RedPush } from './support/red';
-import { freePort } from '../support/ports';
+import { freePort } from '../../support/ports';
 
 type FlowNode = Record<string, unknown> & { id: string; type: string };
 

@@ -3,7 +3,8 @@ import * as crypto from 'crypto';
 import * as http from 'http';
 import { PushDevice } from '../../lib/sim/push-device';
 import { checkNoLeaks } from '../support/handles';
-import { devices, Running, send, startPush, until } from './support';
+import { until } from '../../support/wait';
+import { devices, Running, send, startPush } from './support';
 import { removeDir } from '../support/node-red';
 
 describe('push server over loopback HTTP', function () {
@@ -253,9 +254,10 @@ describe('push server over loopback HTTP', function () {
     assert.ok(run.seen.rejected.some((r) => r.status === 403 && r.deviceSn === 'ZZ9'));
     assert.ok(run.seen.rejected.some((r) => r.status === 401 && r.deviceSn === 'A1'));
     // A refused simulated device keeps its data and does not get ready.
-    const dev = new PushDevice({ url: run.url, serial: 'ZZ9', records: 5, errorDelayMs: 30 });
+    let refusals = 0;
+    const dev = new PushDevice({ url: run.url, serial: 'ZZ9', records: 5, errorDelayMs: 30, onTrouble: (t) => void (t.kind === 'refused' && refusals++) });
     dev.start();
-    await new Promise((r) => setTimeout(r, 200));
+    await until(() => refusals >= 3, 5000, 'three refusals of ZZ9');
     assert.equal(dev.acked, 0);
     assert.ok(dev.stats.handshakes === 0);
     await dev.stop();

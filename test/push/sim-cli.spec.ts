@@ -5,7 +5,8 @@ import * as path from 'path';
 import { parseCli, UsageError } from '../../lib/cli/args';
 import { pushTroubleText } from '../../bin/commands';
 import { removeDir } from '../support/node-red';
-import { startPush, until, Running } from './support';
+import { until } from '../../support/wait';
+import { startPush, Running } from './support';
 
 describe('zk sim --push', function () {
   this.timeout(60000);

@@ -11,7 +11,6 @@ import { PushState } from '../../lib/push/state';
 import type { PushStatusEvent } from '../../lib/push/devices';
 import type { BadLine } from '../../lib/push/attlog';
 import type { AllowedDevice } from '../../lib/push/allow-list';
-export { until } from '../support/wait';
 
 export interface Seen {
   statuses: PushStatusEvent[];

@@ -10,7 +10,8 @@ import { DEFAULT_HANDSHAKE } from '../../lib/push/options';
 import type { AllowedDevice } from '../../lib/push/allow-list';
 import { checkNoLeaks } from '../support/handles';
 import { helper, useNodeRedServer, removeDir } from '../support/node-red';
-import { devices, Running, send, startPush, until } from './support';
+import { until } from '../../support/wait';
+import { devices, Running, send, startPush } from './support';
 import { collect, RedPush } from './support/red';
 
 const iso = (ms: number): string => new Date(ms).toISOString();

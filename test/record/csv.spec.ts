@@ -1,7 +1,7 @@
 import { strict as assert } from 'assert';
 import { csvField, csvRecordRow, csvRows, firstCsvField, guardFormula, unguardFormula } from '../../lib/record/csv';
 import { Rng } from '../support/prng';
-import { syntheticRecord } from '../support/sink-records';
+import { syntheticRecord } from '../../support/sink-records';
 
 describe('record CSV', () => {
   it('guards text a spreadsheet would run as a formula, and leaves plain numbers and ordinary text alone', () => {

@@ -8,6 +8,7 @@ import {
   Cmd, Reply, DecodedPacket, TcpFrameSplitter, decodePacket, encodePacket, frameTcp, encodePrepareBuffer, encodeReadBuffer,
   decodeBufferStat, BufferSelector, makeCommKey,
 } from '../../lib/protocol';
+import { sleep } from '../../support/wait';
 
 abstract class RawBase {
   readonly packets: DecodedPacket[] = [];
@@ -48,7 +49,7 @@ abstract class RawBase {
 
   /** Resolves true if no further packet arrives within ms. */
   async silentFor(ms: number): Promise<boolean> {
-    await new Promise((r) => setTimeout(r, ms));
+    await sleep(ms);
     return this.readPos >= this.packets.length;
   }
 

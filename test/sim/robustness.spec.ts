@@ -6,6 +6,7 @@ import { Prng } from '../../lib/sim/prng';
 import { resourceCounts, leakedSince } from '../support/handles';
 import { RawTcp, RawUdp } from './raw-client';
 import { HOST, withSim } from './support';
+import { sleep } from '../../support/wait';
 
 function connectError(port: number): Promise<string> {
   return new Promise((resolve) => {
@@ -54,7 +55,7 @@ describe('sim: robustness', () => {
           for (let j = 0; j < 64; j++) junk[j] = rng.int(0, 255);
           c.socket.write(junk);
         }
-        await new Promise((r) => setTimeout(r, 5));
+        await sleep(5);
         await c.close();
       }
       const u = await RawUdp.open(port);
@@ -64,7 +65,7 @@ describe('sim: robustness', () => {
         if (i % 3 === 0 && d.length >= 2) d.writeUInt16LE(Cmd.CONNECT, 0);
         u.sendRaw(d);
       }
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
       await u.close();
       const ok = await RawTcp.connectTo(port);
       assert.equal((await ok.connect()).command, Reply.ACK_OK);

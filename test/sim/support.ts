@@ -1,5 +1,3 @@
-import { strict as assert } from 'assert';
-import { AttendanceInput, DeviceAttendance, UserInput, DeviceUser } from '../../lib/protocol';
 import { ZkSimulator, SimOptions } from '../../lib/sim';
 
 export const HOST = '127.0.0.1';
@@ -12,28 +10,5 @@ export async function withSim(opts: SimOptions, fn: (sim: ZkSimulator, port: num
     await fn(sim, port);
   } finally {
     await sim.stop();
-  }
-}
-
-export function assertSameRecords(got: readonly DeviceAttendance[], want: readonly AttendanceInput[], uidOnly = false): void {
-  assert.equal(got.length, want.length, 'record count');
-  for (let i = 0; i < want.length; i++) {
-    const g = got[i];
-    const w = want[i];
-    if (uidOnly) assert.equal(g.uid, w.uid, `uid of record ${i}`);
-    else assert.equal(g.userId, w.userId, `userId of record ${i}`);
-    assert.deepEqual(g.time, w.time, `time of record ${i}`);
-    assert.equal(g.verify, w.verify, `verify of record ${i}`);
-    assert.equal(g.state, w.state, `state of record ${i}`);
-  }
-}
-
-export function assertSameUsers(got: readonly DeviceUser[], want: readonly UserInput[]): void {
-  assert.equal(got.length, want.length, 'user count');
-  for (let i = 0; i < want.length; i++) {
-    assert.equal(got[i].uid, want[i].uid);
-    assert.equal(got[i].userId, want[i].userId);
-    assert.equal(got[i].name, want[i].name ?? '');
-    assert.equal(got[i].cardNo, want[i].cardNo ?? 0);
   }
 }

@@ -5,7 +5,8 @@ import {
 } from '../../lib/protocol';
 import type { WriteMode } from '../../lib/sim';
 import { RawTcp } from './raw-client';
-import { HOST, withSim, assertSameRecords, assertSameUsers } from './support';
+import { assertSameAttendance, assertSameUsers } from '../support/expect-data';
+import { HOST, withSim } from './support';
 
 describe('sim: TCP', () => {
   it('answers CONNECT with a non-zero session id, echoes reply ids, sends valid checksums', async () => {
@@ -128,7 +129,7 @@ describe('sim: TCP', () => {
         const users = decodeUserRecords(await c.download(USERS_SELECTOR), 8).users;
         assertSameUsers(users, sim.users);
         assert.equal(users[2].userId.length, 24);
-        assertSameRecords(decodeAttendanceRecords(await c.download(ATTLOG_SELECTOR), 20).records, sim.records);
+        assertSameAttendance(decodeAttendanceRecords(await c.download(ATTLOG_SELECTOR), 20).records, sim.records);
       } finally {
         await c.close();
       }
@@ -145,7 +146,7 @@ describe('sim: TCP', () => {
         try {
           await c.connect();
           const data = await c.download(ATTLOG_SELECTOR, 16384);
-          assertSameRecords(decodeAttendanceRecords(data, records).records, sim.records);
+          assertSameAttendance(decodeAttendanceRecords(data, records).records, sim.records);
           // Check how the bytes were cut: reads never straddle frames in 'separate' mode.
           if (writeMode === 'coalesced') assert.ok(c.reads.some((r) => r.length > 1100), 'a whole response in one read');
           if (writeMode === 'bytewise') assert.ok(c.reads.filter((r) => r.length === 1).length > 100);
@@ -191,7 +192,7 @@ describe('sim: TCP', () => {
         }
         const buf = Buffer.concat(parts);
         assert.equal(buf.length, total);
-        assertSameRecords(decodeAttendanceRecords(buf.subarray(4), 2000).records, sim.records.slice(0, 2000));
+        assertSameAttendance(decodeAttendanceRecords(buf.subarray(4), 2000).records, sim.records.slice(0, 2000));
         assert.equal(sim.records.length, 2001);
       } finally {
         await c.close();

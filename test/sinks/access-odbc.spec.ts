@@ -11,10 +11,10 @@ import { RejectedRecord, SinkError } from '../../lib/sinks/types';
 import { DeliveryLoop } from '../../lib/sinks/delivery';
 import { Outbox } from '../../lib/sinks/outbox';
 import type { AttendanceRecord } from '../../lib/record';
-import { until } from '../support/wait';
+import { until } from '../../support/wait';
 import { checkinoutLayout, toDiscovered, userinfoLayout } from '../../lib/sinks/access-sql';
 import { createMirror, loadOdbcForTests, Mirror, MdbTable, readFixture, sqliteDriver, TABLES, MirrorVariant } from './att2000-mirror';
-import { makeRecord, makeRecords, NASTY_STRINGS } from './records';
+import { makeRecord, makeRecords, NASTY_STRINGS } from '../support/records';
 
 const odbc = loadOdbcForTests();
 const driver = sqliteDriver();
@@ -79,7 +79,7 @@ suite(`access sink through unixODBC + SQLite3 ODBC${missing ? ` (skipped: ${miss
     process.env.TZ = 'Asia/Dhaka'; // the Node zone must not move CHECKTIME
     let res;
     try {
-      res = await s.write([makeRecord({ userId: '2', localTime: '2024-03-01T08:00:00', state: 0, verify: 15, workCode: 0 }), makeRecord({ userId: '1', localTime: '2024-03-01T17:30:05', state: 1, verify: 1 })]);
+      res = await s.write([makeRecord(0, { userId: '2', localTime: '2024-03-01T08:00:00', state: 0, verify: 15, workCode: 0 }), makeRecord(0, { userId: '1', localTime: '2024-03-01T17:30:05', state: 1, verify: 1 })]);
     } finally {
       if (old === undefined) delete process.env.TZ;
       else process.env.TZ = old;
@@ -98,12 +98,12 @@ suite(`access sink through unixODBC + SQLite3 ODBC${missing ? ` (skipped: ${miss
 
   it('is idempotent: the same records twice (and ZKTime\'s own punches) give one row each', async () => {
     const s = await open();
-    const recs = makeRecords(120, {}, 3); // users 1..3, 40 minutes
+    const recs = makeRecords(120, { users: 3 }); // users 1..3, 40 minutes
     assert.deepEqual(await s.write(recs), { inserted: 120, duplicates: 0, rejected: [] });
     assert.deepEqual(await s.write([...recs, ...recs.slice(0, 7)]), { inserted: 0, duplicates: 127, rejected: [] });
     assert.equal(await count(), 74 + 120);
     // A punch ZKTime already downloaded (USERID 1 = badge '2' at 2017-10-12 13:06:51) is a duplicate.
-    assert.deepEqual(await s.write([makeRecord({ userId: '2', localTime: '2017-10-12T13:06:51' })]), { inserted: 0, duplicates: 1, rejected: [] });
+    assert.deepEqual(await s.write([makeRecord(0, { userId: '2', localTime: '2017-10-12T13:06:51' })]), { inserted: 0, duplicates: 1, rejected: [] });
     // A fresh sink (restart) agrees.
     await s.close();
     const s2 = await open();
@@ -112,26 +112,26 @@ suite(`access sink through unixODBC + SQLite3 ODBC${missing ? ` (skipped: ${miss
 
   it('unknown badge, policy error (default): to the error output naming badge and device; nothing written', async () => {
     const s = await open();
-    const res = await s.write([makeRecord({ userId: '999' }), makeRecord({ userId: '1', localTime: '2024-03-02T08:00:00' })]);
+    const res = await s.write([makeRecord(0, { userId: '999' }), makeRecord(0, { userId: '1', localTime: '2024-03-02T08:00:00' })]);
     assert.equal(res.inserted, 1);
     assert.equal(res.rejected.length, 1);
     assert.match(res.rejected[0].reason, /unknown badge "999" from device OID6110056101900165/);
     assert.equal(Number((await q("SELECT COUNT(*) AS n FROM USERINFO WHERE Badgenumber = '999'"))[0].n), 0);
     // Enrolled in ZKTime meanwhile: the next batch refreshes the map and writes it.
     await q("INSERT INTO USERINFO (Badgenumber, Name) VALUES ('999', 'New')");
-    assert.deepEqual(await s.write([makeRecord({ userId: '999' })]), { inserted: 1, duplicates: 0, rejected: [] });
+    assert.deepEqual(await s.write([makeRecord(0, { userId: '999' })]), { inserted: 1, duplicates: 0, rejected: [] });
   });
 
   it('unknown badge, policy create: inserts USERINFO (Badgenumber, Name) once and uses the new USERID', async () => {
     const s = await open({ unknownBadge: 'create' });
-    const res = await s.write([makeRecord({ userId: '4711' }), makeRecord({ userId: '4711', localTime: '2024-03-01T12:00:00' })]);
+    const res = await s.write([makeRecord(0, { userId: '4711' }), makeRecord(0, { userId: '4711', localTime: '2024-03-01T12:00:00' })]);
     assert.deepEqual(res, { inserted: 2, duplicates: 0, rejected: [] });
     const users = await q("SELECT USERID, Badgenumber, Name, ATT, DEFAULTDEPTID FROM USERINFO WHERE Badgenumber = '4711'");
     assert.equal(users.length, 1);
     assert.deepEqual({ ...users[0] }, { USERID: 4, Badgenumber: '4711', Name: '4711', ATT: 1, DEFAULTDEPTID: 1 });
     assert.equal(await count('WHERE USERID = 4'), 2);
     assert.equal(s.stats.usersCreated, 1);
-    assert.deepEqual(await s.write([makeRecord({ userId: '4711', localTime: '2024-03-01T13:00:00' })]), { inserted: 1, duplicates: 0, rejected: [] });
+    assert.deepEqual(await s.write([makeRecord(0, { userId: '4711', localTime: '2024-03-01T13:00:00' })]), { inserted: 1, duplicates: 0, rejected: [] });
     assert.equal(s.stats.usersCreated, 1);
   });
 
@@ -142,8 +142,8 @@ suite(`access sink through unixODBC + SQLite3 ODBC${missing ? ` (skipped: ${miss
     const opts: Partial<AccessSinkOptions> = { unknownBadge: 'park', parkFile, parkDays: 2, parkRetryMs: 60_000, now: () => clock };
     try {
       const s = await open(opts);
-      const early = [makeRecord({ userId: '777', localTime: '2024-03-04T08:00:00' }), makeRecord({ userId: '777', localTime: '2024-03-04T17:00:00', state: 1 })];
-      const res = await s.write([...early, makeRecord({ userId: '1', localTime: '2024-03-04T08:01:00' })]);
+      const early = [makeRecord(0, { userId: '777', localTime: '2024-03-04T08:00:00' }), makeRecord(0, { userId: '777', localTime: '2024-03-04T17:00:00', state: 1 })];
+      const res = await s.write([...early, makeRecord(0, { userId: '1', localTime: '2024-03-04T08:01:00' })]);
       assert.deepEqual(res, { inserted: 1, duplicates: 0, rejected: [], parked: 2 });
       assert.equal(s.stats.parked, 2);
       assert.equal(s.held?.(), 2, 'the node status shows what is parked');
@@ -158,10 +158,10 @@ suite(`access sink through unixODBC + SQLite3 ODBC${missing ? ` (skipped: ${miss
       const s2 = await open(opts);
       assert.equal(s2.stats.parked, 2);
       await q("INSERT INTO USERINFO (Badgenumber, Name) VALUES ('777', 'Late Enrolment')");
-      const other = makeRecord({ userId: '2', localTime: '2024-03-04T09:00:00' });
+      const other = makeRecord(0, { userId: '2', localTime: '2024-03-04T09:00:00' });
       assert.deepEqual(await s2.write([other]), { inserted: 1, duplicates: 0, rejected: [] }, 'map still fresh: nothing retried yet');
       clock += 61_000;
-      const later = makeRecord({ userId: '2', localTime: '2024-03-04T10:00:00' });
+      const later = makeRecord(0, { userId: '2', localTime: '2024-03-04T10:00:00' });
       assert.deepEqual(await s2.write([later]), { inserted: 3, duplicates: 0, rejected: [] });
       const uid = Number((await q("SELECT USERID FROM USERINFO WHERE Badgenumber = '777'"))[0].USERID);
       assert.equal(await count(`WHERE USERID = ${uid}`), 2);
@@ -169,10 +169,10 @@ suite(`access sink through unixODBC + SQLite3 ODBC${missing ? ` (skipped: ${miss
       assert.deepEqual(JSON.parse(fs.readFileSync(parkFile, 'utf8')), []);
 
       // A badge nobody ever adds: after parkDays it goes to the error output, naming badge, device and age.
-      const never = makeRecord({ userId: '888', localTime: '2024-03-04T11:00:00' });
+      const never = makeRecord(0, { userId: '888', localTime: '2024-03-04T11:00:00' });
       assert.deepEqual(await s2.write([never]), { inserted: 0, duplicates: 0, rejected: [], parked: 1 });
       clock += 2 * 86_400_000 + 61_000;
-      const res3 = await s2.write([makeRecord({ userId: '1', localTime: '2024-03-04T12:00:00' })]);
+      const res3 = await s2.write([makeRecord(0, { userId: '1', localTime: '2024-03-04T12:00:00' })]);
       assert.equal(res3.inserted, 1);
       assert.deepEqual(res3.rejected.map((r) => r.record.id), [never.id]);
       assert.match(res3.rejected[0].reason, /unknown badge "888" from device \S+: still no USERINFO row after 2 days parked/);
@@ -196,10 +196,10 @@ suite(`access sink through unixODBC + SQLite3 ODBC${missing ? ` (skipped: ${miss
       const s = await open({ unknownBadge: 'park', parkFile });
       // Now the directory appears after open: saving the lot fails, the batch is held and retried.
       fs.mkdirSync(parkFile);
-      await assert.rejects(s.write([makeRecord({ userId: '777' })]), (e: unknown) => e instanceof SinkError && !e.permanent && /cannot save parked punches/.test(e.message));
+      await assert.rejects(s.write([makeRecord(0, { userId: '777' })]), (e: unknown) => e instanceof SinkError && !e.permanent && /cannot save parked punches/.test(e.message));
       assert.equal(s.stats.parked, 0);
       fs.rmdirSync(parkFile);
-      assert.deepEqual(await s.write([makeRecord({ userId: '777' })]), { inserted: 0, duplicates: 0, rejected: [], parked: 1 });
+      assert.deepEqual(await s.write([makeRecord(0, { userId: '777' })]), { inserted: 0, duplicates: 0, rejected: [], parked: 1 });
       assert.equal(JSON.parse(fs.readFileSync(parkFile, 'utf8')).length, 1);
       // A lot file that is not JSON (not one of ours) is kept aside with a warning, and parking starts afresh.
       await s.close();
@@ -218,11 +218,11 @@ suite(`access sink through unixODBC + SQLite3 ODBC${missing ? ` (skipped: ${miss
   it('SQL metacharacters in every text field land verbatim or are rejected cleanly', async () => {
     const s = await open({ unknownBadge: 'create' });
     const fits = NASTY_STRINGS.filter((x) => x.length <= 20);
-    const recs = fits.map((x, i) => makeRecord({ userId: x, deviceSn: x, deviceName: x, site: x, localTime: `2024-04-01T08:00:${String(i).padStart(2, '0')}` }));
+    const recs = fits.map((x, i) => makeRecord(0, { userId: x, deviceSn: x, deviceName: x, site: x, localTime: `2024-04-01T08:00:${String(i).padStart(2, '0')}` }));
     const bad = [
-      makeRecord({ userId: "x'\n; DROP TABLE CHECKINOUT", localTime: '2024-04-01T09:00:00' }), // control character
-      makeRecord({ deviceSn: "'; DROP TABLE CHECKINOUT;--", localTime: '2024-04-01T09:00:01' }), // 27 > sn's 20
-      makeRecord({ userId: 'x'.repeat(24) + 'y', localTime: '2024-04-01T09:00:02' }), // > Badgenumber's 24
+      makeRecord(0, { userId: "x'\n; DROP TABLE CHECKINOUT", localTime: '2024-04-01T09:00:00' }), // control character
+      makeRecord(0, { deviceSn: "'; DROP TABLE CHECKINOUT;--", localTime: '2024-04-01T09:00:01' }), // 27 > sn's 20
+      makeRecord(0, { userId: 'x'.repeat(24) + 'y', localTime: '2024-04-01T09:00:02' }), // > Badgenumber's 24
     ];
     const res = await s.write([...recs, ...bad]);
     assert.equal(res.inserted, fits.length);
@@ -244,11 +244,11 @@ suite(`access sink through unixODBC + SQLite3 ODBC${missing ? ` (skipped: ${miss
     const s = await open({ machineNumbers: { MAPPED01: 7, SNGATE0001: 55 }, defaultMachineNumber: 9 });
     const at = (i: number) => `2024-05-01T08:00:0${i}`;
     await s.write([
-      makeRecord({ deviceSn: 'MAPPED01', localTime: at(0) }),
-      makeRecord({ deviceSn: 'SNGATE0001', localTime: at(1) }), // the map wins over Machines
-      makeRecord({ deviceSn: 'OID6110056101900165', localTime: at(2) }), // Machines.sn → 1
-      makeRecord({ deviceSn: 'DOCKSERIAL', deviceHost: '10.0.0.6:4370', localTime: at(3) }), // Machines.IP → 102
-      makeRecord({ deviceSn: 'NOWHERE', deviceHost: '10.9.9.9:4370', localTime: at(4) }), // default
+      makeRecord(0, { deviceSn: 'MAPPED01', localTime: at(0) }),
+      makeRecord(0, { deviceSn: 'SNGATE0001', localTime: at(1) }), // the map wins over Machines
+      makeRecord(0, { deviceSn: 'OID6110056101900165', localTime: at(2) }), // Machines.sn → 1
+      makeRecord(0, { deviceSn: 'DOCKSERIAL', deviceHost: '10.0.0.6:4370', localTime: at(3) }), // Machines.IP → 102
+      makeRecord(0, { deviceSn: 'NOWHERE', deviceHost: '10.9.9.9:4370', localTime: at(4) }), // default
     ]);
     const rows = await q("SELECT sn, SENSORID FROM CHECKINOUT WHERE CHECKTIME >= '2024-05-01' ORDER BY CHECKTIME");
     assert.deepEqual(rows.map((r) => [r.sn, r.SENSORID]), [['MAPPED01', '7'], ['SNGATE0001', '55'], ['OID6110056101900165', '1'], ['DOCKSERIAL', '102'], ['NOWHERE', '9']]);
@@ -257,7 +257,7 @@ suite(`access sink through unixODBC + SQLite3 ODBC${missing ? ` (skipped: ${miss
     await s.close();
     const s2 = await open({ machinesRefreshMs: 0 });
     await q("INSERT INTO Machines (MachineAlias, ConnectType, IP, MachineNumber, sn) VALUES ('New', 1, '10.0.0.7', 103, 'SNNEW')");
-    await s2.write([makeRecord({ deviceSn: 'SNGATE0001', localTime: at(5) }), makeRecord({ deviceSn: 'SNNEW', localTime: at(6) })]);
+    await s2.write([makeRecord(0, { deviceSn: 'SNGATE0001', localTime: at(5) }), makeRecord(0, { deviceSn: 'SNNEW', localTime: at(6) })]);
     const r2 = await q("SELECT SENSORID FROM CHECKINOUT WHERE CHECKTIME >= '2024-05-01 08:00:05' ORDER BY CHECKTIME");
     assert.deepEqual(r2.map((r) => r.SENSORID), ['101', '103']);
   });
@@ -266,12 +266,12 @@ suite(`access sink through unixODBC + SQLite3 ODBC${missing ? ` (skipped: ${miss
     let t = Date.parse('2024-05-02T00:00:00Z');
     const s = await open({ now: () => t, machinesRefreshMs: 60_000, defaultMachineNumber: 9 });
     const at = (i: number) => `2024-05-02T08:00:0${i}`;
-    await s.write([makeRecord({ deviceSn: 'LATER01', deviceHost: '10.9.9.9:4370', localTime: at(0) })]);
+    await s.write([makeRecord(0, { deviceSn: 'LATER01', deviceHost: '10.9.9.9:4370', localTime: at(0) })]);
     await q("INSERT INTO Machines (MachineAlias, ConnectType, IP, MachineNumber, sn) VALUES ('Later', 1, '10.0.0.8', 104, 'LATER01')");
     t += 59_999; // inside the refresh interval: Machines is not read again
-    await s.write([makeRecord({ deviceSn: 'LATER01', deviceHost: '10.9.9.9:4370', localTime: at(1) })]);
+    await s.write([makeRecord(0, { deviceSn: 'LATER01', deviceHost: '10.9.9.9:4370', localTime: at(1) })]);
     t += 1; // the interval has passed on the sink's clock, whatever the wall clock says
-    await s.write([makeRecord({ deviceSn: 'LATER01', deviceHost: '10.9.9.9:4370', localTime: at(2) })]);
+    await s.write([makeRecord(0, { deviceSn: 'LATER01', deviceHost: '10.9.9.9:4370', localTime: at(2) })]);
     const rows = await q("SELECT SENSORID FROM CHECKINOUT WHERE CHECKTIME >= '2024-05-02' ORDER BY CHECKTIME");
     assert.deepEqual(rows.map((r) => r.SENSORID), ['9', '9', '104']);
     assert.equal(s.stats.defaultMachineNumbers, 2);
@@ -279,26 +279,26 @@ suite(`access sink through unixODBC + SQLite3 ODBC${missing ? ` (skipped: ${miss
 
   it('CHECKTYPE from the state map: defaults, overrides and the fallback for unknown states', async () => {
     const s = await open();
-    const recs = [0, 1, 2, 3, 4, 5, 255].map((state, i) => makeRecord({ state, localTime: `2024-06-01T08:00:0${i}` }));
+    const recs = [0, 1, 2, 3, 4, 5, 255].map((state, i) => makeRecord(0, { state, localTime: `2024-06-01T08:00:0${i}` }));
     await s.write(recs);
     const rows = await q("SELECT CHECKTYPE FROM CHECKINOUT WHERE CHECKTIME >= '2024-06-01' ORDER BY CHECKTIME");
     assert.deepEqual(rows.map((r) => r.CHECKTYPE), ['I', 'O', '0', '1', 'i', 'o', 'I']);
     assert.equal(s.stats.unknownStates, 1);
     await s.close();
     const s2 = await open({ checkTypeMap: { 2: 'O', 255: 'X' }, unknownStateCheckType: 'O' });
-    await s2.write([makeRecord({ state: 2, localTime: '2024-06-02T08:00:00' }), makeRecord({ state: 255, localTime: '2024-06-02T08:00:01' }), makeRecord({ state: 9, localTime: '2024-06-02T08:00:02' })]);
+    await s2.write([makeRecord(0, { state: 2, localTime: '2024-06-02T08:00:00' }), makeRecord(0, { state: 255, localTime: '2024-06-02T08:00:01' }), makeRecord(0, { state: 9, localTime: '2024-06-02T08:00:02' })]);
     const r2 = await q("SELECT CHECKTYPE FROM CHECKINOUT WHERE CHECKTIME >= '2024-06-02' ORDER BY CHECKTIME");
     assert.deepEqual(r2.map((r) => r.CHECKTYPE), ['O', 'X', 'O']);
     // A letter the column cannot hold is a clean rejection.
     await s2.close();
     const s3 = await open({ checkTypeMap: { 0: 'IN' } });
-    const res = await s3.write([makeRecord({ state: 0, localTime: '2024-06-03T08:00:00' })]);
+    const res = await s3.write([makeRecord(0, { state: 0, localTime: '2024-06-03T08:00:00' })]);
     assert.match(res.rejected[0].reason, /CHECKTYPE: 2 characters, the column holds 1/);
   });
 
   it('other ZKTime versions: WorkCode as Long Integer, no Memoinfo, WorkCode before sn; UserExtFmt configurable', async () => {
     const s = await open({ userExtFmt: 1 }, { workCode: 'long', memoinfo: false, workCodeFirst: true });
-    assert.deepEqual(await s.write([makeRecord({ workCode: 12, localTime: '2024-07-01T08:00:00' })]), { inserted: 1, duplicates: 0, rejected: [] });
+    assert.deepEqual(await s.write([makeRecord(0, { workCode: 12, localTime: '2024-07-01T08:00:00' })]), { inserted: 1, duplicates: 0, rejected: [] });
     const rows = await q("SELECT WorkCode, typeof(WorkCode) AS t, UserExtFmt FROM CHECKINOUT WHERE CHECKTIME >= '2024-07-01'");
     assert.deepEqual({ ...rows[0] }, { WorkCode: 12, t: 'integer', UserExtFmt: 1 });
   });
@@ -306,7 +306,7 @@ suite(`access sink through unixODBC + SQLite3 ODBC${missing ? ` (skipped: ${miss
   it('the key has no device: the same user and second on two devices is stored once, with a warning', async () => {
     const warnings: string[] = [];
     sink = createAccessSink({ connectionString: mirror.connectionString, odbc: odbc! }, (level, msg) => level === 'warn' && warnings.push(msg));
-    const res = await sink.write([makeRecord({ deviceSn: 'DEV_A' }), makeRecord({ deviceSn: 'DEV_B' })]);
+    const res = await sink.write([makeRecord(0, { deviceSn: 'DEV_A' }), makeRecord(0, { deviceSn: 'DEV_B' })]);
     assert.deepEqual(res, { inserted: 1, duplicates: 1, rejected: [] });
     assert.equal(sink.stats.keyCollisions, 1);
     assert.ok(warnings.some((w) => /DEV_A and DEV_B/.test(w)));
@@ -336,7 +336,7 @@ suite(`access sink through unixODBC + SQLite3 ODBC${missing ? ` (skipped: ${miss
       },
     };
     sink = createAccessSink({ connectionString: mirror.connectionString, odbc: wrap, unknownBadge: 'create' });
-    const recs = makeRecords(10, {}, 3).map((r, i) => (i === 9 ? { ...r, userId: 'NEW9', id: `${r.deviceSn}|NEW9|${r.localTime}` } : r));
+    const recs = makeRecords(10, { users: 3 }).map((r, i) => (i === 9 ? { ...r, userId: 'NEW9', id: `${r.deviceSn}|NEW9|${r.localTime}` } : r));
     await assert.rejects(sink.write(recs), (e: unknown) => e instanceof SinkError && !e.permanent && e.target === 'access' && /currently locked/.test(e.message));
     assert.equal(await count(), 74, 'rolled back');
     failAt = -1;
@@ -358,8 +358,8 @@ suite(`access sink through unixODBC + SQLite3 ODBC${missing ? ` (skipped: ${miss
     for (const policy of ['create', 'error'] as const) {
       const s = await open({ unknownBadge: policy });
       const t = policy === 'create' ? '2024-08-01T08:00:00' : '2024-08-01T09:00:00';
-      assert.deepEqual(await s.write([makeRecord({ userId: 'a12b', localTime: t })]), { inserted: 1, duplicates: 0, rejected: [] }, policy);
-      assert.deepEqual(await s.write([makeRecord({ userId: 'A12b', localTime: t })]), { inserted: 0, duplicates: 1, rejected: [] }, policy);
+      assert.deepEqual(await s.write([makeRecord(0, { userId: 'a12b', localTime: t })]), { inserted: 1, duplicates: 0, rejected: [] }, policy);
+      assert.deepEqual(await s.write([makeRecord(0, { userId: 'A12b', localTime: t })]), { inserted: 0, duplicates: 1, rejected: [] }, policy);
       await s.close();
       sink = null;
     }
@@ -380,7 +380,7 @@ suite(`access sink through unixODBC + SQLite3 ODBC${missing ? ` (skipped: ${miss
     assert.equal(ids.length, 4);
     const warnings: string[] = [];
     sink = createAccessSink({ connectionString: mirror.connectionString, odbc: odbc! }, (level, m) => level === 'warn' && warnings.push(m));
-    const res = await sink.write([makeRecord({ userId: '55', localTime: '2024-08-02T08:00:00' }), makeRecord({ userId: 'X9', localTime: '2024-08-02T08:00:00' })]);
+    const res = await sink.write([makeRecord(0, { userId: '55', localTime: '2024-08-02T08:00:00' }), makeRecord(0, { userId: 'X9', localTime: '2024-08-02T08:00:00' })]);
     assert.deepEqual(res, { inserted: 2, duplicates: 0, rejected: [] });
     assert.deepEqual((await q("SELECT USERID FROM CHECKINOUT WHERE CHECKTIME = '2024-08-02 08:00:00' ORDER BY USERID")).map((r) => Number(r.USERID)), [ids[0], ids[2]]);
     assert.ok(warnings.some((w) => /badge "55" is on 2 USERINFO rows \(USERID \d+, \d+\): punches go to USERID \d+/.test(w)), warnings.join('\n'));
@@ -395,8 +395,8 @@ suite(`access sink through unixODBC + SQLite3 ODBC${missing ? ` (skipped: ${miss
       },
     };
     sink = createAccessSink({ connectionString: mirror.connectionString, odbc: wrap, unknownBadge: 'create' });
-    const bad = [makeRecord({ userId: 'x|y', localTime: '2024-08-03T08:00:00' }), makeRecord({ deviceSn: 'SN|1', localTime: '2024-08-03T08:00:01' })];
-    const res = await sink.write([...bad, makeRecord({ localTime: '2024-08-03T08:00:02' })]);
+    const bad = [makeRecord(0, { userId: 'x|y', localTime: '2024-08-03T08:00:00' }), makeRecord(0, { deviceSn: 'SN|1', localTime: '2024-08-03T08:00:01' })];
+    const res = await sink.write([...bad, makeRecord(0, { localTime: '2024-08-03T08:00:02' })]);
     assert.equal(res.inserted, 1);
     assert.deepEqual(res.rejected.map((r) => r.record), bad);
     assert.match(res.rejected[0].reason, /userId: contains \| \(the Access ODBC driver cannot take a \| in a text value\)/);
@@ -420,7 +420,7 @@ suite(`access sink through unixODBC + SQLite3 ODBC${missing ? ` (skipped: ${miss
     const rejected: RejectedRecord[] = [];
     const loop = new DeliveryLoop({ sink, outbox: box, batchSize: 50, flushIntervalMs: 20, backoff: { baseMs: 10, maxMs: 50 }, isolateAfter: 3, random: () => 0, onRejected: (r) => rejected.push(...r) });
     try {
-      const recs = Array.from({ length: 20 }, (_, i) => makeRecord({ userId: String(1 + (i % 3)), localTime: `2024-08-04T08:${String(i).padStart(2, '0')}:00`, deviceSn: i === 7 ? 'SN~BAD' : 'OID6110056101900165' }));
+      const recs = Array.from({ length: 20 }, (_, i) => makeRecord(0, { userId: String(1 + (i % 3)), localTime: `2024-08-04T08:${String(i).padStart(2, '0')}:00`, deviceSn: i === 7 ? 'SN~BAD' : 'OID6110056101900165' }));
       loop.start();
       await box.append(recs);
       await until(() => box.pending === 0);

@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { ParkingLot } from '../../lib/sinks/access-park';
-import { makeRecord } from './records';
+import { makeRecord } from '../support/records';
 
 describe('access sink: parking lot (unknown badges, policy park)', () => {
   let dir: string;
@@ -18,8 +18,8 @@ describe('access sink: parking lot (unknown badges, policy park)', () => {
   it('keeps one entry per record id, sorts ready from expired, and survives a reopen', async () => {
     const file = path.join(dir, 'lot.json');
     const lot = await ParkingLot.open(file);
-    const a = makeRecord({ userId: '700', localTime: '2024-03-04T08:00:00' });
-    const b = makeRecord({ userId: '701', localTime: '2024-03-04T08:00:00' });
+    const a = makeRecord(0, { userId: '700', localTime: '2024-03-04T08:00:00' });
+    const b = makeRecord(0, { userId: '701', localTime: '2024-03-04T08:00:00' });
     await lot.update([a, b, a], [], t0);
     await lot.update([a], [], t0 + day); // parked again (a replay): keeps its first time
     assert.equal(lot.size, 2);
@@ -35,7 +35,7 @@ describe('access sink: parking lot (unknown badges, policy park)', () => {
 
   it('skips and reports entries that are not parked records; moves a file that is not JSON aside', async () => {
     const file = path.join(dir, 'lot.json');
-    const good = { record: makeRecord({ userId: '9' }), parkedAt: '2024-03-05T00:00:00.000Z' };
+    const good = { record: makeRecord(0, { userId: '9' }), parkedAt: '2024-03-05T00:00:00.000Z' };
     fs.writeFileSync(file, JSON.stringify([good, null, 7, { record: {}, parkedAt: 'x' }, { record: { id: 'y' }, parkedAt: 'not a time' }]));
     const problems: string[] = [];
     const lot = await ParkingLot.open(file, (m) => problems.push(m));
@@ -53,7 +53,7 @@ describe('access sink: parking lot (unknown badges, policy park)', () => {
     const file = path.join(dir, 'lot.json');
     const lot = await ParkingLot.open(file);
     fs.mkdirSync(file); // a directory where the file goes: the write fails
-    const a = makeRecord({ userId: '700' });
+    const a = makeRecord(0, { userId: '700' });
     await assert.rejects(lot.update([a], [], t0));
     assert.equal(lot.size, 0);
     fs.rmdirSync(file);

@@ -5,7 +5,7 @@ import {
 } from '../../lib/sinks/access-sql';
 import { accessFailureScope, buildConnectionString, classifyOdbcError, loadOdbc } from '../../lib/sinks/access';
 import { SinkError } from '../../lib/sinks/types';
-import { NASTY_STRINGS } from './records';
+import { NASTY_STRINGS } from '../support/records';
 import { Rng } from '../support/prng';
 
 const col = (name: string, kind: DiscoveredColumn['kind'], size: number | null = null): DiscoveredColumn => ({ name, kind, size });

@@ -7,9 +7,9 @@ import { DeliveryLoop, DeliveryReport, DeliveryState, isOutage, retryDelay, DEFA
 import { RejectedRecord, SinkError } from '../../lib/sinks/types';
 import type { AttendanceRecord } from '../../lib/record';
 import { FakeSink, transient } from './support/fake-sink';
-import { makeRecord, makeRecords } from './support/records';
+import { makeRecord, makeRecords } from '../support/records';
 import { checkNoLeaks } from '../support/handles';
-import { until } from '../support/wait';
+import { sleep, until } from '../../support/wait';
 
 describe('delivery loop', function () {
   this.timeout(30000);
@@ -54,7 +54,7 @@ describe('delivery loop', function () {
     const rollBox = await Outbox.open<AttendanceRecord>(rollDir, { segmentBytes: 8 * 1024 });
     class SlowSink extends FakeSink {
       override async write(batch: AttendanceRecord[]) {
-        await new Promise((r) => setTimeout(r, 1));
+        await sleep(1);
         return super.write(batch);
       }
     }
@@ -92,7 +92,7 @@ describe('delivery loop', function () {
         if (this.preparedAhead.has(batch)) this.writesPrepared++;
         this.inFlight = true;
         try {
-          await new Promise((r) => setTimeout(r, 2));
+          await sleep(2);
           return await super.write(batch);
         } finally {
           this.inFlight = false;
@@ -144,7 +144,7 @@ describe('delivery loop', function () {
         throw new Error('prepare exploded');
       }
       override async write(batch: AttendanceRecord[]) {
-        await new Promise((r) => setTimeout(r, 1));
+        await sleep(1);
         return super.write(batch);
       }
     }
@@ -191,7 +191,7 @@ describe('delivery loop', function () {
     // The old loop held a partial batch for the whole interval (ten minutes here): this waited it out.
     await until(() => reports.length === 1, 20000, 'the lone record committed');
     assert.deepEqual(sink.calls, [1]);
-    await box.append(makeRecords(1, 1));
+    await box.append(makeRecords(1, { from: 1 }));
     await until(() => reports.length === 2, 20000, 'the second lone record committed');
     assert.deepEqual(sink.calls, [1, 1]);
   });
@@ -212,7 +212,7 @@ describe('delivery loop', function () {
     const { reports } = start(sink, { flushIntervalMs: 600_000 });
     await box.append(makeRecords(1));
     await until(() => sink.calls.length === 1, 20000, 'the first write started');
-    for (let i = 1; i <= 7; i++) await box.append(makeRecords(1, i));
+    for (let i = 1; i <= 7; i++) await box.append(makeRecords(1, { from: i }));
     release();
     await until(() => reports.length === 2, 20000, 'both writes committed');
     assert.deepEqual(sink.calls, [1, 7]);
@@ -226,8 +226,8 @@ describe('delivery loop', function () {
     sink.failWith = () => (down ? transient() : null);
     const { states } = start(sink);
     for (let i = 0; i < 10; i++) {
-      await box.append(makeRecords(100, i * 100));
-      await new Promise((r) => setTimeout(r, 15));
+      await box.append(makeRecords(100, { from: i * 100 }));
+      await sleep(15);
     }
     await until(() => states.filter((s) => s.state === 'retry').length >= 4);
     const retries = states.filter((s): s is Extract<DeliveryState, { state: 'retry' }> => s.state === 'retry');
@@ -249,7 +249,7 @@ describe('delivery loop', function () {
     recs[17] = makeRecord(17, { userId: 'bad-1' });
     recs[80] = makeRecord(80, { userId: 'bad-2' });
     await box.append(recs);
-    await box.append(makeRecords(50, 100));
+    await box.append(makeRecords(50, { from: 100 }));
     await until(() => sink.rows.size === 148);
     assert.deepEqual(rejected.map((r) => r.record.userId).sort(), ['bad-1', 'bad-2']);
     assert.match(rejected[0].reason, /data too long/);
@@ -337,7 +337,7 @@ describe('delivery loop', function () {
       const recs = makeRecords(100);
       recs[41] = makeRecord(41, { userId: 'poison-1' });
       await box.append(recs);
-      await box.append(makeRecords(30, 100));
+      await box.append(makeRecords(30, { from: 100 }));
       await until(() => box.pending === 0);
       assert.equal(sink.rows.size, 129);
       assert.deepEqual(rejected.map((r) => r.record.userId), ['poison-1']);
@@ -356,7 +356,7 @@ describe('delivery loop', function () {
       await until(() => sink.calls.length >= 6);
       assert.equal(rejected.length, 0);
       assert.equal(sink.rows.size, 0);
-      await box.append(makeRecords(5, 1));
+      await box.append(makeRecords(5, { from: 1 }));
       await until(() => box.pending === 0);
       assert.deepEqual(rejected.map((r) => r.record.id), [poison.id]);
       assert.equal(sink.rows.size, 5);

@@ -4,7 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { FileSink } from '../../lib/sinks/file';
 import { csvRecordRow } from '../../lib/record/csv';
-import { makeRecord, makeRecords } from './support/records';
+import { makeRecord, makeRecords } from '../support/records';
 
 describe('file sink', () => {
   let dir: string;
@@ -37,11 +37,11 @@ describe('file sink', () => {
     const sink = new FileSink({ dir });
     const recs = makeRecords(3);
     await sink.write(recs.slice(0, 2));
-    const f = path.join(dir, 'attendance-2024-03-04.ndjson');
+    const f = path.join(dir, 'attendance-2024-03-01.ndjson');
     fs.appendFileSync(f, JSON.stringify(recs[2]).slice(0, 40));
     const again = new FileSink({ dir });
     assert.deepEqual(await again.write(recs), { inserted: 1, duplicates: 2, rejected: [] });
-    assert.deepEqual(lines('attendance-2024-03-04.ndjson').map((l) => JSON.parse(l).id), recs.map((r) => r.id));
+    assert.deepEqual(lines('attendance-2024-03-01.ndjson').map((l) => JSON.parse(l).id), recs.map((r) => r.id));
   });
 
   it('CSV: header once, RFC 4180 quoting, ids with commas and quotes survive the index', async () => {
@@ -49,9 +49,9 @@ describe('file sink', () => {
     const odd = makeRecord(1, { userId: `7,"x"`, deviceName: 'Line\nbreak', site: null });
     const plain = makeRecord(2);
     assert.equal((await sink.write([odd, plain])).inserted, 2);
-    const text = fs.readFileSync(path.join(dir, 'attendance-2024-03-04.csv'), 'utf8');
+    const text = fs.readFileSync(path.join(dir, 'attendance-2024-03-01.csv'), 'utf8');
     assert.ok(text.startsWith('id,deviceSn,deviceName,site,deviceHost,userId,uid,localTime,timestamp,tz,state,'));
-    assert.ok(text.includes(`"SN0001|7,""x""|2024-03-04T06:00:07"`));
+    assert.ok(text.includes(`"OID6110056101900165|7,""x""|2024-03-01T08:00:00"`));
     assert.ok(text.includes('"Line\nbreak"'));
     assert.equal(csvRecordRow(plain).split(',')[3], 'HQ');
     const again = new FileSink({ dir, format: 'csv' });
@@ -69,7 +69,7 @@ describe('file sink', () => {
     const quotedId = makeRecord(3, { deviceSn: "'-SN9" });
     const all = [formula, minus, bareId, quotedId];
     assert.equal((await sink.write(all)).inserted, 4);
-    const text = fs.readFileSync(path.join(dir, 'attendance-2024-03-04.csv'), 'utf8');
+    const text = fs.readFileSync(path.join(dir, 'attendance-2024-03-01.csv'), 'utf8');
     const rows = text.split('\r\n');
     assert.ok(rows[1].includes(`,'@SUM(A1),''=kept,`), rows[1]);
     assert.ok(rows[1].includes(`,"'=HYPERLINK(""http://x"",""y"")",`), rows[1]);
@@ -83,7 +83,7 @@ describe('file sink', () => {
     const sink = new FileSink({ dir });
     const r = makeRecord(1, { userId: "'; DROP TABLE x;--" });
     await sink.write([r]);
-    assert.equal(JSON.parse(lines('attendance-2024-03-04.ndjson')[0]).userId, "'; DROP TABLE x;--");
+    assert.equal(JSON.parse(lines('attendance-2024-03-01.ndjson')[0]).userId, "'; DROP TABLE x;--");
   });
 
   it('an unwritable directory is a transient (held) error', async function () {

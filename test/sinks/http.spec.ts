@@ -11,9 +11,9 @@ import { Outbox } from '../../lib/sinks/outbox';
 import { DeliveryLoop, DeliveryReport } from '../../lib/sinks/delivery';
 import type { RejectedRecord } from '../../lib/sinks/types';
 import type { AttendanceRecord } from '../../lib/record';
-import { makeRecords } from './support/records';
+import { makeRecords } from '../support/records';
 import { checkNoLeaks } from '../support/handles';
-import { until } from '../support/wait';
+import { until } from '../../support/wait';
 
 interface Seen {
   key: string | undefined;

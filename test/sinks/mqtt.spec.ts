@@ -12,8 +12,8 @@ import type { AttendanceRecord } from '../../lib/record';
 import { DeliveryLoop, Outbox, SinkError } from '../../lib/sinks';
 import { createMqttSink, messagesFor, recordTopic, topicLevel, checkTopicTemplate, DEFAULT_RECORD_TOPIC } from '../../lib/sinks/mqtt';
 import { MosquittoBroker } from '../support/mosquitto';
-import { syntheticRecords } from '../support/sink-records';
-import { until } from '../support/wait';
+import { syntheticRecords } from '../../support/sink-records';
+import { sleep, until } from '../../support/wait';
 
 interface Received {
   topic: string;
@@ -120,7 +120,7 @@ describe('mqtt target against Mosquitto', function () {
       (async () => {
         for (let i = 0; i < 100; i++) {
           await sink.write(syntheticRecords(1, { from: i }));
-          await new Promise((r) => setTimeout(r, 50));
+          await sleep(50);
         }
       })(),
       (err: unknown) => err instanceof SinkError && !err.permanent,

@@ -15,8 +15,8 @@ import { RejectedRecord, SinkError } from '../../lib/sinks/types';
 import { Outbox } from '../../lib/sinks/outbox';
 import { DeliveryLoop, DeliveryReport } from '../../lib/sinks/delivery';
 import type { AttendanceRecord } from '../../lib/record';
-import { until } from '../support/wait';
-import { makeRecord, makeRecords, NASTY_STRINGS } from './records';
+import { until } from '../../support/wait';
+import { makeRecord, makeRecords, NASTY_STRINGS } from '../support/records';
 
 const isInsert = (req: TdsRequest): boolean => /\bINSERT INTO\b/.test(req.sql);
 
@@ -68,7 +68,7 @@ describe('mssql sink against the fake TDS server', function () {
     const again = await sink.write([...recs, ...recs.slice(0, 10)]);
     assert.deepEqual(again, { inserted: 0, duplicates: 160, rejected: [] });
     assert.equal(table.rows.size, 150);
-    const mixed = await sink.write([...recs.slice(0, 5), ...makeRecords(5, { deviceSn: 'OTHER' })]);
+    const mixed = await sink.write([...recs.slice(0, 5), ...makeRecords(5, { over: { deviceSn: 'OTHER' } })]);
     assert.deepEqual(mixed, { inserted: 5, duplicates: 5, rejected: [] });
   });
 
@@ -76,7 +76,7 @@ describe('mssql sink against the fake TDS server', function () {
     const old = process.env.TZ;
     process.env.TZ = 'Pacific/Kiritimati';
     try {
-      await sink.write([makeRecord({ localTime: '2024-03-31T02:30:00' })]);
+      await sink.write([makeRecord(0, { localTime: '2024-03-31T02:30:00' })]);
     } finally {
       if (old === undefined) delete process.env.TZ;
       else process.env.TZ = old;
@@ -88,7 +88,7 @@ describe('mssql sink against the fake TDS server', function () {
 
   it('SQL metacharacters in every text field land verbatim as parameter values', async () => {
     const recs = NASTY_STRINGS.map((s, i) =>
-      makeRecord({ deviceSn: s, userId: s.slice(0, 24), deviceName: s, site: s, deviceHost: s, tz: s, localTime: `2024-03-01T09:00:${String(i).padStart(2, '0')}` }),
+      makeRecord(0, { deviceSn: s, userId: s.slice(0, 24), deviceName: s, site: s, deviceHost: s, tz: s, localTime: `2024-03-01T09:00:${String(i).padStart(2, '0')}` }),
     );
     const res = await sink.write(recs);
     assert.equal(res.inserted, recs.length);
@@ -197,7 +197,7 @@ describe('mssql sink against the fake TDS server', function () {
     table = attachTable(server, custom, ['device_sn', 'pin', 'local_time']);
     await sink.close();
     sink = make({ schema: 'hr', table: 'punch', columns: { id: 'record_id', userId: 'pin' } });
-    const res = await sink.write([makeRecord(), makeRecord({ userId: 'Zoë' })]);
+    const res = await sink.write([makeRecord(), makeRecord(0, { userId: 'Zoë' })]);
     assert.equal(res.inserted, 1);
     assert.equal(res.rejected.length, 1);
     const ins = table.inserts[0];
@@ -226,7 +226,7 @@ describe('mssql sink against the fake TDS server', function () {
     });
     const recs = makeRecords(40);
     // The door is not asked here: the sink must hold on its own against what the server refuses.
-    recs.splice(20, 0, makeRecord({ userId: '77', localTime: '2023-02-29T09:00:00' }));
+    recs.splice(20, 0, makeRecord(0, { userId: '77', localTime: '2023-02-29T09:00:00' }));
     try {
       await box.append(recs);
       loop.start();
@@ -247,7 +247,7 @@ describe('mssql sink against the fake TDS server', function () {
 
   it('a date the door accepts but the column type cannot hold (242, DATETIME before 1753) is permanent for that record', async () => {
     await restart({ columnTypes: { local_time: 'datetime' } });
-    const old = makeRecord({ userId: '9', localTime: '1700-01-01T09:00:00' });
+    const old = makeRecord(0, { userId: '9', localTime: '1700-01-01T09:00:00' });
     await assert.rejects(sink.write([makeRecord(), old]), (e: unknown) => e instanceof SinkError && e.permanent && /out-of-range value.*\(error 242\)/.test(e.message));
     assert.equal(server.transactions.slice(-1)[0].byServer, true);
     await assert.rejects(sink.write([old]), (e: unknown) => e instanceof SinkError && e.permanent && /^SQL Server rejected the record: .*242/.test(e.message));
@@ -288,7 +288,7 @@ describe('mssql sink against the fake TDS server', function () {
     assert.deepEqual(await sink.write(recs), { inserted: 0, duplicates: 300, rejected: [] });
     await restart({ trigger: true });
     assert.deepEqual(await sink.write(recs), { inserted: 300, duplicates: 0, rejected: [] });
-    assert.deepEqual(await sink.write([...recs.slice(0, 5), ...makeRecords(5, { deviceSn: 'OTHER' })]), { inserted: 5, duplicates: 5, rejected: [] });
+    assert.deepEqual(await sink.write([...recs.slice(0, 5), ...makeRecords(5, { over: { deviceSn: 'OTHER' } })]), { inserted: 5, duplicates: 5, rejected: [] });
   });
   it('a configuration error while writing (the table dropped: 208) only waits: no record is searched for or set aside', async () => {
     await sink.open();

@@ -8,7 +8,7 @@ import { strict as assert } from 'node:assert';
 import { createMssqlSink, parseMssqlUrl, MssqlSink } from '../../lib/sinks/mssql';
 import { buildCreateTableSql } from '../../lib/sinks/mssql-sql';
 import { SinkError } from '../../lib/sinks/types';
-import { makeRecord, makeRecords, NASTY_STRINGS } from './records';
+import { makeRecord, makeRecords, NASTY_STRINGS } from '../support/records';
 
 const URL_ENV = process.env.PUNCHFLOW_MSSQL_URL;
 const suite = URL_ENV ? describe : describe.skip;
@@ -78,7 +78,7 @@ suite(`mssql sink against a real SQL Server${URL_ENV ? '' : ' (skipped: PUNCHFLO
   });
 
   it('stores the wall clock unchanged and metacharacters verbatim', async () => {
-    const recs = NASTY_STRINGS.map((s, i) => makeRecord({ userId: s.slice(0, 24), deviceName: s, site: s, localTime: `2030-03-31T02:30:${String(i).padStart(2, '0')}` }));
+    const recs = NASTY_STRINGS.map((s, i) => makeRecord(0, { userId: s.slice(0, 24), deviceName: s, site: s, localTime: `2030-03-31T02:30:${String(i).padStart(2, '0')}` }));
     assert.equal((await sink.write(recs)).inserted, recs.length);
     const rows = await query("SELECT user_id, device_name, site, CONVERT(varchar(19), local_time, 120) AS lt FROM dbo.attendance_log WHERE local_time >= '2030-01-01' ORDER BY local_time");
     assert.deepEqual(rows.map((r) => r.device_name), NASTY_STRINGS);
@@ -90,7 +90,7 @@ suite(`mssql sink against a real SQL Server${URL_ENV ? '' : ' (skipped: PUNCHFLO
   it('two sinks writing overlapping batches concurrently store each key once', async () => {
     const other = createMssqlSink({ url: URL_ENV, database: db, encrypt: base.encrypt ?? false, trustServerCertificate: base.trustServerCertificate ?? true });
     try {
-      const recs = makeRecords(600, { deviceSn: 'RACE' });
+      const recs = makeRecords(600, { over: { deviceSn: 'RACE' } });
       const [a, b] = await Promise.all([sink.write(recs), other.write(recs.slice().reverse())]);
       assert.equal(a.inserted + b.inserted, 600);
       const [{ n }] = await query("SELECT COUNT(*) AS n FROM dbo.attendance_log WHERE device_sn = 'RACE'");
@@ -101,12 +101,12 @@ suite(`mssql sink against a real SQL Server${URL_ENV ? '' : ' (skipped: PUNCHFLO
   });
 
   it('PINs that differ only in case are different keys (binary collation)', async () => {
-    const res = await sink.write([makeRecord({ userId: 'ab', deviceSn: 'CASE' }), makeRecord({ userId: 'AB', deviceSn: 'CASE' })]);
+    const res = await sink.write([makeRecord(0, { userId: 'ab', deviceSn: 'CASE' }), makeRecord(0, { userId: 'AB', deviceSn: 'CASE' })]);
     assert.equal(res.inserted, 2);
   });
   it('an impossible date ends the transaction (241): the batch fails as permanent, the record alone is rejected', async () => {
-    const good = makeRecord({ deviceSn: 'BADDATE' });
-    const bad = makeRecord({ deviceSn: 'BADDATE', userId: '2', localTime: '2023-02-29T09:00:00' });
+    const good = makeRecord(0, { deviceSn: 'BADDATE' });
+    const bad = makeRecord(0, { deviceSn: 'BADDATE', userId: '2', localTime: '2023-02-29T09:00:00' });
     await assert.rejects(sink.write([good, bad]), (e: unknown) => e instanceof SinkError && e.permanent && /241/.test(e.message));
     await assert.rejects(sink.write([bad]), (e: unknown) => e instanceof SinkError && e.permanent && /^SQL Server rejected the record: .*\(error 241\)/.test(e.message));
     assert.deepEqual(await sink.write([good]), { inserted: 1, duplicates: 0, rejected: [] });

@@ -4,7 +4,7 @@ import {
   prepareBatch, resolveMapping, rowsPerStatement, specFromIntrospection, sqlTimeString, uniqueKeyProblem, IntrospectedColumn,
 } from '../../lib/sinks/mssql-sql';
 import { classifyMssqlError, parseMssqlUrl } from '../../lib/sinks/mssql';
-import { makeRecord, makeRecords, NASTY_STRINGS } from './records';
+import { makeRecord, makeRecords, NASTY_STRINGS } from '../support/records';
 
 function assert2008(sql: string): void {
   for (const re of POST_2008_SYNTAX) assert.ok(!re.test(sql), `post-2008 syntax ${re} in:\n${sql}`);
@@ -31,7 +31,7 @@ describe('mssql-sql: T-SQL generation', () => {
   });
 
   it('one chunk: INSERT … SELECT FROM (VALUES …) WHERE NOT EXISTS with UPDLOCK, HOLDLOCK on the key', () => {
-    const prep = prepareBatch(spec, [makeRecord(), makeRecord({ userId: '2' })]);
+    const prep = prepareBatch(spec, [makeRecord(), makeRecord(0, { userId: '2' })]);
     const st = buildInsert(spec, prep.rows);
     // Same column names and order as the MySQL target's table (canonical field order).
     assert.match(st.sql, /^DECLARE @inserted TABLE \(n INT NOT NULL\);\nINSERT INTO \[dbo\]\.\[attendance_log\] \(\[device_sn\], \[device_name\], \[site\], \[device_host\], \[user_id\], \[uid\], \[local_time\], \[ts_utc\], \[tz\], \[state\], \[direction\], \[verify\], \[verify_method\], \[work_code\], \[source\], \[received_at\]\)\n/);
@@ -57,7 +57,7 @@ describe('mssql-sql: T-SQL generation', () => {
 
   it('chunks stay within the 2,100-parameter limit (≤ 2,098) and ≤ 300 rows, covering every row once', () => {
     for (const n of [1, 124, 125, 126, 1000, 5003]) {
-      const prep = prepareBatch(spec, makeRecords(n, {}, 97));
+      const prep = prepareBatch(spec, makeRecords(n, { users: 97 }));
       const stmts = buildInsertStatements(spec, prep.rows);
       let rows = 0;
       for (const s of stmts) {
@@ -79,8 +79,8 @@ describe('mssql-sql: T-SQL generation', () => {
 
   it('dedupes inside the batch on the key (NOT EXISTS cannot see sibling VALUES rows)', () => {
     const a = makeRecord();
-    const b = makeRecord({ localTime: '2024-03-01 08:00:00', id: 'x' }); // same key, other spelling
-    const c = makeRecord({ userId: '2' });
+    const b = makeRecord(0, { localTime: '2024-03-01 08:00:00', id: 'x' }); // same key, other spelling
+    const c = makeRecord(0, { userId: '2' });
     const prep = prepareBatch(spec, [a, b, c, a]);
     assert.equal(prep.rows.length, 2);
     assert.equal(prep.inBatchDuplicates.length, 2);
@@ -88,7 +88,7 @@ describe('mssql-sql: T-SQL generation', () => {
 
   it('SQL metacharacters only ever travel as parameter values, never in the statement text', () => {
     const recs = NASTY_STRINGS.map((s, i) =>
-      makeRecord({ userId: s.slice(0, 24), deviceName: s, site: s, tz: s, deviceHost: s, localTime: `2024-03-01T08:00:${String(i).padStart(2, '0')}` }),
+      makeRecord(0, { userId: s.slice(0, 24), deviceName: s, site: s, tz: s, deviceHost: s, localTime: `2024-03-01T08:00:${String(i).padStart(2, '0')}` }),
     );
     const prep = prepareBatch(spec, recs);
     assert.equal(prep.rejected.length, 0);
@@ -115,12 +115,12 @@ describe('mssql-sql: T-SQL generation', () => {
     const s = specFromIntrospection('dbo', 'punches', only, found);
     assert.deepEqual(s.columns.map((c) => c.name), ['device_sn', 'device_name', 'user_id', 'local_time', 'state', 'work_code']);
     const prep = prepareBatch(s, [
-      makeRecord({ deviceName: 'ok' }),
-      makeRecord({ userId: '1234567890', deviceName: 'ok' }),
-      makeRecord({ userId: 'Zoë', deviceName: 'ok' }),
-      makeRecord({ userId: '3', workCode: 70000, deviceName: 'ok' }),
-      makeRecord({ userId: '4', deviceName: null }),
-      makeRecord({ userId: '5', deviceName: 'toolong' }),
+      makeRecord(0, { deviceName: 'ok' }),
+      makeRecord(0, { userId: '1234567890', deviceName: 'ok' }),
+      makeRecord(0, { userId: 'Zoë', deviceName: 'ok' }),
+      makeRecord(0, { userId: '3', workCode: 70000, deviceName: 'ok' }),
+      makeRecord(0, { userId: '4', deviceName: null }),
+      makeRecord(0, { userId: '5', deviceName: 'toolong' }),
     ]);
     assert.equal(prep.rows.length, 1);
     assert.deepEqual(prep.rejected.map((r) => r.reason.split(':')[0]), ['userId', 'userId', 'workCode', 'deviceName', 'deviceName']);

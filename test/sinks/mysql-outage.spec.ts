@@ -15,14 +15,13 @@ import type { AttendanceRecord } from '../../lib/record';
 import { DeliveryLoop, DeliveryReport } from '../../lib/sinks/delivery';
 import { createMysqlSink } from '../../lib/sinks/mysql';
 import { Outbox } from '../../lib/sinks/outbox';
-import { MariaDbServer, sharedMariaDb, stopSharedMariaDb, testPool } from '../support/mariadb';
-import { syntheticRecords } from '../support/sink-records';
+import { MariaDbServer, sharedMariaDb, stopSharedMariaDb, testPool } from '../../support/mariadb';
+import { syntheticRecords } from '../../support/sink-records';
+import { sleep, until } from '../../support/wait';
 
 after(stopSharedMariaDb);
 
 const OUTAGE_MS = Number(process.env.PUNCHFLOW_MYSQL_OUTAGE_MS ?? 5000);
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 describe('mysql sink: database outage in the middle of a stream', function () {
   this.timeout(120000 + 2 * OUTAGE_MS);
   let db: MariaDbServer;
@@ -87,9 +86,7 @@ describe('mysql sink: database outage in the middle of a stream', function () {
           await sleep(10);
         }
         await outage;
-        const deadline = Date.now() + 60000;
-        while (outbox.pending > 0 && Date.now() < deadline) await sleep(50);
-        assert.equal(outbox.pending, 0, 'the outbox drained after the server came back');
+        await until(() => outbox.pending === 0, 60000, 'the outbox to drain after the server came back', 50);
         assert.ok(committedAtStop > 0 && committedAtStop < total, `the stream was under way when the server went (${committedAtStop} committed)`);
         assert.ok(transientErrors > 0, 'the outage was noticed');
       } finally {

@@ -21,7 +21,7 @@ import {
   toMysqlRow,
 } from '../../lib/sinks/mysql-sql';
 import { createMysqlSink } from '../../lib/sinks/mysql';
-import { syntheticRecord } from '../support/sink-records';
+import { syntheticRecord } from '../../support/sink-records';
 
 describe('mysql-sql: SQL generation without a server', () => {
   it('quotes safe identifiers and refuses everything else', () => {

@@ -1,5 +1,5 @@
 /**
- * The MySQL sink against a real, throwaway MariaDB (test/support/mariadb.ts): idempotency, capture-path
+ * The MySQL sink against a real, throwaway MariaDB (support/mariadb.ts): idempotency, capture-path
  * shapes, SQL metacharacters, zone safety, column mapping, create-if-missing, data errors.
  */
 import { strict as assert } from 'assert';
@@ -10,8 +10,8 @@ import { toCanonicalRecord, AttendanceRecord } from '../../lib/record';
 import { createMysqlSink, MysqlSinkError, MysqlSinkOptions } from '../../lib/sinks/mysql';
 import { MYSQL_ATTENDANCE_LOG_DDL } from '../../lib/sinks/mysql-sql';
 import type { Sink } from '../../lib/sinks/types';
-import { MariaDbServer, sharedMariaDb, stopSharedMariaDb, testPool } from '../support/mariadb';
-import { syntheticRecord, syntheticRecords } from '../support/sink-records';
+import { MariaDbServer, sharedMariaDb, stopSharedMariaDb, testPool } from '../../support/mariadb';
+import { syntheticRecord, syntheticRecords } from '../../support/sink-records';
 
 after(stopSharedMariaDb);
 

@@ -5,7 +5,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { Outbox } from '../../lib/sinks/outbox';
 import type { AttendanceRecord } from '../../lib/record';
-import { makeRecords } from './support/records';
+import { makeRecords } from '../support/records';
 import { checkNoLeaks } from '../support/handles';
 
 async function drainAll(box: Outbox<AttendanceRecord>, size = 1000): Promise<AttendanceRecord[]> {
@@ -68,15 +68,15 @@ describe('outbox', function () {
     await box.append(makeRecords(10));
     await box.close();
     const seg = fs.readdirSync(dir).find((f) => f.startsWith('seg-'))!;
-    const full = JSON.stringify(makeRecords(1, 10)[0]);
+    const full = JSON.stringify(makeRecords(1, { from: 10 })[0]);
     fs.appendFileSync(path.join(dir, seg), full.slice(0, 57)); // a crash in the middle of a write
     const corrupt: number[] = [];
     const again = await Outbox.open<AttendanceRecord>(dir, { onCorrupt: (c) => corrupt.push(c.off) });
     assert.equal(again.pending, 10);
-    await again.append(makeRecords(5, 100));
+    await again.append(makeRecords(5, { from: 100 }));
     const got = await drainAll(again);
     assert.equal(got.length, 15);
-    assert.deepEqual(got.slice(10).map((r) => r.id), makeRecords(5, 100).map((r) => r.id));
+    assert.deepEqual(got.slice(10).map((r) => r.id), makeRecords(5, { from: 100 }).map((r) => r.id));
     assert.deepEqual(corrupt, []);
     await again.close();
   });
@@ -88,7 +88,7 @@ describe('outbox', function () {
     const seg = path.join(dir, fs.readdirSync(dir).find((f) => f.startsWith('seg-'))!);
     fs.appendFileSync(seg, '\u0000\u0000garbage}\n42\n');
     const tail = await Outbox.open<AttendanceRecord>(dir);
-    await tail.append(makeRecords(1, 7));
+    await tail.append(makeRecords(1, { from: 7 }));
     await tail.close();
     const corrupt: number[] = [];
     const again = await Outbox.open<AttendanceRecord>(dir, { onCorrupt: (c) => corrupt.push(c.bytes) });
@@ -102,7 +102,7 @@ describe('outbox', function () {
 
   it('rolls segments and deletes the ones wholly acked', async () => {
     const box = await Outbox.open<AttendanceRecord>(dir, { segmentBytes: 20_000 });
-    for (let i = 0; i < 20; i++) await box.append(makeRecords(50, i * 50));
+    for (let i = 0; i < 20; i++) await box.append(makeRecords(50, { from: i * 50 }));
     const segs = () => fs.readdirSync(dir).filter((f) => f.startsWith('seg-')).length;
     assert.ok(segs() > 5, `segments: ${segs()}`);
     const got = await drainAll(box, 137);
@@ -112,7 +112,7 @@ describe('outbox', function () {
     await box.close();
     const again = await Outbox.open<AttendanceRecord>(dir, { segmentBytes: 20_000 });
     assert.equal(again.pending, 0);
-    await again.append(makeRecords(3, 5000));
+    await again.append(makeRecords(3, { from: 5000 }));
     assert.equal((await drainAll(again)).length, 3);
     await again.close();
   });
@@ -225,7 +225,7 @@ describe('outbox', function () {
         assert.ok(got.length > 0);
         const expectStart = makeRecords(acked + 200).findIndex((r) => r.id === got[0].id);
         assert.ok(expectStart >= consumed && expectStart <= consumed + 120, `replay starts at ${expectStart}, consumed ${consumed}`);
-        const expected = makeRecords(got.length, expectStart).map((r) => r.id);
+        const expected = makeRecords(got.length, { from: expectStart }).map((r) => r.id);
         assert.deepEqual(got.map((r) => r.id), expected, 'replayed records are exactly the appended ones, in order');
         assert.ok(expectStart + got.length >= acked, `lost records: replayed up to ${expectStart + got.length}, acked ${acked}`);
       }

@@ -6,7 +6,7 @@ import {
 import { SAFE_IDENTIFIER, quoteIdentifier } from '../../lib/sinks/mysql-sql';
 import { IDENTIFIER, quoteIdent as mssqlQuote } from '../../lib/sinks/mssql-sql';
 import { quoteIdent as accessQuote, wallClock } from '../../lib/sinks/access-sql';
-import { makeRecord } from './records';
+import { makeRecord } from '../support/records';
 
 describe('sql: what the SQL targets share', () => {
   it('one identifier rule, with each target\'s length limit, used by every target\'s quoting', () => {
@@ -30,8 +30,8 @@ describe('sql: what the SQL targets share', () => {
   });
 
   it('the record key separates its parts with NUL, so different parts never make one key', () => {
-    const a = makeRecord({ deviceSn: 'A', userId: '1 2' });
-    const b = makeRecord({ deviceSn: 'A 1', userId: '2' });
+    const a = makeRecord(0, { deviceSn: 'A', userId: '1 2' });
+    const b = makeRecord(0, { deviceSn: 'A 1', userId: '2' });
     assert.notEqual(recordKey(a), recordKey(b));
     assert.equal(recordKey(a), 'A\u00001 2\u00002024-03-01T08:00:00');
     assert.equal(recordKey(a, '2024-03-01 08:00:00'), 'A\u00001 2\u00002024-03-01 08:00:00');
@@ -39,17 +39,17 @@ describe('sql: what the SQL targets share', () => {
   });
 
   it('convertBatch: rejects with the converter\'s reason, keeps the first record of a key, counts the rest as duplicates', () => {
-    const a = makeRecord({ userId: '1' });
-    const bad = makeRecord({ userId: '2' });
-    const b = makeRecord({ userId: '3' });
-    const a2 = makeRecord({ userId: '1', deviceName: 'other door' });
+    const a = makeRecord(0, { userId: '1' });
+    const bad = makeRecord(0, { userId: '2' });
+    const b = makeRecord(0, { userId: '3' });
+    const a2 = makeRecord(0, { userId: '1', deviceName: 'other door' });
     const out = convertBatch([a, bad, b, a2], (r) => (r.userId === '2' ? new RowRejection('no user 2') : [r.userId]));
     assert.deepEqual(out.rows, [['1'], ['3']]);
     assert.deepEqual(out.records, [a, b]);
     assert.deepEqual(out.rejected, [{ record: bad, reason: 'no user 2' }]);
     assert.deepEqual(out.duplicates, [a2]);
     // Another key function: the device is not part of it.
-    const byUser = convertBatch([a, makeRecord({ userId: '1', deviceSn: 'B' })], (r) => r.deviceSn, (r) => r.userId);
+    const byUser = convertBatch([a, makeRecord(0, { userId: '1', deviceSn: 'B' })], (r) => r.deviceSn, (r) => r.userId);
     assert.deepEqual([byUser.rows, byUser.duplicates.length], [['OID6110056101900165'], 1]);
   });
 

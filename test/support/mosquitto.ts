@@ -7,10 +7,10 @@
  */
 import { ChildProcess, execFileSync, spawn } from 'child_process';
 import * as fs from 'fs';
-import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
-import { freePort } from './ports';
+import { canConnect, freePort } from '../../support/ports';
+import { sleep } from '../../support/wait';
 
 export function findMosquitto(): string | null {
   const candidates = [process.env.PUNCHFLOW_MOSQUITTO, '/usr/sbin/mosquitto', '/usr/bin/mosquitto', '/usr/local/sbin/mosquitto'];
@@ -24,8 +24,6 @@ export interface MosquittoOptions {
   /** Extra config lines. */
   config?: string[];
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export class MosquittoBroker {
   readonly host = '127.0.0.1';
@@ -137,15 +135,4 @@ export class MosquittoBroker {
     process.off('exit', this.onExit);
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
-}
-
-function canConnect(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host, port });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }

@@ -5,8 +5,8 @@ import * as path from 'path';
 import type { Node, NodeMessage } from 'node-red';
 import { helper, useNodeRedServer } from '../../support/node-red';
 import zkDedupe = require('../../../nodes/zk-dedupe/zk-dedupe');
-import { makeRecords } from '../../sinks/support/records';
-import { until } from '../../support/wait';
+import { makeRecords } from '../../support/records';
+import { until } from '../../../support/wait';
 
 describe('nodes: removal notice', function () {
   this.timeout(15000);

@@ -7,14 +7,14 @@ import { Outbox } from '../../../lib/sinks/outbox';
 import { DeliveryLoop } from '../../../lib/sinks/delivery';
 import { HttpSink } from '../../../lib/sinks/http';
 import type { AttendanceRecord } from '../../../lib/record';
-import { makeRecords } from './records';
+import { makeRecords } from '../../support/records';
 
 async function main(): Promise<void> {
   const [outboxDir, ackDir, url, from, count] = process.argv.slice(2);
   const box = await Outbox.open<AttendanceRecord>(outboxDir);
   const sink = new HttpSink({ url, ackDir });
   const loop = new DeliveryLoop({ sink, outbox: box, batchSize: 100, flushIntervalMs: 0, backoff: { baseMs: 10, maxMs: 100 } });
-  await box.append(makeRecords(Number(count), Number(from)));
+  await box.append(makeRecords(Number(count), { from: Number(from) }));
   loop.start();
   while (box.pending > 0) await box.waitForAppend(20);
   await loop.stop();

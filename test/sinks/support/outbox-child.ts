@@ -4,7 +4,7 @@
  * land inside ack() and compaction. The parent kills it with SIGKILL at a random moment.
  */
 import { Outbox } from '../../../lib/sinks/outbox';
-import { makeRecords } from './records';
+import { makeRecords } from '../../support/records';
 
 async function main(): Promise<void> {
   const [dir, consume] = process.argv.slice(2);
@@ -12,7 +12,7 @@ async function main(): Promise<void> {
   let n = 0;
   let consumed = 0;
   for (;;) {
-    const batch = makeRecords(50, n);
+    const batch = makeRecords(50, { from: n });
     await box.append(batch);
     n += batch.length;
     if (consume === 'consume' && n % 200 === 0) {

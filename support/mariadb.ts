@@ -3,7 +3,7 @@
  * a fresh data directory under the temp dir, TCP on 127.0.0.1 with a free port, a database and a real
  * password user (mysql2 talks TCP + password, as customers' installs do; root stays on the socket).
  *
- * No mocha globals here, so bench/sink can use it too. Spec files call `sharedMariaDb()` in a `before` hook:
+ * No mocha globals here (support/ is shared with bench/). Spec files call `sharedMariaDb()` in a `before` hook:
  * one server per process (start-up is ~1 s in CI), stopped by `stopSharedMariaDb()` from a root-level
  * `after` and, as a safety net, killed synchronously when the process exits (mocha --exit).
  */
@@ -15,6 +15,7 @@ import * as path from 'path';
 import { promisify } from 'util';
 import * as mysql from 'mysql2/promise';
 import { freePort } from './ports';
+import { sleep } from './wait';
 
 const execFileP = promisify(execFile);
 
@@ -61,8 +62,6 @@ export function findMariaDbBinaries(): MariaDbBinaries | null {
   const installDb = process.env.PUNCHFLOW_MARIADB_INSTALL_DB ?? which(['mariadb-install-db', 'mysql_install_db'], sbin);
   return mariadbd && installDb ? { mariadbd, installDb } : null;
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 // mariadbd refuses to run as root unless told to; as another user it runs as that user.
 const runAs = (): string[] => (process.getuid?.() === 0 ? ['--user=root'] : []);

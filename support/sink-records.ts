@@ -3,7 +3,7 @@
  * user punching once per `stepSec` seconds, so every record has its own key. Wall clocks are computed with
  * UTC arithmetic only (no local getters), so the generator itself is zone-proof.
  */
-import type { AttendanceRecord } from '../../lib/record';
+import type { AttendanceRecord } from '../lib/record';
 
 export interface SyntheticOptions {
   devices?: number;
