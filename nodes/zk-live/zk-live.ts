@@ -15,7 +15,7 @@ import { LiveSettings, ZkLiveCredentials, ZkLiveDef, configuredFleet, fleetFromM
 import { LiveStatusView } from './live-status';
 import { startErrorReporter } from '../shared/errors';
 
-interface ZkLiveNode extends Node<ZkLiveCredentials> {}
+type ZkLiveNode = Node<ZkLiveCredentials>;
 
 /** One device's capture and how to give its session back. */
 interface Running {

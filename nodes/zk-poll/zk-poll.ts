@@ -32,7 +32,7 @@ interface CycleTotals {
   failures: string[];
 }
 
-interface ZkPollNode extends Node<ZkPollCredentials> {}
+type ZkPollNode = Node<ZkPollCredentials>;
 
 function chunks<T>(list: T[], size: number): T[][] {
   const out: T[][] = [];
