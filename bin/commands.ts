@@ -13,6 +13,8 @@ import { DeviceAttendance } from '../lib/protocol/attendance';
 import { AttendanceEvent, ZkEvent } from '../lib/protocol/events';
 import { AttendanceRecord, CanonicalContext, RecordAnomaly, toCanonicalRecord } from '../lib/record/canonical';
 import { FetchCommand, InfoCommand, LiveCommand, SimCommand, UsersCommand, DeviceTarget } from '../lib/cli/args';
+import { UsageError } from '../lib/cli/args';
+import type { ClearCommand, RestartCommand, TimeCommand, UnlockCommand } from '../lib/cli/args';
 import { InterruptedError } from '../lib/cli/errors';
 import { infoSummary, ndjsonLine, printableUser, usersTable } from '../lib/cli/format';
 import { csvHeader, csvRecordRow } from '../lib/record/csv';
@@ -320,4 +322,97 @@ export async function runLive(o: LiveCommand, io: CliIo): Promise<number> {
     interrupt.dispose();
     await closeClient(client, interrupted);
   }
+}
+
+// ---- device commands: time, clear, unlock, restart ----
+
+const signedSec = (n: number | null): string => (n === null ? 'unknown (the device shows an impossible time)' : `${n > 0 ? '+' : ''}${n} s`);
+
+export async function runTime(o: TimeCommand, io: CliIo): Promise<number> {
+  const label = `${o.host}:${o.port}`;
+  if (!o.sync || o.dryRun) {
+    // Read only: the device's clock and its drift, and with --dry-run whether --sync would set it.
+    const info = await withClient(clientFor(o, o.tz), io, (c) => c.info());
+    const would = info.clockDriftSec === null || Math.abs(info.clockDriftSec) > o.thresholdSec;
+    if (o.json) {
+      await write(io.stdout, ndjsonLine({ host: label, deviceTime: info.deviceTime, driftSec: info.clockDriftSec, tz: o.tz, ...(o.dryRun ? { dryRun: true, wouldSet: would } : {}) }));
+    } else {
+      await write(io.stdout, `${label}: clock ${info.deviceTime ?? 'impossible'}, ${signedSec(info.clockDriftSec)} from this computer (${o.tz})\n`);
+      if (o.dryRun) await write(io.stdout, `dry run: --sync would ${would ? 'set it' : `leave it (within ${o.thresholdSec} s)`}; nothing was changed\n`);
+    }
+    return 0;
+  }
+  const r = await withClient(clientFor(o, o.tz), io, (c) => c.syncClock({ thresholdSec: o.thresholdSec, tz: o.tz }));
+  if (o.json) await write(io.stdout, ndjsonLine({ host: label, ...r }));
+  else if (r.set) await write(io.stdout, `${label}: clock was ${signedSec(r.driftSec)} off; set to ${r.hostTime} (${r.tz})\n`);
+  else await write(io.stdout, `${label}: clock is ${signedSec(r.driftSec)} off, within ${o.thresholdSec} s; left alone\n`);
+  return 0;
+}
+
+/**
+ * Saves the records (and, as raw lines, the ones with impossible times) to `file`, flushed to disk, and reads
+ * the file back: the safe clear goes ahead only when it holds one line per downloaded record.
+ */
+async function saveForClear(file: string, records: DeviceAttendance[], ctx: CanonicalContext): Promise<boolean> {
+  let text = '';
+  for (const rec of records) {
+    const r = toCanonicalRecord(rec, ctx);
+    text += r.ok ? ndjsonLine(r.record) : ndjsonLine({ anomaly: r.anomaly });
+  }
+  // 'wx': never overwrite an earlier save (it may hold the only copy of a log cleared before).
+  const fh = await fs.promises.open(file, 'wx');
+  try {
+    await fh.writeFile(text);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  const back = await fs.promises.readFile(file, 'utf8');
+  return back === text && back.split('\n').length - 1 === records.length;
+}
+
+export async function runClear(o: ClearCommand, io: CliIo): Promise<number> {
+  const label = `${o.host}:${o.port}`;
+  if (o.dryRun) {
+    const n = await withClient(clientFor(o, o.tz), io, async (c) => (await c.freeSizes()).records);
+    await write(io.stdout, `dry run: zk clear --safe would save ${n} records from ${label}${o.out ? ` to ${o.out}` : ''} and then clear them; nothing was changed\n`);
+    return 0;
+  }
+  if (fs.existsSync(o.out)) throw new UsageError(`--out ${o.out} exists: choose a new file (an earlier save is never overwritten)`);
+  const r = await withClient(clientFor(o, o.tz), io, async (c) => {
+    const serial = await c.option('~SerialNumber');
+    const ctx = { ...deviceContext(o, serial || null, null, 'poll'), receivedAt: new Date().toISOString() };
+    return c.safeClear({ confirmStored: (records) => saveForClear(o.out, records, ctx) });
+  });
+  if (o.json) await write(io.stdout, ndjsonLine({ host: label, out: o.out, ...r }));
+  if (!r.cleared) {
+    if (!o.json) await write(io.stderr, `zk: ${label}: not cleared: ${r.reason ?? 'unknown reason'}\n`);
+    return 1;
+  }
+  if (!o.json) await write(io.stdout, `${label}: saved ${r.downloaded} records to ${o.out}, then cleared them from the device\n`);
+  return 0;
+}
+
+export async function runUnlock(o: UnlockCommand, io: CliIo): Promise<number> {
+  const label = `${o.host}:${o.port}`;
+  if (o.dryRun) {
+    const serial = await withClient(clientFor(o), io, (c) => c.option('~SerialNumber'));
+    await write(io.stdout, `dry run: would unlock the door of ${label} (serial ${serial ?? 'unknown'}) for ${o.seconds} s; nothing was sent\n`);
+    return 0;
+  }
+  await withClient(clientFor(o), io, (c) => c.unlock(o.seconds));
+  await write(io.stdout, `${label}: door unlocked for ${o.seconds} s\n`);
+  return 0;
+}
+
+export async function runRestart(o: RestartCommand, io: CliIo): Promise<number> {
+  const label = `${o.host}:${o.port}`;
+  if (o.dryRun) {
+    const serial = await withClient(clientFor(o), io, (c) => c.option('~SerialNumber'));
+    await write(io.stdout, `dry run: would restart ${label} (serial ${serial ?? 'unknown'}); nothing was sent\n`);
+    return 0;
+  }
+  await withClient(clientFor(o), io, (c) => c.restart());
+  await write(io.stdout, `${label}: restarting; it is back in about a minute\n`);
+  return 0;
 }

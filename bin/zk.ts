@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 /**
- * `zk`: the PunchFlow command line (design.md §6). Parses, dispatches, and turns every failure into one
+ * `zk`: the PunchFlow command line (docs/architecture.md §6). Parses, dispatches, and turns every failure into one
  * line on stderr and an exit status (0 ok, 1 failure, 2 usage). ZK_DEBUG=1 adds stack traces.
  */
 import { CliCommand, UsageError, USAGE_LINE, helpText, parseCli } from '../lib/cli/args';
 import { describeError, exitCodeFor, ErrorContext } from '../lib/cli/errors';
 import { CliIo, Interrupt, runFetch, runInfo, runLive, runSim, runUsers } from './commands';
+import { runClear, runRestart, runTime, runUnlock } from './commands';
 
 /** Signal handlers only while a command wants them; after dispose() (or the first signal) the default is back. */
 function onInterrupt(): Interrupt {
@@ -61,6 +62,14 @@ async function main(argv: string[]): Promise<number> {
         return await runFetch(cmd, io);
       case 'live':
         return await runLive(cmd, io);
+      case 'time':
+        return await runTime(cmd, io);
+      case 'clear':
+        return await runClear(cmd, io);
+      case 'unlock':
+        return await runUnlock(cmd, io);
+      case 'restart':
+        return await runRestart(cmd, io);
     }
   } catch (err) {
     process.stderr.write(`zk: ${describeError(err, errorContext(cmd))}\n`);

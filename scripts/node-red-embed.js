@@ -1,6 +1,6 @@
 'use strict';
 /**
- * Node-RED embedded in our own express + http server (node-red-notes §10): the project's node-red dev
+ * Node-RED embedded in our own express + http server: the project's node-red dev
  * dependency, PunchFlow loaded from the repository root (dist/ must be built), the dashboards found in
  * node_modules, bound to 127.0.0.1. Used two ways:
  *

@@ -207,7 +207,7 @@ describe('npm pack: the package a user installs', function () {
       child = started.child;
       assertPaletteHasUs(await listNodes(started.report.port));
       assert.deepEqual(started.report.missing, []);
-      // Node-RED 5 on Node 20 logs an "Unsupported version of Node.js" banner (node-red-notes §6): expected here.
+      // Node-RED 5 on Node 20 logs an "Unsupported version of Node.js" banner: expected here.
       const banner = /Unsupported version of Node\.js|^\s*:\s*\*+\s*$/;
       assert.deepEqual(started.report.errors.filter((e) => !banner.test(e)), []);
     });

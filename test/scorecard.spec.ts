@@ -1,5 +1,5 @@
 /**
- * Offline Flow Library scorecard self-check (node-red-notes §4.3). The official validator needs the network
+ * Offline Flow Library scorecard self-check. The official validator needs the network
  * and silently drops nodes whose HTML it cannot parse; this one fails instead.
  */
 import { strict as assert } from 'assert';

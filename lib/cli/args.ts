@@ -1,5 +1,5 @@
 /**
- * Argument parsing for the `zk` command line (design.md §6). Pure: turns argv into a typed command or
+ * Argument parsing for the `zk` command line (docs/architecture.md §6). Pure: turns argv into a typed command or
  * throws UsageError; printing and exit codes are bin/zk.ts's business.
  */
 import { parseArgs } from 'node:util';
@@ -74,14 +74,32 @@ export interface LiveCommand extends DeviceTarget {
   tz: string;
 }
 export interface HelpCommand { command: 'help'; topic: string | null }
+/** `zk time`: show the device clock, or with --sync set it from this host's past --threshold seconds. */
+export interface TimeCommand extends DeviceTarget {
+  command: 'time';
+  sync: boolean;
+  thresholdSec: number;
+  tz: string;
+  dryRun: boolean;
+}
+/** `zk clear --safe --out FILE`: save the log to FILE, then clear it only if nothing arrived meanwhile. */
+export interface ClearCommand extends DeviceTarget {
+  command: 'clear';
+  out: string;
+  tz: string;
+  dryRun: boolean;
+}
+export interface UnlockCommand extends DeviceTarget { command: 'unlock'; seconds: number; dryRun: boolean }
+export interface RestartCommand extends DeviceTarget { command: 'restart'; dryRun: boolean }
+export type DeviceCommand = TimeCommand | ClearCommand | UnlockCommand | RestartCommand;
 
-export type CliCommand = SimCommand | InfoCommand | UsersCommand | FetchCommand | LiveCommand | HelpCommand | TemplatesCommand;
+export type CliCommand = SimCommand | InfoCommand | UsersCommand | FetchCommand | LiveCommand | HelpCommand | TemplatesCommand | DeviceCommand;
 export type { TemplatesCommand, UserWriteArgs };
 
 /** `zk sim` makes a live punch this often unless told otherwise, so `zk live` against it shows something. */
 export const DEFAULT_SIM_LIVE_EVERY_S = 5;
 
-export const USAGE_LINE = 'usage: zk <sim|info|users|fetch|live> [options]   (zk --help for details)';
+export const USAGE_LINE = 'usage: zk <sim|info|users|fetch|live|time|clear|unlock|restart> [options]   (zk --help for details)';
 
 /** The full help; names the host's zone, the default for --tz. */
 export function helpText(): string {
@@ -97,6 +115,10 @@ usage:
   zk fetch HOST[:PORT] [--since T] [--until T] [--tz ZONE] [--format ndjson|csv] [--out FILE] [device options]
   zk live  HOST[:PORT] [--count N] [--tz ZONE] [device options]
 ${USER_WRITE_HELP}
+  zk time  HOST[:PORT] [--sync [--threshold SECONDS]] [--tz ZONE] [--dry-run] [device options]
+  zk clear HOST[:PORT] --safe --out FILE [--tz ZONE] [--dry-run] [device options]
+  zk unlock HOST[:PORT] [--seconds 3] [--dry-run] [device options]
+  zk restart HOST[:PORT] [--dry-run] [device options]
 
 device options:
   --comm-key K    the device's communication password (0-4294967295; default 0 = none)
@@ -109,6 +131,14 @@ fetch / live print canonical attendance records (one JSON object per line, or CS
   --since/--until filter on the device's wall clock, inclusive: YYYY-MM-DD or YYYY-MM-DDTHH:mm[:ss]
                   (a bare --until date includes that whole day)
 Records with impossible times are skipped with a warning on stderr.
+
+time shows the device clock and its drift from this computer's (in --tz); --sync sets it from this
+  computer's clock when it is more than --threshold seconds off (default 30), and reads it back.
+clear --safe downloads the log, saves it to --out (NDJSON, flushed to disk and read back), then disables the
+  device, checks that no punch arrived since the download, clears, and enables it. A punch in between
+  means nothing is cleared (exit 1): run it again. --safe is required; there is no other clear.
+unlock opens the door for --seconds (1-60); restart reboots the device (it drops the connection).
+--dry-run connects and reports what would be done, and changes nothing on the device.
 
 zk sim prints one JSON line per simulated device when it listens, and runs until Ctrl-C.
   --live-every S  a live punch per device every S seconds (default 5; 0: none)
@@ -154,6 +184,10 @@ const COMMAND_OPTIONS = {
     out: { type: 'string' },
   },
   live: { ...DEVICE_OPTIONS, count: { type: 'string' }, tz: { type: 'string' } },
+  time: { ...DEVICE_OPTIONS, sync: { type: 'boolean' }, threshold: { type: 'string' }, tz: { type: 'string' }, 'dry-run': { type: 'boolean' } },
+  clear: { ...DEVICE_OPTIONS, safe: { type: 'boolean' }, out: { type: 'string' }, tz: { type: 'string' }, 'dry-run': { type: 'boolean' } },
+  unlock: { ...DEVICE_OPTIONS, seconds: { type: 'string' }, 'dry-run': { type: 'boolean' } },
+  restart: { ...DEVICE_OPTIONS, 'dry-run': { type: 'boolean' } },
 } as const;
 
 type CommandName = keyof typeof COMMAND_OPTIONS;
@@ -362,5 +396,36 @@ export function parseCli(argv: readonly string[]): CliCommand {
         tz: parseZone(str(values, 'tz')),
       };
     }
+    case 'time':
+    case 'clear':
+    case 'unlock':
+    case 'restart':
+      return parseDeviceCommand(first, values, positionals);
+  }
+}
+
+/** The device-management commands: time, clear, unlock, restart. */
+function parseDeviceCommand(command: DeviceCommand['command'], values: Values, positionals: string[]): DeviceCommand {
+  const target = deviceTarget(values, positionals, command);
+  const dryRun = values['dry-run'] === true;
+  switch (command) {
+    case 'time': {
+      const sync = values.sync === true;
+      if (!sync && values.threshold !== undefined) throw new UsageError('--threshold only applies with --sync');
+      if (!sync && dryRun) throw new UsageError('--dry-run only applies with --sync (zk time alone changes nothing)');
+      return { command, ...target, sync, thresholdSec: parseIntOption('threshold', str(values, 'threshold'), 0, 86400) ?? 30, tz: parseZone(str(values, 'tz')), dryRun };
+    }
+    case 'clear': {
+      if (values.safe !== true) {
+        throw new UsageError('zk clear only clears safely: add --safe and --out FILE (the records are saved there before anything is cleared)');
+      }
+      const out = str(values, 'out');
+      if (!dryRun && (out === undefined || out === '')) throw new UsageError('zk clear --safe needs --out FILE: the records are saved there before the device is cleared');
+      return { command, ...target, out: out ?? '', tz: parseZone(str(values, 'tz')), dryRun };
+    }
+    case 'unlock':
+      return { command, ...target, seconds: parseIntOption('seconds', str(values, 'seconds'), 1, 60) ?? 3, dryRun };
+    case 'restart':
+      return { command, ...target, dryRun };
   }
 }

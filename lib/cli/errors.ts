@@ -35,6 +35,8 @@ export function describeError(err: unknown, ctx: ErrorContext = {}): string {
   if (err instanceof ZkError) {
     switch (err.code) {
       case 'AUTH':
+        // A connect answered with an unexpected code: the client's message names the code, keep it.
+        if (typeof err.details.connectReply === 'number') return oneLine(err.message) + ' (--comm-key)';
         return ctx.commKey
           ? `device ${where} rejected the comm key — check --comm-key`
           : `device ${where} requires a comm key — pass it with --comm-key`;

@@ -25,7 +25,7 @@ export interface BufferedReadOptions {
 }
 
 /**
- * Reads a prepared buffer (zk-protocol.md §7): 1503, then either the direct DATA reply or sequential 1504
+ * Reads a prepared buffer (docs/zk-protocol.md §7): 1503, then either the direct DATA reply or sequential 1504
  * chunks, then FREE_DATA. Returns the whole buffer (u32 total_size + records) or throws; partial data is
  * never returned as success.
  */

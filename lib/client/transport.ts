@@ -7,7 +7,7 @@ import { ZkConnectionError, ZkProtocolError, ZkTimeoutError, ZkError } from '../
 /**
  * One packet pipe to a device. Emits 'packet' (Buffer: header + payload, no prefix), 'error' (ZkError)
  * and 'close' exactly once. Exactly one data/error/close listener per socket, installed at open: earlier
- * Node clients leaked one per request (zk-protocol.md §10 #4).
+ * Node clients leaked one per request (docs/zk-protocol.md §10 #4).
  */
 export interface Transport extends EventEmitter {
   readonly kind: 'tcp' | 'udp';
@@ -169,7 +169,7 @@ export function openUdp(o: OpenOptions): Promise<Transport> {
       reject(describeSocketError(err, label, 'udp'));
     };
     socket.once('error', onError);
-    // connect() binds an ephemeral local port: a bind error is an error, not success (§10 #18).
+    // connect() binds an ephemeral local port: a bind error is an error, not success (docs/zk-protocol.md §10 #14).
     socket.connect(o.port, o.host, () => {
       socket.off('error', onError);
       resolve(new UdpTransport(socket, label));

@@ -1,5 +1,5 @@
 /**
- * Writing users and fingerprint templates (zk-protocol.md §8.9). Every call is one disabled-device window:
+ * Writing users and fingerprint templates (docs/zk-protocol.md §8.9). Every call is one disabled-device window:
  * read the table once, write what changed, REFRESHDATA, read the table back once and compare, enable. A write
  * the device acknowledged but does not hold afterwards is reported as NOT_KEPT, never as success.
  */

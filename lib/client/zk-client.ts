@@ -14,8 +14,8 @@ import { UserOps, TemplateWriteReport, UserPlan, failureError } from './user-wri
 import { ZkEvent } from '../protocol/events';
 import { NameEncoding, readAsciiField } from '../protocol/text';
 import { WallClock, decodeTime, encodeTime, formatWallClock, isValidWallClock, wallClockSeconds } from '../protocol/time';
-import { ZkAuthError, ZkBusyError, ZkConnectionError, ZkDeviceError, ZkError, ZkProtocolError, ZkWriteNotKeptError } from '../errors';
-import { instantToWallClock, hostTimeZone } from '../record/zone';
+import { ZkAuthError, ZkConnectionError, ZkDeviceError, ZkError, ZkProtocolError, ZkWriteNotKeptError } from '../errors';
+import { instantToWallClock, hostTimeZone, isValidTimeZone } from '../record/zone';
 
 export type TransportKind = 'tcp' | 'udp' | 'auto';
 
@@ -81,6 +81,54 @@ export interface AttendanceResult {
 export interface AttendanceProgress extends ReadProgress {
   /** Records received so far (estimated from bytes until the layout is known). */
   records: number;
+}
+
+export interface ClockSyncResult {
+  /** Device clock minus host clock (in `tz`) before any change, seconds; null when the device sent an impossible time. */
+  driftSec: number | null;
+  /** True when the clock was set (drift past the threshold, or an impossible time). */
+  set: boolean;
+  /** The device clock as read before any change, `YYYY-MM-DDTHH:mm:ss`; null when impossible. */
+  deviceTime: string | null;
+  /** The host's time in `tz`: what the device was set to, or compared with. */
+  hostTime: string;
+  tz: string;
+  /** After a set: the drift read back (within a few seconds, or syncClock throws). */
+  driftAfterSec?: number;
+}
+
+export interface SafeClearResult {
+  cleared: boolean;
+  /** Records downloaded (and, when cleared, removed from the device after being confirmed stored). */
+  downloaded: number;
+  /** The device's count at the check, device disabled; null when the check was not reached. */
+  countAtCheck: number | null;
+  /** Records that arrived between the download and the check (then nothing was cleared). */
+  arrived: number;
+  /** Why nothing was cleared, in plain words; null when cleared. */
+  reason: string | null;
+}
+
+/** A set clock reads back within this many seconds of the host (second resolution plus a round trip). */
+const CLOCK_READBACK_TOLERANCE_SEC = 3;
+/** Longest door unlock accepted; a door held open longer belongs in the device's own settings. */
+export const MAX_UNLOCK_SECONDS = 60;
+
+/**
+ * The error for a CONNECT answered with neither ACK_OK nor ACK_UNAUTH. Some firmware (reported for MB10-VL
+ * and SenseFace, code 6001) answers so when it expects a comm key, hence the hint.
+ */
+function connectRefused(label: string, code: number, commKey: number): ZkAuthError {
+  const name = codeName(code);
+  const shown = name.startsWith('CMD_') ? `code ${code}` : `${name} (code ${code})`;
+  const hint = commKey === 0
+    ? 'set the device\'s comm key (communication password) here if it has one'
+    : 'check that the comm key matches the device\'s communication password';
+  return new ZkAuthError(
+    `${label} answered the connect with ${shown}, neither ACK_OK nor ACK_UNAUTH — some firmware (e.g. MB10-VL, SenseFace) ` +
+      `answers so when it expects a comm key: ${hint}; if that is right, another client may hold the device, try again later`,
+    { host: label, replyCode: code, connectReply: code },
+  );
 }
 
 const NONE = (): void => undefined;
@@ -171,10 +219,7 @@ export class ZkClient {
       if (reply.command === Reply.ACK_UNAUTH) {
         await this.authenticate(session);
       } else if (reply.command !== Reply.ACK_OK) {
-        throw new ZkBusyError(
-          `${this.label} refused the session with ${codeName(reply.command)} — it may be serving another client; try again later`,
-          { host: this.label, replyCode: reply.command },
-        );
+        throw connectRefused(this.label, reply.command, this.o.commKey);
       }
       if (this.o.sdkBuild) await this.command(Cmd.OPTIONS_WRQ, Buffer.from('SDKBuild=1\0', 'latin1'));
     } catch (err) {
@@ -234,6 +279,139 @@ export class ZkClient {
   /** Empties the device's attendance log. Destructive and explicit: nothing automatic calls it. */
   async clearAttendance(): Promise<void> {
     await this.command(Cmd.CLEAR_ATTLOG);
+  }
+
+  // ---- device commands: clock, safe clear, door, restart ----
+
+  /**
+   * Sets the device clock from the host's, in the device's zone, only when it is more than `thresholdSec`
+   * off (or reads an impossible time). The new time is read back: a device that acknowledged but kept its
+   * old time is an error, not a success.
+   */
+  async syncClock(opts: { thresholdSec: number; tz?: string }): Promise<ClockSyncResult> {
+    const threshold = opts?.thresholdSec;
+    if (typeof threshold !== 'number' || !Number.isFinite(threshold) || threshold < 0 || threshold > 86400) {
+      throw new ZkError('BAD_INPUT', `clock sync of ${this.label}: the drift threshold must be a number of seconds from 0 to 86400 (got ${JSON.stringify(threshold)})`);
+    }
+    const tz = opts.tz ?? this.o.tz;
+    if (!isValidTimeZone(tz)) {
+      throw new ZkError('BAD_INPUT', `clock sync of ${this.label}: time zone ${JSON.stringify(tz)} is not an IANA zone name (e.g. Europe/Berlin)`);
+    }
+    const before = await this.getTime();
+    const hostNow = instantToWallClock(Date.now(), tz);
+    const valid = isValidWallClock(before);
+    const driftSec = valid ? wallClockSeconds(before) - wallClockSeconds(hostNow) : null;
+    const deviceTime = valid ? formatWallClock(before) : null;
+    if (driftSec !== null && Math.abs(driftSec) <= threshold) {
+      return { driftSec, set: false, deviceTime, hostTime: formatWallClock(hostNow), tz };
+    }
+    // Taken again just before sending: the GET_TIME round trip must not make the new time late.
+    const target = instantToWallClock(Date.now(), tz);
+    await this.setTime(target);
+    const after = await this.getTime();
+    const hostAfter = instantToWallClock(Date.now(), tz);
+    const left = isValidWallClock(after) ? wallClockSeconds(after) - wallClockSeconds(hostAfter) : null;
+    if (left === null || Math.abs(left) > CLOCK_READBACK_TOLERANCE_SEC) {
+      throw new ZkError(
+        'DEVICE',
+        `${this.label} acknowledged the new time ${formatWallClock(target)} but its clock reads ` +
+          `${isValidWallClock(after) ? formatWallClock(after) : 'an impossible time'} — the firmware did not keep it; restart the device and try again`,
+        { host: this.label, command: 'SET_TIME' },
+      );
+    }
+    return { driftSec, set: true, deviceTime, hostTime: formatWallClock(target), tz, driftAfterSec: left };
+  }
+
+  /**
+   * Clears the attendance log without losing a punch: download, let the caller store and confirm the
+   * records, then disable the device, check its record count still equals what was downloaded, clear, and
+   * enable. A punch that arrived after the download changes the count, so nothing is cleared (run it again).
+   * A disabled device takes no punches, so none can land between the check and the clear. Explicit only.
+   */
+  async safeClear(opts: { confirmStored: (records: DeviceAttendance[]) => Promise<boolean> }): Promise<SafeClearResult> {
+    if (!opts || typeof opts.confirmStored !== 'function') {
+      throw new ZkError('BAD_INPUT', `safe clear of ${this.label} needs confirmStored: a function that stores the records and says so`);
+    }
+    // Always disabled for the download, whatever disableDuringRead says: the count must match the buffer.
+    await this.command(Cmd.DISABLEDEVICE);
+    let att: AttendanceResult & { raw: Buffer };
+    try {
+      att = await this.readAttendance();
+    } finally {
+      if (this.connected) await this.command(Cmd.ENABLEDEVICE).catch((err: Error) => this.o.logger('warn', `could not re-enable ${this.label}: ${err.message}`));
+    }
+    const downloaded = att.records.length;
+    const notCleared = (reason: string, countAtCheck: number | null): SafeClearResult => ({
+      cleared: false, downloaded, countAtCheck, arrived: countAtCheck === null ? 0 : Math.max(0, countAtCheck - downloaded), reason,
+    });
+    if (att.deviceCount !== downloaded) {
+      return notCleared(
+        `${this.label} reported ${att.deviceCount} records but sent ${downloaded}; nothing was cleared (its count cannot prove that no punch arrived in between)`,
+        null,
+      );
+    }
+    const stored = await opts.confirmStored(att.records);
+    if (stored !== true) {
+      return notCleared(`the ${downloaded} downloaded records were not confirmed as stored; nothing was cleared`, null);
+    }
+    // Disabled from the count check to the clear: the check then speaks for the log the clear removes.
+    await this.command(Cmd.DISABLEDEVICE);
+    try {
+      const sizes = await this.freeSizes();
+      const count = sizes.records;
+      if (count !== downloaded) {
+        const diff = count - downloaded;
+        return notCleared(
+          diff > 0
+            ? `${diff} record(s) arrived on ${this.label} after the download; nothing was cleared — run the safe clear again`
+            : `${this.label} now counts ${count} records, not the ${downloaded} downloaded; nothing was cleared — run the safe clear again`,
+          count,
+        );
+      }
+      if (sizes.recordsCapacity > 0 && count >= sizes.recordsCapacity) {
+        // A full log overwrites its oldest record on a punch and keeps its count: only the log itself can
+        // prove nothing arrived. Read it again (the device is disabled, so it holds still) and compare.
+        const again = await this.readAttendance();
+        if (!again.raw.equals(att.raw)) {
+          return notCleared(
+            `the log of ${this.label} is full (${count} of ${sizes.recordsCapacity}) and changed after the download (a punch overwrote the oldest record); nothing was cleared — run the safe clear again`,
+            count,
+          );
+        }
+      }
+      await this.command(Cmd.CLEAR_ATTLOG);
+      const left = (await this.freeSizes()).records;
+      if (left !== 0) {
+        throw new ZkError('DEVICE', `${this.label} acknowledged the clear but still counts ${left} records — the firmware did not clear its log; restart the device and check`, { host: this.label, command: 'CLEAR_ATTLOG' });
+      }
+      return { cleared: true, downloaded, countAtCheck: count, arrived: 0, reason: null };
+    } finally {
+      if (this.connected) {
+        await this.command(Cmd.ENABLEDEVICE).catch((err: Error) => this.o.logger('warn', `could not re-enable ${this.label}: ${err.message}`));
+      }
+    }
+  }
+
+  /** Opens the door (relay) for `seconds`, 1–60. */
+  async unlock(seconds: number): Promise<void> {
+    if (!Number.isInteger(seconds) || seconds < 1 || seconds > MAX_UNLOCK_SECONDS) {
+      throw new ZkError('BAD_INPUT', `door unlock on ${this.label}: the time must be a whole number of seconds from 1 to ${MAX_UNLOCK_SECONDS} (got ${JSON.stringify(seconds)})`);
+    }
+    const b = Buffer.alloc(4);
+    // The device counts the unlock time in tenths of a second.
+    b.writeUInt32LE(seconds * 10, 0);
+    await this.command(Cmd.UNLOCK, b);
+  }
+
+  /**
+   * Restarts the device. It acknowledges and then drops every connection, so this client is closed
+   * afterwards (no EXIT); connect() again once the device is back.
+   */
+  async restart(): Promise<void> {
+    await this.command(Cmd.RESTART);
+    const s = this.session;
+    this.session = null;
+    s?.close();
   }
 
   async info(): Promise<DeviceInfo> {
@@ -376,23 +554,29 @@ export class ZkClient {
    * compared with the device's own count (a mismatch is logged: some firmware miscounts, §5).
    */
   async attendance(opts: { onProgress?: (p: AttendanceProgress) => void } = {}): Promise<AttendanceResult> {
-    return this.withDeviceDisabled(async () => {
-      const sizes = await this.freeSizes();
-      const n = sizes.records;
-      const buffer = await readPreparedBuffer(this.requireSession(), ATTLOG_SELECTOR, {
-        ...this.readOptions(),
-        onProgress: opts.onProgress
-          ? (p) => opts.onProgress?.({ ...p, records: p.totalBytes > 4 ? Math.floor((n * Math.max(0, p.bytes - 4)) / (p.totalBytes - 4)) : 0 })
-          : undefined,
-      });
-      const total = buffer.readUInt32LE(0);
-      const { layout, records } = decodeAttendanceRecords(buffer.subarray(4, 4 + total), n);
-      if (n > 0 && layout.count !== n) {
-        this.o.logger('warn', `${this.label} reported ${n} records but sent ${layout.count}`, { deviceCount: n, received: layout.count });
-      }
-      if (layout.size === 8 && records.length > 0) await this.resolveUids(records);
-      return { records, layout, deviceCount: n, bytes: buffer.length };
+    const { raw: _raw, ...result } = await this.withDeviceDisabled(() => this.readAttendance(opts.onProgress));
+    return result;
+  }
+
+  /** The attendance read itself (no disable/enable); `raw` is the prepared buffer as received. */
+  private async readAttendance(onProgress?: (p: AttendanceProgress) => void): Promise<AttendanceResult & { raw: Buffer }> {
+    const sizes = await this.freeSizes();
+    const n = sizes.records;
+    const buffer = await readPreparedBuffer(this.requireSession(), ATTLOG_SELECTOR, {
+      ...this.readOptions(),
+      onProgress: onProgress
+        ? (p) => onProgress({ ...p, records: p.totalBytes > 4 ? Math.floor((n * Math.max(0, p.bytes - 4)) / (p.totalBytes - 4)) : 0 })
+        : undefined,
     });
+    const total = buffer.readUInt32LE(0);
+    const { layout, records } = decodeAttendanceRecords(buffer.subarray(4, 4 + total), n);
+    if (n > 0 && layout.count !== n) {
+      this.o.logger('warn', `${this.label} reported ${n} records but sent ${layout.count}`, { deviceCount: n, received: layout.count });
+    }
+    if (layout.size === 8 && records.length > 0) await this.resolveUids(records);
+    // 16-byte records carry the PIN but no uid: fill it from the same user table.
+    if (layout.size === 16 && records.length > 0) await this.fillUids(records);
+    return { records, layout, deviceCount: n, bytes: buffer.length, raw: buffer };
   }
 
   /**
@@ -537,6 +721,22 @@ export class ZkClient {
     for (const r of records) {
       const id = r.uid !== null ? cache.get(r.uid) : undefined;
       if (id !== undefined) r.userId = id;
+    }
+  }
+
+  /** 16-byte records: uid from the user table by PIN; PINs the table does not hold keep uid null. */
+  private async fillUids(records: DeviceAttendance[]): Promise<void> {
+    if (!this.userCache) {
+      await this.fetchUsers().catch((err: Error) => {
+        this.o.logger('warn', `could not read users from ${this.label} to fill uids: ${err.message}`);
+      });
+    }
+    const byPin = this.uidCache;
+    if (!byPin) return;
+    for (const r of records) {
+      if (r.uid !== null) continue;
+      const uid = byPin.get(r.userId);
+      if (uid !== undefined) r.uid = uid;
     }
   }
 

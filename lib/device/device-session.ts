@@ -183,7 +183,7 @@ export class DeviceSession extends EventEmitter {
 
 /**
  * One session per host:port in the process, shared by every node that talks to that device
- * (design.md: one connection at a time per device). Reference counted; the last release closes it.
+ * (docs/architecture.md §1: one connection at a time per device). Reference counted; the last release closes it.
  */
 export class SessionRegistry {
   private readonly sessions = new Map<string, { session: DeviceSession; refs: number }>();

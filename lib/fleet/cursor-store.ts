@@ -8,7 +8,7 @@
  *
  * A file that cannot be parsed is moved aside (`<name>.corrupt-<time>`, kept for inspection), reported
  * through the logger, and that device starts fresh: its next poll emits the whole log again. We choose
- * repeats over gaps because every write downstream is idempotent on the record id (design.md §1).
+ * repeats over gaps because every write downstream is idempotent on the record id (docs/architecture.md §1).
  */
 import * as fs from 'fs';
 import * as path from 'path';

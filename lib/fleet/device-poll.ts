@@ -38,7 +38,7 @@ export async function pollDevice(session: DeviceSession, store: CursorStore, opt
 /** What a status event needs to know about a device; a DeviceSession has it, so has a remembered fleet entry. */
 export type DeviceDescription = Pick<DeviceSession, 'serial' | 'key' | 'config' | 'lastInfo'>;
 
-/** The device as described on msg.device (design.md §3 "the device's description"), by zk-poll and zk-live alike. */
+/** The device as described on msg.device (docs/architecture.md §3 "the device's description"), by zk-poll and zk-live alike. */
 export function describeDevice(d: DeviceDescription): Record<string, unknown> {
   return { serial: d.serial, name: d.config.name ?? d.lastInfo?.deviceName ?? null, site: d.config.site, host: d.key, tz: d.config.tz };
 }

@@ -9,3 +9,4 @@ export * from './scheduler';
 export * from './device-poll';
 export * from './shard';
 export * from './fleet-source';
+export * from './poller';

@@ -2,7 +2,7 @@ import { ZkProtocolError, hexSample } from '../errors';
 import { readAsciiField, writeTextField, isCleanAsciiField } from './text';
 import { WallClock, decodeTime, encodeTime, isValidWallClock } from './time';
 
-/** Attendance record sizes we know (zk-protocol.md §8.1–8.4). */
+/** Attendance record sizes we know (docs/zk-protocol.md §8.1–8.4). */
 export type AttendanceRecordSize = 40 | 49 | 16 | 8;
 export const ATTENDANCE_RECORD_SIZES: readonly AttendanceRecordSize[] = [40, 49, 16, 8];
 
@@ -157,7 +157,7 @@ export interface LayoutChoice {
 }
 
 /**
- * Chooses the record size (zk-protocol.md §8.8): exact division by the device's count first, then scoring
+ * Chooses the record size (docs/zk-protocol.md §8.8): exact division by the device's count first, then scoring
  * candidates by how many records validate. Throws UNKNOWN_RECORD_SIZE with the sizes and a hex sample.
  */
 export function detectAttendanceLayout(data: Buffer, deviceCount: number | null): LayoutChoice {

@@ -1,4 +1,4 @@
-/** Payloads of the buffered-read exchange (zk-protocol.md §7). */
+/** Payloads of the buffered-read exchange (docs/zk-protocol.md §7). */
 import { Selector, Fct } from './constants';
 
 export interface BufferSelector {

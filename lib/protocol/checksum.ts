@@ -1,6 +1,6 @@
 /**
  * ZK checksum: ones'-complement of the ones'-complement sum of little-endian 16-bit words over the packet
- * (header + payload, checksum field counted as zero). zk-protocol.md §2.4.
+ * (header + payload, checksum field counted as zero). docs/zk-protocol.md §2.4.
  */
 export function zkChecksum(packet: Uint8Array): number {
   let acc = 0;

@@ -10,7 +10,7 @@ function reverseBits32(v: number): number {
 }
 
 /**
- * The 4-byte CMD_AUTH payload for a comm key (zk-protocol.md §3.4): bit-reverse the key, add the
+ * The 4-byte CMD_AUTH payload for a comm key (docs/zk-protocol.md §3.4): bit-reverse the key, add the
  * session id (wrapping at 2^32), XOR with "ZKSO", swap the 16-bit halves, then mix in `ticks`.
  */
 export function makeCommKey(key: number, session: number, ticks: number = DEFAULT_AUTH_TICKS): Buffer {

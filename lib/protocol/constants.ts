@@ -1,4 +1,4 @@
-/** Command, reply and event codes of the ZK binary protocol (docs: zk-protocol.md §4). */
+/** Command, reply and event codes of the ZK binary protocol (docs/zk-protocol.md §4). */
 export const Cmd = {
   CONNECT: 1000,
   EXIT: 1001,
@@ -29,7 +29,7 @@ export const Cmd = {
   FREE_DATA: 1502,
   PREPARE_BUFFER: 1503,
   READ_BUFFER: 1504,
-  // User and template writes (zk-protocol.md §8.9).
+  // User and template writes (docs/zk-protocol.md §8.9).
   DELETE_USERTEMP: 19,
   TMP_WRITE: 87,
   CHECKSUM_BUFFER: 119,
@@ -70,7 +70,7 @@ export const Fct = { ATTLOG: 1, FINGERTMP: 2, OPLOG: 4, USER: 5, SMS: 6, UDATA: 
 export const HEADER_BYTES = 8;
 export const TCP_PREFIX_BYTES = 8;
 export const TCP_MAGIC = Buffer.from([0x50, 0x50, 0x82, 0x7d]);
-/** Reply ids run 0…65534 and wrap (zk-protocol.md §3.3). */
+/** Reply ids run 0…65534 and wrap (docs/zk-protocol.md §3.3). */
 export const REPLY_ID_MODULUS = 65535;
 
 const names = new Map<number, string>();

@@ -37,7 +37,7 @@ export interface RawEvent {
 
 export type ZkEvent = AttendanceEvent | RawEvent;
 
-/** EF_ATTLOG body layouts by length (zk-protocol.md §9.3). */
+/** EF_ATTLOG body layouts by length (docs/zk-protocol.md §9.3). */
 export type AttEventBodyLength = 10 | 12 | 14 | 32 | 36 | 37 | 52;
 
 function att(code: number, body: Buffer, fields: Omit<AttendanceEvent, 'kind' | 'code' | 'timeValid' | 'bodyLength'>): AttendanceEvent {

@@ -1,6 +1,6 @@
 import { ZkProtocolError, hexSample } from '../errors';
 
-/** Counts and capacities from GET_FREE_SIZES (zk-protocol.md §5). */
+/** Counts and capacities from GET_FREE_SIZES (docs/zk-protocol.md §5). */
 export interface FreeSizes {
   users: number;
   fingers: number;

@@ -33,7 +33,7 @@ export function encodePacket(p: ZkPacket): Buffer {
 
 /**
  * Decodes one packet. Returns null when it is shorter than a header (such datagrams are dropped,
- * zk-protocol.md §2.1). The payload is a view into `buf`; copy it if the buffer is reused.
+ * docs/zk-protocol.md §2.1). The payload is a view into `buf`; copy it if the buffer is reused.
  */
 export function decodePacket(buf: Buffer): DecodedPacket | null {
   if (buf.length < HEADER_BYTES) return null;

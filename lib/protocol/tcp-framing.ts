@@ -3,7 +3,7 @@ import { ZkProtocolError, hexSample } from '../errors';
 
 export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
 
-/** Prefixes a packet for TCP: magic `50 50 82 7D` + u32 LE packet length (zk-protocol.md §2.2). */
+/** Prefixes a packet for TCP: magic `50 50 82 7D` + u32 LE packet length (docs/zk-protocol.md §2.2). */
 export function frameTcp(packet: Buffer): Buffer {
   const out = Buffer.allocUnsafe(TCP_PREFIX_BYTES + packet.length);
   TCP_MAGIC.copy(out, 0);
@@ -19,7 +19,7 @@ export interface SplitterOptions {
 }
 
 /**
- * Streaming TCP splitter (zk-protocol.md §2.6). Feed it every read; it returns the complete packets
+ * Streaming TCP splitter (docs/zk-protocol.md §2.6). Feed it every read; it returns the complete packets
  * (without prefix) and keeps any partial frame for the next read. Throws ZkProtocolError on a bad
  * magic or length in strict mode; after that the stream is unusable and the caller must close it.
  */

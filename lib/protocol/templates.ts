@@ -1,5 +1,5 @@
 /**
- * Fingerprint templates (zk-protocol.md §8.9): the template table of the buffered read and the payloads of
+ * Fingerprint templates (docs/zk-protocol.md §8.9): the template table of the buffered read and the payloads of
  * the template commands. Template bytes are opaque: they are moved, never interpreted.
  */
 import { ZkProtocolError, hexSample } from '../errors';

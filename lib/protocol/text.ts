@@ -1,6 +1,6 @@
 import { TextDecoder } from 'util';
 
-/** Fixed-size text fields: read up to the first NUL, never past the field (zk-protocol.md §8.7). */
+/** Fixed-size text fields: read up to the first NUL, never past the field (docs/zk-protocol.md §8.7). */
 
 export type NameEncoding = 'utf8' | 'latin1' | 'gbk' | 'cp1252' | 'utf-8';
 

@@ -1,5 +1,5 @@
 /**
- * Device wall-clock time (zk-protocol.md §6). Times on the wire carry no zone: they are the device's
+ * Device wall-clock time (docs/zk-protocol.md §6). Times on the wire carry no zone: they are the device's
  * local clock. We keep them as fields and never route them through the host's zone.
  */
 export interface WallClock {

@@ -79,7 +79,7 @@ function userLooksValid(buf: Buffer, offset: number, size: UserRecordSize): bool
   return size === 72 ? isCleanAsciiField(buf, offset + 48, 24) : true;
 }
 
-/** Chooses the user record size (zk-protocol.md §8.8, users). */
+/** Chooses the user record size (docs/zk-protocol.md §8.8, users). */
 export function detectUserLayout(data: Buffer, deviceCount: number | null): UserRecordSize {
   const n = deviceCount ?? 0;
   if (n > 0 && data.length % n === 0 && (data.length / n === 72 || data.length / n === 28)) return (data.length / n) as UserRecordSize;

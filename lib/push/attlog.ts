@@ -1,5 +1,5 @@
 /**
- * ATTLOG bodies (field-notes §5.3) → canonical records with `source: 'push'`. One record per line, LF or
+ * ATTLOG bodies (docs/adms.md §4) → canonical records with `source: 'push'`. One record per line, LF or
  * CRLF, tab-separated by position (`PIN, time, status, verify, workcode, reserved…`) or as `key=value`
  * pairs on newer firmware. A bad line is reported with its raw text and never refuses the post: refusing
  * would make the device resend the same poisoned batch forever.

@@ -14,7 +14,7 @@ export class BodyError extends Error {
 
 /**
  * Content types devices send (often none, or form-encoded although the body is plain text). Declared types
- * outside this list are refused; a missing one is accepted (field-notes §5.6: do not trust Content-Type).
+ * outside this list are refused; a missing one is accepted (docs/adms.md §7: do not trust Content-Type).
  */
 const ACCEPTED_TYPES = new Set(['text/plain', 'application/octet-stream', 'application/x-www-form-urlencoded', 'application/push', 'text/html', '']);
 

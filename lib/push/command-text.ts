@@ -1,5 +1,5 @@
 /**
- * What may be queued for a device (field-notes §5.4). Commands go out as `C:<id>:<command>` lines, so a
+ * What may be queued for a device (docs/adms.md §5). Commands go out as `C:<id>:<command>` lines, so a
  * line break inside one would smuggle in a second command: such text is rejected, never cleaned up.
  * Destructive commands need the node's explicit opt-in.
  */

@@ -1,5 +1,5 @@
 /**
- * The per-device command channel (field-notes §5.4): queue → sent in a `getrequest` reply as
+ * The per-device command channel (docs/adms.md §5): queue → sent in a `getrequest` reply as
  * `C:<id>:<command>` → answered on `devicecmd`, or timed out. Commands live in PushState, so a restart
  * keeps both the queue and the ids that results refer to.
  */

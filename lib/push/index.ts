@@ -1,4 +1,4 @@
-/** The ADMS/iclock push protocol, server side (field-notes §5). */
+/** The ADMS/iclock push protocol, server side (docs/adms.md). */
 export * from './allow-list';
 export * from './attlog';
 export * from './body';

@@ -1,5 +1,5 @@
 /**
- * A push server on its own port (field-notes §5.6: devices want `/iclock` at the root, and Node-RED's
+ * A push server on its own port (docs/adms.md §7: devices want `/iclock` at the root, and Node-RED's
  * httpNodeRoot or httpNodeAuth can be in the way). Plain Node http, no framework.
  */
 import * as http from 'http';

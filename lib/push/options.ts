@@ -1,5 +1,5 @@
 /**
- * The start-up reply (field-notes §5.2): `GET OPTION FROM: <SN>` and `key=value` lines the firmware reads
+ * The start-up reply (docs/adms.md §3): `GET OPTION FROM: <SN>` and `key=value` lines the firmware reads
  * line by line. TimeZone is the subtle one: firmware reads hours when |value| < 25, else minutes, and some
  * parse integers only, so whole hours go as hours and anything else (India +5:30 → 330) as minutes.
  */
@@ -29,7 +29,7 @@ export const DEFAULT_HANDSHAKE: Readonly<HandshakeOptions> = Object.freeze({
   transIntervalMin: 1,
 });
 
-/** Announcing a server version makes the device keep its own upload cursor (field-notes §5.5). */
+/** Announcing a server version makes the device keep its own upload cursor (docs/adms.md §6). */
 export const SERVER_VERSION = '2.4.1';
 
 /** The `TimeZone` value for a zone at an instant: whole hours as hours, otherwise minutes (DST-aware). */

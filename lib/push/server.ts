@@ -1,5 +1,5 @@
 /**
- * The server side of the ADMS/iclock push protocol (field-notes §5): one request handler for Node's http
+ * The server side of the ADMS/iclock push protocol (docs/adms.md): one request handler for Node's http
  * (and so for express), independent of Node-RED. Endpoints under the base path:
  *   GET  cdata        start-up: the option block
  *   POST cdata        ATTLOG → canonical records → journal (fsync) → `OK`; other tables accepted

@@ -1,6 +1,6 @@
 /**
- * The canonical attendance record (design.md §3): the one shape every capture node emits and every sink
- * takes. The enumerations and the field order are constants so the JSON Schema (lib/record, next issue),
+ * The canonical attendance record (docs/architecture.md §3): the one shape every capture node emits and every sink
+ * takes. The enumerations and the field order are constants so the JSON Schema (lib/record/schema.ts),
  * CSV columns and database mappings can derive from them instead of repeating them.
  */
 import { DeviceAttendance } from '../protocol/attendance';
@@ -48,7 +48,7 @@ export interface AttendanceRecord {
   receivedAt: string;
 }
 
-/** Field order for CSV headers and schemas: the order of design.md §3. */
+/** Field order for CSV headers and schemas: the order of docs/architecture.md §3. */
 export const ATTENDANCE_RECORD_FIELDS: readonly (keyof AttendanceRecord)[] = [
   'id', 'deviceSn', 'deviceName', 'site', 'deviceHost', 'userId', 'uid', 'localTime', 'timestamp', 'tz',
   'state', 'direction', 'verify', 'verifyMethod', 'workCode', 'source', 'receivedAt',
@@ -60,8 +60,8 @@ export const DEFAULT_DIRECTION_MAP: Readonly<Record<number, Direction>> = Object
 });
 
 /**
- * Verify type → method. 0/1/2/15 are documented (docs/zk-protocol.md §1.1); 25 for palm is from the
- * push-protocol research in docs/field-notes.md and not yet confirmed on a device. Values some firmware
+ * Verify type → method. 0/1/2/15 are documented (docs/zk-protocol.md §1.1); 25 for palm is what push firmware is
+ * reported to send (docs/adms.md §4), not yet confirmed on a device. Values some firmware
  * uses for cards (4) or combinations vary by model, so they stay 'other' unless a device map says so.
  */
 export const DEFAULT_VERIFY_MAP: Readonly<Record<number, VerifyMethod>> = Object.freeze({

@@ -1,5 +1,5 @@
 /**
- * The device status event (design.md §3): second output of every capture node and what the dashboard shows.
+ * The device status event (docs/architecture.md §3): second output of every capture node and what the dashboard shows.
  */
 export type DeviceStatusState = 'online' | 'offline' | 'error' | 'disabled' | 'busy';
 

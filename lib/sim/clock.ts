@@ -1,6 +1,6 @@
 /**
  * The device's wall clock: host clock + offset, read in an IANA zone, optionally frozen
- * (zk-protocol.md §6: times on the wire are local wall-clock fields without a zone).
+ * (docs/zk-protocol.md §6: times on the wire are local wall-clock fields without a zone).
  */
 import { WallClock, wallClockFromEpoch, wallClockSeconds } from '../protocol';
 

@@ -1,5 +1,5 @@
 /**
- * The device's answer to one request (zk-protocol.md §3, §4.2, §7). Transport-agnostic and free of I/O:
+ * The device's answer to one request (docs/zk-protocol.md §3, §4.2, §7). Transport-agnostic and free of I/O:
  * it reads and changes device/session state and returns the packets to send; the connection applies
  * per-command faults, ordering and timing.
  */
@@ -42,6 +42,8 @@ export interface DeviceContext {
   option(key: string): string | undefined;
   setOption(key: string, value: string): void;
   nextSessionId(): number;
+  /** UNLOCK: the door relay opens for this many seconds. */
+  unlockDoor(seconds: number): void;
 }
 
 export interface CommandResult {
@@ -58,7 +60,7 @@ export interface CommandResult {
 
 /** Commands that only need ACK_OK (no state of ours changes). */
 const PLAIN_ACK = new Set<number>([
-  Cmd.REFRESHDATA, Cmd.STARTVERIFY, Cmd.CANCELCAPTURE, Cmd.TESTVOICE, Cmd.UNLOCK,
+  Cmd.REFRESHDATA, Cmd.STARTVERIFY, Cmd.CANCELCAPTURE, Cmd.TESTVOICE,
   66 /* WRITE_LCD */, 67 /* CLEAR_LCD */, 75 /* DOORSTATE_RRQ */,
 ]);
 
@@ -86,7 +88,8 @@ export function handleCommand(dev: DeviceContext, s: SessionState, req: DecodedP
 
   if (!BEFORE_AUTH.has(cmd) && !(s.connected && s.authed)) return one(req, Reply.ACK_UNAUTH);
   if (s.uploadStalled) return { packets: [], kind: 'none' };
-  if (dev.faults().errorReplyFor?.includes(cmd)) return one(req, Reply.ACK_ERROR);
+  const managed = deviceCommand(dev, s, req);
+  if (managed) return managed;
   const userCmd = userCommand(dev, s, req);
   if (userCmd) return userCmd;
 
@@ -117,7 +120,7 @@ export function handleCommand(dev: DeviceContext, s: SessionState, req: DecodedP
     case Cmd.POWEROFF:
       return { ...one(req, Reply.ACK_OK), restartAfter: true };
     case Cmd.GET_FREE_SIZES:
-      return one(req, Reply.ACK_OK, dev.state.freeSizes(dev.faults().countsMode ?? 'exact'));
+      return one(req, Reply.ACK_OK, dev.state.freeSizes(dev.faults().countsMode ?? 'exact', dev.faults().wrapAtRecords));
     case Cmd.GET_VERSION:
       return one(req, Reply.ACK_OK, Buffer.from(`${dev.firmware}\0`, 'latin1'));
     case Cmd.OPTIONS_RRQ: {
@@ -139,14 +142,6 @@ export function handleCommand(dev: DeviceContext, s: SessionState, req: DecodedP
       t.writeUInt32LE(encodeTime(dev.clock.now()) >>> 0, 0);
       return one(req, Reply.ACK_OK, t);
     }
-    case Cmd.SET_TIME:
-      // zkteco-js sends 32 bytes: only bytes 0–3 carry the time (§4.2).
-      if (req.payload.length < 4) return one(req, Reply.ACK_ERROR);
-      dev.clock.set(decodeTime(req.payload.readUInt32LE(0)));
-      return one(req, Reply.ACK_OK);
-    case Cmd.CLEAR_ATTLOG:
-      dev.state.clearAttendance();
-      return one(req, Reply.ACK_OK);
     case Cmd.CLEAR_DATA: {
       const fct = req.payload.length >= 1 ? req.payload[0] : 0;
       if (fct === 0 || fct === Fct.ATTLOG) dev.state.clearAttendance();
@@ -241,6 +236,37 @@ function userCommand(dev: DeviceContext, s: SessionState, req: DecodedPacket): C
       if (p.length < 2) return one(req, Reply.ACK_ERROR);
       const uid = p.readUInt16LE(0);
       if (!dropsWrite(dev, userIdOf(dev, uid))) dev.state.deleteUserTemplates(uid);
+      return one(req, Reply.ACK_OK);
+    }
+  }
+  return null;
+}
+
+/**
+ * The device-management commands (connect code, clock, clear, door) and the faults that act on them; null
+ * for every other command. ACK_ERROR under errorReplyFor leaves the state as it was, as a refusing device does.
+ */
+function deviceCommand(dev: DeviceContext, s: SessionState, req: DecodedPacket): CommandResult | null {
+  const f = dev.faults();
+  const cmd = req.command;
+  if (cmd === Cmd.CONNECT && f.connectReply !== undefined && !s.connected) {
+    // No session is opened: the client sees the code and gives up, as with the firmware that sends it.
+    return { packets: [reply(req, f.connectReply, undefined, 0)], kind: 'reply' };
+  }
+  if (cmd !== Cmd.CONNECT && cmd !== Cmd.AUTH && f.errorReplyFor?.includes(cmd)) return one(req, Reply.ACK_ERROR);
+  switch (cmd) {
+    case Cmd.SET_TIME:
+      // zkteco-js sends 32 bytes: only bytes 0–3 carry the time (§4.2).
+      if (req.payload.length < 4) return one(req, Reply.ACK_ERROR);
+      if (!f.ignoreSetTime) dev.clock.set(decodeTime(req.payload.readUInt32LE(0)));
+      return one(req, Reply.ACK_OK);
+    case Cmd.CLEAR_ATTLOG:
+      if (!f.ignoreClear) dev.state.clearAttendance();
+      return one(req, Reply.ACK_OK);
+    case Cmd.UNLOCK: {
+      // u32 unlock time in tenths of a second; none or 0 opens for the device's default (3 s here).
+      const tenths = req.payload.length >= 4 ? req.payload.readUInt32LE(0) : 0;
+      dev.unlockDoor(tenths === 0 ? 3 : tenths / 10);
       return one(req, Reply.ACK_OK);
     }
   }

@@ -18,6 +18,10 @@ export interface ConnectionHost {
   /** REG_EVENT accepted while eventTiming is 'afterRegAck'. */
   onRegisteredForAfterAck(conn: SimConnection): void;
   restart(): void;
+  /** Runs before the device handles a request (test hooks that punch at a chosen point). */
+  beforeCommand?(command: number): void;
+  /** Runs after the device handled a request (punches deferred while it was disabled land after ENABLEDEVICE). */
+  afterCommand?(command: number): void;
 }
 
 function inSet(set: CommandSet | undefined, cmd: number): boolean {
@@ -85,7 +89,9 @@ export class SimConnection {
 
     let res: CommandResult;
     try {
+      this.host.beforeCommand?.(req.command);
       res = handleCommand(this.host.dev, this.state, req, this.transport);
+      this.host.afterCommand?.(req.command);
     } catch {
       // Nothing from the network may throw out of a socket handler: answer as a confused device would.
       res = { packets: [encodePacket({ command: Reply.ACK_ERROR, session: req.session, replyId: req.replyId, payload: Buffer.alloc(0) })], kind: 'reply' };

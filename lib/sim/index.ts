@@ -1,4 +1,4 @@
-/** The device simulator (docs/internal-apis.md, zk-protocol.md §11). */
+/** The device simulator (docs/internal-apis.md, docs/zk-protocol.md §11). */
 export { ZkSimulator } from './simulator';
 export { startSimulators } from './fleet';
 export type { FleetOptions } from './fleet';

@@ -1,5 +1,5 @@
 /**
- * Generated user names and their byte encodings (zk-protocol.md §8.7: names use the device's code page).
+ * Generated user names and their byte encodings (docs/zk-protocol.md §8.7: names use the device's code page).
  * Node's TextEncoder only produces UTF-8 and Buffer has no GBK, so 'gbk' uses a small table of GBK codes for
  * the characters of the generated Chinese names (checked against TextDecoder('gbk')). A name with a character
  * outside the table falls back to UTF-8 and is reported as such.

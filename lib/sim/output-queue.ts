@@ -1,5 +1,5 @@
 /**
- * Per-connection ordered output (zk-protocol.md §11.1): responses leave strictly in the order they were queued,
+ * Per-connection ordered output (docs/zk-protocol.md §11.1): responses leave strictly in the order they were queued,
  * one response completely written before the next starts. Each write unit is its own socket.write / datagram,
  * and the queue yields to the event loop (setImmediate, or interPacketGapMs) before every unit, so a client in
  * the same process sees one packet per read unless a write mode says otherwise. Every timer it starts is

@@ -1,4 +1,4 @@
-/** Device profiles (zk-protocol.md §11.1): record layouts and reply sizes of the firmware families. */
+/** Device profiles (docs/zk-protocol.md §11.1): record layouts and reply sizes of the firmware families. */
 import type { AttendanceRecordSize, UserRecordSize } from '../protocol';
 import type { SimProfileName } from './types';
 

@@ -1,5 +1,5 @@
 /**
- * A simulated device in push (ADMS) mode: the client side of field-notes §5, as firmware behaves. It asks
+ * A simulated device in push (ADMS) mode: the client side of docs/adms.md, as firmware behaves. It asks
  * for its options (start-up), uploads its attendance log in batches after its own cursor (the Stamp), keeps
  * a batch until the server answers 200 with `OK` (otherwise waits ErrorDelay and sends the same batch
  * again), polls `getrequest` every Delay and runs the commands it gets, answering on `devicecmd`.
@@ -341,7 +341,7 @@ export class PushDevice {
     return `USER PIN=${u.userId}\tName=${u.name ?? ''}\tPri=${(u.privilege ?? 0) & 0x0e}\tPasswd=${u.password ?? ''}\tCard=${card}\tGrp=${u.group ?? 1}\tTZ=0000000000000000${dis}`;
   }
 
-  /** User and template maintenance (field-notes §5.4); the return code, or null when `cmd` is none of them. */
+  /** User and template maintenance (docs/adms.md §5); the return code, or null when `cmd` is none of them. */
   private userCommand(cmd: string): number | null {
     const m = /^DATA\s+(UPDATE|DELETE|QUERY)\s+(USERINFO|FINGERTMP)\b\s*(.*)$/i.exec(cmd);
     if (!m) return null;

@@ -1,5 +1,5 @@
 /**
- * ZkSimulator: an in-process ZKTeco-protocol device for tests (docs/internal-apis.md, zk-protocol.md §11).
+ * ZkSimulator: an in-process ZKTeco-protocol device for tests (docs/internal-apis.md, docs/zk-protocol.md §11).
  * Owns the device state, the TCP and UDP fronts, the fault set, counters and the live-punch timer.
  */
 import {
@@ -16,6 +16,7 @@ import { DeviceState } from './state';
 import { Admission, TcpFront } from './tcp-front';
 import { UdpFront } from './udp-front';
 import type { PunchInput, ReceivedPacket, SimCounters, SimFaults, SimOptions, SimTemplate, SimTransports } from './types';
+import type { DoorUnlock } from './command-faults';
 
 function newCounters(): SimCounters {
   return {
@@ -205,6 +206,10 @@ export class ZkSimulator {
     this.stopped = true;
     if (this.liveTimer) clearInterval(this.liveTimer);
     this.liveTimer = null;
+    if (this.downTimer) clearTimeout(this.downTimer);
+    this.downTimer = null;
+    this.down = false;
+    for (const w of this.upWaiters.splice(0)) w();
     await this.listenerChange;
     for (const c of this.connections) c.close();
     await this.closeFronts();
@@ -268,11 +273,111 @@ export class ZkSimulator {
     this.state.clearAttendance();
   }
 
-  /** Drops every connection and UDP session: registrations are forgotten, as after a device reboot. */
+  /**
+   * Drops every connection and UDP session: registrations are forgotten, as after a device reboot. With the
+   * restartDownMs fault the device then stays unreachable that long (TCP refused, UDP silent).
+   */
   restart(): void {
     this.tcp?.dropAll();
     this.udp?.dropAll();
     for (const c of this.connections) c.close();
+    this.flushDeferredPunches();
+    this.restartCount++;
+    const downMs = this.faultSet.restartDownMs ?? 0;
+    if (downMs > 0 && !this.stopped) this.goDown(downMs);
+  }
+
+  // ---- device commands: door, restart, hooks, deferred punches ----
+
+  private restartCount = 0;
+  private readonly doorLog: DoorUnlock[] = [];
+  private readonly commandHooks = new Map<number, Set<(nth: number) => void>>();
+  private readonly hookCounts = new Map<number, number>();
+  private deferred: PunchInput[] = [];
+  private downTimer: NodeJS.Timeout | null = null;
+  /** From a restart with restartDownMs until the listener is back. */
+  private down = false;
+
+  /** Restarts performed (RESTART received, or restart() called). */
+  get restarts(): number {
+    return this.restartCount;
+  }
+
+  /** Door unlocks performed, oldest first. */
+  get doorUnlocks(): readonly DoorUnlock[] {
+    return this.doorLog;
+  }
+
+  /** True while a restart keeps the device unreachable. */
+  get isDown(): boolean {
+    return this.down;
+  }
+
+  /** Resolves when the device is reachable again after a restart (at once when it is). */
+  async waitUntilUp(): Promise<void> {
+    while (this.down) await new Promise<void>((r) => this.upWaiters.push(r));
+  }
+
+  private readonly upWaiters: (() => void)[] = [];
+
+  /** Punches held because the device was disabled (disabledPunches 'defer'). */
+  get deferredPunches(): readonly PunchInput[] {
+    return this.deferred;
+  }
+
+  /**
+   * Runs `fn(nth)` just before the device handles each request with this command code (nth counts from 1,
+   * from the moment the hook was added); e.g. a punch between a download and the count check. Returns a remover.
+   */
+  onCommand(command: number, fn: (nth: number) => void): () => void {
+    let set = this.commandHooks.get(command);
+    if (!set) this.commandHooks.set(command, (set = new Set()));
+    set.add(fn);
+    this.hookCounts.set(command, 0);
+    return () => {
+      set?.delete(fn);
+    };
+  }
+
+  private runHooks(command: number): void {
+    const set = this.commandHooks.get(command);
+    if (!set || set.size === 0) return;
+    const nth = (this.hookCounts.get(command) ?? 0) + 1;
+    this.hookCounts.set(command, nth);
+    for (const fn of [...set]) fn(nth);
+  }
+
+  /** True while any open connection has the device disabled. */
+  private get disabled(): boolean {
+    for (const c of this.connections) if (!c.isClosed && c.state.disabled) return true;
+    return false;
+  }
+
+  private flushDeferredPunches(): void {
+    if (this.deferred.length === 0 || this.disabled) return;
+    const held = this.deferred;
+    this.deferred = [];
+    for (const p of held) this.punch(p);
+  }
+
+  private goDown(ms: number): void {
+    if (this.downTimer) clearTimeout(this.downTimer);
+    this.down = true;
+    // Closed at once (refusing from this moment), then chained so a later re-listen waits for it.
+    const closing = this.tcp?.closeListener();
+    this.listenerChange = this.listenerChange.then(() => closing).catch(() => undefined);
+    this.udp?.setSilent(true);
+    this.downTimer = setTimeout(() => {
+      this.downTimer = null;
+      this.udp?.setSilent(false);
+      this.listenerChange = this.listenerChange.then(() => this.applyTcpMode()).catch(() => undefined);
+      void this.listenerChange.then(() => {
+        // Up only once the listener accepts again (a second restart meanwhile keeps it down).
+        if (this.downTimer !== null) return;
+        this.down = false;
+        for (const w of this.upWaiters.splice(0)) w();
+      });
+    }, ms);
   }
 
   /**
@@ -281,6 +386,13 @@ export class ZkSimulator {
    * Throws RangeError for a user id the profile cannot store (non-numeric on zk6/compact8).
    */
   punch(p: PunchInput): AttendanceInput {
+    if (this.faultSet.disabledPunches === 'defer' && this.disabled) {
+      // Validated now (a bad id throws here, not later on ENABLEDEVICE); logged once the device is enabled.
+      if (this.profile.numericUserIds) numericUserId(p.userId, this.profile.attendanceSize);
+      this.deferred.push({ ...p, at: p.at ?? this.clock.now() });
+      const user = this.state.findUser(p.userId);
+      return { uid: user?.uid ?? 0, userId: p.userId, verify: p.verify ?? 1, state: p.state ?? 0, time: p.at ?? this.clock.now(), workCode: p.workCode ?? 0 };
+    }
     const user = this.state.findUser(p.userId);
     let uid = user?.uid ?? 0;
     if (!user && /^\d{1,5}$/.test(p.userId) && Number(p.userId) <= 0xffff) uid = Number(p.userId);
@@ -290,6 +402,8 @@ export class ZkSimulator {
     };
     const invalid = this.faultSet.invalidTimestamps ?? 'off';
     if (invalid !== 'off') rec.rawTime = invalidRawTime(invalid, this.clock.now());
+    const wrapAt = this.faultSet.wrapAtRecords;
+    if (wrapAt !== undefined && wrapAt > 0) while (this.state.recordCount >= wrapAt) this.state.dropOldest();
     this.state.appendRecord(rec);
     if (!p.silent) this.broadcast(rec);
     return rec;
@@ -341,6 +455,9 @@ export class ZkSimulator {
         this.deviceOptions[key] = value;
       },
       nextSessionId: () => this.nextSessionId(),
+      unlockDoor: (seconds) => {
+        this.doorLog.push({ seconds, atMs: Date.now() });
+      },
     };
   }
 
@@ -374,6 +491,10 @@ export class ZkSimulator {
       },
       onRegisteredForAfterAck: () => this.randomPunch(),
       restart: () => this.restart(),
+      beforeCommand: (cmd) => this.runHooks(cmd),
+      afterCommand: (cmd) => {
+        if (cmd === Cmd.ENABLEDEVICE) this.flushDeferredPunches();
+      },
     };
   }
 
@@ -406,6 +527,8 @@ export class ZkSimulator {
       createConnection: (sink: PacketSink, transport: 'tcp', muted: boolean) => this.createConnection(sink, transport, muted),
       connectionClosed: (c: SimConnection) => {
         this.connections.delete(c);
+        // A client that vanished with the device disabled: the device comes back to the ready screen.
+        this.flushDeferredPunches();
       },
     };
   }
@@ -418,6 +541,8 @@ export class ZkSimulator {
       createConnection: (sink: PacketSink, transport: 'udp', muted: boolean) => this.createConnection(sink, transport, muted),
       connectionClosed: (c: SimConnection) => {
         this.connections.delete(c);
+        // A client that vanished with the device disabled: the device comes back to the ready screen.
+        this.flushDeferredPunches();
       },
     };
   }

@@ -143,7 +143,7 @@ export class DeviceState {
     this.fingerprints.clear();
   }
 
-  /** The prepared buffer of a template read: u32 total + entries (zk-protocol.md §8.9). */
+  /** The prepared buffer of a template read: u32 total + entries (docs/zk-protocol.md §8.9). */
   templatesBuffer(): Buffer {
     return withTotal(Buffer.concat(this.templates().map((t) => encodeTemplateEntry(t))));
   }
@@ -167,6 +167,17 @@ export class DeviceState {
     this.records.push(r);
   }
 
+  /** Removes the oldest record (a full log about to take a new one). Fresh storage, as in clearAttendance. */
+  dropOldest(): void {
+    if (this.records.length === 0) return;
+    const size = this.profile.attendanceSize;
+    const next = Buffer.alloc(this.att.length);
+    this.att.copy(next, 0, size, this.attLen);
+    this.att = next;
+    this.attLen -= size;
+    this.records.shift();
+  }
+
   clearAttendance(): void {
     // Fresh storage rather than overwriting: a prepared buffer may still view the old one.
     this.att = Buffer.alloc(this.att.length);
@@ -174,7 +185,7 @@ export class DeviceState {
     this.records.length = 0;
   }
 
-  /** The prepared buffer of a download: u32 total_size + records (zk-protocol.md §7.3). A copy. */
+  /** The prepared buffer of a download: u32 total_size + records (docs/zk-protocol.md §7.3). A copy. */
   attendanceBuffer(): Buffer {
     return withTotal(this.att.subarray(0, this.attLen));
   }
@@ -184,12 +195,12 @@ export class DeviceState {
   }
 
   /** GET_FREE_SIZES payload; counts from the state at this moment, skewed by the countsMode fault. */
-  freeSizes(mode: CountsMode): Buffer {
+  freeSizes(mode: CountsMode, wrapAtRecords?: number): Buffer {
     const skew = (n: number): number => (mode === 'zero' ? 0 : mode === 'offByOne' ? n + 1 : n);
     const users = skew(this.userCount);
     const records = skew(this.recordCount);
     const p = this.profile;
-    const recordsCapacity = Math.max(p.recordsCapacity, this.recordCount);
+    const recordsCapacity = wrapAtRecords ?? Math.max(p.recordsCapacity, this.recordCount);
     const usersCapacity = Math.max(p.usersCapacity, this.userCount);
     return encodeFreeSizes({
       users, fingers: skew(this.templateCount), records, opLogs: 0, admins: this.userList.filter((u) => (u.privilege ?? 0) >= 2).length,

@@ -1,8 +1,9 @@
 /**
- * Public types of the device simulator (docs/internal-apis.md, zk-protocol.md §11).
+ * Public types of the device simulator (docs/internal-apis.md, docs/zk-protocol.md §11).
  * Everything a test can pass in or read back is declared here, so the other modules stay internal.
  */
 import type { WallClock, AttendanceInput, UserInput } from '../protocol';
+import type { CommandFaults } from './command-faults';
 
 export type SimProfileName = 'tft' | 'zk6' | 'compact8' | 'tft49';
 export type SimTransports = 'tcp+udp' | 'tcp' | 'udp';
@@ -24,10 +25,10 @@ export type SimNameEncoding = 'utf8' | 'latin1' | 'gbk';
 export type SimUserIds = 'edge' | 'plain';
 
 /**
- * Fault knobs (zk-protocol.md §11.3). All optional; the defaults are a well-behaved device.
+ * Fault knobs (docs/zk-protocol.md §11.3). All optional; the defaults are a well-behaved device.
  * Changeable at any time with `sim.setFaults()` (merged into the current set; pass `undefined` to reset a knob).
  */
-export interface SimFaults {
+export interface SimFaults extends CommandFaults {
   /** TCP only. Default 'separate': one socket.write per packet, setImmediate between packets. */
   writeMode?: WriteMode;
   /** Wait this long between packets (and between responses) instead of setImmediate. Default 0. */
@@ -173,3 +174,4 @@ export interface SimTemplate {
 }
 
 export type { WallClock, AttendanceInput, UserInput };
+export type { CommandFaults, DoorUnlock } from './command-faults';

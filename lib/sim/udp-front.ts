@@ -110,9 +110,16 @@ export class UdpFront {
     this.host.connectionClosed(conn);
   }
 
+  private silent = false;
+
+  /** While set (a restarting device), every datagram is ignored. */
+  setSilent(on: boolean): void {
+    this.silent = on;
+  }
+
   private onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
     const socket = this.socket;
-    if (!socket) return;
+    if (!socket || this.silent) return;
     const pkt = decodePacket(msg);
     if (!pkt) {
       this.host.counters.shortDatagrams++;

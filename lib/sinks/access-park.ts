@@ -1,5 +1,5 @@
 /**
- * The Access target's "park" policy for unknown badges (targets.md §2.6). A punch whose badge has no USERINFO
+ * The Access target's "park" policy for unknown badges (docs/targets.md §2.6). A punch whose badge has no USERINFO
  * row yet (the person was enrolled on the clock before HR added them in ZKTime) waits here, in a small file
  * replaced atomically, and is written once a refresh of the badge map finds the person. After `maxAgeMs` it
  * goes to the error output instead, so nothing waits forever unseen.

@@ -1,5 +1,5 @@
 /**
- * Literal Jet SQL for ZKTime's att2000.mdb (targets.md §2, §3). The Access ODBC driver cannot describe `?`
+ * Literal Jet SQL for ZKTime's att2000.mdb (docs/targets.md §2, §3). The Access ODBC driver cannot describe `?`
  * parameters (node-odbc needs SQLDescribeParam, a Level 2 function the desktop drivers lack) and rejects the
  * BIGINT binding node-odbc uses for JS numbers, so every value is written as a strictly checked literal:
  * integers must be safe integers, text has its `'` doubled (Jet has no backslash escapes) and may not hold control
@@ -179,7 +179,7 @@ export function machinesLayout(table: string, cols: DiscoveredColumn[]): Machine
 
 // ---- CHECKTYPE ----
 
-/** ZKTime's usual letters (targets.md §2.5): 0→I, 1→O, 2→0, 3→1, 4→i, 5→o. */
+/** ZKTime's usual letters (docs/targets.md §2.5): 0→I, 1→O, 2→0, 3→1, 4→i, 5→o. */
 export const DEFAULT_CHECKTYPE_MAP: Readonly<Record<number, string>> = Object.freeze({ 0: 'I', 1: 'O', 2: '0', 3: '1', 4: 'i', 5: 'o' });
 
 export function checkTypeFor(state: number, map: Readonly<Record<number, string>>, fallback: string): { letter: string; known: boolean } {
@@ -258,7 +258,7 @@ export interface CheckinoutValues {
 }
 
 /**
- * Dedupe + insert in one statement (targets.md §3.5): valid Jet SQL (an append from SELECT needs a real FROM
+ * Dedupe + insert in one statement (docs/targets.md §3.5): valid Jet SQL (an append from SELECT needs a real FROM
  * table; USERINFO's row of the resolved USERID is it, exactly one row), and the same text runs on SQLite in the
  * tests. It filters on the USERID already resolved, never on the badge again: a badge on two rows, or spelled in
  * another case, would otherwise insert one row per match. Columns the database does not have are left out;

@@ -1,5 +1,5 @@
 /**
- * ZKTime's att2000.mdb as a target (targets.md §2–§3): punches go into CHECKINOUT the way ZKTime writes them,
+ * ZKTime's att2000.mdb as a target (docs/targets.md §2–§3): punches go into CHECKINOUT the way ZKTime writes them,
  * through ODBC with literal SQL (access-sql.ts says why). `odbc` is an optional dependency, loaded only when
  * an Access target is opened. Production runs on Windows with the Microsoft Access driver; the tests run the
  * same writer through unixODBC + the SQLite ODBC driver on an att2000-shaped schema (dialect 'sqlite').
@@ -100,7 +100,7 @@ export interface AccessSinkStats {
   unknownStates: number;
   /** Records written with the default machine number. */
   defaultMachineNumbers: number;
-  /** Same user and second on two devices: ZKTime's key keeps only the first (targets.md §2.6). */
+  /** Same user and second on two devices: ZKTime's key keeps only the first (docs/targets.md §2.6). */
   keyCollisions: number;
   usersCreated: number;
   /** Punches waiting in the parking lot now. */

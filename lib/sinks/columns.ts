@@ -2,7 +2,7 @@ import type { AttendanceRecord } from '../record';
 
 /**
  * The default table columns shared by the SQL targets (MySQL/MariaDB and SQL Server): snake_case of the
- * canonical fields in design.md §3 order, except `timestamp` → `ts_utc` (says it is UTC, and avoids a
+ * canonical fields in docs/architecture.md §3 order, except `timestamp` → `ts_utc` (says it is UTC, and avoids a
  * keyword) and `id`, not written: it is deviceSn|userId|localTime again, and `id` is the created table's
  * surrogate key. Map `id` to a column (e.g. `record_id`) to store it.
  */

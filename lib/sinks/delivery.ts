@@ -1,5 +1,5 @@
 /**
- * The loop that drives one Sink from its outbox (design.md §4): read a batch (full, or whatever waited for
+ * The loop that drives one Sink from its outbox (docs/architecture.md §4): read a batch (full, or whatever waited for
  * the flush interval), write it, and ack it in the outbox only after the target committed. A transient
  * failure retries the same batch with exponential backoff and jitter while new records keep queueing on
  * disk; a permanent one is bisected until the record(s) the target refuses are isolated, those go to the

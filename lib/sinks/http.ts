@@ -1,5 +1,5 @@
 /**
- * The HTTP target (targets.md §6): one POST of JSON per outbox batch through node:http/node:https (no
+ * The HTTP target (docs/targets.md §6): one POST of JSON per outbox batch through node:http/node:https (no
  * dependency), with an `Idempotency-Key` that is a hash of the sorted ids sent, so a retry of the same batch
  * sends the same key. This module only classifies responses; the delivery loop owns retries and backoff, and
  * reads `retryAfterMs` from the errors thrown here.

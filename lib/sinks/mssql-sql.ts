@@ -1,5 +1,5 @@
 /**
- * Pure T-SQL generation for the SQL Server sink (docs: shared/docs/targets.md §4). No driver import here, so
+ * Pure T-SQL generation for the SQL Server sink (docs/targets.md §4). No driver import here, so
  * the statements, parameter declarations and chunking are unit-testable without a server.
  *
  * Everything emitted is valid on SQL Server 2008 (compatibility level 100): `FROM (VALUES …)`, DATETIME2 and
@@ -12,7 +12,7 @@ import { DEFAULT_COLUMNS } from './columns';
 
 /** sp_executesql takes 2 of the 2,100 parameters a request may carry (error 8003). */
 export const MAX_PARAMS = 2098;
-/** Beyond ~300 rows a VALUES list compiles slowly for no gain (targets.md §4.1). */
+/** Beyond ~300 rows a VALUES list compiles slowly for no gain (docs/targets.md §4.1). */
 export const MAX_ROWS_PER_STATEMENT = 300;
 
 /** SQL Server identifiers (sysname) hold up to 128 characters. */
@@ -69,7 +69,7 @@ export const DEFAULT_MAPPING: Readonly<Record<keyof AttendanceRecord, string | n
 /** Types of the table the sink creates; limits follow the record's JSON Schema. */
 const CREATE_TYPES: Readonly<Record<keyof AttendanceRecord, { sql: string; col: Omit<MssqlColumn, 'field' | 'name'> }>> = {
   id: { sql: 'NVARCHAR(200) NULL', col: { kind: 'text', maxLength: 200, unicode: true, nullable: true } },
-  // Binary collation on the key text so PINs that differ only in case stay distinct (targets.md §4.3).
+  // Binary collation on the key text so PINs that differ only in case stay distinct (docs/targets.md §4.3).
   deviceSn: { sql: 'NVARCHAR(64) COLLATE Latin1_General_BIN2 NOT NULL', col: { kind: 'text', maxLength: 64, unicode: true, nullable: false } },
   userId: { sql: 'NVARCHAR(24) COLLATE Latin1_General_BIN2 NOT NULL', col: { kind: 'text', maxLength: 24, unicode: true, nullable: false } },
   localTime: { sql: 'DATETIME2(0) NOT NULL', col: { kind: 'time', timeType: 'datetime2(0)', nullable: false } },

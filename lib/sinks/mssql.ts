@@ -1,5 +1,5 @@
 /**
- * SQL Server target (targets.md §4): the same table contract as MySQL (default dbo.attendance_log, unique key
+ * SQL Server target (docs/targets.md §4): the same table contract as MySQL (default dbo.attendance_log, unique key
  * (device_sn, user_id, local_time)), written with `INSERT … SELECT … WHERE NOT EXISTS` chunks inside one
  * transaction per batch. SQL generation lives in mssql-sql.ts; this file owns the pool, the transaction and the
  * error classification.
@@ -161,7 +161,7 @@ function settings(o: MssqlSinkOptions): ConnSettings {
   };
 }
 
-// ---- error classification (targets.md §1) ----
+// ---- error classification (docs/targets.md §1) ----
 
 export type MssqlErrorClass = 'duplicate' | 'transient' | 'data' | 'config';
 
@@ -340,7 +340,7 @@ export function createMssqlSink(options: MssqlSinkOptions, logger?: SinkLogger):
   }
 
   /**
-   * One chunk with the fallbacks of targets.md §4.2: a duplicate-key error (a concurrent writer won the race)
+   * One chunk with the fallbacks of docs/targets.md §4.2: a duplicate-key error (a concurrent writer won the race)
    * retries once, then goes row by row counting 2627/2601 as already written; a data error splits the chunk in
    * halves until the bad record is alone, and rejects it. After an error that made the server end the
    * transaction, nothing more runs in it: `ended` turns that into a TransactionEnded for writeBatch.

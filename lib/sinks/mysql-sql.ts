@@ -1,5 +1,5 @@
 /**
- * Pure SQL generation and value conversion for the MySQL/MariaDB sink (targets.md §5): identifiers,
+ * Pure SQL generation and value conversion for the MySQL/MariaDB sink (docs/targets.md §5): identifiers,
  * column mapping, the default table's DDL, the multi-row idempotent INSERT, chunking and error classes.
  * No connection here, so all of it is unit-tested without a server.
  */
@@ -18,7 +18,7 @@ export interface MysqlColumn {
 
 export const MYSQL_DEFAULT_TABLE = 'attendance_log';
 
-/** targets.md §1: identifiers come from the node config only and must match this before being quoted. */
+/** docs/targets.md §1: identifiers come from the node config only and must match this before being quoted. */
 export const SAFE_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 
 /** The fields of the unique key that makes re-writes no-ops; they must always be mapped. */
@@ -27,7 +27,7 @@ export const MYSQL_KEY_FIELDS: readonly MysqlField[] = ['deviceSn', 'userId', 'l
 /** Default mapping: the SQL targets' shared columns (lib/sinks/columns.ts). */
 export const DEFAULT_MYSQL_COLUMNS: Readonly<Record<MysqlField, string | null>> = DEFAULT_COLUMNS;
 
-// Column order of the created table and of the INSERT: the canonical order (design.md §3).
+// Column order of the created table and of the INSERT: the canonical order (docs/architecture.md §3).
 const FIELD_ORDER: readonly MysqlField[] = [
   'id', 'deviceSn', 'deviceName', 'site', 'deviceHost', 'userId', 'uid', 'localTime', 'timestamp', 'tz',
   'state', 'direction', 'verify', 'verifyMethod', 'workCode', 'source', 'receivedAt',
@@ -187,7 +187,7 @@ export function buildInsertSql(table: string, columns: readonly MysqlColumn[], r
 }
 
 /**
- * Bulk path (targets.md §5.5, made safe): one `LOAD DATA LOCAL INFILE … IGNORE` straight into the table,
+ * Bulk path (docs/targets.md §5.5, made safe): one `LOAD DATA LOCAL INFILE … IGNORE` straight into the table,
  * inside the batch's transaction. IGNORE (implied by LOCAL anyway: the server cannot stop the client's
  * stream) skips duplicate keys with one 1062 warning each, but would also turn a too-long value or a bad
  * date into a warning and a stored, altered row. So the sink commits only when the warnings are exactly the
@@ -396,7 +396,7 @@ export function recordKey(r: AttendanceRecord): string {
 }
 
 export interface ChunkLimits {
-  /** Rows per statement (targets.md §5.2: 1,000). */
+  /** Rows per statement (docs/targets.md §5.2: 1,000). */
   maxRows: number;
   /** Bytes of parameter data per statement, kept well under max_allowed_packet. */
   maxBytes: number;
@@ -437,7 +437,7 @@ export function planChunks(rows: readonly (readonly MysqlValue[])[], limits: Chu
 }
 
 /**
- * What a failure means for delivery (targets.md §1):
+ * What a failure means for delivery (docs/targets.md §1):
  * - transient: the server is unreachable, restarting or busy (deadlock, lock wait): retry the batch;
  * - data: this statement's rows cannot be stored as they are: split to find the record(s), reject those;
  * - config: the table, a column, the database or a privilege is wrong: hold everything and say what to fix.

@@ -1,5 +1,5 @@
 /**
- * MySQL / MariaDB target (targets.md §5): a small mysql2 pool, multi-row idempotent INSERTs in one
+ * MySQL / MariaDB target (docs/targets.md §5): a small mysql2 pool, multi-row idempotent INSERTs in one
  * transaction per batch, counts from the server's answer, times as strings. SQL text comes from
  * mysql-sql.ts; this file owns connections, introspection and turning driver errors into SinkErrors.
  */
@@ -46,7 +46,7 @@ export interface MysqlSinkOptions {
   columns?: MysqlColumnMap;
   /** CREATE TABLE IF NOT EXISTS on open (mysql-sql.ts buildCreateTableSql). Default false. */
   createTable?: boolean;
-  /** Rows per INSERT statement. Default 1000 (targets.md §5.2). */
+  /** Rows per INSERT statement. Default 1000 (docs/targets.md §5.2). */
   rowsPerStatement?: number;
   /** Pool size. Default 2: one batch in flight per sink, plus a spare while a dead connection is replaced. */
   connectionLimit?: number;
@@ -146,7 +146,7 @@ export function createMysqlSink(options: MysqlSinkOptions, logger?: SinkLogger):
         database: options.database,
         connectionLimit: Math.max(1, options.connectionLimit ?? 2),
         connectTimeout: options.connectTimeoutMs ?? 10000,
-        // targets.md §5.4: without FOUND_ROWS, affectedRows counts rows inserted (a duplicate whose
+        // docs/targets.md §5.4: without FOUND_ROWS, affectedRows counts rows inserted (a duplicate whose
         // ON DUPLICATE KEY UPDATE changes nothing counts 0; with FOUND_ROWS it would count 1).
         flags: ['-FOUND_ROWS'],
         // Times travel as strings both ways; no Date ever meets the process zone.
@@ -449,7 +449,7 @@ export function createMysqlSink(options: MysqlSinkOptions, logger?: SinkLogger):
       }
     },
     write(batch: AttendanceRecord[]): Promise<SinkWriteResult> {
-      // One batch in flight per sink (targets.md §5.4): later calls wait for the earlier ones.
+      // One batch in flight per sink (docs/targets.md §5.4): later calls wait for the earlier ones.
       const run = chain.then(() => writeBatch(batch));
       chain = run.catch(() => undefined);
       return run;

@@ -1,5 +1,5 @@
 /**
- * The durable outbox of one sink node (design.md §4): records are appended to NDJSON segment files and
+ * The durable outbox of one sink node (docs/architecture.md §4): records are appended to NDJSON segment files and
  * fsynced before the caller acknowledges its input; the delivery loop reads batches in order and acks each
  * one after the target committed it. The committed position lives in `ack.json`, replaced atomically
  * (tmp + fsync + rename + directory fsync), so after any crash the outbox resumes at the last ack and

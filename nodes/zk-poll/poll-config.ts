@@ -2,6 +2,8 @@
  * zk-poll's flow-JSON properties → typed settings, and where its devices come from. No Node-RED runtime
  * here, so it is testable on its own and the node file stays a thin adapter.
  */
+import * as os from 'os';
+import * as path from 'path';
 import type { NodeDef } from 'node-red';
 import type { DeviceConfig } from '../../lib/device';
 import { FleetSource, FleetSourceDef, FleetSourceMode, fleetSource } from '../../lib/fleet';
@@ -54,4 +56,9 @@ export function pollSettings(def: Partial<ZkPollDef>, creds: ZkPollCredentials):
 /** True when a fleet text carries comm keys, which then sit in the flow file (warned about at start). */
 export function fleetTextHasCommKeys(list: DeviceConfig[], sharedKey: number | undefined): boolean {
   return list.some((d) => d.commKey !== 0 && d.commKey !== (sharedKey ?? 0));
+}
+
+/** Where a zk-poll node keeps its cursors, one directory per node id (zk-command's safe clear reads them). */
+export function pollCursorDir(userDir: string | undefined, pollNodeId: string): string {
+  return path.join(userDir || os.tmpdir(), 'punchflow', 'cursors', pollNodeId);
 }

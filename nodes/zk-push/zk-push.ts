@@ -1,5 +1,5 @@
 /**
- * zk-push: receives punches from devices that push over HTTP (ADMS/iclock, field-notes §5). lib/push does
+ * zk-push: receives punches from devices that push over HTTP (ADMS/iclock, docs/adms.md). lib/push does
  * the protocol; this file adapts it to Node-RED: where it listens (RED.httpNode under a base path, or its
  * own port), where its journal and state live (the user directory), and what goes to which output.
  * Output 1: the records of each ATTLOG post (an array), from the journal. Output 2: device status events,

@@ -1,5 +1,5 @@
 /**
- * Debian's headless Chromium driven by playwright-core (node-red-notes §13). No browser download:
+ * Debian's headless Chromium driven by playwright-core. No browser download:
  * the system binary (/usr/bin/chromium, or CHROMIUM_PATH) with the flags that work on our machines.
  *
  * Without a Chromium the browser suites skip with a reason, except under CI=true, where a missing
@@ -58,7 +58,7 @@ export async function launchChromium(): Promise<Browser> {
 }
 
 /**
- * Console messages we accept (node-red-notes §13): the browser's own favicon/manifest fetches, and two of
+ * Console messages we accept: the browser's own favicon/manifest fetches, and two of
  * node-red-dashboard 3's own: "SideNav 'left' is not available" with a single tab, and the 404 of its
  * `loading.html` placeholder (ng-include of a file its 3.6.6 package does not ship). Page errors are never
  * accepted.

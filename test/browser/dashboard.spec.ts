@@ -1,6 +1,6 @@
 /**
  * The demo's dashboard tab (flows/demo.json, node-red-dashboard 3 at /ui) in headless Chromium against
- * three simulated devices (issue 5, "Must show"): one row per device, a device taken off the network
+ * three simulated devices: one row per device, a device taken off the network
  * turns red within the heartbeat period and green again once it is back, no page errors. Saves the
  * dashboard screenshot used in the README.
  */

@@ -1,5 +1,5 @@
 /**
- * The Node-RED editor in headless Chromium (issue 5, "Must show"): the PunchFlow palette, every node's
+ * The Node-RED editor in headless Chromium: the PunchFlow palette, every node's
  * edit dialog with a bad value flagged, zk-device's Test connection against a simulated device, no page
  * errors. Saves the editor screenshots used in the README (docs/screenshots/).
  */
@@ -46,6 +46,8 @@ function editorFlow(port: number, dataDir: string): FlowNode[] {
     node('zk-sink', { id: 'sink1', z: 'tab1', dir: dataDir, x: 620, y: 140, wires: [[], []] }),
     // Devices in push mode (ADMS) post to Node-RED's own HTTP server: no port of its own.
     ...(HAS_PUSH ? [node('zk-push', { id: 'push1', z: 'tab1', listen: 'node', basePath: '/iclock', x: 170, y: 260, wires: [['dedupe1'], []] })] : []),
+    // Runs only on input: the dialog is what is tested here.
+    node('zk-command', { id: 'cmd1', z: 'tab1', device: 'dev1', action: 'clear', allowClear: true, pollNode: 'poll1', x: 170, y: 340, wires: [[], []] }),
   ];
 }
 
@@ -191,6 +193,23 @@ describe('browser: Node-RED editor', function () {
     await openEditor('push1');
     await expectFlagged('#node-input-delay', '0');
     await expectFlagged('#node-input-basePath', '/iclock?x=1');
+    await closeEditor();
+  });
+
+  it('zk-command: the dialog offers the zk-poll nodes for the safe clear, shows the fields of the action, flags bad values', async () => {
+    await openEditor('cmd1');
+    const polls = await page.$$eval('#node-input-pollNode option', (els) => els.map((o) => (o as HTMLOptionElement).value));
+    assert.deepEqual(polls, ['', 'poll1']);
+    assert.equal(await page.locator('#node-input-pollNode').inputValue(), 'poll1');
+    assert.equal(await page.locator('#node-input-allowClear').isChecked(), true);
+    assert.equal(await page.locator('#node-input-allowUnlock').isChecked(), false);
+    assert.equal(await page.locator('.zk-command-row-unlock').isVisible(), false);
+    await page.selectOption('#node-input-action', 'unlock');
+    assert.equal(await page.locator('.zk-command-row-unlock').isVisible(), true);
+    assert.equal(await page.locator('.zk-command-row-poll').isVisible(), false);
+    await expectFlagged('#node-input-unlockSeconds', '61');
+    await page.selectOption('#node-input-action', 'syncClock');
+    await expectFlagged('#node-input-threshold', '-1');
     await closeEditor();
   });
 

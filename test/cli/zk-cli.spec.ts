@@ -446,7 +446,7 @@ describe(`zk command line (child process: ${USE_DIST ? 'dist/bin/zk.js' : 'ts-no
       for (const args of [['frobnicate'], ['fetch'], ['fetch', '127.0.0.1', '--bogus'], []]) {
         const r = await run(args);
         assert.equal(r.code, 2, args.join(' '));
-        assert.match(r.stderr, /^zk: .+\nusage: zk <sim\|info\|users\|fetch\|live>/, args.join(' '));
+        assert.match(r.stderr, /^zk: .+\nusage: zk <sim\|info\|users\|fetch\|live[|>]/, args.join(' '));
         assert.ok(!/\n\s+at /.test(r.stderr), 'no stack trace');
       }
       const h = await run(['--help']);

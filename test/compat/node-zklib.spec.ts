@@ -1,5 +1,5 @@
 /**
- * node-zklib@1.3.0 against the simulator (zk-protocol.md §11.2): it must read info, users, every attendance
+ * node-zklib@1.3.0 against the simulator (docs/zk-protocol.md §11.2): it must read info, users, every attendance
  * record and live punches, over TCP (tft) and over UDP (zk6, after TCP is refused).
  *
  * What node-zklib needs from the device (found by reading its source and running it here):
@@ -11,8 +11,8 @@
  * - It pipelines all 1504s at once (65,472-byte chunks): 30,000 records (1,200,004 bytes) give 19 chunks.
  * - Direct DATA replies (users here: 4 + 12 × 72 = 868 ≤ 1024) cost it a fixed 1 s of silence.
  * - Its chunk 'data' listener is never removed, so getRealTimeLogs() on a connection that already downloaded
- *   attendance never installs its event listener (pitfall #4): live events use a fresh connection.
- * - userIds are cut to 9 characters (pitfall #8): compared within that limit, truncation asserted.
+ *   attendance never installs its event listener (docs/zk-protocol.md §10 #4): live events use a fresh connection.
+ * - userIds are cut to 9 characters (docs/zk-protocol.md §10 #11): compared within that limit, truncation asserted.
  * - Names are decoded as 7-bit ASCII: non-ASCII names come out mangled (asserted as such).
  * - Times are built with new Date(y, m, d, …) in the host's zone: compared the same way.
  * - UDP: only used when TCP connect fails with ECONNREFUSED (tcpMode 'refuse'); needs directReplyMaxBytes 0
@@ -147,7 +147,7 @@ describe('compat: node-zklib 1.3.0 reads the simulator', function () {
       await new Promise((r) => setTimeout(r, 20)); // let the REG_EVENT ACK pass first
       const p1 = sim.punch({ userId: sim.users[1].userId, verify: 1, state: 0 });
       await waitFor(() => events.length === 1);
-      await new Promise((r) => setTimeout(r, 60)); // one event per read (§11.2 pyzk item 8 applies here too)
+      await new Promise((r) => setTimeout(r, 60)); // one event per read (two events in one read would be decoded as one body)
       const p2 = sim.punch({ userId: long, verify: 15, state: 1 });
       await waitFor(() => events.length === 2);
       assert.equal(events[0].userId, p1.userId);

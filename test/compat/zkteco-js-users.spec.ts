@@ -1,6 +1,6 @@
 /**
  * zkteco-js@1.7.2 (proven on real devices) writes and deletes users on the simulator, and reads back what our
- * client wrote (zk-protocol.md §11.2). What it needs and what it cannot carry, from its source:
+ * client wrote (docs/zk-protocol.md §11.2). What it needs and what it cannot carry, from its source:
  * - TCP only for setUser/deleteUser/getUsers on the 72-byte layout (tft profile).
  * - setUser(uid, userId, name, password, role, cardNo): the caller picks the uid (1–3000); userId at most
  *   9 characters; the card number is written as a u16 (larger numbers lose their high bits); group is 0.

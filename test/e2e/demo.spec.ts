@@ -32,7 +32,7 @@ function readOutput(dir: string): FileRecord[] {
   return out;
 }
 
-/** The ids the simulators' logs stand for (design.md §3: deviceSn|userId|localTime). */
+/** The ids the simulators' logs stand for (docs/architecture.md §3: deviceSn|userId|localTime). */
 function expectedIds(sims: ZkSimulator[]): string[] {
   return sims.flatMap((s) => s.records.map((r) => `${s.serial}|${r.userId}|${formatWallClock(r.time)}`));
 }

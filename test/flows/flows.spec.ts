@@ -32,7 +32,7 @@ function coreTypes(dir: string, out = new Set<string>()): Set<string> {
   for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
     const p = path.join(dir, e.name);
     if (e.isDirectory()) coreTypes(p, out);
-    else if (e.name.endsWith('.html')) for (const m of fs.readFileSync(p, 'utf8').matchAll(/registerType\(\s*['"]([\w-]+)['"]/g)) out.add(m[1]);
+    else if (e.name.endsWith('.html')) for (const m of fs.readFileSync(p, 'utf8').matchAll(/registerType\(\s*['"]([\w -]+)['"]/g)) out.add(m[1]);
   }
   return out;
 }
@@ -70,7 +70,7 @@ describe('flows/ (production flows)', () => {
         for (const n of nodes) {
           if (n.type === 'tab') continue;
           assert.ok(CORE.has(n.type) || OURS.has(n.type) || dash.has(n.type), `${n.id}: unknown or wrong-generation type ${n.type}`);
-          assert.notEqual(n.type, 'ui_base', 'ui_base renders a blank page when shipped partially (node-red-notes §11)');
+          assert.notEqual(n.type, 'ui_base', 'ui_base renders a blank page when shipped partially');
           if (dash === DASH1 && n.type.startsWith('ui_')) assert.ok(['ui_template', 'ui_chart', 'ui_tab', 'ui_group'].includes(n.type), n.type);
         }
       });
@@ -239,4 +239,32 @@ describe('flows/: readable in the editor', () => {
       assert.deepEqual(back, []);
     });
   }
+});
+
+describe('MQTT sink flow: the fleet dashboard from the retained status topics', () => {
+  type Row = Record<string, unknown>;
+  const nodes = readFlow('sink-mqtt.json');
+  const fn = nodes.find((n) => n.type === 'function' && n.name === 'device table');
+  const store = new Map<string, unknown>();
+  const flow = { get: (k: string) => store.get(k), set: (k: string, v: unknown) => void store.set(k, v) };
+  const node = { status: () => undefined };
+  const run = new Function('msg', 'flow', 'node', String(fn?.func)) as (msg: Record<string, unknown>, f: typeof flow, n: typeof node) => { payload: Row[] } | null;
+
+  it('one row per device of every shard from punchflow/status/#; records taken from the broker count as new', () => {
+    assert.ok(fn, 'the sink flow has a "device table" function');
+    const statusIn = nodes.find((n) => n.type === 'mqtt in');
+    assert.equal(statusIn?.topic, 'punchflow/status/#');
+    assert.ok(statusIn?.wires?.[0].includes(fn.id), 'the status topics reach the device table');
+    const consumer = nodes.find((n) => n.type === 'zk-mqtt-in');
+    assert.ok(consumer?.wires?.[0].includes(fn.id), 'the records reach the device table');
+    // Two devices of two capture shards, as retained status messages (mqtt in with JSON output).
+    run({ topic: 'punchflow/status/SN1', payload: { state: 'online', deviceSn: 'SN1', deviceName: 'Door 1', site: 'Site 0', deviceHost: '10.0.0.1:4370', newRecords: 0 } }, flow, node);
+    run({ topic: 'punchflow/status/SN2', payload: { state: 'offline', deviceSn: 'SN2', deviceName: 'Door 2', site: 'Site 1', deviceHost: '10.0.0.2:4370', lastError: 'timeout' } }, flow, node);
+    const rec = { id: 'SN1|7|2024-05-01T08:00:01', localTime: '2024-05-01T08:00:01', deviceSn: 'SN1', deviceName: 'Door 1', site: 'Site 0', deviceHost: '10.0.0.1:4370', source: 'live' };
+    const out = run({ topic: 'punchflow/records/Site 0/SN1', payload: [rec] }, flow, node);
+    assert.deepEqual(out?.payload.map((r) => [r.serial, r.state, r.newRecords, r.lastError]), [
+      ['SN1', 'online', 1, ''],
+      ['SN2', 'offline', 0, 'timeout'],
+    ]);
+  });
 });

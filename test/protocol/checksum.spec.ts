@@ -3,7 +3,7 @@ import { zkChecksum } from '../../lib/protocol';
 import { Rng, unhex } from '../support/prng';
 
 /**
- * Independent reference for the ones'-complement sum (zk-protocol.md §2.4): folds the carry after every
+ * Independent reference for the ones'-complement sum (docs/zk-protocol.md §2.4): folds the carry after every
  * word, so the accumulator never exceeds 17 bits whatever the packet size.
  */
 function referenceChecksum(p: Uint8Array): number {

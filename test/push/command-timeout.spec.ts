@@ -1,5 +1,5 @@
 /**
- * The command channel's ends (field-notes §5.4): a command sent on a heartbeat and never answered times
+ * The command channel's ends (docs/adms.md §5): a command sent on a heartbeat and never answered times
  * out, leaves the queue and is reported; one answered in time is never reported as timed out; a result
  * nobody asked for is 'unmatched' and harms nothing. Time goes through PushServer.sweep(nowMs).
  */

@@ -1,5 +1,5 @@
 /**
- * At-least-once delivery (field-notes §5.5): a crash right after the journal write loses nothing; a server
+ * At-least-once delivery (docs/adms.md §6): a crash right after the journal write loses nothing; a server
  * that fails before OK gets the same batch again from the (simulated) device.
  */
 import { strict as assert } from 'assert';

@@ -1,5 +1,5 @@
 /**
- * The offline sweep of zk-push (field-notes §5.6: online while requests arrive within a few `Delay`
+ * The offline sweep of zk-push (docs/adms.md §7: online while requests arrive within a few `Delay`
  * periods). Time is driven through the public API with explicit clocks (DeviceBook.sweep(nowMs),
  * PushServer.sweep(nowMs)), never by waiting for the threshold.
  */

@@ -25,7 +25,7 @@ function ok(r: ReturnType<typeof toCanonicalRecord>): AttendanceRecord {
 }
 
 describe('record/canonical', () => {
-  it('builds the full record of design.md §3', () => {
+  it('builds the full record of docs/architecture.md §3', () => {
     const r = toCanonicalRecord(polled({ workCode: 7 }), ctx);
     assert.ok(r.ok);
     assert.equal(r.timeFlag, null);

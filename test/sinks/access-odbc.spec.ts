@@ -65,7 +65,7 @@ suite(`access sink through unixODBC + SQLite3 ODBC${missing ? ` (skipped: ${miss
         if (m.type === 'text') assert.equal(odbcCols[i].size, m.size / 2, `${t}.${m.name} size`);
       });
     }
-    // What the writer will rely on, as targets.md §2.2 documents it.
+    // What the writer will rely on, as docs/targets.md §2.2 documents it.
     const l = checkinoutLayout('CHECKINOUT', toDiscovered(await mirror.conn.columns(null, null, 'CHECKINOUT', null)));
     assert.deepEqual([l.checkType?.size, l.sensorId?.size, l.sn?.size, l.workCode?.kind, l.workCode?.size, l.memoinfo?.size], [1, 5, 20, 'text', 24, 30]);
     const u = userinfoLayout('USERINFO', toDiscovered(await mirror.conn.columns(null, null, 'USERINFO', null)));

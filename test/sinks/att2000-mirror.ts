@@ -1,7 +1,7 @@
 /**
- * An att2000-shaped SQLite database for the Access writer's tests (targets.md §3.7), built from the real
+ * An att2000-shaped SQLite database for the Access writer's tests (docs/targets.md §3.7), built from the real
  * fixture: column names, order, types and text sizes come from reading ../shared/fixtures/att2000-sample.mdb
- * with mdb-reader; keys, NOT NULL and defaults (which mdb-reader does not expose) follow targets.md §2.2/§2.3.
+ * with mdb-reader; keys, NOT NULL and defaults (which mdb-reader does not expose) follow docs/targets.md §2.2/§2.3.
  * The fixture's rows are copied in too, so tests start from the data ZKTime wrote.
  */
 import * as fs from 'node:fs';

@@ -1,11 +1,11 @@
 /**
- * An in-process fake SQL Server (targets.md §4.9) on 127.0.0.1: just enough TDS 7.4 for mssql/tedious to log in
+ * An in-process fake SQL Server (docs/targets.md §4.6) on 127.0.0.1: just enough TDS 7.4 for mssql/tedious to log in
  * without TLS, run SQL batches and sp_executesql RPCs, and begin/commit/rollback transactions. Every request is
  * decoded (UCS-2 SQL text, parameter names, wire types and values) and handed to a test-supplied handler, which
  * answers with a row count, a result set or an error token.
  *
  * Packet framing and the PRELOGIN payload are written here rather than deep-required from tedious/lib (the
- * targets.md PoC did that): the framing is a few lines, and it keeps the test independent of tedious internals.
+ * first prototype did that): the framing is a few lines, and it keeps the test independent of tedious internals.
  * Transactions follow the TDS and SQL Server documentation: BEGIN/COMMIT/ROLLBACK answer with the transaction
  * ENVCHANGE tokens (types 8, 9, 10); an error SQL Server documents as ending the transaction (a deadlock victim,
  * 1205; conversion errors such as 241/242/245, which abort the batch and roll back even with XACT_ABORT OFF)

@@ -1,9 +1,9 @@
 /**
- * Nothing lost, nothing doubled (issue 4, "Must show" (a)): MariaDB goes away in the middle of a 50,000-record
+ * Nothing lost, nothing doubled: MariaDB goes away in the middle of a 50,000-record
  * stream flowing through the outbox, the delivery loop and the MySQL sink, and comes back. Every record must
  * then be in the table exactly once.
  *
- * The outage lasts PUNCHFLOW_MYSQL_OUTAGE_MS (default 5000 ms so CI stays quick; the issue's figure is
+ * The outage lasts PUNCHFLOW_MYSQL_OUTAGE_MS (default 5000 ms so CI stays quick; a figure worth a manual run is
  * 30000: `PUNCHFLOW_MYSQL_OUTAGE_MS=30000 npm run -s test:some -- test/sinks/mysql-outage.spec.ts`).
  */
 import { strict as assert } from 'assert';

@@ -130,6 +130,8 @@ describe('outbox', function () {
   });
 
   it('survives SIGKILL at any point: every acknowledged append is replayed, nothing parsed as garbage', async function () {
+    // Six child processes, each compiled by ts-node: on a busy 2-core machine that alone can take a minute.
+    this.timeout(240_000);
     for (const mode of ['append', 'consume']) {
       for (let round = 0; round < 3; round++) {
         const d = fs.mkdtempSync(path.join(dir, 'kill-'));

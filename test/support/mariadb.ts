@@ -1,5 +1,5 @@
 /**
- * A throwaway MariaDB for the MySQL sink tests and bench/sink (targets.md §5.7): the Debian server binaries,
+ * A throwaway MariaDB for the MySQL sink tests and bench/sink (docs/targets.md §5.7): the Debian server binaries,
  * a fresh data directory under the temp dir, TCP on 127.0.0.1 with a free port, a database and a real
  * password user (mysql2 talks TCP + password, as customers' installs do; root stays on the socket).
  *

@@ -1,5 +1,5 @@
 /**
- * node-red-node-test-helper wired to the node-red dev dependency (node-red-notes §9), with a temporary
+ * node-red-node-test-helper wired to the node-red dev dependency (helper.init with its path), with a temporary
  * user directory per suite so cursors and other state stay out of the repo.
  */
 import * as fs from 'fs';

@@ -1,7 +1,7 @@
 'use strict';
 // Child process for test/pack.spec.ts: embeds the Node-RED found at argv[2] with the user directory argv[3]
 // (where the packed tarball was installed), deploys the flow file argv[4] if given, and prints one JSON line:
-// {port, missing, errors}. A child, because RED.stop() is final for a process (node-red-notes §10) and the
+// {port, missing, errors}. A child, because RED.stop() is final for a process (Node-RED cannot start again in it) and the
 // main mocha process may embed its own runtime. It stops on SIGTERM or when stdin closes.
 const http = require('http');
 const path = require('path');

@@ -130,16 +130,19 @@ describe('users: push devices (ADMS command queue)', function () {
   });
 
   it('the push wait is for progress, not a total: a sync longer than the wait finishes while answers keep coming', async () => {
-    // One command per poll every 25 ms: 60 users take ≥ 60 polls (1.5 s), far past the 500 ms wait.
-    r = await rig(500, 1);
+    // One command per poll every 25 ms: 160 users take ≥ 160 polls (4 s), twice the 2 s wait. The wait is
+    // generous so that a busy machine's pause between two answers does not pass for a silent device.
+    r = await rig(2000, 1);
     const d = new PushDevice({ url: r.url, serial: 'PS1', users: 0, pollMs: 25, errorDelayMs: 20 });
     d.start();
     devices.push(d);
     await d.ready;
-    const list = parseMasterList(Array.from({ length: 60 }, (_, i) => ({ userId: String(500 + i), name: `S${i}` })));
+    const list = parseMasterList(Array.from({ length: 160 }, (_, i) => ({ userId: String(500 + i), name: `S${i}` })));
+    const started = Date.now();
     const rep = await syncDevice(r.users.device('PS1'), list, { missing: 'leave' });
-    assert.deepEqual([rep.added.length, rep.failed], [60, []]);
-    assert.ok(d.stats.polls >= 60, `${d.stats.polls} polls`);
+    assert.deepEqual([rep.added.length, rep.failed], [160, []]);
+    assert.ok(d.stats.polls >= 160, `${d.stats.polls} polls`);
+    assert.ok(Date.now() - started > 2000, 'the sync lasted longer than the wait (else this proves nothing)');
   });
 
   it('copies templates byte for byte with DATA UPDATE FINGERTMP', async () => {
