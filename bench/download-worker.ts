@@ -40,7 +40,7 @@ async function runOurs(host: string, port: number): Promise<Omit<WorkerResult, '
 async function runNodeZklib(host: string, port: number): Promise<Omit<WorkerResult, 'client' | 'rssBeforeMiB' | 'peakRssMiB'>> {
   // node-zklib logs to the console; keep the bench's stdout to our one JSON line.
   console.log = () => undefined;
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only in the worker that measures it
   const ZKLib = require('node-zklib') as new (ip: string, port: number, timeout: number, inport: number) => ZkLibInstance;
   const z = new ZKLib(host, port, 20000, 5200);
   await z.createSocket();

@@ -15,7 +15,7 @@
  *   PUNCHFLOW_RESET_FLOWS=1  deploy flows/demo.json again even if the flows were edited in the editor
  *   PUNCHFLOW_LOG_LEVEL      Node-RED console log level, default warn
  */
-const crypto = require('crypto');
+const { createHash } = require('crypto');
 const fs = require('fs');
 const path = require('path');
 
@@ -65,7 +65,7 @@ function mysqlFromUrl(raw) {
   };
 }
 
-const sha = (text) => crypto.createHash('sha256').update(text).digest('hex');
+const sha = (text) => createHash('sha256').update(text).digest('hex');
 
 function writeAtomic(file, text) {
   const tmp = `${file}.${process.pid}.tmp`;

@@ -35,6 +35,7 @@ export function privilegeLabel(p: number): string {
 
 /** Columns padded to the widest cell; control characters in device text are shown as '?'. */
 export function textTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  // eslint-disable-next-line no-control-regex -- control characters are what it replaces
   const clean = (s: string) => s.replace(/[\u0000-\u001f\u007f]/g, '?');
   const all = [header, ...rows].map((r) => r.map(clean));
   const widths = header.map((_, i) => Math.max(...all.map((r) => [...(r[i] ?? '')].length)));
@@ -98,5 +99,6 @@ export function infoSummary(i: InfoLike): string {
   if (i.counts.faces !== null) rows.push(['Faces', usage(i.counts.faces, i.capacity.faces)]);
   rows.push(['Device time', `${dash(i.deviceTime)} (read in ${i.tz})`], ['Clock drift', drift(i.clockDriftSec)]);
   const w = Math.max(...rows.map(([k]) => k.length)) + 1;
+  // eslint-disable-next-line no-control-regex -- control characters are what it replaces
   return rows.map(([k, v]) => `${(k + ':').padEnd(w)} ${v.replace(/[\u0000-\u001f\u007f]/g, '?')}`).join('\n') + '\n';
 }

@@ -26,6 +26,7 @@ export function sqlInt(n: unknown, what: string, min = -2147483648, max = 214748
   return String(n);
 }
 
+// eslint-disable-next-line no-control-regex -- the control characters a literal may not carry
 const CONTROL = /[\u0000-\u001f\u007f]/;
 /** The Microsoft Access driver's statement limit (characters). */
 export const MAX_STATEMENT_CHARS = 65_000;

@@ -45,6 +45,7 @@ export interface MqttSinkOptions {
  * subscriber matches, so they become `_`; an empty value is `_` (an empty level is legal but easy to miss).
  */
 export function topicLevel(value: string | null | undefined): string {
+  // eslint-disable-next-line no-control-regex -- NUL is one of the characters a topic level may not hold
   const v = (value ?? '').replace(/[+#/\u0000]/g, '_');
   return v.length > 0 ? v : '_';
 }

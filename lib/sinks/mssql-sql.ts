@@ -311,7 +311,7 @@ export function columnValue(col: MssqlColumn, record: AttendanceRecord): { ok: t
       const s = String(raw);
       const len = s.length; // UTF-16 code units: what NVARCHAR(n) counts
       if (len > (col.maxLength ?? 4000)) return { ok: false, reason: `${col.field}: ${len} characters, column ${col.name} holds ${col.maxLength}` };
-      if (!col.unicode && /[^\x00-\x7f]/.test(s)) {
+      if (!col.unicode && /[\u0080-\uffff]/.test(s)) {
         return { ok: false, reason: `${col.field}: non-ASCII text, but column ${col.name} is VARCHAR (the code page would change it)` };
       }
       return { ok: true, value: s };

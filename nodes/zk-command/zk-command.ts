@@ -16,7 +16,7 @@ import {
 } from './command-config';
 import { DeliveryCheck, checkDelivered } from './cursor-check';
 
-interface ZkCommandNode extends Node<ZkCommandCredentials> {}
+type ZkCommandNode = Node<ZkCommandCredentials>;
 
 /** What one device's action produced (payload of an output-1 message). */
 interface DeviceOutcome {

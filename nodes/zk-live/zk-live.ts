@@ -14,7 +14,7 @@ import { LiveStatusView } from './live-status';
 import { startErrorReporter } from '../shared/errors';
 import { nodeLogger, stateDir, tellKeptState } from '../shared/runtime';
 
-interface ZkLiveNode extends Node<ZkLiveCredentials> {}
+type ZkLiveNode = Node<ZkLiveCredentials>;
 
 /** One device's capture and how to give its session back. */
 interface Running {

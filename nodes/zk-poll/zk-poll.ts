@@ -13,7 +13,7 @@ import { ProgressStatus } from './progress-status';
 import { startErrorReporter } from '../shared/errors';
 import { nodeLogger, tellKeptState } from '../shared/runtime';
 
-interface ZkPollNode extends Node<ZkPollCredentials> {}
+type ZkPollNode = Node<ZkPollCredentials>;
 
 /** `msg.payload` as a request: {since, until} for a backfill, dryRun, force. Anything else is a plain trigger. */
 function readRequest(msg: NodeMessageInFlow, s: PollSettings): CycleRequest {

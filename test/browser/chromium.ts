@@ -43,6 +43,7 @@ export function chromiumMissing(): string | null {
 export function skipWithoutChromium(ctx: Mocha.Context): void {
   const reason = chromiumMissing();
   if (reason) {
+    // eslint-disable-next-line no-console
     console.log(`      skipped: ${reason}`);
     ctx.skip();
   }

@@ -121,6 +121,7 @@ describe('browser: the demo dashboard (/ui)', function () {
     // Back: zk-live reconnects after its first backoff step (the demo flow: 5 s).
     await sim.setFaults({ tcpMode: undefined });
     const toGreen = await waitForDot(sim.serial, 'green', 20_000);
+    // eslint-disable-next-line no-console
     console.log(`      red after ${toRed} ms, green again ${toGreen} ms after the device returned`);
   });
 

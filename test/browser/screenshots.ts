@@ -20,6 +20,7 @@ export async function screenshot(page: Page, name: string, clip?: { x: number; y
   fs.mkdirSync(SCREENSHOTS, { recursive: true });
   if (!announced) {
     announced = true;
+    // eslint-disable-next-line no-console
     console.log(`      screenshots: ${SCREENSHOTS}${UPDATE ? '' : ' (UPDATE_SCREENSHOTS=1 writes docs/screenshots/)'}`);
   }
   const file = path.join(SCREENSHOTS, name);

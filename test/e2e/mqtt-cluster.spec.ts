@@ -147,6 +147,7 @@ describe('e2e: capture and sink instances over MQTT, each killed once, the broke
       for (const id of missing) perDevice.set(id.split('|')[0], (perDevice.get(id.split('|')[0]) ?? 0) + 1);
       const warnings = [...runtimes.entries()].map(([name, rt]) => `${name}: ${rt.logs.filter((e) => e.level <= 30).map((e) => `${e.type ?? ''} ${e.msg}`).slice(-15).join('\n  ')}`);
       const times = missing.map((id) => id.split('|')[2]).sort();
+      // eslint-disable-next-line no-console
       console.log(`missing per device: ${JSON.stringify([...perDevice])}, from ${times[0]} to ${times[times.length - 1]}; rows seen: ${progress.slice(-10).join(' ')}\n${warnings.join('\n')}`);
     }
     assert.deepEqual(missing.slice(0, 10), [], `${missing.length} of ${expected.size} punches missing in MySQL`);

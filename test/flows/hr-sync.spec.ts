@@ -20,7 +20,11 @@ type FlowNode = Record<string, unknown> & { id: string; type: string; z?: string
 interface Row { device: string; serial: string; ok: boolean; added: number; updated: number; disabled: number; unchanged: number; failed: number; problem: string }
 
 /** The core nodes the flow uses (node-red-node-test-helper loads only the nodes it is given). */
-const core = (p: string): Parameters<typeof helper.load>[0] => require(require.resolve(`@node-red/nodes/core/${p}`, { paths: [path.join(__dirname, '..', '..')] }));
+const core = (p: string): Parameters<typeof helper.load>[0] => {
+  const file = require.resolve(`@node-red/nodes/core/${p}`, { paths: [path.join(__dirname, '..', '..')] });
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- core node files are picked by path at run time
+  return require(file);
+};
 const CORE = ['common/20-inject.js', 'common/21-debug.js', 'common/90-comment.js', 'function/10-function.js'].map(core).flat();
 
 const flowFile = path.join(__dirname, '..', '..', 'flows', 'hr-sync.json');
