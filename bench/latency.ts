@@ -91,6 +91,7 @@ function countFileIo(): void {
   wrapP(fsp, 'appendFile', (a) => (io.bytes += size(a[1])));
   wrapP(fsp, 'writeFile', (a) => (io.bytes += size(a[1])));
   // The module itself (an `import * as` namespace has getters only).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const cb = require('fs') as Record<string, (...a: unknown[]) => unknown>;
   for (const name of ['fsync', 'fdatasync', 'fsyncSync', 'fdatasyncSync']) {
     const orig = cb[name];

@@ -16,7 +16,6 @@ const nodesDir = path.resolve(__dirname, '..', '..', '..', 'nodes');
 function editorEntry(type: string, name: string): { value: unknown; validate: (v: unknown) => true | string | boolean } {
   const src = editorDefault(type, name);
   const obj = src.slice(src.indexOf(':') + 1);
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval
   return new Function(`return (${obj});`)() as { value: unknown; validate: (v: unknown) => true | string | boolean };
 }
 
