@@ -13,7 +13,6 @@ import type { WorkerResult } from './download-worker';
 const RECORDS = Number(process.env.BENCH_RECORDS ?? 100000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 
-
 const modes: { name: string; faults: Partial<SimFaults> }[] = [
   { name: 'separate, no gap', faults: {} },
   { name: 'separate, 5 ms gap', faults: { interPacketGapMs: 5 } },
@@ -25,7 +24,10 @@ const modes: { name: string; faults: Partial<SimFaults> }[] = [
 function runWorker(client: string, host: string, port: number): Promise<WorkerResult> {
   const worker = path.join(__dirname, 'download-worker.js');
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [worker, client, host, String(port)], { stdio: ['ignore', 'pipe', 'ignore'], cwd: path.join(__dirname, '..', '..') });
+    const child = spawn(process.execPath, [worker, client, host, String(port)], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+      cwd: path.join(__dirname, '..', '..'),
+    });
     let out = '';
     const kill = setTimeout(() => child.kill('SIGKILL'), 120000);
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -35,7 +37,15 @@ function runWorker(client: string, host: string, port: number): Promise<WorkerRe
       try {
         resolve(JSON.parse(line) as WorkerResult);
       } catch {
-        resolve({ client, records: 0, distinct: 0, ms: 0, rssBeforeMiB: 0, peakRssMiB: 0, error: `worker printed no result: ${line.slice(0, 200)}` });
+        resolve({
+          client,
+          records: 0,
+          distinct: 0,
+          ms: 0,
+          rssBeforeMiB: 0,
+          peakRssMiB: 0,
+          error: `worker printed no result: ${line.slice(0, 200)}`,
+        });
       }
     });
   });
@@ -47,7 +57,16 @@ const rate = (r: WorkerResult) => (r.ms > 0 ? Math.round((r.records / r.ms) * 10
 async function main(): Promise<void> {
   const sim = new ZkSimulator({ host: '127.0.0.1', port: 0, profile: 'tft', seed: 7, users: 50, records: RECORDS });
   const { host, port } = await sim.start();
-  const rows: { mode: string; client: string; exact: boolean; recordsPerSec: number; records: number; peakRssMiB: number; rssGrowthMiB: number; error: string | null }[] = [];
+  const rows: {
+    mode: string;
+    client: string;
+    exact: boolean;
+    recordsPerSec: number;
+    records: number;
+    peakRssMiB: number;
+    rssGrowthMiB: number;
+    error: string | null;
+  }[] = [];
   try {
     for (const mode of modes) {
       sim.setFaults(mode.faults);
@@ -56,16 +75,25 @@ async function main(): Promise<void> {
         for (let i = 0; i < RUNS; i++) runs.push(await runWorker(client, host, port));
         // Best exact run by rate; with no exact run, the one that returned the most records.
         const exactRuns = runs.filter(isExact);
-        const best = exactRuns.length > 0
-          ? exactRuns.reduce((a, r) => (rate(r) > rate(a) ? r : a))
-          : runs.reduce((a, r) => (r.records > a.records ? r : a));
+        const best =
+          exactRuns.length > 0
+            ? exactRuns.reduce((a, r) => (rate(r) > rate(a) ? r : a))
+            : runs.reduce((a, r) => (r.records > a.records ? r : a));
         const b = best;
         const exact = isExact(b);
         rows.push({
-          mode: mode.name, client, exact, recordsPerSec: exact ? rate(b) : 0, records: b.records,
-          peakRssMiB: b.peakRssMiB, rssGrowthMiB: Math.round((b.peakRssMiB - b.rssBeforeMiB) * 10) / 10, error: b.error,
+          mode: mode.name,
+          client,
+          exact,
+          recordsPerSec: exact ? rate(b) : 0,
+          records: b.records,
+          peakRssMiB: b.peakRssMiB,
+          rssGrowthMiB: Math.round((b.peakRssMiB - b.rssBeforeMiB) * 10) / 10,
+          error: b.error,
         });
-        process.stderr.write(`${mode.name.padEnd(36)} ${client.padEnd(10)} ${exact ? 'exact' : 'WRONG'} ${String(b.records).padStart(7)} records  ${String(exact ? rate(b) : 0).padStart(8)} rec/s  peak RSS ${b.peakRssMiB} MiB (+${Math.round((b.peakRssMiB - b.rssBeforeMiB) * 10) / 10})${b.error ? '  error: ' + b.error.slice(0, 80) : ''}\n`);
+        process.stderr.write(
+          `${mode.name.padEnd(36)} ${client.padEnd(10)} ${exact ? 'exact' : 'WRONG'} ${String(b.records).padStart(7)} records  ${String(exact ? rate(b) : 0).padStart(8)} rec/s  peak RSS ${b.peakRssMiB} MiB (+${Math.round((b.peakRssMiB - b.rssBeforeMiB) * 10) / 10})${b.error ? '  error: ' + b.error.slice(0, 80) : ''}\n`,
+        );
       }
     }
   } finally {

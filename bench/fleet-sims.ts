@@ -11,8 +11,17 @@ async function main(): Promise<void> {
   const devices = Number(process.argv[2] ?? 200);
   const records = Number(process.argv[3] ?? 5000);
   const baseHost = process.argv[4];
-  if (baseHost && !/^127\./.test(baseHost)) throw new Error(`base host ${baseHost} is not a loopback address (127.x.y.z)`);
-  const sims = await startSimulators({ devices, records, users: 50, transports: 'tcp', host: '127.0.0.1', baseHost, seed: Number(process.argv[5] ?? 1) });
+  if (baseHost && !/^127\./.test(baseHost))
+    throw new Error(`base host ${baseHost} is not a loopback address (127.x.y.z)`);
+  const sims = await startSimulators({
+    devices,
+    records,
+    users: 50,
+    transports: 'tcp',
+    host: '127.0.0.1',
+    baseHost,
+    seed: Number(process.argv[5] ?? 1),
+  });
   process.stdout.write(JSON.stringify({ devices: sims.map((s) => ({ host: s.host, port: s.port })) }) + '\n');
   const stop = () => void Promise.all(sims.map((s) => s.stop())).then(() => process.exit(0));
   process.stdin.on('end', stop);

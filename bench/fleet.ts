@@ -57,7 +57,11 @@ interface Sims {
   stop: () => void;
 }
 
-function startProcess(count: number, baseHost: string | undefined, seed: number): Promise<{ child: ChildProcess; devices: { host: string; port: number }[] }> {
+function startProcess(
+  count: number,
+  baseHost: string | undefined,
+  seed: number,
+): Promise<{ child: ChildProcess; devices: { host: string; port: number }[] }> {
   const args = [path.join(__dirname, 'fleet-sims.js'), String(count), String(RECORDS), baseHost ?? '', String(seed)];
   const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
@@ -66,7 +70,10 @@ function startProcess(count: number, baseHost: string | undefined, seed: number)
       out += d.toString();
       const nl = out.indexOf('\n');
       if (nl < 0) return;
-      resolve({ child, devices: (JSON.parse(out.slice(0, nl)) as { devices: { host: string; port: number }[] }).devices });
+      resolve({
+        child,
+        devices: (JSON.parse(out.slice(0, nl)) as { devices: { host: string; port: number }[] }).devices,
+      });
     });
     child.once('exit', (code) => reject(new Error(`simulator process exited with ${code}`)));
   });
@@ -75,11 +82,17 @@ function startProcess(count: number, baseHost: string | undefined, seed: number)
 /** Up to 200 devices: one process on 127.0.0.1 (as before). More: 250 per process, each on its own 127.20.k.0/24. */
 async function startFleet(): Promise<Sims> {
   const procs = DEVICES <= BASELINE ? 1 : Math.ceil(DEVICES / PER_PROCESS);
-  const started = await Promise.all(Array.from({ length: procs }, (_, k) => {
-    const count = procs === 1 ? DEVICES : Math.min(PER_PROCESS, DEVICES - k * PER_PROCESS);
-    return startProcess(count, procs === 1 ? undefined : `127.20.${k}.1`, 1 + k * PER_PROCESS);
-  }));
-  return { devices: started.flatMap((s) => s.devices), pids: started.map((s) => s.child.pid ?? 0), stop: () => started.forEach((s) => s.child.stdin?.end()) };
+  const started = await Promise.all(
+    Array.from({ length: procs }, (_, k) => {
+      const count = procs === 1 ? DEVICES : Math.min(PER_PROCESS, DEVICES - k * PER_PROCESS);
+      return startProcess(count, procs === 1 ? undefined : `127.20.${k}.1`, 1 + k * PER_PROCESS);
+    }),
+  );
+  return {
+    devices: started.flatMap((s) => s.devices),
+    pids: started.map((s) => s.child.pid ?? 0),
+    stop: () => started.forEach((s) => s.child.stdin?.end()),
+  };
 }
 
 function figuresOf(t: CycleTotals, ms: number, cpu: NodeJS.CpuUsage): CycleFigures {
@@ -88,9 +101,18 @@ function figuresOf(t: CycleTotals, ms: number, cpu: NodeJS.CpuUsage): CycleFigur
 }
 
 /** A full cycle then an unchanged one over `fleet`, with its own cursors. */
-async function pollTwice(fleet: DeviceConfig[], dir: string, pids: number[]): Promise<{ full: CycleFigures; unchanged: CycleFigures }> {
+async function pollTwice(
+  fleet: DeviceConfig[],
+  dir: string,
+  pids: number[],
+): Promise<{ full: CycleFigures; unchanged: CycleFigures }> {
   // Records are counted, not kept: the poller hands them to its listeners, here none.
-  const poller = new FleetPoller({ store: new CursorStore(dir), fleet, concurrency: CONCURRENCY, chunkSize: 1_000_000 });
+  const poller = new FleetPoller({
+    store: new CursorStore(dir),
+    fleet,
+    concurrency: CONCURRENCY,
+    chunkSize: 1_000_000,
+  });
   const timed = async () => {
     const cpu0 = process.cpuUsage();
     const sim0 = simCpuMs(pids);
@@ -113,9 +135,12 @@ async function pollTwice(fleet: DeviceConfig[], dir: string, pids: number[]): Pr
 function simCpuMs(pids: number[]): number | null {
   try {
     return pids.reduce((sum, pid) => {
-      const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+      const f = fs
+        .readFileSync(`/proc/${pid}/stat`, 'utf8')
+        .replace(/^.*\) /, '')
+        .split(' ');
       // Fields 14 and 15 (utime, stime) are 12 and 13 once pid and (comm) are cut off.
-      return sum + ((Number(f[11]) + Number(f[12])) * 10);
+      return sum + (Number(f[11]) + Number(f[12])) * 10;
     }, 0);
   } catch {
     return null;
@@ -176,7 +201,8 @@ async function liveLinks(fleet: DeviceConfig[], dir: string, socketsBefore: numb
     for (const c of captures) c.start();
     const deadline = Date.now() + 300_000;
     while (ready.size < captures.length) {
-      if (Date.now() > deadline) throw new Error(`${captures.length - ready.size} of ${captures.length} live links not up after 300 s`);
+      if (Date.now() > deadline)
+        throw new Error(`${captures.length - ready.size} of ${captures.length} live links not up after 300 s`);
       await new Promise((r) => setTimeout(r, 100));
     }
     const linkUpMs = Number(process.hrtime.bigint() - t0) / 1e6;
@@ -189,7 +215,10 @@ async function liveLinks(fleet: DeviceConfig[], dir: string, socketsBefore: numb
     const cpu = process.cpuUsage(cpu0);
     const wallMs = Number(process.hrtime.bigint() - w0) / 1e6;
     const up = captures.filter((c) => c.linked).length;
-    if (errors > 0 || up < captures.length) process.stderr.write(`live: ${errors} status events not online, ${captures.length - up} links down after the window\n`);
+    if (errors > 0 || up < captures.length)
+      process.stderr.write(
+        `live: ${errors} status events not online, ${captures.length - up} links down after the window\n`,
+      );
     return {
       links: up,
       linkUpMs,
@@ -210,16 +239,21 @@ async function main(): Promise<void> {
   const limit = fileLimit();
   const need = (LIVE ? DEVICES : CONCURRENCY) + 100;
   if (limit !== null && limit < need) {
-    throw new Error(`open-file limit ${limit} is below the ~${need} sockets this run needs: raise it (ulimit -n ${need * 2}) and run again`);
+    throw new Error(
+      `open-file limit ${limit} is below the ~${need} sockets this run needs: raise it (ulimit -n ${need * 2}) and run again`,
+    );
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pf-bench-fleet-'));
   const sims = await startFleet();
   try {
-    const fleet = sims.devices.map((d) => normaliseDeviceConfig({ host: d.host, port: d.port, tz: 'UTC', timeoutMs: 10000 }));
+    const fleet = sims.devices.map((d) =>
+      normaliseDeviceConfig({ host: d.host, port: d.port, tz: 'UTC', timeoutMs: 10000 }),
+    );
     const rssStart = process.memoryUsage().rss;
     // The simulator processes' stdio pipes are sockets too: counted here and left out of the figures below.
     const socketsBefore = openSockets() ?? 0;
-    const base = DEVICES > BASELINE ? await pollTwice(fleet.slice(0, BASELINE), path.join(dir, 'baseline'), sims.pids) : null;
+    const base =
+      DEVICES > BASELINE ? await pollTwice(fleet.slice(0, BASELINE), path.join(dir, 'baseline'), sims.pids) : null;
     const { full, unchanged } = await pollTwice(fleet, path.join(dir, 'fleet'), sims.pids);
     const socketsAfterPoll = (openSockets() ?? socketsBefore) - socketsBefore;
     const peakPoll = process.resourceUsage().maxRSS * 1024;
@@ -229,39 +263,63 @@ async function main(): Promise<void> {
     const perDevice = (c: CycleFigures, n: number) => c.ms / n;
     const perDeviceRatio = base ? round3(perDevice(unchanged, DEVICES) / perDevice(base.unchanged, BASELINE)) : null;
     console.log(`devices ${DEVICES} × ${RECORDS} records, concurrency ${CONCURRENCY}`);
-    if (base) console.log(`baseline ${BASELINE} devices: full ${base.full.ms.toFixed(0)} ms, unchanged ${base.unchanged.ms.toFixed(0)} ms`);
-    console.log(`full cycle      ${full.ms.toFixed(0)} ms (CPU ${full.cpuMs.toFixed(0)} ms), ${full.records} records (${rate(full)}/s), ${full.downloads} downloads, ${full.failed} failed`);
-    console.log(`unchanged cycle ${unchanged.ms.toFixed(0)} ms (CPU ${unchanged.cpuMs.toFixed(0)} ms, simulators ${unchanged.simCpuMs ?? 'n/a'} ms), ${unchanged.records} records, ${unchanged.downloads} downloads, ${unchanged.failed} failed` +
-      (perDeviceRatio !== null ? ` (per device ×${perDeviceRatio} the ${BASELINE}-device baseline)` : ''));
-    console.log(`peak RSS polling ${mib(peakPoll)} MiB (start ${mib(rssStart)} MiB), sockets left open after the cycles ${socketsAfterPoll}`);
+    if (base)
+      console.log(
+        `baseline ${BASELINE} devices: full ${base.full.ms.toFixed(0)} ms, unchanged ${base.unchanged.ms.toFixed(0)} ms`,
+      );
+    console.log(
+      `full cycle      ${full.ms.toFixed(0)} ms (CPU ${full.cpuMs.toFixed(0)} ms), ${full.records} records (${rate(full)}/s), ${full.downloads} downloads, ${full.failed} failed`,
+    );
+    console.log(
+      `unchanged cycle ${unchanged.ms.toFixed(0)} ms (CPU ${unchanged.cpuMs.toFixed(0)} ms, simulators ${unchanged.simCpuMs ?? 'n/a'} ms), ${unchanged.records} records, ${unchanged.downloads} downloads, ${unchanged.failed} failed` +
+        (perDeviceRatio !== null ? ` (per device ×${perDeviceRatio} the ${BASELINE}-device baseline)` : ''),
+    );
+    console.log(
+      `peak RSS polling ${mib(peakPoll)} MiB (start ${mib(rssStart)} MiB), sockets left open after the cycles ${socketsAfterPoll}`,
+    );
     if (live) {
-      console.log(`live: ${live.links} links up in ${live.linkUpMs.toFixed(0)} ms; RSS ${live.rssMiB} MiB, ${live.sockets} sockets; ` +
-        `CPU ${live.cpuPercent}% over one heartbeat period (${live.heartbeatMs} ms, 2 heartbeats per link)`);
+      console.log(
+        `live: ${live.links} links up in ${live.linkUpMs.toFixed(0)} ms; RSS ${live.rssMiB} MiB, ${live.sockets} sockets; ` +
+          `CPU ${live.cpuPercent}% over one heartbeat period (${live.heartbeatMs} ms, 2 heartbeats per link)`,
+      );
     }
-    console.log(JSON.stringify({
-      bench: 'fleet', devices: DEVICES, recordsPerDevice: RECORDS, concurrency: CONCURRENCY,
-      fullMs: Math.round(full.ms), fullRecords: full.records, recordsPerSec: rate(full), fullDownloads: full.downloads,
-      fullCpuMs: Math.round(full.cpuMs), unchangedCpuMs: Math.round(unchanged.cpuMs), unchangedSimCpuMs: unchanged.simCpuMs ?? null,
-      unchangedMs: Math.round(unchanged.ms), unchangedRecords: unchanged.records, unchangedDownloads: unchanged.downloads,
-      ratio: round3(unchanged.ms / full.ms),
-      failed: full.failed + unchanged.failed,
-      peakRssMiB: mib(peak),
-      simulatorProcesses: DEVICES <= BASELINE ? 1 : Math.ceil(DEVICES / PER_PROCESS),
-      baselineDevices: base ? BASELINE : null,
-      baselineUnchangedMs: base ? Math.round(base.unchanged.ms) : null,
-      perDeviceRatio,
-      pollPeakRssMiB: mib(peakPoll),
-      socketsAfterPoll,
-      liveLinks: live?.links ?? null,
-      liveLinkUpMs: live ? Math.round(live.linkUpMs) : null,
-      liveRssMiB: live?.rssMiB ?? null,
-      liveSockets: live?.sockets ?? null,
-      loadAverage1m: Math.round(os.loadavg()[0] * 10) / 10, cpus: os.cpus().length,
-      liveCpuPercent: live?.cpuPercent ?? null,
-      liveHeartbeatMs: live?.heartbeatMs ?? null,
-      liveStatusEvents: live?.statusEvents ?? null,
-      openFileLimit: limit === Infinity ? null : limit,
-    }));
+    console.log(
+      JSON.stringify({
+        bench: 'fleet',
+        devices: DEVICES,
+        recordsPerDevice: RECORDS,
+        concurrency: CONCURRENCY,
+        fullMs: Math.round(full.ms),
+        fullRecords: full.records,
+        recordsPerSec: rate(full),
+        fullDownloads: full.downloads,
+        fullCpuMs: Math.round(full.cpuMs),
+        unchangedCpuMs: Math.round(unchanged.cpuMs),
+        unchangedSimCpuMs: unchanged.simCpuMs ?? null,
+        unchangedMs: Math.round(unchanged.ms),
+        unchangedRecords: unchanged.records,
+        unchangedDownloads: unchanged.downloads,
+        ratio: round3(unchanged.ms / full.ms),
+        failed: full.failed + unchanged.failed,
+        peakRssMiB: mib(peak),
+        simulatorProcesses: DEVICES <= BASELINE ? 1 : Math.ceil(DEVICES / PER_PROCESS),
+        baselineDevices: base ? BASELINE : null,
+        baselineUnchangedMs: base ? Math.round(base.unchanged.ms) : null,
+        perDeviceRatio,
+        pollPeakRssMiB: mib(peakPoll),
+        socketsAfterPoll,
+        liveLinks: live?.links ?? null,
+        liveLinkUpMs: live ? Math.round(live.linkUpMs) : null,
+        liveRssMiB: live?.rssMiB ?? null,
+        liveSockets: live?.sockets ?? null,
+        loadAverage1m: Math.round(os.loadavg()[0] * 10) / 10,
+        cpus: os.cpus().length,
+        liveCpuPercent: live?.cpuPercent ?? null,
+        liveHeartbeatMs: live?.heartbeatMs ?? null,
+        liveStatusEvents: live?.statusEvents ?? null,
+        openFileLimit: limit === Infinity ? null : limit,
+      }),
+    );
   } finally {
     sims.stop();
     fs.rmSync(dir, { recursive: true, force: true });

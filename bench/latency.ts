@@ -54,10 +54,16 @@ sampler.unref();
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const pad = (n: number): string => (n < 10 ? '0' : '') + n;
-const wallText = (w: WallClock): string => `${w.year}-${pad(w.month)}-${pad(w.day)} ${pad(w.hour)}:${pad(w.minute)}:${pad(w.second)}`;
+const wallText = (w: WallClock): string =>
+  `${w.year}-${pad(w.month)}-${pad(w.day)} ${pad(w.hour)}:${pad(w.minute)}:${pad(w.second)}`;
 const keyOf = (sn: string, userId: string, local: string): string => `${sn}|${userId}|${local}`;
 
-interface Stats { n: number; p50: number; p99: number; max: number }
+interface Stats {
+  n: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
 function stats(values: number[]): Stats {
   const s = [...values].sort((a, b) => a - b);
   const at = (p: number): number => s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
@@ -70,20 +76,29 @@ function stats(values: number[]): Stats {
 const io = { fsyncs: 0, renames: 0, bytes: 0 };
 function countFileIo(): void {
   const fsp = fs.promises as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
-  const wrapP = (obj: Record<string, (...a: unknown[]) => Promise<unknown>>, name: string, count: (args: unknown[]) => void): void => {
+  const wrapP = (
+    obj: Record<string, (...a: unknown[]) => Promise<unknown>>,
+    name: string,
+    count: (args: unknown[]) => void,
+  ): void => {
     const orig = obj[name];
     obj[name] = function (this: unknown, ...args: unknown[]) {
       count(args);
       return orig.apply(this, args);
     };
   };
-  const size = (d: unknown): number => (typeof d === 'string' ? Buffer.byteLength(d) : d instanceof Uint8Array ? d.byteLength : 0);
+  const size = (d: unknown): number =>
+    typeof d === 'string' ? Buffer.byteLength(d) : d instanceof Uint8Array ? d.byteLength : 0;
   void fs.promises.open(os.devNull, 'r').then(async (h) => {
     const proto = Object.getPrototypeOf(h) as Record<string, (...a: unknown[]) => Promise<unknown>>;
     await h.close();
     wrapP(proto, 'sync', () => io.fsyncs++);
     wrapP(proto, 'datasync', () => io.fsyncs++);
-    wrapP(proto, 'write', (a) => (io.bytes += typeof a[2] === 'number' && a[0] instanceof Uint8Array ? a[2] : size(a[0])));
+    wrapP(
+      proto,
+      'write',
+      (a) => (io.bytes += typeof a[2] === 'number' && a[0] instanceof Uint8Array ? a[2] : size(a[0])),
+    );
     wrapP(proto, 'writeFile', (a) => (io.bytes += size(a[0])));
     wrapP(proto, 'appendFile', (a) => (io.bytes += size(a[0])));
   });
@@ -112,8 +127,12 @@ function patchOldBehaviour(): () => void {
   const box = Outbox.prototype as unknown as Patchable;
   const saved = { nextBatch: loop.nextBatch, saveSoon: live.saveSoon, writeAck: box.writeAck };
   type Loop = {
-    opts: { outbox: Outbox<unknown> }; batchSize: number; flushIntervalMs: number; running: boolean;
-    emitState(s: unknown): void; sleepOrAppend(ms: number): Promise<void>;
+    opts: { outbox: Outbox<unknown> };
+    batchSize: number;
+    flushIntervalMs: number;
+    running: boolean;
+    emitState(s: unknown): void;
+    sleepOrAppend(ms: number): Promise<void>;
   };
   // A partial batch waited up to the flush interval for company, starting with its first record.
   loop.nextBatch = async function (this: Loop) {
@@ -125,7 +144,8 @@ function patchOldBehaviour(): () => void {
     }
     if (outbox.pending < this.batchSize && this.flushIntervalMs > 0) {
       const deadline = Date.now() + this.flushIntervalMs;
-      while (this.running && outbox.pending < this.batchSize && Date.now() < deadline) await this.sleepOrAppend(deadline - Date.now());
+      while (this.running && outbox.pending < this.batchSize && Date.now() < deadline)
+        await this.sleepOrAppend(deadline - Date.now());
       if (!this.running) return null;
     }
     const batch = await outbox.next(this.batchSize);
@@ -141,23 +161,38 @@ function patchOldBehaviour(): () => void {
   box.writeAck = async function (this: { dir: string }, pos: { seg: number; off: number }) {
     await replaceFile(path.join(this.dir, 'ack.json'), JSON.stringify({ seg: pos.seg, off: pos.off }));
   };
-  return () => Object.assign(loop, { nextBatch: saved.nextBatch }) && Object.assign(live, { saveSoon: saved.saveSoon }) && void Object.assign(box, { writeAck: saved.writeAck });
+  return () =>
+    Object.assign(loop, { nextBatch: saved.nextBatch }) &&
+    Object.assign(live, { saveSoon: saved.saveSoon }) &&
+    void Object.assign(box, { writeAck: saved.writeAck });
 }
 
 // ---- the phases -----------------------------------------------------------------------------------------
 
 async function createTable(db: MariaDbServer, table: string): Promise<void> {
   const ddl = MYSQL_ATTENDANCE_LOG_DDL.replace('`attendance_log`', `\`${db.database}\`.\`${table}\``);
-  await db.rootQuery([ddl, `ALTER TABLE \`${db.database}\`.\`${table}\` ADD COLUMN committed_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)`]);
+  await db.rootQuery([
+    ddl,
+    `ALTER TABLE \`${db.database}\`.\`${table}\` ADD COLUMN committed_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)`,
+  ]);
 }
 
 /** Committed-at (ms since the epoch) per row key. */
 async function committedTimes(db: MariaDbServer, table: string): Promise<Map<string, number>> {
-  const conn = await mysql.createConnection({ host: db.host, port: db.port, user: db.user, password: db.password, database: db.database });
+  const conn = await mysql.createConnection({
+    host: db.host,
+    port: db.port,
+    user: db.user,
+    password: db.password,
+    database: db.database,
+  });
   try {
-    const [rows] = await conn.query(`SELECT device_sn AS sn, user_id AS u, DATE_FORMAT(local_time, '%Y-%m-%d %H:%i:%s') AS t, UNIX_TIMESTAMP(committed_at) * 1000 AS c FROM \`${table}\``);
+    const [rows] = await conn.query(
+      `SELECT device_sn AS sn, user_id AS u, DATE_FORMAT(local_time, '%Y-%m-%d %H:%i:%s') AS t, UNIX_TIMESTAMP(committed_at) * 1000 AS c FROM \`${table}\``,
+    );
     const out = new Map<string, number>();
-    for (const r of rows as { sn: string; u: string; t: string; c: string | number }[]) out.set(keyOf(r.sn, r.u, r.t), Number(r.c));
+    for (const r of rows as { sn: string; u: string; t: string; c: string | number }[])
+      out.set(keyOf(r.sn, r.u, r.t), Number(r.c));
     return out;
   } finally {
     await conn.end();
@@ -165,7 +200,13 @@ async function committedTimes(db: MariaDbServer, table: string): Promise<Map<str
 }
 
 async function countRows(db: MariaDbServer, table: string): Promise<number> {
-  const conn = await mysql.createConnection({ host: db.host, port: db.port, user: db.user, password: db.password, database: db.database });
+  const conn = await mysql.createConnection({
+    host: db.host,
+    port: db.port,
+    user: db.user,
+    password: db.password,
+    database: db.database,
+  });
   try {
     const [rows] = await conn.query(`SELECT COUNT(*) AS n FROM \`${table}\``);
     return Number((rows as { n: number }[])[0].n);
@@ -174,7 +215,11 @@ async function countRows(db: MariaDbServer, table: string): Promise<number> {
   }
 }
 
-interface Sent { key: string; at: number; measured: boolean }
+interface Sent {
+  key: string;
+  at: number;
+  measured: boolean;
+}
 
 /** Punches on a steady schedule: each device once per period, the devices spread evenly over it. */
 async function steady(devices: number, periodMs: number, punch: (i: number, round: number) => Sent): Promise<Sent[]> {
@@ -221,11 +266,25 @@ async function waitRows(db: MariaDbServer, table: string, n: number, what: strin
 
 type FlowNode = Record<string, unknown> & { id: string; type: string };
 const sinkNode = (id: string, db: MariaDbServer, table: string): FlowNode => ({
-  id, z: 'f1', type: 'zk-sink', target: 'mysql', host: db.host, port: db.port, user: db.user, database: db.database,
-  table, createTable: false, wires: [[], []],
+  id,
+  z: 'f1',
+  type: 'zk-sink',
+  target: 'mysql',
+  host: db.host,
+  port: db.port,
+  user: db.user,
+  database: db.database,
+  table,
+  createTable: false,
+  wires: [[], []],
 });
 
-interface LiveFigures { row: Stats; fsyncsPerPunch: number; renamesPerPunch: number; bytesPerPunch: number }
+interface LiveFigures {
+  row: Stats;
+  fsyncsPerPunch: number;
+  renamesPerPunch: number;
+  bytesPerPunch: number;
+}
 
 async function livePhase(db: MariaDbServer, sims: ZkSimulator[], table: string): Promise<LiveFigures> {
   await createTable(db, table);
@@ -263,7 +322,11 @@ async function livePhase(db: MariaDbServer, sims: ZkSimulator[], table: string):
     return s;
   });
   await waitRows(db, table, sent.length, 'live');
-  const ioDelta = { fsyncs: io.fsyncs - ioAtStart.fsyncs, renames: io.renames - ioAtStart.renames, bytes: io.bytes - ioAtStart.bytes };
+  const ioDelta = {
+    fsyncs: io.fsyncs - ioAtStart.fsyncs,
+    renames: io.renames - ioAtStart.renames,
+    bytes: io.bytes - ioAtStart.bytes,
+  };
   const committed = await committedTimes(db, table);
   const measured = sent.filter((s) => s.measured);
   const lat = measured.map((s) => {
@@ -280,7 +343,11 @@ async function livePhase(db: MariaDbServer, sims: ZkSimulator[], table: string):
   };
 }
 
-interface PushFigures { ok: Stats; row: Stats; fsyncsPerPunch: number }
+interface PushFigures {
+  ok: Stats;
+  row: Stats;
+  fsyncsPerPunch: number;
+}
 
 async function pushPhase(db: MariaDbServer, table: string, prefix: string): Promise<PushFigures> {
   await createTable(db, table);
@@ -289,8 +356,19 @@ async function pushPhase(db: MariaDbServer, table: string, prefix: string): Prom
   const flow: FlowNode[] = [
     { id: 'f1', type: 'tab' },
     {
-      id: 'p1', z: 'f1', type: 'zk-push', listen: 'port', port, basePath: '/iclock', host: '127.0.0.1', devices: serials.map((s) => `${s},,HQ,UTC`).join('\n'),
-      tz: 'UTC', perAddress: 10000, delay: 60, realtime: true, wires: [['s2'], []],
+      id: 'p1',
+      z: 'f1',
+      type: 'zk-push',
+      listen: 'port',
+      port,
+      basePath: '/iclock',
+      host: '127.0.0.1',
+      devices: serials.map((s) => `${s},,HQ,UTC`).join('\n'),
+      tz: 'UTC',
+      perAddress: 10000,
+      delay: 60,
+      realtime: true,
+      wires: [['s2'], []],
     },
     sinkNode('s2', db, table),
   ];
@@ -300,7 +378,12 @@ async function pushPhase(db: MariaDbServer, table: string, prefix: string): Prom
   let measuring = false;
   let troubles = 0;
   const fleet = await startPushDevices({
-    url: `http://127.0.0.1:${port}`, devices: PUSH_DEVICES, records: 0, users: 10, serialPrefix: prefix, tz: 'UTC',
+    url: `http://127.0.0.1:${port}`,
+    devices: PUSH_DEVICES,
+    records: 0,
+    users: 10,
+    serialPrefix: prefix,
+    tz: 'UTC',
     onPost: (ms, ok) => {
       if (ok && measuring) okTimes.push(ms);
     },
@@ -339,43 +422,80 @@ async function main(): Promise<void> {
   helper.init(require.resolve('node-red'));
   helper.settings({ userDir: path.join(tmp, 'node-red') });
   await helper.startServer();
-  const sims = await startSimulators({ devices: LIVE_DEVICES, records: 0, users: 10, transports: 'tcp', host: '127.0.0.1', basePort: 0 });
+  const sims = await startSimulators({
+    devices: LIVE_DEVICES,
+    records: 0,
+    users: 10,
+    transports: 'tcp',
+    host: '127.0.0.1',
+    basePort: 0,
+  });
   try {
-    console.log(`bench/latency: live ${LIVE_DEVICES} devices × 1 punch per ${LIVE_PERIOD_MS} ms, push ${PUSH_DEVICES} devices × 1 per ${PUSH_PERIOD_MS} ms, ${SECONDS} s measured per phase; Node ${process.version}, ${os.cpus().length} CPUs`);
+    console.log(
+      `bench/latency: live ${LIVE_DEVICES} devices × 1 punch per ${LIVE_PERIOD_MS} ms, push ${PUSH_DEVICES} devices × 1 per ${PUSH_PERIOD_MS} ms, ${SECONDS} s measured per phase; Node ${process.version}, ${os.cpus().length} CPUs`,
+    );
     const live = await livePhase(db, sims, 'live_log');
-    console.log(`live → row:  p50 ${live.row.p50} ms, p99 ${live.row.p99} ms, max ${live.row.max} ms (${live.row.n} punches); per punch ${live.fsyncsPerPunch} fsyncs, ${live.renamesPerPunch} renames, ${live.bytesPerPunch} bytes to files`);
+    console.log(
+      `live → row:  p50 ${live.row.p50} ms, p99 ${live.row.p99} ms, max ${live.row.max} ms (${live.row.n} punches); per punch ${live.fsyncsPerPunch} fsyncs, ${live.renamesPerPunch} renames, ${live.bytesPerPunch} bytes to files`,
+    );
     const push = await pushPhase(db, 'push_log', 'PFLAT');
-    console.log(`push → OK:   p50 ${push.ok.p50} ms, p99 ${push.ok.p99} ms, max ${push.ok.max} ms (${push.ok.n} posts)`);
-    console.log(`push → row:  p50 ${push.row.p50} ms, p99 ${push.row.p99} ms, max ${push.row.max} ms (${push.row.n} punches); ${push.fsyncsPerPunch} fsyncs per punch`);
+    console.log(
+      `push → OK:   p50 ${push.ok.p50} ms, p99 ${push.ok.p99} ms, max ${push.ok.max} ms (${push.ok.n} posts)`,
+    );
+    console.log(
+      `push → row:  p50 ${push.row.p50} ms, p99 ${push.row.p99} ms, max ${push.row.max} ms (${push.row.n} punches); ${push.fsyncsPerPunch} fsyncs per punch`,
+    );
     const rss = peakRss;
     let base: { live: LiveFigures; push: PushFigures } | null = null;
     if (BASELINE) {
       const undo = patchOldBehaviour();
       try {
         const bl = await livePhase(db, sims, 'live_log_base');
-        console.log(`baseline live → row: p50 ${bl.row.p50} ms, p99 ${bl.row.p99} ms, max ${bl.row.max} ms; per punch ${bl.fsyncsPerPunch} fsyncs, ${bl.renamesPerPunch} renames, ${bl.bytesPerPunch} bytes`);
+        console.log(
+          `baseline live → row: p50 ${bl.row.p50} ms, p99 ${bl.row.p99} ms, max ${bl.row.max} ms; per punch ${bl.fsyncsPerPunch} fsyncs, ${bl.renamesPerPunch} renames, ${bl.bytesPerPunch} bytes`,
+        );
         const bp = await pushPhase(db, 'push_log_base', 'PFLAB');
-        console.log(`baseline push → OK p99 ${bp.ok.p99} ms, row p50 ${bp.row.p50} ms, p99 ${bp.row.p99} ms, max ${bp.row.max} ms`);
+        console.log(
+          `baseline push → OK p99 ${bp.ok.p99} ms, row p50 ${bp.row.p50} ms, p99 ${bp.row.p99} ms, max ${bp.row.max} ms`,
+        );
         base = { live: bl, push: bp };
       } finally {
         undo();
       }
     }
     console.log(`peak RSS ${(Math.max(rss, peakRss) / 1048576).toFixed(0)} MiB`);
-    console.log(JSON.stringify({
-      bench: 'latency',
-      liveDevices: LIVE_DEVICES, livePeriodMs: LIVE_PERIOD_MS, pushDevices: PUSH_DEVICES, pushPeriodMs: PUSH_PERIOD_MS, seconds: SECONDS,
-      liveRowP50Ms: live.row.p50, liveRowP99Ms: live.row.p99, liveRowMaxMs: live.row.max, livePunches: live.row.n,
-      liveFsyncsPerPunch: live.fsyncsPerPunch, liveRenamesPerPunch: live.renamesPerPunch, liveBytesPerPunch: live.bytesPerPunch,
-      pushOkP50Ms: push.ok.p50, pushOkP99Ms: push.ok.p99, pushOkMaxMs: push.ok.max,
-      pushRowP50Ms: push.row.p50, pushRowP99Ms: push.row.p99, pushRowMaxMs: push.row.max, pushFsyncsPerPunch: push.fsyncsPerPunch,
-      baselineLiveRowP99Ms: base?.live.row.p99 ?? null, baselinePushRowP99Ms: base?.push.row.p99 ?? null,
-      baselineLiveFsyncsPerPunch: base?.live.fsyncsPerPunch ?? null, baselineLiveRenamesPerPunch: base?.live.renamesPerPunch ?? null,
-      baselineLiveBytesPerPunch: base?.live.bytesPerPunch ?? null,
-      ratio: base ? Math.round((base.live.row.p99 / live.row.p99) * 10) / 10 : null,
-      pushRatio: base ? Math.round((base.push.row.p99 / push.row.p99) * 10) / 10 : null,
-      peakRssMiB: Math.round(Math.max(rss, peakRss) / 1048576),
-    }));
+    console.log(
+      JSON.stringify({
+        bench: 'latency',
+        liveDevices: LIVE_DEVICES,
+        livePeriodMs: LIVE_PERIOD_MS,
+        pushDevices: PUSH_DEVICES,
+        pushPeriodMs: PUSH_PERIOD_MS,
+        seconds: SECONDS,
+        liveRowP50Ms: live.row.p50,
+        liveRowP99Ms: live.row.p99,
+        liveRowMaxMs: live.row.max,
+        livePunches: live.row.n,
+        liveFsyncsPerPunch: live.fsyncsPerPunch,
+        liveRenamesPerPunch: live.renamesPerPunch,
+        liveBytesPerPunch: live.bytesPerPunch,
+        pushOkP50Ms: push.ok.p50,
+        pushOkP99Ms: push.ok.p99,
+        pushOkMaxMs: push.ok.max,
+        pushRowP50Ms: push.row.p50,
+        pushRowP99Ms: push.row.p99,
+        pushRowMaxMs: push.row.max,
+        pushFsyncsPerPunch: push.fsyncsPerPunch,
+        baselineLiveRowP99Ms: base?.live.row.p99 ?? null,
+        baselinePushRowP99Ms: base?.push.row.p99 ?? null,
+        baselineLiveFsyncsPerPunch: base?.live.fsyncsPerPunch ?? null,
+        baselineLiveRenamesPerPunch: base?.live.renamesPerPunch ?? null,
+        baselineLiveBytesPerPunch: base?.live.bytesPerPunch ?? null,
+        ratio: base ? Math.round((base.live.row.p99 / live.row.p99) * 10) / 10 : null,
+        pushRatio: base ? Math.round((base.push.row.p99 / push.row.p99) * 10) / 10 : null,
+        peakRssMiB: Math.round(Math.max(rss, peakRss) / 1048576),
+      }),
+    );
   } finally {
     await Promise.all(sims.map((s) => s.stop()));
     await Promise.resolve(helper.stopServer()).catch(() => undefined);

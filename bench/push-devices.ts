@@ -5,7 +5,8 @@
  */
 import { createPushDevices } from '../lib/sim/push-fleet';
 
-const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+const pct = (sorted: number[], p: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 
 async function main(): Promise<void> {
   const [url, devices, records, batch] = process.argv.slice(2);
@@ -31,7 +32,16 @@ async function main(): Promise<void> {
   await Promise.all(devs.map((d) => d.stop()));
   agent.destroy();
   latencies.sort((a, b) => a - b);
-  process.stdout.write(JSON.stringify({ ms, posts: latencies.length, failed, p50: pct(latencies, 50), p99: pct(latencies, 99), max: latencies.at(-1) ?? 0 }) + '\n');
+  process.stdout.write(
+    JSON.stringify({
+      ms,
+      posts: latencies.length,
+      failed,
+      p50: pct(latencies, 50),
+      p99: pct(latencies, 99),
+      max: latencies.at(-1) ?? 0,
+    }) + '\n',
+  );
 }
 
 main().catch((err: Error) => {

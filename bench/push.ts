@@ -25,7 +25,14 @@ let peakRss = process.memoryUsage().rss;
 const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 10);
 sampler.unref();
 
-interface DeviceFigures { ms: number; posts: number; failed: number; p50: number; p99: number; max: number }
+interface DeviceFigures {
+  ms: number;
+  posts: number;
+  failed: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
 
 /** Baseline journal: one synchronous append + fsync per post. */
 class NaiveJournal implements PushJournalWriter {
@@ -45,18 +52,40 @@ class NaiveJournal implements PushJournalWriter {
 
 function runDevices(url: string): Promise<DeviceFigures> {
   const ext = path.extname(__filename);
-  const child = spawn(process.execPath, [...process.execArgv, path.join(__dirname, `push-devices${ext}`), url, String(DEVICES), String(RECORDS), String(BATCH)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [
+      ...process.execArgv,
+      path.join(__dirname, `push-devices${ext}`),
+      url,
+      String(DEVICES),
+      String(RECORDS),
+      String(BATCH),
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   return new Promise((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as DeviceFigures) : reject(new Error(`devices exited with ${code}`))));
+    child.once('exit', (code) =>
+      code === 0
+        ? resolve(JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as DeviceFigures)
+        : reject(new Error(`devices exited with ${code}`)),
+    );
   });
 }
 
-async function phase(kind: 'journal' | 'naive'): Promise<{ devices: DeviceFigures; receivedPerSec: number; journaledPerSec: number; journaled: number }> {
+async function phase(
+  kind: 'journal' | 'naive',
+): Promise<{ devices: DeviceFigures; receivedPerSec: number; journaledPerSec: number; journaled: number }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `punchflow-bench-push-${kind}-`));
   const state = await PushState.open(path.join(dir, 'state.json'));
-  const allowed = new Map(Array.from({ length: DEVICES }, (_, i) => [pushSerial('PFSIM', i), { sn: pushSerial('PFSIM', i), name: null, site: null, tz: 'Asia/Kolkata' }]));
+  const allowed = new Map(
+    Array.from({ length: DEVICES }, (_, i) => [
+      pushSerial('PFSIM', i),
+      { sn: pushSerial('PFSIM', i), name: null, site: null, tz: 'Asia/Kolkata' },
+    ]),
+  );
   let journaled = 0;
   let lastJournaledAt = 0;
   let firstPostAt = 0;
@@ -75,7 +104,13 @@ async function phase(kind: 'journal' | 'naive'): Promise<{ devices: DeviceFigure
   } else {
     const n = new NaiveJournal(path.join(dir, 'naive.ndjson'));
     naive = n;
-    inner = { append: async (e) => { await n.append(e); journaled += e.records.length; lastJournaledAt = performance.now(); } };
+    inner = {
+      append: async (e) => {
+        await n.append(e);
+        journaled += e.records.length;
+        lastJournaledAt = performance.now();
+      },
+    };
   }
   // Times on the server side: from the first post's arrival to the last durable write (≈ its OK) / hand-on.
   const writer: PushJournalWriter = {
@@ -87,7 +122,12 @@ async function phase(kind: 'journal' | 'naive'): Promise<{ devices: DeviceFigure
     },
   };
   // Every simulated device shares the loopback address: let all of them in at once.
-  const server = new PushServer(pushDefaults({ devices: allowed, defaultTz: 'Asia/Kolkata', maxRequestsPerAddress: DEVICES * 2 }), writer, state, {});
+  const server = new PushServer(
+    pushDefaults({ devices: allowed, defaultTz: 'Asia/Kolkata', maxRequestsPerAddress: DEVICES * 2 }),
+    writer,
+    state,
+    {},
+  );
   const l = await listenPush(server, 0, '127.0.0.1');
   const devices = await runDevices(`http://127.0.0.1:${l.port}`);
   const total = DEVICES * RECORDS;
@@ -100,18 +140,29 @@ async function phase(kind: 'journal' | 'naive'): Promise<{ devices: DeviceFigure
   naive?.close();
   await state.close();
   fs.rmSync(dir, { recursive: true, force: true });
-  return { devices, receivedPerSec: Math.round(total / sec), journaledPerSec: Math.round(total / Math.max(sec, journalSec)), journaled };
+  return {
+    devices,
+    receivedPerSec: Math.round(total / sec),
+    journaledPerSec: Math.round(total / Math.max(sec, journalSec)),
+    journaled,
+  };
 }
 
 async function main(): Promise<void> {
   const total = DEVICES * RECORDS;
-  process.stdout.write(`bench/push: ${DEVICES} devices × ${RECORDS} records (${total.toLocaleString('en-US')}), posts of ${BATCH} lines\n`);
+  process.stdout.write(
+    `bench/push: ${DEVICES} devices × ${RECORDS} records (${total.toLocaleString('en-US')}), posts of ${BATCH} lines\n`,
+  );
   const base = await phase('naive');
-  process.stdout.write(`baseline (fsync per post): ${base.receivedPerSec} records/s received, p99 to OK ${base.devices.p99.toFixed(1)} ms\n`);
+  process.stdout.write(
+    `baseline (fsync per post): ${base.receivedPerSec} records/s received, p99 to OK ${base.devices.p99.toFixed(1)} ms\n`,
+  );
   const rssBefore = process.memoryUsage().rss;
   peakRss = rssBefore;
   const ours = await phase('journal');
-  process.stdout.write(`journal (group commit):   ${ours.receivedPerSec} records/s received, ${ours.journaledPerSec} journaled and handed on, p50 ${ours.devices.p50.toFixed(1)} ms, p99 to OK ${ours.devices.p99.toFixed(1)} ms, failed posts ${ours.devices.failed}\n`);
+  process.stdout.write(
+    `journal (group commit):   ${ours.receivedPerSec} records/s received, ${ours.journaledPerSec} journaled and handed on, p50 ${ours.devices.p50.toFixed(1)} ms, p99 to OK ${ours.devices.p99.toFixed(1)} ms, failed posts ${ours.devices.failed}\n`,
+  );
   const result = {
     bench: 'push',
     devices: DEVICES,

@@ -49,12 +49,22 @@ const message = (i: number): AttendanceRecord[] => syntheticRecords(Math.min(MES
 
 async function endToEnd(db: MariaDbServer, dir: string): Promise<{ ms: number; inserted: number; duplicates: number }> {
   const outbox = await Outbox.open<AttendanceRecord>(dir);
-  const sink = createMysqlSink({ host: db.host, port: db.port, user: db.user, password: db.password, database: db.database, createTable: true, bulkLoadMinRows: BULK_MIN });
+  const sink = createMysqlSink({
+    host: db.host,
+    port: db.port,
+    user: db.user,
+    password: db.password,
+    database: db.database,
+    createTable: true,
+    bulkLoadMinRows: BULK_MIN,
+  });
   let inserted = 0;
   let duplicates = 0;
   let committed = 0;
   const loop = new DeliveryLoop({
-    sink, outbox, batchSize: BATCH,
+    sink,
+    outbox,
+    batchSize: BATCH,
     onCommit: (r) => {
       inserted += r.inserted;
       duplicates += r.duplicates;
@@ -89,8 +99,19 @@ async function nodeEndToEnd(db: MariaDbServer, userDir: string): Promise<{ ms: n
     const flow = [
       { id: 'f1', type: 'tab' },
       {
-        id: 's1', z: 'f1', type: 'zk-sink', target: 'mysql', host: db.host, port: db.port, user: db.user, database: db.database,
-        table: 'node_log', createTable: true, batchSize: BATCH, flushInterval: 200, wires: [['ok'], ['err']],
+        id: 's1',
+        z: 'f1',
+        type: 'zk-sink',
+        target: 'mysql',
+        host: db.host,
+        port: db.port,
+        user: db.user,
+        database: db.database,
+        table: 'node_log',
+        createTable: true,
+        batchSize: BATCH,
+        flushInterval: 200,
+        wires: [['ok'], ['err']],
       },
       { id: 'ok', z: 'f1', type: 'helper' },
       { id: 'err', z: 'f1', type: 'helper' },
@@ -129,7 +150,15 @@ async function nodeEndToEnd(db: MariaDbServer, userDir: string): Promise<{ ms: n
 }
 
 async function sinkOnly(db: MariaDbServer): Promise<number> {
-  const sink = createMysqlSink({ host: db.host, port: db.port, user: db.user, password: db.password, database: db.database, createTable: true, bulkLoadMinRows: BULK_MIN });
+  const sink = createMysqlSink({
+    host: db.host,
+    port: db.port,
+    user: db.user,
+    password: db.password,
+    database: db.database,
+    createTable: true,
+    bulkLoadMinRows: BULK_MIN,
+  });
   await sink.open();
   const t0 = performance.now();
   for (let i = 0; i < RECORDS; i += MESSAGE) await sink.write(message(i));
@@ -146,11 +175,31 @@ async function baseline(db: MariaDbServer, records: AttendanceRecord[]): Promise
   const t0 = performance.now();
   for (const r of records) {
     const localTime = r.localTime.replace('T', ' ');
-    const [found] = await conn.execute<mysql.RowDataPacket[]>('SELECT 1 FROM baseline_log WHERE device_sn = ? AND user_id = ? AND local_time = ?', [r.deviceSn, r.userId, localTime]);
+    const [found] = await conn.execute<mysql.RowDataPacket[]>(
+      'SELECT 1 FROM baseline_log WHERE device_sn = ? AND user_id = ? AND local_time = ?',
+      [r.deviceSn, r.userId, localTime],
+    );
     if (found.length > 0) continue;
     await conn.execute(
       'INSERT INTO baseline_log (device_sn, device_name, site, device_host, user_id, uid, local_time, ts_utc, tz, state, direction, verify, verify_method, work_code, source, received_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)',
-      [r.deviceSn, r.deviceName, r.site, r.deviceHost, r.userId, r.uid, localTime, r.timestamp.slice(0, 19).replace('T', ' '), r.tz, r.state, r.direction, r.verify, r.verifyMethod, r.workCode, r.source, r.receivedAt.slice(0, 23).replace('T', ' ')],
+      [
+        r.deviceSn,
+        r.deviceName,
+        r.site,
+        r.deviceHost,
+        r.userId,
+        r.uid,
+        localTime,
+        r.timestamp.slice(0, 19).replace('T', ' '),
+        r.tz,
+        r.state,
+        r.direction,
+        r.verify,
+        r.verifyMethod,
+        r.workCode,
+        r.source,
+        r.receivedAt.slice(0, 23).replace('T', ' '),
+      ],
     );
   }
   const ms = performance.now() - t0;
@@ -173,46 +222,64 @@ async function main(): Promise<void> {
   const tmp = fs.mkdtempSync(path.join(process.env.BENCH_OUTBOX_DIR ?? os.tmpdir(), 'punchflow-bench-sink-'));
   try {
     const version = ((await db.rootQuery(['SELECT VERSION() AS v']))[0] as { v: string }[])[0].v;
-    console.log(`bench/sink: ${RECORDS} records, MariaDB ${version} on 127.0.0.1:${db.port}, Node ${process.version}, ${os.cpus().length} CPUs`);
+    console.log(
+      `bench/sink: ${RECORDS} records, MariaDB ${version} on 127.0.0.1:${db.port}, Node ${process.version}, ${os.cpus().length} CPUs`,
+    );
 
     const fresh = await endToEnd(db, path.join(tmp, 'outbox-1'));
     const rssAfterFresh = process.memoryUsage.rss();
-    console.log(`end to end (outbox + delivery loop + sink), fresh:   ${rate(RECORDS, fresh.ms)} rows/s (${fresh.ms.toFixed(0)} ms; inserted ${fresh.inserted}, duplicates ${fresh.duplicates})`);
+    console.log(
+      `end to end (outbox + delivery loop + sink), fresh:   ${rate(RECORDS, fresh.ms)} rows/s (${fresh.ms.toFixed(0)} ms; inserted ${fresh.inserted}, duplicates ${fresh.duplicates})`,
+    );
     const resend = await endToEnd(db, path.join(tmp, 'outbox-2'));
-    console.log(`end to end, the same records re-sent:                ${rate(RECORDS, resend.ms)} rows/s (${resend.ms.toFixed(0)} ms; inserted ${resend.inserted}, duplicates ${resend.duplicates})`);
+    console.log(
+      `end to end, the same records re-sent:                ${rate(RECORDS, resend.ms)} rows/s (${resend.ms.toFixed(0)} ms; inserted ${resend.inserted}, duplicates ${resend.duplicates})`,
+    );
     const rows = await count(db, 'attendance_log');
-    if (fresh.inserted !== RECORDS || resend.inserted !== 0 || rows !== RECORDS) throw new Error(`wrong counts: ${fresh.inserted} / ${resend.inserted} / ${rows} rows`);
+    if (fresh.inserted !== RECORDS || resend.inserted !== 0 || rows !== RECORDS)
+      throw new Error(`wrong counts: ${fresh.inserted} / ${resend.inserted} / ${rows} rows`);
 
     const viaNode = await nodeEndToEnd(db, path.join(tmp, 'node-red'));
-    console.log(`zk-sink node in Node-RED (validation + outbox + loop + sink): ${rate(RECORDS, viaNode.ms)} rows/s (${viaNode.ms.toFixed(0)} ms; inserted ${viaNode.inserted})`);
+    console.log(
+      `zk-sink node in Node-RED (validation + outbox + loop + sink): ${rate(RECORDS, viaNode.ms)} rows/s (${viaNode.ms.toFixed(0)} ms; inserted ${viaNode.inserted})`,
+    );
     if (viaNode.inserted !== RECORDS) throw new Error(`the node inserted ${viaNode.inserted} of ${RECORDS}`);
 
     await db.rootQuery([`DROP TABLE \`${db.database}\`.attendance_log`]);
     const only = await sinkOnly(db);
-    console.log(`sink alone (write() of 1,000-record batches), fresh: ${rate(RECORDS, only)} rows/s (${only.toFixed(0)} ms)`);
+    console.log(
+      `sink alone (write() of 1,000-record batches), fresh: ${rate(RECORDS, only)} rows/s (${only.toFixed(0)} ms)`,
+    );
 
     const base = await baseline(db, syntheticRecords(BASELINE_RECORDS));
-    if ((await count(db, 'baseline_log')) !== BASELINE_RECORDS) throw new Error('baseline wrote the wrong number of rows');
-    console.log(`baseline (SELECT exists, then INSERT, per row):      ${rate(BASELINE_RECORDS, base)} rows/s (${base.toFixed(0)} ms for ${BASELINE_RECORDS})`);
+    if ((await count(db, 'baseline_log')) !== BASELINE_RECORDS)
+      throw new Error('baseline wrote the wrong number of rows');
+    console.log(
+      `baseline (SELECT exists, then INSERT, per row):      ${rate(BASELINE_RECORDS, base)} rows/s (${base.toFixed(0)} ms for ${BASELINE_RECORDS})`,
+    );
 
     const rowsPerSec = rate(RECORDS, fresh.ms);
     const baselineRowsPerSec = rate(BASELINE_RECORDS, base);
     peakRss = Math.max(peakRss, process.memoryUsage.rss());
-    console.log(`peak RSS ${(peakRss / 1048576).toFixed(0)} MiB (after the fresh end-to-end run: ${(rssAfterFresh / 1048576).toFixed(0)} MiB)`);
-    console.log(JSON.stringify({
-      bench: 'sink',
-      records: RECORDS,
-      batch: BATCH,
-      bulkLoadMinRows: BULK_MIN ?? 'default',
-      baselineRecords: BASELINE_RECORDS,
-      rowsPerSec,
-      baselineRowsPerSec,
-      ratio: Math.round((rowsPerSec / baselineRowsPerSec) * 10) / 10,
-      resendRowsPerSec: rate(RECORDS, resend.ms),
-      nodeRowsPerSec: rate(RECORDS, viaNode.ms),
-      sinkOnlyRowsPerSec: rate(RECORDS, only),
-      peakRssMiB: Math.round(peakRss / 1048576),
-    }));
+    console.log(
+      `peak RSS ${(peakRss / 1048576).toFixed(0)} MiB (after the fresh end-to-end run: ${(rssAfterFresh / 1048576).toFixed(0)} MiB)`,
+    );
+    console.log(
+      JSON.stringify({
+        bench: 'sink',
+        records: RECORDS,
+        batch: BATCH,
+        bulkLoadMinRows: BULK_MIN ?? 'default',
+        baselineRecords: BASELINE_RECORDS,
+        rowsPerSec,
+        baselineRowsPerSec,
+        ratio: Math.round((rowsPerSec / baselineRowsPerSec) * 10) / 10,
+        resendRowsPerSec: rate(RECORDS, resend.ms),
+        nodeRowsPerSec: rate(RECORDS, viaNode.ms),
+        sinkOnlyRowsPerSec: rate(RECORDS, only),
+        peakRssMiB: Math.round(peakRss / 1048576),
+      }),
+    );
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
     await db.destroy();

@@ -14,9 +14,20 @@ const USERS = 500;
 const CONCURRENCY = 8;
 
 async function round(): Promise<Record<string, number>> {
-  const sims = Array.from({ length: DEVICES }, (_, i) => new ZkSimulator({ port: 0, users: 12, records: 0, seed: 100 + i, transports: 'tcp' }));
+  const sims = Array.from(
+    { length: DEVICES },
+    (_, i) => new ZkSimulator({ port: 0, users: 12, records: 0, seed: 100 + i, transports: 'tcp' }),
+  );
   const ports = (await Promise.all(sims.map((s) => s.start()))).map((a) => a.port);
-  const list = parseMasterList(Array.from({ length: USERS }, (_, i) => ({ userId: String(20000 + i), name: `E${i}`, card: 100000 + i, privilege: 'user', enabled: true })));
+  const list = parseMasterList(
+    Array.from({ length: USERS }, (_, i) => ({
+      userId: String(20000 + i),
+      name: `E${i}`,
+      card: 100000 + i,
+      privilege: 'user',
+      enabled: true,
+    })),
+  );
   const clients = ports.map((port) => new ZkClient({ host: '127.0.0.1', port, timeoutMs: 5000 }));
   const out: Record<string, number> = {};
   try {
@@ -50,9 +61,16 @@ async function main(): Promise<void> {
   for (let i = 1; i <= 3; i++) {
     const r = await round();
     const parts = Object.entries(r).map(([k, ms]) => `${k} ${Math.round(ms)} ms`);
-    console.log(`round ${i}: ${parts.join(', ')}; re-sync ${((r['unchanged re-sync'] / r['first sync']) * 100).toFixed(1)}% of the first`);
+    console.log(
+      `round ${i}: ${parts.join(', ')}; re-sync ${((r['unchanged re-sync'] / r['first sync']) * 100).toFixed(1)}% of the first`,
+    );
   }
-  console.log(`load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} on ${os.cpus().length} cores`);
+  console.log(
+    `load average ${os
+      .loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')} on ${os.cpus().length} cores`,
+  );
 }
 
 main().catch((err: Error) => {

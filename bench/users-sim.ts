@@ -15,7 +15,10 @@ async function main(): Promise<void> {
     for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
       const line = buf.slice(0, nl).trim();
       buf = buf.slice(nl + 1);
-      if (line === 'counters') process.stdout.write(JSON.stringify({ commandsSeen: sim.counters.commandsSeen, users: sim.users.length }) + '\n');
+      if (line === 'counters')
+        process.stdout.write(
+          JSON.stringify({ commandsSeen: sim.counters.commandsSeen, users: sim.users.length }) + '\n',
+        );
     }
   });
   const stop = () => void sim.stop().then(() => process.exit(0));

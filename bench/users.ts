@@ -24,7 +24,9 @@ interface Device {
 }
 
 function startDevice(): Promise<Device> {
-  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [path.join(__dirname, 'users-sim.js')], { stdio: 'pipe' });
+  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [path.join(__dirname, 'users-sim.js')], {
+    stdio: 'pipe',
+  });
   let out = '';
   const waiters: ((line: string) => void)[] = [];
   child.stdout.setEncoding('utf8').on('data', (d: string) => {
@@ -60,12 +62,22 @@ const mib = (b: number) => Math.round((b / 1048576) * 10) / 10;
 
 function hrList(): UserWrite[] {
   return Array.from({ length: USERS }, (_, i) => ({
-    userId: String(100001 + i), name: `Employee ${i + 1}`, password: i % 7 === 0 ? '1234' : '', cardNo: 5000000 + i,
+    userId: String(100001 + i),
+    name: `Employee ${i + 1}`,
+    password: i % 7 === 0 ? '1234' : '',
+    cardNo: 5000000 + i,
     privilege: i % 100 === 0 ? 14 : 0,
   }));
 }
 
-async function ours(): Promise<{ firstMs: number; resyncMs: number; written: number; failed: number; resyncWrites: number; resyncUnchanged: number }> {
+async function ours(): Promise<{
+  firstMs: number;
+  resyncMs: number;
+  written: number;
+  failed: number;
+  resyncWrites: number;
+  resyncUnchanged: number;
+}> {
   const dev = await startDevice();
   const c = new ZkClient({ host: '127.0.0.1', port: dev.port, timeoutMs: 10000 });
   try {
@@ -79,8 +91,18 @@ async function ours(): Promise<{ firstMs: number; resyncMs: number; written: num
     const again = await c.upsertUsers(list);
     const resyncMs = Number(process.hrtime.bigint() - t) / 1e6;
     const after = await dev.counters();
-    const writes = [Cmd.USER_WRQ, Cmd.DELETE_USER, Cmd.REFRESHDATA].reduce((n, k) => n + (after.commandsSeen[k] ?? 0) - (before.commandsSeen[k] ?? 0), 0);
-    return { firstMs, resyncMs, written: first.written.length, failed: first.failed.length, resyncWrites: writes, resyncUnchanged: again.unchanged?.length ?? 0 };
+    const writes = [Cmd.USER_WRQ, Cmd.DELETE_USER, Cmd.REFRESHDATA].reduce(
+      (n, k) => n + (after.commandsSeen[k] ?? 0) - (before.commandsSeen[k] ?? 0),
+      0,
+    );
+    return {
+      firstMs,
+      resyncMs,
+      written: first.written.length,
+      failed: first.failed.length,
+      resyncWrites: writes,
+      resyncUnchanged: again.unchanged?.length ?? 0,
+    };
   } finally {
     await c.close();
     dev.stop();
@@ -134,10 +156,15 @@ async function main(): Promise<void> {
   const resyncMs = median(runsOurs.map((r) => r.resyncMs));
   const loopMs = median(runsTheirs.map((r) => r.ms));
   for (const r of runsOurs) {
-    process.stderr.write(`ours        ${USERS} users in ${r.firstMs.toFixed(0)} ms (${Math.round((USERS / r.firstMs) * 1000)}/s, read back ${r.written}, failed ${r.failed}); ` +
-      `unchanged re-sync ${r.resyncMs.toFixed(0)} ms, ${r.resyncWrites} write commands, ${r.resyncUnchanged} unchanged\n`);
+    process.stderr.write(
+      `ours        ${USERS} users in ${r.firstMs.toFixed(0)} ms (${Math.round((USERS / r.firstMs) * 1000)}/s, read back ${r.written}, failed ${r.failed}); ` +
+        `unchanged re-sync ${r.resyncMs.toFixed(0)} ms, ${r.resyncWrites} write commands, ${r.resyncUnchanged} unchanged\n`,
+    );
   }
-  for (const r of runsTheirs) process.stderr.write(`zkteco-js   ${USERS} setUser calls in ${r.ms.toFixed(0)} ms (${Math.round((USERS / r.ms) * 1000)}/s), device holds ${r.stored}\n`);
+  for (const r of runsTheirs)
+    process.stderr.write(
+      `zkteco-js   ${USERS} setUser calls in ${r.ms.toFixed(0)} ms (${Math.round((USERS / r.ms) * 1000)}/s), device holds ${r.stored}\n`,
+    );
   const summary = {
     bench: 'users',
     users: USERS,

@@ -126,7 +126,15 @@ export async function runSim(o: SimCommand, io: CliIo): Promise<number> {
   try {
     for (const sim of sims) {
       const { host, port } = sim.address;
-      const ready = { ready: true, host, port, serial: sim.serial, records: sim.records.length, users: sim.users.length, liveEvery: o.liveEveryMs / 1000 };
+      const ready = {
+        ready: true,
+        host,
+        port,
+        serial: sim.serial,
+        records: sim.records.length,
+        users: sim.users.length,
+        liveEvery: o.liveEveryMs / 1000,
+      };
       await write(io.stdout, ndjsonLine(ready));
     }
     await interrupt.signal;
@@ -140,12 +148,14 @@ export async function runSim(o: SimCommand, io: CliIo): Promise<number> {
 /** What a refused or unreachable simulated push device means, and what to change (one stderr line). */
 export function pushTroubleText(t: PushTrouble, url: string): string {
   const retry = `the device keeps its punches and retries every ${Math.round(t.retryMs / 1000)} s`;
-  if (t.kind === 'unreachable') return `zk: ${t.serial}: cannot reach the push server at ${url} (${t.message}): is Node-RED running with a deployed zk-push node on that port? ${retry}\n`;
+  if (t.kind === 'unreachable')
+    return `zk: ${t.serial}: cannot reach the push server at ${url} (${t.message}): is Node-RED running with a deployed zk-push node on that port? ${retry}\n`;
   const what = `${t.serial}: refused by ${url} (HTTP ${t.status}${t.reply ? ` ${t.reply}` : ''})`;
   if (t.status === 403) {
     return `zk: ${what}: add ${t.serial} to the zk-push node's Devices list (one serial per line) and deploy, or set its Unknown serials to accept; ${retry}\n`;
   }
-  if (t.status === 401) return `zk: ${what}: the zk-push node has a Token set, which simulated devices do not send: clear it to try them; ${retry}\n`;
+  if (t.status === 401)
+    return `zk: ${what}: the zk-push node has a Token set, which simulated devices do not send: clear it to try them; ${retry}\n`;
   return `zk: ${what}; ${retry}\n`;
 }
 
@@ -160,14 +170,35 @@ async function runPushSim(o: SimCommand, url: string, io: CliIo): Promise<number
     told.add(key);
     void write(io.stderr, pushTroubleText(t, url)).catch(() => undefined);
   };
-  const { devices, agent } = createPushDevices({ url, devices: o.devices, seed: o.seed, users: o.users, records: o.records ?? 100, tz: o.tz, onTrouble });
+  const { devices, agent } = createPushDevices({
+    url,
+    devices: o.devices,
+    seed: o.seed,
+    users: o.users,
+    records: o.records ?? 100,
+    tz: o.tz,
+    onTrouble,
+  });
   try {
     for (const d of devices) d.start();
     // No deadline: like a real device, the simulator waits until it is let in (or Ctrl-C), saying why not.
-    const ready = await Promise.race([Promise.all(devices.map((d) => d.ready)).then(() => true), interrupt.signal.then(() => false)]);
+    const ready = await Promise.race([
+      Promise.all(devices.map((d) => d.ready)).then(() => true),
+      interrupt.signal.then(() => false),
+    ]);
     if (!ready) return 0;
     for (const d of devices) {
-      await write(io.stdout, ndjsonLine({ ready: true, push: url, serial: d.serial, records: d.records.length, users: d.users.length, tz: d.tz }));
+      await write(
+        io.stdout,
+        ndjsonLine({
+          ready: true,
+          push: url,
+          serial: d.serial,
+          records: d.records.length,
+          users: d.users.length,
+          tz: d.tz,
+        }),
+      );
     }
     await interrupt.signal;
   } finally {
@@ -190,7 +221,13 @@ export async function runUsers(o: UsersCommand, io: CliIo): Promise<number> {
   const users = await withClient(clientFor(o), io, (c) => c.users());
   if (o.json) {
     for (let i = 0; i < users.length; i += 1000) {
-      await write(io.stdout, users.slice(i, i + 1000).map((u) => ndjsonLine(printableUser(u))).join(''));
+      await write(
+        io.stdout,
+        users
+          .slice(i, i + 1000)
+          .map((u) => ndjsonLine(printableUser(u)))
+          .join(''),
+      );
     }
   } else {
     await write(io.stdout, usersTable(users));
@@ -217,7 +254,12 @@ class AnomalyReporter {
   }
 }
 
-function deviceContext(o: DeviceTarget & { tz: string }, serial: string | null, deviceName: string | null, source: 'poll' | 'live'): CanonicalContext {
+function deviceContext(
+  o: DeviceTarget & { tz: string },
+  serial: string | null,
+  deviceName: string | null,
+  source: 'poll' | 'live',
+): CanonicalContext {
   const label = `${o.host}:${o.port}`;
   return { deviceSn: serial ?? label, deviceName, site: null, deviceHost: label, tz: o.tz, source };
 }
@@ -229,7 +271,10 @@ export async function runFetch(o: FetchCommand, io: CliIo): Promise<number> {
     return { info: i, records: a.records };
   });
   if (!info.serial) await warn(io, `device ${o.host}:${o.port} reports no serial number; using host:port as deviceSn`);
-  const ctx = { ...deviceContext(o, info.serial || null, info.deviceName, 'poll'), receivedAt: new Date().toISOString() };
+  const ctx = {
+    ...deviceContext(o, info.serial || null, info.deviceName, 'poll'),
+    receivedAt: new Date().toISOString(),
+  };
   const anomalies = new AnomalyReporter(io);
 
   let out: Writable = io.stdout;
@@ -295,21 +340,26 @@ export async function runLive(o: LiveCommand, io: CliIo): Promise<number> {
     const ctx = deviceContext(o, info.serial || null, info.deviceName, 'live');
     const anomalies = new AnomalyReporter(io);
     // Always, not only on a terminal: a live stream that prints nothing looks hung (stdout stays records only).
-    await write(io.stderr, `zk: connected to ${o.host}:${o.port} (serial ${ctx.deviceSn}); waiting for punches, Ctrl-C to stop\n`);
+    await write(
+      io.stderr,
+      `zk: connected to ${o.host}:${o.port} (serial ${ctx.deviceSn}); waiting for punches, Ctrl-C to stop\n`,
+    );
     let printed = 0;
     await new Promise<void>((resolve, reject) => {
       let queue = Promise.resolve();
       live.on('event', (e: ZkEvent) => {
         if (e.kind !== 'attendance') return;
         // Serialised so lines keep event order even when stdout is slow.
-        queue = queue.then(async () => {
-          if (o.count !== null && printed >= o.count) return;
-          const r = toCanonicalRecord(e as AttendanceEvent, { ...ctx, receivedAt: new Date().toISOString() });
-          if (!r.ok) return anomalies.report(r.anomaly);
-          await write(io.stdout, ndjsonLine(r.record as AttendanceRecord));
-          printed++;
-          if (o.count !== null && printed >= o.count) resolve();
-        }).catch(reject);
+        queue = queue
+          .then(async () => {
+            if (o.count !== null && printed >= o.count) return;
+            const r = toCanonicalRecord(e as AttendanceEvent, { ...ctx, receivedAt: new Date().toISOString() });
+            if (!r.ok) return anomalies.report(r.anomaly);
+            await write(io.stdout, ndjsonLine(r.record as AttendanceRecord));
+            printed++;
+            if (o.count !== null && printed >= o.count) resolve();
+          })
+          .catch(reject);
       });
       live.on('error', reject);
       live.on('close', (err: Error | null) => (err ? reject(err) : resolve()));
@@ -326,7 +376,8 @@ export async function runLive(o: LiveCommand, io: CliIo): Promise<number> {
 
 // ---- device commands: time, clear, unlock, restart ----
 
-const signedSec = (n: number | null): string => (n === null ? 'unknown (the device shows an impossible time)' : `${n > 0 ? '+' : ''}${n} s`);
+const signedSec = (n: number | null): string =>
+  n === null ? 'unknown (the device shows an impossible time)' : `${n > 0 ? '+' : ''}${n} s`;
 
 export async function runTime(o: TimeCommand, io: CliIo): Promise<number> {
   const label = `${o.host}:${o.port}`;
@@ -335,17 +386,35 @@ export async function runTime(o: TimeCommand, io: CliIo): Promise<number> {
     const info = await withClient(clientFor(o, o.tz), io, (c) => c.info());
     const would = info.clockDriftSec === null || Math.abs(info.clockDriftSec) > o.thresholdSec;
     if (o.json) {
-      await write(io.stdout, ndjsonLine({ host: label, deviceTime: info.deviceTime, driftSec: info.clockDriftSec, tz: o.tz, ...(o.dryRun ? { dryRun: true, wouldSet: would } : {}) }));
+      await write(
+        io.stdout,
+        ndjsonLine({
+          host: label,
+          deviceTime: info.deviceTime,
+          driftSec: info.clockDriftSec,
+          tz: o.tz,
+          ...(o.dryRun ? { dryRun: true, wouldSet: would } : {}),
+        }),
+      );
     } else {
-      await write(io.stdout, `${label}: clock ${info.deviceTime ?? 'impossible'}, ${signedSec(info.clockDriftSec)} from this computer (${o.tz})\n`);
-      if (o.dryRun) await write(io.stdout, `dry run: --sync would ${would ? 'set it' : `leave it (within ${o.thresholdSec} s)`}; nothing was changed\n`);
+      await write(
+        io.stdout,
+        `${label}: clock ${info.deviceTime ?? 'impossible'}, ${signedSec(info.clockDriftSec)} from this computer (${o.tz})\n`,
+      );
+      if (o.dryRun)
+        await write(
+          io.stdout,
+          `dry run: --sync would ${would ? 'set it' : `leave it (within ${o.thresholdSec} s)`}; nothing was changed\n`,
+        );
     }
     return 0;
   }
   const r = await withClient(clientFor(o, o.tz), io, (c) => c.syncClock({ thresholdSec: o.thresholdSec, tz: o.tz }));
   if (o.json) await write(io.stdout, ndjsonLine({ host: label, ...r }));
-  else if (r.set) await write(io.stdout, `${label}: clock was ${signedSec(r.driftSec)} off; set to ${r.hostTime} (${r.tz})\n`);
-  else await write(io.stdout, `${label}: clock is ${signedSec(r.driftSec)} off, within ${o.thresholdSec} s; left alone\n`);
+  else if (r.set)
+    await write(io.stdout, `${label}: clock was ${signedSec(r.driftSec)} off; set to ${r.hostTime} (${r.tz})\n`);
+  else
+    await write(io.stdout, `${label}: clock is ${signedSec(r.driftSec)} off, within ${o.thresholdSec} s; left alone\n`);
   return 0;
 }
 
@@ -375,10 +444,14 @@ export async function runClear(o: ClearCommand, io: CliIo): Promise<number> {
   const label = `${o.host}:${o.port}`;
   if (o.dryRun) {
     const n = await withClient(clientFor(o, o.tz), io, async (c) => (await c.freeSizes()).records);
-    await write(io.stdout, `dry run: zk clear --safe would save ${n} records from ${label}${o.out ? ` to ${o.out}` : ''} and then clear them; nothing was changed\n`);
+    await write(
+      io.stdout,
+      `dry run: zk clear --safe would save ${n} records from ${label}${o.out ? ` to ${o.out}` : ''} and then clear them; nothing was changed\n`,
+    );
     return 0;
   }
-  if (fs.existsSync(o.out)) throw new UsageError(`--out ${o.out} exists: choose a new file (an earlier save is never overwritten)`);
+  if (fs.existsSync(o.out))
+    throw new UsageError(`--out ${o.out} exists: choose a new file (an earlier save is never overwritten)`);
   const r = await withClient(clientFor(o, o.tz), io, async (c) => {
     const serial = await c.option('~SerialNumber');
     const ctx = { ...deviceContext(o, serial || null, null, 'poll'), receivedAt: new Date().toISOString() };
@@ -389,7 +462,8 @@ export async function runClear(o: ClearCommand, io: CliIo): Promise<number> {
     if (!o.json) await write(io.stderr, `zk: ${label}: not cleared: ${r.reason ?? 'unknown reason'}\n`);
     return 1;
   }
-  if (!o.json) await write(io.stdout, `${label}: saved ${r.downloaded} records to ${o.out}, then cleared them from the device\n`);
+  if (!o.json)
+    await write(io.stdout, `${label}: saved ${r.downloaded} records to ${o.out}, then cleared them from the device\n`);
   return 0;
 }
 
@@ -397,7 +471,10 @@ export async function runUnlock(o: UnlockCommand, io: CliIo): Promise<number> {
   const label = `${o.host}:${o.port}`;
   if (o.dryRun) {
     const serial = await withClient(clientFor(o), io, (c) => c.option('~SerialNumber'));
-    await write(io.stdout, `dry run: would unlock the door of ${label} (serial ${serial ?? 'unknown'}) for ${o.seconds} s; nothing was sent\n`);
+    await write(
+      io.stdout,
+      `dry run: would unlock the door of ${label} (serial ${serial ?? 'unknown'}) for ${o.seconds} s; nothing was sent\n`,
+    );
     return 0;
   }
   await withClient(clientFor(o), io, (c) => c.unlock(o.seconds));

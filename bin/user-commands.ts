@@ -17,12 +17,15 @@ function toUserWrite(v: unknown, where: string): UserWrite {
   if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error(`${where} is not an object with a userId`);
   const o = v as Record<string, unknown>;
   for (const k of Object.keys(o)) {
-    if (!USER_KEYS.includes(k)) throw new Error(`${where} has an unknown field "${k}" (known: ${USER_KEYS.join(', ')})`);
+    if (!USER_KEYS.includes(k))
+      throw new Error(`${where} has an unknown field "${k}" (known: ${USER_KEYS.join(', ')})`);
   }
   // HR exports often carry numeric PINs: 1001 and "1001" are the same PIN.
-  const userId = typeof o.userId === 'number' && Number.isSafeInteger(o.userId) && o.userId >= 0 ? String(o.userId) : o.userId;
+  const userId =
+    typeof o.userId === 'number' && Number.isSafeInteger(o.userId) && o.userId >= 0 ? String(o.userId) : o.userId;
   if (typeof userId !== 'string') throw new Error(`${where} needs a userId (the PIN) as a string`);
-  if (o.card !== undefined && o.cardNo !== undefined) throw new Error(`${where} has both "card" and "cardNo"; keep one`);
+  if (o.card !== undefined && o.cardNo !== undefined)
+    throw new Error(`${where} has both "card" and "cardNo"; keep one`);
   const u: UserWrite = { userId };
   const card = o.cardNo ?? o.card;
   if (o.name !== undefined) u.name = o.name as string;
@@ -55,7 +58,9 @@ export async function readUsersFile(file: string): Promise<UserWrite[]> {
     try {
       v = JSON.parse(line);
     } catch (err) {
-      throw new Error(`${file} line ${i + 1} is not JSON (${(err as Error).message}); write a JSON array or one JSON object per line`);
+      throw new Error(
+        `${file} line ${i + 1} is not JSON (${(err as Error).message}); write a JSON array or one JSON object per line`,
+      );
     }
     out.push(toUserWrite(v, `${file} line ${i + 1}`));
   });
@@ -87,12 +92,19 @@ async function printUsersReport(io: CliIo, r: UsersReport, json: boolean): Promi
     await write(io.stdout, ndjsonLine(r));
   } else {
     const verb = r.dryRun ? 'would change (dry run, nothing written): ' : '';
-    const parts = [`added ${r.added.length}`, `updated ${r.updated.length}`, `disabled ${r.disabled.length}`, `deleted ${r.deleted.length}`,
-      `unchanged ${r.unchanged}`, `failed ${r.failed.length}`];
+    const parts = [
+      `added ${r.added.length}`,
+      `updated ${r.updated.length}`,
+      `disabled ${r.disabled.length}`,
+      `deleted ${r.deleted.length}`,
+      `unchanged ${r.unchanged}`,
+      `failed ${r.failed.length}`,
+    ];
     if (r.notFound.length > 0) parts.push(`not found ${r.notFound.length}`);
     let text = `${r.device}: ${verb}${parts.join(', ')}\n`;
     const show = (label: string, ids: string[]): void => {
-      if (ids.length > 0) text += `  ${label}: ${ids.slice(0, 50).join(', ')}${ids.length > 50 ? ` … (${ids.length})` : ''}\n`;
+      if (ids.length > 0)
+        text += `  ${label}: ${ids.slice(0, 50).join(', ')}${ids.length > 50 ? ` … (${ids.length})` : ''}\n`;
     };
     show('added', r.added);
     show('updated', r.updated);
@@ -179,11 +191,26 @@ async function backup(o: TemplatesCommand, io: CliIo): Promise<number> {
   }
   const owners = new Set(chosen.map((t) => t.userId));
   const savedUsers = users.filter((u) => owners.has(u.userId));
-  await writeTemplateBackup(o.file, { device: { host: client.label, serial }, savedAt: new Date().toISOString(), users: savedUsers, templates: chosen });
-  const summary = { device: client.label, file: o.file, users: savedUsers.length, templates: chosen.length, mode: '0600' };
-  await write(io.stdout, o.json ? ndjsonLine(summary)
-    : `${client.label}: saved ${chosen.length} fingerprint templates of ${savedUsers.length} users to ${o.file} ` +
-      '(file mode 0600: it holds biometric data)\n');
+  await writeTemplateBackup(o.file, {
+    device: { host: client.label, serial },
+    savedAt: new Date().toISOString(),
+    users: savedUsers,
+    templates: chosen,
+  });
+  const summary = {
+    device: client.label,
+    file: o.file,
+    users: savedUsers.length,
+    templates: chosen.length,
+    mode: '0600',
+  };
+  await write(
+    io.stdout,
+    o.json
+      ? ndjsonLine(summary)
+      : `${client.label}: saved ${chosen.length} fingerprint templates of ${savedUsers.length} users to ${o.file} ` +
+          '(file mode 0600: it holds biometric data)\n',
+  );
   return 0;
 }
 
@@ -204,11 +231,27 @@ async function restore(o: TemplatesCommand, io: CliIo): Promise<number> {
   const owners = new Set(templates.map((t) => t.userId));
   const client = clientFor(o);
   const report = await withClient(client, io, async (c): Promise<RestoreReport> => {
-    const r: RestoreReport = { device: client.label, file: o.file, dryRun: o.dryRun, usersCreated: [], written: 0, unchanged: 0, failed: [] };
+    const r: RestoreReport = {
+      device: client.label,
+      file: o.file,
+      dryRun: o.dryRun,
+      usersCreated: [],
+      written: 0,
+      unchanged: 0,
+      failed: [],
+    };
     const have = new Set((await c.users()).map((u) => u.userId));
-    const create: UserWrite[] = b.users.filter((u) => owners.has(u.userId) && !have.has(u.userId)).map((u) => ({
-      userId: u.userId, name: u.name, password: u.password, cardNo: u.cardNo, group: u.group, privilege: u.privilege & 0xfe, enabled: u.enabled,
-    }));
+    const create: UserWrite[] = b.users
+      .filter((u) => owners.has(u.userId) && !have.has(u.userId))
+      .map((u) => ({
+        userId: u.userId,
+        name: u.name,
+        password: u.password,
+        cardNo: u.cardNo,
+        group: u.group,
+        privilege: u.privilege & 0xfe,
+        enabled: u.enabled,
+      }));
     if (o.dryRun) {
       r.usersCreated = create.map((u) => u.userId);
       const current = new Map((await c.templates()).map((t) => [`${t.userId}/${t.finger}`, t]));
@@ -234,9 +277,11 @@ async function restore(o: TemplatesCommand, io: CliIo): Promise<number> {
     await write(io.stdout, ndjsonLine(report));
   } else {
     const verb = report.dryRun ? 'would write (dry run, nothing written)' : 'wrote';
-    let text = `${report.device}: ${verb} ${report.written} fingerprint templates, ${report.unchanged} unchanged, ` +
+    let text =
+      `${report.device}: ${verb} ${report.written} fingerprint templates, ${report.unchanged} unchanged, ` +
       `${report.usersCreated.length} users created, ${report.failed.length} failed\n`;
-    for (const f of report.failed) text += `  failed ${f.userId}${f.finger !== null ? ` finger ${f.finger}` : ''}: ${f.reason}\n`;
+    for (const f of report.failed)
+      text += `  failed ${f.userId}${f.finger !== null ? ` finger ${f.finger}` : ''}: ${f.reason}\n`;
     await write(io.stdout, text);
   }
   return report.failed.length > 0 ? 1 : 0;

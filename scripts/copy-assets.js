@@ -50,7 +50,8 @@ const flowsExamples = path.join(root, 'examples', 'flows');
 if (fs.existsSync(flowsSrc)) {
   fs.rmSync(flowsExamples, { recursive: true, force: true });
   fs.mkdirSync(flowsExamples, { recursive: true });
-  for (const f of fs.readdirSync(flowsSrc)) if (f.endsWith('.json')) fs.copyFileSync(path.join(flowsSrc, f), path.join(flowsExamples, f));
+  for (const f of fs.readdirSync(flowsSrc))
+    if (f.endsWith('.json')) fs.copyFileSync(path.join(flowsSrc, f), path.join(flowsExamples, f));
 }
 
 const cli = path.join(root, 'dist', 'bin', 'zk.js');

@@ -17,7 +17,17 @@ const path = require('path');
 
 const REPO_ROOT = path.resolve(__dirname, '..');
 
-const LEVEL_NAMES = { 1: 'off', 10: 'fatal', 20: 'error', 30: 'warn', 40: 'info', 50: 'debug', 60: 'trace', 98: 'audit', 99: 'metric' };
+const LEVEL_NAMES = {
+  1: 'off',
+  10: 'fatal',
+  20: 'error',
+  30: 'warn',
+  40: 'info',
+  50: 'debug',
+  60: 'trace',
+  98: 'audit',
+  99: 'metric',
+};
 
 /** A log message as plain JSON (Node-RED passes Errors and objects as msg.msg). */
 function plainLog(m) {
@@ -154,14 +164,24 @@ function deliverySummary(ev) {
   let payload;
   try {
     const text = JSON.stringify(msg.payload);
-    payload = text !== undefined && text.length <= 20000 ? JSON.parse(text) : { truncated: true, length: text ? text.length : 0 };
+    payload =
+      text !== undefined && text.length <= 20000
+        ? JSON.parse(text)
+        : { truncated: true, length: text ? text.length : 0 };
   } catch {
     payload = { unserialisable: true };
   }
   return {
     type: 'deliver',
-    source: { id: ev.source && ev.source.id, type: ev.source && ev.source.node && ev.source.node.type, port: ev.source && ev.source.port },
-    destination: { id: ev.destination && ev.destination.id, type: ev.destination && ev.destination.node && ev.destination.node.type },
+    source: {
+      id: ev.source && ev.source.id,
+      type: ev.source && ev.source.node && ev.source.node.type,
+      port: ev.source && ev.source.port,
+    },
+    destination: {
+      id: ev.destination && ev.destination.id,
+      type: ev.destination && ev.destination.node && ev.destination.node.type,
+    },
     topic: msg.topic,
     payload,
   };

@@ -41,7 +41,8 @@ function intEnv(name, def, min, max) {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return def;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) fail(`${name} must be a whole number from ${min} to ${max} (got "${raw}")`);
+  if (!Number.isInteger(n) || n < min || n > max)
+    fail(`${name} must be a whole number from ${min} to ${max} (got "${raw}")`);
   return n;
 }
 
@@ -53,7 +54,8 @@ function mysqlFromUrl(raw) {
   } catch {
     fail('PUNCHFLOW_MYSQL_URL is not a URL (expected mysql://user:password@host:3306/database)');
   }
-  if (u.protocol !== 'mysql:' && u.protocol !== 'mariadb:') fail(`PUNCHFLOW_MYSQL_URL must start with mysql:// (got ${u.protocol}//)`);
+  if (u.protocol !== 'mysql:' && u.protocol !== 'mariadb:')
+    fail(`PUNCHFLOW_MYSQL_URL must start with mysql:// (got ${u.protocol}//)`);
   const database = decodeURIComponent(u.pathname.replace(/^\//, ''));
   if (!database) fail('PUNCHFLOW_MYSQL_URL names no database (mysql://user:password@host:3306/database)');
   return {
@@ -116,9 +118,20 @@ async function startSite(sim, count, liveEveryMs, tz) {
   const sims = [];
   try {
     for (let i = 0; i < count; i++) {
-      const prior = saved && saved.devices[i] && Array.isArray(saved.devices[i].records) ? saved.devices[i].records : null;
-      const s = new sim.ZkSimulator({ seed: SEED + i, users: USERS, userIds: 'plain', records: prior ? 0 : HISTORY_RECORDS, liveEveryMs, tz, port: 0 });
-      if (prior) for (const r of prior) s.punch({ userId: r.userId, verify: r.verify, state: r.state, at: r.time, workCode: r.workCode });
+      const prior =
+        saved && saved.devices[i] && Array.isArray(saved.devices[i].records) ? saved.devices[i].records : null;
+      const s = new sim.ZkSimulator({
+        seed: SEED + i,
+        users: USERS,
+        userIds: 'plain',
+        records: prior ? 0 : HISTORY_RECORDS,
+        liveEveryMs,
+        tz,
+        port: 0,
+      });
+      if (prior)
+        for (const r of prior)
+          s.punch({ userId: r.userId, verify: r.verify, state: r.state, at: r.time, workCode: r.workCode });
       sims.push(s);
       // Port 0: the system picks a free port (TCP and UDP alike), so nothing clashes with a real 4370.
       await s.start();
@@ -138,7 +151,13 @@ function saveSite(sims) {
     savedAt: new Date().toISOString(),
     devices: sims.map((s) => ({
       serial: s.serial,
-      records: s.records.map((r) => ({ userId: r.userId, verify: r.verify, state: r.state, time: r.time, workCode: r.workCode || 0 })),
+      records: s.records.map((r) => ({
+        userId: r.userId,
+        verify: r.verify,
+        state: r.state,
+        time: r.time,
+        workCode: r.workCode || 0,
+      })),
     })),
   };
   try {
@@ -152,7 +171,14 @@ function saveSite(sims) {
 function printLog(e) {
   if (/^Projects disabled|^Using unencrypted credentials/.test(e.msg)) return;
   const d = new Date(e.timestamp);
-  const when = d.toLocaleString('en-GB', { day: '2-digit', month: 'short', hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
+  const when = d.toLocaleString('en-GB', {
+    day: '2-digit',
+    month: 'short',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    hour12: false,
+  });
   const who = e.type ? `[${e.type}${e.name ? ':' + e.name : ''}] ` : '';
   const line = `${when} - [${e.levelName}] ${who}${e.msg}\n`;
   if (e.level <= 30) process.stderr.write(line);
@@ -213,7 +239,8 @@ async function main() {
   } catch (err) {
     await Promise.all(sims.map((s) => s.stop()));
     saveSite(sims);
-    if (err && err.code === 'EADDRINUSE') fail(`port ${port} on ${host} is in use (another Node-RED?): set PORT, e.g. PORT=1881 npm start`);
+    if (err && err.code === 'EADDRINUSE')
+      fail(`port ${port} on ${host} is in use (another Node-RED?): set PORT, e.g. PORT=1881 npm start`);
     throw err;
   }
   const saveTimer = setInterval(() => saveSite(sims), 60_000);

@@ -81,7 +81,10 @@ export class MariaDbServer {
   private destroyed = false;
   private readonly onExit = (): void => this.destroySync();
 
-  private constructor(private readonly bin: MariaDbBinaries, private readonly opts: MariaDbOptions) {
+  private constructor(
+    private readonly bin: MariaDbBinaries,
+    private readonly opts: MariaDbOptions,
+  ) {
     this.database = opts.database ?? 'punchflow_test';
     this.user = opts.user ?? 'pf';
     this.dir = fs.mkdtempSync(path.join(opts.baseDir ?? os.tmpdir(), 'punchflow-mariadb-'));
@@ -92,18 +95,25 @@ export class MariaDbServer {
   }
 
   /** Installs a data directory, starts the server, creates the database and the user. */
-  static async create(opts: MariaDbOptions = {}, bin: MariaDbBinaries | null = findMariaDbBinaries()): Promise<MariaDbServer> {
+  static async create(
+    opts: MariaDbOptions = {},
+    bin: MariaDbBinaries | null = findMariaDbBinaries(),
+  ): Promise<MariaDbServer> {
     if (!bin) throw new Error('MariaDB server binaries not found (apt-get install mariadb-server)');
     const s = new MariaDbServer(bin, opts);
     try {
-      await execFileP(bin.installDb, [
-        '--no-defaults', // first, so no system my.cnf leaks in
-        `--datadir=${s.dataDir}`,
-        '--auth-root-authentication-method=normal', // root with an empty password, reachable only on our socket
-        '--skip-test-db',
-        '--skip-name-resolve',
-        ...runAs(),
-      ], { timeout: 60000 });
+      await execFileP(
+        bin.installDb,
+        [
+          '--no-defaults', // first, so no system my.cnf leaks in
+          `--datadir=${s.dataDir}`,
+          '--auth-root-authentication-method=normal', // root with an empty password, reachable only on our socket
+          '--skip-test-db',
+          '--skip-name-resolve',
+          ...runAs(),
+        ],
+        { timeout: 60000 },
+      );
       // Another process can take the port between freePort() and bind(): try a few.
       for (let attempt = 1; ; attempt++) {
         s.port = await freePort();
@@ -144,18 +154,22 @@ export class MariaDbServer {
     if (this.destroyed) throw new Error('MariaDB server already destroyed');
     if (this.child) return;
     fs.rmSync(this.socketPath, { force: true });
-    const child = spawn(this.bin.mariadbd, [
-      '--no-defaults',
-      `--datadir=${this.dataDir}`,
-      `--socket=${this.socketPath}`,
-      `--pid-file=${path.join(this.dir, 'mysqld.pid')}`,
-      `--log-error=${this.errorLog}`,
-      `--port=${this.port}`,
-      '--bind-address=127.0.0.1',
-      '--skip-name-resolve',
-      ...runAs(),
-      ...(this.opts.serverArgs ?? []),
-    ], { stdio: 'ignore' });
+    const child = spawn(
+      this.bin.mariadbd,
+      [
+        '--no-defaults',
+        `--datadir=${this.dataDir}`,
+        `--socket=${this.socketPath}`,
+        `--pid-file=${path.join(this.dir, 'mysqld.pid')}`,
+        `--log-error=${this.errorLog}`,
+        `--port=${this.port}`,
+        '--bind-address=127.0.0.1',
+        '--skip-name-resolve',
+        ...runAs(),
+        ...(this.opts.serverArgs ?? []),
+      ],
+      { stdio: 'ignore' },
+    );
     // Not holding the event loop: the exit hook kills it if nobody stops it.
     child.unref();
     this.child = child;
@@ -224,7 +238,12 @@ export class MariaDbServer {
 
   /** Runs statements as root over the socket (setup and checks the test user may not do). */
   async rootQuery(statements: string[]): Promise<unknown[]> {
-    const c = await mysql.createConnection({ socketPath: this.socketPath, user: 'root', password: '', multipleStatements: false });
+    const c = await mysql.createConnection({
+      socketPath: this.socketPath,
+      user: 'root',
+      password: '',
+      multipleStatements: false,
+    });
     try {
       const out: unknown[] = [];
       for (const sql of statements) out.push((await c.query(sql))[0]);
@@ -275,5 +294,11 @@ export async function stopSharedMariaDb(): Promise<void> {
 
 /** A pool as the test user, with the connection settings the sink uses for reading back exact strings. */
 export function testPool(server: MariaDbServer): mysql.Pool {
-  return mysql.createPool({ ...server.connectionOptions(), connectionLimit: 2, dateStrings: true, timezone: 'Z', charset: 'utf8mb4' });
+  return mysql.createPool({
+    ...server.connectionOptions(),
+    connectionLimit: 2,
+    dateStrings: true,
+    timezone: 'Z',
+    charset: 'utf8mb4',
+  });
 }

@@ -27,7 +27,10 @@ function timesAt(wallMs: number, offsetMin: number): { localTime: string; timest
   const key = `${wallMs}/${offsetMin}`;
   let t = timeCache.get(key);
   if (!t) {
-    t = { localTime: new Date(wallMs).toISOString().slice(0, 19), timestamp: new Date(wallMs - offsetMin * 60000).toISOString() };
+    t = {
+      localTime: new Date(wallMs).toISOString().slice(0, 19),
+      timestamp: new Date(wallMs - offsetMin * 60000).toISOString(),
+    };
     if (timeCache.size > 100_000) timeCache.clear();
     timeCache.set(key, t);
   }

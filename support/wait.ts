@@ -12,7 +12,12 @@ export function sleep(ms: number): Promise<void> {
  * Polls `cond` every `everyMs` until it returns a truthy value, and resolves with that value; throws naming
  * `what` after `ms` (generous: only a failing test waits it out). `cond` may be async (a query, a request).
  */
-export async function until<T>(cond: () => T | Promise<T>, ms = 20000, what = 'condition', everyMs = 10): Promise<NonNullable<T>> {
+export async function until<T>(
+  cond: () => T | Promise<T>,
+  ms = 20000,
+  what = 'condition',
+  everyMs = 10,
+): Promise<NonNullable<T>> {
   const end = Date.now() + ms;
   for (;;) {
     const v = await cond();

@@ -49,6 +49,10 @@ describe('source layout', () => {
     assert.ok(files.includes(path.join(root, 'support', 'mariadb.ts')), 'and what they import');
     const testDir = path.join(root, 'test') + path.sep;
     const fromTest = files.filter((f) => f.startsWith(testDir)).map((f) => path.relative(root, f));
-    assert.deepEqual(fromTest, [], 'files from test/ in the build: an import of test/ in lib, nodes, bin, bench or support');
+    assert.deepEqual(
+      fromTest,
+      [],
+      'files from test/ in the build: an import of test/ in lib, nodes, bin, bench or support',
+    );
   });
 });

@@ -9,8 +9,14 @@ import * as acorn from 'acorn';
 
 const root = path.resolve(__dirname, '..');
 const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as {
-  name: string; license?: string; repository?: unknown; bugs?: unknown; keywords?: string[];
-  engines?: { node?: string }; dependencies?: Record<string, string>; devDependencies?: Record<string, string>;
+  name: string;
+  license?: string;
+  repository?: unknown;
+  bugs?: unknown;
+  keywords?: string[];
+  engines?: { node?: string };
+  dependencies?: Record<string, string>;
+  devDependencies?: Record<string, string>;
   'node-red': { version: string; nodes: Record<string, string> };
 };
 
@@ -35,11 +41,21 @@ function registrations(html: string): Registration[] {
     const ast = acorn.parse(code, { ecmaVersion: 2020 });
     const walk = (n: unknown): void => {
       if (!n || typeof n !== 'object') return;
-      const node = n as { type?: string; callee?: { type: string; property?: { name?: string } }; arguments?: acorn.Node[] };
-      if (node.type === 'CallExpression' && node.callee?.type === 'MemberExpression' && node.callee.property?.name === 'registerType') {
+      const node = n as {
+        type?: string;
+        callee?: { type: string; property?: { name?: string } };
+        arguments?: acorn.Node[];
+      };
+      if (
+        node.type === 'CallExpression' &&
+        node.callee?.type === 'MemberExpression' &&
+        node.callee.property?.name === 'registerType'
+      ) {
         const [typeArg, objArg] = node.arguments ?? [];
         const props: Record<string, unknown> = {};
-        for (const p of ((objArg as unknown as { properties?: { key: { name?: string; value?: string }; value: acorn.Node }[] }).properties ?? [])) {
+        for (const p of (
+          objArg as unknown as { properties?: { key: { name?: string; value?: string }; value: acorn.Node }[] }
+        ).properties ?? []) {
           props[p.key.name ?? String(p.key.value)] = literal(p.value);
         }
         out.push({ type: String(literal(typeArg)), props });
@@ -78,7 +94,10 @@ function satisfiesMin(range: string, v: string): boolean {
   const m = /^>=\s*(\d+)\.(\d+)(?:\.(\d+))?$/.exec(range.trim());
   assert.ok(m, `range "${range}" should be of the form >=x.y.z`);
   const want = [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)];
-  const have = v.replace(/^[^\d]*/, '').split('.').map(Number);
+  const have = v
+    .replace(/^[^\d]*/, '')
+    .split('.')
+    .map(Number);
   for (let i = 0; i < 3; i++) if (have[i] !== want[i]) return have[i] > want[i];
   return true;
 }
@@ -103,9 +122,13 @@ describe('Flow Library scorecard (offline self-check)', () => {
         assert.equal(typeof r.props.category, 'string', 'category must be a literal string');
         if (r.props.category !== 'config') {
           for (const k of ['color', 'icon']) assert.equal(typeof r.props[k], 'string', `${k} must be a literal string`);
-          for (const k of ['inputs', 'outputs']) assert.equal(typeof r.props[k], 'number', `${k} must be a literal number`);
+          for (const k of ['inputs', 'outputs'])
+            assert.equal(typeof r.props[k], 'number', `${k} must be a literal number`);
           assert.ok(types.has(type), `no example in examples/ uses ${type}`);
-          assert.ok(fs.existsSync(path.join(path.dirname(js), 'icons', String(r.props.icon))), `icon ${String(r.props.icon)} missing beside the node`);
+          assert.ok(
+            fs.existsSync(path.join(path.dirname(js), 'icons', String(r.props.icon))),
+            `icon ${String(r.props.icon)} missing beside the node`,
+          );
         }
       });
       it('has en-US messages, help, and every RED._ key resolves', () => {
@@ -115,13 +138,23 @@ describe('Flow Library scorecard (offline self-check)', () => {
         assert.ok(fs.existsSync(msgFile), `locales/en-US/${base}.json missing`);
         const messages = JSON.parse(fs.readFileSync(msgFile, 'utf8')) as Record<string, unknown>;
         const text = fs.readFileSync(html, 'utf8');
-        const hasHelp = text.includes(`data-help-name="${type}"`) || fs.existsSync(path.join(dir, 'locales', 'en-US', `${base}.html`));
+        const hasHelp =
+          text.includes(`data-help-name="${type}"`) ||
+          fs.existsSync(path.join(dir, 'locales', 'en-US', `${base}.html`));
         assert.ok(hasHelp, 'help text missing');
-        const keys = [...text.matchAll(/(?:RED\._|node\._|this\._)\('([^']+)'/g), ...text.matchAll(/data-i18n="(?:\[[a-z]+\])?([^"]+)"/g)].map((m) => m[1]);
+        const keys = [
+          ...text.matchAll(/(?:RED\._|node\._|this\._)\('([^']+)'/g),
+          ...text.matchAll(/data-i18n="(?:\[[a-z]+\])?([^"]+)"/g),
+        ].map((m) => m[1]);
         for (const key of keys) {
           const local = key.includes(':') ? null : key;
           if (!local) continue;
-          const found = local.split('.').reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), messages);
+          const found = local
+            .split('.')
+            .reduce<unknown>(
+              (o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined),
+              messages,
+            );
           assert.equal(typeof found, 'string', `message key ${key} not found in locales/en-US/${base}.json`);
         }
       });
@@ -137,7 +170,10 @@ describe('Flow Library scorecard (offline self-check)', () => {
     const engines = pkg.engines?.node ?? '';
     assert.ok(satisfiesMin(engines, '22.9.0') && satisfiesMin(engines, '18.5.0'), `engines.node ${engines}`);
     const nrDev = pkg.devDependencies?.['node-red'] ?? '';
-    assert.ok(satisfiesMin(pkg['node-red'].version, nrDev), `node-red.version ${pkg['node-red'].version} vs dev ${nrDev}`);
+    assert.ok(
+      satisfiesMin(pkg['node-red'].version, nrDev),
+      `node-red.version ${pkg['node-red'].version} vs dev ${nrDev}`,
+    );
     assert.ok(satisfiesMin(pkg['node-red'].version, '5.0.7'), 'covers Node-RED 5');
     const deps = Object.entries(pkg.dependencies ?? {});
     assert.ok(deps.length <= 6, `${deps.length} dependencies`);

@@ -5,7 +5,15 @@
 import { parseArgs } from 'node:util';
 import { parseWallClock, formatWallClock } from '../protocol/time';
 import { hostTimeZone, isValidTimeZone } from '../record/zone';
-import { TemplatesCommand, UserWriteArgs, USER_WRITE_HELP, USER_WRITE_OPTIONS, TEMPLATE_OPTIONS, parseTemplates, parseUserWrite } from './user-args';
+import {
+  TemplatesCommand,
+  UserWriteArgs,
+  USER_WRITE_HELP,
+  USER_WRITE_OPTIONS,
+  TEMPLATE_OPTIONS,
+  parseTemplates,
+  parseUserWrite,
+} from './user-args';
 
 export class UsageError extends Error {
   constructor(message: string) {
@@ -73,7 +81,10 @@ export interface LiveCommand extends DeviceTarget {
   count: number | null;
   tz: string;
 }
-export interface HelpCommand { command: 'help'; topic: string | null }
+export interface HelpCommand {
+  command: 'help';
+  topic: string | null;
+}
 /** `zk time`: show the device clock, or with --sync set it from this host's past --threshold seconds. */
 export interface TimeCommand extends DeviceTarget {
   command: 'time';
@@ -89,17 +100,26 @@ export interface ClearCommand extends DeviceTarget {
   tz: string;
   dryRun: boolean;
 }
-export interface UnlockCommand extends DeviceTarget { command: 'unlock'; seconds: number; dryRun: boolean }
-export interface RestartCommand extends DeviceTarget { command: 'restart'; dryRun: boolean }
+export interface UnlockCommand extends DeviceTarget {
+  command: 'unlock';
+  seconds: number;
+  dryRun: boolean;
+}
+export interface RestartCommand extends DeviceTarget {
+  command: 'restart';
+  dryRun: boolean;
+}
 export type DeviceCommand = TimeCommand | ClearCommand | UnlockCommand | RestartCommand;
 
-export type CliCommand = SimCommand | InfoCommand | UsersCommand | FetchCommand | LiveCommand | HelpCommand | TemplatesCommand | DeviceCommand;
+export type CliCommand =
+  SimCommand | InfoCommand | UsersCommand | FetchCommand | LiveCommand | HelpCommand | TemplatesCommand | DeviceCommand;
 export type { TemplatesCommand, UserWriteArgs };
 
 /** `zk sim` makes a live punch this often unless told otherwise, so `zk live` against it shows something. */
 export const DEFAULT_SIM_LIVE_EVERY_S = 5;
 
-export const USAGE_LINE = 'usage: zk <sim|info|users|fetch|live|time|clear|unlock|restart> [options]   (zk --help for details)';
+export const USAGE_LINE =
+  'usage: zk <sim|info|users|fetch|live|time|clear|unlock|restart> [options]   (zk --help for details)';
 
 /** The full help; names the host's zone, the default for --tz. */
 export function helpText(): string {
@@ -184,8 +204,20 @@ const COMMAND_OPTIONS = {
     out: { type: 'string' },
   },
   live: { ...DEVICE_OPTIONS, count: { type: 'string' }, tz: { type: 'string' } },
-  time: { ...DEVICE_OPTIONS, sync: { type: 'boolean' }, threshold: { type: 'string' }, tz: { type: 'string' }, 'dry-run': { type: 'boolean' } },
-  clear: { ...DEVICE_OPTIONS, safe: { type: 'boolean' }, out: { type: 'string' }, tz: { type: 'string' }, 'dry-run': { type: 'boolean' } },
+  time: {
+    ...DEVICE_OPTIONS,
+    sync: { type: 'boolean' },
+    threshold: { type: 'string' },
+    tz: { type: 'string' },
+    'dry-run': { type: 'boolean' },
+  },
+  clear: {
+    ...DEVICE_OPTIONS,
+    safe: { type: 'boolean' },
+    out: { type: 'string' },
+    tz: { type: 'string' },
+    'dry-run': { type: 'boolean' },
+  },
   unlock: { ...DEVICE_OPTIONS, seconds: { type: 'string' }, 'dry-run': { type: 'boolean' } },
   restart: { ...DEVICE_OPTIONS, 'dry-run': { type: 'boolean' } },
 } as const;
@@ -219,7 +251,9 @@ function parseSeconds(name: string, value: string | undefined, defSec = 0): numb
 function parseZone(value: string | undefined): string {
   if (value === undefined) return hostTimeZone();
   if (!isValidTimeZone(value)) {
-    throw new UsageError(`--tz ${JSON.stringify(value)} is not a time zone this Node.js knows (use an IANA name such as Europe/Berlin or UTC)`);
+    throw new UsageError(
+      `--tz ${JSON.stringify(value)} is not a time zone this Node.js knows (use an IANA name such as Europe/Berlin or UTC)`,
+    );
   }
   return value;
 }
@@ -250,7 +284,9 @@ export function parseTimeBound(name: 'since' | 'until', value: string | undefine
   if (value === undefined) return null;
   const w = parseWallClock(value);
   if (!w) {
-    throw new UsageError(`--${name} must be a valid date YYYY-MM-DD or YYYY-MM-DDTHH:mm[:ss] (got ${JSON.stringify(value)})`);
+    throw new UsageError(
+      `--${name} must be a valid date YYYY-MM-DD or YYYY-MM-DDTHH:mm[:ss] (got ${JSON.stringify(value)})`,
+    );
   }
   if (name === 'until') {
     const v = value.trim();
@@ -262,7 +298,8 @@ export function parseTimeBound(name: 'since' | 'until', value: string | undefine
 
 /** `--push`: an http URL of the push server (the devices add /iclock when it has no path). */
 export function parsePushUrl(value: string | undefined): string {
-  if (value === undefined || value === '') throw new UsageError('--push needs a server URL such as http://127.0.0.1:8081');
+  if (value === undefined || value === '')
+    throw new UsageError('--push needs a server URL such as http://127.0.0.1:8081');
   let u: URL;
   try {
     u = new URL(value.includes('://') ? value : `http://${value}`);
@@ -306,12 +343,19 @@ export function parseCli(argv: readonly string[]): CliCommand {
     return { command: 'help', topic: rest[0] ?? null };
   }
   if (!isCommandName(first)) {
-    throw new UsageError(first.startsWith('-') ? `unknown option ${first}` : `unknown command ${JSON.stringify(first)}`);
+    throw new UsageError(
+      first.startsWith('-') ? `unknown option ${first}` : `unknown command ${JSON.stringify(first)}`,
+    );
   }
   let values: Values;
   let positionals: string[];
   try {
-    const parsed = parseArgs({ args: [...rest], options: COMMAND_OPTIONS[first], allowPositionals: true, strict: true });
+    const parsed = parseArgs({
+      args: [...rest],
+      options: COMMAND_OPTIONS[first],
+      allowPositionals: true,
+      strict: true,
+    });
     values = parsed.values as Values;
     positionals = parsed.positionals;
   } catch (err) {
@@ -335,10 +379,12 @@ export function parseCli(argv: readonly string[]): CliCommand {
         throw new UsageError(`--profile must be one of ${SIM_PROFILES.join(', ')} (got ${JSON.stringify(profile)})`);
       }
       const userIds = str(values, 'user-ids') ?? 'plain';
-      if (userIds !== 'plain' && userIds !== 'edge') throw new UsageError(`--user-ids must be plain or edge (got ${JSON.stringify(userIds)})`);
+      if (userIds !== 'plain' && userIds !== 'edge')
+        throw new UsageError(`--user-ids must be plain or edge (got ${JSON.stringify(userIds)})`);
       const devices = parseIntOption('devices', str(values, 'devices'), 1, 1000) ?? 1;
       const port = parseIntOption('port', str(values, 'port'), 0, 65535) ?? 4370;
-      if (port !== 0 && port + devices - 1 > 65535) throw new UsageError(`--port ${port} with --devices ${devices} runs past port 65535`);
+      if (port !== 0 && port + devices - 1 > 65535)
+        throw new UsageError(`--port ${port} with --devices ${devices} runs past port 65535`);
       return {
         command: 'sim',
         host: str(values, 'host') ?? '127.0.0.1',
@@ -364,7 +410,12 @@ export function parseCli(argv: readonly string[]): CliCommand {
       return { command: 'users', ...deviceTarget(values, w.rest, first), write: w.write };
     }
     case 'templates':
-      return parseTemplates(values, positionals, (rest) => deviceTarget(values, rest, first), (m) => new UsageError(m));
+      return parseTemplates(
+        values,
+        positionals,
+        (rest) => deviceTarget(values, rest, first),
+        (m) => new UsageError(m),
+      );
     case 'fetch': {
       const target = deviceTarget(values, positionals, first);
       const formatText = str(values, 'format');
@@ -374,7 +425,8 @@ export function parseCli(argv: readonly string[]): CliCommand {
       if (formatText === 'csv' && target.json) throw new UsageError('--json and --format csv contradict each other');
       const since = parseTimeBound('since', str(values, 'since'));
       const until = parseTimeBound('until', str(values, 'until'));
-      if (since !== null && until !== null && since > until) throw new UsageError(`--since ${since} is after --until ${until}`);
+      if (since !== null && until !== null && since > until)
+        throw new UsageError(`--since ${since} is after --until ${until}`);
       const out = str(values, 'out');
       if (out === '') throw new UsageError('--out needs a file name');
       return {
@@ -413,14 +465,26 @@ function parseDeviceCommand(command: DeviceCommand['command'], values: Values, p
       const sync = values.sync === true;
       if (!sync && values.threshold !== undefined) throw new UsageError('--threshold only applies with --sync');
       if (!sync && dryRun) throw new UsageError('--dry-run only applies with --sync (zk time alone changes nothing)');
-      return { command, ...target, sync, thresholdSec: parseIntOption('threshold', str(values, 'threshold'), 0, 86400) ?? 30, tz: parseZone(str(values, 'tz')), dryRun };
+      return {
+        command,
+        ...target,
+        sync,
+        thresholdSec: parseIntOption('threshold', str(values, 'threshold'), 0, 86400) ?? 30,
+        tz: parseZone(str(values, 'tz')),
+        dryRun,
+      };
     }
     case 'clear': {
       if (values.safe !== true) {
-        throw new UsageError('zk clear only clears safely: add --safe and --out FILE (the records are saved there before anything is cleared)');
+        throw new UsageError(
+          'zk clear only clears safely: add --safe and --out FILE (the records are saved there before anything is cleared)',
+        );
       }
       const out = str(values, 'out');
-      if (!dryRun && (out === undefined || out === '')) throw new UsageError('zk clear --safe needs --out FILE: the records are saved there before the device is cleared');
+      if (!dryRun && (out === undefined || out === ''))
+        throw new UsageError(
+          'zk clear --safe needs --out FILE: the records are saved there before the device is cleared',
+        );
       return { command, ...target, out: out ?? '', tz: parseZone(str(values, 'tz')), dryRun };
     }
     case 'unlock':

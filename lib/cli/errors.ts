@@ -48,7 +48,10 @@ export function describeError(err: unknown, ctx: ErrorContext = {}): string {
         return oneLine(err.message);
       }
       case 'TIMEOUT':
-        return oneLine(err.message) + (over === 'TCP' ? ' (a UDP-only device needs --udp; a slow link a longer --timeout)' : '');
+        return (
+          oneLine(err.message) +
+          (over === 'TCP' ? ' (a UDP-only device needs --udp; a slow link a longer --timeout)' : '')
+        );
       default:
         return oneLine(err.message);
     }

@@ -22,8 +22,14 @@ export interface PrintableUser {
 
 export function printableUser(u: DeviceUser): PrintableUser {
   return {
-    uid: u.uid, userId: u.userId, name: u.name, privilege: u.privilege, enabled: u.enabled,
-    cardNo: u.cardNo, group: u.group, hasPassword: u.password !== '',
+    uid: u.uid,
+    userId: u.userId,
+    name: u.name,
+    privilege: u.privilege,
+    enabled: u.enabled,
+    cardNo: u.cardNo,
+    group: u.group,
+    hasPassword: u.password !== '',
   };
 }
 
@@ -39,17 +45,30 @@ export function textTable(header: readonly string[], rows: readonly (readonly st
   const clean = (s: string) => s.replace(/[\u0000-\u001f\u007f]/g, '?');
   const all = [header, ...rows].map((r) => r.map(clean));
   const widths = header.map((_, i) => Math.max(...all.map((r) => [...(r[i] ?? '')].length)));
-  return all
-    .map((r) => r.map((c, i) => (i === r.length - 1 ? c : c + ' '.repeat(widths[i] - [...c].length))).join('  ').trimEnd())
-    .join('\n') + '\n';
+  return (
+    all
+      .map((r) =>
+        r
+          .map((c, i) => (i === r.length - 1 ? c : c + ' '.repeat(widths[i] - [...c].length)))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 export function usersTable(users: readonly DeviceUser[]): string {
   return textTable(
     ['UID', 'USER ID', 'NAME', 'ROLE', 'ENABLED', 'CARD', 'GROUP', 'PASSWORD'],
     users.map((u) => [
-      String(u.uid), u.userId, u.name, privilegeLabel(u.privilege), u.enabled ? 'yes' : 'no',
-      u.cardNo ? String(u.cardNo) : '', String(u.group), u.password !== '' ? 'set' : '',
+      String(u.uid),
+      u.userId,
+      u.name,
+      privilegeLabel(u.privilege),
+      u.enabled ? 'yes' : 'no',
+      u.cardNo ? String(u.cardNo) : '',
+      String(u.group),
+      u.password !== '' ? 'set' : '',
     ]),
   );
 }

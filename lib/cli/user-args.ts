@@ -62,7 +62,11 @@ export const USER_WRITE_HELP = `  zk users set    HOST[:PORT] FILE [--dry-run] [
 type Values = Record<string, string | boolean | undefined>;
 
 /** `zk users …` positionals after the action word; null when the first positional is not an action. */
-export function parseUserWrite(values: Values, positionals: string[], usage: Usage): { write: UserWriteArgs; rest: string[] } | null {
+export function parseUserWrite(
+  values: Values,
+  positionals: string[],
+  usage: Usage,
+): { write: UserWriteArgs; rest: string[] } | null {
   const [action, target, ...more] = positionals;
   if (!(USER_ACTIONS as readonly string[]).includes(action)) {
     if (values['dry-run'] === true || values['delete-missing'] === true) {
@@ -70,7 +74,10 @@ export function parseUserWrite(values: Values, positionals: string[], usage: Usa
     }
     return null;
   }
-  if (target === undefined) throw usage(`zk users ${action} needs a device: zk users ${action} HOST[:PORT] ${action === 'delete' ? 'PIN...' : 'FILE'}`);
+  if (target === undefined)
+    throw usage(
+      `zk users ${action} needs a device: zk users ${action} HOST[:PORT] ${action === 'delete' ? 'PIN...' : 'FILE'}`,
+    );
   const dryRun = values['dry-run'] === true;
   const deleteMissing = values['delete-missing'] === true;
   if (deleteMissing && action !== 'sync') throw usage('--delete-missing goes with zk users sync');
@@ -83,7 +90,12 @@ export function parseUserWrite(values: Values, positionals: string[], usage: Usa
   return { write: { action: action as UserAction, file: more[0], userIds: [], dryRun, deleteMissing }, rest: [target] };
 }
 
-export function parseTemplates(values: Values, positionals: string[], target: (rest: string[]) => DeviceTarget, usage: Usage): TemplatesCommand {
+export function parseTemplates(
+  values: Values,
+  positionals: string[],
+  target: (rest: string[]) => DeviceTarget,
+  usage: Usage,
+): TemplatesCommand {
   const [action, host, file, ...more] = positionals;
   if (action !== 'backup' && action !== 'restore') {
     throw usage(`zk templates needs an action: backup or restore (got ${JSON.stringify(action ?? '')})`);
@@ -92,7 +104,8 @@ export function parseTemplates(values: Values, positionals: string[], target: (r
   if (file === undefined || file === '') throw usage(`zk templates ${action} needs a FILE`);
   if (more.length > 0) throw usage(`unexpected argument ${JSON.stringify(more[0])}`);
   const dryRun = values['dry-run'] === true;
-  if (dryRun && action === 'backup') throw usage('--dry-run goes with zk templates restore (a backup writes nothing to the device)');
+  if (dryRun && action === 'backup')
+    throw usage('--dry-run goes with zk templates restore (a backup writes nothing to the device)');
   const user = typeof values.user === 'string' ? values.user : null;
   if (user === '') throw usage('--user needs a PIN');
   return { command: 'templates', ...target([host]), action, file, userId: user, dryRun };

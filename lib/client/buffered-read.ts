@@ -1,7 +1,13 @@
 import { Session, DONE, MORE, PacketVerdict, Logger } from './session';
 import { Cmd, Reply, codeName } from '../protocol/constants';
 import {
-  BufferSelector, encodePrepareBuffer, decodeBufferStat, encodeReadBuffer, decodePrepareData, chunkRanges, ByteRange,
+  BufferSelector,
+  encodePrepareBuffer,
+  decodeBufferStat,
+  encodeReadBuffer,
+  decodePrepareData,
+  chunkRanges,
+  ByteRange,
 } from '../protocol/buffered';
 import { ZkDeviceError, ZkProtocolError, ZkError, hexSample } from '../errors';
 
@@ -29,7 +35,11 @@ export interface BufferedReadOptions {
  * chunks, then FREE_DATA. Returns the whole buffer (u32 total_size + records) or throws; partial data is
  * never returned as success.
  */
-export async function readPreparedBuffer(session: Session, selector: BufferSelector, o: BufferedReadOptions): Promise<Buffer> {
+export async function readPreparedBuffer(
+  session: Session,
+  selector: BufferSelector,
+  o: BufferedReadOptions,
+): Promise<Buffer> {
   try {
     const reply = await session.request(Cmd.PREPARE_BUFFER, encodePrepareBuffer(selector), o.timeoutMs);
     let buffer: Buffer;
@@ -39,7 +49,10 @@ export async function readPreparedBuffer(session: Session, selector: BufferSelec
     } else if (reply.command === Reply.ACK_OK) {
       const length = decodeBufferStat(reply.payload);
       if (length === null) {
-        throw new ZkProtocolError(`${o.label} answered the data request without a size (payload ${hexSample(reply.payload)})`, { host: o.label });
+        throw new ZkProtocolError(
+          `${o.label} answered the data request without a size (payload ${hexSample(reply.payload)})`,
+          { host: o.label },
+        );
       }
       buffer = await readChunks(session, length, o);
     } else {
@@ -68,7 +81,9 @@ async function freeData(session: Session, o: BufferedReadOptions): Promise<void>
 
 function checkBuffer(buffer: Buffer, label: string): void {
   if (buffer.length < 4) {
-    throw new ZkProtocolError(`${label} sent a ${buffer.length}-byte data buffer; at least 4 bytes expected`, { host: label });
+    throw new ZkProtocolError(`${label} sent a ${buffer.length}-byte data buffer; at least 4 bytes expected`, {
+      host: label,
+    });
   }
   const total = buffer.readUInt32LE(0);
   if (4 + total !== buffer.length) {
@@ -90,7 +105,9 @@ async function readChunks(session: Session, length: number, o: BufferedReadOptio
       } catch (err) {
         // Size violations are worth a retry of the same range, and so are timeouts on UDP (a lost
         // datagram). On TCP nothing is lost in transit: a timeout means the device stopped, so no retry.
-        const retryable = err instanceof ZkError && !session.isClosed &&
+        const retryable =
+          err instanceof ZkError &&
+          !session.isClosed &&
           (err.code === 'PROTOCOL' || (err.code === 'TIMEOUT' && o.transport === 'udp'));
         if (!retryable || attempt >= o.chunkRetries) throw err;
         o.logger('warn', `retrying chunk ${range.start}+${range.size} from ${o.label}: ${(err as Error).message}`);
@@ -118,14 +135,20 @@ function readChunk(session: Session, range: ByteRange, out: Buffer, o: BufferedR
         case Cmd.PREPARE_DATA: {
           const pd = decodePrepareData(p.payload);
           if (!pd || pd.size !== range.size) {
-            throw new ZkProtocolError(`${where}: device announced ${pd ? pd.size : 'no'} bytes instead of ${range.size}`, { host: label });
+            throw new ZkProtocolError(
+              `${where}: device announced ${pd ? pd.size : 'no'} bytes instead of ${range.size}`,
+              { host: label },
+            );
           }
           announced = pd.size;
           return MORE;
         }
         case Cmd.DATA: {
           if (got + p.payload.length > range.size) {
-            throw new ZkProtocolError(`${where}: received ${got + p.payload.length} bytes, more than the ${range.size} requested`, { host: label });
+            throw new ZkProtocolError(
+              `${where}: received ${got + p.payload.length} bytes, more than the ${range.size} requested`,
+              { host: label },
+            );
           }
           p.payload.copy(out, range.start + got);
           got += p.payload.length;

@@ -83,14 +83,26 @@ export class Session extends EventEmitter {
   /** Reply ids of abandoned (timed-out) exchanges: their late replies are dropped knowingly. */
   private readonly abandoned: number[] = [];
   lastPacketAt = 0;
-  readonly stats: SessionStats = { packetsIn: 0, packetsOut: 0, stalePackets: 0, checksumMismatches: 0, events: 0, eventAcks: 0 };
+  readonly stats: SessionStats = {
+    packetsIn: 0,
+    packetsOut: 0,
+    stalePackets: 0,
+    checksumMismatches: 0,
+    events: 0,
+    eventAcks: 0,
+  };
 
-  constructor(private readonly transport: Transport, private readonly opts: SessionOptions) {
+  constructor(
+    private readonly transport: Transport,
+    private readonly opts: SessionOptions,
+  ) {
     super();
     this.replyId = opts.replyIdStart;
     transport.on('packet', (buf: Buffer) => this.onPacket(buf));
     transport.on('error', (err: ZkError) => this.shutdown(err));
-    transport.on('close', () => this.shutdown(new ZkConnectionError(`${opts.label} closed the connection`, { host: opts.label })));
+    transport.on('close', () =>
+      this.shutdown(new ZkConnectionError(`${opts.label} closed the connection`, { host: opts.label })),
+    );
   }
 
   get isClosed(): boolean {
@@ -123,7 +135,10 @@ export class Session extends EventEmitter {
       },
     });
     // The exchange settles without error only through onPacket's DONE, so a reply is always there.
-    if (!got.reply) throw new ZkProtocolError(`${this.opts.label}: ${codeName(command)} ended without a reply`, { host: this.opts.label });
+    if (!got.reply)
+      throw new ZkProtocolError(`${this.opts.label}: ${codeName(command)} ended without a reply`, {
+        host: this.opts.label,
+      });
     return got.reply;
   }
 
@@ -132,7 +147,11 @@ export class Session extends EventEmitter {
    * Resolves with the replies in payload order, whatever their codes; the timeout applies between replies.
    */
   async pipeline(
-    command: number, payloads: Buffer[], window: number, timeoutMs: number, onReply?: (done: number) => void,
+    command: number,
+    payloads: Buffer[],
+    window: number,
+    timeoutMs: number,
+    onReply?: (done: number) => void,
   ): Promise<DecodedPacket[]> {
     if (payloads.length === 0) return [];
     const replies: DecodedPacket[] = new Array<DecodedPacket>(payloads.length);
@@ -165,11 +184,15 @@ export class Session extends EventEmitter {
 
   /** Closes the transport and rejects everything waiting. Idempotent. */
   close(reason?: ZkError): void {
-    this.shutdown(reason ?? new ZkConnectionError(`connection to ${this.opts.label} closed`, { host: this.opts.label }));
+    this.shutdown(
+      reason ?? new ZkConnectionError(`connection to ${this.opts.label} closed`, { host: this.opts.label }),
+    );
   }
 
   private closedError(): ZkError {
-    return this.closedWith ?? new ZkConnectionError(`connection to ${this.opts.label} is closed`, { host: this.opts.label });
+    return (
+      this.closedWith ?? new ZkConnectionError(`connection to ${this.opts.label} is closed`, { host: this.opts.label })
+    );
   }
 
   private shutdown(err: ZkError): void {
@@ -212,7 +235,14 @@ export class Session extends EventEmitter {
     this.armTimer(pending);
     try {
       this.stats.packetsOut++;
-      this.transport.send(encodePacket({ command: spec.command, session: this.sessionId, replyId, payload: spec.payload ?? Buffer.alloc(0) }));
+      this.transport.send(
+        encodePacket({
+          command: spec.command,
+          session: this.sessionId,
+          replyId,
+          payload: spec.payload ?? Buffer.alloc(0),
+        }),
+      );
       if (spec.more) {
         // The first request's id is one of the set too, so a duplicated reply to it is not counted twice.
         pending.extra = { ids: new Set([replyId]), next: 0 };
@@ -235,7 +265,14 @@ export class Session extends EventEmitter {
       extra.ids.add(replyId);
       more.onSent?.(extra.next + 1, replyId);
       this.stats.packetsOut++;
-      this.transport.send(encodePacket({ command: p.spec.command, session: this.sessionId, replyId, payload: more.payloads[extra.next++] }));
+      this.transport.send(
+        encodePacket({
+          command: p.spec.command,
+          session: this.sessionId,
+          replyId,
+          payload: more.payloads[extra.next++],
+        }),
+      );
     }
   }
 
@@ -281,7 +318,9 @@ export class Session extends EventEmitter {
     try {
       this.route(buf);
     } catch (err) {
-      this.opts.logger('error', `dropped a packet from ${this.opts.label}: ${(err as Error).message}`, { sample: hexSample(buf) });
+      this.opts.logger('error', `dropped a packet from ${this.opts.label}: ${(err as Error).message}`, {
+        sample: hexSample(buf),
+      });
     }
   }
 
@@ -289,18 +328,27 @@ export class Session extends EventEmitter {
     const p = decodePacket(buf);
     if (!p) {
       this.stats.stalePackets++;
-      this.opts.logger('debug', `dropped a ${buf.length}-byte datagram from ${this.opts.label} (shorter than a header)`);
+      this.opts.logger(
+        'debug',
+        `dropped a ${buf.length}-byte datagram from ${this.opts.label} (shorter than a header)`,
+      );
       return;
     }
     this.stats.packetsIn++;
     this.lastPacketAt = Date.now();
     if (!p.checksumOk) {
       this.stats.checksumMismatches++;
-      this.opts.logger('warn', `checksum mismatch from ${this.opts.label} (${codeName(p.command)})`, { sample: hexSample(buf, 32) });
+      this.opts.logger('warn', `checksum mismatch from ${this.opts.label} (${codeName(p.command)})`, {
+        sample: hexSample(buf, 32),
+      });
       if (this.opts.strictChecksum) {
         const pend = this.pending;
         if (pend && p.replyId === pend.replyId) {
-          pend.settle(new ZkProtocolError(`bad checksum in ${codeName(p.command)} from ${this.opts.label}`, { host: this.opts.label }));
+          pend.settle(
+            new ZkProtocolError(`bad checksum in ${codeName(p.command)} from ${this.opts.label}`, {
+              host: this.opts.label,
+            }),
+          );
         }
         return;
       }
@@ -314,7 +362,10 @@ export class Session extends EventEmitter {
     if (!pend || !matches) {
       this.stats.stalePackets++;
       const late = this.abandoned.includes(p.replyId);
-      this.opts.logger('debug', `dropped ${late ? 'a late' : 'an unexpected'} ${codeName(p.command)} (reply id ${p.replyId}) from ${this.opts.label}`);
+      this.opts.logger(
+        'debug',
+        `dropped ${late ? 'a late' : 'an unexpected'} ${codeName(p.command)} (reply id ${p.replyId}) from ${this.opts.label}`,
+      );
       return;
     }
     let verdict: PacketVerdict;

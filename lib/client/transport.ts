@@ -25,12 +25,19 @@ export interface OpenOptions {
 
 function describeSocketError(err: NodeJS.ErrnoException, label: string, kind: string): ZkConnectionError {
   const why =
-    err.code === 'ECONNREFUSED' ? 'connection refused — check the host, the port and that the device is on'
-    : err.code === 'ECONNRESET' ? 'connection reset by the device — another client may be connected'
-    : err.code === 'EHOSTUNREACH' || err.code === 'ENETUNREACH' ? 'host unreachable — check the address and the network route'
-    : err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN' ? 'host name not found — check the address'
-    : err.message;
-  return new ZkConnectionError(`cannot talk to ${label} over ${kind.toUpperCase()}: ${why}`, { host: label, errno: err.code });
+    err.code === 'ECONNREFUSED'
+      ? 'connection refused — check the host, the port and that the device is on'
+      : err.code === 'ECONNRESET'
+        ? 'connection reset by the device — another client may be connected'
+        : err.code === 'EHOSTUNREACH' || err.code === 'ENETUNREACH'
+          ? 'host unreachable — check the address and the network route'
+          : err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN'
+            ? 'host name not found — check the address'
+            : err.message;
+  return new ZkConnectionError(`cannot talk to ${label} over ${kind.toUpperCase()}: ${why}`, {
+    host: label,
+    errno: err.code,
+  });
 }
 
 /**
@@ -54,7 +61,11 @@ class TcpTransport extends EventEmitter implements Transport {
   /** The first bytes the peer sent (up to 80), to tell an HTTP answer from a broken frame. */
   private head: Buffer = Buffer.alloc(0);
   private readonly splitter: TcpFrameSplitter;
-  constructor(private readonly socket: net.Socket, readonly label: string, maxFrameBytes?: number) {
+  constructor(
+    private readonly socket: net.Socket,
+    readonly label: string,
+    maxFrameBytes?: number,
+  ) {
     super();
     this.splitter = new TcpFrameSplitter({ maxFrameBytes });
     socket.setNoDelay(true);
@@ -101,7 +112,10 @@ class TcpTransport extends EventEmitter implements Transport {
 class UdpTransport extends EventEmitter implements Transport {
   readonly kind = 'udp' as const;
   private closed = false;
-  constructor(private readonly socket: dgram.Socket, readonly label: string) {
+  constructor(
+    private readonly socket: dgram.Socket,
+    readonly label: string,
+  ) {
     super();
     // A connected UDP socket only receives datagrams from the device's address and port.
     socket.on('message', (msg: Buffer) => {
@@ -139,7 +153,12 @@ export function openTcp(o: OpenOptions): Promise<Transport> {
     const socket = net.connect({ host: o.host, port: o.port });
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new ZkTimeoutError(`no TCP connection to ${label} within ${o.connectTimeoutMs} ms — check the host, port and firewall`, { host: label }));
+      reject(
+        new ZkTimeoutError(
+          `no TCP connection to ${label} within ${o.connectTimeoutMs} ms — check the host, port and firewall`,
+          { host: label },
+        ),
+      );
     }, o.connectTimeoutMs);
     const onError = (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);

@@ -11,11 +11,25 @@ import type { DecodedPacket } from '../protocol/packet';
 import type { FreeSizes } from '../protocol/free-sizes';
 import type { NameEncoding } from '../protocol/text';
 import {
-  DeviceUser, UserRecordSize, UserWrite, UserWriteFailure, UserWriteReport, UserDeleteReport,
-  decodeUserRecordsRaw, encodeUserWrite, mergeUserWrite, userFieldDiff, userWriteProblem,
+  DeviceUser,
+  UserRecordSize,
+  UserWrite,
+  UserWriteFailure,
+  UserWriteReport,
+  UserDeleteReport,
+  decodeUserRecordsRaw,
+  encodeUserWrite,
+  mergeUserWrite,
+  userFieldDiff,
+  userWriteProblem,
 } from '../protocol/users';
 import {
-  FingerTemplate, decodeTemplateEntries, encodeTemplateWrite, encodeDeleteFinger, encodeUploadSize, templateProblem,
+  FingerTemplate,
+  decodeTemplateEntries,
+  encodeTemplateWrite,
+  encodeDeleteFinger,
+  encodeUploadSize,
+  templateProblem,
 } from '../protocol/templates';
 import { ZkAuthError, ZkDeviceError, ZkError, ZkWriteNotKeptError } from '../errors';
 
@@ -49,7 +63,12 @@ export interface TemplateWriteReport {
   written: FingerTemplate[];
   /** Already byte-equal on the device: nothing sent. */
   unchanged: FingerTemplate[];
-  failed: { userId: string; finger: number; reason: string; code: 'NOT_KEPT' | 'BAD_INPUT' | 'DEVICE_ERROR' | 'NO_USER' }[];
+  failed: {
+    userId: string;
+    finger: number;
+    reason: string;
+    code: 'NOT_KEPT' | 'BAD_INPUT' | 'DEVICE_ERROR' | 'NO_USER';
+  }[];
 }
 
 /** A planned user write: the user as it will be, the device's current record, the bytes to send. */
@@ -94,7 +113,13 @@ export class UserOps {
     const buffer = await readPreparedBuffer(this.h.session(), TEMPLATES_SELECTOR, this.h.readOptions());
     const entries = decodeTemplateEntries(buffer.subarray(4, 4 + buffer.readUInt32LE(0)), this.h.label);
     const ids = new Map(users.users.map((u) => [u.uid, u.userId]));
-    return entries.map((e) => ({ userId: ids.get(e.uid) ?? '', uid: e.uid, finger: e.finger, flag: e.flag, data: e.data }));
+    return entries.map((e) => ({
+      userId: ids.get(e.uid) ?? '',
+      uid: e.uid,
+      finger: e.finger,
+      flag: e.flag,
+      data: e.data,
+    }));
   }
 
   // ---- users ----
@@ -104,13 +129,18 @@ export class UserOps {
     const p = this.plan(await this.readTable(), list);
     return {
       add: p.writes.filter((w) => !w.current).map((w) => w.want),
-      update: p.writes.filter((w) => w.current).map((w) => ({ user: w.want, fields: userFieldDiff(w.want, w.current as DeviceUser) })),
+      update: p.writes
+        .filter((w) => w.current)
+        .map((w) => ({ user: w.want, fields: userFieldDiff(w.want, w.current as DeviceUser) })),
       unchanged: p.unchanged,
       failed: p.failed,
     };
   }
 
-  private plan(table: UserTable, list: UserWrite[]): { writes: PlannedWrite[]; failed: UserWriteFailure[]; unchanged: string[] } {
+  private plan(
+    table: UserTable,
+    list: UserWrite[],
+  ): { writes: PlannedWrite[]; failed: UserWriteFailure[]; unchanged: string[] } {
     const label = this.h.label;
     const enc = this.h.nameEncoding;
     const index = new Map(table.users.map((u, i) => [u.userId, i]));
@@ -124,13 +154,18 @@ export class UserOps {
     const seen = new Set<string>();
     for (const u of Array.isArray(list) ? list : []) {
       const problem = userWriteProblem(u, table.layout, enc);
-      const userId = u && typeof u.userId === 'string' ? u.userId : String((u as { userId?: unknown } | null)?.userId ?? '');
+      const userId =
+        u && typeof u.userId === 'string' ? u.userId : String((u as { userId?: unknown } | null)?.userId ?? '');
       if (problem) {
         failed.push({ userId, code: 'BAD_INPUT', reason: `${label}: ${problem}` });
         continue;
       }
       if (seen.has(userId)) {
-        failed.push({ userId, code: 'BAD_INPUT', reason: `${label}: userId "${userId}" appears twice in the list; only the first was written` });
+        failed.push({
+          userId,
+          code: 'BAD_INPUT',
+          reason: `${label}: userId "${userId}" appears twice in the list; only the first was written`,
+        });
         continue;
       }
       seen.add(userId);
@@ -142,7 +177,11 @@ export class UserOps {
       } else {
         while (used.has(nextUid)) nextUid++;
         if (count >= capacity || nextUid > 0xffff) {
-          failed.push({ userId, code: 'NO_SLOT', reason: `${label} has no free user slot (${count} of ${capacity} used); delete users or raise the device's capacity` });
+          failed.push({
+            userId,
+            code: 'NO_SLOT',
+            reason: `${label} has no free user slot (${count} of ${capacity} used); delete users or raise the device's capacity`,
+          });
           continue;
         }
         uid = nextUid;
@@ -154,22 +193,38 @@ export class UserOps {
         unchanged.push(userId);
         continue;
       }
-      writes.push({ want, current, bytes: encodeUserWrite(want, table.layout, enc, i === undefined ? undefined : table.raw[i]) });
+      writes.push({
+        want,
+        current,
+        bytes: encodeUserWrite(want, table.layout, enc, i === undefined ? undefined : table.raw[i]),
+      });
     }
     return { writes, failed, unchanged };
   }
 
-  async upsertUsers(list: UserWrite[], opts: { onProgress?: (done: number, total: number) => void } = {}): Promise<UserWriteReport> {
+  async upsertUsers(
+    list: UserWrite[],
+    opts: { onProgress?: (done: number, total: number) => void } = {},
+  ): Promise<UserWriteReport> {
     const label = this.h.label;
     const { writes: plan, failed, unchanged } = this.plan(await this.readTable(), list);
     if (plan.length === 0) return { written: [], failed, unchanged };
 
     const acked: DeviceUser[] = [];
-    const replies = await this.sendAll(Cmd.USER_WRQ, plan.map((p) => p.bytes), (done) => opts.onProgress?.(done, plan.length));
+    const replies = await this.sendAll(
+      Cmd.USER_WRQ,
+      plan.map((p) => p.bytes),
+      (done) => opts.onProgress?.(done, plan.length),
+    );
     plan.forEach((p, i) => {
       const code = replies[i].command;
       if (code === Reply.ACK_OK) acked.push(p.want);
-      else failed.push({ userId: p.want.userId, code: 'DEVICE_ERROR', reason: `${label} refused user "${p.want.userId}" with ${codeName(code)}` });
+      else
+        failed.push({
+          userId: p.want.userId,
+          code: 'DEVICE_ERROR',
+          reason: `${label} refused user "${p.want.userId}" with ${codeName(code)}`,
+        });
     });
     if (acked.length === 0) return { written: [], failed, unchanged };
     await this.h.command(Cmd.REFRESHDATA);
@@ -180,7 +235,12 @@ export class UserOps {
       const got = now.get(want.userId);
       const diff = got ? userFieldDiff(want, got) : [];
       if (got && diff.length === 0) written.push(got);
-      else failed.push({ userId: want.userId, code: 'NOT_KEPT', reason: notKept(label, want.userId, got ? diff.join(', ') : 'the user') });
+      else
+        failed.push({
+          userId: want.userId,
+          code: 'NOT_KEPT',
+          reason: notKept(label, want.userId, got ? diff.join(', ') : 'the user'),
+        });
     }
     return { written, failed, unchanged };
   }
@@ -193,7 +253,11 @@ export class UserOps {
     const targets: DeviceUser[] = [];
     for (const id of new Set(Array.isArray(userIds) ? userIds : [])) {
       if (typeof id !== 'string' || id === '') {
-        report.failed.push({ userId: String(id), code: 'BAD_INPUT', reason: `${label}: a userId to delete must be a non-empty string` });
+        report.failed.push({
+          userId: String(id),
+          code: 'BAD_INPUT',
+          reason: `${label}: a userId to delete must be a non-empty string`,
+        });
         continue;
       }
       const u = byId.get(id);
@@ -204,22 +268,31 @@ export class UserOps {
       targets.push(u);
     }
     const acked: DeviceUser[] = [];
-    const replies = await this.sendAll(Cmd.DELETE_USER, targets.map((u) => {
-      const b = Buffer.alloc(2);
-      b.writeUInt16LE(u.uid, 0);
-      return b;
-    }));
+    const replies = await this.sendAll(
+      Cmd.DELETE_USER,
+      targets.map((u) => {
+        const b = Buffer.alloc(2);
+        b.writeUInt16LE(u.uid, 0);
+        return b;
+      }),
+    );
     targets.forEach((u, i) => {
       const code = replies[i].command;
       if (code === Reply.ACK_OK) acked.push(u);
-      else report.failed.push({ userId: u.userId, code: 'DEVICE_ERROR', reason: `${label} refused to delete user "${u.userId}" with ${codeName(code)}` });
+      else
+        report.failed.push({
+          userId: u.userId,
+          code: 'DEVICE_ERROR',
+          reason: `${label} refused to delete user "${u.userId}" with ${codeName(code)}`,
+        });
     });
     if (acked.length === 0) return report;
     await this.h.command(Cmd.REFRESHDATA);
     const after = await this.readTable();
     const still = new Set(after.users.map((u) => u.userId));
     for (const u of acked) {
-      if (still.has(u.userId)) report.failed.push({ userId: u.userId, code: 'NOT_KEPT', reason: notKept(label, u.userId, 'the deletion') });
+      if (still.has(u.userId))
+        report.failed.push({ userId: u.userId, code: 'NOT_KEPT', reason: notKept(label, u.userId, 'the deletion') });
       else report.deleted.push(u.userId);
     }
     return report;
@@ -232,7 +305,10 @@ export class UserOps {
    * uploaded as firmware expects it: PREPARE_DATA (size), DATA, CHECKSUM_BUFFER, TMP_WRITE, FREE_DATA; then
    * REFRESHDATA and one read-back that must be byte-equal. Fingers not in the list are left as they are.
    */
-  async writeTemplates(list: FingerTemplate[], opts: { onProgress?: (done: number, total: number) => void } = {}): Promise<TemplateWriteReport> {
+  async writeTemplates(
+    list: FingerTemplate[],
+    opts: { onProgress?: (done: number, total: number) => void } = {},
+  ): Promise<TemplateWriteReport> {
     const label = this.h.label;
     const table = await this.readTable();
     const uidOf = new Map(table.users.map((u) => [u.userId, u.uid]));
@@ -247,17 +323,32 @@ export class UserOps {
       const finger = t && Number.isInteger(t.finger) ? t.finger : -1;
       const problem = userId === '' ? 'userId (the PIN) must be a non-empty string' : templateProblem(t);
       if (problem) {
-        report.failed.push({ userId, finger, code: 'BAD_INPUT', reason: `${label}: template of "${userId}" finger ${finger}: ${problem}` });
+        report.failed.push({
+          userId,
+          finger,
+          code: 'BAD_INPUT',
+          reason: `${label}: template of "${userId}" finger ${finger}: ${problem}`,
+        });
         continue;
       }
       const uid = uidOf.get(userId);
       if (uid === undefined) {
-        report.failed.push({ userId, finger, code: 'NO_USER', reason: `${label} has no user "${userId}"; write the user before their templates` });
+        report.failed.push({
+          userId,
+          finger,
+          code: 'NO_USER',
+          reason: `${label} has no user "${userId}"; write the user before their templates`,
+        });
         continue;
       }
       const k = key(userId, finger);
       if (seen.has(k)) {
-        report.failed.push({ userId, finger, code: 'BAD_INPUT', reason: `${label}: finger ${finger} of "${userId}" appears twice; only the first was written` });
+        report.failed.push({
+          userId,
+          finger,
+          code: 'BAD_INPUT',
+          reason: `${label}: finger ${finger} of "${userId}" appears twice; only the first was written`,
+        });
         continue;
       }
       seen.add(k);
@@ -286,7 +377,12 @@ export class UserOps {
       if (got && got.flag === t.flag && got.data.equals(t.data)) report.written.push(got);
       else {
         const what = got ? `the bytes of finger ${t.finger}` : `finger ${t.finger}`;
-        report.failed.push({ userId: t.userId, finger: t.finger, code: 'NOT_KEPT', reason: notKept(label, t.userId, what) });
+        report.failed.push({
+          userId: t.userId,
+          finger: t.finger,
+          code: 'NOT_KEPT',
+          reason: notKept(label, t.userId, what),
+        });
       }
     }
     return report;
@@ -296,10 +392,14 @@ export class UserOps {
   async deleteTemplate(userId: string, finger: number): Promise<boolean> {
     const label = this.h.label;
     if (typeof userId !== 'string' || userId === '' || userId.length > 24) {
-      throw new ZkError('BAD_INPUT', `${label}: the userId whose finger to delete must be 1–24 characters`, { host: label });
+      throw new ZkError('BAD_INPUT', `${label}: the userId whose finger to delete must be 1–24 characters`, {
+        host: label,
+      });
     }
     if (!Number.isInteger(finger) || finger < 0 || finger > 9) {
-      throw new ZkError('BAD_INPUT', `${label}: finger ${String(finger)} must be a whole number from 0 to 9`, { host: label });
+      throw new ZkError('BAD_INPUT', `${label}: finger ${String(finger)} must be a whole number from 0 to 9`, {
+        host: label,
+      });
     }
     const table = await this.readTable();
     const has = (list: FingerTemplate[]): boolean => list.some((t) => t.userId === userId && t.finger === finger);
@@ -307,7 +407,11 @@ export class UserOps {
     await this.h.command(Cmd.DEL_FPTMP, encodeDeleteFinger(userId, finger));
     await this.h.command(Cmd.REFRESHDATA);
     if (has(await this.readTemplates(table))) {
-      throw new ZkWriteNotKeptError(notKept(label, userId, `the deletion of finger ${finger}`), { host: label, userId, field: 'finger' });
+      throw new ZkWriteNotKeptError(notKept(label, userId, `the deletion of finger ${finger}`), {
+        host: label,
+        userId,
+        field: 'finger',
+      });
     }
     return true;
   }
@@ -317,20 +421,27 @@ export class UserOps {
     const label = this.h.label;
     const what = `finger ${t.finger} of "${t.userId}"`;
     const steps: [number, Buffer][] = [[Cmd.PREPARE_DATA, encodeUploadSize(t.data.length)]];
-    for (let off = 0; off < t.data.length; off += UPLOAD_CHUNK) steps.push([Cmd.DATA, t.data.subarray(off, off + UPLOAD_CHUNK)]);
+    for (let off = 0; off < t.data.length; off += UPLOAD_CHUNK)
+      steps.push([Cmd.DATA, t.data.subarray(off, off + UPLOAD_CHUNK)]);
     // The firmware's checksum algorithm is not public: we ask for it as the vendor SDK does, and prove the
     // upload by the read-back instead of by comparing it.
     steps.push([Cmd.CHECKSUM_BUFFER, Buffer.alloc(0)]);
-    steps.push([Cmd.TMP_WRITE, encodeTemplateWrite({ uid: t.uid, finger: t.finger, flag: t.flag, size: t.data.length })]);
+    steps.push([
+      Cmd.TMP_WRITE,
+      encodeTemplateWrite({ uid: t.uid, finger: t.finger, flag: t.flag, size: t.data.length }),
+    ]);
     try {
       for (const [cmd, payload] of steps) {
         const reply = await this.send(cmd, payload);
-        if (reply.command !== Reply.ACK_OK) return `${label} refused ${codeName(cmd)} while writing ${what} with ${codeName(reply.command)}`;
+        if (reply.command !== Reply.ACK_OK)
+          return `${label} refused ${codeName(cmd)} while writing ${what} with ${codeName(reply.command)}`;
       }
       return null;
     } finally {
       if (!this.h.session().isClosed) {
-        await this.send(Cmd.FREE_DATA, Buffer.alloc(0)).catch((err: Error) => this.h.logger('debug', `FREE_DATA on ${label} failed: ${err.message}`));
+        await this.send(Cmd.FREE_DATA, Buffer.alloc(0)).catch((err: Error) =>
+          this.h.logger('debug', `FREE_DATA on ${label} failed: ${err.message}`),
+        );
       }
     }
   }
@@ -339,7 +450,10 @@ export class UserOps {
   private async sendAll(cmd: number, payloads: Buffer[], onReply?: (done: number) => void): Promise<DecodedPacket[]> {
     const replies = await this.h.session().pipeline(cmd, payloads, this.h.writeWindow(), this.h.timeoutMs, onReply);
     if (replies.some((r) => r.command === Reply.ACK_UNAUTH)) {
-      throw new ZkAuthError(`${this.h.label} answered ${codeName(cmd)} with ACK_UNAUTH — the session is not authenticated; check the comm key`, { host: this.h.label });
+      throw new ZkAuthError(
+        `${this.h.label} answered ${codeName(cmd)} with ACK_UNAUTH — the session is not authenticated; check the comm key`,
+        { host: this.h.label },
+      );
     }
     return replies;
   }
@@ -348,15 +462,20 @@ export class UserOps {
   private async send(cmd: number, payload: Buffer): Promise<DecodedPacket> {
     const reply = await this.h.session().request(cmd, payload, this.h.timeoutMs);
     if (reply.command === Reply.ACK_UNAUTH) {
-      throw new ZkAuthError(`${this.h.label} answered ${codeName(cmd)} with ACK_UNAUTH — the session is not authenticated; check the comm key`, { host: this.h.label });
+      throw new ZkAuthError(
+        `${this.h.label} answered ${codeName(cmd)} with ACK_UNAUTH — the session is not authenticated; check the comm key`,
+        { host: this.h.label },
+      );
     }
     return reply;
   }
 }
 
 function notKept(label: string, userId: string, what: string): string {
-  return `${label} acknowledged the write of user "${userId}" but did not keep ${what} — the firmware acknowledged a write ` +
-    'it did not keep; retry, or restart the device and sync again';
+  return (
+    `${label} acknowledged the write of user "${userId}" but did not keep ${what} — the firmware acknowledged a write ` +
+    'it did not keep; retry, or restart the device and sync again'
+  );
 }
 
 /** The typed error for a single-user write. */

@@ -8,13 +8,34 @@ import { makeCommKey, DEFAULT_AUTH_TICKS } from '../protocol/commkey';
 import { decodeFreeSizes, FreeSizes } from '../protocol/free-sizes';
 import { ATTLOG_SELECTOR, USERS_SELECTOR } from '../protocol/buffered';
 import { decodeAttendanceRecords, DeviceAttendance, LayoutChoice } from '../protocol/attendance';
-import { decodeUserRecords, DeviceUser, UserRecordSize, UserWrite, UserWriteReport, UserDeleteReport } from '../protocol/users';
+import {
+  decodeUserRecords,
+  DeviceUser,
+  UserRecordSize,
+  UserWrite,
+  UserWriteReport,
+  UserDeleteReport,
+} from '../protocol/users';
 import type { FingerTemplate } from '../protocol/templates';
 import { UserOps, TemplateWriteReport, UserPlan, failureError } from './user-writes';
 import { ZkEvent } from '../protocol/events';
 import { NameEncoding, readAsciiField } from '../protocol/text';
-import { WallClock, decodeTime, encodeTime, formatWallClock, isValidWallClock, wallClockSeconds } from '../protocol/time';
-import { ZkAuthError, ZkConnectionError, ZkDeviceError, ZkError, ZkProtocolError, ZkWriteNotKeptError } from '../errors';
+import {
+  WallClock,
+  decodeTime,
+  encodeTime,
+  formatWallClock,
+  isValidWallClock,
+  wallClockSeconds,
+} from '../protocol/time';
+import {
+  ZkAuthError,
+  ZkConnectionError,
+  ZkDeviceError,
+  ZkError,
+  ZkProtocolError,
+  ZkWriteNotKeptError,
+} from '../errors';
 import { instantToWallClock, hostTimeZone, isValidTimeZone } from '../record/zone';
 
 export type TransportKind = 'tcp' | 'udp' | 'auto';
@@ -121,9 +142,10 @@ export const MAX_UNLOCK_SECONDS = 60;
 function connectRefused(label: string, code: number, commKey: number): ZkAuthError {
   const name = codeName(code);
   const shown = name.startsWith('CMD_') ? `code ${code}` : `${name} (code ${code})`;
-  const hint = commKey === 0
-    ? 'set the device\'s comm key (communication password) here if it has one'
-    : 'check that the comm key matches the device\'s communication password';
+  const hint =
+    commKey === 0
+      ? "set the device's comm key (communication password) here if it has one"
+      : "check that the comm key matches the device's communication password";
   return new ZkAuthError(
     `${label} answered the connect with ${shown}, neither ACK_OK nor ACK_UNAUTH — some firmware (e.g. MB10-VL, SenseFace) ` +
       `answers so when it expects a comm key: ${hint}; if that is right, another client may hold the device, try again later`,
@@ -270,7 +292,8 @@ export class ZkClient {
 
   /** Sets the device clock. Explicit only: nothing automatic calls it. */
   async setTime(w: WallClock): Promise<void> {
-    if (!isValidWallClock(w)) throw new ZkError('BAD_INPUT', `cannot set ${this.label} to an invalid time ${JSON.stringify(w)}`);
+    if (!isValidWallClock(w))
+      throw new ZkError('BAD_INPUT', `cannot set ${this.label} to an invalid time ${JSON.stringify(w)}`);
     const b = Buffer.alloc(4);
     b.writeUInt32LE(encodeTime(w), 0);
     await this.command(Cmd.SET_TIME, b);
@@ -291,11 +314,17 @@ export class ZkClient {
   async syncClock(opts: { thresholdSec: number; tz?: string }): Promise<ClockSyncResult> {
     const threshold = opts?.thresholdSec;
     if (typeof threshold !== 'number' || !Number.isFinite(threshold) || threshold < 0 || threshold > 86400) {
-      throw new ZkError('BAD_INPUT', `clock sync of ${this.label}: the drift threshold must be a number of seconds from 0 to 86400 (got ${JSON.stringify(threshold)})`);
+      throw new ZkError(
+        'BAD_INPUT',
+        `clock sync of ${this.label}: the drift threshold must be a number of seconds from 0 to 86400 (got ${JSON.stringify(threshold)})`,
+      );
     }
     const tz = opts.tz ?? this.o.tz;
     if (!isValidTimeZone(tz)) {
-      throw new ZkError('BAD_INPUT', `clock sync of ${this.label}: time zone ${JSON.stringify(tz)} is not an IANA zone name (e.g. Europe/Berlin)`);
+      throw new ZkError(
+        'BAD_INPUT',
+        `clock sync of ${this.label}: time zone ${JSON.stringify(tz)} is not an IANA zone name (e.g. Europe/Berlin)`,
+      );
     }
     const before = await this.getTime();
     const hostNow = instantToWallClock(Date.now(), tz);
@@ -328,9 +357,14 @@ export class ZkClient {
    * enable. A punch that arrived after the download changes the count, so nothing is cleared (run it again).
    * A disabled device takes no punches, so none can land between the check and the clear. Explicit only.
    */
-  async safeClear(opts: { confirmStored: (records: DeviceAttendance[]) => Promise<boolean> }): Promise<SafeClearResult> {
+  async safeClear(opts: {
+    confirmStored: (records: DeviceAttendance[]) => Promise<boolean>;
+  }): Promise<SafeClearResult> {
     if (!opts || typeof opts.confirmStored !== 'function') {
-      throw new ZkError('BAD_INPUT', `safe clear of ${this.label} needs confirmStored: a function that stores the records and says so`);
+      throw new ZkError(
+        'BAD_INPUT',
+        `safe clear of ${this.label} needs confirmStored: a function that stores the records and says so`,
+      );
     }
     // Always disabled for the download, whatever disableDuringRead says: the count must match the buffer.
     await this.command(Cmd.DISABLEDEVICE);
@@ -338,11 +372,18 @@ export class ZkClient {
     try {
       att = await this.readAttendance();
     } finally {
-      if (this.connected) await this.command(Cmd.ENABLEDEVICE).catch((err: Error) => this.o.logger('warn', `could not re-enable ${this.label}: ${err.message}`));
+      if (this.connected)
+        await this.command(Cmd.ENABLEDEVICE).catch((err: Error) =>
+          this.o.logger('warn', `could not re-enable ${this.label}: ${err.message}`),
+        );
     }
     const downloaded = att.records.length;
     const notCleared = (reason: string, countAtCheck: number | null): SafeClearResult => ({
-      cleared: false, downloaded, countAtCheck, arrived: countAtCheck === null ? 0 : Math.max(0, countAtCheck - downloaded), reason,
+      cleared: false,
+      downloaded,
+      countAtCheck,
+      arrived: countAtCheck === null ? 0 : Math.max(0, countAtCheck - downloaded),
+      reason,
     });
     if (att.deviceCount !== downloaded) {
       return notCleared(
@@ -382,12 +423,18 @@ export class ZkClient {
       await this.command(Cmd.CLEAR_ATTLOG);
       const left = (await this.freeSizes()).records;
       if (left !== 0) {
-        throw new ZkError('DEVICE', `${this.label} acknowledged the clear but still counts ${left} records — the firmware did not clear its log; restart the device and check`, { host: this.label, command: 'CLEAR_ATTLOG' });
+        throw new ZkError(
+          'DEVICE',
+          `${this.label} acknowledged the clear but still counts ${left} records — the firmware did not clear its log; restart the device and check`,
+          { host: this.label, command: 'CLEAR_ATTLOG' },
+        );
       }
       return { cleared: true, downloaded, countAtCheck: count, arrived: 0, reason: null };
     } finally {
       if (this.connected) {
-        await this.command(Cmd.ENABLEDEVICE).catch((err: Error) => this.o.logger('warn', `could not re-enable ${this.label}: ${err.message}`));
+        await this.command(Cmd.ENABLEDEVICE).catch((err: Error) =>
+          this.o.logger('warn', `could not re-enable ${this.label}: ${err.message}`),
+        );
       }
     }
   }
@@ -395,7 +442,10 @@ export class ZkClient {
   /** Opens the door (relay) for `seconds`, 1–60. */
   async unlock(seconds: number): Promise<void> {
     if (!Number.isInteger(seconds) || seconds < 1 || seconds > MAX_UNLOCK_SECONDS) {
-      throw new ZkError('BAD_INPUT', `door unlock on ${this.label}: the time must be a whole number of seconds from 1 to ${MAX_UNLOCK_SECONDS} (got ${JSON.stringify(seconds)})`);
+      throw new ZkError(
+        'BAD_INPUT',
+        `door unlock on ${this.label}: the time must be a whole number of seconds from 1 to ${MAX_UNLOCK_SECONDS} (got ${JSON.stringify(seconds)})`,
+      );
     }
     const b = Buffer.alloc(4);
     // The device counts the unlock time in tenths of a second.
@@ -428,9 +478,19 @@ export class ZkClient {
     return {
       host: this.label,
       transport: this.transportKind ?? 'tcp',
-      serial, deviceName, platform, firmware, mac, vendor,
+      serial,
+      deviceName,
+      platform,
+      firmware,
+      mac,
+      vendor,
       counts: { users: sizes.users, records: sizes.records, fingers: sizes.fingers, faces: sizes.faces },
-      capacity: { users: sizes.usersCapacity, records: sizes.recordsCapacity, fingers: sizes.fingersCapacity, faces: sizes.facesCapacity },
+      capacity: {
+        users: sizes.usersCapacity,
+        records: sizes.recordsCapacity,
+        fingers: sizes.fingersCapacity,
+        faces: sizes.facesCapacity,
+      },
       deviceTime: valid ? formatWallClock(time) : null,
       clockDriftSec: valid ? wallClockSeconds(time) - wallClockSeconds(hostNow) : null,
       tz: this.o.tz,
@@ -445,7 +505,10 @@ export class ZkClient {
   // ---- user and template writes (lib/client/user-writes.ts): each call is one disabled-device window ----
 
   /** Creates or updates users by PIN; unchanged users are not written; every write is read back. */
-  upsertUsers(users: UserWrite[], opts: { onProgress?: (done: number, total: number) => void } = {}): Promise<UserWriteReport> {
+  upsertUsers(
+    users: UserWrite[],
+    opts: { onProgress?: (done: number, total: number) => void } = {},
+  ): Promise<UserWriteReport> {
     return this.writeWindow((ops) => ops.upsertUsers(users, opts));
   }
 
@@ -465,7 +528,11 @@ export class ZkClient {
     if (r.failed.length > 0) throw failureError(this.label, r.failed[0]);
     if (r.written.length > 0) return r.written[0];
     const now = (await this.users()).find((x) => x.userId === u.userId);
-    if (!now) throw new ZkWriteNotKeptError(`${this.label} does not hold user "${u.userId}" after the write`, { host: this.label, userId: u.userId });
+    if (!now)
+      throw new ZkWriteNotKeptError(`${this.label} does not hold user "${u.userId}" after the write`, {
+        host: this.label,
+        userId: u.userId,
+      });
     return now;
   }
 
@@ -489,7 +556,10 @@ export class ZkClient {
    * Writes templates of users the device holds (by PIN), in one window, each read back byte-equal.
    * Fingers not listed are left as they are. A per-template report; nothing thrown per template.
    */
-  writeTemplates(templates: FingerTemplate[], opts: { onProgress?: (done: number, total: number) => void } = {}): Promise<TemplateWriteReport> {
+  writeTemplates(
+    templates: FingerTemplate[],
+    opts: { onProgress?: (done: number, total: number) => void } = {},
+  ): Promise<TemplateWriteReport> {
     return this.writeWindow((ops) => ops.writeTemplates(templates, opts));
   }
 
@@ -497,13 +567,18 @@ export class ZkClient {
   async setUserTemplates(userId: string, templates: FingerTemplate[]): Promise<void> {
     const mismatch = (Array.isArray(templates) ? templates : []).find((t) => !t || t.userId !== userId);
     if (mismatch !== undefined || !Array.isArray(templates)) {
-      throw new ZkError('BAD_INPUT', `${this.label}: every template given for user "${userId}" must carry userId "${userId}"`, { host: this.label });
+      throw new ZkError(
+        'BAD_INPUT',
+        `${this.label}: every template given for user "${userId}" must carry userId "${userId}"`,
+        { host: this.label },
+      );
     }
     const r = await this.writeTemplates(templates);
     const f = r.failed[0];
     if (!f) return;
     if (f.code === 'NOT_KEPT') throw new ZkWriteNotKeptError(f.reason, { host: this.label, userId, finger: f.finger });
-    if (f.code === 'DEVICE_ERROR') throw new ZkDeviceError(f.reason, Reply.ACK_ERROR, { host: this.label, userId, finger: f.finger });
+    if (f.code === 'DEVICE_ERROR')
+      throw new ZkDeviceError(f.reason, Reply.ACK_ERROR, { host: this.label, userId, finger: f.finger });
     throw new ZkError('BAD_INPUT', f.reason, { host: this.label, userId, finger: f.finger });
   }
 
@@ -539,7 +614,9 @@ export class ZkClient {
       return await fn(ops);
     } finally {
       if (this.connected) {
-        await this.command(Cmd.ENABLEDEVICE).catch((err: Error) => this.o.logger('warn', `could not re-enable ${this.label}: ${err.message}`));
+        await this.command(Cmd.ENABLEDEVICE).catch((err: Error) =>
+          this.o.logger('warn', `could not re-enable ${this.label}: ${err.message}`),
+        );
       }
     }
   }
@@ -559,19 +636,28 @@ export class ZkClient {
   }
 
   /** The attendance read itself (no disable/enable); `raw` is the prepared buffer as received. */
-  private async readAttendance(onProgress?: (p: AttendanceProgress) => void): Promise<AttendanceResult & { raw: Buffer }> {
+  private async readAttendance(
+    onProgress?: (p: AttendanceProgress) => void,
+  ): Promise<AttendanceResult & { raw: Buffer }> {
     const sizes = await this.freeSizes();
     const n = sizes.records;
     const buffer = await readPreparedBuffer(this.requireSession(), ATTLOG_SELECTOR, {
       ...this.readOptions(),
       onProgress: onProgress
-        ? (p) => onProgress({ ...p, records: p.totalBytes > 4 ? Math.floor((n * Math.max(0, p.bytes - 4)) / (p.totalBytes - 4)) : 0 })
+        ? (p) =>
+            onProgress({
+              ...p,
+              records: p.totalBytes > 4 ? Math.floor((n * Math.max(0, p.bytes - 4)) / (p.totalBytes - 4)) : 0,
+            })
         : undefined,
     });
     const total = buffer.readUInt32LE(0);
     const { layout, records } = decodeAttendanceRecords(buffer.subarray(4, 4 + total), n);
     if (n > 0 && layout.count !== n) {
-      this.o.logger('warn', `${this.label} reported ${n} records but sent ${layout.count}`, { deviceCount: n, received: layout.count });
+      this.o.logger('warn', `${this.label} reported ${n} records but sent ${layout.count}`, {
+        deviceCount: n,
+        received: layout.count,
+      });
     }
     if (layout.size === 8 && records.length > 0) await this.resolveUids(records);
     // 16-byte records carry the PIN but no uid: fill it from the same user table.
@@ -655,17 +741,25 @@ export class ZkClient {
   private async command(cmd: number, payload?: Buffer, timeoutMs = this.o.timeoutMs): Promise<DecodedPacket> {
     const reply = await this.requireSession().request(cmd, payload, timeoutMs);
     if (reply.command === Reply.ACK_UNAUTH) {
-      throw new ZkAuthError(`${this.label} answered ${codeName(cmd)} with ACK_UNAUTH — the session is not authenticated; check the comm key`, { host: this.label });
+      throw new ZkAuthError(
+        `${this.label} answered ${codeName(cmd)} with ACK_UNAUTH — the session is not authenticated; check the comm key`,
+        { host: this.label },
+      );
     }
     if (reply.command !== Reply.ACK_OK) {
-      throw new ZkDeviceError(`${this.label} answered ${codeName(cmd)} with ${codeName(reply.command)}`, reply.command, { host: this.label, command: codeName(cmd) });
+      throw new ZkDeviceError(
+        `${this.label} answered ${codeName(cmd)} with ${codeName(reply.command)}`,
+        reply.command,
+        { host: this.label, command: codeName(cmd) },
+      );
     }
     return reply;
   }
 
   private async readTime(timeoutMs: number): Promise<WallClock> {
     const p = await this.command(Cmd.GET_TIME, undefined, timeoutMs);
-    if (p.payload.length < 4) throw new ZkProtocolError(`${this.label} sent a ${p.payload.length}-byte time; 4 expected`, { host: this.label });
+    if (p.payload.length < 4)
+      throw new ZkProtocolError(`${this.label} sent a ${p.payload.length}-byte time; 4 expected`, { host: this.label });
     return decodeTime(p.payload.readUInt32LE(0));
   }
 
@@ -690,7 +784,9 @@ export class ZkClient {
     } finally {
       // Always re-enable: a device left disabled shows "working" and takes no punches.
       if (this.connected) {
-        await this.command(Cmd.ENABLEDEVICE).catch((err: Error) => this.o.logger('warn', `could not re-enable ${this.label}: ${err.message}`));
+        await this.command(Cmd.ENABLEDEVICE).catch((err: Error) =>
+          this.o.logger('warn', `could not re-enable ${this.label}: ${err.message}`),
+        );
       }
     }
   }

@@ -30,7 +30,10 @@ export type DeviceConfigInput = Partial<DeviceConfig> & { host: string };
 
 /** A configuration problem, named by field, saying what to check. */
 export class DeviceConfigError extends Error {
-  constructor(readonly field: string, message: string) {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
     super(message);
     this.name = 'DeviceConfigError';
   }
@@ -42,28 +45,52 @@ export const DEVICE_RULES = {
   timeoutMs: { field: 'timeout (ms)', default: 5000, min: 100, max: 120000, integer: false },
 } as const;
 
-const HOST_RE = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$|^\[?[0-9A-Fa-f:.]+\]?$/;
+const HOST_RE =
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$|^\[?[0-9A-Fa-f:.]+\]?$/;
 
 /** Fills defaults and validates; throws DeviceConfigError naming the field. */
 export function normaliseDeviceConfig(input: DeviceConfigInput): DeviceConfig {
   const where = input.name ? `device "${input.name}"` : `device ${input.host}`;
-  const host = String(input.host ?? '').trim().replace(/^\[(.*)\]$/, '$1');
-  if (!host || !HOST_RE.test(host)) throw new DeviceConfigError('host', `${where}: host "${input.host}" is not an IP address or host name`);
+  const host = String(input.host ?? '')
+    .trim()
+    .replace(/^\[(.*)\]$/, '$1');
+  if (!host || !HOST_RE.test(host))
+    throw new DeviceConfigError('host', `${where}: host "${input.host}" is not an IP address or host name`);
   const { port: P, timeoutMs: T } = DEVICE_RULES;
   const port = input.port === undefined || (input.port as unknown) === '' ? P.default : Number(input.port);
-  if (!Number.isInteger(port) || port < P.min || port > P.max) throw new DeviceConfigError('port', `${where}: port "${input.port}" must be a whole number from 1 to 65535 (ZK devices use 4370)`);
+  if (!Number.isInteger(port) || port < P.min || port > P.max)
+    throw new DeviceConfigError(
+      'port',
+      `${where}: port "${input.port}" must be a whole number from 1 to 65535 (ZK devices use 4370)`,
+    );
   const transport = input.transport ?? 'tcp';
-  if (!['auto', 'tcp', 'udp'].includes(transport)) throw new DeviceConfigError('transport', `${where}: transport must be auto, tcp or udp`);
+  if (!['auto', 'tcp', 'udp'].includes(transport))
+    throw new DeviceConfigError('transport', `${where}: transport must be auto, tcp or udp`);
   const commKey = input.commKey === undefined || (input.commKey as unknown) === '' ? 0 : Number(input.commKey);
-  if (!Number.isInteger(commKey) || commKey < 0 || commKey > 0xffffffff) throw new DeviceConfigError('commKey', `${where}: the comm key must be a whole number (the device's communication password)`);
+  if (!Number.isInteger(commKey) || commKey < 0 || commKey > 0xffffffff)
+    throw new DeviceConfigError(
+      'commKey',
+      `${where}: the comm key must be a whole number (the device's communication password)`,
+    );
   const timeoutMs = input.timeoutMs === undefined ? T.default : Number(input.timeoutMs);
-  if (!Number.isFinite(timeoutMs) || timeoutMs < T.min || timeoutMs > T.max) throw new DeviceConfigError('timeoutMs', `${where}: timeout must be from ${T.min} to ${T.max} ms`);
+  if (!Number.isFinite(timeoutMs) || timeoutMs < T.min || timeoutMs > T.max)
+    throw new DeviceConfigError('timeoutMs', `${where}: timeout must be from ${T.min} to ${T.max} ms`);
   const tz = input.tz && String(input.tz).trim() ? String(input.tz).trim() : hostTimeZone();
-  if (!isValidTimeZone(tz)) throw new DeviceConfigError('tz', `${where}: time zone "${tz}" is not an IANA zone name (e.g. Europe/Berlin, Asia/Kolkata)`);
+  if (!isValidTimeZone(tz))
+    throw new DeviceConfigError(
+      'tz',
+      `${where}: time zone "${tz}" is not an IANA zone name (e.g. Europe/Berlin, Asia/Kolkata)`,
+    );
   const override = input.directionOverride ?? null;
-  if (override !== null && override !== 'in' && override !== 'out') throw new DeviceConfigError('directionOverride', `${where}: direction override must be in, out or none`);
+  if (override !== null && override !== 'in' && override !== 'out')
+    throw new DeviceConfigError('directionOverride', `${where}: direction override must be in, out or none`);
   return {
-    host, port, transport, commKey, timeoutMs, tz,
+    host,
+    port,
+    transport,
+    commKey,
+    timeoutMs,
+    tz,
     name: input.name ? String(input.name) : null,
     site: input.site ? String(input.site) : null,
     directionMap: input.directionMap,

@@ -33,7 +33,10 @@ export class DeviceSession extends EventEmitter {
   /** Operations waiting or running; the queue is how "one command at a time" holds across node types. */
   private queued = 0;
 
-  constructor(readonly config: DeviceConfig, private readonly opts: DeviceSessionOptions = {}) {
+  constructor(
+    readonly config: DeviceConfig,
+    private readonly opts: DeviceSessionOptions = {},
+  ) {
     super();
     this.key = deviceKey(config);
     this.logger = opts.logger ?? (() => undefined);
@@ -54,11 +57,15 @@ export class DeviceSession extends EventEmitter {
 
   /** Runs `fn` with a connected client, after every operation queued before it. */
   run<T>(what: string, fn: (client: ZkClient) => Promise<T>): Promise<T> {
-    if (this.closed) return Promise.reject(new ZkError('CONNECTION', `${this.label}: session closed (node removed or redeployed)`));
+    if (this.closed)
+      return Promise.reject(new ZkError('CONNECTION', `${this.label}: session closed (node removed or redeployed)`));
     this.queued++;
     const result = this.tail.then(() => this.execute(what, fn));
     // The queue continues whatever this operation's outcome.
-    this.tail = result.then(() => undefined, () => undefined);
+    this.tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
     return result.finally(() => {
       this.queued--;
     });
@@ -82,7 +89,12 @@ export class DeviceSession extends EventEmitter {
   }
 
   /** The canonical record for this device, or the anomaly; never throws for device data. */
-  canonical(rec: DeviceAttendance | AttendanceEvent, source: RecordSource, receivedAt?: string, notAfterMs?: number): CanonicalResult {
+  canonical(
+    rec: DeviceAttendance | AttendanceEvent,
+    source: RecordSource,
+    receivedAt?: string,
+    notAfterMs?: number,
+  ): CanonicalResult {
     const c = this.config;
     return toCanonicalRecord(rec, {
       deviceSn: this.serial ?? this.key,
@@ -127,7 +139,10 @@ export class DeviceSession extends EventEmitter {
       return r;
     } catch (err) {
       const e = err as ZkError;
-      if (!client.connected || (e instanceof ZkError && (e.code === 'TIMEOUT' || e.code === 'CONNECTION' || e.code === 'PROTOCOL'))) {
+      if (
+        !client.connected ||
+        (e instanceof ZkError && (e.code === 'TIMEOUT' || e.code === 'CONNECTION' || e.code === 'PROTOCOL'))
+      ) {
         // The link is gone or out of step: start the next operation on a fresh connection.
         await this.dropClient(e);
       }
@@ -198,7 +213,11 @@ export class SessionRegistry {
       const a = entry.session.config;
       const differs = (['transport', 'commKey', 'timeoutMs'] as const).filter((k) => a[k] !== config[k]);
       if (differs.length > 0) {
-        opts?.logger?.('warn', `${key} is already connected with other ${differs.join(', ')} settings; the first configuration is used for this device's one connection`, { key, differs });
+        opts?.logger?.(
+          'warn',
+          `${key} is already connected with other ${differs.join(', ')} settings; the first configuration is used for this device's one connection`,
+          { key, differs },
+        );
       }
       return entry.session;
     }

@@ -4,8 +4,7 @@ import { DeviceConfig, deviceKey } from './device-config';
 import { SessionRegistry } from './device-session';
 
 export type TestConnectionResult =
-  | { ok: true; info: DeviceInfo; sharedSession: boolean }
-  | { ok: false; error: string; code: string };
+  { ok: true; info: DeviceInfo; sharedSession: boolean } | { ok: false; error: string; code: string };
 
 /**
  * "Test connection" for the editor: serial, model, counts, capacity, time and drift, or the error in plain
@@ -17,7 +16,12 @@ export async function testConnection(cfg: DeviceConfig, registry: SessionRegistr
     const shared = registry.find(deviceKey(cfg));
     if (shared) return { ok: true, info: await shared.info(), sharedSession: true };
     const c = new ZkClient({
-      host: cfg.host, port: cfg.port, transport: cfg.transport, commKey: cfg.commKey, timeoutMs: cfg.timeoutMs, tz: cfg.tz,
+      host: cfg.host,
+      port: cfg.port,
+      transport: cfg.transport,
+      commKey: cfg.commKey,
+      timeoutMs: cfg.timeoutMs,
+      tz: cfg.tz,
       nameEncoding: cfg.nameEncoding,
     });
     try {

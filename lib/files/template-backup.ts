@@ -36,7 +36,13 @@ export function encodeTemplateBackup(b: TemplateBackup): string {
     device: b.device,
     savedAt: b.savedAt,
     users: b.users,
-    templates: b.templates.map((t) => ({ userId: t.userId, uid: t.uid, finger: t.finger, flag: t.flag, data: t.data.toString('base64') })),
+    templates: b.templates.map((t) => ({
+      userId: t.userId,
+      uid: t.uid,
+      finger: t.finger,
+      flag: t.flag,
+      data: t.data.toString('base64'),
+    })),
   };
   return JSON.stringify(file, null, 1) + '\n';
 }
@@ -56,16 +62,30 @@ export function decodeTemplateBackup(text: string, name = 'the backup file'): Te
     throw new Error(`${name} is not a fingerprint backup (no "format": "${TEMPLATE_BACKUP_FORMAT}")`);
   }
   if (f.version !== 1) throw new Error(`${name} has backup version ${String(f.version)}; this version reads version 1`);
-  if (!Array.isArray(f.users) || !Array.isArray(f.templates)) throw new Error(`${name} has no "users" and "templates" lists`);
+  if (!Array.isArray(f.users) || !Array.isArray(f.templates))
+    throw new Error(`${name} has no "users" and "templates" lists`);
   const users: DeviceUser[] = f.users.map((u, i) => {
-    if (!u || typeof u !== 'object' || typeof u.userId !== 'string') throw new Error(`${name}: users[${i}] has no userId`);
+    if (!u || typeof u !== 'object' || typeof u.userId !== 'string')
+      throw new Error(`${name}: users[${i}] has no userId`);
     return u;
   });
   const templates = f.templates.map((t, i): FingerTemplate => {
-    if (!t || typeof t !== 'object' || typeof t.userId !== 'string' || typeof t.data !== 'string' || !BASE64.test(t.data)) {
+    if (
+      !t ||
+      typeof t !== 'object' ||
+      typeof t.userId !== 'string' ||
+      typeof t.data !== 'string' ||
+      !BASE64.test(t.data)
+    ) {
       throw new Error(`${name}: templates[${i}] needs a userId and base64 data`);
     }
-    return { userId: t.userId, uid: Number(t.uid) || 0, finger: t.finger, flag: t.flag, data: Buffer.from(t.data, 'base64') };
+    return {
+      userId: t.userId,
+      uid: Number(t.uid) || 0,
+      finger: t.finger,
+      flag: t.flag,
+      data: Buffer.from(t.data, 'base64'),
+    };
   });
   return { device: f.device ?? { host: '', serial: null }, savedAt: String(f.savedAt ?? ''), users, templates };
 }

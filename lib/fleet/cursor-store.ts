@@ -35,7 +35,10 @@ export class CursorStore {
   /** Saves of one key are chained so an older cursor can never overwrite a newer one. */
   private readonly writes = new Map<string, Promise<void>>();
 
-  constructor(readonly dir: string, private readonly logger: StoreLogger = () => undefined) {
+  constructor(
+    readonly dir: string,
+    private readonly logger: StoreLogger = () => undefined,
+  ) {
     this.removeStaleTemporaries();
   }
 
@@ -58,9 +61,11 @@ export class CursorStore {
     const prev = this.writes.get(key) ?? Promise.resolve();
     const next = prev.catch(() => undefined).then(() => this.write(key, copy, lagging));
     this.writes.set(key, next);
-    void next.finally(() => {
-      if (this.writes.get(key) === next) this.writes.delete(key);
-    }).catch(() => undefined);
+    void next
+      .finally(() => {
+        if (this.writes.get(key) === next) this.writes.delete(key);
+      })
+      .catch(() => undefined);
     return next;
   }
 
@@ -87,7 +92,10 @@ export class CursorStore {
       text = fs.readFileSync(file, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      this.logger('warn', `cursor for ${key}: cannot read ${file} (${(err as Error).message}); polling it from the start`);
+      this.logger(
+        'warn',
+        `cursor for ${key}: cannot read ${file} (${(err as Error).message}); polling it from the start`,
+      );
       return null;
     }
     try {
@@ -101,7 +109,10 @@ export class CursorStore {
       } catch {
         // Leaving it in place is fine: the next save replaces it.
       }
-      this.logger('warn', `cursor for ${key}: ${file} is damaged (${(err as Error).message}); moved to ${path.basename(aside)}, polling the device from the start (records may repeat, none are lost)`);
+      this.logger(
+        'warn',
+        `cursor for ${key}: ${file} is damaged (${(err as Error).message}); moved to ${path.basename(aside)}, polling the device from the start (records may repeat, none are lost)`,
+      );
       return null;
     }
   }

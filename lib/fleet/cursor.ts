@@ -45,13 +45,25 @@ export function isPastCursor(cursor: DeviceCursor | null, rec: Pick<AttendanceRe
  * alone on purpose: a live event is not proof that the log grew by exactly one, so the next poll downloads
  * once and filters by time instead of trusting an incremented count (which could hide a missed punch).
  */
-export function advanceCursor(cursor: DeviceCursor | null, record: Pick<AttendanceRecord, 'id' | 'localTime'>, now = new Date()): DeviceCursor {
+export function advanceCursor(
+  cursor: DeviceCursor | null,
+  record: Pick<AttendanceRecord, 'id' | 'localTime'>,
+  now = new Date(),
+): DeviceCursor {
   const base = cursor ?? emptyCursor(now);
   const live = base.liveIds ?? [];
-  const liveIds = live.includes(record.id) ? live : [...live.slice(Math.max(0, live.length - MAX_LIVE_IDS + 1)), record.id];
+  const liveIds = live.includes(record.id)
+    ? live
+    : [...live.slice(Math.max(0, live.length - MAX_LIVE_IDS + 1)), record.id];
   const last = base.lastLocalTime;
   if (last === null || record.localTime > last) {
-    return { count: base.count, lastLocalTime: record.localTime, idsAtLast: [record.id], updatedAt: now.toISOString(), liveIds };
+    return {
+      count: base.count,
+      lastLocalTime: record.localTime,
+      idsAtLast: [record.id],
+      updatedAt: now.toISOString(),
+      liveIds,
+    };
   }
   if (record.localTime === last && !base.idsAtLast.includes(record.id)) {
     return { ...base, idsAtLast: [...base.idsAtLast, record.id], updatedAt: now.toISOString(), liveIds };
@@ -65,9 +77,12 @@ export function isDeviceCursor(v: unknown): v is DeviceCursor {
   if (typeof v !== 'object' || v === null) return false;
   const c = v as Record<string, unknown>;
   return (
-    typeof c.count === 'number' && Number.isInteger(c.count) &&
-    (c.lastLocalTime === null || (typeof c.lastLocalTime === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$/.test(c.lastLocalTime))) &&
-    Array.isArray(c.idsAtLast) && c.idsAtLast.every((x) => typeof x === 'string') &&
+    typeof c.count === 'number' &&
+    Number.isInteger(c.count) &&
+    (c.lastLocalTime === null ||
+      (typeof c.lastLocalTime === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$/.test(c.lastLocalTime))) &&
+    Array.isArray(c.idsAtLast) &&
+    c.idsAtLast.every((x) => typeof x === 'string') &&
     typeof c.updatedAt === 'string' &&
     (c.liveIds === undefined || (Array.isArray(c.liveIds) && c.liveIds.every((x) => typeof x === 'string')))
   );

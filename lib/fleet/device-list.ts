@@ -3,7 +3,13 @@
  * range, all turned into DeviceConfig[] through normaliseDeviceConfig with one set of shared defaults.
  * Every error names the line or entry and the field, because the list is typed by people.
  */
-import { DeviceConfig, DeviceConfigError, DeviceConfigInput, deviceKey, normaliseDeviceConfig } from '../device/device-config';
+import {
+  DeviceConfig,
+  DeviceConfigError,
+  DeviceConfigInput,
+  deviceKey,
+  normaliseDeviceConfig,
+} from '../device/device-config';
 import type { TransportKind } from '../client';
 
 /** Shared settings for every device of a fleet that does not carry its own. */
@@ -19,7 +25,11 @@ export interface FleetDefaults {
 }
 
 export class DeviceListError extends Error {
-  constructor(readonly where: string, readonly field: string | null, message: string) {
+  constructor(
+    readonly where: string,
+    readonly field: string | null,
+    message: string,
+  ) {
     super(message);
     this.name = 'DeviceListError';
   }
@@ -30,14 +40,21 @@ export const MAX_RANGE_HOSTS = 4096;
 
 /** Columns accepted in CSV headers and JSON keys (lower-cased) → DeviceConfig field. */
 const COLUMNS: Record<string, keyof DeviceConfigInput> = {
-  host: 'host', ip: 'host', address: 'host',
+  host: 'host',
+  ip: 'host',
+  address: 'host',
   port: 'port',
   name: 'name',
-  site: 'site', branch: 'site',
-  tz: 'tz', timezone: 'tz',
-  commkey: 'commKey', comm_key: 'commKey', 'comm key': 'commKey',
+  site: 'site',
+  branch: 'site',
+  tz: 'tz',
+  timezone: 'tz',
+  commkey: 'commKey',
+  comm_key: 'commKey',
+  'comm key': 'commKey',
   transport: 'transport',
-  timeoutms: 'timeoutMs', timeout: 'timeoutMs',
+  timeoutms: 'timeoutMs',
+  timeout: 'timeoutMs',
 };
 const COLUMN_LIST = 'host, port, name, site, tz, commKey, transport, timeoutMs';
 
@@ -49,7 +66,8 @@ function fieldOf(column: string): keyof DeviceConfigInput | undefined {
 function build(where: string, own: Partial<Record<keyof DeviceConfigInput, unknown>>, d: FleetDefaults): DeviceConfig {
   const blank = (v: unknown) => v === undefined || v === null || (typeof v === 'string' && v.trim() === '');
   const pick = <T>(v: unknown, fallback: T): unknown => (blank(v) ? fallback : typeof v === 'string' ? v.trim() : v);
-  if (blank(own.host)) throw new DeviceListError(where, 'host', `${where}: host is empty (every device needs an IP address or host name)`);
+  if (blank(own.host))
+    throw new DeviceListError(where, 'host', `${where}: host is empty (every device needs an IP address or host name)`);
   const input = {
     host: String(own.host).trim(),
     port: pick(own.port, d.port),
@@ -109,21 +127,49 @@ export function parseCsvRows(text: string, delimiter = detectDelimiter(text)): {
   while (i < src.length) {
     const ch = src[i];
     if (quoted) {
-      if (ch === '"' && src[i + 1] === '"') { cell += '"'; i += 2; continue; }
-      if (ch === '"') { quoted = false; i++; continue; }
+      if (ch === '"' && src[i + 1] === '"') {
+        cell += '"';
+        i += 2;
+        continue;
+      }
+      if (ch === '"') {
+        quoted = false;
+        i++;
+        continue;
+      }
       if (ch === '\n') line++;
       cell += ch;
       i++;
       continue;
     }
-    if (ch === '"' && cell.trim() === '') { quoted = true; cell = ''; i++; continue; }
-    if (ch === delimiter) { cells.push(cell); cell = ''; i++; continue; }
-    if (ch === '\r') { i++; continue; }
-    if (ch === '\n') { endRow(); line++; rowLine = line; i++; continue; }
+    if (ch === '"' && cell.trim() === '') {
+      quoted = true;
+      cell = '';
+      i++;
+      continue;
+    }
+    if (ch === delimiter) {
+      cells.push(cell);
+      cell = '';
+      i++;
+      continue;
+    }
+    if (ch === '\r') {
+      i++;
+      continue;
+    }
+    if (ch === '\n') {
+      endRow();
+      line++;
+      rowLine = line;
+      i++;
+      continue;
+    }
     cell += ch;
     i++;
   }
-  if (quoted) throw new DeviceListError(`line ${rowLine}`, null, `line ${rowLine}: a quoted field is not closed (missing ")`);
+  if (quoted)
+    throw new DeviceListError(`line ${rowLine}`, null, `line ${rowLine}: a quoted field is not closed (missing ")`);
   if (cell !== '' || cells.length > 0) endRow();
   return rows;
 }
@@ -135,17 +181,28 @@ export function parseCsvDevices(text: string, defaults: FleetDefaults = {}): Dev
   const fields = header.cells.map((c) => {
     const f = fieldOf(c);
     if (!f) {
-      const hint = /^\d+\.\d+\.\d+\.\d+$/.test(c.trim()) ? ' (the first line must be a header row, e.g. host,port,name,site,tz,commKey)' : '';
-      throw new DeviceListError(`line ${header.line}`, null, `line ${header.line}: unknown column "${c.trim()}"${hint}; expected ${COLUMN_LIST}`);
+      const hint = /^\d+\.\d+\.\d+\.\d+$/.test(c.trim())
+        ? ' (the first line must be a header row, e.g. host,port,name,site,tz,commKey)'
+        : '';
+      throw new DeviceListError(
+        `line ${header.line}`,
+        null,
+        `line ${header.line}: unknown column "${c.trim()}"${hint}; expected ${COLUMN_LIST}`,
+      );
     }
     return f;
   });
-  if (!fields.includes('host')) throw new DeviceListError(`line ${header.line}`, 'host', `line ${header.line}: the header has no host column`);
+  if (!fields.includes('host'))
+    throw new DeviceListError(`line ${header.line}`, 'host', `line ${header.line}: the header has no host column`);
   const out: { where: string; cfg: DeviceConfig }[] = [];
   for (const row of rows.slice(1)) {
     const where = `line ${row.line}`;
     if (row.cells.length > fields.length && row.cells.slice(fields.length).some((c) => c.trim() !== '')) {
-      throw new DeviceListError(where, null, `${where}: ${row.cells.length} fields but the header has ${fields.length} columns`);
+      throw new DeviceListError(
+        where,
+        null,
+        `${where}: ${row.cells.length} fields but the header has ${fields.length} columns`,
+      );
     }
     const own: Partial<Record<keyof DeviceConfigInput, unknown>> = {};
     fields.forEach((f, i) => (own[f] = row.cells[i]));
@@ -158,7 +215,12 @@ export function parseCsvDevices(text: string, defaults: FleetDefaults = {}): Dev
 
 /** msg.devices or parsed JSON: objects with the CSV column names, or plain host strings ("10.0.0.5:4370"). */
 export function devicesFromArray(list: unknown, defaults: FleetDefaults = {}, what = 'msg.devices'): DeviceConfig[] {
-  if (!Array.isArray(list)) throw new DeviceListError(what, null, `${what} must be an array of devices ({host, port, name, site, tz, commKey})`);
+  if (!Array.isArray(list))
+    throw new DeviceListError(
+      what,
+      null,
+      `${what} must be an array of devices ({host, port, name, site, tz, commKey})`,
+    );
   const out: { where: string; cfg: DeviceConfig }[] = [];
   list.forEach((entry: unknown, i) => {
     const where = `${what}[${i}]`;
@@ -202,7 +264,8 @@ export function parseFleetText(text: string, defaults: FleetDefaults = {}): Devi
 
 function ipToInt(where: string, ip: string): number {
   const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(ip.trim());
-  if (!m || m.slice(1).some((o) => Number(o) > 255)) throw new DeviceListError(where, 'range', `${where}: "${ip.trim()}" is not an IPv4 address`);
+  if (!m || m.slice(1).some((o) => Number(o) > 255))
+    throw new DeviceListError(where, 'range', `${where}: "${ip.trim()}" is not an IPv4 address`);
   return ((Number(m[1]) << 24) >>> 0) + (Number(m[2]) << 16) + (Number(m[3]) << 8) + Number(m[4]);
 }
 
@@ -230,18 +293,31 @@ export function rangeBounds(range: string): { first: number; last: number } {
     const first = ipToInt(where, dash[1]);
     const lastText = /^\d{1,3}$/.test(dash[2]) ? dash[1].replace(/\d+$/, dash[2]) : dash[2];
     const last = ipToInt(where, lastText);
-    if (last < first) throw new DeviceListError(where, 'range', `${where}: the end ${intToIp(last)} is before the start ${intToIp(first)}`);
+    if (last < first)
+      throw new DeviceListError(
+        where,
+        'range',
+        `${where}: the end ${intToIp(last)} is before the start ${intToIp(first)}`,
+      );
     return { first, last };
   }
   throw new DeviceListError(where, 'range', `${where}: expected CIDR (10.1.0.0/24) or a span (10.1.0.10-10.1.0.200)`);
 }
 
 /** Every host of a range on one port, sharing the defaults. */
-export function devicesFromRange(range: string, defaults: FleetDefaults = {}, maxHosts = MAX_RANGE_HOSTS): DeviceConfig[] {
+export function devicesFromRange(
+  range: string,
+  defaults: FleetDefaults = {},
+  maxHosts = MAX_RANGE_HOSTS,
+): DeviceConfig[] {
   const { first, last } = rangeBounds(range);
   const n = last - first + 1;
   if (n > maxHosts) {
-    throw new DeviceListError(`range "${range.trim()}"`, 'range', `range "${range.trim()}" has ${n} addresses; at most ${maxHosts} are allowed (split it or use a device list)`);
+    throw new DeviceListError(
+      `range "${range.trim()}"`,
+      'range',
+      `range "${range.trim()}" has ${n} addresses; at most ${maxHosts} are allowed (split it or use a device list)`,
+    );
   }
   const out: DeviceConfig[] = [];
   for (let a = first; a <= last; a++) out.push(build(`range host ${intToIp(a)}`, { host: intToIp(a) }, defaults));

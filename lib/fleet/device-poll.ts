@@ -40,10 +40,18 @@ export type DeviceDescription = Pick<DeviceSession, 'serial' | 'key' | 'config' 
 
 /** The device as described on msg.device (docs/architecture.md §3 "the device's description"), by zk-poll and zk-live alike. */
 export function describeDevice(d: DeviceDescription): Record<string, unknown> {
-  return { serial: d.serial, name: d.config.name ?? d.lastInfo?.deviceName ?? null, site: d.config.site, host: d.key, tz: d.config.tz };
+  return {
+    serial: d.serial,
+    name: d.config.name ?? d.lastInfo?.deviceName ?? null,
+    site: d.config.site,
+    host: d.key,
+    tz: d.config.tz,
+  };
 }
 
-function base(session: DeviceDescription): Pick<DeviceStatusEvent, 'deviceSn' | 'deviceName' | 'site' | 'deviceHost' | 'firmware'> {
+function base(
+  session: DeviceDescription,
+): Pick<DeviceStatusEvent, 'deviceSn' | 'deviceName' | 'site' | 'deviceHost' | 'firmware'> {
   return {
     deviceSn: session.serial,
     deviceName: session.config.name ?? session.lastInfo?.deviceName ?? null,
@@ -70,10 +78,17 @@ export function statusAfterPoll(session: DeviceSession, o: PollOutcome, at: Date
 }
 
 /** Status after a failed poll: `error` once the streak reached N failures, `disabled` after the long streak. */
-export function statusAfterFailure(session: DeviceDescription, health: DeviceHealth, err: Error, lastPoll: Date, lastSeen: Date | null): DeviceStatusEvent {
+export function statusAfterFailure(
+  session: DeviceDescription,
+  health: DeviceHealth,
+  err: Error,
+  lastPoll: Date,
+  lastSeen: Date | null,
+): DeviceStatusEvent {
   // A refused comm key is a configuration error, not an outage: say so from the first failure.
   const auth = err instanceof ZkError && err.code === 'AUTH';
-  const state: DeviceStatusState = health.state === 'disabled' ? 'disabled' : health.state === 'error' || auth ? 'error' : 'offline';
+  const state: DeviceStatusState =
+    health.state === 'disabled' ? 'disabled' : health.state === 'error' || auth ? 'error' : 'offline';
   return emptyStatus({
     ...base(session),
     state,

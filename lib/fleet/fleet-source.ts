@@ -41,7 +41,8 @@ export function fleetSource(def: FleetSourceDef, commKeyText: string | undefined
   const mode: FleetSourceMode = def.mode ?? (def.device ? 'device' : 'list');
   if (!MODES.includes(mode)) throw new Error(`devices: unknown source "${String(mode)}"`);
   const commKey = commKeyText === undefined || commKeyText === '' ? undefined : Number(commKeyText);
-  if (commKey !== undefined && (!Number.isInteger(commKey) || commKey < 0)) throw new Error('fleet comm key must be a whole number (the devices\' communication password)');
+  if (commKey !== undefined && (!Number.isInteger(commKey) || commKey < 0))
+    throw new Error("fleet comm key must be a whole number (the devices' communication password)");
   return {
     mode,
     shard: parseShard(def.shard),
@@ -60,7 +61,8 @@ export function fleetSource(def: FleetSourceDef, commKeyText: string | undefined
 export function configuredFleet(def: FleetSourceDef, s: FleetSource): DeviceConfig[] {
   if (s.mode === 'list') return selectShard(parseFleetText(def.fleet ?? '', s.defaults), s.shard);
   if (s.mode === 'range') {
-    if (!def.range || !def.range.trim()) throw new Error('address range is empty (e.g. 10.1.0.0/24 or 10.1.0.10-10.1.0.200)');
+    if (!def.range || !def.range.trim())
+      throw new Error('address range is empty (e.g. 10.1.0.0/24 or 10.1.0.10-10.1.0.200)');
     return selectShard(devicesFromRange(def.range, s.defaults), s.shard);
   }
   return [];

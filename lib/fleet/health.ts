@@ -45,7 +45,13 @@ export interface FailureVerdict {
 }
 
 const fresh = (): DeviceHealth => ({
-  state: 'ok', consecutiveFailures: 0, firstFailureAt: null, nextAttemptAt: 0, lastError: null, lastSuccessAt: null, alerted: false,
+  state: 'ok',
+  consecutiveFailures: 0,
+  firstFailureAt: null,
+  nextAttemptAt: 0,
+  lastError: null,
+  lastSuccessAt: null,
+  alerted: false,
 });
 
 export class HealthTracker {
@@ -117,7 +123,8 @@ export class HealthTracker {
   /** Earliest time any known device is due, or null when none waits. */
   nextDueAt(): number | null {
     let min: number | null = null;
-    for (const h of this.map.values()) if (h.nextAttemptAt > 0 && (min === null || h.nextAttemptAt < min)) min = h.nextAttemptAt;
+    for (const h of this.map.values())
+      if (h.nextAttemptAt > 0 && (min === null || h.nextAttemptAt < min)) min = h.nextAttemptAt;
     return min;
   }
 }

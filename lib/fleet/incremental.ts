@@ -80,7 +80,11 @@ function isLinkFailure(err: unknown): boolean {
   return err instanceof ZkError && (err.code === 'CONNECTION' || err.code === 'TIMEOUT' || err.code === 'PROTOCOL');
 }
 
-export async function pollIncremental(session: DeviceSession, cursor: DeviceCursor | null, opts: PollOptions): Promise<PollOutcome> {
+export async function pollIncremental(
+  session: DeviceSession,
+  cursor: DeviceCursor | null,
+  opts: PollOptions,
+): Promise<PollOutcome> {
   const now = opts.now ?? (() => new Date());
   const tz = session.config.tz;
   // Validate the window before touching the device: a typo should not cost a download.
@@ -119,19 +123,29 @@ export async function pollIncremental(session: DeviceSession, cursor: DeviceCurs
   const info = session.lastInfo ?? undefined;
   if (!att) {
     return {
-      records: [], anomalies: [], downloaded: false, deviceCount: sizes.records, countWentDown: false,
-      cursor: cursor ?? emptyCursor(now()), cursorChanged: false, info, sizes, clockDriftSec: null,
+      records: [],
+      anomalies: [],
+      downloaded: false,
+      deviceCount: sizes.records,
+      countWentDown: false,
+      cursor: cursor ?? emptyCursor(now()),
+      cursorChanged: false,
+      info,
+      sizes,
+      clockDriftSec: null,
     };
   }
 
   const nowDate = now();
   const receivedAt = nowDate.toISOString();
-  const deviceEpochMs = deviceTime && isValidWallClock(deviceTime) ? wallClockToInstant(deviceTime, tz).epochMs : nowDate.getTime();
+  const deviceEpochMs =
+    deviceTime && isValidWallClock(deviceTime) ? wallClockToInstant(deviceTime, tz).epochMs : nowDate.getTime();
   const toleranceSec = session.config.futureToleranceSec ?? 86400;
   const notAfterMs = deviceEpochMs + toleranceSec * 1000;
-  const clockDriftSec = deviceTime && isValidWallClock(deviceTime)
-    ? wallClockSeconds(deviceTime) - wallClockSeconds(instantToWallClock(nowDate.getTime(), tz))
-    : null;
+  const clockDriftSec =
+    deviceTime && isValidWallClock(deviceTime)
+      ? wallClockSeconds(deviceTime) - wallClockSeconds(instantToWallClock(nowDate.getTime(), tz))
+      : null;
 
   const deviceCount = att.deviceCount;
   const countWentDown = cursor !== null && cursor.count >= 0 && deviceCount < cursor.count;
@@ -157,23 +171,45 @@ export async function pollIncremental(session: DeviceSession, cursor: DeviceCurs
     // The same id twice in one log is the same punch by the idempotency key: emit it once.
     if (seen.has(rec.id)) continue;
     seen.add(rec.id);
-    if (win ? inWindow(win, rec.localTime) : isPastCursor(cursor, rec) || (i >= appendedFrom && !sentLive.has(rec.id))) records.push(rec);
+    if (win ? inWindow(win, rec.localTime) : isPastCursor(cursor, rec) || (i >= appendedFrom && !sentLive.has(rec.id)))
+      records.push(rec);
   }
 
   if (win) {
     return {
-      records, anomalies, downloaded: true, deviceCount, countWentDown,
-      cursor: cursor ?? emptyCursor(nowDate), cursorChanged: false, info, sizes, clockDriftSec,
+      records,
+      anomalies,
+      downloaded: true,
+      deviceCount,
+      countWentDown,
+      cursor: cursor ?? emptyCursor(nowDate),
+      cursorChanged: false,
+      info,
+      sizes,
+      clockDriftSec,
     };
   }
   return {
-    records, anomalies, downloaded: true, deviceCount, countWentDown,
-    cursor: nextCursor(cursor, records, deviceCount, nowDate), cursorChanged: true, info, sizes, clockDriftSec,
+    records,
+    anomalies,
+    downloaded: true,
+    deviceCount,
+    countWentDown,
+    cursor: nextCursor(cursor, records, deviceCount, nowDate),
+    cursorChanged: true,
+    info,
+    sizes,
+    clockDriftSec,
   };
 }
 
 /** The cursor after emitting `emitted` (all past `cursor`) from a log of `count` records. */
-export function nextCursor(cursor: DeviceCursor | null, emitted: readonly AttendanceRecord[], count: number, now: Date): DeviceCursor {
+export function nextCursor(
+  cursor: DeviceCursor | null,
+  emitted: readonly AttendanceRecord[],
+  count: number,
+  now: Date,
+): DeviceCursor {
   let last = cursor?.lastLocalTime ?? null;
   for (const r of emitted) if (last === null || r.localTime > last) last = r.localTime;
   const carried = cursor && cursor.lastLocalTime === last ? cursor.idsAtLast : [];

@@ -11,7 +11,14 @@ import { ZkConnectionError } from '../errors';
 import type { AttendanceRecord, RecordAnomaly } from '../record/canonical';
 import type { DeviceStatusEvent } from '../record/status';
 import type { CursorStore } from './cursor-store';
-import { DeviceDescription, DevicePoll, describeDevice, pollDevice, statusAfterFailure, statusAfterPoll } from './device-poll';
+import {
+  DeviceDescription,
+  DevicePoll,
+  describeDevice,
+  pollDevice,
+  statusAfterFailure,
+  statusAfterPoll,
+} from './device-poll';
 import type { DeviceHealth } from './health';
 import { DeviceResult, FleetScheduler, SchedulerOptions } from './scheduler';
 import type { PollWindow } from './window';
@@ -70,7 +77,8 @@ export interface AlertEvent extends DeviceTag {
   error: Error;
 }
 
-export type ProgressEvent = { kind: 'devices'; done: number; total: number } | { kind: 'download'; records: number; total: number };
+export type ProgressEvent =
+  { kind: 'devices'; done: number; total: number } | { kind: 'download'; records: number; total: number };
 
 export interface FleetPollerEvents {
   /** A chunk of new records of one device (at most `chunkSize`). The cursor is saved after the listeners return. */
@@ -146,7 +154,10 @@ export class FleetPoller extends EventEmitter<FleetPollerEvents> {
     this.chunkSize = Math.max(1, Math.floor(opts.chunkSize ?? 5000));
     this.emptyIsIdle = opts.emptyIsIdle ?? false;
     this.sessionLogger = opts.sessionLogger;
-    this.timers = opts.timers ?? { set: (fn, ms) => setTimeout(fn, ms), clear: (h) => clearTimeout(h as NodeJS.Timeout) };
+    this.timers = opts.timers ?? {
+      set: (fn, ms) => setTimeout(fn, ms),
+      clear: (h) => clearTimeout(h as NodeJS.Timeout),
+    };
     this.scheduler = new FleetScheduler(opts);
   }
 
@@ -164,8 +175,13 @@ export class FleetPoller extends EventEmitter<FleetPollerEvents> {
 
   /** Queues a cycle; resolves with its totals once it ran. Rejects when the cycle cannot run at all. */
   request(req: CycleRequest): Promise<CycleTotals> {
-    const result = this.chain.then(() => (this.stopping ? Promise.reject(new Error('the poller is stopping')) : this.runCycle(req)));
-    this.chain = result.then(() => undefined, () => undefined);
+    const result = this.chain.then(() =>
+      this.stopping ? Promise.reject(new Error('the poller is stopping')) : this.runCycle(req),
+    );
+    this.chain = result.then(
+      () => undefined,
+      () => undefined,
+    );
     return result;
   }
 
@@ -195,12 +211,21 @@ export class FleetPoller extends EventEmitter<FleetPollerEvents> {
   private async runCycle(req: CycleRequest): Promise<CycleTotals> {
     const devices = req.devices ?? (this.session ? [this.session.config] : this.fleet);
     const single = devices.length === 1;
-    const totals: CycleTotals = { ok: 0, failed: 0, newRecords: 0, downloads: 0, failures: [], single, dryRun: req.dryRun };
+    const totals: CycleTotals = {
+      ok: 0,
+      failed: 0,
+      newRecords: 0,
+      downloads: 0,
+      failures: [],
+      single,
+      dryRun: req.dryRun,
+    };
     if (devices.length === 0 && this.emptyIsIdle && !this.session) {
       if (!this.stopping) this.emit('idle');
       return totals;
     }
-    if (devices.length === 0) throw new Error('no devices to poll (the device list is empty; give msg.devices or fill in the list)');
+    if (devices.length === 0)
+      throw new Error('no devices to poll (the device list is empty; give msg.devices or fill in the list)');
     const entries = devices.map((cfg) => ({ key: deviceKey(cfg), item: cfg }));
     this.running++;
     try {
@@ -227,18 +252,29 @@ export class FleetPoller extends EventEmitter<FleetPollerEvents> {
   }
 
   /** One device: poll, emit its records, then save the cursor, then its status. */
-  private async pollOne(cfg: DeviceConfig, key: string, signal: AbortSignal, req: CycleRequest, single: boolean): Promise<DevicePoll> {
+  private async pollOne(
+    cfg: DeviceConfig,
+    key: string,
+    signal: AbortSignal,
+    req: CycleRequest,
+    single: boolean,
+  ): Promise<DevicePoll> {
     const own = this.session !== null;
     const session = this.session ?? sessionRegistry.acquire(cfg, { logger: this.sessionLogger });
     if (!own && session.serial === null && this.serials.has(key)) session.serial = this.serials.get(key) ?? null;
-    const onAbort = () => void session.disconnect(new ZkConnectionError(`${session.label}: poll stopped (node closed, redeployed, or the device timeout passed)`));
+    const onAbort = () =>
+      void session.disconnect(
+        new ZkConnectionError(`${session.label}: poll stopped (node closed, redeployed, or the device timeout passed)`),
+      );
     signal.addEventListener('abort', onAbort, { once: true });
     const started = new Date();
     try {
       const poll = await pollDevice(session, this.store, {
         source: 'poll',
         window: req.window,
-        onProgress: single ? (p) => this.emit('progress', { kind: 'download', records: p.records, total: p.totalRecords }) : undefined,
+        onProgress: single
+          ? (p) => this.emit('progress', { kind: 'download', records: p.records, total: p.totalRecords })
+          : undefined,
       });
       if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('poll aborted');
       if (session.serial) this.serials.set(key, session.serial);
@@ -246,7 +282,8 @@ export class FleetPoller extends EventEmitter<FleetPollerEvents> {
       const now = new Date();
       this.lastSeen.set(key, now);
       const tag: DeviceTag = { topic: session.serial ?? session.key, device: describeDevice(session) };
-      if (!req.dryRun) for (const chunk of chunks(outcome.records, this.chunkSize)) this.emit('records', { ...tag, records: chunk });
+      if (!req.dryRun)
+        for (const chunk of chunks(outcome.records, this.chunkSize)) this.emit('records', { ...tag, records: chunk });
       // Saved only after the records were handed on: a crash in between repeats records, never loses them.
       if (!req.dryRun && outcome.cursorChanged) await this.store.set(poll.key, outcome.cursor);
       const status: StatusEvent = { ...tag, status: statusAfterPoll(session, outcome, now, started) };
@@ -274,6 +311,7 @@ export class FleetPoller extends EventEmitter<FleetPollerEvents> {
     const status = statusAfterFailure(d, r.health, err, new Date(), this.lastSeen.get(r.key) ?? null);
     const tag: DeviceTag = { topic: d.serial ?? d.key, device: describeDevice(d) };
     this.emit('status', { ...tag, status });
-    if (r.alert) this.emit('alert', { ...tag, name, status: { ...status, state: 'error' }, health: r.health, error: err });
+    if (r.alert)
+      this.emit('alert', { ...tag, name, status: { ...status, state: 'error' }, health: r.health, error: err });
   }
 }

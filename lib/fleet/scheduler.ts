@@ -58,7 +58,10 @@ export interface CycleSummary {
 }
 
 export class DeviceTimeoutError extends Error {
-  constructor(readonly key: string, ms: number) {
+  constructor(
+    readonly key: string,
+    ms: number,
+  ) {
     super(`${key}: no complete poll within ${Math.round(ms / 1000)} s (check the network path and the device's load)`);
     this.name = 'DeviceTimeoutError';
   }
@@ -81,7 +84,11 @@ export class FleetScheduler {
     this.clearTimer = opts.clearTimer ?? ((h) => clearTimeout(h as NodeJS.Timeout));
   }
 
-  async runCycle<T, R>(entries: readonly CycleEntry<T>[], worker: Worker<T, R>, opts: CycleOptions<T, R> = {}): Promise<CycleSummary> {
+  async runCycle<T, R>(
+    entries: readonly CycleEntry<T>[],
+    worker: Worker<T, R>,
+    opts: CycleOptions<T, R> = {},
+  ): Promise<CycleSummary> {
     const started = this.now();
     const summary: CycleSummary = { total: entries.length, ok: 0, failed: 0, skipped: 0, aborted: false, ms: 0 };
     this.health.retain(entries.map((e) => e.key));
@@ -103,7 +110,14 @@ export class FleetScheduler {
         }
         const entry = entries[next++];
         if (!opts.force && !this.health.isDue(entry.key, this.now())) {
-          await finish({ key: entry.key, item: entry.item, status: 'skipped', health: { ...this.health.get(entry.key) }, alert: false, recovered: false });
+          await finish({
+            key: entry.key,
+            item: entry.item,
+            status: 'skipped',
+            health: { ...this.health.get(entry.key) },
+            alert: false,
+            recovered: false,
+          });
           continue;
         }
         await finish(await this.runOne(entry, worker, opts.signal));
@@ -115,7 +129,11 @@ export class FleetScheduler {
     return summary;
   }
 
-  private async runOne<T, R>(entry: CycleEntry<T>, worker: Worker<T, R>, outer?: AbortSignal): Promise<DeviceResult<T, R>> {
+  private async runOne<T, R>(
+    entry: CycleEntry<T>,
+    worker: Worker<T, R>,
+    outer?: AbortSignal,
+  ): Promise<DeviceResult<T, R>> {
     const ac = new AbortController();
     const onOuter = () => ac.abort(outer?.reason);
     outer?.addEventListener('abort', onOuter, { once: true });
@@ -140,11 +158,28 @@ export class FleetScheduler {
         value = await work;
       }
       const recovered = this.health.recordSuccess(entry.key);
-      return { key: entry.key, item: entry.item, status: 'ok', value, health: { ...this.health.get(entry.key) }, alert: false, recovered };
+      return {
+        key: entry.key,
+        item: entry.item,
+        status: 'ok',
+        value,
+        health: { ...this.health.get(entry.key) },
+        alert: false,
+        recovered,
+      };
     } catch (err) {
       const e = err instanceof Error ? err : new Error(String(err));
       const v = this.health.recordFailure(entry.key, e);
-      return { key: entry.key, item: entry.item, status: 'failed', error: e, health: v.health, alert: v.alert, recovered: false, retryInMs: v.retryInMs };
+      return {
+        key: entry.key,
+        item: entry.item,
+        status: 'failed',
+        error: e,
+        health: v.health,
+        alert: v.alert,
+        recovered: false,
+        retryInMs: v.retryInMs,
+      };
     } finally {
       if (timer !== null) this.clearTimer(timer);
       outer?.removeEventListener('abort', onOuter);

@@ -37,11 +37,16 @@ export function parseShard(text: unknown): Shard | null {
   const t = String(text).trim().toLowerCase();
   if (t === '' || t === 'off' || t === 'none') return null;
   const m = /^(\d+)\s*(?:\/|of)\s*(\d+)$/.exec(t);
-  if (!m) throw new ShardSettingError(`shard "${String(text)}" must look like "0/4" (shard 0 of 4; shards count from 0) or be empty`);
+  if (!m)
+    throw new ShardSettingError(
+      `shard "${String(text)}" must look like "0/4" (shard 0 of 4; shards count from 0) or be empty`,
+    );
   const index = Number(m[1]);
   const count = Number(m[2]);
-  if (count < 1 || count > MAX_SHARDS) throw new ShardSettingError(`shard "${String(text)}": the number of shards must be from 1 to ${MAX_SHARDS}`);
-  if (index >= count) throw new ShardSettingError(`shard "${String(text)}": shards count from 0, so the index must be below ${count}`);
+  if (count < 1 || count > MAX_SHARDS)
+    throw new ShardSettingError(`shard "${String(text)}": the number of shards must be from 1 to ${MAX_SHARDS}`);
+  if (index >= count)
+    throw new ShardSettingError(`shard "${String(text)}": shards count from 0, so the index must be below ${count}`);
   return count === 1 ? null : { index, count };
 }
 
@@ -52,12 +57,16 @@ export function shardKey(device: { host: string; port: number; serial?: string |
 
 /** Which of `count` shards a key falls in. */
 export function shardOf(key: string, count: number): number {
-  if (!Number.isInteger(count) || count < 1) throw new RangeError(`shard count must be a whole number ≥ 1 (got ${count})`);
+  if (!Number.isInteger(count) || count < 1)
+    throw new RangeError(`shard count must be a whole number ≥ 1 (got ${count})`);
   return createHash('sha256').update(key, 'utf8').digest().readUInt32BE(0) % count;
 }
 
 /** The devices of `list` that belong to `shard` (all of them when shard is null), in list order. */
-export function selectShard<T extends { host: string; port: number; serial?: string | null }>(list: readonly T[], shard: Shard | null): T[] {
+export function selectShard<T extends { host: string; port: number; serial?: string | null }>(
+  list: readonly T[],
+  shard: Shard | null,
+): T[] {
   if (!shard) return [...list];
   return list.filter((d) => shardOf(shardKey(d), shard.count) === shard.index);
 }

@@ -18,7 +18,10 @@ export interface ResolvedWindow {
 }
 
 export class WindowError extends Error {
-  constructor(readonly field: 'since' | 'until', message: string) {
+  constructor(
+    readonly field: 'since' | 'until',
+    message: string,
+  ) {
     super(message);
     this.name = 'WindowError';
   }
@@ -26,7 +29,11 @@ export class WindowError extends Error {
 
 function bound(field: 'since' | 'until', value: unknown, tz: string): string | null {
   if (value === undefined || value === null || value === '') return null;
-  if (typeof value !== 'string') throw new WindowError(field, `backfill ${field} must be a date/time string such as 2024-05-01 or 2024-05-01T08:00:00`);
+  if (typeof value !== 'string')
+    throw new WindowError(
+      field,
+      `backfill ${field} must be a date/time string such as 2024-05-01 or 2024-05-01T08:00:00`,
+    );
   const s = value.trim();
   if (/(Z|[+-]\d\d:?\d\d)$/i.test(s)) {
     const ms = Date.parse(s);
@@ -34,7 +41,11 @@ function bound(field: 'since' | 'until', value: unknown, tz: string): string | n
     return formatWallClock(instantToWallClock(ms, tz));
   }
   const w = parseWallClock(s);
-  if (!w) throw new WindowError(field, `backfill ${field} "${value}" is not a date/time such as 2024-05-01 or 2024-05-01T08:00:00 (device local time)`);
+  if (!w)
+    throw new WindowError(
+      field,
+      `backfill ${field} "${value}" is not a date/time such as 2024-05-01 or 2024-05-01T08:00:00 (device local time)`,
+    );
   const text = formatWallClock(w);
   if (field === 'until') {
     const hasTime = /[T ]\d\d:\d\d/.test(s);
@@ -49,7 +60,8 @@ function bound(field: 'since' | 'until', value: unknown, tz: string): string | n
 export function resolveWindow(win: PollWindow, tz: string): ResolvedWindow {
   const since = bound('since', win.since, tz);
   const until = bound('until', win.until, tz);
-  if (since && until && since > until) throw new WindowError('since', `backfill since (${since}) is after until (${until})`);
+  if (since && until && since > until)
+    throw new WindowError('since', `backfill since (${since}) is after until (${until})`);
   return { since, until };
 }
 

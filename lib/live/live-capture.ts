@@ -116,7 +116,10 @@ export class LiveCapture extends EventEmitter<LiveCaptureEvents> {
   private countCheck: Promise<void> | null = null;
   private lastCountCheck = 0;
 
-  constructor(readonly session: DeviceSession, private readonly opts: LiveCaptureOptions) {
+  constructor(
+    readonly session: DeviceSession,
+    private readonly opts: LiveCaptureOptions,
+  ) {
     super();
     const health = { ...LIVE_HEALTH_DEFAULTS, ...stripUndefined(opts.health ?? {}) };
     this.health = new HealthTracker(health);
@@ -339,7 +342,10 @@ export class LiveCapture extends EventEmitter<LiveCaptureEvents> {
           this.save();
           return;
         }
-        this.logger('info', `${this.session.label}: the device logged ${sizes.records - cur.count} punches since the last download, ${sent} came live; filling the gap`);
+        this.logger(
+          'info',
+          `${this.session.label}: the device logged ${sizes.records - cur.count} punches since the last download, ${sent} came live; filling the gap`,
+        );
         await this.fillGapOnline();
       })
       .catch((err: Error) => this.logger('debug', `count check of ${this.session.label}: ${err.message}`))
@@ -382,14 +388,30 @@ export class LiveCapture extends EventEmitter<LiveCaptureEvents> {
   /** Books a failure (fleet health rules), reports it, and returns the wait before the next attempt. */
   private onFailure(err: Error): number {
     const verdict = this.health.recordFailure(this.session.key, err);
-    const status = statusAfterFailure(this.session, verdict.health, err, this.lastAttempt ?? new Date(this.now()), this.lastSeen);
+    const status = statusAfterFailure(
+      this.session,
+      verdict.health,
+      err,
+      this.lastAttempt ?? new Date(this.now()),
+      this.lastSeen,
+    );
     const busy = err instanceof ZkError && err.code === 'BUSY' && status.state === 'offline';
     this.setStatus(busy ? { ...status, state: 'busy' } : status);
     const delay = verdict.retryInMs;
-    this.logger('warn', `live capture of ${this.session.label}: ${err.message}; retry in ${Math.round(delay / 1000)} s`, {
+    this.logger(
+      'warn',
+      `live capture of ${this.session.label}: ${err.message}; retry in ${Math.round(delay / 1000)} s`,
+      {
+        failures: verdict.health.consecutiveFailures,
+      },
+    );
+    this.safeEmit('retry', {
+      delayMs: delay,
+      error: err,
+      state: status.state,
       failures: verdict.health.consecutiveFailures,
+      alert: verdict.alert,
     });
-    this.safeEmit('retry', { delayMs: delay, error: err, state: status.state, failures: verdict.health.consecutiveFailures, alert: verdict.alert });
     return delay;
   }
 
@@ -432,9 +454,11 @@ export class LiveCapture extends EventEmitter<LiveCaptureEvents> {
     const key = this.key();
     const cursor = this.cursor;
     if (!cursor) return;
-    this.saves = this.saves.then(() => this.opts.cursors.set(key, cursor, lagging)).catch((err: Error) => {
-      this.logger('warn', `cursor of ${this.session.label} not saved: ${err.message}`);
-    });
+    this.saves = this.saves
+      .then(() => this.opts.cursors.set(key, cursor, lagging))
+      .catch((err: Error) => {
+        this.logger('warn', `cursor of ${this.session.label} not saved: ${err.message}`);
+      });
   }
 
   private async dropLive(): Promise<void> {
@@ -471,7 +495,10 @@ export class LiveCapture extends EventEmitter<LiveCaptureEvents> {
     try {
       (this.emit as (e: K, ...a: LiveCaptureEvents[K]) => boolean)(event, ...args);
     } catch (err) {
-      this.logger('error', `a ${String(event)} listener of the live capture of ${this.session.label} threw: ${(err as Error).message}`);
+      this.logger(
+        'error',
+        `a ${String(event)} listener of the live capture of ${this.session.label} threw: ${(err as Error).message}`,
+      );
     }
   }
 }

@@ -71,11 +71,14 @@ export function checkConsumerOptions(o: Pick<MqttConsumerOptions, 'url' | 'clien
   } catch {
     throw new TypeError('broker: not a URL (expected e.g. mqtt://127.0.0.1:1883)');
   }
-  if (!['mqtt:', 'mqtts:', 'ws:', 'wss:'].includes(url.protocol)) throw new TypeError('broker: must start with mqtt://, mqtts://, ws:// or wss://');
-  if (!o.clientId) throw new TypeError('client id: required, and it must stay the same across restarts of this instance');
+  if (!['mqtt:', 'mqtts:', 'ws:', 'wss:'].includes(url.protocol))
+    throw new TypeError('broker: must start with mqtt://, mqtts://, ws:// or wss://');
+  if (!o.clientId)
+    throw new TypeError('client id: required, and it must stay the same across restarts of this instance');
   if (o.clientId.length > 128) throw new TypeError('client id: at most 128 characters');
   if (!o.topic) throw new TypeError('topic: required (e.g. punchflow/records/#)');
-  if (o.topic.startsWith('$share/')) throw new TypeError('topic: give the plain topic and the group separately (the $share/ prefix is added for you)');
+  if (o.topic.startsWith('$share/'))
+    throw new TypeError('topic: give the plain topic and the group separately (the $share/ prefix is added for you)');
   if (o.group && /[/+#]/.test(o.group)) throw new TypeError('group: may not hold /, + or #');
 }
 
@@ -149,7 +152,10 @@ export class MqttConsumer {
     });
     // QoS 0 messages (a publisher that did not ask for more) carry no acknowledgement to hold back.
     client.on('message', (topic, payload, packet) => {
-      if (packet.qos === 0) void this.handler({ topic, payload, redelivered: false }).catch((err: Error) => this.events.onHandlerError?.(err, { topic, payload, redelivered: false }));
+      if (packet.qos === 0)
+        void this.handler({ topic, payload, redelivered: false }).catch((err: Error) =>
+          this.events.onHandlerError?.(err, { topic, payload, redelivered: false }),
+        );
     });
     client.on('close', () => {
       if (!this.stopped && this.client === client) this.events.onState?.('disconnected');
@@ -186,7 +192,9 @@ export class MqttConsumer {
     // Not forced: an acknowledgement just written still reaches the broker. A broker that does not answer
     // must not hold a redeploy, hence the cap.
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([c.endAsync(false), new Promise<void>((r) => (timer = setTimeout(r, 2000)))]).catch(() => undefined);
+    await Promise.race([c.endAsync(false), new Promise<void>((r) => (timer = setTimeout(r, 2000)))]).catch(
+      () => undefined,
+    );
     clearTimeout(timer);
     if (c.connected || !c.disconnected) await c.endAsync(true).catch(() => undefined);
   }

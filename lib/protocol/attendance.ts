@@ -81,7 +81,15 @@ export function decodeAttendanceRecord(buf: Buffer, offset: number, size: Attend
     case 8: {
       const rawTime = buf.readUInt32LE(offset + 3);
       const uid = buf.readUInt16LE(offset);
-      return { uid, userId: String(uid), verify: buf[offset + 2], rawTime, time: decodeTime(rawTime), state: buf[offset + 7], workCode: 0 };
+      return {
+        uid,
+        userId: String(uid),
+        verify: buf[offset + 2],
+        rawTime,
+        time: decodeTime(rawTime),
+        state: buf[offset + 7],
+        workCode: 0,
+      };
     }
   }
 }
@@ -119,7 +127,9 @@ export function encodeAttendanceRecord(r: AttendanceInput, size: AttendanceRecor
 /** ZK6 layouts store the user id as a u32: only decimal ids without leading zeros survive. */
 export function numericUserId(userId: string, layout: number): number {
   if (!/^(0|[1-9]\d{0,9})$/.test(userId) || Number(userId) > 0xffffffff) {
-    throw new RangeError(`user id "${userId}" cannot be stored in the ${layout}-byte layout (numeric ids up to 4294967295 only)`);
+    throw new RangeError(
+      `user id "${userId}" cannot be stored in the ${layout}-byte layout (numeric ids up to 4294967295 only)`,
+    );
   }
   return Number(userId);
 }
@@ -166,7 +176,8 @@ export function detectAttendanceLayout(data: Buffer, deviceCount: number | null)
   const n = deviceCount ?? 0;
   if (n > 0 && total % n === 0) {
     const size = total / n;
-    if ((ATTENDANCE_RECORD_SIZES as readonly number[]).includes(size)) return { size: size as AttendanceRecordSize, count: n, padding: 0 };
+    if ((ATTENDANCE_RECORD_SIZES as readonly number[]).includes(size))
+      return { size: size as AttendanceRecordSize, count: n, padding: 0 };
   }
   let best: Candidate | null = null;
   for (const size of ATTENDANCE_RECORD_SIZES) {
@@ -199,7 +210,10 @@ export function detectAttendanceLayout(data: Buffer, deviceCount: number | null)
 }
 
 /** Decodes all records of an attendance buffer's record area (after the 4-byte total_size). */
-export function decodeAttendanceRecords(data: Buffer, deviceCount: number | null): { layout: LayoutChoice; records: DeviceAttendance[] } {
+export function decodeAttendanceRecords(
+  data: Buffer,
+  deviceCount: number | null,
+): { layout: LayoutChoice; records: DeviceAttendance[] } {
   const layout = detectAttendanceLayout(data, deviceCount);
   const records = new Array<DeviceAttendance>(layout.count);
   for (let i = 0; i < layout.count; i++) records[i] = decodeAttendanceRecord(data, i * layout.size, layout.size);

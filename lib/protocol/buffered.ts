@@ -76,6 +76,7 @@ export function decodePrepareData(p: Buffer): { size: number; maxPacket: number 
 /** Byte ranges covering 0…length−1 in chunks of at most `chunkBytes`. */
 export function chunkRanges(length: number, chunkBytes: number): ByteRange[] {
   const out: ByteRange[] = [];
-  for (let start = 0; start < length; start += chunkBytes) out.push({ start, size: Math.min(chunkBytes, length - start) });
+  for (let start = 0; start < length; start += chunkBytes)
+    out.push({ start, size: Math.min(chunkBytes, length - start) });
   return out;
 }

@@ -27,5 +27,7 @@ export function makeCommKey(key: number, session: number, ticks: number = DEFAUL
 export function verifyCommKey(payload: Uint8Array, key: number, session: number): boolean {
   if (payload.length < 4) return false;
   const expected = makeCommKey(key, session, payload[2]);
-  return expected[0] === payload[0] && expected[1] === payload[1] && expected[2] === payload[2] && expected[3] === payload[3];
+  return (
+    expected[0] === payload[0] && expected[1] === payload[1] && expected[2] === payload[2] && expected[3] === payload[3]
+  );
 }

@@ -40,7 +40,11 @@ export type ZkEvent = AttendanceEvent | RawEvent;
 /** EF_ATTLOG body layouts by length (docs/zk-protocol.md §9.3). */
 export type AttEventBodyLength = 10 | 12 | 14 | 32 | 36 | 37 | 52;
 
-function att(code: number, body: Buffer, fields: Omit<AttendanceEvent, 'kind' | 'code' | 'timeValid' | 'bodyLength'>): AttendanceEvent {
+function att(
+  code: number,
+  body: Buffer,
+  fields: Omit<AttendanceEvent, 'kind' | 'code' | 'timeValid' | 'bodyLength'>,
+): AttendanceEvent {
   return { kind: 'attendance', code, timeValid: isValidWallClock(fields.time), bodyLength: body.length, ...fields };
 }
 
@@ -73,18 +77,32 @@ export function decodeEvent(code: number, body: Buffer): ZkEvent[] {
     case 10:
     case 14: {
       const user = body.readUInt16LE(0);
-      return [att(code, body, {
-        userId: String(user), userNumber: user, userResolved: false,
-        verify: body[2], state: body[3] & 0x0f, stateByte: body[3],
-        time: decodeEventTime(body, 4), extra: Buffer.from(body.subarray(10)),
-      })];
+      return [
+        att(code, body, {
+          userId: String(user),
+          userNumber: user,
+          userResolved: false,
+          verify: body[2],
+          state: body[3] & 0x0f,
+          stateByte: body[3],
+          time: decodeEventTime(body, 4),
+          extra: Buffer.from(body.subarray(10)),
+        }),
+      ];
     }
     case 12:
-      return [att(code, body, {
-        userId: String(body.readUInt32LE(0)), userNumber: null, userResolved: true,
-        verify: body[4], state: body[5], stateByte: body[5],
-        time: decodeEventTime(body, 6), extra: Buffer.alloc(0),
-      })];
+      return [
+        att(code, body, {
+          userId: String(body.readUInt32LE(0)),
+          userNumber: null,
+          userResolved: true,
+          verify: body[4],
+          state: body[5],
+          stateByte: body[5],
+          time: decodeEventTime(body, 6),
+          extra: Buffer.alloc(0),
+        }),
+      ];
     case 32:
     case 36:
     case 37:

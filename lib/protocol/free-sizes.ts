@@ -20,15 +20,26 @@ export interface FreeSizes {
 }
 
 const FIELDS: [keyof FreeSizes, number][] = [
-  ['users', 16], ['fingers', 24], ['records', 32], ['opLogs', 40], ['admins', 48], ['passwords', 52],
-  ['fingersCapacity', 56], ['usersCapacity', 60], ['recordsCapacity', 64],
-  ['fingersAvailable', 68], ['usersAvailable', 72], ['recordsAvailable', 76],
+  ['users', 16],
+  ['fingers', 24],
+  ['records', 32],
+  ['opLogs', 40],
+  ['admins', 48],
+  ['passwords', 52],
+  ['fingersCapacity', 56],
+  ['usersCapacity', 60],
+  ['recordsCapacity', 64],
+  ['fingersAvailable', 68],
+  ['usersAvailable', 72],
+  ['recordsAvailable', 76],
 ];
 
 /** Decodes the 80- or 92-byte reply. Shorter than 80 bytes is a protocol error naming the size. */
 export function decodeFreeSizes(p: Buffer): FreeSizes {
   if (p.length < 80) {
-    throw new ZkProtocolError(`GET_FREE_SIZES reply has ${p.length} bytes; expected 80 or 92: ${hexSample(p)}`, { length: p.length });
+    throw new ZkProtocolError(`GET_FREE_SIZES reply has ${p.length} bytes; expected 80 or 92: ${hexSample(p)}`, {
+      length: p.length,
+    });
   }
   const out = { faces: null, facesCapacity: null } as unknown as FreeSizes;
   for (const [k, off] of FIELDS) (out as unknown as Record<string, number>)[k] = p.readInt32LE(off);
@@ -39,7 +50,10 @@ export function decodeFreeSizes(p: Buffer): FreeSizes {
   return out;
 }
 
-export type FreeSizesInput = Omit<FreeSizes, 'faces' | 'facesCapacity'> & { faces?: number | null; facesCapacity?: number | null };
+export type FreeSizesInput = Omit<FreeSizes, 'faces' | 'facesCapacity'> & {
+  faces?: number | null;
+  facesCapacity?: number | null;
+};
 
 /** Encodes the reply: 92 bytes when face counts are given, else the 80-byte ZK6 form. */
 export function encodeFreeSizes(s: FreeSizesInput, withFaces: boolean): Buffer {

@@ -29,7 +29,8 @@ function buildTable(label: 'windows-1252' | 'gbk'): Table | null {
   };
   for (let b = 0x20; b < 0x100; b++) put([b]);
   if (label === 'gbk') {
-    for (let lead = 0x81; lead <= 0xfe; lead++) for (let trail = 0x40; trail <= 0xfe; trail++) if (trail !== 0x7f) put([lead, trail]);
+    for (let lead = 0x81; lead <= 0xfe; lead++)
+      for (let trail = 0x40; trail <= 0xfe; trail++) if (trail !== 0x7f) put([lead, trail]);
   }
   return t;
 }

@@ -50,7 +50,11 @@ export class TcpFrameSplitter {
         if (!this.lenient) {
           const sample = this.buf.subarray(off, off + 16);
           this.buf = Buffer.alloc(0);
-          throw new ZkProtocolError(`bad TCP frame: expected magic 50 50 82 7d, got ${hexSample(sample)}`, {}, 'BAD_FRAME');
+          throw new ZkProtocolError(
+            `bad TCP frame: expected magic 50 50 82 7d, got ${hexSample(sample)}`,
+            {},
+            'BAD_FRAME',
+          );
         }
         const next = this.buf.indexOf(TCP_MAGIC, off + 1);
         const skipTo = next < 0 ? Math.max(off, this.buf.length - 3) : next;
@@ -62,7 +66,11 @@ export class TcpFrameSplitter {
       if (n < HEADER_BYTES || n > this.maxFrameBytes) {
         if (!this.lenient) {
           this.buf = Buffer.alloc(0);
-          throw new ZkProtocolError(`bad TCP frame length ${n} (allowed ${HEADER_BYTES}…${this.maxFrameBytes})`, { length: n }, 'BAD_FRAME');
+          throw new ZkProtocolError(
+            `bad TCP frame length ${n} (allowed ${HEADER_BYTES}…${this.maxFrameBytes})`,
+            { length: n },
+            'BAD_FRAME',
+          );
         }
         this.skippedBytes += 1;
         off += 1;

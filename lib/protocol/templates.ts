@@ -116,13 +116,20 @@ export function uploadChecksum(data: Buffer): number {
 }
 
 /** Why `t` cannot be written, or null. */
-export function templateProblem(t: { userId?: unknown; finger?: unknown; flag?: unknown; data?: unknown }): string | null {
+export function templateProblem(t: {
+  userId?: unknown;
+  finger?: unknown;
+  flag?: unknown;
+  data?: unknown;
+}): string | null {
   if (!t || typeof t !== 'object') return 'the template is not an object';
   if (!Number.isInteger(t.finger) || (t.finger as number) < 0 || (t.finger as number) > 9) {
     return `finger ${String(t.finger)} must be a whole number from 0 to 9`;
   }
-  if (!TEMPLATE_FLAGS.includes(t.flag as number)) return `flag ${String(t.flag)} must be 1 (valid), 3 (duress) or 0 (invalid)`;
+  if (!TEMPLATE_FLAGS.includes(t.flag as number))
+    return `flag ${String(t.flag)} must be 1 (valid), 3 (duress) or 0 (invalid)`;
   if (!Buffer.isBuffer(t.data) || t.data.length === 0) return 'template data must be a non-empty Buffer';
-  if (t.data.length > MAX_TEMPLATE_BYTES) return `template data is ${t.data.length} bytes; at most ${MAX_TEMPLATE_BYTES} fit an entry`;
+  if (t.data.length > MAX_TEMPLATE_BYTES)
+    return `template data is ${t.data.length} bytes; at most ${MAX_TEMPLATE_BYTES} fit an entry`;
   return null;
 }

@@ -42,7 +42,13 @@ export function readTextField(buf: Uint8Array, offset: number, length: number, e
 }
 
 /** Writes `s` into a NUL-padded field; throws if it does not fit (callers validate first). */
-export function writeTextField(buf: Buffer, offset: number, length: number, s: string, enc: BufferEncoding = 'latin1'): void {
+export function writeTextField(
+  buf: Buffer,
+  offset: number,
+  length: number,
+  s: string,
+  enc: BufferEncoding = 'latin1',
+): void {
   buf.fill(0, offset, offset + length);
   const bytes = Buffer.from(s, enc);
   if (bytes.length > length) throw new RangeError(`text "${s}" is ${bytes.length} bytes; the field holds ${length}`);

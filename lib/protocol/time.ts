@@ -61,10 +61,19 @@ function daysInMonth(year: number, month: number): number {
 /** True when the fields name a real calendar time in 2000–2099. */
 export function isValidWallClock(w: WallClock): boolean {
   return (
-    Number.isInteger(w.year) && w.year >= 2000 && w.year <= 2099 &&
-    w.month >= 1 && w.month <= 12 &&
-    w.day >= 1 && w.day <= daysInMonth(w.year, w.month) &&
-    w.hour >= 0 && w.hour < 24 && w.minute >= 0 && w.minute < 60 && w.second >= 0 && w.second < 60
+    Number.isInteger(w.year) &&
+    w.year >= 2000 &&
+    w.year <= 2099 &&
+    w.month >= 1 &&
+    w.month <= 12 &&
+    w.day >= 1 &&
+    w.day <= daysInMonth(w.year, w.month) &&
+    w.hour >= 0 &&
+    w.hour < 24 &&
+    w.minute >= 0 &&
+    w.minute < 60 &&
+    w.second >= 0 &&
+    w.second < 60
   );
 }
 
@@ -80,8 +89,12 @@ export function parseWallClock(s: string): WallClock | null {
   const m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?$/.exec(s.trim());
   if (!m) return null;
   const w = {
-    year: +m[1], month: +m[2], day: +m[3],
-    hour: m[4] ? +m[4] : 0, minute: m[5] ? +m[5] : 0, second: m[6] ? +m[6] : 0,
+    year: +m[1],
+    month: +m[2],
+    day: +m[3],
+    hour: m[4] ? +m[4] : 0,
+    minute: m[5] ? +m[5] : 0,
+    second: m[6] ? +m[6] : 0,
   };
   return isValidWallClock(w) ? w : null;
 }
@@ -95,7 +108,11 @@ export function wallClockSeconds(w: WallClock): number {
 export function wallClockFromEpoch(ms: number): WallClock {
   const d = new Date(ms);
   return {
-    year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate(),
-    hour: d.getUTCHours(), minute: d.getUTCMinutes(), second: d.getUTCSeconds(),
+    year: d.getUTCFullYear(),
+    month: d.getUTCMonth() + 1,
+    day: d.getUTCDate(),
+    hour: d.getUTCHours(),
+    minute: d.getUTCMinutes(),
+    second: d.getUTCSeconds(),
   };
 }

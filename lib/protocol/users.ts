@@ -28,7 +28,12 @@ export interface UserInput {
   group?: number;
 }
 
-export function decodeUserRecord(buf: Buffer, offset: number, size: UserRecordSize, enc: NameEncoding = 'utf8'): DeviceUser {
+export function decodeUserRecord(
+  buf: Buffer,
+  offset: number,
+  size: UserRecordSize,
+  enc: NameEncoding = 'utf8',
+): DeviceUser {
   const privilege = buf[offset + 2];
   if (size === 72) {
     return {
@@ -82,7 +87,8 @@ function userLooksValid(buf: Buffer, offset: number, size: UserRecordSize): bool
 /** Chooses the user record size (docs/zk-protocol.md §8.8, users). */
 export function detectUserLayout(data: Buffer, deviceCount: number | null): UserRecordSize {
   const n = deviceCount ?? 0;
-  if (n > 0 && data.length % n === 0 && (data.length / n === 72 || data.length / n === 28)) return (data.length / n) as UserRecordSize;
+  if (n > 0 && data.length % n === 0 && (data.length / n === 72 || data.length / n === 28))
+    return (data.length / n) as UserRecordSize;
   for (const size of USER_RECORD_SIZES) {
     if (data.length % size !== 0) continue;
     const count = data.length / size;
@@ -98,7 +104,11 @@ export function detectUserLayout(data: Buffer, deviceCount: number | null): User
   );
 }
 
-export function decodeUserRecords(data: Buffer, deviceCount: number | null, enc: NameEncoding = 'utf8'): { size: UserRecordSize; users: DeviceUser[] } {
+export function decodeUserRecords(
+  data: Buffer,
+  deviceCount: number | null,
+  enc: NameEncoding = 'utf8',
+): { size: UserRecordSize; users: DeviceUser[] } {
   if (data.length === 0) return { size: 72, users: [] };
   const size = detectUserLayout(data, deviceCount);
   const users: DeviceUser[] = [];
@@ -173,8 +183,10 @@ export function userWriteProblem(u: UserWrite, layout: UserRecordSize, enc: Name
   if (id.length > 24 || !PRINTABLE.test(id)) return `userId "${id}" must be 1–24 printable ASCII characters`;
   if (id.trim() !== id) return `userId "${id}" has leading or trailing spaces`;
   if (layout === 28 && (!/^(0|[1-9]\d{0,9})$/.test(id) || Number(id) > 0xffffffff || id === '0')) {
-    return `userId "${id}" cannot be stored by this device: its 28-byte user layout holds numeric PINs only ` +
-      '(1–4294967295, no leading zeros)';
+    return (
+      `userId "${id}" cannot be stored by this device: its 28-byte user layout holds numeric PINs only ` +
+      '(1–4294967295, no leading zeros)'
+    );
   }
   const f = FIELD_BYTES[layout];
   if (u.name !== undefined) {
@@ -186,11 +198,13 @@ export function userWriteProblem(u: UserWrite, layout: UserRecordSize, enc: Name
       return `name "${u.name}": ${(err as Error).message}; check the device's name encoding`;
     }
     if (bytes.includes(0)) return `name "${u.name}" contains a NUL character`;
-    if (bytes.length > f.name) return `name "${u.name}" is ${bytes.length} bytes in ${enc}; this device's layout holds ${f.name}`;
+    if (bytes.length > f.name)
+      return `name "${u.name}" is ${bytes.length} bytes in ${enc}; this device's layout holds ${f.name}`;
   }
   if (u.password !== undefined) {
     if (typeof u.password !== 'string' || !PRINTABLE.test(u.password)) return 'password must be printable ASCII text';
-    if (u.password.length > f.password) return `password is ${u.password.length} characters; this device's layout holds ${f.password}`;
+    if (u.password.length > f.password)
+      return `password is ${u.password.length} characters; this device's layout holds ${f.password}`;
   }
   if (u.cardNo !== undefined && (!Number.isInteger(u.cardNo) || u.cardNo < 0 || u.cardNo > 0xffffffff)) {
     return `card number ${String(u.cardNo)} must be a whole number from 0 to 4294967295`;
@@ -207,9 +221,18 @@ export function userWriteProblem(u: UserWrite, layout: UserRecordSize, enc: Name
 
 /** The user as it should be after the write: `current` (or the defaults of a new user) overlaid with `u`. */
 export function mergeUserWrite(uid: number, u: UserWrite, current: DeviceUser | undefined): DeviceUser {
-  const base: DeviceUser = current ?? { uid, userId: u.userId, name: '', privilege: 0, enabled: true, password: '', cardNo: 0, group: 1 };
+  const base: DeviceUser = current ?? {
+    uid,
+    userId: u.userId,
+    name: '',
+    privilege: 0,
+    enabled: true,
+    password: '',
+    cardNo: 0,
+    group: 1,
+  };
   const enabled = u.enabled ?? (current ? current.enabled : true);
-  const level = u.privilege ?? (base.privilege & 0xfe);
+  const level = u.privilege ?? base.privilege & 0xfe;
   return {
     uid,
     userId: u.userId,
@@ -265,7 +288,9 @@ export function userFieldDiff(want: DeviceUser, got: DeviceUser): string[] {
 
 /** The user records of a user buffer body with their raw bytes (kept for updates that preserve unknown bytes). */
 export function decodeUserRecordsRaw(
-  data: Buffer, deviceCount: number | null, enc: NameEncoding = 'utf8',
+  data: Buffer,
+  deviceCount: number | null,
+  enc: NameEncoding = 'utf8',
 ): { size: UserRecordSize; users: DeviceUser[]; raw: Buffer[] } {
   const { size, users } = decodeUserRecords(data, deviceCount, enc);
   const raw = users.map((_, i) => Buffer.from(data.subarray(i * size, (i + 1) * size)));

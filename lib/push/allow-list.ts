@@ -33,9 +33,11 @@ export function parseAllowList(text: string | undefined): Map<string, AllowedDev
     const where = `device list line ${i + 1}`;
     // A header row is allowed and skipped.
     if (i === 0 && /^(sn|serial)$/i.test(sn)) return;
-    if (!isValidSerial(sn)) throw new RangeError(`${where}: ${JSON.stringify(sn)} is not a serial number (letters, digits, - and _)`);
+    if (!isValidSerial(sn))
+      throw new RangeError(`${where}: ${JSON.stringify(sn)} is not a serial number (letters, digits, - and _)`);
     if (out.has(sn)) throw new RangeError(`${where}: serial ${sn} is listed twice`);
-    if (tz && !isValidTimeZone(tz)) throw new RangeError(`${where}: ${JSON.stringify(tz)} is not an IANA time zone (e.g. Asia/Kolkata)`);
+    if (tz && !isValidTimeZone(tz))
+      throw new RangeError(`${where}: ${JSON.stringify(tz)} is not an IANA time zone (e.g. Asia/Kolkata)`);
     let cp: string | null = null;
     if (codePage) {
       try {

@@ -26,10 +26,17 @@ const MAX_PIN = 24;
 const TIME_RE = /^(\d{4})-(\d{1,2})-(\d{1,2})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?$/;
 /** Keys seen for each field on key=value firmware (case-insensitive). */
 const KEYS: Readonly<Record<string, 'pin' | 'time' | 'status' | 'verify' | 'workcode'>> = {
-  pin: 'pin', userid: 'pin', 'user_id': 'pin',
-  datetime: 'time', time: 'time', checktime: 'time',
-  status: 'status', state: 'status',
-  verified: 'verify', verify: 'verify', verifytype: 'verify',
+  pin: 'pin',
+  userid: 'pin',
+  user_id: 'pin',
+  datetime: 'time',
+  time: 'time',
+  checktime: 'time',
+  status: 'status',
+  state: 'status',
+  verified: 'verify',
+  verify: 'verify',
+  verifytype: 'verify',
   workcode: 'workcode',
 };
 
@@ -53,7 +60,13 @@ function byKey(parts: string[]): Fields {
 }
 
 function byPosition(parts: string[]): Fields {
-  return { pin: parts[0]?.trim(), time: parts[1]?.trim(), status: parts[2]?.trim(), verify: parts[3]?.trim(), workcode: parts[4]?.trim() };
+  return {
+    pin: parts[0]?.trim(),
+    time: parts[1]?.trim(),
+    status: parts[2]?.trim(),
+    verify: parts[3]?.trim(),
+    workcode: parts[4]?.trim(),
+  };
 }
 
 /** Missing or empty → 0 (old firmware leaves the work code out); otherwise a non-negative integer or NaN. */
@@ -79,7 +92,11 @@ export type LineOutcome = { ok: true; record: AttendanceRecord } | { ok: false; 
 /** One line. `ctx.source` is forced to 'push'. */
 export function parseAttlogLine(line: string, ctx: CanonicalContext): LineOutcome {
   const ctl = CONTROL.exec(line);
-  if (ctl) return { ok: false, reason: `control character U+${ctl[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')} in the line (a corrupt record on the device?)` };
+  if (ctl)
+    return {
+      ok: false,
+      reason: `control character U+${ctl[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')} in the line (a corrupt record on the device?)`,
+    };
   const parts = line.split('\t');
   const f = /^[A-Za-z_]+=/.test(parts[0] ?? '') ? byKey(parts) : byPosition(parts);
   const pin = f.pin ?? '';
@@ -90,11 +107,17 @@ export function parseAttlogLine(line: string, ctx: CanonicalContext): LineOutcom
   const state = intField(f.status, 255);
   const verify = intField(f.verify, 255);
   const workCode = intField(f.workcode, 4294967295);
-  if (Number.isNaN(state)) return { ok: false, reason: `status is not a whole number 0-255 (${JSON.stringify(f.status)})` };
-  if (Number.isNaN(verify)) return { ok: false, reason: `verify is not a whole number 0-255 (${JSON.stringify(f.verify)})` };
-  if (Number.isNaN(workCode)) return { ok: false, reason: `work code is not a whole number (${JSON.stringify(f.workcode)})` };
+  if (Number.isNaN(state))
+    return { ok: false, reason: `status is not a whole number 0-255 (${JSON.stringify(f.status)})` };
+  if (Number.isNaN(verify))
+    return { ok: false, reason: `verify is not a whole number 0-255 (${JSON.stringify(f.verify)})` };
+  if (Number.isNaN(workCode))
+    return { ok: false, reason: `work code is not a whole number (${JSON.stringify(f.workcode)})` };
   // rawTime is the pull protocol's u32 form, only so anomaly messages have something to show.
-  const r = toCanonicalRecord({ uid: null, userId: pin, verify, state, time, rawTime: encodeTime(time), workCode }, { ...ctx, source: 'push' });
+  const r = toCanonicalRecord(
+    { uid: null, userId: pin, verify, state, time, rawTime: encodeTime(time), workCode },
+    { ...ctx, source: 'push' },
+  );
   if (!r.ok) return { ok: false, reason: r.anomaly.reason };
   return { ok: true, record: r.record };
 }
@@ -115,7 +138,8 @@ async function parseLines(lines: readonly Line[], ctx: CanonicalContext, yieldEv
   let unlisted = 0;
   let firstUnlisted = 0;
   const refuse = (i: number, raw: string, reason: string): void => {
-    if (bad.length < MAX_BAD_LINES_LISTED) bad.push({ deviceSn: ctx.deviceSn, line: i + 1, raw: raw.slice(0, 300), reason });
+    if (bad.length < MAX_BAD_LINES_LISTED)
+      bad.push({ deviceSn: ctx.deviceSn, line: i + 1, raw: raw.slice(0, 300), reason });
     else if (unlisted++ === 0) firstUnlisted = i + 1;
   };
   const seen = new Set<string>();
@@ -138,7 +162,12 @@ async function parseLines(lines: readonly Line[], ctx: CanonicalContext, yieldEv
     }
   }
   if (unlisted > 0) {
-    bad.push({ deviceSn: ctx.deviceSn, line: firstUnlisted, raw: '', reason: `${unlisted} more bad lines from line ${firstUnlisted} on, not listed one by one` });
+    bad.push({
+      deviceSn: ctx.deviceSn,
+      line: firstUnlisted,
+      raw: '',
+      reason: `${unlisted} more bad lines from line ${firstUnlisted} on, not listed one by one`,
+    });
   }
   return { records, bad };
 }
@@ -148,7 +177,11 @@ async function parseLines(lines: readonly Line[], ctx: CanonicalContext, yieldEv
  * devices' requests. Records repeated inside one post (same id) are kept once.
  */
 export function parseAttlog(body: string, ctx: CanonicalContext, yieldEvery = 2000): Promise<AttlogResult> {
-  return parseLines(splitLines(body).map((text) => ({ text })), ctx, yieldEvery);
+  return parseLines(
+    splitLines(body).map((text) => ({ text })),
+    ctx,
+    yieldEvery,
+  );
 }
 
 /**
@@ -156,7 +189,12 @@ export function parseAttlog(body: string, ctx: CanonicalContext, yieldEvery = 20
  * is a bad line like any other (reported, the rest of the post accepted): refusing the post would make the
  * device send the same batch forever.
  */
-export function parseAttlogBytes(body: Buffer, ctx: CanonicalContext, codePage = 'utf-8', yieldEvery = 2000): Promise<AttlogResult> {
+export function parseAttlogBytes(
+  body: Buffer,
+  ctx: CanonicalContext,
+  codePage = 'utf-8',
+  yieldEvery = 2000,
+): Promise<AttlogResult> {
   try {
     // Nearly every post: the whole body is valid in the code page, decoded in one go.
     return parseAttlog(new TextDecoder(codePage, { fatal: true }).decode(body), ctx, yieldEvery);

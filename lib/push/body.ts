@@ -6,7 +6,10 @@
 import type { IncomingMessage } from 'http';
 
 export class BodyError extends Error {
-  constructor(readonly status: 400 | 408 | 413 | 415, message: string) {
+  constructor(
+    readonly status: 400 | 408 | 413 | 415,
+    message: string,
+  ) {
     super(message);
     this.name = 'BodyError';
   }
@@ -16,7 +19,14 @@ export class BodyError extends Error {
  * Content types devices send (often none, or form-encoded although the body is plain text). Declared types
  * outside this list are refused; a missing one is accepted (docs/adms.md §7: do not trust Content-Type).
  */
-const ACCEPTED_TYPES = new Set(['text/plain', 'application/octet-stream', 'application/x-www-form-urlencoded', 'application/push', 'text/html', '']);
+const ACCEPTED_TYPES = new Set([
+  'text/plain',
+  'application/octet-stream',
+  'application/x-www-form-urlencoded',
+  'application/push',
+  'text/html',
+  '',
+]);
 
 export function contentTypeOk(header: string | undefined): boolean {
   const base = (header ?? '').split(';')[0].trim().toLowerCase();
@@ -30,13 +40,15 @@ export function contentTypeOk(header: string | undefined): boolean {
  */
 export function readBody(req: IncomingMessage, maxBytes: number, deadlineMs = 30_000): Promise<Buffer> {
   const pre = (req as IncomingMessage & { body?: unknown }).body;
-  if (Buffer.isBuffer(pre)) return pre.length > maxBytes ? Promise.reject(new BodyError(413, 'body too large')) : Promise.resolve(pre);
+  if (Buffer.isBuffer(pre))
+    return pre.length > maxBytes ? Promise.reject(new BodyError(413, 'body too large')) : Promise.resolve(pre);
   if (typeof pre === 'string') {
     const b = Buffer.from(pre, 'utf8');
     return b.length > maxBytes ? Promise.reject(new BodyError(413, 'body too large')) : Promise.resolve(b);
   }
   const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > maxBytes) return Promise.reject(new BodyError(413, `body of ${declared} bytes is over the ${maxBytes}-byte limit`));
+  if (Number.isFinite(declared) && declared > maxBytes)
+    return Promise.reject(new BodyError(413, `body of ${declared} bytes is over the ${maxBytes}-byte limit`));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -63,7 +75,16 @@ export function readBody(req: IncomingMessage, maxBytes: number, deadlineMs = 30
     const onEnd = (): void => finish(null);
     const onErr = (): void => finish(new BodyError(400, 'request aborted'));
     // A sender that stops or crawls mid-body must not hold a request (and its memory) for long.
-    const timer = setTimeout(() => finish(new BodyError(408, `body not received within ${deadlineMs < 10_000 ? `${deadlineMs} ms` : `${Math.round(deadlineMs / 1000)} s`}`)), deadlineMs);
+    const timer = setTimeout(
+      () =>
+        finish(
+          new BodyError(
+            408,
+            `body not received within ${deadlineMs < 10_000 ? `${deadlineMs} ms` : `${Math.round(deadlineMs / 1000)} s`}`,
+          ),
+        ),
+      deadlineMs,
+    );
     req.on('data', onData);
     req.on('end', onEnd);
     req.on('error', onErr);
@@ -85,9 +106,14 @@ export function codePageName(label: string): string {
   try {
     name = new TextDecoder(label.trim()).encoding;
   } catch {
-    throw new RangeError(`code page ${JSON.stringify(label)} is not known (e.g. utf-8, windows-1252, gbk, big5, shift_jis, windows-1256)`);
+    throw new RangeError(
+      `code page ${JSON.stringify(label)} is not known (e.g. utf-8, windows-1252, gbk, big5, shift_jis, windows-1256)`,
+    );
   }
-  if (/^utf-16/.test(name)) throw new RangeError(`code page ${JSON.stringify(label)}: UTF-16 is not supported (devices send UTF-8 or a single- or multi-byte code page)`);
+  if (/^utf-16/.test(name))
+    throw new RangeError(
+      `code page ${JSON.stringify(label)}: UTF-16 is not supported (devices send UTF-8 or a single- or multi-byte code page)`,
+    );
   return name;
 }
 

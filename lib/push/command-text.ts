@@ -34,11 +34,19 @@ export function checkCommand(value: unknown, allowDestructive: boolean): Command
   if (typeof value !== 'string') return { ok: false, reason: 'command must be a string' };
   const command = value.trim();
   if (command === '') return { ok: false, reason: 'command is empty' };
-  if (command.length > MAX_COMMAND_LENGTH) return { ok: false, reason: `command is longer than ${MAX_COMMAND_LENGTH} characters` };
+  if (command.length > MAX_COMMAND_LENGTH)
+    return { ok: false, reason: `command is longer than ${MAX_COMMAND_LENGTH} characters` };
   // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u0008\u000a-\u001f\u007f]/.test(command)) return { ok: false, reason: 'command contains a line break or control character (only tabs may separate arguments)' };
+  if (/[\u0000-\u0008\u000a-\u001f\u007f]/.test(command))
+    return {
+      ok: false,
+      reason: 'command contains a line break or control character (only tabs may separate arguments)',
+    };
   if (!allowDestructive && isDestructive(command)) {
-    return { ok: false, reason: `"${command.split(/\s/)[0]}" changes or deletes data on the device: enable "allow destructive commands" on the zk-push node to send it` };
+    return {
+      ok: false,
+      reason: `"${command.split(/\s/)[0]}" changes or deletes data on the device: enable "allow destructive commands" on the zk-push node to send it`,
+    };
   }
   return { ok: true, command };
 }

@@ -24,8 +24,17 @@ export class CommandBook {
   async enqueue(sn: string, command: string): Promise<QueuedCommand> {
     const d = this.state.get(sn);
     const open = d.commands.filter((c) => c.state === 'queued' || c.state === 'sent').length;
-    if (open >= MAX_QUEUED_PER_DEVICE) throw new Error(`device ${sn} already has ${open} commands waiting (limit ${MAX_QUEUED_PER_DEVICE}): is it polling?`);
-    const c: QueuedCommand = { id: d.nextCommandId, command, state: 'queued', queuedAt: new Date().toISOString(), sentAt: null };
+    if (open >= MAX_QUEUED_PER_DEVICE)
+      throw new Error(
+        `device ${sn} already has ${open} commands waiting (limit ${MAX_QUEUED_PER_DEVICE}): is it polling?`,
+      );
+    const c: QueuedCommand = {
+      id: d.nextCommandId,
+      command,
+      state: 'queued',
+      queuedAt: new Date().toISOString(),
+      sentAt: null,
+    };
     d.nextCommandId += 1;
     d.commands.push(c);
     const key = `${sn}|${c.id}`;

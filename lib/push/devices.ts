@@ -79,21 +79,42 @@ export function parseRegistryBody(body: string): DeviceInfo {
     const eq = part.indexOf('=');
     if (eq > 0) f[part.slice(0, eq).trim().replace(/^~/, '').toLowerCase()] = part.slice(eq + 1).trim();
   }
-  return { firmware: f.firmver?.slice(0, 64) ?? null, pushVersion: f.pushversion?.slice(0, 32) ?? null, name: f.devicename?.slice(0, 64) ?? null };
+  return {
+    firmware: f.firmver?.slice(0, 64) ?? null,
+    pushVersion: f.pushversion?.slice(0, 32) ?? null,
+    name: f.devicename?.slice(0, 64) ?? null,
+  };
 }
 
 export class DeviceBook {
   private readonly live = new Map<string, Live>();
 
-  constructor(private readonly listFor: (sn: string) => AllowedDevice | null, private readonly offlineAfterMs: number) {}
+  constructor(
+    private readonly listFor: (sn: string) => AllowedDevice | null,
+    private readonly offlineAfterMs: number,
+  ) {}
 
   private entry(sn: string, listed: AllowedDevice | null): Live {
     let e = this.live.get(sn);
     if (!e) {
       e = {
         config: listed ?? { sn, name: null, site: null, tz: null },
-        lastSeen: 0, online: false, firmware: null, users: null, records: null, newRecords: 0,
-        stats: { posts: 0, records: 0, badLines: 0, stamp: null, lastPost: null, remoteAddress: null, pushVersion: null, listed: listed !== null },
+        lastSeen: 0,
+        online: false,
+        firmware: null,
+        users: null,
+        records: null,
+        newRecords: 0,
+        stats: {
+          posts: 0,
+          records: 0,
+          badLines: 0,
+          stamp: null,
+          lastPost: null,
+          remoteAddress: null,
+          pushVersion: null,
+          listed: listed !== null,
+        },
       };
       this.live.set(sn, e);
     }
@@ -112,9 +133,18 @@ export class DeviceBook {
     e.stats.remoteAddress = remoteAddress;
     e.newRecords = 0;
     if (info) {
-      if (info.firmware !== undefined && info.firmware !== null && info.firmware !== e.firmware) { e.firmware = info.firmware; news = true; }
-      if (info.users !== undefined && info.users !== null && info.users !== e.users) { e.users = info.users; news = true; }
-      if (info.records !== undefined && info.records !== null && info.records !== e.records) { e.records = info.records; news = true; }
+      if (info.firmware !== undefined && info.firmware !== null && info.firmware !== e.firmware) {
+        e.firmware = info.firmware;
+        news = true;
+      }
+      if (info.users !== undefined && info.users !== null && info.users !== e.users) {
+        e.users = info.users;
+        news = true;
+      }
+      if (info.records !== undefined && info.records !== null && info.records !== e.records) {
+        e.records = info.records;
+        news = true;
+      }
       if (info.pushVersion) e.stats.pushVersion = info.pushVersion;
       if (info.name && !e.config.name) e.config = { ...e.config, name: info.name };
     }

@@ -29,7 +29,8 @@ export class PushJournal implements PushJournalWriter {
 
   static async open(dir: string, onCorrupt?: (message: string) => void): Promise<PushJournal> {
     const box = await Outbox.open<JournalEntry>(dir, {
-      onCorrupt: (c) => onCorrupt?.(`journal ${dir}: skipped an unreadable line (${c.bytes} bytes in segment ${c.seg})`),
+      onCorrupt: (c) =>
+        onCorrupt?.(`journal ${dir}: skipped an unreadable line (${c.bytes} bytes in segment ${c.seg})`),
     });
     return new PushJournal(box);
   }
@@ -51,7 +52,12 @@ export class PushJournal implements PushJournalWriter {
    * Starts handing entries to `deliver` in order (replaying what a previous run left). An entry is acked
    * once `deliver` resolved; if it throws, the pump waits and retries from the same entry.
    */
-  start(deliver: (e: JournalEntry) => void | Promise<void>, onError: (err: Error) => void = () => undefined, maxBatch = 200, idleWaitMs = 1000): void {
+  start(
+    deliver: (e: JournalEntry) => void | Promise<void>,
+    onError: (err: Error) => void = () => undefined,
+    maxBatch = 200,
+    idleWaitMs = 1000,
+  ): void {
     if (this.pumping) return;
     this.pumping = (async () => {
       while (!this.stopping) {

@@ -49,7 +49,13 @@ export interface StampSet {
 /** Stamps are echoed into the reply: only digits (or None) may go out, never a value that adds a line. */
 const stampText = (s: string | null): string => (s !== null && /^\d{1,20}$/.test(s) ? s : 'None');
 
-export function handshakeReply(sn: string, tz: string, stamps: StampSet, o: HandshakeOptions, nowMs = Date.now()): string {
+export function handshakeReply(
+  sn: string,
+  tz: string,
+  stamps: StampSet,
+  o: HandshakeOptions,
+  nowMs = Date.now(),
+): string {
   const lines = [
     `GET OPTION FROM: ${sn}`,
     `ATTLOGStamp=${stampText(stamps.attlog)}`,
@@ -70,20 +76,22 @@ export function handshakeReply(sn: string, tz: string, stamps: StampSet, o: Hand
 
 /** Push 3.x configuration reply (`/iclock/push`): the same settings under the 3.x names. */
 export function push3ConfigReply(tz: string, o: HandshakeOptions, nowMs = Date.now()): string {
-  return [
-    `ServerVersion=${SERVER_VERSION}`,
-    'ServerName=PunchFlow',
-    'PushVersion=3.0.1',
-    `ErrorDelay=${Math.round(o.errorDelaySec)}`,
-    `RequestDelay=${Math.round(o.delaySec)}`,
-    `TransTimes=${o.transTimes}`,
-    `TransInterval=${Math.round(o.transIntervalMin)}`,
-    'TransTables=User Transaction',
-    `Realtime=${o.realtime ? 1 : 0}`,
-    'SessionID=',
-    `TimeoutSec=${Math.max(10, Math.round(o.delaySec * 3))}`,
-    `TimeZone=${timeZoneValue(tz, nowMs)}`,
-  ].join('\n') + '\n';
+  return (
+    [
+      `ServerVersion=${SERVER_VERSION}`,
+      'ServerName=PunchFlow',
+      'PushVersion=3.0.1',
+      `ErrorDelay=${Math.round(o.errorDelaySec)}`,
+      `RequestDelay=${Math.round(o.delaySec)}`,
+      `TransTimes=${o.transTimes}`,
+      `TransInterval=${Math.round(o.transIntervalMin)}`,
+      'TransTables=User Transaction',
+      `Realtime=${o.realtime ? 1 : 0}`,
+      'SessionID=',
+      `TimeoutSec=${Math.max(10, Math.round(o.delaySec * 3))}`,
+      `TimeZone=${timeZoneValue(tz, nowMs)}`,
+    ].join('\n') + '\n'
+  );
 }
 
 /** A word list or 10-digit bit string; no line breaks (they would inject option lines). */

@@ -74,11 +74,26 @@ export interface PushHooks {
   userLines?(sn: string, text: string): void;
 }
 
-const ENDPOINTS = new Set(['cdata', 'getrequest', 'devicecmd', 'ping', 'registry', 'push', 'fdata', 'querydata', 'rtdata']);
+const ENDPOINTS = new Set([
+  'cdata',
+  'getrequest',
+  'devicecmd',
+  'ping',
+  'registry',
+  'push',
+  'fdata',
+  'querydata',
+  'rtdata',
+]);
 const TEXT_TABLES = new Set(['ATTLOG', 'OPERLOG', 'OPLOG', 'USERINFO', 'OPTIONS']);
 
 class Reply extends Error {
-  constructor(readonly status: number, readonly body: string, readonly reason: string, readonly close = false) {
+  constructor(
+    readonly status: number,
+    readonly body: string,
+    readonly reason: string,
+    readonly close = false,
+  ) {
     super(reason);
   }
 }
@@ -102,7 +117,11 @@ function discard(req: IncomingMessage): void {
 }
 
 /** `/cdata.aspx` → `cdata` (old firmware appends .aspx). */
-const endpointOf = (rest: string): string => rest.replace(/^\/+/, '').replace(/\.aspx$/i, '').toLowerCase();
+const endpointOf = (rest: string): string =>
+  rest
+    .replace(/^\/+/, '')
+    .replace(/\.aspx$/i, '')
+    .toLowerCase();
 
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 32);
 
@@ -150,7 +169,14 @@ export class PushServer {
   sweep(nowMs = this.now()): void {
     for (const sn of this.devices.sweep(nowMs)) this.hooks.status?.(this.devices.status(sn));
     for (const t of this.commands.expire(nowMs, this.settings.commandTimeoutMs)) {
-      this.hooks.command?.({ deviceSn: t.sn, id: t.command.id, command: t.command.command, state: 'timeout', returnCode: null, result: null });
+      this.hooks.command?.({
+        deviceSn: t.sn,
+        id: t.command.id,
+        command: t.command.command,
+        state: 'timeout',
+        returnCode: null,
+        result: null,
+      });
     }
     this.checkZones(nowMs);
   }
@@ -180,13 +206,21 @@ export class PushServer {
       if (d.commands.some((c) => c.state === 'queued' && /^CHECK$/i.test(c.command))) continue;
       const was = d.timeZoneSent;
       this.commands.enqueue(d.sn, 'CHECK').then(
-        (c) => this.hooks.command?.({
-          deviceSn: d.sn, id: c.id, command: c.command, state: 'queued', returnCode: null, result: null,
-          reason: `the UTC offset of ${tz} changed (TimeZone ${was} → ${value}): the device re-reads its options`,
-        }),
+        (c) =>
+          this.hooks.command?.({
+            deviceSn: d.sn,
+            id: c.id,
+            command: c.command,
+            state: 'queued',
+            returnCode: null,
+            result: null,
+            reason: `the UTC offset of ${tz} changed (TimeZone ${was} → ${value}): the device re-reads its options`,
+          }),
         (err: Error) => {
           this.zoneCheckFor.delete(d.sn);
-          this.hooks.error?.(new Error(`zk-push: device ${d.sn}: could not queue CHECK for its new UTC offset: ${err.message}`));
+          this.hooks.error?.(
+            new Error(`zk-push: device ${d.sn}: could not queue CHECK for its new UTC offset: ${err.message}`),
+          );
         },
       );
     }
@@ -203,7 +237,11 @@ export class PushServer {
   }
 
   /** Queues a command from a flow; throws with the reason when refused. */
-  async queueCommand(sn: unknown, command: unknown, allowDestructive: boolean): Promise<QueuedCommand & { deviceSn: string }> {
+  async queueCommand(
+    sn: unknown,
+    command: unknown,
+    allowDestructive: boolean,
+  ): Promise<QueuedCommand & { deviceSn: string }> {
     if (!isValidSerial(sn)) throw new Error(`zk-push: ${JSON.stringify(sn)} is not a device serial number`);
     if (!this.settings.devices.has(sn) && !this.state.has(sn)) {
       throw new Error(`zk-push: device ${sn} is not on the device list and has never connected: check the serial`);
@@ -244,14 +282,20 @@ export class PushServer {
     try {
       // Bounds what one sender can hold (connections, body buffers) whatever it sends; a device told RETRY resends.
       if (inProgress >= this.settings.maxRequestsPerAddress) {
-        throw new Reply(503, 'RETRY', `more than ${this.settings.maxRequestsPerAddress} requests at once from ${addr} (devices behind one NAT or proxy share an address: raise the zk-push "Per address" setting)`, true);
+        throw new Reply(
+          503,
+          'RETRY',
+          `more than ${this.settings.maxRequestsPerAddress} requests at once from ${addr} (devices behind one NAT or proxy share an address: raise the zk-push "Per address" setting)`,
+          true,
+        );
       }
       const url = new URL(req.url ?? '/', 'http://device.invalid');
       path = url.pathname;
       const rest = endpointOf(path.slice(this.settings.basePath.length));
       if (!ENDPOINTS.has(rest)) throw new Reply(404, 'NOT FOUND', `unknown endpoint ${path}`);
       const snParam = url.searchParams.get('SN') ?? url.searchParams.get('sn');
-      if (!isValidSerial(snParam)) throw new Reply(400, 'BAD SERIAL', `missing or malformed SN (${JSON.stringify((snParam ?? '').slice(0, 40))})`);
+      if (!isValidSerial(snParam))
+        throw new Reply(400, 'BAD SERIAL', `missing or malformed SN (${JSON.stringify((snParam ?? '').slice(0, 40))})`);
       sn = snParam;
       const listed = this.admit(sn, url, remote);
       const method = req.method ?? 'GET';
@@ -260,7 +304,8 @@ export class PushServer {
     } catch (err) {
       discard(req);
       if (err instanceof Reply) {
-        if (err.status >= 400) this.reject({ deviceSn: sn, status: err.status, reason: err.reason, remoteAddress: remote, path });
+        if (err.status >= 400)
+          this.reject({ deviceSn: sn, status: err.status, reason: err.reason, remoteAddress: remote, path });
         this.send(res, err.status, err.body, err.close);
       } else if (err instanceof BodyError) {
         this.reject({ deviceSn: sn, status: err.status, reason: err.message, remoteAddress: remote, path });
@@ -281,7 +326,8 @@ export class PushServer {
   private admit(sn: string, url: URL, remote: string | null): AllowedDevice {
     let listed = this.settings.devices.get(sn) ?? null;
     if (!listed) {
-      if (this.settings.unknownDevices === 'reject') throw new Reply(403, 'UNKNOWN DEVICE', `serial ${sn} is not on the device list`);
+      if (this.settings.unknownDevices === 'reject')
+        throw new Reply(403, 'UNKNOWN DEVICE', `serial ${sn} is not on the device list`);
       listed = { sn, name: null, site: null, tz: null };
       if (!this.unknownReported.has(sn)) {
         this.unknownReported.add(sn);
@@ -307,7 +353,15 @@ export class PushServer {
     return listed;
   }
 
-  private async route(endpoint: string, method: string, sn: string, dev: AllowedDevice, url: URL, req: IncomingMessage, remote: string | null): Promise<string> {
+  private async route(
+    endpoint: string,
+    method: string,
+    sn: string,
+    dev: AllowedDevice,
+    url: URL,
+    req: IncomingMessage,
+    remote: string | null,
+  ): Promise<string> {
     switch (endpoint) {
       case 'cdata':
         if (method === 'GET') return this.handshake(sn, remote, url);
@@ -362,17 +416,34 @@ export class PushServer {
     const attlog = d.attlogStamp ?? (this.settings.history === 'new' ? '9999' : null);
     const now = this.now();
     this.zoneSent(sn, timeZoneValue(this.zoneOf(sn), now));
-    return handshakeReply(sn, this.zoneOf(sn), { attlog, operlog: d.operlogStamp ?? '9999', photo: null }, this.settings.handshake, now);
+    return handshakeReply(
+      sn,
+      this.zoneOf(sn),
+      { attlog, operlog: d.operlogStamp ?? '9999', photo: null },
+      this.settings.handshake,
+      now,
+    );
   }
 
   private async body(req: IncomingMessage): Promise<Buffer> {
-    if (!contentTypeOk(req.headers['content-type'])) throw new BodyError(415, `content type ${JSON.stringify(req.headers['content-type'])} is not accepted (send text/plain)`);
+    if (!contentTypeOk(req.headers['content-type']))
+      throw new BodyError(
+        415,
+        `content type ${JSON.stringify(req.headers['content-type'])} is not accepted (send text/plain)`,
+      );
     return readBody(req, this.settings.maxBodyBytes, this.settings.bodyTimeoutMs);
   }
 
-  private async upload(sn: string, dev: AllowedDevice, url: URL, req: IncomingMessage, remote: string | null): Promise<string> {
+  private async upload(
+    sn: string,
+    dev: AllowedDevice,
+    url: URL,
+    req: IncomingMessage,
+    remote: string | null,
+  ): Promise<string> {
     const table = (url.searchParams.get('table') ?? '').toUpperCase();
-    if (!/^[A-Z0-9_]{1,32}$/.test(table)) throw new Reply(400, 'BAD TABLE', `missing or malformed table (${JSON.stringify(table.slice(0, 40))})`);
+    if (!/^[A-Z0-9_]{1,32}$/.test(table))
+      throw new Reply(400, 'BAD TABLE', `missing or malformed table (${JSON.stringify(table.slice(0, 40))})`);
     const raw = await this.body(req);
     const stamp = url.searchParams.get('Stamp') ?? url.searchParams.get('stamp');
     const cleanStamp = stamp !== null && /^\d{1,20}$/.test(stamp) ? stamp : null;
@@ -381,22 +452,28 @@ export class PushServer {
     if (table === 'ATTLOG') {
       // Never refused for its content: bad lines (control characters, bytes not in the code page, bad dates)
       // are reported and the rest stored, or the device would send the same post forever.
-      const { records, bad } = await parseAttlogBytes(raw, {
-        deviceSn: sn,
-        deviceName: dev.name,
-        site: dev.site ?? this.settings.defaultSite,
-        deviceHost: null,
-        tz: dev.tz ?? this.settings.defaultTz,
-        source: 'push',
-        receivedAt,
-        notAfterMs: Date.now() + this.settings.futureToleranceMs,
-      }, codePage);
+      const { records, bad } = await parseAttlogBytes(
+        raw,
+        {
+          deviceSn: sn,
+          deviceName: dev.name,
+          site: dev.site ?? this.settings.defaultSite,
+          deviceHost: null,
+          tz: dev.tz ?? this.settings.defaultTz,
+          source: 'push',
+          receivedAt,
+          notAfterMs: Date.now() + this.settings.futureToleranceMs,
+        },
+        codePage,
+      );
       if (records.length > 0) {
         try {
           // Durable before OK: the device deletes nothing, but it moves its cursor on our OK.
           await this.journal.append({ deviceSn: sn, stamp: cleanStamp, receivedAt, records });
         } catch (err) {
-          this.hooks.error?.(new Error(`zk-push: journal write failed, device ${sn} will resend: ${(err as Error).message}`));
+          this.hooks.error?.(
+            new Error(`zk-push: journal write failed, device ${sn} will resend: ${(err as Error).message}`),
+          );
           throw new Reply(503, 'RETRY', `journal write failed: ${(err as Error).message}`);
         }
       }
@@ -412,7 +489,8 @@ export class PushServer {
       return 'OK';
     }
     const text = TEXT_TABLES.has(table) ? decodeLenient(raw, codePage) : null;
-    if (TEXT_TABLES.has(table) && text === null) throw new Reply(400, 'BAD REQUEST', `device ${sn}: ${table} body contains NUL bytes`);
+    if (TEXT_TABLES.has(table) && text === null)
+      throw new Reply(400, 'BAD REQUEST', `device ${sn}: ${table} body contains NUL bytes`);
     if ((table === 'OPERLOG' || table === 'USERINFO') && text !== null) this.hooks.userLines?.(sn, text);
     if (table === 'OPERLOG' && cleanStamp !== null) {
       const d = this.state.get(sn);
@@ -424,12 +502,14 @@ export class PushServer {
     if (table === 'OPTIONS' && text !== null) {
       const options = parseOptionList(text);
       this.heard(sn, remote, infoFromFields(options));
-      if (this.commands.pending(sn).some((c) => c.state === 'sent' && /^INFO$/i.test(c.command))) this.infoPosted.set(sn, options);
+      if (this.commands.pending(sn).some((c) => c.state === 'sent' && /^INFO$/i.test(c.command)))
+        this.infoPosted.set(sn, options);
       this.hooks.options?.({ deviceSn: sn, options, receivedAt });
     } else {
       this.heard(sn, remote);
     }
-    if (this.settings.otherTables === 'pass') this.hooks.table?.({ deviceSn: sn, table, body: text ?? raw, receivedAt });
+    if (this.settings.otherTables === 'pass')
+      this.hooks.table?.({ deviceSn: sn, table, body: text ?? raw, receivedAt });
     return 'OK';
   }
 
@@ -449,10 +529,24 @@ export class PushServer {
     this.heard(sn, remote, info);
     const { answered, unmatched } = this.commands.answer(sn, results);
     for (const a of answered) {
-      this.hooks.command?.({ deviceSn: sn, id: a.command.id, command: a.command.command, state: 'answered', returnCode: Number.isNaN(a.result.returnCode) ? null : a.result.returnCode, result: a.result });
+      this.hooks.command?.({
+        deviceSn: sn,
+        id: a.command.id,
+        command: a.command.command,
+        state: 'answered',
+        returnCode: Number.isNaN(a.result.returnCode) ? null : a.result.returnCode,
+        result: a.result,
+      });
     }
     for (const u of unmatched) {
-      this.hooks.command?.({ deviceSn: sn, id: u.id, command: null, state: 'unmatched', returnCode: Number.isNaN(u.returnCode) ? null : u.returnCode, result: u });
+      this.hooks.command?.({
+        deviceSn: sn,
+        id: u.id,
+        command: null,
+        state: 'unmatched',
+        returnCode: Number.isNaN(u.returnCode) ? null : u.returnCode,
+        result: u,
+      });
     }
     return 'OK';
   }
@@ -470,7 +564,11 @@ export class PushServer {
     if (res.headersSent || res.writableEnded) return;
     // Firmware sets its clock from Date on text/plain replies; some sites must not have that.
     res.sendDate = this.settings.sendDate;
-    const headers: Record<string, string | number> = { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' };
+    const headers: Record<string, string | number> = {
+      'Content-Type': 'text/plain',
+      'Content-Length': Buffer.byteLength(body),
+      'Cache-Control': 'no-store',
+    };
     // The connection ends after the reply, with whatever of the body was still to come.
     if (close) headers.Connection = 'close';
     res.writeHead(status, headers);

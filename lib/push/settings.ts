@@ -65,7 +65,8 @@ export function pushDefaults(partial: Partial<PushServerSettings> = {}): PushSer
 /** `/iclock`, `iclock/`, `/` → a normalised prefix without a trailing slash ('' for the root). */
 export function normaliseBasePath(p: string | undefined): string {
   const t = (p ?? '/iclock').trim();
-  if (!/^[A-Za-z0-9/_.-]*$/.test(t)) throw new RangeError(`base path ${JSON.stringify(p)} may only contain letters, digits, / _ . -`);
+  if (!/^[A-Za-z0-9/_.-]*$/.test(t))
+    throw new RangeError(`base path ${JSON.stringify(p)} may only contain letters, digits, / _ . -`);
   const s = ('/' + t).replace(/\/+/g, '/').replace(/\/$/, '');
   return s;
 }

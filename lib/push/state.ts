@@ -39,8 +39,13 @@ interface StateFile {
 function isDeviceState(v: unknown): v is DeviceState {
   const d = v as DeviceState;
   return (
-    v !== null && typeof v === 'object' && isValidSerial(d.sn) && Number.isSafeInteger(d.nextCommandId) && d.nextCommandId >= 1 &&
-    Array.isArray(d.commands) && typeof d.firstSeen === 'string'
+    v !== null &&
+    typeof v === 'object' &&
+    isValidSerial(d.sn) &&
+    Number.isSafeInteger(d.nextCommandId) &&
+    d.nextCommandId >= 1 &&
+    Array.isArray(d.commands) &&
+    typeof d.firstSeen === 'string'
   );
 }
 
@@ -50,13 +55,26 @@ export class PushState {
   private saving: Promise<void> = Promise.resolve();
   private closed = false;
 
-  private constructor(readonly file: string, private readonly saveDelayMs: number, private readonly onError: (err: Error) => void) {}
+  private constructor(
+    readonly file: string,
+    private readonly saveDelayMs: number,
+    private readonly onError: (err: Error) => void,
+  ) {}
 
-  static async open(file: string, opts: { saveDelayMs?: number; onError?: (err: Error) => void } = {}): Promise<PushState> {
+  static async open(
+    file: string,
+    opts: { saveDelayMs?: number; onError?: (err: Error) => void } = {},
+  ): Promise<PushState> {
     const s = new PushState(file, opts.saveDelayMs ?? 1000, opts.onError ?? (() => undefined));
     const raw = (await readJsonFile(file)) as Partial<StateFile> | null;
     for (const d of Array.isArray(raw?.devices) ? raw.devices : []) {
-      if (isDeviceState(d)) s.devices.set(d.sn, { ...d, tokenHash: typeof d.tokenHash === 'string' ? d.tokenHash : null, timeZoneSent: Number.isFinite(d.timeZoneSent) ? d.timeZoneSent : null, commands: d.commands.filter((c) => c && Number.isSafeInteger(c.id) && typeof c.command === 'string') });
+      if (isDeviceState(d))
+        s.devices.set(d.sn, {
+          ...d,
+          tokenHash: typeof d.tokenHash === 'string' ? d.tokenHash : null,
+          timeZoneSent: Number.isFinite(d.timeZoneSent) ? d.timeZoneSent : null,
+          commands: d.commands.filter((c) => c && Number.isSafeInteger(c.id) && typeof c.command === 'string'),
+        });
     }
     return s;
   }
@@ -68,7 +86,15 @@ export class PushState {
   get(sn: string): DeviceState {
     let d = this.devices.get(sn);
     if (!d) {
-      d = { sn, firstSeen: new Date().toISOString(), attlogStamp: null, operlogStamp: null, nextCommandId: 1, commands: [], tokenHash: null };
+      d = {
+        sn,
+        firstSeen: new Date().toISOString(),
+        attlogStamp: null,
+        operlogStamp: null,
+        nextCommandId: 1,
+        commands: [],
+        tokenHash: null,
+      };
       this.devices.set(sn, d);
       this.changed();
     }

@@ -6,7 +6,16 @@
  * USERINFO PIN=…` (never by uid: some firmware deletes every user then) and `DATA UPDATE FINGERTMP`.
  * Commands are fed in windows so the device's queue limit holds; results come back through onCommand.
  */
-import type { DeviceUser, FingerTemplate, TemplateDevice, UserDevice, UserDeleteReport, UserWrite, UserWriteFailure, UserWriteReport } from '../users/types';
+import type {
+  DeviceUser,
+  FingerTemplate,
+  TemplateDevice,
+  UserDevice,
+  UserDeleteReport,
+  UserWrite,
+  UserWriteFailure,
+  UserWriteReport,
+} from '../users/types';
 import { isValidSerial } from './allow-list';
 import { MAX_QUEUED_PER_DEVICE } from './commands';
 import type { CommandOutcome } from './server';
@@ -107,7 +116,10 @@ export class PushUserCommands {
   private readonly window: number;
   private closed = false;
 
-  constructor(private readonly port: CommandPort, opts: PushUserOptions = {}) {
+  constructor(
+    private readonly port: CommandPort,
+    opts: PushUserOptions = {},
+  ) {
     this.timeoutMs = opts.answerTimeoutMs ?? 120_000;
     this.window = Math.max(1, Math.min(opts.window ?? MAX_QUEUED_PER_DEVICE / 2, MAX_QUEUED_PER_DEVICE));
   }
@@ -176,7 +188,8 @@ export class PushUserCommands {
   }
 
   private why(sn: string, o: CommandOutcome | null, timeoutMs: number): string {
-    if (o === null) return `no answer from push device ${sn} for ${timeoutMs / 1000} s (is it polling? the command stays queued and runs when it does)`;
+    if (o === null)
+      return `no answer from push device ${sn} for ${timeoutMs / 1000} s (is it polling? the command stays queued and runs when it does)`;
     if (o.state === 'timeout') return `push device ${sn} took the command but never answered it`;
     return `push device ${sn} answered Return=${o.returnCode ?? '?'} (${o.returnCode === -1002 ? 'syntax not supported by this firmware' : 'refused'})`;
   }
@@ -200,7 +213,11 @@ export class PushUserCommands {
         this.collecting.delete(sn);
       }
     };
-    const failure = (userId: string, o: CommandOutcome | null): UserWriteFailure => ({ userId, reason: why(o), code: 'DEVICE_ERROR' });
+    const failure = (userId: string, o: CommandOutcome | null): UserWriteFailure => ({
+      userId,
+      reason: why(o),
+      code: 'DEVICE_ERROR',
+    });
     const upsertUsers = async (writes: UserWrite[]): Promise<UserWriteReport> => {
       const current = new Map((await users()).map((u) => [u.userId, u]));
       const report: UserWriteReport = { written: [], failed: [] };
@@ -210,8 +227,14 @@ export class PushUserCommands {
         const enabled = w.enabled ?? c?.enabled ?? true;
         const level = w.privilege ?? (c ? c.privilege & 0x0e : 0);
         const u: DeviceUser = {
-          uid: 0, userId: w.userId, name: w.name ?? c?.name ?? '', privilege: level | (enabled ? 0 : 1), enabled,
-          password: w.password ?? c?.password ?? '', cardNo: w.cardNo ?? c?.cardNo ?? 0, group: w.group ?? c?.group ?? 1,
+          uid: 0,
+          userId: w.userId,
+          name: w.name ?? c?.name ?? '',
+          privilege: level | (enabled ? 0 : 1),
+          enabled,
+          password: w.password ?? c?.password ?? '',
+          cardNo: w.cardNo ?? c?.cardNo ?? 0,
+          group: w.group ?? c?.group ?? 1,
         };
         try {
           userInfoCommand(u);

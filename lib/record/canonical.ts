@@ -50,13 +50,33 @@ export interface AttendanceRecord {
 
 /** Field order for CSV headers and schemas: the order of docs/architecture.md §3. */
 export const ATTENDANCE_RECORD_FIELDS: readonly (keyof AttendanceRecord)[] = [
-  'id', 'deviceSn', 'deviceName', 'site', 'deviceHost', 'userId', 'uid', 'localTime', 'timestamp', 'tz',
-  'state', 'direction', 'verify', 'verifyMethod', 'workCode', 'source', 'receivedAt',
+  'id',
+  'deviceSn',
+  'deviceName',
+  'site',
+  'deviceHost',
+  'userId',
+  'uid',
+  'localTime',
+  'timestamp',
+  'tz',
+  'state',
+  'direction',
+  'verify',
+  'verifyMethod',
+  'workCode',
+  'source',
+  'receivedAt',
 ];
 
 /** Punch state → direction as shipped by ZKTeco firmware; a device's own mapping overrides entries. */
 export const DEFAULT_DIRECTION_MAP: Readonly<Record<number, Direction>> = Object.freeze({
-  0: 'in', 1: 'out', 2: 'break-out', 3: 'break-in', 4: 'overtime-in', 5: 'overtime-out',
+  0: 'in',
+  1: 'out',
+  2: 'break-out',
+  3: 'break-in',
+  4: 'overtime-in',
+  5: 'overtime-out',
 });
 
 /**
@@ -65,7 +85,11 @@ export const DEFAULT_DIRECTION_MAP: Readonly<Record<number, Direction>> = Object
  * uses for cards (4) or combinations vary by model, so they stay 'other' unless a device map says so.
  */
 export const DEFAULT_VERIFY_MAP: Readonly<Record<number, VerifyMethod>> = Object.freeze({
-  0: 'password', 1: 'fingerprint', 2: 'card', 15: 'face', 25: 'palm',
+  0: 'password',
+  1: 'fingerprint',
+  2: 'card',
+  15: 'face',
+  25: 'palm',
 });
 
 export interface CanonicalContext {
@@ -161,7 +185,8 @@ export function toCanonicalRecord(rec: DeviceAttendance | AttendanceEvent, ctx: 
       reason,
       message:
         `device ${ctx.deviceSn}${deviceHost ? ` (${deviceHost})` : ''}: record of user ${JSON.stringify(userId)} ` +
-        `has ${what} ${localTime}` + (rawTime !== null ? ` (raw 0x${rawTime.toString(16).padStart(8, '0')})` : ''),
+        `has ${what} ${localTime}` +
+        (rawTime !== null ? ` (raw 0x${rawTime.toString(16).padStart(8, '0')})` : ''),
       deviceSn: ctx.deviceSn,
       deviceHost,
       userId,

@@ -40,7 +40,10 @@ export function csvHeader(fields: readonly string[] = ATTENDANCE_RECORD_FIELDS):
   return fields.map(csvField).join(',') + CSV_EOL;
 }
 
-export function csvRecordRow(r: AttendanceRecord, fields: readonly (keyof AttendanceRecord)[] = ATTENDANCE_RECORD_FIELDS): string {
+export function csvRecordRow(
+  r: AttendanceRecord,
+  fields: readonly (keyof AttendanceRecord)[] = ATTENDANCE_RECORD_FIELDS,
+): string {
   let line = '';
   for (let i = 0; i < fields.length; i++) line += (i ? ',' : '') + csvField(r[fields[i]]);
   return line + CSV_EOL;

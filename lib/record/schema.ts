@@ -43,7 +43,9 @@ const validate = ajv.compile(attendanceRecordSchema);
 export type RecordValidation = { ok: true; record: AttendanceRecord } | { ok: false; errors: string[] };
 
 function describe(e: ErrorObject): string {
-  const field = e.instancePath ? e.instancePath.slice(1).replace(/\//g, '.') : (e.params as { missingProperty?: string }).missingProperty ?? '(record)';
+  const field = e.instancePath
+    ? e.instancePath.slice(1).replace(/\//g, '.')
+    : ((e.params as { missingProperty?: string }).missingProperty ?? '(record)');
   return `${field}: ${e.message ?? 'invalid'}`;
 }
 
@@ -93,9 +95,10 @@ function missingFields(errors: ErrorObject[]): string[] {
     .map((e) => (e.params as { missingProperty: string }).missingProperty);
   const rest = errors.filter((e) => !(e.keyword === 'required' && !e.instancePath)).map(describe);
   if (missing.length === 0) return rest;
-  const first = missing.length === 1
-    ? `${missing[0]}: must have required property '${missing[0]}'`
-    : `${missing[0]}: missing, with ${missing.length - 1} more (missing: ${missing.join(', ')})`;
+  const first =
+    missing.length === 1
+      ? `${missing[0]}: must have required property '${missing[0]}'`
+      : `${missing[0]}: missing, with ${missing.length - 1} more (missing: ${missing.join(', ')})`;
   return [first, ...rest];
 }
 
@@ -113,7 +116,9 @@ export function validateRecord(value: unknown): RecordValidation {
   const errors: string[] = [];
   for (const f of KEY_TEXT_FIELDS) {
     if (r[f].endsWith(' ')) {
-      errors.push(`${f}: ${JSON.stringify(r[f])} ends with a space; key fields may not (SQL Server would take it for ${JSON.stringify(r[f].replace(/ +$/, ''))}): remove it before the sink`);
+      errors.push(
+        `${f}: ${JSON.stringify(r[f])} ends with a space; key fields may not (SQL Server would take it for ${JSON.stringify(r[f].replace(/ +$/, ''))}): remove it before the sink`,
+      );
     }
   }
   for (const f of TIME_FIELDS) {

@@ -29,8 +29,20 @@ export interface DeviceStatusEvent {
 
 export function emptyStatus(partial: Partial<DeviceStatusEvent> & Pick<DeviceStatusEvent, 'state'>): DeviceStatusEvent {
   return {
-    deviceSn: null, deviceName: null, site: null, deviceHost: null, lastSeen: null, lastPoll: null, lastError: null,
-    records: null, newRecords: 0, users: null, capacity: { records: null, recordsMax: null }, clockDriftSec: null,
-    firmware: null, transport: null, ...partial,
+    deviceSn: null,
+    deviceName: null,
+    site: null,
+    deviceHost: null,
+    lastSeen: null,
+    lastPoll: null,
+    lastError: null,
+    records: null,
+    newRecords: 0,
+    users: null,
+    capacity: { records: null, recordsMax: null },
+    clockDriftSec: null,
+    firmware: null,
+    transport: null,
+    ...partial,
   };
 }

@@ -61,16 +61,36 @@ function zoneEntry(tz: string): ZoneEntry {
 /** Exact offset (ms) at an instant, from Intl: the zone's wall clock read as UTC minus the instant. */
 function exactOffsetMs(e: ZoneEntry, epochMs: number): number {
   const t = epochMs - (((epochMs % 1000) + 1000) % 1000); // Intl shows whole seconds
-  let year = 0, month = 1, day = 1, hour = 0, minute = 0, second = 0, bc = false;
+  let year = 0,
+    month = 1,
+    day = 1,
+    hour = 0,
+    minute = 0,
+    second = 0,
+    bc = false;
   for (const p of e.fmt.formatToParts(t)) {
     switch (p.type) {
-      case 'year': year = Number(p.value); break;
-      case 'month': month = Number(p.value); break;
-      case 'day': day = Number(p.value); break;
-      case 'hour': hour = Number(p.value); break;
-      case 'minute': minute = Number(p.value); break;
-      case 'second': second = Number(p.value); break;
-      case 'era': bc = p.value.startsWith('B'); break;
+      case 'year':
+        year = Number(p.value);
+        break;
+      case 'month':
+        month = Number(p.value);
+        break;
+      case 'day':
+        day = Number(p.value);
+        break;
+      case 'hour':
+        hour = Number(p.value);
+        break;
+      case 'minute':
+        minute = Number(p.value);
+        break;
+      case 'second':
+        second = Number(p.value);
+        break;
+      case 'era':
+        bc = p.value.startsWith('B');
+        break;
     }
   }
   if (bc) year = 1 - year;

@@ -4,9 +4,24 @@
  * per-command faults, ordering and timing.
  */
 import {
-  Cmd, Reply, DecodedPacket, encodePacket, verifyCommKey, decodePrepareBuffer, decodeReadBuffer, encodeBufferStat,
-  encodePrepareData, encodeTime, decodeTime, decodeUserRecord, Selector, Fct, UserRecordSize,
-  decodeTemplateWrite, decodeDeleteFinger, uploadChecksum,
+  Cmd,
+  Reply,
+  DecodedPacket,
+  encodePacket,
+  verifyCommKey,
+  decodePrepareBuffer,
+  decodeReadBuffer,
+  encodeBufferStat,
+  encodePrepareData,
+  encodeTime,
+  decodeTime,
+  decodeUserRecord,
+  Selector,
+  Fct,
+  UserRecordSize,
+  decodeTemplateWrite,
+  decodeDeleteFinger,
+  uploadChecksum,
 } from '../protocol';
 import type { DeviceState } from './state';
 import type { DeviceClock } from './clock';
@@ -29,7 +44,16 @@ export interface SessionState {
 }
 
 export function newSessionState(): SessionState {
-  return { sessionId: 0, connected: false, authed: false, eventMask: 0, prepared: null, disabled: false, upload: null, uploadStalled: false };
+  return {
+    sessionId: 0,
+    connected: false,
+    authed: false,
+    eventMask: 0,
+    prepared: null,
+    disabled: false,
+    upload: null,
+    uploadStalled: false,
+  };
 }
 
 export interface DeviceContext {
@@ -60,8 +84,13 @@ export interface CommandResult {
 
 /** Commands that only need ACK_OK (no state of ours changes). */
 const PLAIN_ACK = new Set<number>([
-  Cmd.REFRESHDATA, Cmd.STARTVERIFY, Cmd.CANCELCAPTURE, Cmd.TESTVOICE,
-  66 /* WRITE_LCD */, 67 /* CLEAR_LCD */, 75 /* DOORSTATE_RRQ */,
+  Cmd.REFRESHDATA,
+  Cmd.STARTVERIFY,
+  Cmd.CANCELCAPTURE,
+  Cmd.TESTVOICE,
+  66 /* WRITE_LCD */,
+  67 /* CLEAR_LCD */,
+  75 /* DOORSTATE_RRQ */,
 ]);
 
 /** Allowed without authentication (§3.1). */
@@ -81,7 +110,12 @@ function cString(p: Buffer): string {
   return p.subarray(0, nul < 0 ? p.length : nul).toString('latin1');
 }
 
-export function handleCommand(dev: DeviceContext, s: SessionState, req: DecodedPacket, transport: 'tcp' | 'udp'): CommandResult {
+export function handleCommand(
+  dev: DeviceContext,
+  s: SessionState,
+  req: DecodedPacket,
+  transport: 'tcp' | 'udp',
+): CommandResult {
   const cmd = req.command;
   // An ACK_OK from the client acknowledges an event: never answered (§4.2, §9.4).
   if (cmd === Reply.ACK_OK) return { packets: [], kind: 'none', eventAck: true };
@@ -101,7 +135,10 @@ export function handleCommand(dev: DeviceContext, s: SessionState, req: DecodedP
         s.connected = true;
         s.authed = dev.commKey === 0 && !dev.faults().authWithZeroKey;
       }
-      return { packets: [reply(req, s.authed ? Reply.ACK_OK : Reply.ACK_UNAUTH, undefined, s.sessionId)], kind: 'reply' };
+      return {
+        packets: [reply(req, s.authed ? Reply.ACK_OK : Reply.ACK_UNAUTH, undefined, s.sessionId)],
+        kind: 'reply',
+      };
     }
     case Cmd.AUTH: {
       if (!s.connected) return one(req, Reply.ACK_UNAUTH);
@@ -120,13 +157,19 @@ export function handleCommand(dev: DeviceContext, s: SessionState, req: DecodedP
     case Cmd.POWEROFF:
       return { ...one(req, Reply.ACK_OK), restartAfter: true };
     case Cmd.GET_FREE_SIZES:
-      return one(req, Reply.ACK_OK, dev.state.freeSizes(dev.faults().countsMode ?? 'exact', dev.faults().wrapAtRecords));
+      return one(
+        req,
+        Reply.ACK_OK,
+        dev.state.freeSizes(dev.faults().countsMode ?? 'exact', dev.faults().wrapAtRecords),
+      );
     case Cmd.GET_VERSION:
       return one(req, Reply.ACK_OK, Buffer.from(`${dev.firmware}\0`, 'latin1'));
     case Cmd.OPTIONS_RRQ: {
       const key = cString(req.payload);
       const value = dev.option(key);
-      return value === undefined ? one(req, Reply.ACK_ERROR) : one(req, Reply.ACK_OK, Buffer.from(`${key}=${value}\0`, 'latin1'));
+      return value === undefined
+        ? one(req, Reply.ACK_ERROR)
+        : one(req, Reply.ACK_OK, Buffer.from(`${key}=${value}\0`, 'latin1'));
     }
     case Cmd.OPTIONS_WRQ: {
       const text = cString(req.payload);
@@ -150,7 +193,12 @@ export function handleCommand(dev: DeviceContext, s: SessionState, req: DecodedP
       return one(req, Reply.ACK_OK);
     }
     case Cmd.REG_EVENT:
-      s.eventMask = req.payload.length >= 4 ? req.payload.readUInt32LE(0) : req.payload.length >= 2 ? req.payload.readUInt16LE(0) : 0;
+      s.eventMask =
+        req.payload.length >= 4
+          ? req.payload.readUInt32LE(0)
+          : req.payload.length >= 2
+            ? req.payload.readUInt16LE(0)
+            : 0;
       return { ...one(req, Reply.ACK_OK), registered: s.eventMask !== 0 };
     case Cmd.FREE_DATA:
       s.prepared = null;
@@ -218,10 +266,12 @@ function userCommand(dev: DeviceContext, s: SessionState, req: DecodedPacket): C
     case Cmd.TMP_WRITE: {
       const w = decodeTemplateWrite(p);
       const up = s.upload;
-      if (!w || !up || up.received !== up.expected || w.size === 0 || w.size > up.received || w.finger > 9) return one(req, Reply.ACK_ERROR);
+      if (!w || !up || up.received !== up.expected || w.size === 0 || w.size > up.received || w.finger > 9)
+        return one(req, Reply.ACK_ERROR);
       const userId = userIdOf(dev, w.uid);
       if (userId === undefined) return one(req, Reply.ACK_ERROR);
-      if (!dropsWrite(dev, userId)) dev.state.setTemplate(w.uid, w.finger, w.flag, Buffer.concat(up.parts).subarray(0, w.size));
+      if (!dropsWrite(dev, userId))
+        dev.state.setTemplate(w.uid, w.finger, w.flag, Buffer.concat(up.parts).subarray(0, w.size));
       return one(req, Reply.ACK_OK);
     }
     case Cmd.DEL_FPTMP: {
@@ -282,7 +332,15 @@ function writeUser(dev: DeviceContext, req: DecodedPacket): CommandResult {
   if (u.uid === 0) return one(req, Reply.ACK_ERROR);
   if (dropsWrite(dev, u.userId)) return one(req, Reply.ACK_OK);
   try {
-    const input = { uid: u.uid, userId: u.userId, name: u.name, privilege: u.privilege, password: u.password, cardNo: u.cardNo, group: u.group };
+    const input = {
+      uid: u.uid,
+      userId: u.userId,
+      name: u.name,
+      privilege: u.privilege,
+      password: u.password,
+      cardNo: u.cardNo,
+      group: u.group,
+    };
     dev.state.upsertUser(input, size === dev.state.profile.userSize ? p.subarray(0, size) : undefined);
   } catch {
     // A user id this layout cannot store (non-numeric on ZK6): refuse rather than corrupt the table.
@@ -291,7 +349,12 @@ function writeUser(dev: DeviceContext, req: DecodedPacket): CommandResult {
   return one(req, Reply.ACK_OK);
 }
 
-function prepareBuffer(dev: DeviceContext, s: SessionState, req: DecodedPacket, transport: 'tcp' | 'udp'): CommandResult {
+function prepareBuffer(
+  dev: DeviceContext,
+  s: SessionState,
+  req: DecodedPacket,
+  transport: 'tcp' | 'udp',
+): CommandResult {
   const f = dev.faults();
   const result = f.prepareBufferResult ?? 'normal';
   if (result === 'noReply') return { packets: [], kind: 'prepare' };
@@ -300,7 +363,8 @@ function prepareBuffer(dev: DeviceContext, s: SessionState, req: DecodedPacket, 
   let buf: Buffer | null = null;
   if (sel) {
     const wantsAtt = sel.command === Selector.ATTLOG_RRQ || (sel.command === Selector.DB_RRQ && sel.fct === Fct.ATTLOG);
-    const wantsUsers = (sel.command === Selector.USERTEMP_RRQ || sel.command === Selector.DB_RRQ) && sel.fct === Fct.USER;
+    const wantsUsers =
+      (sel.command === Selector.USERTEMP_RRQ || sel.command === Selector.DB_RRQ) && sel.fct === Fct.USER;
     const wantsTemplates = sel.command === Selector.DB_RRQ && sel.fct === Fct.FINGERTMP;
     if (wantsAtt) buf = dev.state.attendanceBuffer();
     else if (wantsUsers) buf = dev.state.usersBuffer();

@@ -34,7 +34,14 @@ function damage(packets: Buffer[], cmd: number, f: SimFaults): Buffer[] {
   if (inSet(f.wrongReplyId, cmd)) {
     out = out.map((p) => {
       const d = decodePacket(p);
-      return d ? encodePacket({ command: d.command, session: d.session, replyId: (d.replyId + 1) & 0xffff, payload: d.payload }) : p;
+      return d
+        ? encodePacket({
+            command: d.command,
+            session: d.session,
+            replyId: (d.replyId + 1) & 0xffff,
+            payload: d.payload,
+          })
+        : p;
     });
   }
   if (inSet(f.badChecksum, cmd)) {
@@ -82,8 +89,14 @@ export class SimConnection {
     c.commandsSeen[req.command] = (c.commandsSeen[req.command] ?? 0) + 1;
     if (!req.checksumOk) c.checksumMismatches++;
     this.host.logReceived({
-      connection: this.id, transport: this.transport, command: req.command, session: req.session,
-      replyId: req.replyId, checksumOk: req.checksumOk, payload: Buffer.from(req.payload), atMs: Date.now(),
+      connection: this.id,
+      transport: this.transport,
+      command: req.command,
+      session: req.session,
+      replyId: req.replyId,
+      checksumOk: req.checksumOk,
+      payload: Buffer.from(req.payload),
+      atMs: Date.now(),
     });
     if (this.queue.isStalled) return; // closeMidDownload 'stall': the device went silent
 
@@ -94,7 +107,17 @@ export class SimConnection {
       this.host.afterCommand?.(req.command);
     } catch {
       // Nothing from the network may throw out of a socket handler: answer as a confused device would.
-      res = { packets: [encodePacket({ command: Reply.ACK_ERROR, session: req.session, replyId: req.replyId, payload: Buffer.alloc(0) })], kind: 'reply' };
+      res = {
+        packets: [
+          encodePacket({
+            command: Reply.ACK_ERROR,
+            session: req.session,
+            replyId: req.replyId,
+            payload: Buffer.alloc(0),
+          }),
+        ],
+        kind: 'reply',
+      };
     }
     if (res.eventAck) {
       c.eventAcks++;

@@ -24,7 +24,13 @@ export async function startSimulators(opts: FleetOptions): Promise<ZkSimulator[]
     for (let i = 0; i < devices; i++) {
       const host = baseHost ? nthHost(baseHost, i) : rest.host;
       const port = basePort ? (baseHost ? basePort : basePort + i) : 0;
-      const sim = new ZkSimulator({ ...rest, host, port, seed: (rest.seed ?? 1) + i, serial: rest.serial ? `${rest.serial}-${i + 1}` : undefined });
+      const sim = new ZkSimulator({
+        ...rest,
+        host,
+        port,
+        seed: (rest.seed ?? 1) + i,
+        serial: rest.serial ? `${rest.serial}-${i + 1}` : undefined,
+      });
       sims.push(sim);
       await sim.start();
     }

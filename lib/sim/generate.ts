@@ -20,7 +20,13 @@ export const LEADING_ZERO_INDEX = 4;
  * `ids` 'edge' (the default for tests) gives TFT profiles a 24-digit id and one with leading zeros, the ids that
  * older clients cut or renumber; 'plain' numbers everyone from the base, which reads better in a demo.
  */
-export function generateUsers(rng: Prng, count: number, profile: SimProfile, enc: SimNameEncoding, ids: SimUserIds = 'edge'): UserInput[] {
+export function generateUsers(
+  rng: Prng,
+  count: number,
+  profile: SimProfile,
+  enc: SimNameEncoding,
+  ids: SimUserIds = 'edge',
+): UserInput[] {
   // Numeric ids below 65536, so clients that read them as u16 (node-zklib over UDP) still see the right value.
   const base = 1000 + rng.int(0, 80) * 100;
   const users: UserInput[] = [];
@@ -52,7 +58,12 @@ function averageGapSec(count: number): number {
   return Math.max(1, Math.min(3600, Math.floor((30 * 86400) / Math.max(1, count))));
 }
 
-export function generatePunches(rng: Prng, users: readonly UserInput[], count: number, now: WallClock): AttendanceInput[] {
+export function generatePunches(
+  rng: Prng,
+  users: readonly UserInput[],
+  count: number,
+  now: WallClock,
+): AttendanceInput[] {
   if (count <= 0 || users.length === 0) return [];
   const avg = averageGapSec(count);
   const gaps = new Uint32Array(count);

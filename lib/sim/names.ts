@@ -7,25 +7,69 @@
 import type { SimNameEncoding } from './types';
 
 const GBK: Readonly<Record<string, readonly [number, number]>> = {
-  '张': [0xd5, 0xc5], '伟': [0xce, 0xb0], '王': [0xcd, 0xf5], '芳': [0xb7, 0xbc],
-  '李': [0xc0, 0xee], '娜': [0xc4, 0xc8], '刘': [0xc1, 0xf5], '洋': [0xd1, 0xf3],
-  '陈': [0xb3, 0xc2], '静': [0xbe, 0xb2], '杨': [0xd1, 0xee], '勇': [0xd3, 0xc2],
+  张: [0xd5, 0xc5],
+  伟: [0xce, 0xb0],
+  王: [0xcd, 0xf5],
+  芳: [0xb7, 0xbc],
+  李: [0xc0, 0xee],
+  娜: [0xc4, 0xc8],
+  刘: [0xc1, 0xf5],
+  洋: [0xd1, 0xf3],
+  陈: [0xb3, 0xc2],
+  静: [0xbe, 0xb2],
+  杨: [0xd1, 0xee],
+  勇: [0xd3, 0xc2],
 };
 
-const FIRST_ASCII = ['Anna', 'Ben', 'Chloe', 'David', 'Emma', 'Felix', 'Grace', 'Hugo', 'Ines', 'Jonas', 'Kira', 'Liam'];
-const LAST_ASCII = ['Adams', 'Baker', 'Clark', 'Diaz', 'Evans', 'Fox', 'Garcia', 'Hill', 'Ito', 'Jones', 'Khan', 'Lopez'];
+const FIRST_ASCII = [
+  'Anna',
+  'Ben',
+  'Chloe',
+  'David',
+  'Emma',
+  'Felix',
+  'Grace',
+  'Hugo',
+  'Ines',
+  'Jonas',
+  'Kira',
+  'Liam',
+];
+const LAST_ASCII = [
+  'Adams',
+  'Baker',
+  'Clark',
+  'Diaz',
+  'Evans',
+  'Fox',
+  'Garcia',
+  'Hill',
+  'Ito',
+  'Jones',
+  'Khan',
+  'Lopez',
+];
 // Latin-1-representable, so 'latin1' and 'utf8' both encode them (with different bytes).
 const FIRST_ACCENTED = ['José', 'Zoë', 'Renée', 'Jürgen', 'Ångel', 'Çelik'];
 const CHINESE = ['张伟', '王芳', '李娜', '刘洋', '陈静', '杨勇'];
 
 /** The name of generated user `index` for a field of `fieldBytes` bytes (24 on TFT, 8 on ZK6). */
-export function generatedName(index: number, pickFirst: number, pickLast: number, enc: SimNameEncoding, fieldBytes: number): string {
+export function generatedName(
+  index: number,
+  pickFirst: number,
+  pickLast: number,
+  enc: SimNameEncoding,
+  fieldBytes: number,
+): string {
   if (enc === 'gbk' && index % 2 === 1) return CHINESE[pickFirst % CHINESE.length];
   if (fieldBytes <= 8) {
     const short = `U${index + 1}`;
     return index % 3 === 1 && enc !== 'gbk' ? FIRST_ACCENTED[pickFirst % FIRST_ACCENTED.length].slice(0, 4) : short;
   }
-  const first = index % 3 === 1 && enc !== 'gbk' ? FIRST_ACCENTED[pickFirst % FIRST_ACCENTED.length] : FIRST_ASCII[pickFirst % FIRST_ASCII.length];
+  const first =
+    index % 3 === 1 && enc !== 'gbk'
+      ? FIRST_ACCENTED[pickFirst % FIRST_ACCENTED.length]
+      : FIRST_ASCII[pickFirst % FIRST_ASCII.length];
   return `${first} ${LAST_ASCII[pickLast % LAST_ASCII.length]}`;
 }
 

@@ -96,13 +96,23 @@ export class OutputQueue {
           this.pending.delete(p);
           resolve();
         }, ms);
-        p = { cancel: () => { clearTimeout(t); resolve(); } };
+        p = {
+          cancel: () => {
+            clearTimeout(t);
+            resolve();
+          },
+        };
       } else {
         const t = setImmediate(() => {
           this.pending.delete(p);
           resolve();
         });
-        p = { cancel: () => { clearImmediate(t); resolve(); } };
+        p = {
+          cancel: () => {
+            clearImmediate(t);
+            resolve();
+          },
+        };
       }
       this.pending.add(p);
     });

@@ -68,7 +68,8 @@ export interface ServerOptionsSeen {
 }
 
 const pad = (n: number): string => (n < 10 ? '0' : '') + n;
-const fmtTime = (w: WallClock): string => `${w.year}-${pad(w.month)}-${pad(w.day)} ${pad(w.hour)}:${pad(w.minute)}:${pad(w.second)}`;
+const fmtTime = (w: WallClock): string =>
+  `${w.year}-${pad(w.month)}-${pad(w.day)} ${pad(w.hour)}:${pad(w.minute)}:${pad(w.second)}`;
 const wallKey = (w: WallClock): string => fmtTime(w);
 
 export function attlogLine(r: AttendanceInput): string {
@@ -81,7 +82,15 @@ export class PushDevice {
   readonly users: UserInput[];
   /** Every record the device holds, oldest first. */
   readonly records: AttendanceInput[];
-  readonly stats: PushDeviceStats = { handshakes: 0, posts: 0, failedPosts: 0, recordsAcked: 0, polls: 0, commands: 0, commandsSeen: {} };
+  readonly stats: PushDeviceStats = {
+    handshakes: 0,
+    posts: 0,
+    failedPosts: 0,
+    recordsAcked: 0,
+    polls: 0,
+    commands: 0,
+    commandsSeen: {},
+  };
   options: ServerOptionsSeen | null = null;
   /** Upload cursor: records before it were acknowledged. */
   private cursor = 0;
@@ -116,7 +125,12 @@ export class PushDevice {
     this.agent = o.agent ?? new http.Agent({ keepAlive: true, maxSockets: 2 });
     const rng = new Prng(o.seed ?? 1);
     this.users = generateUsers(rng.fork(1), o.users ?? 20, getProfile('tft'), 'utf8');
-    this.records = generatePunches(rng.fork(2), this.users, o.records ?? 0, wallClockInZone(o.backlogUntilMs ?? Date.now(), this.tz));
+    this.records = generatePunches(
+      rng.fork(2),
+      this.users,
+      o.records ?? 0,
+      wallClockInZone(o.backlogUntilMs ?? Date.now(), this.tz),
+    );
     this.ready = new Promise((r) => (this.readyResolve = r));
   }
 
@@ -131,7 +145,14 @@ export class PushDevice {
 
   /** A new punch now (or at `at`); uploaded at once when the server asked for Realtime=1. */
   punch(userId?: string, at?: WallClock, state = 0): AttendanceInput {
-    const r: AttendanceInput = { uid: null, userId: userId ?? this.users[0]?.userId ?? '1', verify: 1, state, time: at ?? this.now(), workCode: 0 };
+    const r: AttendanceInput = {
+      uid: null,
+      userId: userId ?? this.users[0]?.userId ?? '1',
+      verify: 1,
+      state,
+      time: at ?? this.now(),
+      workCode: 0,
+    };
     this.records.push(r);
     this.poke();
     return r;
@@ -209,7 +230,12 @@ export class PushDevice {
         if (this.abort.signal.aborted) break;
         // Network failure: like firmware, wait ErrorDelay and start again from the start-up request.
         this.needHandshake = true;
-        this.o.onTrouble?.({ serial: this.serial, kind: 'unreachable', message: (err as Error).message, retryMs: this.errorDelayMs });
+        this.o.onTrouble?.({
+          serial: this.serial,
+          kind: 'unreachable',
+          message: (err as Error).message,
+          retryMs: this.errorDelayMs,
+        });
         await this.sleep(this.errorDelayMs);
       }
     }
@@ -225,7 +251,13 @@ export class PushDevice {
     const r = await this.request(this.url('cdata', params), 'GET', null);
     // Refused (UNKNOWN DEVICE), or try later (RETRY): stay offline, keep the data.
     if (r.status !== 200 || /^(UN|RETRY)/.test(r.body.trimStart())) {
-      this.o.onTrouble?.({ serial: this.serial, kind: 'refused', status: r.status, reply: r.body.trim().split(/\r?\n/)[0].slice(0, 100), retryMs: this.errorDelayMs });
+      this.o.onTrouble?.({
+        serial: this.serial,
+        kind: 'refused',
+        status: r.status,
+        reply: r.body.trim().split(/\r?\n/)[0].slice(0, 100),
+        retryMs: this.errorDelayMs,
+      });
       return false;
     }
     const raw: Record<string, string> = {};
@@ -233,8 +265,16 @@ export class PushDevice {
       const eq = line.indexOf('=');
       if (eq > 0) raw[line.slice(0, eq).trim()] = line.slice(eq + 1).trim();
     }
-    const num = (k: string): number | null => (raw[k] !== undefined && /^-?\d+(\.\d+)?$/.test(raw[k]) ? Number(raw[k]) : null);
-    this.options = { delaySec: num('Delay'), errorDelaySec: num('ErrorDelay'), timeZone: raw.TimeZone ?? null, realtime: raw.Realtime === '1', transFlag: raw.TransFlag ?? null, raw };
+    const num = (k: string): number | null =>
+      raw[k] !== undefined && /^-?\d+(\.\d+)?$/.test(raw[k]) ? Number(raw[k]) : null;
+    this.options = {
+      delaySec: num('Delay'),
+      errorDelaySec: num('ErrorDelay'),
+      timeZone: raw.TimeZone ?? null,
+      realtime: raw.Realtime === '1',
+      transFlag: raw.TransFlag ?? null,
+      raw,
+    };
     this.stats.handshakes++;
     this.needHandshake = false;
     this.readyResolve?.();
@@ -248,7 +288,11 @@ export class PushDevice {
     const batch = fromResend ? this.resend.slice(0, size) : this.records.slice(this.cursor, this.cursor + size);
     const body = batch.map(attlogLine).join('\n') + '\n';
     const t0 = performance.now();
-    const r = await this.request(this.url('cdata', { table: 'ATTLOG', Stamp: String(this.cursor + batch.length) }), 'POST', body);
+    const r = await this.request(
+      this.url('cdata', { table: 'ATTLOG', Stamp: String(this.cursor + batch.length) }),
+      'POST',
+      body,
+    );
     const ok = r.status === 200 && /^OK/.test(r.body.trimStart());
     this.o.onPost?.(performance.now() - t0, ok, batch.length);
     this.stats.posts++;
@@ -291,7 +335,11 @@ export class PushDevice {
   private execute(id: number, cmd: string): string {
     this.stats.commands++;
     const name = cmd.split(/[\s]/)[0] ?? '';
-    const head = cmd.split(/\s/).slice(0, /^DATA\s/i.test(cmd) ? 3 : 1).join(' ').toUpperCase();
+    const head = cmd
+      .split(/\s/)
+      .slice(0, /^DATA\s/i.test(cmd) ? 3 : 1)
+      .join(' ')
+      .toUpperCase();
     this.stats.commandsSeen[head] = (this.stats.commandsSeen[head] ?? 0) + 1;
     const res = (rc: number, extra = ''): string => `ID=${id}&Return=${rc}&CMD=${name}${extra}`;
     const range = (): [string, string] => {
@@ -365,7 +413,12 @@ export class PushDevice {
       if (!Number.isInteger(card) || card < 0 || card > 0xffffffff) return -1002;
       const u: UserInput = {
         uid: at >= 0 ? this.users[at].uid : this.users.reduce((mx, x) => Math.max(mx, x.uid), 0) + 1,
-        userId: pin, name: f.Name ?? '', privilege: Number(f.Pri ?? 0) & 0x0e, password: f.Passwd ?? '', cardNo: card, group: Number(f.Grp ?? 1),
+        userId: pin,
+        name: f.Name ?? '',
+        privilege: Number(f.Pri ?? 0) & 0x0e,
+        password: f.Passwd ?? '',
+        cardNo: card,
+        group: Number(f.Grp ?? 1),
       };
       if (at >= 0) this.users[at] = u;
       else this.users.push(u);
@@ -377,7 +430,14 @@ export class PushDevice {
       const finger = Number(f.FID);
       const data = Buffer.from(f.TMP ?? '', 'base64');
       if (at < 0) return -1;
-      if (!Number.isInteger(finger) || finger < 0 || finger > 9 || data.length === 0 || Number(f.Size) !== (f.TMP ?? '').length) return -1002;
+      if (
+        !Number.isInteger(finger) ||
+        finger < 0 ||
+        finger > 9 ||
+        data.length === 0 ||
+        Number(f.Size) !== (f.TMP ?? '').length
+      )
+        return -1002;
       const mine = this.templates.get(pin) ?? new Map<number, { flag: number; data: Buffer }>();
       mine.set(finger, { flag: Number(f.Valid ?? 1), data });
       this.templates.set(pin, mine);

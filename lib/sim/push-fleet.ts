@@ -17,13 +17,18 @@ export function createPushDevices(o: PushFleetOptions): { devices: PushDevice[];
   const agent = new http.Agent({ keepAlive: true });
   const devices: PushDevice[] = [];
   for (let i = 0; i < o.devices; i++) {
-    devices.push(new PushDevice({ ...o, serial: pushSerial(o.serialPrefix ?? 'PFSIM', i), seed: (o.seed ?? 1) + i, agent }));
+    devices.push(
+      new PushDevice({ ...o, serial: pushSerial(o.serialPrefix ?? 'PFSIM', i), seed: (o.seed ?? 1) + i, agent }),
+    );
   }
   return { devices, agent };
 }
 
 /** Starts them all; resolves once every device had its start-up request accepted (or `readyTimeoutMs` passed). */
-export async function startPushDevices(o: PushFleetOptions, readyTimeoutMs = 30_000): Promise<{ devices: PushDevice[]; stop: () => Promise<void> }> {
+export async function startPushDevices(
+  o: PushFleetOptions,
+  readyTimeoutMs = 30_000,
+): Promise<{ devices: PushDevice[]; stop: () => Promise<void> }> {
   const { devices, agent } = createPushDevices(o);
   for (const d of devices) d.start();
   const stop = async (): Promise<void> => {
@@ -32,7 +37,15 @@ export async function startPushDevices(o: PushFleetOptions, readyTimeoutMs = 30_
   };
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`the push server at ${o.url} did not accept the simulated devices within ${readyTimeoutMs} ms (is it running, are the serials on its device list?)`)), readyTimeoutMs);
+    timer = setTimeout(
+      () =>
+        reject(
+          new Error(
+            `the push server at ${o.url} did not accept the simulated devices within ${readyTimeoutMs} ms (is it running, are the serials on its device list?)`,
+          ),
+        ),
+      readyTimeoutMs,
+    );
   });
   try {
     await Promise.race([Promise.all(devices.map((d) => d.ready)), timeout]);

@@ -7,7 +7,14 @@ export interface PushHttpReply {
   headers: http.IncomingHttpHeaders;
 }
 
-export function pushRequest(url: URL, method: 'GET' | 'POST', body: string | null, agent: http.Agent, timeoutMs: number, signal?: AbortSignal): Promise<PushHttpReply> {
+export function pushRequest(
+  url: URL,
+  method: 'GET' | 'POST',
+  body: string | null,
+  agent: http.Agent,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<PushHttpReply> {
   return new Promise((resolve, reject) => {
     const data = body === null ? null : Buffer.from(body, 'utf8');
     const req = http.request(
@@ -17,7 +24,9 @@ export function pushRequest(url: URL, method: 'GET' | 'POST', body: string | nul
         agent,
         signal,
         // What firmware sends: plain text, a fixed user agent.
-        headers: data ? { 'Content-Type': 'text/plain', 'Content-Length': data.length, 'User-Agent': 'iClock Proxy/1.09' } : { 'User-Agent': 'iClock Proxy/1.09' },
+        headers: data
+          ? { 'Content-Type': 'text/plain', 'Content-Length': data.length, 'User-Agent': 'iClock Proxy/1.09' }
+          : { 'User-Agent': 'iClock Proxy/1.09' },
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -26,7 +35,9 @@ export function pushRequest(url: URL, method: 'GET' | 'POST', body: string | nul
           size += c.length;
           if (size <= 1024 * 1024) chunks.push(c);
         });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), headers: res.headers }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), headers: res.headers }),
+        );
         res.on('error', reject);
       },
     );

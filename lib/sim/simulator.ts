@@ -3,7 +3,15 @@
  * Owns the device state, the TCP and UDP fronts, the fault set, counters and the live-punch timer.
  */
 import {
-  AttendanceInput, Cmd, EventFlag, UserInput, WallClock, decodeTime, encodeAttEventBody, encodePacket, numericUserId,
+  AttendanceInput,
+  Cmd,
+  EventFlag,
+  UserInput,
+  WallClock,
+  decodeTime,
+  encodeAttEventBody,
+  encodePacket,
+  numericUserId,
 } from '../protocol';
 import { DeviceClock } from './clock';
 import { DeviceContext } from './commands';
@@ -15,13 +23,31 @@ import { SimProfile, getProfile } from './profiles';
 import { DeviceState } from './state';
 import { Admission, TcpFront } from './tcp-front';
 import { UdpFront } from './udp-front';
-import type { PunchInput, ReceivedPacket, SimCounters, SimFaults, SimOptions, SimTemplate, SimTransports } from './types';
+import type {
+  PunchInput,
+  ReceivedPacket,
+  SimCounters,
+  SimFaults,
+  SimOptions,
+  SimTemplate,
+  SimTransports,
+} from './types';
 import type { DoorUnlock } from './command-faults';
 
 function newCounters(): SimCounters {
   return {
-    connections: 0, openConnections: 0, downloads: 0, bytesSent: 0, commandsSeen: {}, checksumMismatches: 0,
-    eventsSent: 0, eventAcks: 0, malformedFrames: 0, shortDatagrams: 0, udpDropped: 0, refusedConnections: 0,
+    connections: 0,
+    openConnections: 0,
+    downloads: 0,
+    bytesSent: 0,
+    commandsSeen: {},
+    checksumMismatches: 0,
+    eventsSent: 0,
+    eventAcks: 0,
+    malformedFrames: 0,
+    shortDatagrams: 0,
+    udpDropped: 0,
+    refusedConnections: 0,
   };
 }
 
@@ -74,24 +100,49 @@ export class ZkSimulator {
     this.liveRng = root.fork(3);
     this.lossRng = root.fork(4);
     this.serial = opts.serial ?? `SIM${String(root.fork(5).nextU32() % 1e10).padStart(10, '0')}`;
-    this.clock = new DeviceClock({ offsetSec: opts.clockOffsetSec ?? 0, tz: opts.tz ?? 'UTC', frozen: opts.frozenClock ?? null });
+    this.clock = new DeviceClock({
+      offsetSec: opts.clockOffsetSec ?? 0,
+      tz: opts.tz ?? 'UTC',
+      frozen: opts.frozenClock ?? null,
+    });
     this.firmware = opts.firmware ?? this.profile.firmware;
 
     const recordCount = opts.records ?? 1000;
     this.state = new DeviceState(this.profile, this.faultSet.nameEncoding ?? 'utf8', recordCount + 16);
-    const users = generateUsers(dataRng, opts.users ?? 20, this.profile, this.state.nameEncoding, opts.userIds ?? 'edge');
+    const users = generateUsers(
+      dataRng,
+      opts.users ?? 20,
+      this.profile,
+      this.state.nameEncoding,
+      opts.userIds ?? 'edge',
+    );
     for (const u of users) this.state.upsertUser(u);
     const punches = generatePunches(dataRng, this.state.users, recordCount, this.clock.now());
     const invalid = this.faultSet.invalidTimestamps ?? 'off';
-    if (invalid !== 'off' && punches.length > 0) punches[punches.length - 1].rawTime = invalidRawTime(invalid, this.clock.now());
+    if (invalid !== 'off' && punches.length > 0)
+      punches[punches.length - 1].rawTime = invalidRawTime(invalid, this.clock.now());
     for (const p of punches) this.state.appendRecord(p);
 
     this.deviceOptions = {
-      '~SerialNumber': this.serial, '~DeviceName': this.profile.deviceName, '~Platform': this.profile.platform,
-      '~OEMVendor': 'ZKTeco Inc.', '~ProductTime': '2020-01-01 00:00:00', '~OS': '1', '~SSR': '1',
-      '~PIN2Width': '9', WorkCode: '0', FaceFunOn: '0', ZKFaceVersion: '0', '~ZKFPVersion': '10',
-      '~ExtendFmt': '0', '~UserExtFmt': '0', CompatOldFirmware: '0', MAC: '02:00:00:00:00:01',
-      IPAddress: this.requestedHost, NetMask: '255.255.255.0', GATEIPAddress: '0.0.0.0',
+      '~SerialNumber': this.serial,
+      '~DeviceName': this.profile.deviceName,
+      '~Platform': this.profile.platform,
+      '~OEMVendor': 'ZKTeco Inc.',
+      '~ProductTime': '2020-01-01 00:00:00',
+      '~OS': '1',
+      '~SSR': '1',
+      '~PIN2Width': '9',
+      WorkCode: '0',
+      FaceFunOn: '0',
+      ZKFaceVersion: '0',
+      '~ZKFPVersion': '10',
+      '~ExtendFmt': '0',
+      '~UserExtFmt': '0',
+      CompatOldFirmware: '0',
+      MAC: '02:00:00:00:00:01',
+      IPAddress: this.requestedHost,
+      NetMask: '255.255.255.0',
+      GATEIPAddress: '0.0.0.0',
       ...(opts.deviceOptions ?? {}),
     };
   }
@@ -265,7 +316,8 @@ export class ZkSimulator {
   addTemplate(t: { userId: string; finger: number; data: Buffer; flag?: number }): void {
     const user = this.state.findUser(t.userId);
     if (!user) throw new RangeError(`no user "${t.userId}" on the simulator`);
-    if (!Number.isInteger(t.finger) || t.finger < 0 || t.finger > 9) throw new RangeError(`finger ${t.finger} is not 0–9`);
+    if (!Number.isInteger(t.finger) || t.finger < 0 || t.finger > 9)
+      throw new RangeError(`finger ${t.finger} is not 0–9`);
     this.state.setTemplate(user.uid, t.finger, t.flag ?? 1, t.data);
   }
 
@@ -391,14 +443,26 @@ export class ZkSimulator {
       if (this.profile.numericUserIds) numericUserId(p.userId, this.profile.attendanceSize);
       this.deferred.push({ ...p, at: p.at ?? this.clock.now() });
       const user = this.state.findUser(p.userId);
-      return { uid: user?.uid ?? 0, userId: p.userId, verify: p.verify ?? 1, state: p.state ?? 0, time: p.at ?? this.clock.now(), workCode: p.workCode ?? 0 };
+      return {
+        uid: user?.uid ?? 0,
+        userId: p.userId,
+        verify: p.verify ?? 1,
+        state: p.state ?? 0,
+        time: p.at ?? this.clock.now(),
+        workCode: p.workCode ?? 0,
+      };
     }
     const user = this.state.findUser(p.userId);
     let uid = user?.uid ?? 0;
     if (!user && /^\d{1,5}$/.test(p.userId) && Number(p.userId) <= 0xffff) uid = Number(p.userId);
     if (this.profile.numericUserIds) numericUserId(p.userId, this.profile.attendanceSize);
     const rec: AttendanceInput = {
-      uid, userId: p.userId, verify: p.verify ?? 1, state: p.state ?? 0, time: p.at ?? this.clock.now(), workCode: p.workCode ?? 0,
+      uid,
+      userId: p.userId,
+      verify: p.verify ?? 1,
+      state: p.state ?? 0,
+      time: p.at ?? this.clock.now(),
+      workCode: p.workCode ?? 0,
     };
     const invalid = this.faultSet.invalidTimestamps ?? 'off';
     if (invalid !== 'off') rec.rawTime = invalidRawTime(invalid, this.clock.now());
@@ -414,7 +478,9 @@ export class ZkSimulator {
     const input = { userId: rec.userId, userNumber: rec.uid ?? undefined, verify: rec.verify, state: rec.state, time };
     for (const c of this.connections) {
       if (!c.wantsAttendanceEvents) continue;
-      const length = this.faultSet.eventBodyLength ?? (c.transport === 'tcp' ? this.profile.eventBodyTcp : this.profile.eventBodyUdp);
+      const length =
+        this.faultSet.eventBodyLength ??
+        (c.transport === 'tcp' ? this.profile.eventBodyTcp : this.profile.eventBodyUdp);
       const body = encodeAttEventBody(input, length);
       c.sendEvent(encodePacket({ command: Cmd.REG_EVENT, session: EventFlag.ATTLOG, replyId: 0, payload: body }));
     }
@@ -435,7 +501,12 @@ export class ZkSimulator {
     // Keep (userId, time) unique even when two live punches land in the same second.
     if (last && last.userId === u.userId && JSON.stringify(last.time) === JSON.stringify(now)) return;
     try {
-      this.punch({ userId: u.userId, verify: this.liveRng.pick([0, 1, 2, 15]), state: this.liveRng.int(0, 5), at: now });
+      this.punch({
+        userId: u.userId,
+        verify: this.liveRng.pick([0, 1, 2, 15]),
+        state: this.liveRng.int(0, 5),
+        at: now,
+      });
     } catch {
       // Timer callbacks must never throw.
     }
@@ -450,7 +521,8 @@ export class ZkSimulator {
       commKey: this.commKey,
       firmware: this.firmware,
       faults: () => this.faultSet,
-      option: (key) => (Object.prototype.hasOwnProperty.call(this.deviceOptions, key) ? this.deviceOptions[key] : undefined),
+      option: (key) =>
+        Object.prototype.hasOwnProperty.call(this.deviceOptions, key) ? this.deviceOptions[key] : undefined,
       setOption: (key, value) => {
         this.deviceOptions[key] = value;
       },
@@ -482,7 +554,8 @@ export class ZkSimulator {
       faults: () => this.faultSet,
       logReceived: (e) => {
         this.receivedLog.push(e);
-        if (this.receivedLog.length > this.receivedLogSize) this.receivedLog.splice(0, this.receivedLog.length - this.receivedLogSize);
+        if (this.receivedLog.length > this.receivedLogSize)
+          this.receivedLog.splice(0, this.receivedLog.length - this.receivedLogSize);
       },
       consumeDropOnce: (cmd) => {
         if (this.dropOnceUsed.has(cmd)) return false;
@@ -524,7 +597,8 @@ export class ZkSimulator {
       counters: this.counterSet,
       faults: () => this.faultSet,
       admit: () => this.admit(),
-      createConnection: (sink: PacketSink, transport: 'tcp', muted: boolean) => this.createConnection(sink, transport, muted),
+      createConnection: (sink: PacketSink, transport: 'tcp', muted: boolean) =>
+        this.createConnection(sink, transport, muted),
       connectionClosed: (c: SimConnection) => {
         this.connections.delete(c);
         // A client that vanished with the device disabled: the device comes back to the ready screen.
@@ -538,7 +612,8 @@ export class ZkSimulator {
       counters: this.counterSet,
       rng: this.lossRng,
       faults: () => this.faultSet,
-      createConnection: (sink: PacketSink, transport: 'udp', muted: boolean) => this.createConnection(sink, transport, muted),
+      createConnection: (sink: PacketSink, transport: 'udp', muted: boolean) =>
+        this.createConnection(sink, transport, muted),
       connectionClosed: (c: SimConnection) => {
         this.connections.delete(c);
         // A client that vanished with the device disabled: the device comes back to the ready screen.

@@ -4,7 +4,13 @@
  * encodes one record (100,000 records are never re-encoded per download).
  */
 import {
-  AttendanceInput, UserInput, encodeAttendanceRecord, encodeUserRecord, encodeFreeSizes, numericUserId, encodeTemplateEntry,
+  AttendanceInput,
+  UserInput,
+  encodeAttendanceRecord,
+  encodeUserRecord,
+  encodeFreeSizes,
+  numericUserId,
+  encodeTemplateEntry,
 } from '../protocol';
 import type { SimProfile } from './profiles';
 import type { CountsMode, SimNameEncoding } from './types';
@@ -202,13 +208,25 @@ export class DeviceState {
     const p = this.profile;
     const recordsCapacity = wrapAtRecords ?? Math.max(p.recordsCapacity, this.recordCount);
     const usersCapacity = Math.max(p.usersCapacity, this.userCount);
-    return encodeFreeSizes({
-      users, fingers: skew(this.templateCount), records, opLogs: 0, admins: this.userList.filter((u) => (u.privilege ?? 0) >= 2).length,
-      passwords: this.userList.filter((u) => (u.password ?? '') !== '').length,
-      fingersCapacity: usersCapacity, usersCapacity, recordsCapacity,
-      fingersAvailable: usersCapacity - this.templateCount, usersAvailable: usersCapacity - users, recordsAvailable: recordsCapacity - records,
-      faces: 0, facesCapacity: p.freeSizesWithFaces ? 1200 : 0,
-    }, p.freeSizesWithFaces);
+    return encodeFreeSizes(
+      {
+        users,
+        fingers: skew(this.templateCount),
+        records,
+        opLogs: 0,
+        admins: this.userList.filter((u) => (u.privilege ?? 0) >= 2).length,
+        passwords: this.userList.filter((u) => (u.password ?? '') !== '').length,
+        fingersCapacity: usersCapacity,
+        usersCapacity,
+        recordsCapacity,
+        fingersAvailable: usersCapacity - this.templateCount,
+        usersAvailable: usersCapacity - users,
+        recordsAvailable: recordsCapacity - records,
+        faces: 0,
+        facesCapacity: p.freeSizesWithFaces ? 1200 : 0,
+      },
+      p.freeSizesWithFaces,
+    );
   }
 }
 

@@ -12,7 +12,10 @@ import type { SimCounters, SimFaults } from './types';
 class TcpSink implements PacketSink {
   readonly transport = 'tcp';
 
-  constructor(private readonly socket: net.Socket, private readonly counters: SimCounters) {}
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly counters: SimCounters,
+  ) {}
 
   keepsPacketBoundaries(f: SimFaults): boolean {
     return (f.writeMode ?? 'separate') === 'separate';

@@ -134,13 +134,21 @@ export class UdpFront {
         this.peers.delete(oldest);
         if (c) this.forget(c);
       }
-      const sink = new UdpSink(socket, rinfo.address, rinfo.port, this.host.counters, this.host.rng, () => this.host.faults(), () => {
-        const c = this.peers.get(key);
-        if (c) {
-          this.peers.delete(key);
-          this.forget(c);
-        }
-      });
+      const sink = new UdpSink(
+        socket,
+        rinfo.address,
+        rinfo.port,
+        this.host.counters,
+        this.host.rng,
+        () => this.host.faults(),
+        () => {
+          const c = this.peers.get(key);
+          if (c) {
+            this.peers.delete(key);
+            this.forget(c);
+          }
+        },
+      );
       conn = this.host.createConnection(sink, 'udp', false);
       this.peers.set(key, conn);
       this.host.counters.connections++;
@@ -155,7 +163,12 @@ export class UdpFront {
     c.commandsSeen[pkt.command] = (c.commandsSeen[pkt.command] ?? 0) + 1;
     if (!pkt.checksumOk) c.checksumMismatches++;
     if (pkt.command === Reply.ACK_OK) return;
-    const out = encodePacket({ command: Reply.ACK_UNAUTH, session: pkt.session, replyId: pkt.replyId, payload: Buffer.alloc(0) });
+    const out = encodePacket({
+      command: Reply.ACK_UNAUTH,
+      session: pkt.session,
+      replyId: pkt.replyId,
+      payload: Buffer.alloc(0),
+    });
     c.bytesSent += out.length;
     socket.send(out, rinfo.port, rinfo.address, () => undefined);
   }

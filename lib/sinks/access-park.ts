@@ -24,13 +24,19 @@ export class ParkingLot {
 
   /** Loads the lot; entries that are not a record with an id and a parse-able time are dropped and counted. */
   static async open(file: string, onProblem?: (message: string) => void): Promise<ParkingLot> {
-    const raw = await readJsonFile(file, (aside) => onProblem?.(`parked punches file ${file} was unreadable; moved to ${aside}`));
+    const raw = await readJsonFile(file, (aside) =>
+      onProblem?.(`parked punches file ${file} was unreadable; moved to ${aside}`),
+    );
     const entries = new Map<string, ParkedEntry>();
     let dropped = 0;
     for (const e of Array.isArray(raw) ? (raw as unknown[]) : []) {
       const entry = e as Partial<ParkedEntry> | null;
       const id = entry?.record?.id;
-      if (typeof id === 'string' && typeof entry?.parkedAt === 'string' && Number.isFinite(Date.parse(entry.parkedAt))) {
+      if (
+        typeof id === 'string' &&
+        typeof entry?.parkedAt === 'string' &&
+        Number.isFinite(Date.parse(entry.parkedAt))
+      ) {
         entries.set(id, { record: entry.record as AttendanceRecord, parkedAt: entry.parkedAt });
       } else dropped++;
     }
@@ -47,7 +53,11 @@ export class ParkingLot {
   }
 
   /** Splits the lot: entries `known` now accepts (to write), and entries older than `maxAgeMs` (to give up on). */
-  sort(known: (r: AttendanceRecord) => boolean, nowMs: number, maxAgeMs: number): { ready: ParkedEntry[]; expired: ParkedEntry[] } {
+  sort(
+    known: (r: AttendanceRecord) => boolean,
+    nowMs: number,
+    maxAgeMs: number,
+  ): { ready: ParkedEntry[]; expired: ParkedEntry[] } {
     const ready: ParkedEntry[] = [];
     const expired: ParkedEntry[] = [];
     for (const e of this.entries.values()) {

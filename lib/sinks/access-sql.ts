@@ -16,12 +16,14 @@ export class LiteralError extends Error {}
 
 /** Jet identifiers: the same plain-name rule as the other targets (sql.ts); brackets are then safe. */
 export function quoteIdent(name: string): string {
-  if (!isSqlIdentifier(name, 'access')) throw new LiteralError(`identifier ${JSON.stringify(name)} is not a plain name`);
+  if (!isSqlIdentifier(name, 'access'))
+    throw new LiteralError(`identifier ${JSON.stringify(name)} is not a plain name`);
   return `[${name}]`;
 }
 
 export function sqlInt(n: unknown, what: string, min = -2147483648, max = 2147483647): string {
-  if (typeof n !== 'number' || !Number.isSafeInteger(n)) throw new LiteralError(`${what}: ${JSON.stringify(n)} is not an integer`);
+  if (typeof n !== 'number' || !Number.isSafeInteger(n))
+    throw new LiteralError(`${what}: ${JSON.stringify(n)} is not an integer`);
   if (n < min || n > max) throw new LiteralError(`${what}: ${n} is outside ${min}..${max}`);
   return String(n);
 }
@@ -32,7 +34,10 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
 export const MAX_STATEMENT_CHARS = 65_000;
 
 function checkLength(sql: string, what: string): string {
-  if (sql.length > MAX_STATEMENT_CHARS) throw new LiteralError(`${what}: statement of ${sql.length} characters, the Access driver takes ${MAX_STATEMENT_CHARS}`);
+  if (sql.length > MAX_STATEMENT_CHARS)
+    throw new LiteralError(
+      `${what}: statement of ${sql.length} characters, the Access driver takes ${MAX_STATEMENT_CHARS}`,
+    );
   return sql;
 }
 
@@ -40,9 +45,11 @@ function checkLength(sql: string, what: string): string {
 export function sqlText(s: unknown, maxLength: number | null, what: string): string {
   if (typeof s !== 'string') throw new LiteralError(`${what}: not text`);
   if (CONTROL.test(s)) throw new LiteralError(`${what}: contains a control character`);
-  if (s.includes('|')) throw new LiteralError(`${what}: contains | (the Access ODBC driver cannot take a | in a text value)`);
+  if (s.includes('|'))
+    throw new LiteralError(`${what}: contains | (the Access ODBC driver cannot take a | in a text value)`);
   if (hasLoneSurrogate(s)) throw new LiteralError(`${what}: contains an unpaired surrogate`);
-  if (maxLength !== null && s.length > maxLength) throw new LiteralError(`${what}: ${s.length} characters, the column holds ${maxLength}`);
+  if (maxLength !== null && s.length > maxLength)
+    throw new LiteralError(`${what}: ${s.length} characters, the column holds ${maxLength}`);
   return `'${s.replace(/'/g, "''")}'`;
 }
 
@@ -80,11 +87,21 @@ export interface DiscoveredColumn {
 /** ODBC SQL data type codes → the kinds the writer distinguishes. */
 export function kindOf(dataType: number): ColumnKind {
   switch (dataType) {
-    case 1: case 12: case -1: case -8: case -9: case -10: // CHAR VARCHAR LONGVARCHAR WCHAR WVARCHAR WLONGVARCHAR
+    case 1:
+    case 12:
+    case -1:
+    case -8:
+    case -9:
+    case -10: // CHAR VARCHAR LONGVARCHAR WCHAR WVARCHAR WLONGVARCHAR
       return 'text';
-    case 4: case 5: case -6: case -5: // INTEGER SMALLINT TINYINT BIGINT
+    case 4:
+    case 5:
+    case -6:
+    case -5: // INTEGER SMALLINT TINYINT BIGINT
       return 'int';
-    case 9: case 11: case 93: // DATE TIMESTAMP (ODBC 2 and 3)
+    case 9:
+    case 11:
+    case 93: // DATE TIMESTAMP (ODBC 2 and 3)
       return 'time';
     default:
       return 'other';
@@ -145,7 +162,11 @@ function finder(table: string, cols: DiscoveredColumn[]) {
 
 export function checkinoutLayout(table: string, cols: DiscoveredColumn[]): CheckinoutLayout {
   const f = finder(table, cols);
-  const l: CheckinoutLayout = { table, userId: f.req('USERID', ['int']), checkTime: f.req('CHECKTIME', ['time', 'text']) };
+  const l: CheckinoutLayout = {
+    table,
+    userId: f.req('USERID', ['int']),
+    checkTime: f.req('CHECKTIME', ['time', 'text']),
+  };
   const opt = (name: string, kinds: ColumnKind[]): DiscoveredColumn | undefined => {
     const c = f.opt(name);
     return c && kinds.includes(c.kind) ? c : undefined;
@@ -169,15 +190,31 @@ export function machinesLayout(table: string, cols: DiscoveredColumn[]): Machine
   const f = finder(table, cols);
   const sn = f.opt('sn');
   const ip = f.opt('IP');
-  return { table, machineNumber: f.req('MachineNumber', ['int']), sn: sn?.kind === 'text' ? sn : undefined, ip: ip?.kind === 'text' ? ip : undefined };
+  return {
+    table,
+    machineNumber: f.req('MachineNumber', ['int']),
+    sn: sn?.kind === 'text' ? sn : undefined,
+    ip: ip?.kind === 'text' ? ip : undefined,
+  };
 }
 
 // ---- CHECKTYPE ----
 
 /** ZKTime's usual letters (docs/targets.md §2.5): 0→I, 1→O, 2→0, 3→1, 4→i, 5→o. */
-export const DEFAULT_CHECKTYPE_MAP: Readonly<Record<number, string>> = Object.freeze({ 0: 'I', 1: 'O', 2: '0', 3: '1', 4: 'i', 5: 'o' });
+export const DEFAULT_CHECKTYPE_MAP: Readonly<Record<number, string>> = Object.freeze({
+  0: 'I',
+  1: 'O',
+  2: '0',
+  3: '1',
+  4: 'i',
+  5: 'o',
+});
 
-export function checkTypeFor(state: number, map: Readonly<Record<number, string>>, fallback: string): { letter: string; known: boolean } {
+export function checkTypeFor(
+  state: number,
+  map: Readonly<Record<number, string>>,
+  fallback: string,
+): { letter: string; known: boolean } {
   const letter = map[state];
   return letter === undefined ? { letter: fallback, known: false } : { letter, known: true };
 }
@@ -204,7 +241,10 @@ export class BadgeMap {
   private exact = new Map<string, { userId: number; badge: string }>();
   private normal = new Map<string, { userId: number; badge: string } | null>();
   private dupes = new Map<string, Set<number>>();
-  constructor(readonly mode: BadgeMatch = 'exact', readonly width = 0) {}
+  constructor(
+    readonly mode: BadgeMatch = 'exact',
+    readonly width = 0,
+  ) {}
   get size(): number {
     return this.exact.size;
   }
@@ -222,7 +262,10 @@ export class BadgeMap {
     if (this.mode === 'exact') return;
     const n = foldBadge(normaliseBadge(badge, this.mode, this.width));
     const before = this.normal.get(n);
-    this.normal.set(n, before === undefined || before?.userId === userId || (prev && before?.userId === prev.userId) ? e : null);
+    this.normal.set(
+      n,
+      before === undefined || before?.userId === userId || (prev && before?.userId === prev.userId) ? e : null,
+    );
   }
   /** The user and the database's own spelling of the badge, or null (unknown or ambiguous). */
   lookup(pin: string): { userId: number; badge: string } | null {
@@ -233,7 +276,11 @@ export class BadgeMap {
   }
   /** Badges found on more than one USERINFO row: the spelling used, every USERID, and the one punches go to. */
   duplicates(): { badge: string; userIds: number[]; chosen: number }[] {
-    return [...this.dupes].map(([k, ids]) => ({ badge: this.exact.get(k)!.badge, userIds: [...ids].sort((a, b) => a - b), chosen: this.exact.get(k)!.userId }));
+    return [...this.dupes].map(([k, ids]) => ({
+      badge: this.exact.get(k)!.badge,
+      userIds: [...ids].sort((a, b) => a - b),
+      chosen: this.exact.get(k)!.userId,
+    }));
   }
 }
 
@@ -270,17 +317,24 @@ export function buildCheckinoutInsert(l: CheckinoutLayout, u: UserinfoLayout, v:
   };
   add(l.checkType, () => sqlText(v.checkType, l.checkType!.size, 'CHECKTYPE'));
   add(l.verifyCode, () => sqlInt(v.verifyCode, 'VERIFYCODE'));
-  add(l.sensorId, () => (l.sensorId!.kind === 'int' ? sqlInt(Number(v.sensorId), 'SENSORID') : sqlText(v.sensorId, l.sensorId!.size, 'SENSORID')));
+  add(l.sensorId, () =>
+    l.sensorId!.kind === 'int'
+      ? sqlInt(Number(v.sensorId), 'SENSORID')
+      : sqlText(v.sensorId, l.sensorId!.size, 'SENSORID'),
+  );
   add(l.sn, () => sqlText(v.sn, l.sn!.size, 'sn'));
-  add(l.workCode, () => (l.workCode!.kind === 'int' ? sqlInt(v.workCode, 'WorkCode') : sqlText(String(v.workCode), l.workCode!.size, 'WorkCode')));
+  add(l.workCode, () =>
+    l.workCode!.kind === 'int'
+      ? sqlInt(v.workCode, 'WorkCode')
+      : sqlText(String(v.workCode), l.workCode!.size, 'WorkCode'),
+  );
   if (v.userExtFmt !== null) add(l.userExtFmt, () => sqlInt(v.userExtFmt, 'UserExtFmt', -32768, 32767));
   const t = quoteIdent(l.table);
-  const sql = (
+  const sql =
     `INSERT INTO ${t} (${cols.join(', ')}) ` +
     `SELECT ${vals.join(', ')} FROM ${quoteIdent(u.table)} u ` +
     `WHERE u.${quoteIdent(u.userId.name)} = ${sqlInt(v.userId, 'USERID')} ` +
-    `AND NOT EXISTS (SELECT 1 FROM ${t} c WHERE c.${quoteIdent(l.userId.name)} = u.${quoteIdent(u.userId.name)} AND c.${quoteIdent(l.checkTime.name)} = ${ts})`
-  );
+    `AND NOT EXISTS (SELECT 1 FROM ${t} c WHERE c.${quoteIdent(l.userId.name)} = u.${quoteIdent(u.userId.name)} AND c.${quoteIdent(l.checkTime.name)} = ${ts})`;
   return checkLength(sql, 'CHECKINOUT insert');
 }
 
@@ -296,7 +350,13 @@ export function buildExistingKeysQuery(l: CheckinoutLayout, userIds: number[], f
 }
 
 /** The same, split so no statement passes the driver's limit (an IN list of 2,000 USERIDs is under 25,000 characters). */
-export function buildExistingKeysQueries(l: CheckinoutLayout, userIds: number[], from: string, to: string, perQuery = 2000): string[] {
+export function buildExistingKeysQueries(
+  l: CheckinoutLayout,
+  userIds: number[],
+  from: string,
+  to: string,
+  perQuery = 2000,
+): string[] {
   return chunk([...new Set(userIds)], perQuery).map((ids) => buildExistingKeysQuery(l, ids, from, to));
 }
 
@@ -307,7 +367,10 @@ export function buildUserInsert(u: UserinfoLayout, badge: string, name: string):
     cols.push(quoteIdent(u.name.name));
     vals.push(sqlText(name, u.name.size, 'Name'));
   }
-  return checkLength(`INSERT INTO ${quoteIdent(u.table)} (${cols.join(', ')}) VALUES (${vals.join(', ')})`, 'USERINFO insert');
+  return checkLength(
+    `INSERT INTO ${quoteIdent(u.table)} (${cols.join(', ')}) VALUES (${vals.join(', ')})`,
+    'USERINFO insert',
+  );
 }
 
 export function buildBadgeQuery(u: UserinfoLayout): string {

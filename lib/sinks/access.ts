@@ -9,9 +9,27 @@ import { RejectedRecord, Sink, SinkError, SinkLogger, SinkWriteResult } from './
 import { ParkingLot } from './access-park';
 import { SerialWrites, chunk, keyOf } from './sql';
 import {
-  BadgeMap, BadgeMatch, CheckinoutLayout, DEFAULT_CHECKTYPE_MAP, LiteralError, MachinesLayout, UserinfoLayout,
-  buildBadgeQuery, buildCheckinoutInsert, buildExistingKeysQueries, buildMachinesQuery, buildUserInsert, checkTypeFor,
-  checkinoutLayout, foldBadge, machinesLayout, readTime, sqlText, toDiscovered, userinfoLayout, wallClock,
+  BadgeMap,
+  BadgeMatch,
+  CheckinoutLayout,
+  DEFAULT_CHECKTYPE_MAP,
+  LiteralError,
+  MachinesLayout,
+  UserinfoLayout,
+  buildBadgeQuery,
+  buildCheckinoutInsert,
+  buildExistingKeysQueries,
+  buildMachinesQuery,
+  buildUserInsert,
+  checkTypeFor,
+  checkinoutLayout,
+  foldBadge,
+  machinesLayout,
+  readTime,
+  sqlText,
+  toDiscovered,
+  userinfoLayout,
+  wallClock,
 } from './access-sql';
 
 // ---- the part of node-odbc we use (declared here: the package is optional, its types may be absent) ----
@@ -21,7 +39,12 @@ export interface OdbcResult extends Array<Record<string, unknown>> {
 }
 export interface OdbcConnection {
   query(sql: string): Promise<OdbcResult>;
-  columns(catalog: string | null, schema: string | null, table: string, column: string | null): Promise<Record<string, unknown>[]>;
+  columns(
+    catalog: string | null,
+    schema: string | null,
+    table: string,
+    column: string | null,
+  ): Promise<Record<string, unknown>[]>;
   beginTransaction(): Promise<void>;
   commit(): Promise<void>;
   rollback(): Promise<void>;
@@ -133,17 +156,31 @@ export type AccessErrorClass = 'duplicate' | 'transient' | 'data' | 'config';
 
 /** Jet: "could not update; currently locked", "file already in use", "could not lock"; SQLite: "database is locked". */
 function isLockOrLink(err: unknown): boolean {
-  return /locked|already in use|could not lock|busy|timeout|communication link/i.test(errText(err)) || odbcErrors(err).some((e) => e.state === 'HYT00' || e.state === '08S01');
+  return (
+    /locked|already in use|could not lock|busy|timeout|communication link/i.test(errText(err)) ||
+    odbcErrors(err).some((e) => e.state === 'HYT00' || e.state === '08S01')
+  );
 }
 
 export function classifyOdbcError(err: unknown): AccessErrorClass {
   const errs = odbcErrors(err);
   const text = errText(err);
-  if (/duplicate values|UNIQUE constraint failed|duplicate key|PRIMARY KEY must be unique/i.test(text)) return 'duplicate';
+  if (/duplicate values|UNIQUE constraint failed|duplicate key|PRIMARY KEY must be unique/i.test(text))
+    return 'duplicate';
   if (errs.some((e) => e.state === '23000') && !/null|required|related record/i.test(text)) return 'duplicate';
   if (isLockOrLink(err)) return 'transient';
-  if (/Can't open lib|Data source name not found|IM00\d|could not find file|not a valid path|no such table|disk or network error/i.test(text) || errs.some((e) => /^IM/.test(e.state ?? ''))) return 'config';
-  if (errs.some((e) => /^22/.test(e.state ?? '')) || /constraint failed|cannot contain a Null|data type mismatch|too (long|large)/i.test(text)) return 'data';
+  if (
+    /Can't open lib|Data source name not found|IM00\d|could not find file|not a valid path|no such table|disk or network error/i.test(
+      text,
+    ) ||
+    errs.some((e) => /^IM/.test(e.state ?? ''))
+  )
+    return 'config';
+  if (
+    errs.some((e) => /^22/.test(e.state ?? '')) ||
+    /constraint failed|cannot contain a Null|data type mismatch|too (long|large)/i.test(text)
+  )
+    return 'data';
   return 'transient';
 }
 
@@ -184,7 +221,13 @@ const checkinoutKey = (userId: number, checkTime: string): string => keyOf(userI
  */
 class Att2000Sink implements AccessSink {
   readonly target = 'access' as const;
-  readonly stats: AccessSinkStats = { unknownStates: 0, defaultMachineNumbers: 0, keyCollisions: 0, usersCreated: 0, parked: 0 };
+  readonly stats: AccessSinkStats = {
+    unknownStates: 0,
+    defaultMachineNumbers: 0,
+    keyCollisions: 0,
+    usersCreated: 0,
+    parked: 0,
+  };
   private readonly connectionString: string;
   private readonly identitySql: string;
   private readonly checkTypes: Record<number, string>;
@@ -210,7 +253,10 @@ class Att2000Sink implements AccessSink {
   private byIp = new Map<string, number | null>();
   private machinesLoadedAt = 0;
 
-  constructor(private readonly options: AccessSinkOptions, private readonly logger?: SinkLogger) {
+  constructor(
+    private readonly options: AccessSinkOptions,
+    private readonly logger?: SinkLogger,
+  ) {
     this.connectionString = buildConnectionString(options);
     const dialect = options.dialect ?? (/sqlite/i.test(this.connectionString) ? 'sqlite' : 'access');
     this.identitySql = dialect === 'sqlite' ? 'SELECT last_insert_rowid() AS id' : 'SELECT @@IDENTITY AS id';
@@ -219,10 +265,20 @@ class Att2000Sink implements AccessSink {
     this.maxBatch = options.maxBatch ?? 500;
     // Bounded: every record of a chunk is one statement in one Jet transaction, and the existing-keys query lists its users.
     if (!Number.isInteger(this.maxBatch) || this.maxBatch < 1 || this.maxBatch > 1000) {
-      throw new SinkError(`Access: maxBatch must be a whole number from 1 to 1000 (got ${JSON.stringify(this.maxBatch)})`, false, 'access', 'outage');
+      throw new SinkError(
+        `Access: maxBatch must be a whole number from 1 to 1000 (got ${JSON.stringify(this.maxBatch)})`,
+        false,
+        'access',
+        'outage',
+      );
     }
     this.parking = options.unknownBadge === 'park';
-    if (this.parking && !options.parkFile) throw new SinkError('Access: unknown badge policy "park" needs a file for the parked punches (parkFile)', false, 'access');
+    if (this.parking && !options.parkFile)
+      throw new SinkError(
+        'Access: unknown badge policy "park" needs a file for the parked punches (parkFile)',
+        false,
+        'access',
+      );
     this.parkMaxAgeMs = Math.max(0, options.parkDays ?? 7) * 86_400_000;
     this.parkRetryMs = Math.max(0, options.parkRetryMs ?? 60_000);
     this.now = options.now ?? Date.now;
@@ -256,7 +312,11 @@ class Att2000Sink implements AccessSink {
   async open(): Promise<void> {
     if (this.conn) return;
     if (/Microsoft Access Driver/i.test(this.connectionString) && process.platform !== 'win32') {
-      throw new SinkError('Access target needs Windows ODBC: the Microsoft Access driver exists only on Windows', false, 'access');
+      throw new SinkError(
+        'Access target needs Windows ODBC: the Microsoft Access driver exists only on Windows',
+        false,
+        'access',
+      );
     }
     const odbc = this.options.odbc ?? loadOdbc();
     let c: OdbcConnection;
@@ -286,7 +346,9 @@ class Att2000Sink implements AccessSink {
     await this.loadBadges(c);
     await this.loadMachines(c);
     if (this.parking && !this.lot) {
-      this.lot = await ParkingLot.open(this.options.parkFile!, (message) => this.logger?.('warn', `Access: ${message}`));
+      this.lot = await ParkingLot.open(this.options.parkFile!, (message) =>
+        this.logger?.('warn', `Access: ${message}`),
+      );
       this.stats.parked = this.lot.size;
       if (this.lot.size > 0) this.logger?.('info', `Access: ${this.lot.size} parked punches wait for their users`);
     }
@@ -305,7 +367,10 @@ class Att2000Sink implements AccessSink {
       const text = `badge ${JSON.stringify(d.badge)} is on ${d.userIds.length} USERINFO rows (USERID ${d.userIds.join(', ')}): punches go to USERID ${d.chosen}`;
       if (this.warnedDupes.has(text)) continue;
       this.warnedDupes.add(text);
-      this.logger?.('warn', `Access: ${text}; Jet compares badges without regard to case, so fix the duplicates in ZKTime`);
+      this.logger?.(
+        'warn',
+        `Access: ${text}; Jet compares badges without regard to case, so fix the duplicates in ZKTime`,
+      );
     }
   }
 
@@ -365,11 +430,16 @@ class Att2000Sink implements AccessSink {
     return total;
   }
 
-  private async writeChunk(c: OdbcConnection, incoming: AttendanceRecord[], retryParked: boolean): Promise<SinkWriteResult> {
+  private async writeChunk(
+    c: OdbcConnection,
+    incoming: AttendanceRecord[],
+    retryParked: boolean,
+  ): Promise<SinkWriteResult> {
     const result: SinkWriteResult = { inserted: 0, duplicates: 0, rejected: [] };
     const parkedWaiting = retryParked && this.lot !== null && this.lot.size > 0;
     const usersRead = await this.refreshLookups(c, incoming, parkedWaiting);
-    const { batch, unparked } = parkedWaiting && usersRead ? this.unpark(incoming, result) : { batch: incoming, unparked: [] };
+    const { batch, unparked } =
+      parkedWaiting && usersRead ? this.unpark(incoming, result) : { batch: incoming, unparked: [] };
     const pending = this.checkLiterals(batch, result);
     if (pending.length === 0) {
       await this.settleParking([], unparked);
@@ -398,7 +468,10 @@ class Att2000Sink implements AccessSink {
     await this.settleParking(toPark, unparked);
     if (toPark.length > 0) {
       result.parked = toPark.length;
-      this.logger?.('warn', `Access: parked ${toPark.length} punches with unknown badges (${[...new Set(toPark.map((r) => JSON.stringify(r.userId)))].slice(0, 5).join(', ')}) until ZKTime has the users`);
+      this.logger?.(
+        'warn',
+        `Access: parked ${toPark.length} punches with unknown badges (${[...new Set(toPark.map((r) => JSON.stringify(r.userId)))].slice(0, 5).join(', ')}) until ZKTime has the users`,
+      );
     }
     return result;
   }
@@ -407,12 +480,20 @@ class Att2000Sink implements AccessSink {
    * Re-reads the badge map (ZKTime may have enrolled someone) and Machines at most once per chunk; with punches
    * parked, the badge map also when it is older than parkRetryMs. Returns whether the badge map was re-read.
    */
-  private async refreshLookups(c: OdbcConnection, incoming: AttendanceRecord[], parkedWaiting: boolean): Promise<boolean> {
-    const needsUsers = incoming.some((r) => !this.badges.lookup(r.userId)) || (parkedWaiting && this.now() - this.badgesLoadedAt >= this.parkRetryMs);
+  private async refreshLookups(
+    c: OdbcConnection,
+    incoming: AttendanceRecord[],
+    parkedWaiting: boolean,
+  ): Promise<boolean> {
+    const needsUsers =
+      incoming.some((r) => !this.badges.lookup(r.userId)) ||
+      (parkedWaiting && this.now() - this.badgesLoadedAt >= this.parkRetryMs);
     // A serial missing from Machines.sn re-reads Machines (ZKTime may have added the device), at most once per machinesRefreshMs.
     const needsMachines =
       this.now() - this.machinesLoadedAt >= (this.options.machinesRefreshMs ?? 60_000) &&
-      incoming.some((r) => this.options.machineNumbers?.[r.deviceSn] === undefined && typeof this.bySn.get(r.deviceSn) !== 'number');
+      incoming.some(
+        (r) => this.options.machineNumbers?.[r.deviceSn] === undefined && typeof this.bySn.get(r.deviceSn) !== 'number',
+      );
     try {
       if (needsUsers) await this.loadBadges(c);
       if (needsMachines) await this.loadMachines(c);
@@ -423,10 +504,17 @@ class Att2000Sink implements AccessSink {
   }
 
   /** Parked punches whose user exists now join the chunk; the ones that waited too long go to the error output. */
-  private unpark(incoming: AttendanceRecord[], result: SinkWriteResult): { batch: AttendanceRecord[]; unparked: string[] } {
+  private unpark(
+    incoming: AttendanceRecord[],
+    result: SinkWriteResult,
+  ): { batch: AttendanceRecord[]; unparked: string[] } {
     let batch = incoming;
     const unparked: string[] = [];
-    const { ready, expired } = this.lot!.sort((r) => this.badges.lookup(r.userId) !== null, this.now(), this.parkMaxAgeMs);
+    const { ready, expired } = this.lot!.sort(
+      (r) => this.badges.lookup(r.userId) !== null,
+      this.now(),
+      this.parkMaxAgeMs,
+    );
     for (const e of expired) {
       result.rejected.push({
         record: e.record,
@@ -453,21 +541,41 @@ class Att2000Sink implements AccessSink {
         const ct = checkTypeFor(r.state, this.checkTypes, this.fallbackType);
         if (!ct.known) {
           this.stats.unknownStates++;
-          this.logger?.('warn', `Access: state ${r.state} has no CHECKTYPE letter; wrote ${JSON.stringify(ct.letter)}`, { deviceSn: r.deviceSn });
+          this.logger?.(
+            'warn',
+            `Access: state ${r.state} has no CHECKTYPE letter; wrote ${JSON.stringify(ct.letter)}`,
+            { deviceSn: r.deviceSn },
+          );
         }
         let m = this.machineNumber(r);
         if (!m) {
           m = { num: this.options.defaultMachineNumber ?? 1, fromDefault: true };
           this.stats.defaultMachineNumbers++;
-          this.logger?.('warn', `Access: device ${r.deviceSn} is not in Machines nor in the machine number map; SENSORID ${m.num} written`);
+          this.logger?.(
+            'warn',
+            `Access: device ${r.deviceSn} is not in Machines nor in the machine number map; SENSORID ${m.num} written`,
+          );
         }
         const sensorId = String(m.num);
         // Validate every literal now (lengths, characters, statement size) with a placeholder USERID.
-        buildCheckinoutInsert(l, u, { userId: 0, checkTime, checkType: ct.letter, verifyCode: r.verify, sensorId, sn: r.deviceSn, workCode: r.workCode, userExtFmt: this.options.userExtFmt ?? null });
+        buildCheckinoutInsert(l, u, {
+          userId: 0,
+          checkTime,
+          checkType: ct.letter,
+          verifyCode: r.verify,
+          sensorId,
+          sn: r.deviceSn,
+          workCode: r.workCode,
+          userExtFmt: this.options.userExtFmt ?? null,
+        });
         sqlText(r.userId, u.badge.size, 'userId');
         pending.push({ record: r, checkTime, checkType: ct.letter, sensorId });
       } catch (err) {
-        if (err instanceof LiteralError) result.rejected.push({ record: r, reason: `${err.message} (device ${r.deviceSn}, user ${JSON.stringify(r.userId)})` });
+        if (err instanceof LiteralError)
+          result.rejected.push({
+            record: r,
+            reason: `${err.message} (device ${r.deviceSn}, user ${JSON.stringify(r.userId)})`,
+          });
         else throw err;
       }
     }
@@ -478,18 +586,28 @@ class Att2000Sink implements AccessSink {
    * USERIDs for the badges, inside the transaction. An unknown badge is parked, rejected, or (policy 'create')
    * gets a USERINFO row, whose USERID is kept in `created` until the commit.
    */
-  private async resolveBadges(c: OdbcConnection, pending: Pending[], result: SinkWriteResult, toPark: AttendanceRecord[], created: Map<string, number>): Promise<Resolved[]> {
+  private async resolveBadges(
+    c: OdbcConnection,
+    pending: Pending[],
+    result: SinkWriteResult,
+    toPark: AttendanceRecord[],
+    created: Map<string, number>,
+  ): Promise<Resolved[]> {
     const out: Resolved[] = [];
     for (const p of pending) {
       const made = created.get(foldBadge(p.record.userId));
-      let hit = this.badges.lookup(p.record.userId) ?? (made !== undefined ? { userId: made, badge: p.record.userId } : null);
+      let hit =
+        this.badges.lookup(p.record.userId) ?? (made !== undefined ? { userId: made, badge: p.record.userId } : null);
       if (!hit) {
         if (this.parking) {
           toPark.push(p.record);
           continue;
         }
         if (this.options.unknownBadge !== 'create') {
-          result.rejected.push({ record: p.record, reason: `unknown badge ${JSON.stringify(p.record.userId)} from device ${p.record.deviceSn}: no USERINFO row with this Badgenumber` });
+          result.rejected.push({
+            record: p.record,
+            reason: `unknown badge ${JSON.stringify(p.record.userId)} from device ${p.record.deviceSn}: no USERINFO row with this Badgenumber`,
+          });
           continue;
         }
         const id = await this.createUser(c, p.record.userId);
@@ -521,7 +639,10 @@ class Att2000Sink implements AccessSink {
         result.duplicates++;
         if (first.record.deviceSn !== p.record.deviceSn) {
           this.stats.keyCollisions++;
-          this.logger?.('warn', `Access: user ${p.record.userId} punched at ${p.checkTime} on ${first.record.deviceSn} and ${p.record.deviceSn}; ZKTime's key keeps only the first`);
+          this.logger?.(
+            'warn',
+            `Access: user ${p.record.userId} punched at ${p.checkTime} on ${first.record.deviceSn} and ${p.record.deviceSn}; ZKTime's key keeps only the first`,
+          );
         }
         continue;
       }
@@ -536,22 +657,38 @@ class Att2000Sink implements AccessSink {
     const existing = new Set<string>();
     if (todo.length === 0) return existing;
     const times = todo.map((p) => p.checkTime).sort();
-    for (const sql of buildExistingKeysQueries(this.checkinout!, todo.map((p) => p.userId), times[0], times[times.length - 1])) {
+    for (const sql of buildExistingKeysQueries(
+      this.checkinout!,
+      todo.map((p) => p.userId),
+      times[0],
+      times[times.length - 1],
+    )) {
       for (const r of await c.query(sql)) existing.add(checkinoutKey(Number(r.uid), String(readTime(r.ct))));
     }
     return existing;
   }
 
   /** One lookup + NOT EXISTS + insert statement per new record. */
-  private async insertNew(c: OdbcConnection, todo: Resolved[], existing: Set<string>, result: SinkWriteResult): Promise<void> {
+  private async insertNew(
+    c: OdbcConnection,
+    todo: Resolved[],
+    existing: Set<string>,
+    result: SinkWriteResult,
+  ): Promise<void> {
     for (const p of todo) {
       if (existing.has(checkinoutKey(p.userId, p.checkTime))) {
         result.duplicates++;
         continue;
       }
       const sql = buildCheckinoutInsert(this.checkinout!, this.userinfo!, {
-        userId: p.userId, checkTime: p.checkTime, checkType: p.checkType, verifyCode: p.record.verify, sensorId: p.sensorId,
-        sn: p.record.deviceSn, workCode: p.record.workCode, userExtFmt: this.options.userExtFmt ?? null,
+        userId: p.userId,
+        checkTime: p.checkTime,
+        checkType: p.checkType,
+        verifyCode: p.record.verify,
+        sensorId: p.sensorId,
+        sn: p.record.deviceSn,
+        workCode: p.record.workCode,
+        userExtFmt: this.options.userExtFmt ?? null,
       });
       try {
         const res = await c.query(sql);
@@ -560,7 +697,8 @@ class Att2000Sink implements AccessSink {
       } catch (err) {
         const cls = classifyOdbcError(err);
         if (cls === 'duplicate') result.duplicates++;
-        else if (cls === 'data') result.rejected.push({ record: p.record, reason: `Access rejected the record: ${errText(err)}` });
+        else if (cls === 'data')
+          result.rejected.push({ record: p.record, reason: `Access rejected the record: ${errText(err)}` });
         else throw err;
       }
     }
@@ -576,7 +714,12 @@ class Att2000Sink implements AccessSink {
     try {
       await lot.update(add, remove, this.now());
     } catch (err) {
-      throw new SinkError(`Access: cannot save parked punches to ${lot.file}: ${(err as Error).message}`, false, 'access', 'outage');
+      throw new SinkError(
+        `Access: cannot save parked punches to ${lot.file}: ${(err as Error).message}`,
+        false,
+        'access',
+        'outage',
+      );
     }
     this.stats.parked = lot.size;
   }
@@ -593,7 +736,9 @@ export function createAccessSink(options: AccessSinkOptions, logger?: SinkLogger
 }
 
 function describeLayout(l: CheckinoutLayout): string {
-  const cols = [l.userId, l.checkTime, l.checkType, l.verifyCode, l.sensorId, l.sn, l.workCode, l.userExtFmt].filter((c) => c).map((c) => c!.name);
+  const cols = [l.userId, l.checkTime, l.checkType, l.verifyCode, l.sensorId, l.sn, l.workCode, l.userExtFmt]
+    .filter((c) => c)
+    .map((c) => c!.name);
   return cols.join(', ') + (l.workCode ? ` (WorkCode ${l.workCode.kind})` : '');
 }
 
@@ -602,7 +747,12 @@ export function buildConnectionString(o: AccessSinkOptions): string {
   let cs: string;
   if (o.connectionString) cs = o.connectionString;
   else if (o.file) {
-    if (/[;{}]/.test(o.file)) throw new SinkError(`Access: the file path ${JSON.stringify(o.file)} contains ; { or }, which ODBC cannot take`, false, 'access');
+    if (/[;{}]/.test(o.file))
+      throw new SinkError(
+        `Access: the file path ${JSON.stringify(o.file)} contains ; { or }, which ODBC cannot take`,
+        false,
+        'access',
+      );
     cs = `Driver={Microsoft Access Driver (*.mdb, *.accdb)};DBQ=${o.file};`;
   } else throw new SinkError('Access: configure the att2000.mdb file or an ODBC connection string', false, 'access');
   if (o.password) {

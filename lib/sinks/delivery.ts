@@ -38,7 +38,11 @@ export interface BackoffPolicy {
   maxMs: number;
 }
 
-export const DEFAULT_DELIVERY_BACKOFF: Readonly<BackoffPolicy> = Object.freeze({ baseMs: 1000, factor: 2, maxMs: 300_000 });
+export const DEFAULT_DELIVERY_BACKOFF: Readonly<BackoffPolicy> = Object.freeze({
+  baseMs: 1000,
+  factor: 2,
+  maxMs: 300_000,
+});
 
 export type DeliveryState =
   | { state: 'idle'; pending: number }
@@ -79,7 +83,12 @@ export const DEFAULT_ISOLATE_AFTER = 5;
  * step. (Full jitter could retry a target that just failed after a few ms; half keeps the spread that stops
  * many sinks retrying in lockstep.) A server's Retry-After wins when it asks for longer.
  */
-export function retryDelay(attempt: number, policy: BackoffPolicy, random: () => number, retryAfterMs?: number): number {
+export function retryDelay(
+  attempt: number,
+  policy: BackoffPolicy,
+  random: () => number,
+  retryAfterMs?: number,
+): number {
   const step = Math.min(policy.maxMs, policy.baseMs * Math.pow(policy.factor, Math.max(0, attempt)));
   const jittered = Math.round(step / 2 + (random() * step) / 2);
   const wanted = retryAfterMs !== undefined && retryAfterMs > jittered ? retryAfterMs : jittered;
@@ -96,9 +105,31 @@ const isPermanent = (err: unknown): boolean => err instanceof SinkError && err.p
 
 /** Error codes of a network or connection failure (Node, mysql2, tedious). */
 const OUTAGE_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'EHOSTDOWN', 'ENETUNREACH',
-  'ENETDOWN', 'ENOTFOUND', 'EAI_AGAIN', 'ESOCKET', 'ETIMEOUT', 'ELOGIN', 'ECONNCLOSED', 'ENOSPC', 'EACCES', 'EPERM',
-  'EROFS', 'EIO', 'EBUSY', 'EMFILE', 'PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT', 'POOL_CLOSED',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'EHOSTDOWN',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ESOCKET',
+  'ETIMEOUT',
+  'ELOGIN',
+  'ECONNCLOSED',
+  'ENOSPC',
+  'EACCES',
+  'EPERM',
+  'EROFS',
+  'EIO',
+  'EBUSY',
+  'EMFILE',
+  'PROTOCOL_CONNECTION_LOST',
+  'PROTOCOL_SEQUENCE_TIMEOUT',
+  'POOL_CLOSED',
 ]);
 /** Words of errors that are about the target or the way to it, not about a record. Generous on purpose: a
  *  false "outage" only waits (the old behaviour), a false "record" could set a good record aside. */
@@ -243,7 +274,13 @@ export class DeliveryLoop {
           const e = err instanceof Error ? err : new Error(String(err));
           this.opts.onTransientError?.(e, diskFailures);
           const delay = retryDelay(diskFailures++, this.policy, this.random);
-          this.emitState({ state: 'retry', pending: outbox.pending, retryInMs: delay, attempt: diskFailures, error: e.message });
+          this.emitState({
+            state: 'retry',
+            pending: outbox.pending,
+            retryInMs: delay,
+            attempt: diskFailures,
+            error: e.message,
+          });
           outbox.rewind();
           await this.sleep(delay);
         }
@@ -276,7 +313,13 @@ export class DeliveryLoop {
   }
 
   private async deliverBatch(batch: OutboxBatch<AttendanceRecord>): Promise<DeliveryReport> {
-    const report: DeliveryReport = { target: this.opts.sink.target, inserted: 0, duplicates: 0, rejected: 0, batch: batch.items.length };
+    const report: DeliveryReport = {
+      target: this.opts.sink.target,
+      inserted: 0,
+      duplicates: 0,
+      rejected: 0,
+      batch: batch.items.length,
+    };
     // It may grow (be read again with what queued behind it) while it is smaller than a batch and more waits.
     const canGrow = (): boolean => batch.items.length < this.batchSize && this.opts.outbox.pending > batch.lines;
     if (batch.items.length > 0) await this.deliver(batch.items, report, canGrow);
@@ -350,7 +393,13 @@ export class DeliveryLoop {
         }
         this.opts.onTransientError?.(e, attempt);
         const delay = retryDelay(attempt, this.policy, this.random, retryAfterOf(err));
-        this.emitState({ state: 'retry', pending: this.opts.outbox.pending, retryInMs: delay, attempt: attempt + 1, error: e.message });
+        this.emitState({
+          state: 'retry',
+          pending: this.opts.outbox.pending,
+          retryInMs: delay,
+          attempt: attempt + 1,
+          error: e.message,
+        });
         await this.sleep(delay);
       }
     }
@@ -364,7 +413,11 @@ export class DeliveryLoop {
    * failed: the target refuses everything) nothing is set aside. An outage on the way stops the search.
    * Returns the records still to write (in their order) and the outage, if one stopped it.
    */
-  private async isolate(items: AttendanceRecord[], err: Error, report: DeliveryReport): Promise<{ rest: AttendanceRecord[]; outage?: Error }> {
+  private async isolate(
+    items: AttendanceRecord[],
+    err: Error,
+    report: DeliveryReport,
+  ): Promise<{ rest: AttendanceRecord[]; outage?: Error }> {
     const settled = new Set<AttendanceRecord>();
     let committed = false;
     const candidates: { record: AttendanceRecord; err: Error }[] = [];
@@ -438,12 +491,22 @@ export class DeliveryLoop {
       const setAside = (c: { record: AttendanceRecord; err: Error }): void => {
         settled.add(c.record);
         const n = this.alone.get(c.record.id)?.n ?? need;
-        this.reject(c.record, `${c.err.message} (failed ${n} times in a row on its own while the target took the other records: set aside so the queue moves)`, report);
+        this.reject(
+          c.record,
+          `${c.err.message} (failed ${n} times in a row on its own while the target took the other records: set aside so the queue moves)`,
+          report,
+        );
       };
       due.forEach(setAside);
       for (let round = 0; waiting.length > 0; round++) {
         const delay = retryDelay(round, this.policy, this.random);
-        this.emitState({ state: 'retry', pending: this.opts.outbox.pending, retryInMs: delay, attempt: round + 1, error: waiting[0].err.message });
+        this.emitState({
+          state: 'retry',
+          pending: this.opts.outbox.pending,
+          retryInMs: delay,
+          attempt: round + 1,
+          error: waiting[0].err.message,
+        });
         await this.sleep(delay);
         const next: typeof waiting = [];
         for (const c of waiting) {

@@ -49,7 +49,8 @@ export class FileSink implements Sink {
   ) {
     if (!opts.dir) throw new SinkError('file target: a directory is required', true, 'file');
     this.format = opts.format ?? 'ndjson';
-    if (this.format !== 'ndjson' && this.format !== 'csv') throw new SinkError(`file target: unknown format ${String(this.format)}`, true, 'file');
+    if (this.format !== 'ndjson' && this.format !== 'csv')
+      throw new SinkError(`file target: unknown format ${String(this.format)}`, true, 'file');
     this.maxOpenDays = Math.max(1, opts.maxOpenDays ?? 4);
   }
 
@@ -62,7 +63,12 @@ export class FileSink implements Sink {
       await fsp.mkdir(this.opts.dir, { recursive: true });
     } catch (err) {
       // A missing permission is fixed by a person; hold the records meanwhile.
-      throw new SinkError(`file target: cannot create ${this.opts.dir}: ${(err as Error).message}`, false, 'file', 'outage');
+      throw new SinkError(
+        `file target: cannot create ${this.opts.dir}: ${(err as Error).message}`,
+        false,
+        'file',
+        'outage',
+      );
     }
   }
 

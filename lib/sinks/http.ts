@@ -109,7 +109,8 @@ export class HttpSink implements Sink {
     } catch {
       throw new SinkError(`http target: invalid URL`, true, 'http');
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new SinkError(`http target: URL must be http: or https:`, true, 'http');
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw new SinkError(`http target: URL must be http: or https:`, true, 'http');
     this.url = url;
     this.secrets = Object.values(opts.secretHeaders ?? {}).filter((s) => s.length >= 4);
   }
@@ -172,7 +173,10 @@ export class HttpSink implements Sink {
       await journal.write(taken);
       if (Date.now() - this.prunedAt > PRUNE_EVERY_MS) await this.prune();
     } catch (err) {
-      this.logger?.('warn', `http target: could not record ${taken.length} acknowledged ids in ${this.opts.ackDir}: ${(err as Error).message}`);
+      this.logger?.(
+        'warn',
+        `http target: could not record ${taken.length} acknowledged ids in ${this.opts.ackDir}: ${(err as Error).message}`,
+      );
     }
   }
 
@@ -182,10 +186,14 @@ export class HttpSink implements Sink {
     const days = Math.max(1, this.opts.ackDays ?? 31);
     try {
       const removed = await this.journal.prune(days * DAY_MS);
-      if (removed > 0) this.logger?.('debug', `http target: dropped ${removed} acknowledged-id files older than ${days} days`);
+      if (removed > 0)
+        this.logger?.('debug', `http target: dropped ${removed} acknowledged-id files older than ${days} days`);
     } catch (err) {
       // Only the bound on disk use is late; what is journaled still counts.
-      this.logger?.('warn', `http target: could not drop old acknowledged-id files in ${this.opts.ackDir}: ${(err as Error).message}`);
+      this.logger?.(
+        'warn',
+        `http target: could not drop old acknowledged-id files in ${this.opts.ackDir}: ${(err as Error).message}`,
+      );
     }
   }
 
@@ -194,7 +202,13 @@ export class HttpSink implements Sink {
     try {
       return await step();
     } catch (err) {
-      throw new HttpSinkError(`http target: acknowledged-id journal ${this.opts.ackDir}: ${(err as Error).message}`, false, null, undefined, 'outage');
+      throw new HttpSinkError(
+        `http target: acknowledged-id journal ${this.opts.ackDir}: ${(err as Error).message}`,
+        false,
+        null,
+        undefined,
+        'outage',
+      );
     }
   }
 
@@ -212,13 +226,21 @@ export class HttpSink implements Sink {
     }
     const { status } = answer;
     if (status >= 200 && status < 300) return this.committed(records, answer.body);
-    if (this.opts.duplicateStatus && status === this.opts.duplicateStatus) return { inserted: 0, duplicates: records.length, rejected: [] };
+    if (this.opts.duplicateStatus && status === this.opts.duplicateStatus)
+      return { inserted: 0, duplicates: records.length, rejected: [] };
     const text = this.redact(answer.body.slice(0, 500));
     const what = `http target: ${status}${text ? ` ${text}` : ''}`;
     if (status >= 500 || status === 408 || status === 429) {
       throw new HttpSinkError(what, false, status, parseRetryAfter(firstHeader(answer.headers['retry-after'])));
     }
-    if (status >= 300 && status < 400) throw new HttpSinkError(`http target: redirect ${status} not followed (check the URL)`, false, status, undefined, 'outage');
+    if (status >= 300 && status < 400)
+      throw new HttpSinkError(
+        `http target: redirect ${status} not followed (check the URL)`,
+        false,
+        status,
+        undefined,
+        'outage',
+      );
     if ((status === 401 || status === 403) && this.opts.holdOnAuthFailure !== false) {
       throw new HttpSinkError(`http target: auth failed ${status}`, false, status, undefined, 'outage');
     }
@@ -239,7 +261,11 @@ export class HttpSink implements Sink {
             const id = (item as { id?: unknown } | null)?.id;
             const reason = (item as { reason?: unknown } | null)?.reason;
             const record = typeof id === 'string' ? byId.get(id) : undefined;
-            if (record) rejected.push({ record, reason: `http target: ${typeof reason === 'string' ? reason.slice(0, 500) : 'rejected by the receiver'}` });
+            if (record)
+              rejected.push({
+                record,
+                reason: `http target: ${typeof reason === 'string' ? reason.slice(0, 500) : 'rejected by the receiver'}`,
+              });
           }
         }
         if (typeof answer.duplicates === 'number' && Number.isInteger(answer.duplicates) && answer.duplicates >= 0) {
@@ -290,7 +316,13 @@ export class HttpSink implements Sink {
           if (size < BODY_LIMIT) chunks.push(c);
           size += c.length;
         });
-        res.on('end', () => finish(null, { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('end', () =>
+          finish(null, {
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
         res.on('error', (err) => finish(err));
       });
       req.end(body);

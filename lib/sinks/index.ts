@@ -53,7 +53,8 @@ function loadFactory(target: SinkTarget): Factory {
     throw err;
   }
   const factory = mod[entry.factory];
-  if (typeof factory !== 'function') throw new SinkError(`target ${target} not available (${entry.factory} missing)`, true, target);
+  if (typeof factory !== 'function')
+    throw new SinkError(`target ${target} not available (${entry.factory} missing)`, true, target);
   return factory as Factory;
 }
 

@@ -57,12 +57,26 @@ export function recordTopic(template: string, record: Pick<AttendanceRecord, 'si
 /** Checks a topic template once, at start: a publish topic may not hold wildcards. */
 export function checkTopicTemplate(template: string): void {
   if (!template) throw new SinkError('mqtt target: the topic is empty', true, 'mqtt');
-  if (/[+#]/.test(template)) throw new SinkError(`mqtt target: the topic ${JSON.stringify(template)} holds a wildcard (+ or #); a publish topic cannot`, true, 'mqtt');
-  if (template.startsWith('$')) throw new SinkError(`mqtt target: the topic ${JSON.stringify(template)} starts with $, which brokers keep for themselves`, true, 'mqtt');
+  if (/[+#]/.test(template))
+    throw new SinkError(
+      `mqtt target: the topic ${JSON.stringify(template)} holds a wildcard (+ or #); a publish topic cannot`,
+      true,
+      'mqtt',
+    );
+  if (template.startsWith('$'))
+    throw new SinkError(
+      `mqtt target: the topic ${JSON.stringify(template)} starts with $, which brokers keep for themselves`,
+      true,
+      'mqtt',
+    );
 }
 
 /** Groups a batch by topic, in order of first appearance, split into messages of at most `per` records. */
-export function messagesFor(batch: readonly AttendanceRecord[], template: string, per: number): { topic: string; records: AttendanceRecord[] }[] {
+export function messagesFor(
+  batch: readonly AttendanceRecord[],
+  template: string,
+  per: number,
+): { topic: string; records: AttendanceRecord[] }[] {
   const groups = new Map<string, AttendanceRecord[]>();
   for (const r of batch) {
     const t = recordTopic(template, r);
@@ -128,7 +142,8 @@ export class MqttSink implements Sink {
     });
     client.on('error', (err) => this.logger?.('debug', `mqtt target: ${err.message}`));
     client.on('packetreceive', (packet) => {
-      if (packet.cmd === 'puback' && typeof packet.messageId === 'number') this.pubackCodes.set(packet.messageId, packet.reasonCode ?? 0);
+      if (packet.cmd === 'puback' && typeof packet.messageId === 'number')
+        this.pubackCodes.set(packet.messageId, packet.reasonCode ?? 0);
     });
     this.client = client;
     // Wait for the first connection a little, so the first batch does not fail only because it came early;
@@ -148,13 +163,29 @@ export class MqttSink implements Sink {
     if (!this.client) await this.open();
     const client = this.client as MqttClient;
     if (!client.connected) {
-      throw new SinkError(`mqtt target: not connected to ${redactUrl(this.opts.url)} (records kept; check the broker and its address)`, false, 'mqtt', 'outage');
+      throw new SinkError(
+        `mqtt target: not connected to ${redactUrl(this.opts.url)} (records kept; check the broker and its address)`,
+        false,
+        'mqtt',
+        'outage',
+      );
     }
     const messages = messagesFor(batch, this.template, Math.max(1, this.opts.maxRecordsPerMessage ?? 500));
     const timeoutMs = this.opts.ackTimeoutMs ?? 30_000;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new SinkError(`mqtt target: the broker did not acknowledge within ${timeoutMs} ms (records kept)`, false, 'mqtt', 'outage')), timeoutMs);
+      timer = setTimeout(
+        () =>
+          reject(
+            new SinkError(
+              `mqtt target: the broker did not acknowledge within ${timeoutMs} ms (records kept)`,
+              false,
+              'mqtt',
+              'outage',
+            ),
+          ),
+        timeoutMs,
+      );
     });
     try {
       const sent = await Promise.race([

@@ -68,11 +68,19 @@ export const KEY_FIELDS = ['deviceSn', 'userId', 'localTime'] as const;
 export const DEFAULT_MAPPING: Readonly<Record<keyof AttendanceRecord, string | null>> = DEFAULT_COLUMNS;
 
 /** Types of the table the sink creates; limits follow the record's JSON Schema. */
-const CREATE_TYPES: Readonly<Record<keyof AttendanceRecord, { sql: string; col: Omit<MssqlColumn, 'field' | 'name'> }>> = {
+const CREATE_TYPES: Readonly<
+  Record<keyof AttendanceRecord, { sql: string; col: Omit<MssqlColumn, 'field' | 'name'> }>
+> = {
   id: { sql: 'NVARCHAR(200) NULL', col: { kind: 'text', maxLength: 200, unicode: true, nullable: true } },
   // Binary collation on the key text so PINs that differ only in case stay distinct (docs/targets.md §4.3).
-  deviceSn: { sql: 'NVARCHAR(64) COLLATE Latin1_General_BIN2 NOT NULL', col: { kind: 'text', maxLength: 64, unicode: true, nullable: false } },
-  userId: { sql: 'NVARCHAR(24) COLLATE Latin1_General_BIN2 NOT NULL', col: { kind: 'text', maxLength: 24, unicode: true, nullable: false } },
+  deviceSn: {
+    sql: 'NVARCHAR(64) COLLATE Latin1_General_BIN2 NOT NULL',
+    col: { kind: 'text', maxLength: 64, unicode: true, nullable: false },
+  },
+  userId: {
+    sql: 'NVARCHAR(24) COLLATE Latin1_General_BIN2 NOT NULL',
+    col: { kind: 'text', maxLength: 24, unicode: true, nullable: false },
+  },
   localTime: { sql: 'DATETIME2(0) NOT NULL', col: { kind: 'time', timeType: 'datetime2(0)', nullable: false } },
   timestamp: { sql: 'DATETIME2(0) NOT NULL', col: { kind: 'time', timeType: 'datetime2(0)', nullable: false } },
   tz: { sql: 'NVARCHAR(64) NOT NULL', col: { kind: 'text', maxLength: 64, unicode: true, nullable: false } },
@@ -90,7 +98,8 @@ const CREATE_TYPES: Readonly<Record<keyof AttendanceRecord, { sql: string; col: 
 };
 
 export function assertIdentifier(name: string, what: string): string {
-  if (!IDENTIFIER.test(name)) throw new Error(`${what} ${JSON.stringify(name)} is not a plain identifier (${IDENTIFIER.source})`);
+  if (!IDENTIFIER.test(name))
+    throw new Error(`${what} ${JSON.stringify(name)} is not a plain identifier (${IDENTIFIER.source})`);
   return name;
 }
 
@@ -111,7 +120,8 @@ export function resolveMapping(mapping: ColumnMapping | undefined): { field: key
   for (const field of Object.keys(DEFAULT_MAPPING) as (keyof AttendanceRecord)[]) {
     const name = merged[field];
     if (name === null || name === undefined || name === '') {
-      if ((KEY_FIELDS as readonly string[]).includes(field)) throw new Error(`column mapping: ${field} is part of the unique key and must be mapped`);
+      if ((KEY_FIELDS as readonly string[]).includes(field))
+        throw new Error(`column mapping: ${field} is part of the unique key and must be mapped`);
       continue;
     }
     assertIdentifier(name, `column for ${field}`);
@@ -191,7 +201,10 @@ export const UNIQUE_KEYS_SQL =
  * Null when some unique index has only key columns (so equal keys collide and the NOT EXISTS probe can seek on
  * it), else what to do about it. Without one, every chunk's NOT EXISTS scans the table under key-range locks.
  */
-export function uniqueKeyProblem(spec: MssqlTableSpec, indexes: { indexName: string; columnName: string }[]): string | null {
+export function uniqueKeyProblem(
+  spec: MssqlTableSpec,
+  indexes: { indexName: string; columnName: string }[],
+): string | null {
   const keyCols = KEY_FIELDS.map((f) => spec.columns.find((c) => c.field === f)!.name);
   const allowed = new Set(keyCols.map((c) => c.toLowerCase()));
   const byIndex = new Map<string, string[]>();
@@ -222,35 +235,52 @@ const TIME_TYPES = ['datetime2', 'datetime', 'smalldatetime'];
  * Matches the mapped columns against what the server reported. Returns the spec, or throws an Error naming the
  * missing column or the unusable type (a config problem: the records are held, not rejected).
  */
-export function specFromIntrospection(schema: string, table: string, mapping: ColumnMapping | undefined, found: IntrospectedColumn[]): MssqlTableSpec {
+export function specFromIntrospection(
+  schema: string,
+  table: string,
+  mapping: ColumnMapping | undefined,
+  found: IntrospectedColumn[],
+): MssqlTableSpec {
   const byName = new Map(found.map((c) => [c.name.toLowerCase(), c]));
   const columns: MssqlColumn[] = [];
   const warnings: string[] = [];
   for (const { field, name } of resolveMapping(mapping)) {
     const c = byName.get(name.toLowerCase());
-    if (!c) throw new Error(`table ${schema}.${table} has no column ${name} (for ${field}); create it or change the column mapping`);
+    if (!c)
+      throw new Error(
+        `table ${schema}.${table} has no column ${name} (for ${field}); create it or change the column mapping`,
+      );
     const t = c.dataType.toLowerCase();
     const wanted = CREATE_TYPES[field].col.kind;
     const base = { field, name: c.name, nullable: c.nullable };
     if (wanted === 'text' || (wanted === 'time' && TEXT_TYPES.includes(t))) {
       if (!TEXT_TYPES.includes(t)) throw new Error(`column ${c.name} is ${t}; ${field} needs a text column`);
       const max = c.maxLength === null || c.maxLength < 0 ? 4000 : c.maxLength;
-      if (wanted === 'time') columns.push({ ...base, kind: 'time', timeType: null, maxLength: max, unicode: t.startsWith('n') });
+      if (wanted === 'time')
+        columns.push({ ...base, kind: 'time', timeType: null, maxLength: max, unicode: t.startsWith('n') });
       else columns.push({ ...base, kind: 'text', maxLength: max, unicode: t.startsWith('n') });
     } else if (wanted === 'int') {
-      if (!(INT_TYPES as readonly string[]).includes(t)) throw new Error(`column ${c.name} is ${t}; ${field} needs an integer column`);
+      if (!(INT_TYPES as readonly string[]).includes(t))
+        throw new Error(`column ${c.name} is ${t}; ${field} needs an integer column`);
       columns.push({ ...base, kind: 'int', intType: t as MssqlColumn['intType'] });
     } else {
-      if (!TIME_TYPES.includes(t)) throw new Error(`column ${c.name} is ${t}; ${field} needs a datetime2/datetime or text column`);
+      if (!TIME_TYPES.includes(t))
+        throw new Error(`column ${c.name} is ${t}; ${field} needs a datetime2/datetime or text column`);
       if (t === 'smalldatetime') {
         // It rounds to the minute: on the key, two punches in one minute would become one row.
         if ((KEY_FIELDS as readonly string[]).includes(field)) {
-          throw new Error(`column ${c.name} is smalldatetime, which rounds to the minute, so two punches in one minute would be one key; change it to datetime2(0) or datetime`);
+          throw new Error(
+            `column ${c.name} is smalldatetime, which rounds to the minute, so two punches in one minute would be one key; change it to datetime2(0) or datetime`,
+          );
         }
         warnings.push(`column ${c.name} is smalldatetime: ${field} is stored rounded to the minute`);
       }
       // datetime rounds to 1/300 s: whole seconds survive, so 0 fractional digits are sent for it too.
-      columns.push({ ...base, kind: 'time', timeType: field === 'receivedAt' && t === 'datetime2' ? 'datetime2(3)' : 'datetime2(0)' });
+      columns.push({
+        ...base,
+        kind: 'time',
+        timeType: field === 'receivedAt' && t === 'datetime2' ? 'datetime2(3)' : 'datetime2(0)',
+      });
     }
   }
   return warnings.length > 0 ? { schema, table, columns, warnings } : { schema, table, columns };
@@ -259,10 +289,22 @@ export function specFromIntrospection(schema: string, table: string, mapping: Co
 export function paramTypeFor(col: MssqlColumn): MssqlParamType {
   switch (col.kind) {
     case 'int':
-      return { type: col.intType === 'tinyint' ? 'TinyInt' : col.intType === 'smallint' ? 'SmallInt' : col.intType === 'bigint' ? 'BigInt' : 'Int' };
+      return {
+        type:
+          col.intType === 'tinyint'
+            ? 'TinyInt'
+            : col.intType === 'smallint'
+              ? 'SmallInt'
+              : col.intType === 'bigint'
+                ? 'BigInt'
+                : 'Int',
+      };
     case 'time':
       // Sent as ASCII text; declared VARCHAR so the conversion happens on a known string (style 120/121).
-      return { type: 'VarChar', length: col.timeType === 'datetime2(3)' ? 23 : col.timeType === null ? Math.min(col.maxLength ?? 23, 8000) : 19 };
+      return {
+        type: 'VarChar',
+        length: col.timeType === 'datetime2(3)' ? 23 : col.timeType === null ? Math.min(col.maxLength ?? 23, 8000) : 19,
+      };
     case 'text': {
       const length = Math.max(1, Math.min(col.maxLength ?? 4000, col.unicode ? 4000 : 8000));
       return col.unicode ? { type: 'NVarChar', length } : { type: 'VarChar', length };
@@ -288,31 +330,44 @@ export function sqlTimeString(value: string, millis: boolean): string | null {
 export type ParamValue = string | number | null;
 
 /** Converts one field for its column, or returns the reason the record cannot be stored (never truncates). */
-export function columnValue(col: MssqlColumn, record: AttendanceRecord): { ok: true; value: ParamValue } | { ok: false; reason: string } {
+export function columnValue(
+  col: MssqlColumn,
+  record: AttendanceRecord,
+): { ok: true; value: ParamValue } | { ok: false; reason: string } {
   const raw = record[col.field];
   if (raw === null || raw === undefined) {
-    return col.nullable ? { ok: true, value: null } : { ok: false, reason: `${col.field}: null, but column ${col.name} is NOT NULL` };
+    return col.nullable
+      ? { ok: true, value: null }
+      : { ok: false, reason: `${col.field}: null, but column ${col.name} is NOT NULL` };
   }
   switch (col.kind) {
     case 'int': {
       const [lo, hi] = INT_RANGE[col.intType ?? 'int'];
       if (typeof raw !== 'number' || !Number.isSafeInteger(raw) || raw < lo || raw > hi) {
-        return { ok: false, reason: `${col.field}: ${JSON.stringify(raw)} does not fit column ${col.name} (${col.intType})` };
+        return {
+          ok: false,
+          reason: `${col.field}: ${JSON.stringify(raw)} does not fit column ${col.name} (${col.intType})`,
+        };
       }
       return { ok: true, value: raw };
     }
     case 'time': {
       const s = typeof raw === 'string' ? sqlTimeString(raw, col.timeType === 'datetime2(3)') : null;
       if (s === null) return { ok: false, reason: `${col.field}: ${JSON.stringify(raw)} is not a time` };
-      if (col.timeType === null && s.length > (col.maxLength ?? 0)) return { ok: false, reason: `${col.field}: longer than column ${col.name} (${col.maxLength})` };
+      if (col.timeType === null && s.length > (col.maxLength ?? 0))
+        return { ok: false, reason: `${col.field}: longer than column ${col.name} (${col.maxLength})` };
       return { ok: true, value: s };
     }
     case 'text': {
       const s = String(raw);
       const len = s.length; // UTF-16 code units: what NVARCHAR(n) counts
-      if (len > (col.maxLength ?? 4000)) return { ok: false, reason: `${col.field}: ${len} characters, column ${col.name} holds ${col.maxLength}` };
+      if (len > (col.maxLength ?? 4000))
+        return { ok: false, reason: `${col.field}: ${len} characters, column ${col.name} holds ${col.maxLength}` };
       if (!col.unicode && /[\u0080-\uffff]/.test(s)) {
-        return { ok: false, reason: `${col.field}: non-ASCII text, but column ${col.name} is VARCHAR (the code page would change it)` };
+        return {
+          ok: false,
+          reason: `${col.field}: non-ASCII text, but column ${col.name} is VARCHAR (the code page would change it)`,
+        };
       }
       return { ok: true, value: s };
     }
@@ -338,15 +393,19 @@ export interface PreparedBatch {
 
 /** Validates and converts the batch, and dedupes it in JS (NOT EXISTS cannot see sibling VALUES rows). */
 export function prepareBatch(spec: MssqlTableSpec, batch: AttendanceRecord[]): PreparedBatch {
-  const converted = convertBatch(batch, (record) => {
-    const values: ParamValue[] = [];
-    for (const col of spec.columns) {
-      const v = columnValue(col, record);
-      if (!v.ok) return new RowRejection(v.reason);
-      values.push(v.value);
-    }
-    return values;
-  }, recordKey);
+  const converted = convertBatch(
+    batch,
+    (record) => {
+      const values: ParamValue[] = [];
+      for (const col of spec.columns) {
+        const v = columnValue(col, record);
+        if (!v.ok) return new RowRejection(v.reason);
+        values.push(v.value);
+      }
+      return values;
+    },
+    recordKey,
+  );
   return {
     rows: converted.rows.map((values, i) => ({ record: converted.records[i], values })),
     inBatchDuplicates: converted.duplicates,
@@ -374,7 +433,8 @@ export interface InsertStatement {
 
 /** The value expression for one parameter inside VALUES: times converted with an explicit style. */
 function valueExpr(col: MssqlColumn, p: string): string {
-  if (col.kind === 'time' && col.timeType) return `CONVERT(${col.timeType.toUpperCase()}, ${p}, ${col.timeType === 'datetime2(3)' ? 121 : 120})`;
+  if (col.kind === 'time' && col.timeType)
+    return `CONVERT(${col.timeType.toUpperCase()}, ${p}, ${col.timeType === 'datetime2(3)' ? 121 : 120})`;
   return p;
 }
 
@@ -391,7 +451,8 @@ export const INSERTED_COUNT = 'punchflow_inserted';
 export function buildInsert(spec: MssqlTableSpec, rows: KeyedRecord[]): InsertStatement {
   const ncol = spec.columns.length;
   if (rows.length === 0) throw new Error('buildInsert: empty chunk');
-  if (rows.length * ncol > MAX_PARAMS) throw new Error(`buildInsert: ${rows.length * ncol} parameters exceed ${MAX_PARAMS}`);
+  if (rows.length * ncol > MAX_PARAMS)
+    throw new Error(`buildInsert: ${rows.length * ncol} parameters exceed ${MAX_PARAMS}`);
   const types = spec.columns.map(paramTypeFor);
   const params: SqlParam[] = [];
   const tuples: string[] = [];
@@ -429,7 +490,20 @@ export function buildInsertStatements(spec: MssqlTableSpec, rows: KeyedRecord[])
 
 /** Constructs that do not exist on SQL Server 2008 (compatibility level 100); unit tests scan the SQL with it. */
 export const POST_2008_SYNTAX: readonly RegExp[] = [
-  /\bMERGE\b/i, /\bTHROW\b/i, /\bTRY_CONVERT\b/i, /\bTRY_CAST\b/i, /\bIIF\s*\(/i, /\bCONCAT\s*\(/i, /\bOFFSET\b/i,
-  /\bFETCH\s+NEXT\b/i, /\bOPENJSON\b/i, /\bSTRING_AGG\b/i, /\bDROP\s+\w+\s+IF\s+EXISTS\b/i, /\bCREATE\s+OR\s+ALTER\b/i, /\bFORMAT\s*\(/i,
-  /\bSEQUENCE\b/i, /\bDATEFROMPARTS\b/i, /\bEOMONTH\b/i,
+  /\bMERGE\b/i,
+  /\bTHROW\b/i,
+  /\bTRY_CONVERT\b/i,
+  /\bTRY_CAST\b/i,
+  /\bIIF\s*\(/i,
+  /\bCONCAT\s*\(/i,
+  /\bOFFSET\b/i,
+  /\bFETCH\s+NEXT\b/i,
+  /\bOPENJSON\b/i,
+  /\bSTRING_AGG\b/i,
+  /\bDROP\s+\w+\s+IF\s+EXISTS\b/i,
+  /\bCREATE\s+OR\s+ALTER\b/i,
+  /\bFORMAT\s*\(/i,
+  /\bSEQUENCE\b/i,
+  /\bDATEFROMPARTS\b/i,
+  /\bEOMONTH\b/i,
 ];

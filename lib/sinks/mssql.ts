@@ -7,9 +7,23 @@
 import type { AttendanceRecord } from '../record';
 import { Sink, SinkError, SinkLogger, SinkWriteResult, RejectedRecord } from './types';
 import {
-  ColumnMapping, INSERTED_COUNT, INTROSPECT_SQL, InsertStatement, IntrospectedColumn, KeyedRecord, MssqlParamType, MssqlTableSpec,
-  UNIQUE_KEYS_SQL, assertIdentifier, buildCreateTableSql, buildInsert, buildInsertStatements, prepareBatch, qualifiedName,
-  specFromIntrospection, uniqueKeyProblem,
+  ColumnMapping,
+  INSERTED_COUNT,
+  INTROSPECT_SQL,
+  InsertStatement,
+  IntrospectedColumn,
+  KeyedRecord,
+  MssqlParamType,
+  MssqlTableSpec,
+  UNIQUE_KEYS_SQL,
+  assertIdentifier,
+  buildCreateTableSql,
+  buildInsert,
+  buildInsertStatements,
+  prepareBatch,
+  qualifiedName,
+  specFromIntrospection,
+  uniqueKeyProblem,
 } from './mssql-sql';
 import { SerialWrites } from './sql';
 
@@ -59,7 +73,12 @@ function loadMssql(): MssqlModule {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       mssqlModule = require('mssql') as MssqlModule;
     } catch (err) {
-      throw new SinkError(`the SQL Server target needs the package mssql (npm install mssql): ${(err as Error).message}`, false, 'mssql', 'outage');
+      throw new SinkError(
+        `the SQL Server target needs the package mssql (npm install mssql): ${(err as Error).message}`,
+        false,
+        'mssql',
+        'outage',
+      );
     }
   }
   return mssqlModule;
@@ -145,7 +164,8 @@ export function parseMssqlUrl(url: string): Partial<ConnSettings> {
 
 function settings(o: MssqlSinkOptions): ConnSettings {
   const fromUrl = o.url ? parseMssqlUrl(o.url) : {};
-  const pick = <K extends keyof ConnSettings>(k: K): ConnSettings[K] | undefined => (o[k as keyof MssqlSinkOptions] as ConnSettings[K] | undefined) ?? fromUrl[k];
+  const pick = <K extends keyof ConnSettings>(k: K): ConnSettings[K] | undefined =>
+    (o[k as keyof MssqlSinkOptions] as ConnSettings[K] | undefined) ?? fromUrl[k];
   const server = pick('server');
   const database = pick('database');
   if (!server) throw new SinkError('SQL Server target: no server configured', false, 'mssql', 'outage');
@@ -174,7 +194,16 @@ const DATA = new Set([8152, 2628, 241, 242, 245, 515, 8114, 8115, 547, 220, 232]
  * (2760), a name taken by another object when creating the table (2714).
  */
 const CONFIG = new Set([18456, 18452, 208, 207, 229, 230, 262, 4060, 2812, 15151, 2760, 2714]);
-const TRANSIENT_CODES = new Set(['ETIMEOUT', 'ESOCKET', 'ECONNRESET', 'ECONNCLOSED', 'ECONNREFUSED', 'ENOTOPEN', 'EINVALIDSTATE', 'EABORT']);
+const TRANSIENT_CODES = new Set([
+  'ETIMEOUT',
+  'ESOCKET',
+  'ECONNRESET',
+  'ECONNCLOSED',
+  'ECONNREFUSED',
+  'ENOTOPEN',
+  'EINVALIDSTATE',
+  'EABORT',
+]);
 
 function errNumber(err: unknown): number | undefined {
   const e = err as { number?: unknown; originalError?: { number?: unknown; info?: { number?: unknown } } } | null;
@@ -210,11 +239,13 @@ function describe(err: unknown, cls: MssqlErrorClass, where: string): string {
   const tag = n !== undefined ? ` (error ${n})` : errCode(err) ? ` (${errCode(err)})` : '';
   let hint = '';
   if (cls === 'config') {
-    if (/certificate|self[- ]signed/i.test(msg)) hint = '; for a self-signed server certificate enable trustServerCertificate';
+    if (/certificate|self[- ]signed/i.test(msg))
+      hint = '; for a self-signed server certificate enable trustServerCertificate';
     else if (n === 18456 || errCode(err) === 'ELOGIN') hint = '; check the user and password';
     else if (n === 208 || n === 207) hint = '; check the table and column mapping (or enable create table)';
     else if (n === 2760) hint = '; check the schema name, and that this login may create tables in it';
-    else if (n === 2714) hint = '; another object has that name (a constraint or index of another table?): choose another table name';
+    else if (n === 2714)
+      hint = '; another object has that name (a constraint or index of another table?): choose another table name';
   }
   return `SQL Server ${where}: ${msg}${tag}${hint}`;
 }
@@ -281,7 +312,10 @@ export function createMssqlSink(options: MssqlSinkOptions, logger?: SinkLogger):
       await p.connect();
     } catch (err) {
       await p.close().catch(() => undefined);
-      throw fail(err, `connect to ${conn.server}${conn.instanceName ? `\\${conn.instanceName}` : ''}${conn.port ? `:${conn.port}` : ''}`);
+      throw fail(
+        err,
+        `connect to ${conn.server}${conn.instanceName ? `\\${conn.instanceName}` : ''}${conn.port ? `:${conn.port}` : ''}`,
+      );
     }
     pool = p;
     return p;
@@ -291,7 +325,11 @@ export function createMssqlSink(options: MssqlSinkOptions, logger?: SinkLogger):
     const m = loadMssql();
     try {
       if (options.createTable) await p.request().batch(buildCreateTableSql(schema, table, options.columns));
-      const res = await p.request().input('schema', m.NVarChar(128), schema).input('table', m.NVarChar(128), table).query(INTROSPECT_SQL);
+      const res = await p
+        .request()
+        .input('schema', m.NVarChar(128), schema)
+        .input('table', m.NVarChar(128), table)
+        .query(INTROSPECT_SQL);
       const found: IntrospectedColumn[] = (res.recordset ?? []).map((r) => ({
         name: String(r.name),
         dataType: String(r.dataType),
@@ -299,7 +337,12 @@ export function createMssqlSink(options: MssqlSinkOptions, logger?: SinkLogger):
         nullable: Number(r.nullable) === 1 || r.nullable === true,
       }));
       if (found.length === 0) {
-        throw new SinkError(`SQL Server: table ${schema}.${table} not found in ${conn.database}; create it (README has the DDL) or enable create table`, false, 'mssql', 'outage');
+        throw new SinkError(
+          `SQL Server: table ${schema}.${table} not found in ${conn.database}; create it (README has the DDL) or enable create table`,
+          false,
+          'mssql',
+          'outage',
+        );
       }
       const s = specFromIntrospection(schema, table, options.columns, found);
       const keys = await p.request().input('object', m.NVarChar(300), qualifiedName(s)).query(UNIQUE_KEYS_SQL);
@@ -312,7 +355,8 @@ export function createMssqlSink(options: MssqlSinkOptions, logger?: SinkLogger):
       return s;
     } catch (err) {
       if (err instanceof SinkError) throw err;
-      if (err instanceof Error && !('number' in err) && !('code' in err)) throw new SinkError(`SQL Server: ${err.message}`, false, 'mssql', 'outage');
+      if (err instanceof Error && !('number' in err) && !('code' in err))
+        throw new SinkError(`SQL Server: ${err.message}`, false, 'mssql', 'outage');
       throw fail(err, `open ${schema}.${table}`);
     }
   }
@@ -346,7 +390,13 @@ export function createMssqlSink(options: MssqlSinkOptions, logger?: SinkLogger):
    * halves until the bad record is alone, and rejects it. After an error that made the server end the
    * transaction, nothing more runs in it: `ended` turns that into a TransactionEnded for writeBatch.
    */
-  async function runChunk(tx: MssqlTransaction, s: MssqlTableSpec, rows: KeyedRecord[], ended: EndedCheck, attempt = 0): Promise<ChunkOutcome> {
+  async function runChunk(
+    tx: MssqlTransaction,
+    s: MssqlTableSpec,
+    rows: KeyedRecord[],
+    ended: EndedCheck,
+    attempt = 0,
+  ): Promise<ChunkOutcome> {
     try {
       return { inserted: await exec(tx, buildInsert(s, rows)), rejected: [] };
     } catch (err) {
@@ -372,7 +422,11 @@ export function createMssqlSink(options: MssqlSinkOptions, logger?: SinkLogger):
         return out;
       }
       if (cls === 'data') {
-        if (rows.length === 1) return { inserted: 0, rejected: [{ record: rows[0].record, reason: describe(err, cls, 'rejected the record') }] };
+        if (rows.length === 1)
+          return {
+            inserted: 0,
+            rejected: [{ record: rows[0].record, reason: describe(err, cls, 'rejected the record') }],
+          };
         const mid = Math.ceil(rows.length / 2);
         const a = await runChunk(tx, s, rows.slice(0, mid), ended);
         const b = await runChunk(tx, s, rows.slice(mid), ended);
@@ -386,7 +440,11 @@ export function createMssqlSink(options: MssqlSinkOptions, logger?: SinkLogger):
     if (!spec) await open();
     const s = spec!;
     const prep = prepareBatch(s, batch);
-    const result: SinkWriteResult = { inserted: 0, duplicates: prep.inBatchDuplicates.length, rejected: prep.rejected.slice() };
+    const result: SinkWriteResult = {
+      inserted: 0,
+      duplicates: prep.inBatchDuplicates.length,
+      rejected: prep.rejected.slice(),
+    };
     if (prep.rows.length === 0) return result;
     const p = await connect();
     const m = loadMssql();
@@ -401,7 +459,7 @@ export function createMssqlSink(options: MssqlSinkOptions, logger?: SinkLogger):
     const ended: EndedCheck = (err) => {
       const gone = isTransactionGone(err);
       if (!gone) lastError = err;
-      return serverEnded || gone ? new TransactionEnded(gone ? lastError ?? err : err) : null;
+      return serverEnded || gone ? new TransactionEnded(gone ? (lastError ?? err) : err) : null;
     };
     try {
       await tx.begin();
@@ -425,7 +483,10 @@ export function createMssqlSink(options: MssqlSinkOptions, logger?: SinkLogger):
       return result;
     } catch (err) {
       if (!serverEnded) await tx.rollback().catch(() => undefined);
-      const e = err instanceof TransactionEnded ? endedError(err.error, prep.rows.length) : fail(err, `write to ${schema}.${table}`);
+      const e =
+        err instanceof TransactionEnded
+          ? endedError(err.error, prep.rows.length)
+          : fail(err, `write to ${schema}.${table}`);
       logger?.('warn', e.message, { records: batch.length });
       throw e;
     }
@@ -439,7 +500,11 @@ export function createMssqlSink(options: MssqlSinkOptions, logger?: SinkLogger):
   function endedError(cause: unknown, rows: number): SinkError {
     const cls = classifyMssqlError(cause);
     if (cls === 'data') {
-      return new SinkError(describe(cause, cls, rows === 1 ? 'rejected the record' : 'rejected a record of the batch and rolled it back'), true, 'mssql');
+      return new SinkError(
+        describe(cause, cls, rows === 1 ? 'rejected the record' : 'rejected a record of the batch and rolled it back'),
+        true,
+        'mssql',
+      );
     }
     return fail(cause, `write to ${schema}.${table} (the server rolled the batch back)`);
   }
@@ -447,7 +512,10 @@ export function createMssqlSink(options: MssqlSinkOptions, logger?: SinkLogger):
   async function open(): Promise<void> {
     const p = await connect();
     spec = await discover(p);
-    logger?.('info', `SQL Server ${conn.server}/${conn.database}: writing ${schema}.${table} (${spec.columns.length} columns)`);
+    logger?.(
+      'info',
+      `SQL Server ${conn.server}/${conn.database}: writing ${schema}.${table} (${spec.columns.length} columns)`,
+    );
   }
 
   return {

@@ -5,7 +5,15 @@
  */
 import type { AttendanceRecord } from '../record';
 import { DEFAULT_COLUMNS } from './columns';
-import { SQL_IDENTIFIER, codePoints, dateTimeParts, hasLoneSurrogate, isCalendarTime, planRanges, DateTimeParts } from './sql';
+import {
+  SQL_IDENTIFIER,
+  codePoints,
+  dateTimeParts,
+  hasLoneSurrogate,
+  isCalendarTime,
+  planRanges,
+  DateTimeParts,
+} from './sql';
 
 export type MysqlField = keyof AttendanceRecord;
 
@@ -30,8 +38,23 @@ export const DEFAULT_MYSQL_COLUMNS: Readonly<Record<MysqlField, string | null>> 
 
 // Column order of the created table and of the INSERT: the canonical order (docs/architecture.md §3).
 const FIELD_ORDER: readonly MysqlField[] = [
-  'id', 'deviceSn', 'deviceName', 'site', 'deviceHost', 'userId', 'uid', 'localTime', 'timestamp', 'tz',
-  'state', 'direction', 'verify', 'verifyMethod', 'workCode', 'source', 'receivedAt',
+  'id',
+  'deviceSn',
+  'deviceName',
+  'site',
+  'deviceHost',
+  'userId',
+  'uid',
+  'localTime',
+  'timestamp',
+  'tz',
+  'state',
+  'direction',
+  'verify',
+  'verifyMethod',
+  'workCode',
+  'source',
+  'receivedAt',
 ];
 
 const NULLABLE_FIELDS: ReadonlySet<MysqlField> = new Set<MysqlField>(['deviceName', 'site', 'deviceHost', 'uid']);
@@ -59,7 +82,8 @@ export function resolveColumns(map: MysqlColumnMap = {}): MysqlColumn[] {
   for (const field of FIELD_ORDER) {
     const column = field in map ? map[field] : DEFAULT_MYSQL_COLUMNS[field];
     if (column === null || column === undefined || column === '') {
-      if (MYSQL_KEY_FIELDS.includes(field)) throw new Error(`column mapping: key field "${field}" must be mapped to a column`);
+      if (MYSQL_KEY_FIELDS.includes(field))
+        throw new Error(`column mapping: key field "${field}" must be mapped to a column`);
       continue;
     }
     quoteIdentifier(column);
@@ -97,25 +121,42 @@ const KEY_COLLATION: Record<MysqlFlavor, string> = {
 function columnType(field: MysqlField, flavor: MysqlFlavor): string {
   const key = `CHARACTER SET utf8mb4 COLLATE ${KEY_COLLATION[flavor]}`;
   switch (field) {
-    case 'id': return 'VARCHAR(200) NOT NULL';
-    case 'deviceSn': return `VARCHAR(64) ${key} NOT NULL`;
-    case 'deviceName': return 'VARCHAR(128) NULL';
-    case 'site': return 'VARCHAR(128) NULL';
-    case 'deviceHost': return 'VARCHAR(300) NULL';
-    case 'userId': return `VARCHAR(24) ${key} NOT NULL`;
-    case 'uid': return 'SMALLINT UNSIGNED NULL';
+    case 'id':
+      return 'VARCHAR(200) NOT NULL';
+    case 'deviceSn':
+      return `VARCHAR(64) ${key} NOT NULL`;
+    case 'deviceName':
+      return 'VARCHAR(128) NULL';
+    case 'site':
+      return 'VARCHAR(128) NULL';
+    case 'deviceHost':
+      return 'VARCHAR(300) NULL';
+    case 'userId':
+      return `VARCHAR(24) ${key} NOT NULL`;
+    case 'uid':
+      return 'SMALLINT UNSIGNED NULL';
     // DATETIME, never TIMESTAMP: TIMESTAMP converts through the session time zone.
-    case 'localTime': return 'DATETIME NOT NULL';
-    case 'timestamp': return 'DATETIME NOT NULL';
-    case 'tz': return 'VARCHAR(64) NOT NULL';
-    case 'state': return 'TINYINT UNSIGNED NOT NULL';
-    case 'direction': return 'VARCHAR(16) NOT NULL';
-    case 'verify': return 'TINYINT UNSIGNED NOT NULL';
-    case 'verifyMethod': return 'VARCHAR(16) NOT NULL';
-    case 'workCode': return 'INT UNSIGNED NOT NULL DEFAULT 0';
-    case 'source': return 'VARCHAR(8) NOT NULL';
+    case 'localTime':
+      return 'DATETIME NOT NULL';
+    case 'timestamp':
+      return 'DATETIME NOT NULL';
+    case 'tz':
+      return 'VARCHAR(64) NOT NULL';
+    case 'state':
+      return 'TINYINT UNSIGNED NOT NULL';
+    case 'direction':
+      return 'VARCHAR(16) NOT NULL';
+    case 'verify':
+      return 'TINYINT UNSIGNED NOT NULL';
+    case 'verifyMethod':
+      return 'VARCHAR(16) NOT NULL';
+    case 'workCode':
+      return 'INT UNSIGNED NOT NULL DEFAULT 0';
+    case 'source':
+      return 'VARCHAR(8) NOT NULL';
     // receivedAt has milliseconds; DATETIME(3) keeps them instead of rounding (MySQL) or cutting (MariaDB).
-    case 'receivedAt': return 'DATETIME(3) NOT NULL';
+    case 'receivedAt':
+      return 'DATETIME(3) NOT NULL';
   }
 }
 
@@ -124,7 +165,11 @@ function columnType(field: MysqlField, flavor: MysqlFlavor): string {
  * key columns. No index on local_time by default: measured, it costs ~30 % of insert throughput; a site
  * whose reports filter by date across devices can add `KEY (local_time)` itself.
  */
-export function buildCreateTableSql(table: string, columns: readonly MysqlColumn[], flavor: MysqlFlavor = 'mariadb'): string {
+export function buildCreateTableSql(
+  table: string,
+  columns: readonly MysqlColumn[],
+  flavor: MysqlFlavor = 'mariadb',
+): string {
   const col = (f: MysqlField): string => {
     const c = columns.find((x) => x.field === f);
     if (!c) throw new Error(`column mapping: key field "${f}" must be mapped to a column`);
@@ -175,7 +220,8 @@ export const MYSQL_ATTENDANCE_LOG_DDL = `CREATE TABLE IF NOT EXISTS \`attendance
  */
 export function buildInsertSql(table: string, columns: readonly MysqlColumn[], rows: number): string {
   if (!Number.isSafeInteger(rows) || rows < 1) throw new Error(`row count must be a positive integer, got ${rows}`);
-  if (rows * columns.length > MYSQL_MAX_PLACEHOLDERS) throw new Error(`${rows} rows × ${columns.length} columns exceed ${MYSQL_MAX_PLACEHOLDERS} placeholders`);
+  if (rows * columns.length > MYSQL_MAX_PLACEHOLDERS)
+    throw new Error(`${rows} rows × ${columns.length} columns exceed ${MYSQL_MAX_PLACEHOLDERS} placeholders`);
   const key = columns.find((c) => c.field === 'deviceSn');
   if (!key) throw new Error('column mapping: key field "deviceSn" must be mapped to a column');
   const tuple = '(' + columns.map(() => '?').join(',') + ')';
@@ -198,9 +244,11 @@ export function buildInsertSql(table: string, columns: readonly MysqlColumn[], r
  */
 export function buildLoadDataSql(table: string, columns: readonly MysqlColumn[]): string {
   // The file name is never opened: the sink's stream factory ignores it and sends only the batch.
-  return `LOAD DATA LOCAL INFILE 'punchflow-batch.tsv' IGNORE INTO TABLE ${quoteIdentifier(table)} CHARACTER SET utf8mb4 ` +
+  return (
+    `LOAD DATA LOCAL INFILE 'punchflow-batch.tsv' IGNORE INTO TABLE ${quoteIdentifier(table)} CHARACTER SET utf8mb4 ` +
     `FIELDS TERMINATED BY '\\t' ENCLOSED BY '' ESCAPED BY '\\\\' LINES STARTING BY '' TERMINATED BY '\\n' ` +
-    `(${columns.map((c) => quoteIdentifier(c.column)).join(',')})`;
+    `(${columns.map((c) => quoteIdentifier(c.column)).join(',')})`
+  );
 }
 
 /** `Records: N  Deleted: D  Skipped: S  Warnings: W` from a LOAD DATA answer; null when it does not parse. */
@@ -241,7 +289,10 @@ export type MysqlValue = string | number | null;
 
 /** A record that cannot be written as it is: goes to `rejected` with this reason, never retried. */
 export class MysqlValueError extends Error {
-  constructor(readonly field: MysqlField, reason: string) {
+  constructor(
+    readonly field: MysqlField,
+    reason: string,
+  ) {
     super(`${field}: ${reason}`);
     this.name = 'MysqlValueError';
   }
@@ -249,7 +300,8 @@ export class MysqlValueError extends Error {
 
 function checkCalendar(field: MysqlField, value: string, p: DateTimeParts): void {
   // DATETIME's range starts at year 1000.
-  if (!isCalendarTime(p, 1000)) throw new MysqlValueError(field, `not a valid date-time: ${JSON.stringify(value.slice(0, 19))}`);
+  if (!isCalendarTime(p, 1000))
+    throw new MysqlValueError(field, `not a valid date-time: ${JSON.stringify(value.slice(0, 19))}`);
 }
 
 /**
@@ -278,7 +330,8 @@ export function mysqlUtcTime(value: string, field: MysqlField, millis: boolean):
     }
     if (ok) fraction = value.slice(20, len - 1);
   }
-  if (!ok || !p) throw new MysqlValueError(field, `must be an ISO 8601 UTC time ending in Z, got ${JSON.stringify(value)}`);
+  if (!ok || !p)
+    throw new MysqlValueError(field, `must be an ISO 8601 UTC time ending in Z, got ${JSON.stringify(value)}`);
   checkCalendar(field, value, p);
   const base = value.slice(0, 10) + ' ' + value.slice(11, 19);
   // Whole seconds for DATETIME: cut explicitly, since MySQL would round and MariaDB truncate.
@@ -292,7 +345,11 @@ export type MysqlTextLimits = ReadonlyMap<string, number>;
  * One record → the values for `columns`, in order. Throws MysqlValueError naming the field for anything the
  * table would truncate, convert or refuse, so the server never gets to guess.
  */
-export function toMysqlRow(record: AttendanceRecord, columns: readonly MysqlColumn[], limits?: MysqlTextLimits): MysqlValue[] {
+export function toMysqlRow(
+  record: AttendanceRecord,
+  columns: readonly MysqlColumn[],
+  limits?: MysqlTextLimits,
+): MysqlValue[] {
   const plan = rowPlan(columns, limits);
   const row: MysqlValue[] = new Array<MysqlValue>(plan.length);
   for (let i = 0; i < plan.length; i++) {
@@ -309,11 +366,13 @@ export function toMysqlRow(record: AttendanceRecord, columns: readonly MysqlColu
     else if (kind === 'utc') row[i] = mysqlUtcTime(v as string, field, false);
     else if (kind === 'utcMillis') row[i] = mysqlUtcTime(v as string, field, true);
     else if (kind === 'int') {
-      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new MysqlValueError(field, `must be a non-negative integer, got ${JSON.stringify(v)}`);
+      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)
+        throw new MysqlValueError(field, `must be a non-negative integer, got ${JSON.stringify(v)}`);
       row[i] = v;
     } else {
       if (typeof v !== 'string') throw new MysqlValueError(field, `must be a string, got ${typeof v}`);
-      if (hasLoneSurrogate(v)) throw new MysqlValueError(field, 'contains a lone UTF-16 surrogate (not storable as utf8mb4)');
+      if (hasLoneSurrogate(v))
+        throw new MysqlValueError(field, 'contains a lone UTF-16 surrogate (not storable as utf8mb4)');
       // Code points never outnumber UTF-16 units: only a long string needs counting.
       if (max !== undefined && v.length > max && codePoints(v) > max) {
         // Rejected, never truncated: a cut user id would be another person's key.
@@ -345,7 +404,16 @@ function rowPlan(columns: readonly MysqlColumn[], limits: MysqlTextLimits = NO_L
     plan = columns.map(({ field, column }) => ({
       field,
       column,
-      kind: field === 'localTime' ? 'local' : field === 'timestamp' ? 'utc' : field === 'receivedAt' ? 'utcMillis' : INTEGER_FIELDS.has(field) ? 'int' : 'text',
+      kind:
+        field === 'localTime'
+          ? 'local'
+          : field === 'timestamp'
+            ? 'utc'
+            : field === 'receivedAt'
+              ? 'utcMillis'
+              : INTEGER_FIELDS.has(field)
+                ? 'int'
+                : 'text',
       nullable: NULLABLE_FIELDS.has(field),
       max: limits.get(column.toLowerCase()),
     }));
@@ -380,7 +448,9 @@ export function estimateRowBytes(row: readonly MysqlValue[]): number {
  */
 export function planChunks(rows: readonly (readonly MysqlValue[])[], limits: ChunkLimits): [number, number][] {
   const perRow = rows.length > 0 ? rows[0].length : 1;
-  const byPlaceholders = Math.floor(Math.min(limits.maxPlaceholders ?? MYSQL_MAX_PLACEHOLDERS, MYSQL_MAX_PLACEHOLDERS) / Math.max(perRow, 1));
+  const byPlaceholders = Math.floor(
+    Math.min(limits.maxPlaceholders ?? MYSQL_MAX_PLACEHOLDERS, MYSQL_MAX_PLACEHOLDERS) / Math.max(perRow, 1),
+  );
   return planRanges(rows, Math.max(1, Math.min(limits.maxRows, byPlaceholders)), estimateRowBytes, limits.maxBytes);
 }
 
@@ -400,9 +470,19 @@ export interface MysqlErrorLike {
 }
 
 const TRANSIENT_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN',
-  'PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT', 'PROTOCOL_ENQUEUE_AFTER_FATAL_ERROR',
-  'PROTOCOL_ENQUEUE_AFTER_QUIT', 'POOL_CLOSED',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'PROTOCOL_CONNECTION_LOST',
+  'PROTOCOL_SEQUENCE_TIMEOUT',
+  'PROTOCOL_ENQUEUE_AFTER_FATAL_ERROR',
+  'PROTOCOL_ENQUEUE_AFTER_QUIT',
+  'POOL_CLOSED',
 ]);
 
 // Server error numbers (MySQL and MariaDB share them below 3000; 1927/4025 are MariaDB's).
@@ -432,7 +512,8 @@ const DATA_ERRNOS = new Set([
   1367, // illegal value
   1406, // data too long
   1411, // incorrect value for function
-  1451, 1452, // foreign key
+  1451,
+  1452, // foreign key
   1690, // value out of range
   3819, // check constraint (MySQL)
   4025, // check constraint (MariaDB)
@@ -442,10 +523,12 @@ const CONFIG_ERRNOS = new Set([
   1045, // access denied (user/password)
   1049, // unknown database
   1054, // unknown column
-  1142, 1143, // table/column privilege
+  1142,
+  1143, // table/column privilege
   1146, // no such table
   1227, // missing privilege
-  1290, 1036, // server or table read-only
+  1290,
+  1036, // server or table read-only
   1364, // a NOT NULL column without default that we do not write
 ]);
 
@@ -477,7 +560,8 @@ export function classifyMysqlError(err: unknown): MysqlFailureClass {
   // rows; 42 (syntax, access) and 3D/3F (no database) are configuration.
   const state = typeof e.sqlState === 'string' ? e.sqlState : '';
   if (state.startsWith('22') || state.startsWith('23')) return 'data';
-  if (state.startsWith('42') || state.startsWith('3D') || state.startsWith('3F') || state.startsWith('28')) return 'config';
+  if (state.startsWith('42') || state.startsWith('3D') || state.startsWith('3F') || state.startsWith('28'))
+    return 'config';
   // Anything else is held and retried: a record is never dropped because of an error we do not know.
   return 'transient';
 }

@@ -64,7 +64,12 @@ export interface MysqlSinkOptions {
 
 /** A SinkError that also says which class of failure it was (for the node status: config needs a person). */
 export class MysqlSinkError extends SinkError {
-  constructor(message: string, readonly kind: MysqlFailureClass, readonly code?: string, scope?: SinkFailureScope) {
+  constructor(
+    message: string,
+    readonly kind: MysqlFailureClass,
+    readonly code?: string,
+    scope?: SinkFailureScope,
+  ) {
     // Config errors are not permanent: the records wait in the outbox until someone fixes the table. They are
     // about the target, never a record, so the delivery loop never isolates a record over one.
     super(message, false, 'mysql', scope ?? (kind === 'config' ? 'outage' : undefined));
@@ -97,7 +102,14 @@ function toSinkError(err: unknown, what: string): MysqlSinkError {
   const kind = classifyMysqlError(err);
   const scope = mysqlFailureScope(err);
   const { message, code } = describe(err);
-  const prefix = kind === 'config' ? 'MySQL configuration' : kind === 'data' ? 'MySQL rejected data' : scope === 'records' ? 'MySQL error' : 'MySQL unavailable';
+  const prefix =
+    kind === 'config'
+      ? 'MySQL configuration'
+      : kind === 'data'
+        ? 'MySQL rejected data'
+        : scope === 'records'
+          ? 'MySQL error'
+          : 'MySQL unavailable';
   return new MysqlSinkError(`${prefix} (${what}): ${message}`, kind, code, scope);
 }
 
@@ -168,7 +180,10 @@ class MysqlSink implements Sink {
   /** Batches converted ahead by prepare(), by array identity (a bisected slice is a new array: converted anew). */
   private readonly staged = new WeakMap<AttendanceRecord[], Converted>();
 
-  constructor(private readonly options: MysqlSinkOptions, logger?: SinkLogger) {
+  constructor(
+    private readonly options: MysqlSinkOptions,
+    logger?: SinkLogger,
+  ) {
     // Validates identifiers and the mapping now: a bad config fails when the node starts, not on the first batch.
     this.table = options.table ?? MYSQL_DEFAULT_TABLE;
     this.qTable = quoteIdentifier(this.table);
@@ -249,7 +264,9 @@ class MysqlSink implements Sink {
       try {
         // Strict for this session whatever the server default: a too-long value must fail, not be cut.
         // time_zone +00:00 keeps a customer's TIMESTAMP key column from shifting at DST changes.
-        await conn.query("SET SESSION sql_mode = CONCAT_WS(',', @@SESSION.sql_mode, 'STRICT_ALL_TABLES'), time_zone = '+00:00'");
+        await conn.query(
+          "SET SESSION sql_mode = CONCAT_WS(',', @@SESSION.sql_mode, 'STRICT_ALL_TABLES'), time_zone = '+00:00'",
+        );
       } catch (err) {
         conn.destroy();
         throw err;
@@ -277,7 +294,9 @@ class MysqlSink implements Sink {
   private async inspect(): Promise<Prepared> {
     const conn = await this.connection();
     try {
-      const [meta] = await conn.query<mysql.RowDataPacket[]>('SELECT VERSION() AS version, @@max_allowed_packet AS maxPacket, @@SESSION.sql_mode AS sqlMode');
+      const [meta] = await conn.query<mysql.RowDataPacket[]>(
+        'SELECT VERSION() AS version, @@max_allowed_packet AS maxPacket, @@SESSION.sql_mode AS sqlMode',
+      );
       const version = String(meta[0]?.version ?? '');
       const flavor = flavorFromVersion(version);
       if (this.options.createTable) {
@@ -303,18 +322,29 @@ class MysqlSink implements Sink {
       [this.table],
     );
     if (cols.length === 0) {
-      throw new MysqlSinkError(`MySQL configuration: table ${this.qTable} not found in database ${quoteIdentifier(this.options.database)} (create it, or enable "create table")`, 'config', 'ER_NO_SUCH_TABLE');
+      throw new MysqlSinkError(
+        `MySQL configuration: table ${this.qTable} not found in database ${quoteIdentifier(this.options.database)} (create it, or enable "create table")`,
+        'config',
+        'ER_NO_SUCH_TABLE',
+      );
     }
     const byName = new Map(cols.map((c) => [String(c.COLUMN_NAME).toLowerCase(), c]));
-    const missing = this.mapped.filter((c) => !byName.has(c.column.toLowerCase())).map((c) => `${c.column} (${c.field})`);
+    const missing = this.mapped
+      .filter((c) => !byName.has(c.column.toLowerCase()))
+      .map((c) => `${c.column} (${c.field})`);
     if (missing.length > 0) {
-      throw new MysqlSinkError(`MySQL configuration: table ${this.qTable} has no column ${missing.join(', ')}`, 'config', 'ER_BAD_FIELD_ERROR');
+      throw new MysqlSinkError(
+        `MySQL configuration: table ${this.qTable} has no column ${missing.join(', ')}`,
+        'config',
+        'ER_BAD_FIELD_ERROR',
+      );
     }
     const limits = new Map<string, number>();
     for (const c of this.mapped) {
       const info = byName.get(c.column.toLowerCase());
       const max = info?.CHARACTER_MAXIMUM_LENGTH;
-      if (max !== null && max !== undefined && /char|text/i.test(String(info?.DATA_TYPE))) limits.set(c.column.toLowerCase(), Number(max));
+      if (max !== null && max !== undefined && /char|text/i.test(String(info?.DATA_TYPE)))
+        limits.set(c.column.toLowerCase(), Number(max));
     }
     return limits;
   }
@@ -326,7 +356,9 @@ class MysqlSink implements Sink {
       [this.table],
     );
     const keyCols = new Set(
-      this.mapped.filter((c) => MYSQL_KEY_FIELDS.includes(c.field) || c.field === 'id').map((c) => c.column.toLowerCase()),
+      this.mapped
+        .filter((c) => MYSQL_KEY_FIELDS.includes(c.field) || c.field === 'id')
+        .map((c) => c.column.toLowerCase()),
     );
     const unique = new Map<string, string[]>();
     for (const r of idx) {
@@ -338,8 +370,15 @@ class MysqlSink implements Sink {
     // A unique index whose columns are all ones we write from the key makes equal records collide.
     const ok = [...unique.values()].some((cols) => cols.length > 0 && cols.every((c) => keyCols.has(c)));
     if (!ok) {
-      const want = this.mapped.filter((c) => MYSQL_KEY_FIELDS.includes(c.field)).map((c) => c.column).join(', ');
-      throw new MysqlSinkError(`MySQL configuration: table ${this.qTable} needs a UNIQUE KEY on (${want}) so re-sent records are not doubled`, 'config', 'NO_UNIQUE_KEY');
+      const want = this.mapped
+        .filter((c) => MYSQL_KEY_FIELDS.includes(c.field))
+        .map((c) => c.column)
+        .join(', ');
+      throw new MysqlSinkError(
+        `MySQL configuration: table ${this.qTable} needs a UNIQUE KEY on (${want}) so re-sent records are not doubled`,
+        'config',
+        'NO_UNIQUE_KEY',
+      );
     }
   }
 
@@ -410,7 +449,11 @@ class MysqlSink implements Sink {
   /** The converted rows, inside the open transaction: the bulk load when it applies and is clean, else INSERTs. */
   private async writeRows(conn: mysql.PoolConnection, conv: Converted, tally: Tally): Promise<void> {
     const { rows, records, prep } = conv;
-    if (this.useBulk(prep, rows.length) && (await this.bulkWrite(conn, conv.tsv ?? Buffer.from(toTsv(rows), 'utf8'), rows.length, tally))) return;
+    if (
+      this.useBulk(prep, rows.length) &&
+      (await this.bulkWrite(conn, conv.tsv ?? Buffer.from(toTsv(rows), 'utf8'), rows.length, tally))
+    )
+      return;
     for (const [from, to] of planChunks(rows, { maxRows: this.rowsPerStatement, maxBytes: prep.maxBytes })) {
       await this.insertRange(conn, rows, records, from, to, tally);
     }
@@ -431,7 +474,14 @@ class MysqlSink implements Sink {
    * for that statement only, so the range is split in halves until the record(s) at fault are isolated:
    * they are rejected, the rest are written in the same transaction.
    */
-  private async insertRange(conn: mysql.PoolConnection, rows: MysqlValue[][], records: AttendanceRecord[], from: number, to: number, tally: Tally): Promise<void> {
+  private async insertRange(
+    conn: mysql.PoolConnection,
+    rows: MysqlValue[][],
+    records: AttendanceRecord[],
+    from: number,
+    to: number,
+    tally: Tally,
+  ): Promise<void> {
     const n = to - from;
     const params: MysqlValue[] = [];
     for (let i = from; i < to; i++) for (const v of rows[i]) params.push(v);
@@ -439,7 +489,8 @@ class MysqlSink implements Sink {
       const [res] = await conn.execute<mysql.ResultSetHeader>(this.insertSql(n), params);
       // With -FOUND_ROWS, affectedRows is the number of new rows; a no-op duplicate counts 0.
       const inserted = Math.min(n, Math.max(0, res.affectedRows));
-      if (res.affectedRows > n) this.log('warn', `mysql sink: affectedRows ${res.affectedRows} for ${n} rows (a trigger or a changed row?)`);
+      if (res.affectedRows > n)
+        this.log('warn', `mysql sink: affectedRows ${res.affectedRows} for ${n} rows (a trigger or a changed row?)`);
       tally.inserted += inserted;
       tally.duplicates += n - inserted;
     } catch (err) {
@@ -471,7 +522,10 @@ class MysqlSink implements Sink {
     } catch (err) {
       if (isFatal(err) || !bulkRefused(err)) throw err;
       this.bulkAvailable = false;
-      this.log('info', `mysql sink: LOAD DATA LOCAL INFILE unavailable (${describe(err).message}); using multi-row INSERTs from now on`);
+      this.log(
+        'info',
+        `mysql sink: LOAD DATA LOCAL INFILE unavailable (${describe(err).message}); using multi-row INSERTs from now on`,
+      );
       // A refused LOAD wrote nothing; still roll back so the caller starts its fallback from a clean slate.
       await conn.query('ROLLBACK');
       await conn.query('START TRANSACTION');
@@ -480,7 +534,13 @@ class MysqlSink implements Sink {
     const info = parseLoadInfo(res.info ?? '');
     // Every warning must be a skipped duplicate (one 1062 each) and every row inserted or skipped; anything
     // else means a value was altered on the way in (IGNORE semantics), so none of it may commit.
-    if (!info || info.records !== n || info.warnings !== info.skipped || res.warningStatus !== info.skipped || res.affectedRows + info.skipped !== n) {
+    if (
+      !info ||
+      info.records !== n ||
+      info.warnings !== info.skipped ||
+      res.warningStatus !== info.skipped ||
+      res.affectedRows + info.skipped !== n
+    ) {
       await conn.query('ROLLBACK');
       await conn.query('START TRANSACTION');
       this.log('debug', `mysql sink: bulk load not clean (${res.info ?? 'no info'}); writing the batch with INSERTs`);

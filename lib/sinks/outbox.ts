@@ -52,7 +52,6 @@ const segName = (seg: number): string => `seg-${String(seg).padStart(10, '0')}.n
 /** Directories opened in this process: two outboxes on one directory would interleave their lines. */
 const openDirs = new Set<string>();
 
-
 interface PendingAppend {
   data: Buffer;
   lines: number;
@@ -241,7 +240,9 @@ export class Outbox<T> {
     const start = this.settle(batch.start);
     const acked = this.settle(this.ackPos);
     if (start.seg !== acked.seg || start.off !== acked.off) {
-      throw new Error(`outbox ${this.dir}: ack out of order (batch starts at ${fmt(batch.start)}, acked up to ${fmt(this.ackPos)})`);
+      throw new Error(
+        `outbox ${this.dir}: ack out of order (batch starts at ${fmt(batch.start)}, acked up to ${fmt(this.ackPos)})`,
+      );
     }
     // At the end of a sealed segment, move to the next one so the sealed file can go.
     const end = this.settle(batch.end);
@@ -350,7 +351,7 @@ function parseLine<T>(buf: Buffer, from: number, to: number): { ok: true; value:
 
 async function findNewline(h: fsp.FileHandle, from: number, limit: number): Promise<number> {
   const buf = Buffer.allocUnsafe(READ_CHUNK);
-  for (let off = from; off < limit; ) {
+  for (let off = from; off < limit;) {
     const { bytesRead } = await h.read(buf, 0, Math.min(buf.length, limit - off), off);
     if (bytesRead === 0) return -1;
     const i = buf.subarray(0, bytesRead).indexOf(NL);
@@ -370,7 +371,12 @@ function ackLine(pos: OutboxPosition): string {
 async function readAck(dir: string): Promise<OutboxPosition | null> {
   try {
     const v = JSON.parse(await fsp.readFile(path.join(dir, ACK_FILE), 'utf8')) as Partial<OutboxPosition>;
-    if (Number.isSafeInteger(v.seg) && Number.isSafeInteger(v.off) && (v.seg as number) >= 1 && (v.off as number) >= 0) {
+    if (
+      Number.isSafeInteger(v.seg) &&
+      Number.isSafeInteger(v.off) &&
+      (v.seg as number) >= 1 &&
+      (v.off as number) >= 0
+    ) {
       return { seg: v.seg as number, off: v.off as number };
     }
   } catch {
@@ -383,7 +389,9 @@ async function readAck(dir: string): Promise<OutboxPosition | null> {
  * Start-up: find the segments, drop the ones before the ack, cut a torn tail off the last one and count the
  * lines still to deliver.
  */
-async function recover(dir: string): Promise<{ ack: OutboxPosition; activeSeg: number; sizes: Map<number, number>; pending: number }> {
+async function recover(
+  dir: string,
+): Promise<{ ack: OutboxPosition; activeSeg: number; sizes: Map<number, number>; pending: number }> {
   await fsp.rm(path.join(dir, `${ACK_FILE}.tmp`), { force: true });
   const segs = (await fsp.readdir(dir))
     .map((n) => SEGMENT_RE.exec(n))
@@ -406,7 +414,8 @@ async function recover(dir: string): Promise<{ ack: OutboxPosition; activeSeg: n
   if (!sizes.has(ack.seg)) ack = { seg: live[0] ?? ack.seg, off: 0 };
   else ack = { seg: ack.seg, off: Math.min(ack.off, sizes.get(ack.seg) ?? 0) };
   let pending = 0;
-  for (const [seg, size] of sizes) pending += await countLines(path.join(dir, segName(seg)), seg === ack.seg ? ack.off : 0, size);
+  for (const [seg, size] of sizes)
+    pending += await countLines(path.join(dir, segName(seg)), seg === ack.seg ? ack.off : 0, size);
   return { ack, activeSeg: last ?? ack.seg, sizes, pending };
 }
 

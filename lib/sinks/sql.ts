@@ -11,7 +11,11 @@ import type { RejectedRecord } from './types';
 export type SqlTarget = 'mysql' | 'mssql' | 'access';
 
 /** The longest name each target takes: MySQL 64, SQL Server's sysname 128, Jet 64. */
-export const SQL_IDENTIFIER_MAX: Readonly<Record<SqlTarget, number>> = Object.freeze({ mysql: 64, mssql: 128, access: 64 });
+export const SQL_IDENTIFIER_MAX: Readonly<Record<SqlTarget, number>> = Object.freeze({
+  mysql: 64,
+  mssql: 128,
+  access: 64,
+});
 
 /**
  * Identifiers (table, schema, columns) come from the configuration or from the database, and must be a plain
@@ -101,7 +105,12 @@ export function chunk<T>(items: readonly T[], size: number): T[][] {
  * [start, end) ranges of at most `maxItems` items whose sizes add up to at most `maxSize`. An item larger than
  * `maxSize` gets a range of its own (the server then decides; a too-large row is refused as data).
  */
-export function planRanges<T>(items: readonly T[], maxItems: number, size: (item: T) => number, maxSize: number): [number, number][] {
+export function planRanges<T>(
+  items: readonly T[],
+  maxItems: number,
+  size: (item: T) => number,
+  maxSize: number,
+): [number, number][] {
   const out: [number, number][] = [];
   let start = 0;
   let total = 0;
@@ -161,10 +170,22 @@ function digits(v: string, at: number, len: number): number {
  * when the shape is wrong. Hand-parsed: it runs several times per record on the MySQL hot path.
  */
 export function dateTimeParts(v: string, spaceToo = false): DateTimeParts | null {
-  if (v.length < 19 || v.charCodeAt(4) !== 45 || v.charCodeAt(7) !== 45 || v.charCodeAt(13) !== 58 || v.charCodeAt(16) !== 58) return null;
+  if (
+    v.length < 19 ||
+    v.charCodeAt(4) !== 45 ||
+    v.charCodeAt(7) !== 45 ||
+    v.charCodeAt(13) !== 58 ||
+    v.charCodeAt(16) !== 58
+  )
+    return null;
   const sep = v.charCodeAt(10);
   if (sep !== 84 && !(spaceToo && sep === 32)) return null;
-  const y = digits(v, 0, 4), mo = digits(v, 5, 2), d = digits(v, 8, 2), h = digits(v, 11, 2), mi = digits(v, 14, 2), s = digits(v, 17, 2);
+  const y = digits(v, 0, 4),
+    mo = digits(v, 5, 2),
+    d = digits(v, 8, 2),
+    h = digits(v, 11, 2),
+    mi = digits(v, 14, 2),
+    s = digits(v, 17, 2);
   if (y < 0 || mo < 0 || d < 0 || h < 0 || mi < 0 || s < 0) return null;
   return { y, mo, d, h, mi, s };
 }

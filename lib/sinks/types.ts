@@ -69,4 +69,8 @@ export class SinkError extends Error {
 }
 
 /** Optional logger the sinks accept; secrets are never passed to it. */
-export type SinkLogger = (level: 'debug' | 'info' | 'warn' | 'error', message: string, details?: Record<string, unknown>) => void;
+export type SinkLogger = (
+  level: 'debug' | 'info' | 'warn' | 'error',
+  message: string,
+  details?: Record<string, unknown>,
+) => void;

@@ -19,7 +19,8 @@ export interface HrMysqlOptions {
 /** Statements other than a plain read are refused: this connection only ever reads the employee table. */
 export function checkHrQuery(query: string): string {
   const q = query.trim().replace(/;\s*$/, '');
-  if (!/^(select|with)\b/i.test(q)) throw new Error('HR query must be a SELECT (e.g. SELECT emp_no AS userId, full_name AS name FROM employees)');
+  if (!/^(select|with)\b/i.test(q))
+    throw new Error('HR query must be a SELECT (e.g. SELECT emp_no AS userId, full_name AS name FROM employees)');
   if (q.includes(';')) throw new Error('HR query must be one statement (no ";" inside)');
   return q;
 }
@@ -29,11 +30,21 @@ export async function readHrRows(o: HrMysqlOptions): Promise<Record<string, unkn
   let conn: mysql.Connection;
   try {
     conn = await mysql.createConnection({
-      host: o.host, port: o.port, user: o.user, password: o.password, database: o.database,
-      connectTimeout: o.timeoutMs ?? 10_000, charset: 'utf8mb4', supportBigNumbers: true, bigNumberStrings: true, multipleStatements: false,
+      host: o.host,
+      port: o.port,
+      user: o.user,
+      password: o.password,
+      database: o.database,
+      connectTimeout: o.timeoutMs ?? 10_000,
+      charset: 'utf8mb4',
+      supportBigNumbers: true,
+      bigNumberStrings: true,
+      multipleStatements: false,
     });
   } catch (err) {
-    throw new Error(`HR database ${o.user}@${o.host}:${o.port}/${o.database}: cannot connect: ${(err as Error).message} (check host, port, user, password and database)`);
+    throw new Error(
+      `HR database ${o.user}@${o.host}:${o.port}/${o.database}: cannot connect: ${(err as Error).message} (check host, port, user, password and database)`,
+    );
   }
   try {
     const [rows] = await conn.query({ sql, timeout: o.timeoutMs ?? 30_000 });

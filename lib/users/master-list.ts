@@ -25,14 +25,26 @@ export interface ListProblem {
 export class UserListError extends Error {
   readonly code = 'BAD_INPUT';
   constructor(readonly problems: ListProblem[]) {
-    const shown = problems.slice(0, 5).map((p) => p.message).join('; ');
-    super(`user list refused, nothing was written: ${shown}${problems.length > 5 ? `; and ${problems.length - 5} more` : ''}`);
+    const shown = problems
+      .slice(0, 5)
+      .map((p) => p.message)
+      .join('; ');
+    super(
+      `user list refused, nothing was written: ${shown}${problems.length > 5 ? `; and ${problems.length - 5} more` : ''}`,
+    );
     this.name = 'UserListError';
   }
 }
 
 export const PRIVILEGE_LEVELS: Readonly<Record<string, number>> = {
-  user: 0, normal: 0, enroller: 2, admin: 6, manager: 6, superadmin: 14, 'super admin': 14, super_admin: 14,
+  user: 0,
+  normal: 0,
+  enroller: 2,
+  admin: 6,
+  manager: 6,
+  superadmin: 14,
+  'super admin': 14,
+  super_admin: 14,
 };
 const LEVEL_VALUES = [0, 2, 6, 14];
 const FIELDS = ['userId', 'name', 'card', 'cardNo', 'privilege', 'enabled', 'password', 'group'];
@@ -72,7 +84,14 @@ function wholeOf(v: unknown, max: number): number | undefined {
 /** Checks and normalises `list`; throws UserListError listing every problem (entry, userId and field). */
 export function parseMasterList(list: unknown, what = 'msg.payload'): MasterUser[] {
   if (!Array.isArray(list)) {
-    throw new UserListError([{ index: -1, userId: null, field: null, message: `${what} must be an array of users ({userId, name, card, privilege, enabled})` }]);
+    throw new UserListError([
+      {
+        index: -1,
+        userId: null,
+        field: null,
+        message: `${what} must be an array of users ({userId, name, card, privilege, enabled})`,
+      },
+    ]);
   }
   const problems: ListProblem[] = [];
   const out: MasterUser[] = [];
@@ -80,15 +99,27 @@ export function parseMasterList(list: unknown, what = 'msg.payload'): MasterUser
   list.forEach((entry: unknown, index) => {
     const where = `${what}[${index}]`;
     if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
-      problems.push({ index, userId: null, field: null, message: `${where}: expected an object such as {"userId": "1001", "name": "Ana"}` });
+      problems.push({
+        index,
+        userId: null,
+        field: null,
+        message: `${where}: expected an object such as {"userId": "1001", "name": "Ana"}`,
+      });
       return;
     }
     const e = entry as Record<string, unknown>;
     const rawId = e.userId;
-    const userId = typeof rawId === 'number' && Number.isSafeInteger(rawId) && rawId >= 0 ? String(rawId) : typeof rawId === 'string' ? rawId.trim() : null;
+    const userId =
+      typeof rawId === 'number' && Number.isSafeInteger(rawId) && rawId >= 0
+        ? String(rawId)
+        : typeof rawId === 'string'
+          ? rawId.trim()
+          : null;
     const label = userId ? `${where} (userId ${userId})` : where;
-    const bad = (field: string, message: string) => problems.push({ index, userId, field, message: `${label}: ${field} ${message}` });
-    for (const k of Object.keys(e)) if (!FIELDS.includes(k)) bad(k, `is not a known field; expected ${FIELDS.join(', ')}`);
+    const bad = (field: string, message: string) =>
+      problems.push({ index, userId, field, message: `${label}: ${field} ${message}` });
+    for (const k of Object.keys(e))
+      if (!FIELDS.includes(k)) bad(k, `is not a known field; expected ${FIELDS.join(', ')}`);
     if (userId === null || !PIN_RE.test(userId)) {
       bad('userId', 'must be the PIN: 1 to 24 characters, letters, digits or punctuation, no spaces');
     } else if (seen.has(userId)) {
@@ -99,7 +130,8 @@ export function parseMasterList(list: unknown, what = 'msg.payload'): MasterUser
       if (e.name === null) u.name = '';
       else if (typeof e.name !== 'string') bad('name', 'must be a string');
       else if (CONTROL_RE.test(e.name)) bad('name', 'contains a tab, line break or control character');
-      else if (e.name.trim().length > 24) bad('name', `is ${e.name.trim().length} characters long; the device holds 24 bytes`);
+      else if (e.name.trim().length > 24)
+        bad('name', `is ${e.name.trim().length} characters long; the device holds 24 bytes`);
       else u.name = e.name.trim();
     }
     if (e.card !== undefined && e.cardNo !== undefined) bad('card', 'and cardNo are both given: use one');

@@ -40,7 +40,13 @@ export async function syncDevice(dev: UserDevice, master: MasterUser[], opts: Sy
   const report = emptyReport(opts.dryRun === true);
   report.unchanged = plan.unchanged;
   const bucket = (c: PlannedChange): string[] =>
-    c.action === 'add' ? report.added : c.action === 'update' ? report.updated : c.action === 'disable' ? report.disabled : report.deleted;
+    c.action === 'add'
+      ? report.added
+      : c.action === 'update'
+        ? report.updated
+        : c.action === 'disable'
+          ? report.disabled
+          : report.deleted;
   if (opts.dryRun) {
     for (const c of plan.changes) bucket(c).push(c.userId);
     report.changes = plan.changes;
@@ -61,17 +67,28 @@ export async function syncDevice(dev: UserDevice, master: MasterUser[], opts: Sy
     for (const m of master) {
       if (failed.has(m.userId)) continue;
       const d = after.get(m.userId);
-      if (!d) failed.set(m.userId, 'not on the device after the sync (the device acknowledged the write but did not keep it: run the sync again or restart the device)');
+      if (!d)
+        failed.set(
+          m.userId,
+          'not on the device after the sync (the device acknowledged the write but did not keep it: run the sync again or restart the device)',
+        );
       else {
         const fields = differingFields(m, d);
-        if (fields.length > 0) failed.set(m.userId, `${fields.join(', ')} not kept by the device after the sync (run the sync again or restart the device)`);
+        if (fields.length > 0)
+          failed.set(
+            m.userId,
+            `${fields.join(', ')} not kept by the device after the sync (run the sync again or restart the device)`,
+          );
       }
     }
-    for (const id of plan.deletes) if (!failed.has(id) && after.has(id)) failed.set(id, 'still on the device after the delete (run the sync again or restart the device)');
+    for (const id of plan.deletes)
+      if (!failed.has(id) && after.has(id))
+        failed.set(id, 'still on the device after the delete (run the sync again or restart the device)');
     const listed = new Set(master.map((m) => m.userId));
     for (const w of plan.writes) {
       if (w.enabled !== false || failed.has(w.userId) || listed.has(w.userId)) continue;
-      if (after.get(w.userId)?.enabled !== false) failed.set(w.userId, 'still enabled on the device after the sync (run the sync again or restart the device)');
+      if (after.get(w.userId)?.enabled !== false)
+        failed.set(w.userId, 'still enabled on the device after the sync (run the sync again or restart the device)');
     }
   }
   for (const c of plan.changes) if (!failed.has(c.userId)) bucket(c).push(c.userId);

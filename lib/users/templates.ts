@@ -39,11 +39,21 @@ export function backupFileName(device: { serial: string | null; host: string }):
  * Saves a device's templates (and the users they belong to, so a restore can create them) as
  * `<dir>/<serial>.json` in the format `zk templates backup` writes (lib/files/template-backup); returns the path.
  */
-export async function saveBackup(dir: string, device: { serial: string | null; host: string }, users: DeviceUser[], templates: FingerTemplate[]): Promise<string> {
+export async function saveBackup(
+  dir: string,
+  device: { serial: string | null; host: string },
+  users: DeviceUser[],
+  templates: FingerTemplate[],
+): Promise<string> {
   await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
   const file = path.join(dir, backupFileName(device));
   const owners = new Set(templates.map((t) => t.userId));
-  await writeTemplateBackup(file, { device, savedAt: new Date().toISOString(), users: users.filter((u) => owners.has(u.userId)), templates });
+  await writeTemplateBackup(file, {
+    device,
+    savedAt: new Date().toISOString(),
+    users: users.filter((u) => owners.has(u.userId)),
+    templates,
+  });
   return file;
 }
 
@@ -60,7 +70,11 @@ const alreadyHeld = (want: FingerTemplate[], held: FingerTemplate[]): boolean =>
  * Copies `source` (all users, or `only`) to `target`. Users whose templates are already byte-equal there are
  * left alone; a user missing on the target fails with a reason (sync the users first).
  */
-export async function copyTemplates(source: TemplateSet, target: TemplateDevice, only: string[] | null): Promise<TemplateCopyReport> {
+export async function copyTemplates(
+  source: TemplateSet,
+  target: TemplateDevice,
+  only: string[] | null,
+): Promise<TemplateCopyReport> {
   const report: TemplateCopyReport = { copied: [], unchanged: [], failed: [] };
   const ids = only ?? [...source.keys()];
   const present = new Set((await target.users()).map((u) => u.userId));

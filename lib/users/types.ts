@@ -8,7 +8,10 @@ export type { UserWriteFailure, UserWriteFailureCode } from '../protocol/users';
 /** What a sync needs of a device: the ZkClient methods of the same names. */
 export interface UserDevice {
   users(): Promise<DeviceUser[]>;
-  upsertUsers(users: UserWrite[], opts?: { onProgress?: (done: number, total: number) => void }): Promise<UserWriteReport>;
+  upsertUsers(
+    users: UserWrite[],
+    opts?: { onProgress?: (done: number, total: number) => void },
+  ): Promise<UserWriteReport>;
   deleteUsers(userIds: string[]): Promise<UserDeleteReport>;
 }
 
@@ -18,5 +21,7 @@ export interface TemplateDevice {
   templates(): Promise<FingerTemplate[]>;
   setUserTemplates(userId: string, templates: FingerTemplate[]): Promise<void>;
   /** Many users' templates in one write window (ZkClient); without it, one setUserTemplates per user. */
-  writeTemplates?(templates: FingerTemplate[]): Promise<{ failed: { userId: string; finger: number; reason: string }[] }>;
+  writeTemplates?(
+    templates: FingerTemplate[],
+  ): Promise<{ failed: { userId: string; finger: number; reason: string }[] }>;
 }

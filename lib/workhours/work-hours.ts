@@ -107,15 +107,25 @@ interface Punch {
 }
 
 /** Open/close role of a direction, or null when it is ignored. */
-function roleOf(direction: string, breaks: 'unpaid' | 'paid'): { open: boolean; kind: SegmentKind; isBreak: boolean } | null {
+function roleOf(
+  direction: string,
+  breaks: 'unpaid' | 'paid',
+): { open: boolean; kind: SegmentKind; isBreak: boolean } | null {
   switch (direction) {
-    case 'in': return { open: true, kind: 'work', isBreak: false };
-    case 'out': return { open: false, kind: 'work', isBreak: false };
-    case 'overtime-in': return { open: true, kind: 'overtime', isBreak: false };
-    case 'overtime-out': return { open: false, kind: 'overtime', isBreak: false };
-    case 'break-in': return breaks === 'paid' ? null : { open: true, kind: 'work', isBreak: true };
-    case 'break-out': return breaks === 'paid' ? null : { open: false, kind: 'work', isBreak: true };
-    default: return null;
+    case 'in':
+      return { open: true, kind: 'work', isBreak: false };
+    case 'out':
+      return { open: false, kind: 'work', isBreak: false };
+    case 'overtime-in':
+      return { open: true, kind: 'overtime', isBreak: false };
+    case 'overtime-out':
+      return { open: false, kind: 'overtime', isBreak: false };
+    case 'break-in':
+      return breaks === 'paid' ? null : { open: true, kind: 'work', isBreak: true };
+    case 'break-out':
+      return breaks === 'paid' ? null : { open: false, kind: 'work', isBreak: true };
+    default:
+      return null;
   }
 }
 
@@ -123,17 +133,32 @@ const round2 = (seconds: number): number => Math.round((seconds / 3600) * 100) /
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 function toPunch(p: WorkPunch): Punch | null {
-  if (!p || typeof p.userId !== 'string' || p.userId === '' || typeof p.localTime !== 'string' || !LOCAL_RE.test(p.localTime)) return null;
+  if (
+    !p ||
+    typeof p.userId !== 'string' ||
+    p.userId === '' ||
+    typeof p.localTime !== 'string' ||
+    !LOCAL_RE.test(p.localTime)
+  )
+    return null;
   const wall = Date.parse(p.localTime + 'Z');
   if (!Number.isFinite(wall)) return null;
   const ts = typeof p.timestamp === 'string' ? Date.parse(p.timestamp) : NaN;
   const hasTs = Number.isFinite(ts);
-  return { userId: p.userId, localTime: p.localTime, direction: String(p.direction), at: hasTs ? ts : wall, wall, hasTs };
+  return {
+    userId: p.userId,
+    localTime: p.localTime,
+    direction: String(p.direction),
+    at: hasTs ? ts : wall,
+    wall,
+    hasTs,
+  };
 }
 
 export function workHours(punches: readonly WorkPunch[], options: WorkHoursOptions = {}): WorkHoursResult {
   const maxHours = options.maxSegmentHours === undefined ? 16 : Number(options.maxSegmentHours);
-  if (!Number.isFinite(maxHours) || maxHours <= 0) throw new RangeError(`maximum segment must be a positive number of hours (got ${String(options.maxSegmentHours)})`);
+  if (!Number.isFinite(maxHours) || maxHours <= 0)
+    throw new RangeError(`maximum segment must be a positive number of hours (got ${String(options.maxSegmentHours)})`);
   const maxSec = Math.round(maxHours * 3600);
   const breaks = options.breaks === 'paid' ? 'paid' : 'unpaid';
   const unmatched: SkippedPunch[] = [];
@@ -146,16 +171,26 @@ export function workHours(punches: readonly WorkPunch[], options: WorkHoursOptio
     const p = toPunch(raw);
     if (!p) {
       const r = (raw ?? {}) as Partial<WorkPunch>;
-      unmatched.push({ userId: String(r.userId ?? ''), localTime: String(r.localTime ?? ''), direction: String(r.direction ?? ''), reason: 'invalid' });
+      unmatched.push({
+        userId: String(r.userId ?? ''),
+        localTime: String(r.localTime ?? ''),
+        direction: String(r.direction ?? ''),
+        reason: 'invalid',
+      });
       continue;
     }
     const key = `${p.userId}\u0000${p.at}\u0000${p.direction}`;
-    if (seen.has(key)) { duplicates++; continue; }
+    if (seen.has(key)) {
+      duplicates++;
+      continue;
+    }
     seen.add(key);
     list.push(p);
   }
   // Total order, so the result never depends on the input order.
-  list.sort((a, b) => cmp(a.userId, b.userId) || a.at - b.at || cmp(a.localTime, b.localTime) || cmp(a.direction, b.direction));
+  list.sort(
+    (a, b) => cmp(a.userId, b.userId) || a.at - b.at || cmp(a.localTime, b.localTime) || cmp(a.direction, b.direction),
+  );
 
   const segments: WorkSegment[] = [];
   const open: OpenSession[] = [];
@@ -168,7 +203,8 @@ export function workHours(punches: readonly WorkPunch[], options: WorkHoursOptio
       const p = list[i];
       const role = roleOf(p.direction, breaks);
       if (!role) {
-        if (p.direction !== 'break-in' && p.direction !== 'break-out') unmatched.push({ userId, localTime: p.localTime, direction: p.direction, reason: 'unknown-direction' });
+        if (p.direction !== 'break-in' && p.direction !== 'break-out')
+          unmatched.push({ userId, localTime: p.localTime, direction: p.direction, reason: 'unknown-direction' });
         continue;
       }
       if (role.open) {
@@ -178,7 +214,13 @@ export function workHours(punches: readonly WorkPunch[], options: WorkHoursOptio
             unmatched.push({ userId, localTime: p.localTime, direction: p.direction, reason: 'repeated-in' });
             continue;
           }
-          open.push({ userId, date: current.p.localTime.slice(0, 10), state: 'working', kind: current.kind, since: current.p.localTime });
+          open.push({
+            userId,
+            date: current.p.localTime.slice(0, 10),
+            state: 'working',
+            kind: current.kind,
+            since: current.p.localTime,
+          });
         }
         current = { p, kind: role.kind };
         onBreak = null;
@@ -193,18 +235,44 @@ export function workHours(punches: readonly WorkPunch[], options: WorkHoursOptio
       const a = current.p;
       const rawSeconds = Math.max(0, Math.round((a.hasTs && p.hasTs ? p.at - a.at : p.wall - a.wall) / 1000));
       segments.push({
-        userId, date: a.localTime.slice(0, 10), kind: current.kind, in: a.localTime, out: p.localTime,
-        seconds: Math.min(rawSeconds, maxSec), rawSeconds, clamped: rawSeconds > maxSec,
+        userId,
+        date: a.localTime.slice(0, 10),
+        kind: current.kind,
+        in: a.localTime,
+        out: p.localTime,
+        seconds: Math.min(rawSeconds, maxSec),
+        rawSeconds,
+        clamped: rawSeconds > maxSec,
       });
       current = null;
       onBreak = role.isBreak ? p : null;
     }
-    if (current) open.push({ userId, date: current.p.localTime.slice(0, 10), state: 'working', kind: current.kind, since: current.p.localTime });
-    else if (onBreak) open.push({ userId, date: onBreak.localTime.slice(0, 10), state: 'on-break', kind: 'work', since: onBreak.localTime });
+    if (current)
+      open.push({
+        userId,
+        date: current.p.localTime.slice(0, 10),
+        state: 'working',
+        kind: current.kind,
+        since: current.p.localTime,
+      });
+    else if (onBreak)
+      open.push({
+        userId,
+        date: onBreak.localTime.slice(0, 10),
+        state: 'on-break',
+        kind: 'work',
+        since: onBreak.localTime,
+      });
   }
 
   // Invalid punches were collected in input order: sort everything so the order never leaks through.
-  unmatched.sort((a, b) => cmp(a.userId, b.userId) || cmp(a.localTime, b.localTime) || cmp(a.direction, b.direction) || cmp(a.reason, b.reason));
+  unmatched.sort(
+    (a, b) =>
+      cmp(a.userId, b.userId) ||
+      cmp(a.localTime, b.localTime) ||
+      cmp(a.direction, b.direction) ||
+      cmp(a.reason, b.reason),
+  );
   return { days: sumDays(segments), segments, open, unmatched, duplicates };
 }
 
@@ -215,7 +283,17 @@ function sumDays(segments: readonly WorkSegment[]): DayHours[] {
     const key = `${s.userId}\u0000${s.date}`;
     let d = byKey.get(key);
     if (!d) {
-      d = { userId: s.userId, date: s.date, hours: 0, overtimeHours: 0, seconds: 0, segments: 0, clampedSegments: 0, firstIn: s.in, lastOut: s.out };
+      d = {
+        userId: s.userId,
+        date: s.date,
+        hours: 0,
+        overtimeHours: 0,
+        seconds: 0,
+        segments: 0,
+        clampedSegments: 0,
+        firstIn: s.in,
+        lastOut: s.out,
+      };
       byKey.set(key, d);
     }
     d.seconds += s.seconds;

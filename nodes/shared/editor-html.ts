@@ -13,7 +13,8 @@ import { editorDefault } from './setting-rules';
 /** Where the devices of zk-poll / zk-live come from, and the fleet defaults: the `defaults` entries. */
 function deviceSourceDefaults(type: string, withShard: boolean): string {
   // The shard rule mirrors lib/fleet/shard.ts parseShard: i/n or "i of n", n ≤ 1024, i < n, or an env variable.
-  const shard = "shard: { value: '', validate: function (v, opt) { var t = String(v === undefined || v === null ? '' : v).trim().toLowerCase(); " +
+  const shard =
+    "shard: { value: '', validate: function (v, opt) { var t = String(v === undefined || v === null ? '' : v).trim().toLowerCase(); " +
     "if (t === '' || t === 'off' || t === 'none' || /^\\$\\{\\w+\\}$/.test(t)) return true; var m = /^(\\d+)\\s*(?:\\/|of)\\s*(\\d+)$/.exec(t); " +
     "return (!!m && Number(m[2]) >= 1 && Number(m[2]) <= 1024 && Number(m[1]) < Number(m[2])) || 'shard must be i/n with i < n ≤ 1024 (e.g. 0/3), or empty'; } }";
   return [
@@ -95,12 +96,16 @@ function deviceSourceForm(type: string, withShard: boolean): string {
   <div class="form-row ${t}-row-fleet">
     <label for="node-input-timeout"><i class="fa fa-hourglass-half"></i> <span data-i18n="${t}.label.timeout"></span></label>
     <input type="text" id="node-input-timeout" style="width: 80px"> ms
-  </div>${withShard ? `
+  </div>${
+    withShard
+      ? `
   <div class="form-row ${t}-row-fleet">
     <label for="node-input-shard"><i class="fa fa-pie-chart"></i> <span data-i18n="${t}.label.shard"></span></label>
     <input type="text" id="node-input-shard" style="width: 120px" data-i18n="[placeholder]${t}.placeholder.shard">
     <span data-i18n="${t}.unit.shard"></span>
-  </div>` : ''}`;
+  </div>`
+      : ''
+  }`;
 }
 
 const IDENTIFIERS: Record<string, RegExp> = { mysql: SAFE_IDENTIFIER, mssql: MSSQL_IDENTIFIER };

@@ -47,7 +47,11 @@ export type NodeLogger = (level: LogLevel, message: string, details?: Record<str
  * `quietMs` (a device failing every retry, a pool error per reconnect) goes to debug, so the log shows
  * each problem once per hour rather than once per attempt.
  */
-export function nodeLogger(node: Pick<KitNode, 'warn' | 'debug'>, quietMs = 3600_000, now: () => number = Date.now): NodeLogger {
+export function nodeLogger(
+  node: Pick<KitNode, 'warn' | 'debug'>,
+  quietMs = 3600_000,
+  now: () => number = Date.now,
+): NodeLogger {
   const lastSaid = new Map<string, number>();
   return (level, message) => {
     if (level === 'debug' || level === 'info') return node.debug(message);
@@ -72,7 +76,11 @@ export interface KeptState {
  * Called from `close(removed)`: when the node was deleted (not redeployed), says once per folder that still
  * exists what stays on disk, where, and why it is not deleted. Returns the lines it logged.
  */
-export function tellKeptState(node: Pick<KitNode, 'log' | 'type' | 'id' | 'name'>, removed: boolean, kept: KeptState[]): string[] {
+export function tellKeptState(
+  node: Pick<KitNode, 'log' | 'type' | 'id' | 'name'>,
+  removed: boolean,
+  kept: KeptState[],
+): string[] {
   if (!removed) return [];
   const said: string[] = [];
   for (const k of kept) {

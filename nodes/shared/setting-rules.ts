@@ -16,7 +16,13 @@ export interface NumberRule {
   readonly integer: boolean;
 }
 
-const rule = (field: string, dflt: number, min: number, max: number, integer = false): NumberRule => ({ field, default: dflt, min, max, integer });
+const rule = (field: string, dflt: number, min: number, max: number, integer = false): NumberRule => ({
+  field,
+  default: dflt,
+  min,
+  max,
+  integer,
+});
 
 const int = (field: string, dflt: number, min: number, max: number): NumberRule => rule(field, dflt, min, max, true);
 
@@ -107,6 +113,8 @@ export function editorDefault(type: string, name: string): string {
   const r = settingRule(type, name);
   if (!r) throw new Error(`${type}.html: no setting rule "${name}" in nodes/shared/setting-rules.ts`);
   const whole = r.integer ? ' && Math.floor(n) === n' : '';
-  return `${name}: { value: ${JSON.stringify(r.default)}, validate: function (v, opt) { if (v === '' || v === undefined || v === null) return true; ` +
-    `var n = Number(v); return (isFinite(n) && n >= ${r.min} && n <= ${r.max}${whole}) || ${JSON.stringify(ruleMessage(r))}; } }`;
+  return (
+    `${name}: { value: ${JSON.stringify(r.default)}, validate: function (v, opt) { if (v === '' || v === undefined || v === null) return true; ` +
+    `var n = Number(v); return (isFinite(n) && n >= ${r.min} && n <= ${r.max}${whole}) || ${JSON.stringify(ruleMessage(r))}; } }`
+  );
 }

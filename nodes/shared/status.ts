@@ -19,7 +19,11 @@ export class ThrottledStatus {
   private next: StatusSource | null = null;
   private closed = false;
 
-  constructor(private readonly target: StatusTarget, private readonly minGapMs = 500, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly target: StatusTarget,
+    private readonly minGapMs = 500,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** Shows `st` now when the last update is old enough (or `force`), else once the gap has passed. */
   set(st: StatusSource, force = false): void {

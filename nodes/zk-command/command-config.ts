@@ -10,7 +10,11 @@ import { settingInteger as int, settingNumber as num } from '../shared/settings'
 export const ACTIONS = ['info', 'syncClock', 'unlock', 'restart', 'clear'] as const;
 export type CommandAction = (typeof ACTIONS)[number];
 /** Actions that change the device in a way a person notices (or that removes data): each needs its allow box. */
-export const DESTRUCTIVE: Readonly<Record<string, keyof AllowFlags>> = { unlock: 'allowUnlock', restart: 'allowRestart', clear: 'allowClear' };
+export const DESTRUCTIVE: Readonly<Record<string, keyof AllowFlags>> = {
+  unlock: 'allowUnlock',
+  restart: 'allowRestart',
+  clear: 'allowClear',
+};
 
 export interface AllowFlags {
   allowUnlock: boolean;
@@ -51,7 +55,8 @@ function isAction(v: unknown): v is CommandAction {
 /** Validates the node's settings; throws naming the field. */
 export function commandSettings(def: Partial<ZkCommandDef>, creds: ZkCommandCredentials): CommandSettings {
   const action = def.action === undefined || (def.action as string) === '' ? 'info' : def.action;
-  if (!isAction(action)) throw new Error(`action: unknown action "${String(action)}" (info, syncClock, unlock, restart, clear)`);
+  if (!isAction(action))
+    throw new Error(`action: unknown action "${String(action)}" (info, syncClock, unlock, restart, clear)`);
   return {
     ...fleetSource(def, creds.commKey),
     action,
@@ -80,30 +85,42 @@ export interface CommandRequest {
 export function readCommandRequest(payload: unknown, s: CommandSettings): CommandRequest {
   const req: CommandRequest = { action: s.action, thresholdSec: s.thresholdSec, unlockSeconds: s.unlockSeconds };
   if (typeof payload === 'string' && payload.trim() !== '' && !/^\d+$/.test(payload)) {
-    if (!isAction(payload.trim())) throw new Error(`msg.payload "${payload}" is not an action (info, syncClock, unlock, restart, clear)`);
+    if (!isAction(payload.trim()))
+      throw new Error(`msg.payload "${payload}" is not an action (info, syncClock, unlock, restart, clear)`);
     req.action = payload.trim() as CommandAction;
     return req;
   }
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return req;
   const p = payload as Record<string, unknown>;
   if (p.action !== undefined) {
-    if (!isAction(p.action)) throw new Error(`msg.payload.action "${String(p.action)}" is not an action (info, syncClock, unlock, restart, clear)`);
+    if (!isAction(p.action))
+      throw new Error(
+        `msg.payload.action "${String(p.action)}" is not an action (info, syncClock, unlock, restart, clear)`,
+      );
     req.action = p.action;
   }
   if (p.threshold !== undefined) {
     const t = Number(p.threshold);
-    if (typeof p.threshold === 'boolean' || !Number.isFinite(t) || t < 0 || t > 86400) throw new Error(`msg.payload.threshold must be a number of seconds from 0 to 86400 (got ${JSON.stringify(p.threshold)})`);
+    if (typeof p.threshold === 'boolean' || !Number.isFinite(t) || t < 0 || t > 86400)
+      throw new Error(
+        `msg.payload.threshold must be a number of seconds from 0 to 86400 (got ${JSON.stringify(p.threshold)})`,
+      );
     req.thresholdSec = t;
   }
   if (p.seconds !== undefined) {
     const n = Number(p.seconds);
     if (typeof p.seconds === 'boolean' || !Number.isInteger(n) || n < 1 || n > MAX_UNLOCK_SECONDS) {
-      throw new Error(`msg.payload.seconds (door unlock time) must be a whole number from 1 to ${MAX_UNLOCK_SECONDS} (got ${JSON.stringify(p.seconds)})`);
+      throw new Error(
+        `msg.payload.seconds (door unlock time) must be a whole number from 1 to ${MAX_UNLOCK_SECONDS} (got ${JSON.stringify(p.seconds)})`,
+      );
     }
     req.unlockSeconds = n;
   }
   if (p.device !== undefined) {
-    if (typeof p.device !== 'string' || p.device.trim() === '') throw new Error(`msg.payload.device must be a device's host:port, serial or name (got ${JSON.stringify(p.device)})`);
+    if (typeof p.device !== 'string' || p.device.trim() === '')
+      throw new Error(
+        `msg.payload.device must be a device's host:port, serial or name (got ${JSON.stringify(p.device)})`,
+      );
     req.device = p.device.trim();
   }
   return req;

@@ -7,12 +7,25 @@
 import type { NodeAPI, Node, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { DeviceConfig, DeviceSession, deviceKey, sessionRegistry } from '../../lib/device';
 import { ZkConnectionError, ZkError } from '../../lib/errors';
-import { CursorStore, FleetScheduler, configuredFleet, cursorKeyOf, describeDevice, fleetFromMsg } from '../../lib/fleet';
+import {
+  CursorStore,
+  FleetScheduler,
+  configuredFleet,
+  cursorKeyOf,
+  describeDevice,
+  fleetFromMsg,
+} from '../../lib/fleet';
 import type { ZkDeviceNode } from '../zk-device/zk-device-api';
 import { pollCursorDir } from '../zk-poll/poll-config';
 import { nodeLogger } from '../shared/runtime';
 import {
-  CommandRequest, CommandSettings, ZkCommandCredentials, ZkCommandDef, commandSettings, readCommandRequest, refusal,
+  CommandRequest,
+  CommandSettings,
+  ZkCommandCredentials,
+  ZkCommandDef,
+  commandSettings,
+  readCommandRequest,
+  refusal,
 } from './command-config';
 import { DeliveryCheck, checkDelivered } from './cursor-check';
 
@@ -39,7 +52,8 @@ export = (RED: NodeAPI): void => {
       settings = commandSettings(def, node.credentials ?? {});
       if (settings.mode === 'device') {
         deviceNode = def.device ? (RED.nodes.getNode(def.device) as ZkDeviceNode | null) : null;
-        if (!deviceNode) throw new Error('no zk-device selected (choose a device, or switch to a device list or range)');
+        if (!deviceNode)
+          throw new Error('no zk-device selected (choose a device, or switch to a device list or range)');
         singleSession = deviceNode.acquire(node);
       } else {
         fleet = configuredFleet(def, settings);
@@ -79,7 +93,8 @@ export = (RED: NodeAPI): void => {
             const cursor = new CursorStore(dir).get(cursorKeyOf(session));
             const notAfterMs = Date.now() + (cfg.futureToleranceSec ?? 86400) * 1000;
             check = checkDelivered(cursor, records, (rec) => session.canonical(rec, 'poll', undefined, notAfterMs));
-            if (!cursor) why = `zk-poll ${pollNodeName()} has no saved cursor for this device (it has not polled it yet); nothing was cleared`;
+            if (!cursor)
+              why = `zk-poll ${pollNodeName()} has no saved cursor for this device (it has not polled it yet); nothing was cleared`;
             else if (check.pending > 0) {
               why = `${check.pending} of ${check.total} records are not delivered yet by zk-poll ${pollNodeName()}; nothing was cleared — let it poll, then clear again`;
             }
@@ -90,14 +105,20 @@ export = (RED: NodeAPI): void => {
       const c = check as DeliveryCheck | null;
       const result = { ...r, anomalies: c?.anomalies ?? 0, pending: c?.pending ?? null, pollNode: settings.pollNode };
       if (!r.cleared) throw Object.assign(new Error(why || r.reason || 'not cleared'), { result });
-      const note = c && c.anomalies > 0 ? ` (${c.anomalies} with impossible times, reported by zk-poll as anomalies)` : '';
+      const note =
+        c && c.anomalies > 0 ? ` (${c.anomalies} with impossible times, reported by zk-poll as anomalies)` : '';
       return { message: `cleared ${r.downloaded} records, all delivered by zk-poll ${pollNodeName()}${note}`, result };
     }
 
-    async function runOne(cfg: DeviceConfig, req: CommandRequest, signal: AbortSignal): Promise<{ session: DeviceSession; out: DeviceOutcome }> {
+    async function runOne(
+      cfg: DeviceConfig,
+      req: CommandRequest,
+      signal: AbortSignal,
+    ): Promise<{ session: DeviceSession; out: DeviceOutcome }> {
       const own = singleSession !== null;
       const session = singleSession ?? sessionRegistry.acquire(cfg, { logger: sessionLogger });
-      const onAbort = () => void session.disconnect(new ZkConnectionError(`${session.label}: stopped (node closed or redeployed)`));
+      const onAbort = () =>
+        void session.disconnect(new ZkConnectionError(`${session.label}: stopped (node closed or redeployed)`));
       signal.addEventListener('abort', onAbort, { once: true });
       try {
         let out: DeviceOutcome;
@@ -112,10 +133,14 @@ export = (RED: NodeAPI): void => {
             break;
           }
           case 'syncClock': {
-            const r = await session.run('clock sync', (c) => c.syncClock({ thresholdSec: req.thresholdSec, tz: cfg.tz }));
+            const r = await session.run('clock sync', (c) =>
+              c.syncClock({ thresholdSec: req.thresholdSec, tz: cfg.tz }),
+            );
             const was = r.driftSec === null ? 'showed an impossible time' : `was ${signed(r.driftSec)} s off`;
             out = {
-              message: r.set ? `clock ${was}; set to ${r.hostTime} (${r.tz})` : `clock is ${signed(r.driftSec ?? 0)} s off, within ${req.thresholdSec} s; left alone`,
+              message: r.set
+                ? `clock ${was}; set to ${r.hostTime} (${r.tz})`
+                : `clock is ${signed(r.driftSec ?? 0)} s off, within ${req.thresholdSec} s; left alone`,
               result: { ...r },
             };
             break;
@@ -144,20 +169,30 @@ export = (RED: NodeAPI): void => {
       const refused = refusal(req.action, settings);
       if (refused) throw new Error(refused);
       if (req.action === 'clear' && !settings.pollNode) {
-        throw new Error('safe clear needs a zk-poll node: choose the zk-poll node whose cursor proves the records were delivered');
+        throw new Error(
+          'safe clear needs a zk-poll node: choose the zk-poll node whose cursor proves the records were delivered',
+        );
       }
       if (req.action === 'clear') {
         const p = RED.nodes.getNode(settings.pollNode) as Node | null;
-        if (!p || p.type !== 'zk-poll') throw new Error(`safe clear: zk-poll node "${settings.pollNode}" is not deployed; choose a deployed zk-poll node`);
+        if (!p || p.type !== 'zk-poll')
+          throw new Error(
+            `safe clear: zk-poll node "${settings.pollNode}" is not deployed; choose a deployed zk-poll node`,
+          );
       }
       const m = msg as NodeMessageInFlow & { devices?: unknown };
-      let devices = m.devices !== undefined ? fleetFromMsg(m.devices, settings) : singleSession ? [singleSession.config] : fleet;
-      if (devices.length === 0) throw new Error('no devices (the device list is empty; give msg.devices or fill in the list)');
+      let devices =
+        m.devices !== undefined ? fleetFromMsg(m.devices, settings) : singleSession ? [singleSession.config] : fleet;
+      if (devices.length === 0)
+        throw new Error('no devices (the device list is empty; give msg.devices or fill in the list)');
       if (req.device !== undefined) {
         const want = req.device;
         // By address, name, or the serial a device reported earlier (sessions of other nodes may know it).
-        devices = devices.filter((d) => deviceKey(d) === want || d.name === want || sessionRegistry.find(deviceKey(d))?.serial === want);
-        if (devices.length === 0) throw new Error(`device "${want}" is not one of this node's devices; nothing was done`);
+        devices = devices.filter(
+          (d) => deviceKey(d) === want || d.name === want || sessionRegistry.find(deviceKey(d))?.serial === want,
+        );
+        if (devices.length === 0)
+          throw new Error(`device "${want}" is not one of this node's devices; nothing was done`);
       }
       const totals = { ok: 0, failed: 0 };
       const byKey = new Map(devices.map((d) => [deviceKey(d), d]));
@@ -175,7 +210,14 @@ export = (RED: NodeAPI): void => {
               totals.ok++;
               const { session, out } = r.value;
               const device = describeDevice(session);
-              const payload = { action: req.action, ok: true, device: session.label, serial: session.serial, message: `${session.label}: ${out.message}`, ...out.result };
+              const payload = {
+                action: req.action,
+                ok: true,
+                device: session.label,
+                serial: session.serial,
+                message: `${session.label}: ${out.message}`,
+                ...out.result,
+              };
               node.send([{ topic: session.serial ?? session.key, payload, device } as NodeMessage, null]);
             } else if (r.status === 'failed') {
               totals.failed++;
@@ -183,8 +225,12 @@ export = (RED: NodeAPI): void => {
               const label = cfg.name ? `${cfg.name} (${r.key})` : r.key;
               const extra = (err as Error & { result?: Record<string, unknown> }).result ?? {};
               const payload = {
-                action: req.action, ok: false, device: label, message: `${label}: ${err.message}`,
-                error: { message: err.message, code: err instanceof ZkError ? err.code : null }, ...extra,
+                action: req.action,
+                ok: false,
+                device: label,
+                message: `${label}: ${err.message}`,
+                error: { message: err.message, code: err instanceof ZkError ? err.code : null },
+                ...extra,
               };
               node.send([null, { topic: r.key, payload } as NodeMessage]);
             }
@@ -210,11 +256,18 @@ export = (RED: NodeAPI): void => {
         return;
       }
       const job = chain.then(() => (closing ? Promise.reject(new Error('zk-command is closing')) : run(msg, req)));
-      chain = job.then(() => undefined, () => undefined);
+      chain = job.then(
+        () => undefined,
+        () => undefined,
+      );
       job.then(
         (t) => {
           if (closing) return done();
-          node.status({ fill: t.failed > 0 ? 'yellow' : 'green', shape: 'dot', text: `${req.action}: ${t.ok} ok${t.failed > 0 ? `, ${t.failed} failed` : ''}` });
+          node.status({
+            fill: t.failed > 0 ? 'yellow' : 'green',
+            shape: 'dot',
+            text: `${req.action}: ${t.ok} ok${t.failed > 0 ? `, ${t.failed} failed` : ''}`,
+          });
           done();
         },
         (err: Error) => {
@@ -232,14 +285,21 @@ export = (RED: NodeAPI): void => {
         if (deviceNode && singleSession) await deviceNode.release(node);
         singleSession = null;
       };
-      finish().then(() => done(), (err: Error) => {
-        node.warn(`zk-command close: ${err.message}`);
-        done();
-      });
+      finish().then(
+        () => done(),
+        (err: Error) => {
+          node.warn(`zk-command close: ${err.message}`);
+          done();
+        },
+      );
     });
   }
 
-  RED.nodes.registerType<ZkCommandNode, ZkCommandDef, Record<string, never>, ZkCommandCredentials>('zk-command', ZkCommand, {
-    credentials: { commKey: { type: 'password' } },
-  });
+  RED.nodes.registerType<ZkCommandNode, ZkCommandDef, Record<string, never>, ZkCommandCredentials>(
+    'zk-command',
+    ZkCommand,
+    {
+      credentials: { commKey: { type: 'password' } },
+    },
+  );
 };

@@ -25,8 +25,11 @@ interface Keyed {
   repeat?: boolean;
 }
 
-
-const isKeyed = (v: unknown): v is Keyed => v !== null && typeof v === 'object' && typeof (v as { id?: unknown }).id === 'string' && (v as { id: string }).id.length > 0;
+const isKeyed = (v: unknown): v is Keyed =>
+  v !== null &&
+  typeof v === 'object' &&
+  typeof (v as { id?: unknown }).id === 'string' &&
+  (v as { id: string }).id.length > 0;
 
 export = (RED: NodeAPI): void => {
   function ZkDedupe(this: Node, def: ZkDedupeDef): void {
@@ -59,7 +62,13 @@ export = (RED: NodeAPI): void => {
     /** Decides one record: true = pass (possibly marked), false = duplicate/repeat. */
     const decide = (s: DedupeStore, r: Keyed): boolean => {
       if (!s.add(r.id)) return false;
-      if (repeat && typeof r.deviceSn === 'string' && typeof r.userId === 'string' && typeof r.timestamp === 'string' && repeat.isRepeat(r.deviceSn, r.userId, r.timestamp)) {
+      if (
+        repeat &&
+        typeof r.deviceSn === 'string' &&
+        typeof r.userId === 'string' &&
+        typeof r.timestamp === 'string' &&
+        repeat.isRepeat(r.deviceSn, r.userId, r.timestamp)
+      ) {
         if (repeatMode === 'drop') return false;
         r.repeat = true;
       }
@@ -90,7 +99,11 @@ export = (RED: NodeAPI): void => {
           if (out1 || out2) send([out1, out2]);
           status.set({ fill: 'green', shape: 'dot', text: `${fmtCount(passed)} new · ${fmtCount(dropped)} dup` });
           if (bad.length > 0) {
-            done(new Error(`zk-dedupe: ${bad.slice(0, 3).join(', ')}${bad.length > 3 ? ` and ${bad.length - 3} more` : ''}: must be a non-empty string (record not passed on)`));
+            done(
+              new Error(
+                `zk-dedupe: ${bad.slice(0, 3).join(', ')}${bad.length > 3 ? ` and ${bad.length - 3} more` : ''}: must be a non-empty string (record not passed on)`,
+              ),
+            );
           } else done();
         },
         (err: Error) => done(err),
@@ -101,7 +114,11 @@ export = (RED: NodeAPI): void => {
       status.close();
       // The seen ids are kept (in one folder shared by every zk-dedupe, one file per node).
       tellKeptState(node, removed, [
-        { dir: path.join(dir, `${node.id.replace(/[^A-Za-z0-9._-]/g, '_')}.log`), what: 'seen ids', why: 'so a node restored with the same id still drops repeats' },
+        {
+          dir: path.join(dir, `${node.id.replace(/[^A-Za-z0-9._-]/g, '_')}.log`),
+          what: 'seen ids',
+          why: 'so a node restored with the same id still drops repeats',
+        },
       ]);
       ready
         .catch(() => undefined)

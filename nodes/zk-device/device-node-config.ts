@@ -26,19 +26,25 @@ export function parseStateMap(text: string | undefined): Record<number, Directio
   } catch {
     throw new Error(`punch mapping is not valid JSON: write it as {"0": "in", "1": "out"}`);
   }
-  if (!obj || typeof obj !== 'object' || Array.isArray(obj)) throw new Error('punch mapping must be a JSON object of state → direction');
+  if (!obj || typeof obj !== 'object' || Array.isArray(obj))
+    throw new Error('punch mapping must be a JSON object of state → direction');
   const out: Record<number, Direction> = {};
   for (const [k, v] of Object.entries(obj as Record<string, unknown>)) {
     const state = Number(k);
-    if (!Number.isInteger(state) || state < 0 || state > 255) throw new Error(`punch mapping: state "${k}" must be a whole number 0–255`);
-    if (!(DIRECTIONS as readonly string[]).includes(String(v))) throw new Error(`punch mapping: state ${k} → "${String(v)}" is not one of ${DIRECTIONS.join(', ')}`);
+    if (!Number.isInteger(state) || state < 0 || state > 255)
+      throw new Error(`punch mapping: state "${k}" must be a whole number 0–255`);
+    if (!(DIRECTIONS as readonly string[]).includes(String(v)))
+      throw new Error(`punch mapping: state ${k} → "${String(v)}" is not one of ${DIRECTIONS.join(', ')}`);
     out[state] = v as Direction;
   }
   return out;
 }
 
 /** Flow JSON + credential → validated DeviceConfig (throws DeviceConfigError / Error naming the field). */
-export function deviceConfigFromDef(def: Partial<ZkDeviceDef> & { host: string }, commKey: string | undefined): DeviceConfig {
+export function deviceConfigFromDef(
+  def: Partial<ZkDeviceDef> & { host: string },
+  commKey: string | undefined,
+): DeviceConfig {
   const input: DeviceConfigInput = {
     host: def.host,
     port: def.port === undefined || def.port === '' ? undefined : Number(def.port),

@@ -62,9 +62,13 @@ export = (RED: NodeAPI): void => {
   });
 
   // The editor shows the Node-RED host's zone as the default time zone.
-  RED.httpAdmin.get('/zk-device/defaults', RED.auth.needsPermission('zk-device.read'), (_req: Request, res: Response) => {
-    res.json({ tz: hostTimeZone() });
-  });
+  RED.httpAdmin.get(
+    '/zk-device/defaults',
+    RED.auth.needsPermission('zk-device.read'),
+    (_req: Request, res: Response) => {
+      res.json({ tz: hostTimeZone() });
+    },
+  );
 
   // Test connection with the editor's current settings (saved or not). A comm key left as the password
   // placeholder means "the one stored for this node".

@@ -55,4 +55,3 @@ export function liveSettings(def: Partial<ZkLiveDef>, creds: ZkLiveCredentials):
     },
   };
 }
-

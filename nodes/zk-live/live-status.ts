@@ -24,7 +24,11 @@ export class LiveStatusView {
   private punches = 0;
   private readonly throttle: ThrottledStatus;
 
-  constructor(sink: StatusTarget, minGapMs = 500, private readonly now: () => number = Date.now) {
+  constructor(
+    sink: StatusTarget,
+    minGapMs = 500,
+    private readonly now: () => number = Date.now,
+  ) {
     this.throttle = new ThrottledStatus(sink, minGapMs, now);
   }
 
@@ -43,7 +47,7 @@ export class LiveStatusView {
   }
 
   state(key: string, state: DeviceStatusState, error: string | null): void {
-    this.patch(key, { state, error, retryAt: state === 'online' ? null : this.devices.get(key)?.retryAt ?? null });
+    this.patch(key, { state, error, retryAt: state === 'online' ? null : (this.devices.get(key)?.retryAt ?? null) });
   }
 
   retry(key: string, delayMs: number, error: string | null): void {
@@ -93,12 +97,22 @@ export class LiveStatusView {
       const v = views[0];
       const retry = v.retryAt !== null ? ` · retry in ${wait(v.retryAt - this.now())}` : '';
       switch (v.state) {
-        case 'online': return { fill: 'green', shape: 'dot', text: `online · ${p}` };
-        case 'connecting': return { fill: 'blue', shape: 'ring', text: 'connecting' };
-        case 'busy': return { fill: 'yellow', shape: 'ring', text: `busy${retry}` };
-        case 'offline': return { fill: 'yellow', shape: 'ring', text: v.retryAt !== null ? `retry in ${wait(v.retryAt - this.now())}` : 'offline' };
-        case 'disabled': return { fill: 'grey', shape: 'ring', text: `disabled${retry}` };
-        case 'error': return { fill: 'red', shape: 'ring', text: `error: ${v.error ?? 'failed'}`.slice(0, 40) };
+        case 'online':
+          return { fill: 'green', shape: 'dot', text: `online · ${p}` };
+        case 'connecting':
+          return { fill: 'blue', shape: 'ring', text: 'connecting' };
+        case 'busy':
+          return { fill: 'yellow', shape: 'ring', text: `busy${retry}` };
+        case 'offline':
+          return {
+            fill: 'yellow',
+            shape: 'ring',
+            text: v.retryAt !== null ? `retry in ${wait(v.retryAt - this.now())}` : 'offline',
+          };
+        case 'disabled':
+          return { fill: 'grey', shape: 'ring', text: `disabled${retry}` };
+        case 'error':
+          return { fill: 'red', shape: 'ring', text: `error: ${v.error ?? 'failed'}`.slice(0, 40) };
       }
     }
     const online = views.filter((v) => v.state === 'online').length;

@@ -43,7 +43,8 @@ export = (RED: NodeAPI): void => {
       fleet = configuredFleet(def, settings);
       if (settings.mode === 'device') {
         deviceNode = def.device ? (RED.nodes.getNode(def.device) as ZkDeviceNode | null) : null;
-        if (!deviceNode) throw new Error('no zk-device selected (choose a device, or switch to a device list or range)');
+        if (!deviceNode)
+          throw new Error('no zk-device selected (choose a device, or switch to a device list or range)');
       }
     } catch (err) {
       configError = err as Error;
@@ -75,7 +76,14 @@ export = (RED: NodeAPI): void => {
         node.send([null, { topic: 'anomaly', payload: [a], device: describeDevice(session) } as NodeMessage]);
       });
       capture.on('raw', (e) => {
-        node.send([null, { topic: 'event', payload: { code: e.code, body: e.body.toString('hex') }, device: describeDevice(session) } as NodeMessage]);
+        node.send([
+          null,
+          {
+            topic: 'event',
+            payload: { code: e.code, body: e.body.toString('hex') },
+            device: describeDevice(session),
+          } as NodeMessage,
+        ]);
       });
       capture.on('status', (status) => {
         node.send([null, { topic: topic(), payload: status, device: describeDevice(session) } as NodeMessage]);
@@ -87,9 +95,17 @@ export = (RED: NodeAPI): void => {
         if (!r.alert) return;
         // One alert per failure streak, on the status output and in the log (Catch nodes see node.error).
         const device = describeDevice(session);
-        const alert = { topic: 'alert', alert: true, payload: { state: 'error', failures: r.failures, lastError: r.error?.message ?? null }, device };
+        const alert = {
+          topic: 'alert',
+          alert: true,
+          payload: { state: 'error', failures: r.failures, lastError: r.error?.message ?? null },
+          device,
+        };
         node.send([null, alert as NodeMessage]);
-        node.error(`zk-live: ${session.label} failed ${r.failures} times in a row: ${r.error?.message ?? 'unknown error'} (check power, network and comm key)`, alert as NodeMessage);
+        node.error(
+          `zk-live: ${session.label} failed ${r.failures} times in a row: ${r.error?.message ?? 'unknown error'} (check power, network and comm key)`,
+          alert as NodeMessage,
+        );
       });
       running.set(key, { key, capture, release });
       view.add(key);
@@ -107,11 +123,13 @@ export = (RED: NodeAPI): void => {
     async function stopAll(): Promise<void> {
       const all = [...running.values()];
       running.clear();
-      await Promise.all(all.map(async (r) => {
-        await r.capture.stop();
-        view.remove(r.key);
-        await r.release().catch((err: Error) => node.warn(`zk-live: releasing ${r.key}: ${err.message}`));
-      }));
+      await Promise.all(
+        all.map(async (r) => {
+          await r.capture.stop();
+          view.remove(r.key);
+          await r.release().catch((err: Error) => node.warn(`zk-live: releasing ${r.key}: ${err.message}`));
+        }),
+      );
       await store.flush();
     }
 
@@ -128,9 +146,11 @@ export = (RED: NodeAPI): void => {
       } else if (settings.mode === 'msg') {
         view.render();
       } else {
-        if (settings.shard) node.log(`${formatShard(settings.shard)}: ${fleet.length} device(s) of the list are this node's`);
+        if (settings.shard)
+          node.log(`${formatShard(settings.shard)}: ${fleet.length} device(s) of the list are this node's`);
         // A shard may own none of a small fleet: say so, without the red of an empty list.
-        if (fleet.length === 0 && settings.shard) view.show({ fill: 'grey', shape: 'ring', text: `${formatShard(settings.shard)}: no devices` });
+        if (fleet.length === 0 && settings.shard)
+          view.show({ fill: 'grey', shape: 'ring', text: `${formatShard(settings.shard)}: no devices` });
         else if (fleet.length === 0) view.error('the device list is empty');
         startFleet(fleet);
       }
@@ -144,7 +164,8 @@ export = (RED: NodeAPI): void => {
         for (const r of running.values()) r.capture.retryNow();
         return done();
       }
-      if (settings.mode !== 'msg') return done(new Error('msg.devices is only used when the node\'s devices come "from msg.devices"'));
+      if (settings.mode !== 'msg')
+        return done(new Error('msg.devices is only used when the node\'s devices come "from msg.devices"'));
       let list: DeviceConfig[];
       try {
         list = fleetFromMsg(m.devices, settings);
@@ -152,22 +173,35 @@ export = (RED: NodeAPI): void => {
         return done(err as Error);
       }
       // A new list replaces the old one; devices in both reconnect and keep their cursors (keyed by serial).
-      chain = chain.catch(() => undefined).then(async () => {
-        if (closing) return;
-        await stopAll();
-        if (!closing) startFleet(list);
-      });
-      chain.then(() => done(), (err: Error) => done(err));
+      chain = chain
+        .catch(() => undefined)
+        .then(async () => {
+          if (closing) return;
+          await stopAll();
+          if (!closing) startFleet(list);
+        });
+      chain.then(
+        () => done(),
+        (err: Error) => done(err),
+      );
     });
 
     node.on('close', (removed: boolean, done: () => void) => {
       closing = true;
-      tellKeptState(node, removed, [{ dir: cursorDir, what: 'cursors', why: 'so a node restored with the same id resumes where it stopped' }]);
-      chain = chain.catch(() => undefined).then(stopAll).finally(() => view.close());
-      chain.then(() => done(), (err: Error) => {
-        node.warn(`zk-live close: ${err.message}`);
-        done();
-      });
+      tellKeptState(node, removed, [
+        { dir: cursorDir, what: 'cursors', why: 'so a node restored with the same id resumes where it stopped' },
+      ]);
+      chain = chain
+        .catch(() => undefined)
+        .then(stopAll)
+        .finally(() => view.close());
+      chain.then(
+        () => done(),
+        (err: Error) => {
+          node.warn(`zk-live close: ${err.message}`);
+          done();
+        },
+      );
     });
   }
 

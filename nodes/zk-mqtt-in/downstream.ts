@@ -36,7 +36,10 @@ export class DownstreamTracker {
     const settled = new Promise<void>((resolve, reject) => {
       settle = (err) => (err ? reject(err) : resolve());
     });
-    const timer = setTimeout(() => this.finish(mark, new Error(`not handled downstream within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
+    const timer = setTimeout(
+      () => this.finish(mark, new Error(`not handled downstream within ${Math.round(timeoutMs / 1000)} s`)),
+      timeoutMs,
+    );
     this.open.set(mark, { pending: 0, error: null, settle, timer });
     return { mark, settled };
   }
@@ -44,7 +47,8 @@ export class DownstreamTracker {
   /** After the node's own send(): nothing delivered means nothing is wired, which is not "safe". */
   sent(mark: string): void {
     const e = this.open.get(mark);
-    if (e && e.pending === 0) this.finish(mark, new Error('output 1 is not wired to anything: the records would be lost'));
+    if (e && e.pending === 0)
+      this.finish(mark, new Error('output 1 is not wired to anything: the records would be lost'));
   }
 
   onDeliver(ev: HookEvent): void {

@@ -46,7 +46,11 @@ export = (RED: NodeAPI): void => {
     const show = (force = false): void => {
       status.set(
         connected
-          ? { fill: 'green', shape: 'dot', text: `${fmtCount(received)} in${invalid ? ` · ${fmtCount(invalid)} bad` : ''}` }
+          ? {
+              fill: 'green',
+              shape: 'dot',
+              text: `${fmtCount(received)} in${invalid ? ` · ${fmtCount(invalid)} bad` : ''}`,
+            }
           : { fill: 'yellow', shape: 'ring', text: 'connecting' },
         force,
       );
@@ -55,7 +59,15 @@ export = (RED: NodeAPI): void => {
     const sendInvalid = (errors: DoorError[], mqttTopic: string): void => {
       invalid += errors.length;
       for (const e of errors) {
-        node.send([null, { topic: 'invalid', mqttTopic, payload: e, error: { message: e.reason, source: { id: node.id, type: 'zk-mqtt-in' } } } as NodeMessage]);
+        node.send([
+          null,
+          {
+            topic: 'invalid',
+            mqttTopic,
+            payload: e,
+            error: { message: e.reason, source: { id: node.id, type: 'zk-mqtt-in' } },
+          } as NodeMessage,
+        ]);
       }
     };
 
@@ -68,14 +80,22 @@ export = (RED: NodeAPI): void => {
 
     const handle = async (m: ConsumedMessage): Promise<void> => {
       if (m.payload.length > maxBytes) {
-        badMessage(m.topic, `payload: ${fmtCount(m.payload.length)} bytes, over the limit of ${fmtCount(maxBytes)} (Max message); not records from zk-sink`, m.payload.length);
+        badMessage(
+          m.topic,
+          `payload: ${fmtCount(m.payload.length)} bytes, over the limit of ${fmtCount(maxBytes)} (Max message); not records from zk-sink`,
+          m.payload.length,
+        );
         return show();
       }
       let parsed: unknown;
       try {
         parsed = JSON.parse(m.payload.toString('utf8'));
       } catch (err) {
-        badMessage(m.topic, `payload: not JSON (${(err as Error).message}); expected an array of attendance records`, m.payload.length);
+        badMessage(
+          m.topic,
+          `payload: not JSON (${(err as Error).message}); expected an array of attendance records`,
+          m.payload.length,
+        );
         return show();
       }
       const { valid, invalid: bad } = checkPayload(parsed);
@@ -116,14 +136,19 @@ export = (RED: NodeAPI): void => {
           onState: (st, detail) => {
             connected = st === 'connected';
             if (st === 'connected') show(true);
-            else status.set({ fill: st === 'waiting' ? 'red' : 'yellow', shape: 'ring', text: detail ? detail.slice(0, 40) : st }, true);
+            else
+              status.set(
+                { fill: st === 'waiting' ? 'red' : 'yellow', shape: 'ring', text: detail ? detail.slice(0, 40) : st },
+                true,
+              );
           },
           onAcked: () => {
             received += handledRecords;
             handledRecords = 0;
             show();
           },
-          onHandlerError: (err, m) => node.warn(`zk-mqtt-in: a message on ${m.topic} was not acknowledged and will come again: ${err.message}`),
+          onHandlerError: (err, m) =>
+            node.warn(`zk-mqtt-in: a message on ${m.topic} was not acknowledged and will come again: ${err.message}`),
         },
       );
       consumer.start();
@@ -142,7 +167,11 @@ export = (RED: NodeAPI): void => {
     });
   }
 
-  RED.nodes.registerType<ZkMqttInNode, ZkMqttInDef, Record<string, never>, ZkMqttInCredentials>('zk-mqtt-in', ZkMqttIn, {
-    credentials: { user: { type: 'text' }, password: { type: 'password' } },
-  });
+  RED.nodes.registerType<ZkMqttInNode, ZkMqttInDef, Record<string, never>, ZkMqttInCredentials>(
+    'zk-mqtt-in',
+    ZkMqttIn,
+    {
+      credentials: { user: { type: 'text' }, password: { type: 'password' } },
+    },
+  );
 };

@@ -22,8 +22,12 @@ export class ProgressStatus {
     const fill: NodeStatus['fill'] = failed === 0 ? 'green' : ok === 0 ? 'red' : 'yellow';
     const what = dryRun ? 'would emit' : 'new';
     const text = single
-      ? failed ? 'failed' : `online · ${fmtCount(newRecords)} ${what}`
-      : failed ? `${ok} ok · ${failed} failed · ${fmtCount(newRecords)} ${what}` : `${ok} ok · ${fmtCount(newRecords)} ${what}`;
+      ? failed
+        ? 'failed'
+        : `online · ${fmtCount(newRecords)} ${what}`
+      : failed
+        ? `${ok} ok · ${failed} failed · ${fmtCount(newRecords)} ${what}`
+        : `${ok} ok · ${fmtCount(newRecords)} ${what}`;
     this.throttle.set({ fill, shape: 'dot', text }, true);
   }
 

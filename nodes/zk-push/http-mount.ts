@@ -29,7 +29,10 @@ export function mountPush(app: UsableApp, basePath: string, server: PushServer):
       next();
     });
   }
-  if (table.has(basePath)) throw new Error(`another zk-push node already serves ${basePath || '/'} on this Node-RED: give one of them another base path or its own port`);
+  if (table.has(basePath))
+    throw new Error(
+      `another zk-push node already serves ${basePath || '/'} on this Node-RED: give one of them another base path or its own port`,
+    );
   table.set(basePath, server);
   const own = table;
   return () => {

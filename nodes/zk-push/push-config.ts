@@ -48,14 +48,16 @@ export interface PushNodeSettings {
   allowDestructive: boolean;
 }
 
-
 export function pushNodeSettings(def: Partial<ZkPushDef>, creds: ZkPushCredentials): PushNodeSettings {
   const tz = def.tz?.trim() || hostTimeZone();
-  if (!isValidTimeZone(tz)) throw new RangeError(`time zone ${JSON.stringify(tz)} is not an IANA zone (e.g. Europe/Berlin)`);
+  if (!isValidTimeZone(tz))
+    throw new RangeError(`time zone ${JSON.stringify(tz)} is not an IANA zone (e.g. Europe/Berlin)`);
   const transFlag = def.transFlag?.trim() || DEFAULT_HANDSHAKE.transFlag;
-  if (!isValidTransFlag(transFlag)) throw new RangeError('TransFlag must be table words (TransData AttLog OpLog …) or a bit string');
+  if (!isValidTransFlag(transFlag))
+    throw new RangeError('TransFlag must be table words (TransData AttLog OpLog …) or a bit string');
   const token = creds.token?.trim() || null;
-  if (token !== null && !/^[\x21-\x7e]{1,64}$/.test(token)) throw new RangeError('the token must be 1-64 printable characters without spaces');
+  if (token !== null && !/^[\x21-\x7e]{1,64}$/.test(token))
+    throw new RangeError('the token must be 1-64 printable characters without spaces');
   const server = pushDefaults({
     basePath: normaliseBasePath(def.basePath),
     devices: parseAllowList(def.devices),

@@ -33,13 +33,15 @@ export = (RED: NodeAPI): void => {
     let unmount: (() => void) | null = null;
     let closing = false;
     let emitted = 0;
-    const where = (): string => (settings?.listen === 'port' && listener ? `:${listener.port}` : settings?.server.basePath || '/');
+    const where = (): string =>
+      settings?.listen === 'port' && listener ? `:${listener.port}` : settings?.server.basePath || '/';
 
     const showStatus = (force = false): void => {
       if (!server) return;
       const waiting = journal?.pending ?? 0;
       const n = server.devices.known().length;
-      const text = waiting > 0 ? `${where()} · queued ${fmtCount(waiting)}` : `${where()} · ${n} dev · ${fmtCount(emitted)} rec`;
+      const text =
+        waiting > 0 ? `${where()} · queued ${fmtCount(waiting)}` : `${where()} · ${n} dev · ${fmtCount(emitted)} rec`;
       status.set({ fill: 'green', shape: 'dot', text }, force);
     };
 
@@ -52,7 +54,9 @@ export = (RED: NodeAPI): void => {
       enqueue: (sn, command) => {
         if (!server || !settings || !state) return Promise.reject(new Error('zk-push is not running'));
         if (!settings.server.devices.has(sn) && !state.has(sn)) {
-          return Promise.reject(new Error(`push device ${sn} is not on zk-push's device list and has never connected: check the serial`));
+          return Promise.reject(
+            new Error(`push device ${sn} is not on zk-push's device list and has never connected: check the serial`),
+          );
         }
         return server.commands.enqueue(sn, command);
       },
@@ -70,7 +74,9 @@ export = (RED: NodeAPI): void => {
       options: (o) => out2('options', o, { deviceSn: o.deviceSn }),
       rejected: (r) => {
         out2('rejected', r, { deviceSn: r.deviceSn });
-        node.warn(`zk-push: refused ${r.path} from ${r.deviceSn ?? r.remoteAddress ?? 'unknown'}: ${r.reason} (HTTP ${r.status})`);
+        node.warn(
+          `zk-push: refused ${r.path} from ${r.deviceSn ?? r.remoteAddress ?? 'unknown'}: ${r.reason} (HTTP ${r.status})`,
+        );
       },
       unknownDevice: (sn, remote) => {
         out2('unknown-device', { deviceSn: sn, remoteAddress: remote, accepted: true });
@@ -89,7 +95,9 @@ export = (RED: NodeAPI): void => {
     const ready: Promise<void> = (async () => {
       settings = pushNodeSettings(def, node.credentials ?? {});
       const s = settings;
-      const st = await PushState.open(path.join(dir, 'state.json'), { onError: (e) => node.warn(`zk-push: saving device state: ${e.message}`) });
+      const st = await PushState.open(path.join(dir, 'state.json'), {
+        onError: (e) => node.warn(`zk-push: saving device state: ${e.message}`),
+      });
       state = st;
       const j = await PushJournal.open(path.join(dir, 'journal'), (m) => node.warn(m));
       journal = j;
@@ -100,7 +108,20 @@ export = (RED: NodeAPI): void => {
         (e) => {
           if (closing) throw new Error('closing');
           const dev = s.server.devices.get(e.deviceSn);
-          node.send([{ topic: e.deviceSn, payload: e.records, device: { deviceSn: e.deviceSn, deviceName: dev?.name ?? null, site: dev?.site ?? s.server.defaultSite, deviceHost: null, stamp: e.stamp } } as NodeMessage, null]);
+          node.send([
+            {
+              topic: e.deviceSn,
+              payload: e.records,
+              device: {
+                deviceSn: e.deviceSn,
+                deviceName: dev?.name ?? null,
+                site: dev?.site ?? s.server.defaultSite,
+                deviceHost: null,
+                stamp: e.stamp,
+              },
+            } as NodeMessage,
+            null,
+          ]);
           emitted += e.records.length;
           showStatus();
         },
@@ -130,7 +151,21 @@ export = (RED: NodeAPI): void => {
         })
         .then(
           (c) => {
-            send([null, { ...msg, topic: 'command', payload: { deviceSn: c.deviceSn, id: c.id, command: c.command, state: c.state, returnCode: null, result: null } } as NodeMessage]);
+            send([
+              null,
+              {
+                ...msg,
+                topic: 'command',
+                payload: {
+                  deviceSn: c.deviceSn,
+                  id: c.id,
+                  command: c.command,
+                  state: c.state,
+                  returnCode: null,
+                  result: null,
+                },
+              } as NodeMessage,
+            ]);
             done();
           },
           (err: Error) => done(err),

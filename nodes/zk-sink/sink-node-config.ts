@@ -63,7 +63,6 @@ export interface DeliverySettings {
   isolateAfter: number;
 }
 
-
 export function deliverySettings(def: ZkSinkDef): DeliverySettings {
   return {
     batchSize: readSetting(SETTING_RULES['zk-sink'].batchSize, def.batchSize),
@@ -87,7 +86,12 @@ function jsonObject(text: string | undefined, field: string): Record<string, unk
 /** TLS settings a core tls-config node adds (its addTLSOptions), when one is selected. */
 export type TlsFiller = (opts: Record<string, unknown>) => void;
 
-export function sinkConfigFromDef(def: ZkSinkDef, creds: ZkSinkCredentials, userDir: string, tlsFiller?: TlsFiller): SinkConfig {
+export function sinkConfigFromDef(
+  def: ZkSinkDef,
+  creds: ZkSinkCredentials,
+  userDir: string,
+  tlsFiller?: TlsFiller,
+): SinkConfig {
   const port = (d: number): number => settingInteger(def.port, d, 'port', 1, 65535);
   switch (def.target) {
     case 'mysql':
@@ -120,7 +124,8 @@ export function sinkConfigFromDef(def: ZkSinkDef, creds: ZkSinkCredentials, user
         },
       };
     case 'access': {
-      if (!def.accessFile && !def.accessConnection) throw new TypeError('Access: the .mdb file or an ODBC connection string is required');
+      if (!def.accessFile && !def.accessConnection)
+        throw new TypeError('Access: the .mdb file or an ODBC connection string is required');
       const extra = jsonObject(def.accessOptions, 'Access options') as Partial<AccessSinkOptions>;
       return {
         target: 'access',
@@ -144,7 +149,10 @@ export function sinkConfigFromDef(def: ZkSinkDef, creds: ZkSinkCredentials, user
       const tls: Record<string, unknown> = {};
       tlsFiller?.(tls);
       if (def.insecure) tls.rejectUnauthorized = false;
-      const dup = def.duplicateStatus === undefined || def.duplicateStatus === '' ? null : settingInteger(def.duplicateStatus, 409, 'duplicate status', 200, 599);
+      const dup =
+        def.duplicateStatus === undefined || def.duplicateStatus === ''
+          ? null
+          : settingInteger(def.duplicateStatus, 409, 'duplicate status', 200, 599);
       return {
         target: 'http',
         options: {
@@ -182,6 +190,8 @@ export function sinkConfigFromDef(def: ZkSinkDef, creds: ZkSinkCredentials, user
       };
     }
     default:
-      throw new TypeError(`target must be one of mysql, mssql, access, http, file, mqtt (got ${JSON.stringify(def.target)})`);
+      throw new TypeError(
+        `target must be one of mysql, mssql, access, http, file, mqtt (got ${JSON.stringify(def.target)})`,
+      );
   }
 }

@@ -28,14 +28,33 @@ export = (RED: NodeAPI): void => {
 
     const status = new ThrottledStatus(node);
 
-    const sendErrors = (errors: DoorError[], msg: NodeMessage | null, send: (m: (NodeMessage | null)[]) => void): void => {
+    const sendErrors = (
+      errors: DoorError[],
+      msg: NodeMessage | null,
+      send: (m: (NodeMessage | null)[]) => void,
+    ): void => {
       for (const e of errors) {
-        send([null, { ...(msg ?? {}), topic: 'invalid', payload: e, error: { message: e.reason, source: { id: node.id, type: 'zk-sink' } } } as NodeMessage]);
+        send([
+          null,
+          {
+            ...(msg ?? {}),
+            topic: 'invalid',
+            payload: e,
+            error: { message: e.reason, source: { id: node.id, type: 'zk-sink' } },
+          } as NodeMessage,
+        ]);
       }
     };
     const sendRejected = (rejected: RejectedRecord[]): void => {
       for (const r of rejected) {
-        node.send([null, { topic: 'rejected', payload: { field: null, reason: r.reason, record: r.record }, error: { message: r.reason } } as NodeMessage]);
+        node.send([
+          null,
+          {
+            topic: 'rejected',
+            payload: { field: null, reason: r.reason, record: r.record },
+            error: { message: r.reason },
+          } as NodeMessage,
+        ]);
       }
     };
 
@@ -46,7 +65,8 @@ export = (RED: NodeAPI): void => {
       const s = createSink(config, nodeLogger(node));
       sink = s;
       const box = await Outbox.open<AttendanceRecord>(outboxDir, {
-        onCorrupt: (c) => node.warn(`outbox ${outboxDir}: skipped an unreadable line (${c.bytes} bytes in segment ${c.seg})`),
+        onCorrupt: (c) =>
+          node.warn(`outbox ${outboxDir}: skipped an unreadable line (${c.bytes} bytes in segment ${c.seg})`),
       });
       if (closing) {
         await box.close();
@@ -69,7 +89,10 @@ export = (RED: NodeAPI): void => {
         },
       });
       loop.start();
-      status.set(statusFor({ state: box.pending ? 'sending' : 'idle', pending: box.pending }, sent, s.held?.() ?? 0), true);
+      status.set(
+        statusFor({ state: box.pending ? 'sending' : 'idle', pending: box.pending }, sent, s.held?.() ?? 0),
+        true,
+      );
     })();
     ready.catch((err: Error) => {
       node.error(`zk-sink: ${err.message}`);
@@ -88,7 +111,8 @@ export = (RED: NodeAPI): void => {
         })
         .then(
           () => {
-            if (outbox && loop) status.set(statusFor({ state: 'sending', pending: outbox.pending }, sent, sink?.held?.() ?? 0));
+            if (outbox && loop)
+              status.set(statusFor({ state: 'sending', pending: outbox.pending }, sent, sink?.held?.() ?? 0));
             done();
           },
           (err: Error) => done(new Error(`zk-sink: records not queued: ${err.message}`)),
@@ -101,8 +125,16 @@ export = (RED: NodeAPI): void => {
       // Records stay in the outbox even when the node is removed: deleting them would lose punches.
       tellKeptState(node, removed, [
         { dir: outboxDir, what: 'queued records', why: 'so records not yet written to the target are not lost' },
-        { dir: stateDir({ userDir }, node, 'parked', `${node.id}.json`), what: 'parked Access punches', why: 'until ZKTime has their users' },
-        { dir: stateDir({ userDir }, node, 'http-acked', node.id), what: 'acknowledged HTTP ids', why: 'so a resent batch is not counted twice' },
+        {
+          dir: stateDir({ userDir }, node, 'parked', `${node.id}.json`),
+          what: 'parked Access punches',
+          why: 'until ZKTime has their users',
+        },
+        {
+          dir: stateDir({ userDir }, node, 'http-acked', node.id),
+          what: 'acknowledged HTTP ids',
+          why: 'so a resent batch is not counted twice',
+        },
       ]);
       const finish = async (): Promise<void> => {
         await ready.catch(() => undefined);

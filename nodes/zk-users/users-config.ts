@@ -58,17 +58,23 @@ export interface UsersSettings extends FleetSource {
 }
 
 export function parseSerials(text: string | undefined): string[] {
-  return (text ?? '').split(/[\s,;]+/).map((s) => s.trim()).filter((s) => s !== '');
+  return (text ?? '')
+    .split(/[\s,;]+/)
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
 }
 
 /** Validates the node's settings; throws naming the field. */
 export function usersSettings(def: Partial<ZkUsersDef>, creds: ZkUsersCredentials): UsersSettings {
   const action = def.action || 'sync';
-  if (!USERS_ACTIONS.includes(action)) throw new Error(`action must be read, sync or templates (got "${String(action)}")`);
+  if (!USERS_ACTIONS.includes(action))
+    throw new Error(`action must be read, sync or templates (got "${String(action)}")`);
   const missing = def.missing || 'disable';
-  if (!MISSING_POLICIES.includes(missing)) throw new Error(`users not in the list must be disable, leave or delete (got "${String(missing)}")`);
+  if (!MISSING_POLICIES.includes(missing))
+    throw new Error(`users not in the list must be disable, leave or delete (got "${String(missing)}")`);
   const templatesMode = def.templatesMode || 'backup';
-  if (templatesMode !== 'backup' && templatesMode !== 'copy') throw new Error(`templates must be backup or copy (got "${String(templatesMode)}")`);
+  if (templatesMode !== 'backup' && templatesMode !== 'copy')
+    throw new Error(`templates must be backup or copy (got "${String(templatesMode)}")`);
   return {
     ...fleetSource(def, creds.commKey),
     action,
@@ -111,12 +117,21 @@ export interface UsersRequest {
 
 export function readRequest(msg: Record<string, unknown>, s: UsersSettings): UsersRequest {
   const action = msg.action === undefined ? s.action : msg.action;
-  if (typeof action !== 'string' || !USERS_ACTIONS.includes(action as UsersAction)) throw new Error(`msg.action must be read, sync or templates (got ${JSON.stringify(action)})`);
+  if (typeof action !== 'string' || !USERS_ACTIONS.includes(action as UsersAction))
+    throw new Error(`msg.action must be read, sync or templates (got ${JSON.stringify(action)})`);
   const mode = msg.templates === undefined ? s.templatesMode : msg.templates;
-  if (mode !== 'backup' && mode !== 'copy') throw new Error(`msg.templates must be backup or copy (got ${JSON.stringify(mode)})`);
+  if (mode !== 'backup' && mode !== 'copy')
+    throw new Error(`msg.templates must be backup or copy (got ${JSON.stringify(mode)})`);
   if (msg.dryRun !== undefined && typeof msg.dryRun !== 'boolean') throw new Error('msg.dryRun must be true or false');
-  if (msg.from !== undefined && typeof msg.from !== 'string') throw new Error('msg.from must be a device (host:port) or a backup file name');
+  if (msg.from !== undefined && typeof msg.from !== 'string')
+    throw new Error('msg.from must be a device (host:port) or a backup file name');
   const userId = msg.userId === undefined || msg.userId === null ? null : String(msg.userId).trim();
   if (userId === '') throw new Error('msg.userId is empty');
-  return { action: action as UsersAction, dryRun: msg.dryRun === true, templatesMode: mode, from: ((msg.from as string | undefined) ?? s.from).trim(), userId };
+  return {
+    action: action as UsersAction,
+    dryRun: msg.dryRun === true,
+    templatesMode: mode,
+    from: ((msg.from as string | undefined) ?? s.from).trim(),
+    userId,
+  };
 }

@@ -63,7 +63,12 @@ export async function launchChromium(): Promise<Browser> {
  * `loading.html` placeholder (ng-include of a file its 3.6.6 package does not ship). Page errors are never
  * accepted.
  */
-const HARMLESS = [/favicon\.ico/i, /manifest\.json/i, /SideNav 'left' is not available/, /404 \(Not Found\) \(http:\/\/127\.0\.0\.1:\d+\/ui\/loading\.html\)/];
+const HARMLESS = [
+  /favicon\.ico/i,
+  /manifest\.json/i,
+  /SideNav 'left' is not available/,
+  /404 \(Not Found\) \(http:\/\/127\.0\.0\.1:\d+\/ui\/loading\.html\)/,
+];
 
 /** Collects console errors and uncaught page errors of one page. */
 export class PageErrors {

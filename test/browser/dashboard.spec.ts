@@ -39,13 +39,28 @@ describe('browser: the demo dashboard (/ui)', function () {
   before(async function () {
     skipWithoutChromium(this);
     // Three devices on two sites, a live punch every couple of seconds so the chart has something to show.
-    sims = await startSimulators({ devices: 3, host: '127.0.0.1', transports: 'tcp', users: 12, records: 150, seed: 5150, liveEveryMs: 2_500, userIds: 'plain' });
+    sims = await startSimulators({
+      devices: 3,
+      host: '127.0.0.1',
+      transports: 'tcp',
+      users: 12,
+      records: 150,
+      seed: 5150,
+      liveEveryMs: 2_500,
+      userIds: 'plain',
+    });
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'punchflow-browser-dash-'));
     const names = ['Front door', 'Loading bay', 'Canteen'];
     const sites = ['Head office', 'Head office', 'Warehouse'];
-    const csv = ['host,port,name,site,tz', ...sims.map((s, i) => `127.0.0.1,${s.port},${names[i]},${sites[i]},UTC`)].join('\n');
+    const csv = [
+      'host,port,name,site,tz',
+      ...sims.map((s, i) => `127.0.0.1,${s.port},${names[i]},${sites[i]},UTC`),
+    ].join('\n');
     [rt, browser] = await Promise.all([
-      startRuntime({ env: { PUNCHFLOW_FLEET: csv, PUNCHFLOW_DATA_DIR: dataDir }, flows: loadFlowFile('flows/demo.json') }),
+      startRuntime({
+        env: { PUNCHFLOW_FLEET: csv, PUNCHFLOW_DATA_DIR: dataDir },
+        flows: loadFlowFile('flows/demo.json'),
+      }),
       launchChromium(),
     ]);
     page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
@@ -66,7 +81,8 @@ describe('browser: the demo dashboard (/ui)', function () {
         const dot = tr.querySelector('.pf-dot') as HTMLElement | null;
         const m = /rgba?\((\d+),\s*(\d+),\s*(\d+)/.exec(dot ? getComputedStyle(dot).backgroundColor : '');
         const [r, g, b] = m ? [Number(m[1]), Number(m[2]), Number(m[3])] : [0, 0, 0];
-        const colour = r > 150 && r > 2 * g && r > 2 * b ? 'red' : g > 90 && g > 1.5 * r && g > 1.5 * b ? 'green' : 'other';
+        const colour =
+          r > 150 && r > 2 * g && r > 2 * b ? 'red' : g > 90 && g > 1.5 * r && g > 1.5 * b ? 'green' : 'other';
         return {
           serial: tr.getAttribute('data-serial') || '',
           name: (tr.querySelector('.pf-name')?.textContent || '').trim(),
@@ -101,7 +117,11 @@ describe('browser: the demo dashboard (/ui)', function () {
       await page.waitForTimeout(200);
     }
     assert.deepEqual(current.map((r) => r.serial).sort(), sims.map((s) => s.serial).sort(), JSON.stringify(current));
-    assert.deepEqual(current.map((r) => [r.state, r.dot]), sims.map(() => ['online', 'green']), JSON.stringify(current));
+    assert.deepEqual(
+      current.map((r) => [r.state, r.dot]),
+      sims.map(() => ['online', 'green']),
+      JSON.stringify(current),
+    );
     const bySerial = new Map(current.map((r) => [r.serial, r]));
     assert.equal(bySerial.get(sims[0].serial)?.name, 'Front door');
     assert.equal(bySerial.get(sims[2].serial)?.site, 'Warehouse');
@@ -115,7 +135,11 @@ describe('browser: the demo dashboard (/ui)', function () {
     await refusing;
     const toRed = await waitForDot(sim.serial, 'red', HEARTBEAT_MS);
     const others = (await rows()).filter((r) => r.serial !== sim.serial);
-    assert.deepEqual(others.map((r) => r.dot), ['green', 'green'], 'the other devices stay green');
+    assert.deepEqual(
+      others.map((r) => r.dot),
+      ['green', 'green'],
+      'the other devices stay green',
+    );
     await screenshot(page, 'dashboard-offline.png');
 
     // Back: zk-live reconnects after its first backoff step (the demo flow: 5 s).

@@ -28,8 +28,16 @@ const DASHBOARDS: Dashboard[] = [
     choose: async (page, name) => {
       const select = page.locator('select').first();
       await select.waitFor({ timeout: 20_000 });
-      await page.waitForFunction((n) => Array.from(document.querySelectorAll('select option')).some((o) => (o.textContent || '').startsWith(n)), name, { timeout: 20_000 });
-      const label = await page.$$eval('select option', (os, n) => os.map((o) => o.textContent || '').find((t) => t.startsWith(n as string)) ?? '', name);
+      await page.waitForFunction(
+        (n) => Array.from(document.querySelectorAll('select option')).some((o) => (o.textContent || '').startsWith(n)),
+        name,
+        { timeout: 20_000 },
+      );
+      const label = await page.$$eval(
+        'select option',
+        (os, n) => os.map((o) => o.textContent || '').find((t) => t.startsWith(n as string)) ?? '',
+        name,
+      );
       await select.selectOption({ label });
     },
   },
@@ -69,9 +77,19 @@ for (const d of DASHBOARDS) {
 
     before(async function () {
       skipWithoutChromium(this);
-      sims = await startSimulators({ devices: 2, host: '127.0.0.1', transports: 'tcp', users: 3, records: 10, seed: 77, clockOffsetSec: 900 });
+      sims = await startSimulators({
+        devices: 2,
+        host: '127.0.0.1',
+        transports: 'tcp',
+        users: 3,
+        records: 10,
+        seed: 77,
+        clockOffsetSec: 900,
+      });
       dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'punchflow-browser-actions-'));
-      const csv = ['host,port,name,site,tz', ...sims.map((s, i) => `127.0.0.1,${s.port},Gate ${i + 1},HQ,UTC`)].join('\n');
+      const csv = ['host,port,name,site,tz', ...sims.map((s, i) => `127.0.0.1,${s.port},Gate ${i + 1},HQ,UTC`)].join(
+        '\n',
+      );
       [rt, browser] = await Promise.all([
         startRuntime({ env: { PUNCHFLOW_FLEET: csv, PUNCHFLOW_DATA_DIR: dataDir }, flows: loadFlowFile(d.file) }),
         launchChromium(),
@@ -105,13 +123,19 @@ for (const d of DASHBOARDS) {
       // Messages reach zk-command in order: the unlock arrived, so the declined sync was never sent.
       assert.equal(sims[1].counters.commandsSeen[Cmd.SET_TIME] ?? 0, 0);
       assert.equal(sims[0].doorUnlocks.length, 0, 'only the chosen device');
-      await page.getByText(/door unlocked for 3 s/).first().waitFor({ timeout: 20_000 });
+      await page
+        .getByText(/door unlocked for 3 s/)
+        .first()
+        .waitFor({ timeout: 20_000 });
     });
 
     it('an accepted "Sync clock" sets that clock', async () => {
       await page.getByText('Sync clock', { exact: true }).click();
       await until(() => (sims[1].counters.commandsSeen[Cmd.SET_TIME] ?? 0) === 1, 20_000, 'SET_TIME on Gate 2');
-      await page.getByText(/clock was \+\d+ s off; set to/).first().waitFor({ timeout: 20_000 });
+      await page
+        .getByText(/clock was \+\d+ s off; set to/)
+        .first()
+        .waitFor({ timeout: 20_000 });
       assert.equal(sims[0].counters.commandsSeen[Cmd.SET_TIME] ?? 0, 0);
     });
 

@@ -19,7 +19,13 @@ const SERIAL = 'PFSIM0000421';
 type FlowNode = Record<string, unknown> & { id: string; type: string };
 
 /** The node types package.json registers, and those that belong in the palette (all but the config node). */
-const REGISTERED = Object.keys((JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { 'node-red': { nodes: Record<string, string> } })['node-red'].nodes);
+const REGISTERED = Object.keys(
+  (
+    JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as {
+      'node-red': { nodes: Record<string, string> };
+    }
+  )['node-red'].nodes,
+);
 const PALETTE_TYPES = REGISTERED.filter((t) => t !== 'zk-device').sort();
 const HAS_PUSH = REGISTERED.includes('zk-push');
 
@@ -36,18 +42,49 @@ function exampleNode(type: string): FlowNode {
 
 /** Live capture and polling of one device → dedupe → file sink: the flow a user builds first. */
 function editorFlow(port: number, dataDir: string): FlowNode[] {
-  const node = (type: string, props: Record<string, unknown>): FlowNode => ({ ...exampleNode(type), ...props }) as FlowNode;
+  const node = (type: string, props: Record<string, unknown>): FlowNode =>
+    ({ ...exampleNode(type), ...props }) as FlowNode;
   return [
     { id: 'tab1', type: 'tab', label: 'Attendance', disabled: false, info: '' },
     node('zk-device', { id: 'dev1', name: 'Front door', host: '127.0.0.1', port, tz: 'UTC', site: 'Head office' }),
     node('zk-live', { id: 'live1', z: 'tab1', device: 'dev1', x: 170, y: 100, wires: [['dedupe1'], []] }),
-    node('zk-poll', { id: 'poll1', z: 'tab1', device: 'dev1', interval: 300, x: 170, y: 180, wires: [['dedupe1'], []] }),
+    node('zk-poll', {
+      id: 'poll1',
+      z: 'tab1',
+      device: 'dev1',
+      interval: 300,
+      x: 170,
+      y: 180,
+      wires: [['dedupe1'], []],
+    }),
     node('zk-dedupe', { id: 'dedupe1', z: 'tab1', x: 400, y: 140, wires: [['sink1'], []] }),
     node('zk-sink', { id: 'sink1', z: 'tab1', dir: dataDir, x: 620, y: 140, wires: [[], []] }),
     // Devices in push mode (ADMS) post to Node-RED's own HTTP server: no port of its own.
-    ...(HAS_PUSH ? [node('zk-push', { id: 'push1', z: 'tab1', listen: 'node', basePath: '/iclock', x: 170, y: 260, wires: [['dedupe1'], []] })] : []),
+    ...(HAS_PUSH
+      ? [
+          node('zk-push', {
+            id: 'push1',
+            z: 'tab1',
+            listen: 'node',
+            basePath: '/iclock',
+            x: 170,
+            y: 260,
+            wires: [['dedupe1'], []],
+          }),
+        ]
+      : []),
     // Runs only on input: the dialog is what is tested here.
-    node('zk-command', { id: 'cmd1', z: 'tab1', device: 'dev1', action: 'clear', allowClear: true, pollNode: 'poll1', x: 170, y: 340, wires: [[], []] }),
+    node('zk-command', {
+      id: 'cmd1',
+      z: 'tab1',
+      device: 'dev1',
+      action: 'clear',
+      allowClear: true,
+      pollNode: 'poll1',
+      x: 170,
+      y: 340,
+      wires: [[], []],
+    }),
   ];
 }
 
@@ -62,7 +99,15 @@ describe('browser: Node-RED editor', function () {
 
   before(async function () {
     skipWithoutChromium(this);
-    sim = new ZkSimulator({ host: '127.0.0.1', port: 0, transports: 'tcp', serial: SERIAL, users: 8, records: 120, seed: 421 });
+    sim = new ZkSimulator({
+      host: '127.0.0.1',
+      port: 0,
+      transports: 'tcp',
+      serial: SERIAL,
+      users: 8,
+      records: 120,
+      seed: 421,
+    });
     const { port } = await sim.start();
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'punchflow-browser-data-'));
     [rt, browser] = await Promise.all([startRuntime({ flows: editorFlow(port, dataDir) }), launchChromium()]);
@@ -117,13 +162,19 @@ describe('browser: Node-RED editor', function () {
     const types = await page.$$eval('#red-ui-palette-container-PunchFlow .red-ui-palette-node', (els) =>
       els.map((e) => e.getAttribute('data-palette-type')),
     );
-    for (const t of ['zk-dedupe', 'zk-live', 'zk-poll', 'zk-sink']) assert.ok(PALETTE_TYPES.includes(t), `${t} registered in package.json`);
+    for (const t of ['zk-dedupe', 'zk-live', 'zk-poll', 'zk-sink'])
+      assert.ok(PALETTE_TYPES.includes(t), `${t} registered in package.json`);
     assert.deepEqual([...types].sort(), PALETTE_TYPES);
     // zk-device is a config node: never in the palette.
     assert.equal(await page.locator('.red-ui-palette-node[data-palette-type="zk-device"]').count(), 0);
     assert.equal((await page.locator('#red-ui-palette-header-PunchFlow').innerText()).trim(), 'PunchFlow');
-    const labels = await page.$$eval('#red-ui-palette-container-PunchFlow .red-ui-palette-label', (els) => els.map((e) => (e.textContent || '').replace(/\s+/g, ' ').trim()));
-    assert.deepEqual([...labels].sort(), PALETTE_TYPES.map((t) => t.replace(/-/g, ' ')));
+    const labels = await page.$$eval('#red-ui-palette-container-PunchFlow .red-ui-palette-label', (els) =>
+      els.map((e) => (e.textContent || '').replace(/\s+/g, ' ').trim()),
+    );
+    assert.deepEqual(
+      [...labels].sort(),
+      PALETTE_TYPES.map((t) => t.replace(/-/g, ' ')),
+    );
   });
 
   it('draws the deployed flow with the devices online', async () => {
@@ -133,7 +184,11 @@ describe('browser: Node-RED editor', function () {
     // No node is marked invalid (the red triangle) in a flow built from the shipped examples.
     const invalid = await page.evaluate(() => {
       type EdNode = { id: string; type: string; valid?: boolean; validationErrors?: string[] };
-      const RED = (window as unknown as { RED: { nodes: { eachNode(cb: (n: EdNode) => void): void; eachConfig(cb: (n: EdNode) => void): void } } }).RED;
+      const RED = (
+        window as unknown as {
+          RED: { nodes: { eachNode(cb: (n: EdNode) => void): void; eachConfig(cb: (n: EdNode) => void): void } };
+        }
+      ).RED;
       const bad: string[] = [];
       const check = (n: EdNode) => {
         if (n.valid === false) bad.push(`${n.type} ${n.id}: ${(n.validationErrors || []).join(', ')}`);
@@ -143,7 +198,11 @@ describe('browser: Node-RED editor', function () {
       return bad;
     });
     assert.deepEqual(invalid, []);
-    await page.waitForFunction(() => /online/.test(document.querySelector('[id="live1"] .red-ui-flow-node-status-label')?.textContent || ''), null, { timeout: 15_000 });
+    await page.waitForFunction(
+      () => /online/.test(document.querySelector('[id="live1"] .red-ui-flow-node-status-label')?.textContent || ''),
+      null,
+      { timeout: 15_000 },
+    );
     // For the README: the palette filtered to our nodes, nothing selected.
     await page.locator('#red-ui-palette-search input').pressSequentially('zk');
     await page.locator('.red-ui-palette-node[data-palette-type="inject"]').waitFor({ state: 'hidden' });
@@ -156,9 +215,17 @@ describe('browser: Node-RED editor', function () {
 
   it('zk-poll: the dialog opens, offers zk-device in its device field, flags interval -1', async () => {
     await openEditor('poll1');
-    const options = await page.$$eval('#node-input-device option', (els) => els.map((o) => [(o as HTMLOptionElement).value, o.textContent]));
-    assert.ok(options.some(([v, t]) => v === 'dev1' && /Front door/.test(t || '')), `device options ${JSON.stringify(options)}`);
-    assert.ok(options.some(([v]) => v === '_ADD_'), 'the device field offers "Add new zk-device"');
+    const options = await page.$$eval('#node-input-device option', (els) =>
+      els.map((o) => [(o as HTMLOptionElement).value, o.textContent]),
+    );
+    assert.ok(
+      options.some(([v, t]) => v === 'dev1' && /Front door/.test(t || '')),
+      `device options ${JSON.stringify(options)}`,
+    );
+    assert.ok(
+      options.some(([v]) => v === '_ADD_'),
+      'the device field offers "Add new zk-device"',
+    );
     await expectFlagged('#node-input-interval', '-1');
     await expectFlagged('#node-input-chunkSize', '0');
     await closeEditor();
@@ -198,7 +265,9 @@ describe('browser: Node-RED editor', function () {
 
   it('zk-command: the dialog offers the zk-poll nodes for the safe clear, shows the fields of the action, flags bad values', async () => {
     await openEditor('cmd1');
-    const polls = await page.$$eval('#node-input-pollNode option', (els) => els.map((o) => (o as HTMLOptionElement).value));
+    const polls = await page.$$eval('#node-input-pollNode option', (els) =>
+      els.map((o) => (o as HTMLOptionElement).value),
+    );
     assert.deepEqual(polls, ['', 'poll1']);
     assert.equal(await page.locator('#node-input-pollNode').inputValue(), 'poll1');
     assert.equal(await page.locator('#node-input-allowClear').isChecked(), true);
@@ -224,7 +293,11 @@ describe('browser: Node-RED editor', function () {
 
     await page.click('#node-config-zk-test');
     const result = page.locator('#node-config-zk-test-result');
-    await page.waitForFunction((serial) => (document.querySelector('#node-config-zk-test-result')?.textContent || '').includes(serial), SERIAL, { timeout: 15_000 });
+    await page.waitForFunction(
+      (serial) => (document.querySelector('#node-config-zk-test-result')?.textContent || '').includes(serial),
+      SERIAL,
+      { timeout: 15_000 },
+    );
     const text = (await result.innerText()).trim();
     assert.match(text, new RegExp(`${SERIAL}`));
     assert.match(text, /120 \/ /, `record count in ${JSON.stringify(text)}`);
@@ -235,10 +308,14 @@ describe('browser: Node-RED editor', function () {
     const port = await page.locator('#node-config-input-port').inputValue();
     await setField('#node-config-input-port', '1');
     await page.click('#node-config-zk-test');
-    await page.waitForFunction((serial) => {
-      const t = document.querySelector('#node-config-zk-test-result')?.textContent || '';
-      return t !== '' && !t.includes(serial) && !/testing|running|…/i.test(t);
-    }, SERIAL, { timeout: 15_000 });
+    await page.waitForFunction(
+      (serial) => {
+        const t = document.querySelector('#node-config-zk-test-result')?.textContent || '';
+        return t !== '' && !t.includes(serial) && !/testing|running|…/i.test(t);
+      },
+      SERIAL,
+      { timeout: 15_000 },
+    );
     const failure = (await result.innerText()).trim();
     assert.match(failure, /127\.0\.0\.1:1\b/, `the failure names the device: ${JSON.stringify(failure)}`);
     await setField('#node-config-input-port', port);
@@ -250,7 +327,10 @@ describe('browser: Node-RED editor', function () {
 
   it('raises no page errors and no console errors; the runtime logs no errors', () => {
     assert.deepEqual(errors.all(), []);
-    assert.deepEqual(rt.errorsSince(0).map((e) => `${e.type ?? ''} ${e.msg}`), []);
+    assert.deepEqual(
+      rt.errorsSince(0).map((e) => `${e.type ?? ''} ${e.msg}`),
+      [],
+    );
   });
 
   it('saves its screenshots', () => {

@@ -14,10 +14,23 @@ import { E2eRuntime, loadFlowFile, startRuntime } from '../e2e/runtime';
 import { launchChromium, PageErrors, skipWithoutChromium } from './chromium';
 import { screenshot } from './screenshots';
 
-interface Box { x: number; y: number; right: number; bottom: number; width: number; height: number }
+interface Box {
+  x: number;
+  y: number;
+  right: number;
+  bottom: number;
+  width: number;
+  height: number;
+}
 
 /** Rectangles of the dashboard's groups (by title), their tables, scroll boxes and charts. */
-async function measure(page: Page): Promise<{ viewport: number; groups: Record<string, Box>; tables: Box[]; scrollers: Array<Box & { scrolls: boolean }>; charts: Box[] }> {
+async function measure(page: Page): Promise<{
+  viewport: number;
+  groups: Record<string, Box>;
+  tables: Box[];
+  scrollers: Array<Box & { scrolls: boolean }>;
+  charts: Box[];
+}> {
   return page.evaluate(() => {
     const box = (e: Element) => {
       const r = e.getBoundingClientRect();
@@ -32,7 +45,10 @@ async function measure(page: Page): Promise<{ viewport: number; groups: Record<s
       viewport: window.innerWidth,
       groups,
       tables: Array.from(document.querySelectorAll('ui-card-panel table')).map(box),
-      scrollers: Array.from(document.querySelectorAll('.pf-devices, .pf-scroll')).map((e) => ({ ...box(e), scrolls: e.scrollWidth > e.clientWidth })),
+      scrollers: Array.from(document.querySelectorAll('.pf-devices, .pf-scroll')).map((e) => ({
+        ...box(e),
+        scrolls: e.scrollWidth > e.clientWidth,
+      })),
       charts: Array.from(document.querySelectorAll('ui-card-panel canvas')).map(box),
     };
   });
@@ -47,12 +63,27 @@ describe('browser: dashboard layout at 1440 and 390 px', function () {
 
   before(async function () {
     skipWithoutChromium(this);
-    sims = await startSimulators({ devices: 3, host: '127.0.0.1', transports: 'tcp', users: 12, records: 150, seed: 5150, liveEveryMs: 2_500, userIds: 'plain' });
+    sims = await startSimulators({
+      devices: 3,
+      host: '127.0.0.1',
+      transports: 'tcp',
+      users: 12,
+      records: 150,
+      seed: 5150,
+      liveEveryMs: 2_500,
+      userIds: 'plain',
+    });
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'punchflow-browser-layout-'));
     const names = ['Front door', 'Loading bay', 'Canteen'];
     const sites = ['Head office', 'Head office', 'Warehouse'];
-    const csv = ['host,port,name,site,tz', ...sims.map((s, i) => `127.0.0.1,${s.port},${names[i]},${sites[i]},UTC`)].join('\n');
-    [rt, browser] = await Promise.all([startRuntime({ env: { PUNCHFLOW_FLEET: csv, PUNCHFLOW_DATA_DIR: dataDir, PUNCHFLOW_MYSQL_PORT: '9' } }), launchChromium()]);
+    const csv = [
+      'host,port,name,site,tz',
+      ...sims.map((s, i) => `127.0.0.1,${s.port},${names[i]},${sites[i]},UTC`),
+    ].join('\n');
+    [rt, browser] = await Promise.all([
+      startRuntime({ env: { PUNCHFLOW_FLEET: csv, PUNCHFLOW_DATA_DIR: dataDir, PUNCHFLOW_MYSQL_PORT: '9' } }),
+      launchChromium(),
+    ]);
   });
 
   after(async () => {
@@ -92,8 +123,16 @@ describe('browser: dashboard layout at 1440 and 390 px', function () {
   }
 
   function assertFitsPhone(m: Awaited<ReturnType<typeof measure>>, flow: string): void {
-    for (const [name, g] of Object.entries(m.groups)) assert.ok(g.x >= 0 && g.right <= m.viewport + 1, `${flow}: group "${name}" runs past the screen (${Math.round(g.x)}…${Math.round(g.right)} of ${m.viewport})`);
-    for (const c of m.charts) assert.ok(c.right <= m.viewport + 1, `${flow}: a chart is cut off at the right (${Math.round(c.right)} of ${m.viewport})`);
+    for (const [name, g] of Object.entries(m.groups))
+      assert.ok(
+        g.x >= 0 && g.right <= m.viewport + 1,
+        `${flow}: group "${name}" runs past the screen (${Math.round(g.x)}…${Math.round(g.right)} of ${m.viewport})`,
+      );
+    for (const c of m.charts)
+      assert.ok(
+        c.right <= m.viewport + 1,
+        `${flow}: a chart is cut off at the right (${Math.round(c.right)} of ${m.viewport})`,
+      );
     for (const s of m.scrollers) assert.ok(s.right <= m.viewport + 1, `${flow}: a table box runs past the screen`);
     assertNoOverlap(m.groups);
   }
@@ -107,7 +146,10 @@ describe('browser: dashboard layout at 1440 and 390 px', function () {
       const table = m.tables[0];
       assert.ok(devices && table, JSON.stringify(m));
       assert.ok(table.bottom <= devices.bottom, 'the table is inside its group');
-      assert.ok(devices.bottom - table.bottom < 48, `${Math.round(devices.bottom - table.bottom)} px of blank space under the device table`);
+      assert.ok(
+        devices.bottom - table.bottom < 48,
+        `${Math.round(devices.bottom - table.bottom)} px of blank space under the device table`,
+      );
       assertNoOverlap(m.groups);
       assert.deepEqual(wide.errors.all(), []);
     } finally {
@@ -117,7 +159,10 @@ describe('browser: dashboard layout at 1440 and 390 px', function () {
     try {
       const m = await measure(phone.page);
       assertFitsPhone(m, 'demo');
-      assert.ok(m.scrollers.some((s) => s.scrolls), 'the wide device table scrolls sideways inside its group');
+      assert.ok(
+        m.scrollers.some((s) => s.scrolls),
+        'the wide device table scrolls sideways inside its group',
+      );
       assert.deepEqual(phone.errors.all(), []);
       await screenshot(phone.page, 'dashboard-phone.png');
     } finally {
@@ -125,7 +170,10 @@ describe('browser: dashboard layout at 1440 and 390 px', function () {
     }
   });
 
-  for (const [flow, rowSelector] of [['fleet-mysql-access', 'ui-card-panel table tr:not(:first-child)'], ['workhours', 'ui-card-panel table tr:not(:first-child)']] as const) {
+  for (const [flow, rowSelector] of [
+    ['fleet-mysql-access', 'ui-card-panel table tr:not(:first-child)'],
+    ['workhours', 'ui-card-panel table tr:not(:first-child)'],
+  ] as const) {
     it(`${flow}: groups fit at 390 px, the device table's group has no tall blank space at 1440 px`, async () => {
       await rt.deploy(loadFlowFile(`flows/${flow}.json`), { settleMs: 500 });
       const wide = await open(1440, rowSelector);
@@ -134,7 +182,10 @@ describe('browser: dashboard layout at 1440 and 390 px', function () {
         assertNoOverlap(m.groups);
         if (flow === 'fleet-mysql-access') {
           const devices = m.groups.Devices;
-          assert.ok(devices.bottom - m.tables[0].bottom < 48, `${Math.round(devices.bottom - m.tables[0].bottom)} px of blank space under the device table`);
+          assert.ok(
+            devices.bottom - m.tables[0].bottom < 48,
+            `${Math.round(devices.bottom - m.tables[0].bottom)} px of blank space under the device table`,
+          );
         }
       } finally {
         await wide.page.close();

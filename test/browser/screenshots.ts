@@ -16,7 +16,11 @@ export const SCREENSHOTS = UPDATE ? docsDir : path.join(os.tmpdir(), 'punchflow-
 let announced = false;
 
 /** A viewport screenshot (PNG, device scale 1) saved as SCREENSHOTS/name. */
-export async function screenshot(page: Page, name: string, clip?: { x: number; y: number; width: number; height: number }): Promise<string> {
+export async function screenshot(
+  page: Page,
+  name: string,
+  clip?: { x: number; y: number; width: number; height: number },
+): Promise<string> {
   fs.mkdirSync(SCREENSHOTS, { recursive: true });
   if (!announced) {
     announced = true;

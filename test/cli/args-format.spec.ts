@@ -7,7 +7,11 @@ import { ATTENDANCE_RECORD_FIELDS, AttendanceRecord } from '../../lib/record/can
 import { ZkAuthError, ZkConnectionError, ZkTimeoutError } from '../../lib/errors';
 import { DeviceUser } from '../../lib/protocol/users';
 
-const usage = (argv: string[], re: RegExp) => assert.throws(() => parseCli(argv), (e: unknown) => e instanceof UsageError && re.test(e.message));
+const usage = (argv: string[], re: RegExp) =>
+  assert.throws(
+    () => parseCli(argv),
+    (e: unknown) => e instanceof UsageError && re.test(e.message),
+  );
 
 describe('cli/args', () => {
   it('parses zk sim with defaults and every option', () => {
@@ -25,24 +29,93 @@ describe('cli/args', () => {
     assert.equal(d.seed, undefined);
     const none = parseCli(['sim', '--live-every', '0']);
     assert.ok(none.command === 'sim' && none.liveEveryMs === 0);
-    const o = parseCli(['sim', '--port', '0', '--records', '50000', '--users', '30', '--comm-key', '1234', '--udp',
-      '--profile', 'zk6', '--live-every', '2.5', '--seed', '7', '--devices', '3', '--tz', 'Asia/Kolkata', '--user-ids', 'edge']);
+    const o = parseCli([
+      'sim',
+      '--port',
+      '0',
+      '--records',
+      '50000',
+      '--users',
+      '30',
+      '--comm-key',
+      '1234',
+      '--udp',
+      '--profile',
+      'zk6',
+      '--live-every',
+      '2.5',
+      '--seed',
+      '7',
+      '--devices',
+      '3',
+      '--tz',
+      'Asia/Kolkata',
+      '--user-ids',
+      'edge',
+    ]);
     assert.deepEqual(o, {
-      command: 'sim', host: '127.0.0.1', port: 0, records: 50000, users: 30, commKey: 1234, udp: true,
-      profile: 'zk6', liveEveryMs: 2500, seed: 7, userIds: 'edge', devices: 3, tz: 'Asia/Kolkata',
+      command: 'sim',
+      host: '127.0.0.1',
+      port: 0,
+      records: 50000,
+      users: 30,
+      commKey: 1234,
+      udp: true,
+      profile: 'zk6',
+      liveEveryMs: 2500,
+      seed: 7,
+      userIds: 'edge',
+      devices: 3,
+      tz: 'Asia/Kolkata',
     });
     usage(['sim', '--user-ids', 'odd'], /--user-ids must be plain or edge/);
   });
 
   it('parses device commands with HOST[:PORT] and device options', () => {
-    const f = parseCli(['fetch', '10.0.0.5:4371', '--comm-key', '99', '--udp', '--timeout', '800', '--tz', 'UTC',
-      '--format', 'csv', '--out', 'x.csv', '--since', '2024-03-01', '--until', '2024-03-31']);
+    const f = parseCli([
+      'fetch',
+      '10.0.0.5:4371',
+      '--comm-key',
+      '99',
+      '--udp',
+      '--timeout',
+      '800',
+      '--tz',
+      'UTC',
+      '--format',
+      'csv',
+      '--out',
+      'x.csv',
+      '--since',
+      '2024-03-01',
+      '--until',
+      '2024-03-31',
+    ]);
     assert.deepEqual(f, {
-      command: 'fetch', host: '10.0.0.5', port: 4371, commKey: 99, udp: true, timeoutMs: 800, json: false,
-      since: '2024-03-01T00:00:00', until: '2024-03-31T23:59:59', tz: 'UTC', format: 'csv', out: 'x.csv',
+      command: 'fetch',
+      host: '10.0.0.5',
+      port: 4371,
+      commKey: 99,
+      udp: true,
+      timeoutMs: 800,
+      json: false,
+      since: '2024-03-01T00:00:00',
+      until: '2024-03-31T23:59:59',
+      tz: 'UTC',
+      format: 'csv',
+      out: 'x.csv',
     });
     const i = parseCli(['info', 'clock.local', '--json', '--tz', 'UTC']);
-    assert.deepEqual(i, { command: 'info', host: 'clock.local', port: 4370, commKey: 0, udp: false, timeoutMs: 5000, json: true, tz: 'UTC' });
+    assert.deepEqual(i, {
+      command: 'info',
+      host: 'clock.local',
+      port: 4370,
+      commKey: 0,
+      udp: false,
+      timeoutMs: 5000,
+      json: true,
+      tz: 'UTC',
+    });
     const l = parseCli(['live', '127.0.0.1:5000', '--count', '2', '--tz', 'Europe/Berlin']);
     assert.ok(l.command === 'live' && l.count === 2 && l.port === 5000 && l.tz === 'Europe/Berlin');
     const u = parseCli(['users', '[::1]:4370']);
@@ -96,9 +169,22 @@ describe('cli/args', () => {
 
 describe('cli/format', () => {
   const rec: AttendanceRecord = {
-    id: 'SN1|1001|2024-03-15T13:45:07', deviceSn: 'SN1', deviceName: 'Door, "main"', site: null, deviceHost: '127.0.0.1:4370',
-    userId: '1001', uid: 3, localTime: '2024-03-15T13:45:07', timestamp: '2024-03-15T12:45:07.000Z', tz: 'Europe/Berlin',
-    state: 0, direction: 'in', verify: 1, verifyMethod: 'fingerprint', workCode: 0, source: 'poll',
+    id: 'SN1|1001|2024-03-15T13:45:07',
+    deviceSn: 'SN1',
+    deviceName: 'Door, "main"',
+    site: null,
+    deviceHost: '127.0.0.1:4370',
+    userId: '1001',
+    uid: 3,
+    localTime: '2024-03-15T13:45:07',
+    timestamp: '2024-03-15T12:45:07.000Z',
+    tz: 'Europe/Berlin',
+    state: 0,
+    direction: 'in',
+    verify: 1,
+    verifyMethod: 'fingerprint',
+    workCode: 0,
+    source: 'poll',
     receivedAt: '2024-03-15T12:46:00.000Z',
   };
 
@@ -127,7 +213,16 @@ describe('cli/format', () => {
   it('users: table and JSON without the password', () => {
     const users: DeviceUser[] = [
       { uid: 1, userId: '1', name: 'Ada', privilege: 14, enabled: true, password: '9876', cardNo: 0, group: 1 },
-      { uid: 2, userId: 'A23456789012345678901234', name: 'Bob\u0007', privilege: 1, enabled: false, password: '', cardNo: 555, group: 1 },
+      {
+        uid: 2,
+        userId: 'A23456789012345678901234',
+        name: 'Bob\u0007',
+        privilege: 1,
+        enabled: false,
+        password: '',
+        cardNo: 555,
+        group: 1,
+      },
     ];
     const t = usersTable(users);
     const lines = t.trimEnd().split('\n');
@@ -144,11 +239,19 @@ describe('cli/format', () => {
 
   it('info summary', () => {
     const info: InfoLike = {
-      host: '127.0.0.1:4370', transport: 'tcp', serial: 'SIM0000000001', deviceName: 'F22', platform: 'ZLM60_TFT',
-      firmware: 'Ver 6.60', mac: null, vendor: 'ZKTeco',
+      host: '127.0.0.1:4370',
+      transport: 'tcp',
+      serial: 'SIM0000000001',
+      deviceName: 'F22',
+      platform: 'ZLM60_TFT',
+      firmware: 'Ver 6.60',
+      mac: null,
+      vendor: 'ZKTeco',
       counts: { users: 20, records: 1000, fingers: 0, faces: null },
       capacity: { users: 3000, records: 100000, fingers: 3000, faces: null },
-      deviceTime: '2024-03-15T13:45:07', clockDriftSec: -3, tz: 'Europe/Berlin',
+      deviceTime: '2024-03-15T13:45:07',
+      clockDriftSec: -3,
+      tz: 'Europe/Berlin',
     };
     const s = infoSummary(info);
     assert.match(s, /^Device: +127\.0\.0\.1:4370 over TCP$/m);
@@ -162,14 +265,26 @@ describe('cli/format', () => {
 
 describe('cli/errors', () => {
   it('one line per failure, naming the device and what to check', () => {
-    const refused = new ZkConnectionError('cannot talk to 127.0.0.1:1 over TCP: connection refused — …', { host: '127.0.0.1:1', errno: 'ECONNREFUSED' });
+    const refused = new ZkConnectionError('cannot talk to 127.0.0.1:1 over TCP: connection refused — …', {
+      host: '127.0.0.1:1',
+      errno: 'ECONNREFUSED',
+    });
     assert.equal(
       describeError(refused, { target: '127.0.0.1:1', transport: 'tcp' }),
       'cannot reach 127.0.0.1:1 over TCP: connection refused — check the host, port and that the device is on',
     );
-    assert.equal(describeError(new ZkAuthError('x'), { target: 'h:1', commKey: 5 }), 'device h:1 rejected the comm key — check --comm-key');
-    assert.equal(describeError(new ZkAuthError('x'), { target: 'h:1', commKey: 0 }), 'device h:1 requires a comm key — pass it with --comm-key');
-    assert.match(describeError(new ZkTimeoutError('h:1 did not answer\nCONNECT'), { target: 'h:1' }), /^h:1 did not answer CONNECT .*--udp/);
+    assert.equal(
+      describeError(new ZkAuthError('x'), { target: 'h:1', commKey: 5 }),
+      'device h:1 rejected the comm key — check --comm-key',
+    );
+    assert.equal(
+      describeError(new ZkAuthError('x'), { target: 'h:1', commKey: 0 }),
+      'device h:1 requires a comm key — pass it with --comm-key',
+    );
+    assert.match(
+      describeError(new ZkTimeoutError('h:1 did not answer\nCONNECT'), { target: 'h:1' }),
+      /^h:1 did not answer CONNECT .*--udp/,
+    );
     const enoent = Object.assign(new Error("ENOENT: no such file or directory, open '/x/y'"), { code: 'ENOENT' });
     assert.equal(describeError(enoent), "ENOENT: no such file or directory, open '/x/y'");
   });

@@ -23,9 +23,15 @@ const ROOT = path.resolve(__dirname, '..', '..');
 /** True when dist/ holds a build of every .ts file under lib/ and bin/ at least as new as the source. */
 function distIsFresh(): boolean {
   const walk = (dir: string): string[] =>
-    fs.readdirSync(path.join(ROOT, dir), { withFileTypes: true }).flatMap((e) =>
-      e.isDirectory() ? walk(path.join(dir, e.name)) : e.name.endsWith('.ts') && !e.name.endsWith('.d.ts') ? [path.join(dir, e.name)] : [],
-    );
+    fs
+      .readdirSync(path.join(ROOT, dir), { withFileTypes: true })
+      .flatMap((e) =>
+        e.isDirectory()
+          ? walk(path.join(dir, e.name))
+          : e.name.endsWith('.ts') && !e.name.endsWith('.d.ts')
+            ? [path.join(dir, e.name)]
+            : [],
+      );
   try {
     return [...walk('lib'), ...walk('bin')].every((src) => {
       const out = path.join(ROOT, 'dist', src.replace(/\.ts$/, '.js'));
@@ -107,12 +113,31 @@ describe(`zk command line (child process: ${USE_DIST ? 'dist/bin/zk.js' : 'ts-no
 
   describe('zk sim', () => {
     it('prints one ready line per device and exits 0 on SIGINT', async () => {
-      const { child, done } = start(['sim', '--port', '0', '--host', '127.0.0.1', '--records', '25', '--users', '4', '--devices', '2', '--seed', '5', '--tz', 'UTC']);
+      const { child, done } = start([
+        'sim',
+        '--port',
+        '0',
+        '--host',
+        '127.0.0.1',
+        '--records',
+        '25',
+        '--users',
+        '4',
+        '--devices',
+        '2',
+        '--seed',
+        '5',
+        '--tz',
+        'UTC',
+      ]);
       children.add(child);
       let out = '';
       child.stdout?.on('data', (d: Buffer | string) => (out += String(d)));
       await until(() => out.split('\n').filter(Boolean).length >= 2, 30_000, 'two ready lines');
-      const lines = out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      const lines = out
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
       assert.equal(lines.length, 2);
       for (const l of lines) {
         assert.deepEqual(Object.keys(l), ['ready', 'host', 'port', 'serial', 'records', 'users', 'liveEvery']);
@@ -140,13 +165,24 @@ describe(`zk command line (child process: ${USE_DIST ? 'dist/bin/zk.js' : 'ts-no
     });
 
     /** Starts `zk sim` with args and resolves with its ready lines once all `devices` are up. */
-    async function simChild(args: string[], devices = 1): Promise<{ ready: Array<{ port: number; serial: string }>; stop: () => Promise<RunResult> }> {
+    async function simChild(
+      args: string[],
+      devices = 1,
+    ): Promise<{ ready: Array<{ port: number; serial: string }>; stop: () => Promise<RunResult> }> {
       const { child, done } = start(['sim', '--host', '127.0.0.1', '--tz', 'UTC', ...args]);
       children.add(child);
       let out = '';
       child.stdout?.on('data', (d: Buffer | string) => (out += String(d)));
-      await until(() => out.split('\n').filter(Boolean).length >= devices || child.exitCode !== null, 30_000, 'ready lines');
-      const ready = out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { port: number; serial: string });
+      await until(
+        () => out.split('\n').filter(Boolean).length >= devices || child.exitCode !== null,
+        30_000,
+        'ready lines',
+      );
+      const ready = out
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { port: number; serial: string });
       assert.equal(ready.length, devices, 'every device announced itself');
       const stop = async () => {
         child.kill('SIGINT');
@@ -165,7 +201,10 @@ describe(`zk command line (child process: ${USE_DIST ? 'dist/bin/zk.js' : 'ts-no
         assert.notEqual(a.ready[0].serial, b.ready[0].serial, 'two runs on other ports must not share a serial');
         const users = await run(['users', `127.0.0.1:${p1}`, '--json']);
         assert.equal(users.code, 0, users.stderr);
-        const ids = users.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { userId: string }).userId);
+        const ids = users.stdout
+          .trim()
+          .split('\n')
+          .map((l) => (JSON.parse(l) as { userId: string }).userId);
         assert.equal(ids.length, 8);
         for (const id of ids) assert.match(id, /^[1-9]\d{3}$/, 'plain ids: no 24-digit id, no leading zeros');
       } finally {
@@ -173,14 +212,34 @@ describe(`zk command line (child process: ${USE_DIST ? 'dist/bin/zk.js' : 'ts-no
         await b.stop();
       }
       const [p3, p4] = [await freePort(), await freePort()];
-      const c = await simChild(['--port', String(p3), '--records', '5', '--users', '8', '--seed', '42', '--user-ids', 'edge']);
+      const c = await simChild([
+        '--port',
+        String(p3),
+        '--records',
+        '5',
+        '--users',
+        '8',
+        '--seed',
+        '42',
+        '--user-ids',
+        'edge',
+      ]);
       const d = await simChild(['--port', String(p4), '--records', '5', '--users', '8', '--seed', '42']);
       try {
         assert.equal(c.ready[0].serial, d.ready[0].serial, '--seed fixes the serial');
         const users = await run(['users', `127.0.0.1:${p3}`, '--json']);
-        const ids = users.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { userId: string }).userId);
-        assert.ok(ids.some((id) => id.length === 24), 'edge ids: a 24-digit id');
-        assert.ok(ids.some((id) => id.startsWith('00')), 'edge ids: leading zeros');
+        const ids = users.stdout
+          .trim()
+          .split('\n')
+          .map((l) => (JSON.parse(l) as { userId: string }).userId);
+        assert.ok(
+          ids.some((id) => id.length === 24),
+          'edge ids: a 24-digit id',
+        );
+        assert.ok(
+          ids.some((id) => id.startsWith('00')),
+          'edge ids: leading zeros',
+        );
       } finally {
         await c.stop();
         await d.stop();
@@ -196,7 +255,10 @@ describe(`zk command line (child process: ${USE_DIST ? 'dist/bin/zk.js' : 'ts-no
         child.stderr?.on('data', (d: Buffer | string) => (err += String(d)));
         // Said on stderr even when stderr is a pipe, as it is here.
         await until(() => err.includes('\n'), 30_000, 'the waiting line');
-        assert.equal(err, `zk: connected to 127.0.0.1:${sim.ready[0].port} (serial ${sim.ready[0].serial}); waiting for punches, Ctrl-C to stop\n`);
+        assert.equal(
+          err,
+          `zk: connected to 127.0.0.1:${sim.ready[0].port} (serial ${sim.ready[0].serial}); waiting for punches, Ctrl-C to stop\n`,
+        );
         const r = await done;
         children.delete(child);
         assert.equal(r.code, 0, r.stderr);
@@ -209,7 +271,18 @@ describe(`zk command line (child process: ${USE_DIST ? 'dist/bin/zk.js' : 'ts-no
     });
 
     it('--udp starts UDP-only simulators', async () => {
-      const { child, done } = start(['sim', '--port', '0', '--records', '5', '--udp', '--live-every', '0', '--tz', 'UTC']);
+      const { child, done } = start([
+        'sim',
+        '--port',
+        '0',
+        '--records',
+        '5',
+        '--udp',
+        '--live-every',
+        '0',
+        '--tz',
+        'UTC',
+      ]);
       children.add(child);
       let out = '';
       child.stdout?.on('data', (d: Buffer | string) => (out += String(d)));
@@ -297,12 +370,18 @@ describe(`zk command line (child process: ${USE_DIST ? 'dist/bin/zk.js' : 'ts-no
       const until = times[149];
       const r = await run(['fetch', target, '--tz', 'UTC', '--since', since, '--until', until]);
       assert.equal(r.code, 0, r.stderr);
-      const got = r.stdout.trim().split('\n').map((l) => (JSON.parse(l) as AttendanceRecord).localTime);
+      const got = r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as AttendanceRecord).localTime);
       assert.equal(got.length, times.filter((t) => t >= since && t <= until).length);
       assert.ok(got.every((t) => t >= since && t <= until));
       const day = times[0].slice(0, 10);
       const d = await run(['fetch', target, '--tz', 'UTC', '--until', day]);
-      assert.equal(d.stdout.trim().split('\n').filter(Boolean).length, times.filter((t) => t.slice(0, 10) <= day).length);
+      assert.equal(
+        d.stdout.trim().split('\n').filter(Boolean).length,
+        times.filter((t) => t.slice(0, 10) <= day).length,
+      );
     });
 
     it('skips records with impossible times with one warning line each, and still exits 0', async () => {
@@ -314,7 +393,12 @@ describe(`zk command line (child process: ${USE_DIST ? 'dist/bin/zk.js' : 'ts-no
       assert.equal(r.stdout.trim().split('\n').length, 10 - bad.length);
       const warnings = stderrLines(r);
       assert.ok(warnings.length >= bad.length);
-      assert.match(warnings[0], new RegExp(`^zk: warning: device ${s.serial} \\(${target}\\): .*impossible time .*-02-31T.*raw 0x[0-9a-f]{8}.*skipped$`));
+      assert.match(
+        warnings[0],
+        new RegExp(
+          `^zk: warning: device ${s.serial} \\(${target}\\): .*impossible time .*-02-31T.*raw 0x[0-9a-f]{8}.*skipped$`,
+        ),
+      );
     });
   });
 
@@ -324,16 +408,32 @@ describe(`zk command line (child process: ${USE_DIST ? 'dist/bin/zk.js' : 'ts-no
       const p = run(['live', target, '--count', '2', '--tz', 'UTC']);
       await until(() => (s.counters.commandsSeen[Cmd.REG_EVENT] ?? 0) >= 1, 30_000, 'REG_EVENT from the CLI');
       const user = s.users[0].userId;
-      s.punch({ userId: user, state: 0, verify: 1, at: { year: 2024, month: 3, day: 15, hour: 8, minute: 0, second: 1 } });
-      s.punch({ userId: user, state: 1, verify: 15, at: { year: 2024, month: 3, day: 15, hour: 17, minute: 0, second: 2 } });
+      s.punch({
+        userId: user,
+        state: 0,
+        verify: 1,
+        at: { year: 2024, month: 3, day: 15, hour: 8, minute: 0, second: 1 },
+      });
+      s.punch({
+        userId: user,
+        state: 1,
+        verify: 15,
+        at: { year: 2024, month: 3, day: 15, hour: 17, minute: 0, second: 2 },
+      });
       const r = await p;
       assert.equal(r.code, 0, r.stderr);
-      const recs = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as AttendanceRecord);
+      const recs = r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as AttendanceRecord);
       assert.equal(recs.length, 2);
-      assert.deepEqual(recs.map((x) => [x.id, x.direction, x.verifyMethod, x.source, x.timestamp]), [
-        [`${s.serial}|${user}|2024-03-15T08:00:01`, 'in', 'fingerprint', 'live', '2024-03-15T08:00:01.000Z'],
-        [`${s.serial}|${user}|2024-03-15T17:00:02`, 'out', 'face', 'live', '2024-03-15T17:00:02.000Z'],
-      ]);
+      assert.deepEqual(
+        recs.map((x) => [x.id, x.direction, x.verifyMethod, x.source, x.timestamp]),
+        [
+          [`${s.serial}|${user}|2024-03-15T08:00:01`, 'in', 'fingerprint', 'live', '2024-03-15T08:00:01.000Z'],
+          [`${s.serial}|${user}|2024-03-15T17:00:02`, 'out', 'face', 'live', '2024-03-15T17:00:02.000Z'],
+        ],
+      );
     });
 
     it('exits 0 on SIGINT before --count is reached', async () => {
@@ -373,9 +473,13 @@ describe(`zk command line (child process: ${USE_DIST ? 'dist/bin/zk.js' : 'ts-no
       for (const cmd of ['info', 'users', 'fetch', 'live']) {
         const r = await run([cmd, `127.0.0.1:${port}`, '--timeout', '3000']);
         assert.equal(r.code, 1, cmd);
-        assert.deepEqual(stderrLines(r), [
-          `zk: cannot reach 127.0.0.1:${port} over TCP: connection refused — check the host, port and that the device is on`,
-        ], cmd);
+        assert.deepEqual(
+          stderrLines(r),
+          [
+            `zk: cannot reach 127.0.0.1:${port} over TCP: connection refused — check the host, port and that the device is on`,
+          ],
+          cmd,
+        );
       }
     });
 
@@ -416,7 +520,12 @@ describe(`zk command line (child process: ${USE_DIST ? 'dist/bin/zk.js' : 'ts-no
         assert.equal(r.code, 1);
         const lines = stderrLines(r);
         assert.equal(lines.length, 1, r.stderr);
-        assert.match(lines[0], new RegExp(`^zk: 127\\.0\\.0\\.1:${port} answers HTTP .*not the ZK protocol: perhaps a push-mode \\(ADMS/iclock\\) device or a web page`));
+        assert.match(
+          lines[0],
+          new RegExp(
+            `^zk: 127\\.0\\.0\\.1:${port} answers HTTP .*not the ZK protocol: perhaps a push-mode \\(ADMS/iclock\\) device or a web page`,
+          ),
+        );
       } finally {
         web.closeAllConnections();
         await new Promise<void>((r) => web.close(() => r()));
@@ -445,8 +554,14 @@ describe(`zk command line (child process: ${USE_DIST ? 'dist/bin/zk.js' : 'ts-no
       assert.match(lines[0], /^UID\s+USER ID\s+NAME/);
       assert.equal(lines.length, 7);
       const j = await run(['users', target, '--json']);
-      const users = j.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-      assert.deepEqual(users.map((u) => u.userId), s.users.map((u) => u.userId));
+      const users = j.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      assert.deepEqual(
+        users.map((u) => u.userId),
+        s.users.map((u) => u.userId),
+      );
       assert.ok(users.every((u) => !('password' in u) && typeof u.hasPassword === 'boolean'));
     });
 

@@ -31,13 +31,24 @@ function io(): { io: CliIo; out: Sink; err: Sink } {
   const out = new Sink();
   const err = new Sink();
   // Never resolves: no signal in these runs.
-  return { io: { stdout: out, stderr: err, onInterrupt: () => ({ signal: new Promise<void>(() => undefined), dispose: () => undefined }) }, out, err };
+  return {
+    io: {
+      stdout: out,
+      stderr: err,
+      onInterrupt: () => ({ signal: new Promise<void>(() => undefined), dispose: () => undefined }),
+    },
+    out,
+    err,
+  };
 }
 
 async function zk(args: string[]): Promise<{ code: number; stdout: string }> {
   const cmd = parseCli(args);
   const { io: cio, out } = io();
-  const code = cmd.command === 'templates' ? await runTemplates(cmd as TemplatesCommand, cio) : await runUserWrite(cmd as UsersCommand, cio);
+  const code =
+    cmd.command === 'templates'
+      ? await runTemplates(cmd as TemplatesCommand, cio)
+      : await runUserWrite(cmd as UsersCommand, cio);
   return { code, stdout: out.text };
 }
 
@@ -74,9 +85,19 @@ describe('zk users set|sync|delete and zk templates backup|restore', function ()
   }
 
   it('parses the actions and refuses what does not fit, naming the option', () => {
-    const set = parseCli(['users', 'set', '10.0.0.5:4371', 'staff.json', '--dry-run', '--comm-key', '7']) as UsersCommand;
-    assert.deepEqual([set.host, set.port, set.commKey, set.write], ['10.0.0.5', 4371, 7,
-      { action: 'set', file: 'staff.json', userIds: [], dryRun: true, deleteMissing: false }]);
+    const set = parseCli([
+      'users',
+      'set',
+      '10.0.0.5:4371',
+      'staff.json',
+      '--dry-run',
+      '--comm-key',
+      '7',
+    ]) as UsersCommand;
+    assert.deepEqual(
+      [set.host, set.port, set.commKey, set.write],
+      ['10.0.0.5', 4371, 7, { action: 'set', file: 'staff.json', userIds: [], dryRun: true, deleteMissing: false }],
+    );
     const del = parseCli(['users', 'delete', 'h', '1', '2']) as UsersCommand;
     assert.deepEqual(del.write?.userIds, ['1', '2']);
     assert.equal((parseCli(['users', 'h']) as UsersCommand).write, undefined, 'the listing is unchanged');
@@ -91,7 +112,11 @@ describe('zk users set|sync|delete and zk templates backup|restore', function ()
       [['templates', 'copy', 'h', 'f'], /backup or restore/],
       [['templates', 'backup', 'h'], /needs a FILE/],
     ] as const) {
-      assert.throws(() => parseCli([...argv]), (e: unknown) => e instanceof UsageError && msg.test(e.message), argv.join(' '));
+      assert.throws(
+        () => parseCli([...argv]),
+        (e: unknown) => e instanceof UsageError && msg.test(e.message),
+        argv.join(' '),
+      );
     }
     assert.match(helpText(), /file mode 0600/);
     assert.match(helpText(), /face templates are not supported/);
@@ -99,21 +124,34 @@ describe('zk users set|sync|delete and zk templates backup|restore', function ()
 
   it('users set: creates and updates from a JSON array; --dry-run sends no write', async () => {
     const { sim: s, target } = await sim({ users: 2, seed: 3 });
-    const staff = file('staff.json', JSON.stringify([
-      { userId: 1001, name: 'Ada', card: 555, privilege: 0 },
-      { userId: s.users[0].userId, name: 'Renamed' },
-      { userId: 'X', privilege: 5 },
-    ]));
+    const staff = file(
+      'staff.json',
+      JSON.stringify([
+        { userId: 1001, name: 'Ada', card: 555, privilege: 0 },
+        { userId: s.users[0].userId, name: 'Renamed' },
+        { userId: 'X', privilege: 5 },
+      ]),
+    );
     const before = s.counters.commandsSeen;
     const dry = await zk(['users', 'set', target, staff, '--dry-run']);
     assert.equal(sent(s, before, WRITES), 0);
-    assert.match(dry.stdout, /would change \(dry run, nothing written\): added 1, updated 1, disabled 0, deleted 0, unchanged 0, failed 1/);
+    assert.match(
+      dry.stdout,
+      /would change \(dry run, nothing written\): added 1, updated 1, disabled 0, deleted 0, unchanged 0, failed 1/,
+    );
     assert.equal(dry.code, 1, 'a refused user makes the run fail');
     const real = await zk(['users', 'set', target, staff, '--json']);
-    const r = JSON.parse(real.stdout) as { added: string[]; updated: string[]; failed: { userId: string; reason: string }[] };
+    const r = JSON.parse(real.stdout) as {
+      added: string[];
+      updated: string[];
+      failed: { userId: string; reason: string }[];
+    };
     assert.deepEqual(r.added, ['1001']);
     assert.deepEqual(r.updated, [s.users[0].userId]);
-    assert.match(r.failed[0].reason, /privilege 5 must be 0 \(user\), 2 \(enroller\), 6 \(admin\) or 14 \(super admin\)/);
+    assert.match(
+      r.failed[0].reason,
+      /privilege 5 must be 0 \(user\), 2 \(enroller\), 6 \(admin\) or 14 \(super admin\)/,
+    );
     assert.equal(s.users.find((u) => u.userId === '1001')?.cardNo, 555);
   });
 
@@ -146,8 +184,14 @@ describe('zk users set|sync|delete and zk templates backup|restore', function ()
     const r = await zk(['users', 'delete', target, id, 'nobody']);
     assert.equal(r.code, 0);
     assert.equal(s.users.length, 1);
-    await assert.rejects(zk(['users', 'set', target, file('bad.ndjson', '{"userId":"1"}\n{oops\n')]), /bad\.ndjson line 2 is not JSON/);
-    await assert.rejects(zk(['users', 'set', target, file('typo.json', '[{"userId":"1","nmae":"x"}]')]), /entry 1 has an unknown field "nmae"/);
+    await assert.rejects(
+      zk(['users', 'set', target, file('bad.ndjson', '{"userId":"1"}\n{oops\n')]),
+      /bad\.ndjson line 2 is not JSON/,
+    );
+    await assert.rejects(
+      zk(['users', 'set', target, file('typo.json', '[{"userId":"1","nmae":"x"}]')]),
+      /entry 1 has an unknown field "nmae"/,
+    );
   });
 
   it('templates backup (mode 0600) and restore to another device, users created, byte for byte; --dry-run writes nothing', async () => {
@@ -155,7 +199,12 @@ describe('zk users set|sync|delete and zk templates backup|restore', function ()
     const { sim: b, target: tb } = await sim({ users: 0, seed: 7 });
     const rng = new Prng(3);
     for (const u of a.users.slice(0, 4)) {
-      for (const finger of [1, 5]) a.addTemplate({ userId: u.userId, finger, data: Buffer.from(Array.from({ length: 700 }, () => rng.int(0, 255))) });
+      for (const finger of [1, 5])
+        a.addTemplate({
+          userId: u.userId,
+          finger,
+          data: Buffer.from(Array.from({ length: 700 }, () => rng.int(0, 255))),
+        });
     }
     const bk = path.join(dir, 'fp.json');
     fs.writeFileSync(bk, 'old', { mode: 0o644 });
@@ -165,13 +214,17 @@ describe('zk users set|sync|delete and zk templates backup|restore', function ()
 
     const before = b.counters.commandsSeen;
     const dry = await zk(['templates', 'restore', tb, bk, '--dry-run']);
-    assert.match(dry.stdout, /would write \(dry run, nothing written\) 8 fingerprint templates, 0 unchanged, 4 users created/);
+    assert.match(
+      dry.stdout,
+      /would write \(dry run, nothing written\) 8 fingerprint templates, 0 unchanged, 4 users created/,
+    );
     assert.equal(sent(b, before, WRITES), 0);
 
     const r = await zk(['templates', 'restore', tb, bk]);
     assert.equal(r.code, 0, r.stdout);
     assert.match(r.stdout, /wrote 8 fingerprint templates, 0 unchanged, 4 users created, 0 failed/);
-    const key = (t: { userId: string; finger: number; flag: number; data: Buffer }) => `${t.userId}/${t.finger}/${t.flag}/${t.data.toString('hex')}`;
+    const key = (t: { userId: string; finger: number; flag: number; data: Buffer }) =>
+      `${t.userId}/${t.finger}/${t.flag}/${t.data.toString('hex')}`;
     assert.deepEqual(b.templates.map(key).sort(), a.templates.map(key).sort());
     const one = a.users[0];
     assert.deepEqual(b.users.find((u) => u.userId === one.userId)?.name, one.name);
@@ -186,9 +239,15 @@ describe('zk users set|sync|delete and zk templates backup|restore', function ()
     const { sim: s, target } = await sim({ users: 1, seed: 8 });
     await s.setFaults({ dropUserWrites: true });
     const staff = file('one.json', '[{"userId":"7","name":"Lost"}]');
-    const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', path.join(ROOT, 'bin', 'zk.ts'), 'users', 'set', target, staff], {
-      cwd: ROOT, env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true' }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['-r', 'ts-node/register/transpile-only', path.join(ROOT, 'bin', 'zk.ts'), 'users', 'set', target, staff],
+      {
+        cwd: ROOT,
+        env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stdout = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));

@@ -48,7 +48,10 @@ describe('ZkClient ↔ simulator over real sockets', function () {
           const att = await c.attendance({ onProgress: (p) => progress.push(p.bytes) });
           assertSameAttendance(att.records, sim.records);
           assert.equal(att.deviceCount, 3000);
-          assert.ok(progress.length > 0 && progress[progress.length - 1] === att.bytes, 'progress reaches the buffer size');
+          assert.ok(
+            progress.length > 0 && progress[progress.length - 1] === att.bytes,
+            'progress reaches the buffer size',
+          );
         } finally {
           await c.close();
         }
@@ -119,7 +122,10 @@ describe('ZkClient ↔ simulator over real sockets', function () {
       it('missing key: ZkAuthError saying a key is required', async () => {
         await withDevice({ commKey: 99, records: 5 }, async (_sim, port) => {
           const c = new ZkClient({ host: HOST, port, transport });
-          await assert.rejects(c.connect(), (err: Error) => err instanceof ZkAuthError && /requires a comm key/.test(err.message));
+          await assert.rejects(
+            c.connect(),
+            (err: Error) => err instanceof ZkAuthError && /requires a comm key/.test(err.message),
+          );
         });
       });
     });

@@ -23,8 +23,20 @@ async function withDevice<T>(opts: SimOptions, fn: (sim: ZkSimulator, port: numb
   }
 }
 
-async function withClient<T>(sim: ZkSimulator, port: number, o: { transport?: 'tcp' | 'udp'; commKey?: number; tz?: string }, fn: (c: ZkClient) => Promise<T>): Promise<T> {
-  const c = new ZkClient({ host: HOST, port, transport: o.transport ?? 'tcp', commKey: o.commKey ?? sim.commKey, timeoutMs: 3000, tz: o.tz ?? 'UTC' });
+async function withClient<T>(
+  sim: ZkSimulator,
+  port: number,
+  o: { transport?: 'tcp' | 'udp'; commKey?: number; tz?: string },
+  fn: (c: ZkClient) => Promise<T>,
+): Promise<T> {
+  const c = new ZkClient({
+    host: HOST,
+    port,
+    transport: o.transport ?? 'tcp',
+    commKey: o.commKey ?? sim.commKey,
+    timeoutMs: 3000,
+    tz: o.tz ?? 'UTC',
+  });
   await c.connect();
   try {
     return await fn(c);
@@ -80,25 +92,35 @@ describe('device commands: clock, safe clear, unlock, restart (client ↔ simula
             assert.deepEqual(r, { cleared: true, downloaded: 250, countAtCheck: 250, arrived: 0, reason: null });
             assertSameAttendance(given, before);
             assert.equal(sim.records.length, 0);
-            assert.equal(seen(sim, Cmd.ENABLEDEVICE), seen(sim, Cmd.DISABLEDEVICE), 'every disable was followed by an enable');
+            assert.equal(
+              seen(sim, Cmd.ENABLEDEVICE),
+              seen(sim, Cmd.DISABLEDEVICE),
+              'every disable was followed by an enable',
+            );
           });
         });
       });
 
       it(`${label}: unlock opens the door for N seconds; restart drops the link and the device comes back`, async () => {
-        await withDevice({ seed: 4, users: 3, records: 5, commKey, faults: { restartDownMs: 300 } }, async (sim, port) => {
-          await withClient(sim, port, { transport }, async (c) => {
-            await c.unlock(5);
-            assert.deepEqual(sim.doorUnlocks.map((u) => u.seconds), [5]);
-            await c.restart();
-            assert.equal(c.connected, false, 'the client is closed after a restart');
-          });
-          await until(() => sim.restarts === 1, 5000, 'the restart');
-          await sim.waitUntilUp();
-          await withClient(sim, port, { transport }, async (c) => {
-            assert.equal((await c.info()).serial, sim.serial, 'reachable again after the restart');
-          });
-        });
+        await withDevice(
+          { seed: 4, users: 3, records: 5, commKey, faults: { restartDownMs: 300 } },
+          async (sim, port) => {
+            await withClient(sim, port, { transport }, async (c) => {
+              await c.unlock(5);
+              assert.deepEqual(
+                sim.doorUnlocks.map((u) => u.seconds),
+                [5],
+              );
+              await c.restart();
+              assert.equal(c.connected, false, 'the client is closed after a restart');
+            });
+            await until(() => sim.restarts === 1, 5000, 'the restart');
+            await sim.waitUntilUp();
+            await withClient(sim, port, { transport }, async (c) => {
+              assert.equal((await c.info()).serial, sim.serial, 'reachable again after the restart');
+            });
+          },
+        );
       });
     }
   }
@@ -115,7 +137,8 @@ describe('device commands: clock, safe clear, unlock, restart (client ↔ simula
       await Promise.all([tcp.close(), udp.close()]);
       await sim.waitUntilUp();
       assert.equal(sim.isDown, false);
-      for (const transport of ['tcp', 'udp'] as const) await withClient(sim, port, { transport }, async (c) => assert.equal((await c.info()).serial, sim.serial));
+      for (const transport of ['tcp', 'udp'] as const)
+        await withClient(sim, port, { transport }, async (c) => assert.equal((await c.info()).serial, sim.serial));
     });
   });
 
@@ -158,11 +181,18 @@ describe('device commands: clock, safe clear, unlock, restart (client ↔ simula
       await withDevice({ seed: 7, users: 1, records: 1 }, async (sim, port) => {
         await withClient(sim, port, {}, async (c) => {
           for (const bad of [0, -1, 61, 1.5, Number.NaN]) {
-            await assert.rejects(c.unlock(bad), (err: Error) => err instanceof ZkError && err.code === 'BAD_INPUT' && /door unlock on 127\.0\.0\.1/.test(err.message));
+            await assert.rejects(
+              c.unlock(bad),
+              (err: Error) =>
+                err instanceof ZkError && err.code === 'BAD_INPUT' && /door unlock on 127\.0\.0\.1/.test(err.message),
+            );
           }
           assert.equal(seen(sim, Cmd.UNLOCK), 0);
           await c.unlock(60);
-          assert.deepEqual(sim.doorUnlocks.map((u) => u.seconds), [60]);
+          assert.deepEqual(
+            sim.doorUnlocks.map((u) => u.seconds),
+            [60],
+          );
         });
       });
     });
@@ -180,29 +210,57 @@ describe('device commands: clock, safe clear, unlock, restart (client ↔ simula
     });
 
     it('error replies: unlock, SET_TIME, RESTART and CLEAR_ATTLOG answered with ACK_ERROR fail and change nothing', async () => {
-      await withDevice({ seed: 9, users: 4, records: 30, clockOffsetSec: 7200, faults: { errorReplyFor: [Cmd.UNLOCK, Cmd.SET_TIME, Cmd.RESTART, Cmd.CLEAR_ATTLOG] } }, async (sim, port) => {
-        await withClient(sim, port, {}, async (c) => {
-          await assert.rejects(c.unlock(3), (err: Error) => err instanceof ZkDeviceError && /UNLOCK with ACK_ERROR/.test(err.message));
-          assert.equal(sim.doorUnlocks.length, 0);
-          await assert.rejects(c.syncClock({ thresholdSec: 10 }), (err: Error) => err instanceof ZkDeviceError && /SET_TIME/.test(err.message));
-          assert.ok(Math.abs(simDrift(sim, 'UTC') - 7200) <= 2, 'clock untouched');
-          await assert.rejects(c.restart(), ZkDeviceError);
-          assert.equal(sim.restarts, 0);
-          assert.equal(c.connected, true, 'a refused restart keeps the link');
-          await assert.rejects(c.safeClear({ confirmStored: async () => true }), (err: Error) => err instanceof ZkDeviceError && /CLEAR_ATTLOG/.test(err.message));
-          assert.equal(sim.records.length, 30, 'log untouched');
-          assert.equal(seen(sim, Cmd.ENABLEDEVICE), seen(sim, Cmd.DISABLEDEVICE), 're-enabled after the refused clear');
-        });
-      });
+      await withDevice(
+        {
+          seed: 9,
+          users: 4,
+          records: 30,
+          clockOffsetSec: 7200,
+          faults: { errorReplyFor: [Cmd.UNLOCK, Cmd.SET_TIME, Cmd.RESTART, Cmd.CLEAR_ATTLOG] },
+        },
+        async (sim, port) => {
+          await withClient(sim, port, {}, async (c) => {
+            await assert.rejects(
+              c.unlock(3),
+              (err: Error) => err instanceof ZkDeviceError && /UNLOCK with ACK_ERROR/.test(err.message),
+            );
+            assert.equal(sim.doorUnlocks.length, 0);
+            await assert.rejects(
+              c.syncClock({ thresholdSec: 10 }),
+              (err: Error) => err instanceof ZkDeviceError && /SET_TIME/.test(err.message),
+            );
+            assert.ok(Math.abs(simDrift(sim, 'UTC') - 7200) <= 2, 'clock untouched');
+            await assert.rejects(c.restart(), ZkDeviceError);
+            assert.equal(sim.restarts, 0);
+            assert.equal(c.connected, true, 'a refused restart keeps the link');
+            await assert.rejects(
+              c.safeClear({ confirmStored: async () => true }),
+              (err: Error) => err instanceof ZkDeviceError && /CLEAR_ATTLOG/.test(err.message),
+            );
+            assert.equal(sim.records.length, 30, 'log untouched');
+            assert.equal(
+              seen(sim, Cmd.ENABLEDEVICE),
+              seen(sim, Cmd.DISABLEDEVICE),
+              're-enabled after the refused clear',
+            );
+          });
+        },
+      );
     });
 
     it('a clock set that is acknowledged but not kept is an error (read back)', async () => {
-      await withDevice({ seed: 10, users: 1, records: 1, clockOffsetSec: -3600, faults: { ignoreSetTime: true } }, async (sim, port) => {
-        await withClient(sim, port, {}, async (c) => {
-          await assert.rejects(c.syncClock({ thresholdSec: 30 }), (err: Error) => err instanceof ZkError && err.code === 'DEVICE' && /did not keep it/.test(err.message));
-          assert.equal(seen(sim, Cmd.SET_TIME), 1);
-        });
-      });
+      await withDevice(
+        { seed: 10, users: 1, records: 1, clockOffsetSec: -3600, faults: { ignoreSetTime: true } },
+        async (sim, port) => {
+          await withClient(sim, port, {}, async (c) => {
+            await assert.rejects(
+              c.syncClock({ thresholdSec: 30 }),
+              (err: Error) => err instanceof ZkError && err.code === 'DEVICE' && /did not keep it/.test(err.message),
+            );
+            assert.equal(seen(sim, Cmd.SET_TIME), 1);
+          });
+        },
+      );
     });
 
     it('a clear that is acknowledged but not done is an error (count read back), and the device is re-enabled', async () => {
@@ -232,7 +290,11 @@ describe('device commands: clock, safe clear, unlock, restart (client ↔ simula
     }
 
     it('a punch while the records are being stored: not cleared, the punch is still on the device', async () => {
-      const { r, records, clears } = await run({}, () => undefined, (sim) => sim.punch({ userId: sim.users[0].userId, silent: true }));
+      const { r, records, clears } = await run(
+        {},
+        () => undefined,
+        (sim) => sim.punch({ userId: sim.users[0].userId, silent: true }),
+      );
       assert.equal(r.cleared, false);
       assert.equal(r.arrived, 1);
       assert.match(r.reason ?? '', /1 record\(s\) arrived .* run the safe clear again/);

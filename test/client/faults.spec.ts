@@ -8,7 +8,14 @@ import * as net from 'net';
 import { ZkClient, ZkClientOptions } from '../../lib/client';
 import { ZkSimulator } from '../../lib/sim';
 import type { SimFaults, SimOptions } from '../../lib/sim';
-import { ZkBusyError, ZkConnectionError, ZkDeviceError, ZkError, ZkProtocolError, ZkTimeoutError } from '../../lib/errors';
+import {
+  ZkBusyError,
+  ZkConnectionError,
+  ZkDeviceError,
+  ZkError,
+  ZkProtocolError,
+  ZkTimeoutError,
+} from '../../lib/errors';
 import { Cmd } from '../../lib/protocol';
 import { assertSameAttendance } from '../support/expect-data';
 import { checkNoLeaks } from '../support/handles';
@@ -33,33 +40,125 @@ const cases: Case[] = [
   { name: 'writeMode mss1460', faults: { writeMode: 'mss1460' }, expect: 'exact' },
   { name: 'writeMode bytewise', sim: { records: 150 }, faults: { writeMode: 'bytewise' }, expect: 'exact' },
   { name: '1008-byte DATA packets', faults: { maxPacketBytes: 1008 }, expect: 'exact' },
-  { name: 'inter-packet gap 3 ms', sim: { records: 300 }, faults: { interPacketGapMs: 3, maxPacketBytes: 1008 }, expect: 'exact' },
-  { name: 'direct replies up to 64 KiB', sim: { records: 1000 }, faults: { directReplyMaxBytes: 65536 }, expect: 'exact' },
-  { name: 'every buffer through the stat path', sim: { records: 3 }, faults: { directReplyMaxBytes: 0 }, expect: 'exact' },
-  { name: 'reply delayed within the timeout', faults: { replyDelayMs: { [Cmd.GET_FREE_SIZES]: 300 } }, expect: 'exact' },
   {
-    name: 'reply delayed past the timeout', faults: { replyDelayMs: { [Cmd.PREPARE_BUFFER]: 3000 } }, client: fast,
+    name: 'inter-packet gap 3 ms',
+    sim: { records: 300 },
+    faults: { interPacketGapMs: 3, maxPacketBytes: 1008 },
+    expect: 'exact',
+  },
+  {
+    name: 'direct replies up to 64 KiB',
+    sim: { records: 1000 },
+    faults: { directReplyMaxBytes: 65536 },
+    expect: 'exact',
+  },
+  {
+    name: 'every buffer through the stat path',
+    sim: { records: 3 },
+    faults: { directReplyMaxBytes: 0 },
+    expect: 'exact',
+  },
+  {
+    name: 'reply delayed within the timeout',
+    faults: { replyDelayMs: { [Cmd.GET_FREE_SIZES]: 300 } },
+    expect: 'exact',
+  },
+  {
+    name: 'reply delayed past the timeout',
+    faults: { replyDelayMs: { [Cmd.PREPARE_BUFFER]: 3000 } },
+    client: fast,
     expect: { error: ZkTimeoutError, withinMs: 2500 },
   },
-  { name: 'reply dropped always', faults: { dropReply: { [Cmd.PREPARE_BUFFER]: 'always' } }, client: fast, expect: { error: ZkTimeoutError, withinMs: 2500 } },
-  { name: 'late reply to GET_FREE_SIZES after the timeout', faults: { lateReply: { [Cmd.GET_FREE_SIZES]: 1200 } }, client: fast, expect: { error: ZkTimeoutError, withinMs: 2500 } },
-  { name: 'wrong reply id on PREPARE_BUFFER', faults: { wrongReplyId: [Cmd.PREPARE_BUFFER] }, client: fast, expect: { error: ZkTimeoutError, withinMs: 2500 } },
+  {
+    name: 'reply dropped always',
+    faults: { dropReply: { [Cmd.PREPARE_BUFFER]: 'always' } },
+    client: fast,
+    expect: { error: ZkTimeoutError, withinMs: 2500 },
+  },
+  {
+    name: 'late reply to GET_FREE_SIZES after the timeout',
+    faults: { lateReply: { [Cmd.GET_FREE_SIZES]: 1200 } },
+    client: fast,
+    expect: { error: ZkTimeoutError, withinMs: 2500 },
+  },
+  {
+    name: 'wrong reply id on PREPARE_BUFFER',
+    faults: { wrongReplyId: [Cmd.PREPARE_BUFFER] },
+    client: fast,
+    expect: { error: ZkTimeoutError, withinMs: 2500 },
+  },
   { name: 'bad checksums (lenient default)', faults: { badChecksum: 'all' }, expect: 'exact' },
-  { name: 'bad checksums with strictChecksum', faults: { badChecksum: [Cmd.PREPARE_BUFFER] }, client: { ...fast, strictChecksum: true }, expect: { error: ZkProtocolError, withinMs: 2500 } },
+  {
+    name: 'bad checksums with strictChecksum',
+    faults: { badChecksum: [Cmd.PREPARE_BUFFER] },
+    client: { ...fast, strictChecksum: true },
+    expect: { error: ZkProtocolError, withinMs: 2500 },
+  },
   { name: 'duplicate replies', faults: { duplicateReply: 'all' }, expect: 'exact' },
-  { name: 'ACK_ERROR on the data request', faults: { prepareBufferResult: 'ackError' }, client: fast, expect: { error: ZkDeviceError, withinMs: 2500 } },
-  { name: 'no reply to the data request', faults: { prepareBufferResult: 'noReply' }, client: fast, expect: { error: ZkTimeoutError, withinMs: 2500 } },
-  { name: 'short DATA in every chunk', faults: { chunkFaults: 'shortData' }, client: fast, expect: { error: ZkProtocolError, withinMs: 4000 } },
-  { name: 'extra DATA in every chunk', faults: { chunkFaults: 'extraData' }, client: fast, expect: { error: ZkProtocolError, withinMs: 4000 } },
+  {
+    name: 'ACK_ERROR on the data request',
+    faults: { prepareBufferResult: 'ackError' },
+    client: fast,
+    expect: { error: ZkDeviceError, withinMs: 2500 },
+  },
+  {
+    name: 'no reply to the data request',
+    faults: { prepareBufferResult: 'noReply' },
+    client: fast,
+    expect: { error: ZkTimeoutError, withinMs: 2500 },
+  },
+  {
+    name: 'short DATA in every chunk',
+    faults: { chunkFaults: 'shortData' },
+    client: fast,
+    expect: { error: ZkProtocolError, withinMs: 4000 },
+  },
+  {
+    name: 'extra DATA in every chunk',
+    faults: { chunkFaults: 'extraData' },
+    client: fast,
+    expect: { error: ZkProtocolError, withinMs: 4000 },
+  },
   { name: 'missing trailing ACK_OK', faults: { chunkFaults: 'missingAck' }, client: fast, expect: 'exact' },
-  { name: 'wrong PREPARE_DATA size', faults: { chunkFaults: 'wrongPrepareSize' }, client: fast, expect: { error: ZkProtocolError, withinMs: 4000 } },
-  { name: 'close (FIN) mid-download', faults: { closeMidDownload: { afterBytes: 20000, mode: 'fin' } }, client: fast, expect: { error: ZkConnectionError, withinMs: 2500 } },
-  { name: 'stall mid-download', faults: { closeMidDownload: { afterBytes: 20000, mode: 'stall' } }, client: fast, expect: { error: ZkTimeoutError, withinMs: 4000 } },
+  {
+    name: 'wrong PREPARE_DATA size',
+    faults: { chunkFaults: 'wrongPrepareSize' },
+    client: fast,
+    expect: { error: ZkProtocolError, withinMs: 4000 },
+  },
+  {
+    name: 'close (FIN) mid-download',
+    faults: { closeMidDownload: { afterBytes: 20000, mode: 'fin' } },
+    client: fast,
+    expect: { error: ZkConnectionError, withinMs: 2500 },
+  },
+  {
+    name: 'stall mid-download',
+    faults: { closeMidDownload: { afterBytes: 20000, mode: 'stall' } },
+    client: fast,
+    expect: { error: ZkTimeoutError, withinMs: 4000 },
+  },
   { name: 'counts off by one', faults: { countsMode: 'offByOne' }, expect: 'exact' },
   { name: 'counts zero with data present', faults: { countsMode: 'zero' }, expect: 'exact' },
-  { name: 'events during commands', sim: { liveEveryMs: 5 }, faults: { eventTiming: 'duringCommand' }, expect: 'exact' },
-  { name: 'events inside multi-packet responses', sim: { liveEveryMs: 5 }, faults: { eventTiming: 'insideResponse', maxPacketBytes: 1008 }, expect: 'exact' },
-  { name: 'UDP with 5% datagram loss', sim: { records: 1500 }, faults: { udpLoss: 0.05 }, client: { transport: 'udp', timeoutMs: 300, chunkTimeoutMs: 300, chunkRetries: 20, ackGraceMs: 100 }, expect: 'exact' },
+  {
+    name: 'events during commands',
+    sim: { liveEveryMs: 5 },
+    faults: { eventTiming: 'duringCommand' },
+    expect: 'exact',
+  },
+  {
+    name: 'events inside multi-packet responses',
+    sim: { liveEveryMs: 5 },
+    faults: { eventTiming: 'insideResponse', maxPacketBytes: 1008 },
+    expect: 'exact',
+  },
+  {
+    name: 'UDP with 5% datagram loss',
+    sim: { records: 1500 },
+    faults: { udpLoss: 0.05 },
+    client: { transport: 'udp', timeoutMs: 300, chunkTimeoutMs: 300, chunkRetries: 20, ackGraceMs: 100 },
+    expect: 'exact',
+  },
 ];
 
 describe('ZkClient against every simulator fault', function () {
@@ -68,7 +167,15 @@ describe('ZkClient against every simulator fault', function () {
 
   for (const tc of cases) {
     it(`${tc.name}: ${tc.expect === 'exact' ? 'exact data' : tc.expect.error.name}`, async () => {
-      const sim = new ZkSimulator({ host: HOST, port: 0, seed: 5, users: 20, records: 2500, ...tc.sim, faults: tc.faults });
+      const sim = new ZkSimulator({
+        host: HOST,
+        port: 0,
+        seed: 5,
+        users: 20,
+        records: 2500,
+        ...tc.sim,
+        faults: tc.faults,
+      });
       const { port } = await sim.start();
       const c = new ZkClient({ host: HOST, port, ...tc.client });
       try {
@@ -105,7 +212,12 @@ describe('ZkClient against every simulator fault', function () {
   }
 
   it('dropReply once: that command times out, the next one on the same connection works', async () => {
-    const sim = new ZkSimulator({ host: HOST, port: 0, records: 100, faults: { dropReply: { [Cmd.GET_TIME]: 'once' } } });
+    const sim = new ZkSimulator({
+      host: HOST,
+      port: 0,
+      records: 100,
+      faults: { dropReply: { [Cmd.GET_TIME]: 'once' } },
+    });
     const { port } = await sim.start();
     const c = new ZkClient({ host: HOST, port, timeoutMs: 500 });
     try {
@@ -120,7 +232,12 @@ describe('ZkClient against every simulator fault', function () {
   });
 
   it('a late reply is dropped as stale and does not shift later replies', async () => {
-    const sim = new ZkSimulator({ host: HOST, port: 0, records: 100, faults: { lateReply: { [Cmd.GET_FREE_SIZES]: 700 } } });
+    const sim = new ZkSimulator({
+      host: HOST,
+      port: 0,
+      records: 100,
+      faults: { lateReply: { [Cmd.GET_FREE_SIZES]: 700 } },
+    });
     const { port } = await sim.start();
     const c = new ZkClient({ host: HOST, port, timeoutMs: 400 });
     try {
@@ -162,7 +279,10 @@ describe('ZkClient against every simulator fault', function () {
     const { port } = await sim.start();
     try {
       const tcp = new ZkClient({ host: HOST, port, transport: 'tcp' });
-      await assert.rejects(tcp.connect(), (err: Error) => err instanceof ZkConnectionError && /refused/.test(err.message));
+      await assert.rejects(
+        tcp.connect(),
+        (err: Error) => err instanceof ZkConnectionError && /refused/.test(err.message),
+      );
       const auto = new ZkClient({ host: HOST, port, transport: 'auto' });
       await auto.connect();
       try {
@@ -198,7 +318,12 @@ describe('ZkClient against every simulator fault', function () {
     try {
       await assert.rejects(c.connect(), (err: Error) => {
         assert.ok(err instanceof ZkProtocolError, `${err.name}: ${err.message}`);
-        assert.match(err.message, new RegExp(`^127\\.0\\.0\\.1:${port} answers HTTP \\("HTTP/1\\.1 400 Bad Request"\\), not the ZK protocol: perhaps a push-mode`));
+        assert.match(
+          err.message,
+          new RegExp(
+            `^127\\.0\\.0\\.1:${port} answers HTTP \\("HTTP/1\\.1 400 Bad Request"\\), not the ZK protocol: perhaps a push-mode`,
+          ),
+        );
         assert.doesNotMatch(err.message, /magic/);
         return true;
       });
@@ -221,7 +346,10 @@ describe('ZkClient against every simulator fault', function () {
     const { port } = srv.address() as net.AddressInfo;
     const c = new ZkClient({ host: HOST, port, transport: 'tcp', timeoutMs: 2000 });
     try {
-      await assert.rejects(c.connect(), (err: Error) => err instanceof ZkProtocolError && /answers HTTP \("HTTP\/1\.0 200 OK"\)/.test(err.message));
+      await assert.rejects(
+        c.connect(),
+        (err: Error) => err instanceof ZkProtocolError && /answers HTTP \("HTTP\/1\.0 200 OK"\)/.test(err.message),
+      );
     } finally {
       await c.close();
       for (const s of sockets) s.destroy();

@@ -31,7 +31,12 @@ function nextEvents(live: LiveSession, n: number, timeoutMs = 3000): Promise<ZkE
   });
 }
 
-async function withLive(opts: SimOptions, transport: 'tcp' | 'udp', fn: (sim: ZkSimulator, live: LiveSession, c: ZkClient) => Promise<void>, heartbeatMs = 30000): Promise<void> {
+async function withLive(
+  opts: SimOptions,
+  transport: 'tcp' | 'udp',
+  fn: (sim: ZkSimulator, live: LiveSession, c: ZkClient) => Promise<void>,
+  heartbeatMs = 30000,
+): Promise<void> {
   const sim = new ZkSimulator({ host: HOST, port: 0, users: 10, records: 10, ...opts });
   const { port } = await sim.start();
   const c = new ZkClient({ host: HOST, port, transport, heartbeatMs, timeoutMs: 1000 });
@@ -58,7 +63,10 @@ describe('ZkClient live events', function () {
       await until(() => sim.counters.eventAcks >= 2, 5000, 'both events acknowledged');
       assert.equal(sim.counters.eventAcks, 2);
       const got = (await nextEvents(live, 2)) as AttendanceEvent[];
-      assert.deepEqual(got.map((e) => e.state), [0, 1]);
+      assert.deepEqual(
+        got.map((e) => e.state),
+        [0, 1],
+      );
     });
   });
 
@@ -116,16 +124,20 @@ describe('ZkClient live events', function () {
   }
 
   it('events between replies do not disturb commands', async () => {
-    await withLive({ profile: 'tft', records: 2000, liveEveryMs: 3, faults: { eventTiming: 'duringCommand' } }, 'tcp', async (_sim, live, c) => {
-      let events = 0;
-      live.on('event', () => events++);
-      // Commands for a while, so that live punches (every 3 ms) land between and during them.
-      const until = Date.now() + 300;
-      while (Date.now() < until || events === 0) assert.ok((await c.getTime()).year >= 2024);
-      const att = await c.attendance();
-      assert.ok(att.records.length >= 2000);
-      assert.ok(events > 0, 'events kept arriving');
-    });
+    await withLive(
+      { profile: 'tft', records: 2000, liveEveryMs: 3, faults: { eventTiming: 'duringCommand' } },
+      'tcp',
+      async (_sim, live, c) => {
+        let events = 0;
+        live.on('event', () => events++);
+        // Commands for a while, so that live punches (every 3 ms) land between and during them.
+        const until = Date.now() + 300;
+        while (Date.now() < until || events === 0) assert.ok((await c.getTime()).year >= 2024);
+        const att = await c.attendance();
+        assert.ok(att.records.length >= 2000);
+        assert.ok(events > 0, 'events kept arriving');
+      },
+    );
   });
 
   it('requireEventAck: the device resends until ACKed; our ACK stops it', async () => {
@@ -140,21 +152,26 @@ describe('ZkClient live events', function () {
   });
 
   it('a silently dead link is reported within one heartbeat period', async () => {
-    await withLive({ profile: 'tft' }, 'tcp', async (sim, live) => {
-      // The device stops answering anything: a pulled cable, no FIN.
-      sim.setFaults({ dropReply: { [Cmd.GET_TIME]: 'always' } });
-      const t0 = Date.now();
-      let timer: NodeJS.Timeout | undefined;
-      const [err] = (await Promise.race([
-        once(live, 'error'),
-        new Promise((_r, reject) => (timer = setTimeout(() => reject(new Error('no error reported')), 3000))),
-      ]).finally(() => clearTimeout(timer))) as [ZkError];
-      const elapsed = Date.now() - t0;
-      assert.ok(err instanceof ZkTimeoutError, `got ${(err as Error).name}`);
-      // The bound is one period after the last sign of life (before t0), plus scheduling slack on a busy machine.
-      assert.ok(elapsed <= 600 + 300, `reported after ${elapsed} ms, heartbeat 600 ms`);
-      assert.equal(live.active, false);
-    }, 600);
+    await withLive(
+      { profile: 'tft' },
+      'tcp',
+      async (sim, live) => {
+        // The device stops answering anything: a pulled cable, no FIN.
+        sim.setFaults({ dropReply: { [Cmd.GET_TIME]: 'always' } });
+        const t0 = Date.now();
+        let timer: NodeJS.Timeout | undefined;
+        const [err] = (await Promise.race([
+          once(live, 'error'),
+          new Promise((_r, reject) => (timer = setTimeout(() => reject(new Error('no error reported')), 3000))),
+        ]).finally(() => clearTimeout(timer))) as [ZkError];
+        const elapsed = Date.now() - t0;
+        assert.ok(err instanceof ZkTimeoutError, `got ${(err as Error).name}`);
+        // The bound is one period after the last sign of life (before t0), plus scheduling slack on a busy machine.
+        assert.ok(elapsed <= 600 + 300, `reported after ${elapsed} ms, heartbeat 600 ms`);
+        assert.equal(live.active, false);
+      },
+      600,
+    );
   });
 
   it('a device restart ends the live session with an error, promptly', async () => {

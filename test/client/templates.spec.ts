@@ -12,7 +12,8 @@ import { Prng } from '../../lib/sim/prng';
 const HOST = '127.0.0.1';
 
 async function withDevice<T>(
-  simOpts: SimOptions, clientOpts: { transport?: 'tcp' | 'udp'; commKey?: number; timeoutMs?: number },
+  simOpts: SimOptions,
+  clientOpts: { transport?: 'tcp' | 'udp'; commKey?: number; timeoutMs?: number },
   fn: (sim: ZkSimulator, client: ZkClient) => Promise<T>,
 ): Promise<T> {
   const sim = new ZkSimulator({ host: HOST, port: 0, records: 5, ...simOpts });
@@ -39,7 +40,12 @@ function sent(sim: ZkSimulator, before: Record<number, number>, cmd: number): nu
   return (sim.counters.commandsSeen[cmd] ?? 0) - (before[cmd] ?? 0);
 }
 
-const simple = (t: FingerTemplate): [string, number, number, string] => [t.userId, t.finger, t.flag, t.data.toString('hex')];
+const simple = (t: FingerTemplate): [string, number, number, string] => [
+  t.userId,
+  t.finger,
+  t.flag,
+  t.data.toString('hex'),
+];
 
 describe('ZkClient fingerprint templates ↔ simulator over real sockets', function () {
   checkNoLeaks();
@@ -69,17 +75,26 @@ describe('ZkClient fingerprint templates ↔ simulator over real sockets', funct
         const before = sim.counters.commandsSeen;
         await client.setUserTemplates(b.userId, mine);
         assert.equal(sent(sim, before, Cmd.PREPARE_DATA), 2);
-        assert.equal(sent(sim, before, Cmd.DATA), mine.reduce((n, t) => n + Math.ceil(t.data.length / 1024), 0));
+        assert.equal(
+          sent(sim, before, Cmd.DATA),
+          mine.reduce((n, t) => n + Math.ceil(t.data.length / 1024), 0),
+        );
         assert.equal(sent(sim, before, Cmd.CHECKSUM_BUFFER), 2);
         assert.equal(sent(sim, before, Cmd.TMP_WRITE), 2);
         assert.equal(sent(sim, before, Cmd.REFRESHDATA), 1);
         const got = await client.userTemplates(b.userId);
         assert.deepEqual(got.map(simple), mine.map(simple));
-        assert.ok(got.every((t) => t.uid === b.uid), 'the uid is the device slot of the user');
+        assert.ok(
+          got.every((t) => t.uid === b.uid),
+          'the uid is the device slot of the user',
+        );
 
         assert.equal(await client.deleteTemplate(a.userId, 6), true);
         assert.equal(await client.deleteTemplate(a.userId, 6), false);
-        assert.deepEqual((await client.userTemplates(a.userId)).map((t) => t.finger), [0]);
+        assert.deepEqual(
+          (await client.userTemplates(a.userId)).map((t) => t.finger),
+          [0],
+        );
         assert.equal((await client.info()).counts.fingers, 3);
       });
     });
@@ -90,7 +105,9 @@ describe('ZkClient fingerprint templates ↔ simulator over real sockets', funct
     const src = new ZkSimulator({ host: HOST, port: 0, users: 200, records: 0, seed: 21 });
     const dst = new ZkSimulator({ host: HOST, port: 0, users: 0, records: 0, seed: 22 });
     const rng = new Prng(9);
-    for (const u of src.users) for (const finger of [3, 7]) src.addTemplate({ userId: u.userId, finger, data: templateBytes(rng), flag: finger === 7 ? 3 : 1 });
+    for (const u of src.users)
+      for (const finger of [3, 7])
+        src.addTemplate({ userId: u.userId, finger, data: templateBytes(rng), flag: finger === 7 ? 3 : 1 });
     const a = new ZkClient({ host: HOST, port: (await src.start()).port });
     const b = new ZkClient({ host: HOST, port: (await dst.start()).port });
     try {
@@ -99,9 +116,17 @@ describe('ZkClient fingerprint templates ↔ simulator over real sockets', funct
       const users = await a.users();
       const backup = await a.templates();
       assert.equal(backup.length, 400);
-      const ur = await b.upsertUsers(users.map((u) => ({
-        userId: u.userId, name: u.name, password: u.password, cardNo: u.cardNo, group: u.group, privilege: u.privilege & 0xfe, enabled: u.enabled,
-      })));
+      const ur = await b.upsertUsers(
+        users.map((u) => ({
+          userId: u.userId,
+          name: u.name,
+          password: u.password,
+          cardNo: u.cardNo,
+          group: u.group,
+          privilege: u.privilege & 0xfe,
+          enabled: u.enabled,
+        })),
+      );
       assert.equal(ur.failed.length, 0);
       const tr = await b.writeTemplates(backup);
       assert.deepEqual(tr.failed, []);
@@ -140,15 +165,23 @@ describe('ZkClient fingerprint templates ↔ simulator over real sockets', funct
         { userId: id, uid: 0, finger: 1, flag: 1, data: Buffer.alloc(0) },
         { userId: id, uid: 0, finger: 1, flag: 1, data: 'AAEC' as unknown as Buffer },
       ]);
-      assert.deepEqual(r.failed.map((f) => f.code), ['NO_USER', 'BAD_INPUT', 'BAD_INPUT', 'BAD_INPUT', 'BAD_INPUT']);
+      assert.deepEqual(
+        r.failed.map((f) => f.code),
+        ['NO_USER', 'BAD_INPUT', 'BAD_INPUT', 'BAD_INPUT', 'BAD_INPUT'],
+      );
       assert.match(r.failed[0].reason, /has no user "ghost"; write the user before their templates/);
       assert.match(r.failed[1].reason, /finger 10 must be a whole number from 0 to 9/);
       assert.match(r.failed[2].reason, /flag 2/);
       assert.match(r.failed[4].reason, /must be a non-empty Buffer/);
       assert.equal(sent(sim, before, Cmd.PREPARE_DATA), 0);
-      await assert.rejects(client.setUserTemplates('ghost', [{ userId: 'ghost', uid: 0, finger: 1, flag: 1, data: Buffer.from([1]) }]),
-        (e: unknown) => e instanceof ZkError && e.code === 'BAD_INPUT' && /no user "ghost"/.test(e.message));
-      await assert.rejects(client.setUserTemplates(id, [{ userId: 'other', uid: 0, finger: 1, flag: 1, data: Buffer.from([1]) }]), /must carry userId/);
+      await assert.rejects(
+        client.setUserTemplates('ghost', [{ userId: 'ghost', uid: 0, finger: 1, flag: 1, data: Buffer.from([1]) }]),
+        (e: unknown) => e instanceof ZkError && e.code === 'BAD_INPUT' && /no user "ghost"/.test(e.message),
+      );
+      await assert.rejects(
+        client.setUserTemplates(id, [{ userId: 'other', uid: 0, finger: 1, flag: 1, data: Buffer.from([1]) }]),
+        /must carry userId/,
+      );
       await assert.rejects(client.deleteTemplate(id, 12), /finger 12/);
     });
   });
@@ -157,8 +190,10 @@ describe('ZkClient fingerprint templates ↔ simulator over real sockets', funct
     await withDevice({ users: 2 }, {}, async (sim, client) => {
       const id = sim.users[1].userId;
       await sim.setFaults({ dropUserWrites: [id] });
-      await assert.rejects(client.setUserTemplates(id, [{ userId: id, uid: 0, finger: 4, flag: 1, data: randomBytes(600) }]),
-        (e: unknown) => e instanceof ZkWriteNotKeptError && e.message.includes(`"${id}" but did not keep finger 4`));
+      await assert.rejects(
+        client.setUserTemplates(id, [{ userId: id, uid: 0, finger: 4, flag: 1, data: randomBytes(600) }]),
+        (e: unknown) => e instanceof ZkWriteNotKeptError && e.message.includes(`"${id}" but did not keep finger 4`),
+      );
       assert.equal(sim.templates.length, 0);
       await sim.setFaults({ dropUserWrites: undefined });
       sim.addTemplate({ userId: id, finger: 4, data: randomBytes(600) });
@@ -172,8 +207,10 @@ describe('ZkClient fingerprint templates ↔ simulator over real sockets', funct
       const id = sim.users[0].userId;
       await sim.setFaults({ errorReplyFor: [Cmd.TMP_WRITE] });
       const before = sim.counters.commandsSeen;
-      await assert.rejects(client.setUserTemplates(id, [{ userId: id, uid: 0, finger: 0, flag: 1, data: randomBytes(700) }]),
-        (e: unknown) => e instanceof ZkDeviceError && /refused TMP_WRITE while writing finger 0/.test(e.message));
+      await assert.rejects(
+        client.setUserTemplates(id, [{ userId: id, uid: 0, finger: 0, flag: 1, data: randomBytes(700) }]),
+        (e: unknown) => e instanceof ZkDeviceError && /refused TMP_WRITE while writing finger 0/.test(e.message),
+      );
       assert.equal(sent(sim, before, Cmd.FREE_DATA) >= 1, true);
       assert.equal(sent(sim, before, Cmd.ENABLEDEVICE), 1);
       assert.equal(sim.templates.length, 0);
@@ -184,8 +221,10 @@ describe('ZkClient fingerprint templates ↔ simulator over real sockets', funct
     await withDevice({ users: 1 }, { timeoutMs: 1500 }, async (sim, client) => {
       const id = sim.users[0].userId;
       await sim.setFaults({ stallUploadAfterBytes: 1500 });
-      await assert.rejects(client.setUserTemplates(id, [{ userId: id, uid: 0, finger: 0, flag: 1, data: randomBytes(3000) }]),
-        (e: unknown) => e instanceof ZkTimeoutError && e.message.includes(`${HOST}:${sim.port} did not answer DATA`));
+      await assert.rejects(
+        client.setUserTemplates(id, [{ userId: id, uid: 0, finger: 0, flag: 1, data: randomBytes(3000) }]),
+        (e: unknown) => e instanceof ZkTimeoutError && e.message.includes(`${HOST}:${sim.port} did not answer DATA`),
+      );
       assert.equal(sim.templates.length, 0);
       assert.equal(sim.counters.commandsSeen[Cmd.TMP_WRITE] ?? 0, 0);
     });
@@ -193,7 +232,13 @@ describe('ZkClient fingerprint templates ↔ simulator over real sockets', funct
 
   it('a corrupt template table is a protocol error, not a crash', async () => {
     const { decodeTemplateEntries } = await import('../../lib/protocol');
-    assert.throws(() => decodeTemplateEntries(Buffer.from([0x20, 0x00, 0x01, 0x00, 0x00, 0x01, 0xaa]), 'dev'), /entry of 32 bytes at byte 0; 7 bytes remain/);
-    assert.throws(() => decodeTemplateEntries(Buffer.from([0x03, 0x00, 0x01]), 'dev'), /ends inside an entry header|entry of 3 bytes/);
+    assert.throws(
+      () => decodeTemplateEntries(Buffer.from([0x20, 0x00, 0x01, 0x00, 0x00, 0x01, 0xaa]), 'dev'),
+      /entry of 32 bytes at byte 0; 7 bytes remain/,
+    );
+    assert.throws(
+      () => decodeTemplateEntries(Buffer.from([0x03, 0x00, 0x01]), 'dev'),
+      /ends inside an entry header|entry of 3 bytes/,
+    );
   });
 });

@@ -15,7 +15,8 @@ interface Device {
 }
 
 async function withDevice<T>(
-  simOpts: SimOptions, clientOpts: { transport?: 'tcp' | 'udp'; commKey?: number; nameEncoding?: 'utf8' | 'latin1' | 'cp1252' | 'gbk' },
+  simOpts: SimOptions,
+  clientOpts: { transport?: 'tcp' | 'udp'; commKey?: number; nameEncoding?: 'utf8' | 'latin1' | 'cp1252' | 'gbk' },
   fn: (d: Device) => Promise<T>,
 ): Promise<T> {
   const sim = new ZkSimulator({ host: HOST, port: 0, records: 5, ...simOpts });
@@ -59,7 +60,14 @@ describe('ZkClient user writes ↔ simulator over real sockets', function () {
       await withDevice({ profile, users: 5, commKey, seed: 3 }, { transport, commKey }, async ({ sim, client }) => {
         const short = layout === 28;
         const list: UserWrite[] = [
-          { userId: '9001', name: short ? 'Ana' : 'Ana Lima', password: '1234', cardNo: 4000000000, group: 2, privilege: 14 },
+          {
+            userId: '9001',
+            name: short ? 'Ana' : 'Ana Lima',
+            password: '1234',
+            cardNo: 4000000000,
+            group: 2,
+            privilege: 14,
+          },
           { userId: '9002', name: 'Bo', enabled: false },
           { userId: '9003' },
         ];
@@ -69,10 +77,32 @@ describe('ZkClient user writes ↔ simulator over real sockets', function () {
         const byId = new Map((await client.users()).map((u) => [u.userId, u]));
         assert.equal(byId.size, 8, 'five generated users and three new ones');
         assert.deepEqual(pick(byId.get('9001') as DeviceUser), {
-          userId: '9001', name: short ? 'Ana' : 'Ana Lima', password: '1234', cardNo: 4000000000, group: 2, privilege: 14, enabled: true,
+          userId: '9001',
+          name: short ? 'Ana' : 'Ana Lima',
+          password: '1234',
+          cardNo: 4000000000,
+          group: 2,
+          privilege: 14,
+          enabled: true,
         });
-        assert.deepEqual(pick(byId.get('9002') as DeviceUser), { userId: '9002', name: 'Bo', password: '', cardNo: 0, group: 1, privilege: 1, enabled: false });
-        assert.deepEqual(pick(byId.get('9003') as DeviceUser), { userId: '9003', name: '', password: '', cardNo: 0, group: 1, privilege: 0, enabled: true });
+        assert.deepEqual(pick(byId.get('9002') as DeviceUser), {
+          userId: '9002',
+          name: 'Bo',
+          password: '',
+          cardNo: 0,
+          group: 1,
+          privilege: 1,
+          enabled: false,
+        });
+        assert.deepEqual(pick(byId.get('9003') as DeviceUser), {
+          userId: '9003',
+          name: '',
+          password: '',
+          cardNo: 0,
+          group: 1,
+          privilege: 0,
+          enabled: true,
+        });
         const uids = new Set([...byId.values()].map((u) => u.uid));
         assert.equal(uids.size, 8, 'every user has its own slot');
 
@@ -83,13 +113,23 @@ describe('ZkClient user writes ↔ simulator over real sockets', function () {
         assert.deepEqual(upd.unchanged, ['9003']);
         assert.equal(upd.written.length, 1);
         assert.deepEqual(upd.written[0], {
-          uid: uid1, userId: '9001', name: short ? 'Ana' : 'Ana Lima', password: '1234', cardNo: 7, group: 2, privilege: 15, enabled: false,
+          uid: uid1,
+          userId: '9001',
+          name: short ? 'Ana' : 'Ana Lima',
+          password: '1234',
+          cardNo: 7,
+          group: 2,
+          privilege: 15,
+          enabled: false,
         });
 
         // Delete, with one PIN the device does not have.
         const del = await client.deleteUsers(['9002', '123456']);
         assert.deepEqual(del, { deleted: ['9002'], notFound: ['123456'], failed: [] });
-        assert.equal(sim.users.some((u) => u.userId === '9002'), false);
+        assert.equal(
+          sim.users.some((u) => u.userId === '9002'),
+          false,
+        );
         assert.equal(await client.deleteUser('9002'), false);
       });
     });
@@ -97,7 +137,11 @@ describe('ZkClient user writes ↔ simulator over real sockets', function () {
 
   it('the same list twice: the second call sends no write and no REFRESHDATA', async () => {
     await withDevice({ users: 0 }, {}, async ({ sim, client }) => {
-      const list: UserWrite[] = Array.from({ length: 50 }, (_, i) => ({ userId: `E${i}`, name: `Employee ${i}`, cardNo: 1000 + i }));
+      const list: UserWrite[] = Array.from({ length: 50 }, (_, i) => ({
+        userId: `E${i}`,
+        name: `Employee ${i}`,
+        cardNo: 1000 + i,
+      }));
       const first = await client.upsertUsers(list);
       assert.equal(first.written.length, 50);
       const before = sim.counters.commandsSeen;
@@ -111,11 +155,25 @@ describe('ZkClient user writes ↔ simulator over real sockets', function () {
 
   it('planUsers reports added, updated (with the fields) and unchanged users and writes nothing', async () => {
     await withDevice({ users: 0 }, {}, async ({ sim, client }) => {
-      await client.upsertUsers([{ userId: 'P1', name: 'One' }, { userId: 'P2', name: 'Two' }]);
+      await client.upsertUsers([
+        { userId: 'P1', name: 'One' },
+        { userId: 'P2', name: 'Two' },
+      ]);
       const before = sim.counters.commandsSeen;
-      const plan = await client.planUsers([{ userId: 'P1', name: 'One' }, { userId: 'P2', name: 'Deux', enabled: false }, { userId: 'P3' }, { userId: '' }]);
-      assert.deepEqual(plan.add.map((u) => [u.userId, u.uid]), [['P3', 3]]);
-      assert.deepEqual(plan.update.map((x) => [x.user.userId, x.fields]), [['P2', ['name', 'enabled']]]);
+      const plan = await client.planUsers([
+        { userId: 'P1', name: 'One' },
+        { userId: 'P2', name: 'Deux', enabled: false },
+        { userId: 'P3' },
+        { userId: '' },
+      ]);
+      assert.deepEqual(
+        plan.add.map((u) => [u.userId, u.uid]),
+        [['P3', 3]],
+      );
+      assert.deepEqual(
+        plan.update.map((x) => [x.user.userId, x.fields]),
+        [['P2', ['name', 'enabled']]],
+      );
       assert.deepEqual(plan.unchanged, ['P1']);
       assert.equal(plan.failed[0].code, 'BAD_INPUT');
       for (const cmd of [Cmd.USER_WRQ, Cmd.DELETE_USER, Cmd.REFRESHDATA]) assert.equal(sent(sim, before, cmd), 0);
@@ -127,9 +185,22 @@ describe('ZkClient user writes ↔ simulator over real sockets', function () {
       sim.addUser({ uid: 1, userId: 'A' });
       sim.addUser({ uid: 3, userId: 'B' });
       const progress: [number, number][] = [];
-      const r = await client.upsertUsers([{ userId: 'C' }, { userId: 'D' }, { userId: 'E' }], { onProgress: (d, t) => progress.push([d, t]) });
-      assert.deepEqual(r.written.map((u) => [u.userId, u.uid]), [['C', 2], ['D', 4], ['E', 5]]);
-      assert.deepEqual(progress, [[1, 3], [2, 3], [3, 3]]);
+      const r = await client.upsertUsers([{ userId: 'C' }, { userId: 'D' }, { userId: 'E' }], {
+        onProgress: (d, t) => progress.push([d, t]),
+      });
+      assert.deepEqual(
+        r.written.map((u) => [u.userId, u.uid]),
+        [
+          ['C', 2],
+          ['D', 4],
+          ['E', 5],
+        ],
+      );
+      assert.deepEqual(progress, [
+        [1, 3],
+        [2, 3],
+        [3, 3],
+      ]);
     });
   });
 
@@ -137,10 +208,18 @@ describe('ZkClient user writes ↔ simulator over real sockets', function () {
     await withDevice({ profile: 'zk6', users: 2 }, {}, async ({ sim, client }) => {
       const before = sim.counters.commandsSeen;
       const r = await client.upsertUsers([
-        { userId: 'AB-12' }, { userId: '0042' }, { userId: '77', name: 'Maximilian' }, { userId: '78', password: '123456' },
-        { userId: '79', privilege: 3 }, { userId: '80', cardNo: 2 ** 32 }, { userId: '81', name: 'Ok' },
+        { userId: 'AB-12' },
+        { userId: '0042' },
+        { userId: '77', name: 'Maximilian' },
+        { userId: '78', password: '123456' },
+        { userId: '79', privilege: 3 },
+        { userId: '80', cardNo: 2 ** 32 },
+        { userId: '81', name: 'Ok' },
       ]);
-      assert.deepEqual(r.written.map((u) => u.userId), ['81']);
+      assert.deepEqual(
+        r.written.map((u) => u.userId),
+        ['81'],
+      );
       const reasons = new Map(r.failed.map((f) => [f.userId, f]));
       for (const id of ['AB-12', '0042', '77', '78', '79', '80']) {
         const f = reasons.get(id);
@@ -154,7 +233,10 @@ describe('ZkClient user writes ↔ simulator over real sockets', function () {
       assert.match(reasons.get('79')?.reason ?? '', /privilege 3/);
       assert.match(reasons.get('80')?.reason ?? '', /card number/);
       assert.equal(sent(sim, before, Cmd.USER_WRQ), 1, 'only the valid user was written');
-      await assert.rejects(client.setUser({ userId: 'X1' }), (e: unknown) => e instanceof ZkError && e.code === 'BAD_INPUT' && /numeric PINs/.test(e.message));
+      await assert.rejects(
+        client.setUser({ userId: 'X1' }),
+        (e: unknown) => e instanceof ZkError && e.code === 'BAD_INPUT' && /numeric PINs/.test(e.message),
+      );
     });
   });
 
@@ -168,13 +250,21 @@ describe('ZkClient user writes ↔ simulator over real sockets', function () {
   });
 
   it('names in the device code page (latin1, cp1252 and gbk) round-trip', async () => {
-    for (const [enc, name] of [['latin1', 'Jürgen Çelik'], ['cp1252', 'Renée Çelik'], ['gbk', '张伟']] as const) {
-      await withDevice({ users: 0, faults: { nameEncoding: enc === 'cp1252' ? 'latin1' : enc } }, { nameEncoding: enc }, async ({ client }) => {
-        const u = await client.setUser({ userId: '5', name });
-        assert.equal(u.name, name);
-        const again = (await client.users()).find((x) => x.userId === '5');
-        assert.equal(again?.name, name);
-      });
+    for (const [enc, name] of [
+      ['latin1', 'Jürgen Çelik'],
+      ['cp1252', 'Renée Çelik'],
+      ['gbk', '张伟'],
+    ] as const) {
+      await withDevice(
+        { users: 0, faults: { nameEncoding: enc === 'cp1252' ? 'latin1' : enc } },
+        { nameEncoding: enc },
+        async ({ client }) => {
+          const u = await client.setUser({ userId: '5', name });
+          assert.equal(u.name, name);
+          const again = (await client.users()).find((x) => x.userId === '5');
+          assert.equal(again?.name, name);
+        },
+      );
     }
     await withDevice({ users: 0 }, { nameEncoding: 'latin1' }, async ({ client }) => {
       await assert.rejects(client.setUser({ userId: '6', name: '张伟' }), /not in the latin1 code page/);
@@ -199,16 +289,25 @@ describe('ZkClient user writes ↔ simulator over real sockets', function () {
     await withDevice({ users: 3 }, {}, async ({ sim, client }) => {
       await sim.setFaults({ dropUserWrites: ['B2'] });
       const r = await client.upsertUsers([{ userId: 'B1' }, { userId: 'B2', name: 'Dropped' }, { userId: 'B3' }]);
-      assert.deepEqual(r.written.map((u) => u.userId), ['B1', 'B3']);
+      assert.deepEqual(
+        r.written.map((u) => u.userId),
+        ['B1', 'B3'],
+      );
       assert.equal(r.failed.length, 1);
       assert.equal(r.failed[0].code, 'NOT_KEPT');
-      assert.match(r.failed[0].reason, new RegExp(`${HOST}:${sim.port} acknowledged the write of user "B2" but did not keep the user`));
+      assert.match(
+        r.failed[0].reason,
+        new RegExp(`${HOST}:${sim.port} acknowledged the write of user "B2" but did not keep the user`),
+      );
       assert.match(r.failed[0].reason, /restart the device/);
 
       // An update that is dropped names the field that was not kept.
       await sim.setFaults({ dropUserWrites: true });
-      await assert.rejects(client.setUser({ userId: 'B1', cardNo: 99 }), (e: unknown) =>
-        e instanceof ZkWriteNotKeptError && e.code === 'NOT_KEPT' && /"B1" but did not keep cardNo/.test(e.message));
+      await assert.rejects(
+        client.setUser({ userId: 'B1', cardNo: 99 }),
+        (e: unknown) =>
+          e instanceof ZkWriteNotKeptError && e.code === 'NOT_KEPT' && /"B1" but did not keep cardNo/.test(e.message),
+      );
       const del = await client.deleteUsers(['B3']);
       assert.deepEqual(del.deleted, []);
       assert.equal(del.failed[0].code, 'NOT_KEPT');
@@ -224,11 +323,20 @@ describe('ZkClient user writes ↔ simulator over real sockets', function () {
       const before = sim.counters.commandsSeen;
       const r = await client.upsertUsers([{ userId: 'Z1' }, { userId: 'Z2' }]);
       assert.deepEqual(r.written, []);
-      assert.deepEqual(r.failed.map((f) => [f.userId, f.code]), [['Z1', 'DEVICE_ERROR'], ['Z2', 'DEVICE_ERROR']]);
+      assert.deepEqual(
+        r.failed.map((f) => [f.userId, f.code]),
+        [
+          ['Z1', 'DEVICE_ERROR'],
+          ['Z2', 'DEVICE_ERROR'],
+        ],
+      );
       assert.match(r.failed[0].reason, /refused user "Z1" with ACK_ERROR/);
       assert.equal(sent(sim, before, Cmd.REFRESHDATA), 0, 'nothing acknowledged, nothing to refresh');
       assert.equal(sent(sim, before, Cmd.ENABLEDEVICE), 1);
-      await assert.rejects(client.setUser({ userId: 'Z3' }), (e: unknown) => e instanceof ZkDeviceError && /refused user "Z3"/.test(e.message));
+      await assert.rejects(
+        client.setUser({ userId: 'Z3' }),
+        (e: unknown) => e instanceof ZkDeviceError && /refused user "Z3"/.test(e.message),
+      );
       await sim.setFaults({ errorReplyFor: [Cmd.DELETE_USER] });
       const del = await client.deleteUsers([sim.users[0].userId]);
       assert.equal(del.failed[0].code, 'DEVICE_ERROR');
@@ -239,7 +347,10 @@ describe('ZkClient user writes ↔ simulator over real sockets', function () {
   it('reports NO_SLOT when the device is full and writes the users that fit', async () => {
     await withDevice({ profile: 'compact8', users: 1498 }, {}, async ({ client }) => {
       const r = await client.upsertUsers([{ userId: '900001' }, { userId: '900002' }, { userId: '900003' }]);
-      assert.deepEqual(r.written.map((u) => u.userId), ['900001', '900002']);
+      assert.deepEqual(
+        r.written.map((u) => u.userId),
+        ['900001', '900002'],
+      );
       assert.equal(r.failed[0].code, 'NO_SLOT');
       assert.match(r.failed[0].reason, /no free user slot \(1500 of 1500 used\)/);
     });
@@ -259,21 +370,47 @@ describe('ZkClient user writes ↔ simulator over real sockets', function () {
       for (const window of [8, 1, 64]) {
         const seen: number[] = [];
         const replies = await session.pipeline(Cmd.USER_WRQ, payloads, window, 2000, (d) => seen.push(d));
-        assert.deepEqual(replies.map((r) => r.command === 2000), payloads.map((_, i) => i % 7 !== 3), `window ${window}`);
-        assert.deepEqual(seen, payloads.map((_, i) => i + 1));
+        assert.deepEqual(
+          replies.map((r) => r.command === 2000),
+          payloads.map((_, i) => i % 7 !== 3),
+          `window ${window}`,
+        );
+        assert.deepEqual(
+          seen,
+          payloads.map((_, i) => i + 1),
+        );
       }
       await sim.setFaults({ duplicateReply: undefined });
-      assert.equal((await client.upsertUsers([{ userId: 'after' }])).written.length, 1, 'the session still matches replies after the duplicates');
+      assert.equal(
+        (await client.upsertUsers([{ userId: 'after' }])).written.length,
+        1,
+        'the session still matches replies after the duplicates',
+      );
     });
   });
 
   it('bad input never crashes: not an array, null entries, duplicates', async () => {
     await withDevice({ users: 0 }, {}, async ({ client }) => {
-      const r = await client.upsertUsers([null as unknown as UserWrite, { userId: 'Q' }, { userId: 'Q', name: 'again' }, { userId: 5 } as unknown as UserWrite]);
-      assert.deepEqual(r.written.map((u) => u.userId), ['Q']);
-      assert.deepEqual(r.failed.map((f) => f.code), ['BAD_INPUT', 'BAD_INPUT', 'BAD_INPUT']);
+      const r = await client.upsertUsers([
+        null as unknown as UserWrite,
+        { userId: 'Q' },
+        { userId: 'Q', name: 'again' },
+        { userId: 5 } as unknown as UserWrite,
+      ]);
+      assert.deepEqual(
+        r.written.map((u) => u.userId),
+        ['Q'],
+      );
+      assert.deepEqual(
+        r.failed.map((f) => f.code),
+        ['BAD_INPUT', 'BAD_INPUT', 'BAD_INPUT'],
+      );
       assert.match(r.failed[1].reason, /appears twice/);
-      assert.deepEqual(await client.upsertUsers('nope' as unknown as UserWrite[]), { written: [], failed: [], unchanged: [] });
+      assert.deepEqual(await client.upsertUsers('nope' as unknown as UserWrite[]), {
+        written: [],
+        failed: [],
+        unchanged: [],
+      });
     });
   });
 });

@@ -99,7 +99,15 @@ describe('compat: node-zklib 1.3.0 reads the simulator', function () {
   });
 
   it('TCP (tft): info, users, every attendance record, live events', async () => {
-    const sim = new ZkSimulator({ host: HOST, port: 0, profile: 'tft', seed: 21, users: 12, records: 30000, faults: { writeMode: 'separate' } });
+    const sim = new ZkSimulator({
+      host: HOST,
+      port: 0,
+      profile: 'tft',
+      seed: 21,
+      users: 12,
+      records: 30000,
+      faults: { writeMode: 'separate' },
+    });
     const { port } = await sim.start();
     try {
       const zk = new ZKLib(HOST, port, 5000, 0);
@@ -162,7 +170,12 @@ describe('compat: node-zklib 1.3.0 reads the simulator', function () {
 
   it('UDP (zk6, TCP refused, directReplyMaxBytes 0): info, users, every record, live events', async () => {
     const sim = new ZkSimulator({
-      host: HOST, port: 0, profile: 'zk6', seed: 22, users: 9, records: 2500,
+      host: HOST,
+      port: 0,
+      profile: 'zk6',
+      seed: 22,
+      users: 9,
+      records: 2500,
       faults: { tcpMode: 'refuse', directReplyMaxBytes: 0 },
     });
     const { port } = await sim.start();
@@ -177,7 +190,10 @@ describe('compat: node-zklib 1.3.0 reads the simulator', function () {
 
       const users = await zk.getUsers();
       assert.ok(!users.err);
-      assert.deepEqual(users.data.map((u) => [u.uid, String(u.userId)]), sim.users.map((u) => [u.uid, u.userId]));
+      assert.deepEqual(
+        users.data.map((u) => [u.uid, String(u.userId)]),
+        sim.users.map((u) => [u.uid, u.userId]),
+      );
       users.data.forEach((u, i) => assertNameAsNodeZklibSeesIt(u.name, sim.users[i].name ?? ''));
 
       const att = await zk.getAttendances();

@@ -25,7 +25,14 @@ interface ZkJsUser {
 interface ZkJsInstance {
   createSocket(cbErr?: (e: unknown) => void, cbClose?: (t: string) => void): Promise<boolean>;
   getUsers(): Promise<{ data: ZkJsUser[] }>;
-  setUser(uid: number, userId: string, name: string, password: string, role?: number, cardNo?: number): Promise<unknown>;
+  setUser(
+    uid: number,
+    userId: string,
+    name: string,
+    password: string,
+    role?: number,
+    cardNo?: number,
+  ): Promise<unknown>;
   deleteUser(uid: number): Promise<unknown>;
   disconnect(): Promise<unknown>;
 }
@@ -116,7 +123,10 @@ describe('zkteco-js 1.7.2 ↔ simulator: user writes', function () {
     });
     await withZkJs(async (z) => {
       await z.deleteUser(102);
-      assert.equal((await z.getUsers()).data.some((u) => u.userId === 'EMP-77'), false);
+      assert.equal(
+        (await z.getUsers()).data.some((u) => u.userId === 'EMP-77'),
+        false,
+      );
     });
     await withOurs(async (c) => {
       const ids = (await c.users()).map((u) => u.userId);
@@ -147,7 +157,10 @@ describe('zkteco-js 1.7.2 ↔ simulator: user writes', function () {
       for (const w of written) {
         const u = byId.get(w.userId);
         assert.ok(u, `zkteco-js reads back ${w.userId}`);
-        assert.deepEqual([u.uid, u.name, u.password, u.role, u.cardno], [w.uid, w.name, w.password, w.privilege, w.cardNo]);
+        assert.deepEqual(
+          [u.uid, u.name, u.password, u.role, u.cardno],
+          [w.uid, w.name, w.password, w.privilege, w.cardNo],
+        );
       }
       assert.equal(byId.get('B-12')?.role, 15, 'the disabled bit is in the role byte zkteco-js reads');
     });

@@ -24,7 +24,10 @@ describe('dedupe', function () {
     assert.equal(s.size, 3);
     assert.equal(s.has('a'), false);
     assert.equal(s.expire(1015), 1); // b (10) is older than 1015 - 1000
-    assert.deepEqual([...s.entries()].map(([id]) => id), ['c', 'd']);
+    assert.deepEqual(
+      [...s.entries()].map(([id]) => id),
+      ['c', 'd'],
+    );
   });
 
   it('IdSet: a million ids in memory, each a duplicate the second time (speed printed, not asserted: bench/ measures it)', () => {

@@ -13,7 +13,10 @@ const SOURCE_DIRS = ['lib', 'nodes', 'bin', 'test', 'bench', 'scripts'];
 const TOP = ['lib', 'nodes', 'test', 'bench', 'bin', 'scripts', 'flows', 'examples', 'docs', 'icons'];
 
 function markdownFiles(): string[] {
-  const docs = fs.readdirSync(docsDir).filter((f) => f.endsWith('.md')).map((f) => path.join(docsDir, f));
+  const docs = fs
+    .readdirSync(docsDir)
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => path.join(docsDir, f));
   return [path.join(root, 'README.md'), ...docs];
 }
 
@@ -45,7 +48,10 @@ function citedSections(text: string): string[] {
 describe('documentation', () => {
   it('names only repository paths that exist', () => {
     // Folders the build or a run creates (listed in .gitignore) are not in the repository; naming them is fine.
-    const generated = fs.readFileSync(path.join(root, '.gitignore'), 'utf8').split('\n').map((l) => l.trim())
+    const generated = fs
+      .readFileSync(path.join(root, '.gitignore'), 'utf8')
+      .split('\n')
+      .map((l) => l.trim())
       .filter((l) => l.endsWith('/') && !l.startsWith('#'));
     const missing: string[] = [];
     for (const file of markdownFiles()) {
@@ -103,7 +109,8 @@ describe('documentation', () => {
         if (path.dirname(file) !== docsDir) return;
         const own = line.replace(/(?:\]\(|docs\/)[\w-]+\.md\)?(?:[ ,]*(?:and |or )?§[\d.]+)*/g, '');
         for (const s of citedSections(own)) {
-          if (!(sectionsOf(self)?.has(s) ?? false)) bad.push(`${path.relative(root, file)}:${i + 1}: no §${s} in ${self}`);
+          if (!(sectionsOf(self)?.has(s) ?? false))
+            bad.push(`${path.relative(root, file)}:${i + 1}: no §${s} in ${self}`);
         }
       });
     }
@@ -119,7 +126,9 @@ describe('documentation', () => {
     for (const part of parts) {
       const title = part.split('\n')[0];
       const ticks = [...part.matchAll(/`([^`\s]+)`/g)].map((m) => m[1]);
-      const files = ticks.filter((t) => /^[\w-]+\/[\w/-]+\.ts$/.test(t)).map((t) => fs.readFileSync(path.join(root, t), 'utf8'));
+      const files = ticks
+        .filter((t) => /^[\w-]+\/[\w/-]+\.ts$/.test(t))
+        .map((t) => fs.readFileSync(path.join(root, t), 'utf8'));
       for (const t of ticks) {
         const m = /^(?:[A-Z]\w*\.)?([a-zA-Z_]\w*)$/.exec(t);
         // Identifiers only: functions, classes and Class.method; not words such as `OK` or field lists.
@@ -138,7 +147,9 @@ describe('documentation', () => {
       if (path.resolve(file) === self) continue;
       const lines = fs.readFileSync(file, 'utf8').split('\n');
       lines.forEach((line, i) => {
-        for (const m of line.matchAll(/[\w./-]*(?:design|targets|zk-protocol|field-notes|node-red-notes)(?:\.md)?\b/g)) {
+        for (const m of line.matchAll(
+          /[\w./-]*(?:design|targets|zk-protocol|field-notes|node-red-notes)(?:\.md)?\b/g,
+        )) {
           const cite = m[0];
           if (!/\b(?:design|targets|zk-protocol|field-notes|node-red-notes)(?:\.md)?$/.test(cite)) continue;
           if (/^(?:\.\/)?docs\/[\w-]+\.md$/.test(cite) && fs.existsSync(path.join(root, cite))) continue;

@@ -9,13 +9,26 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { ZkSimulator } from '../../lib/sim';
-import { E2eRuntime, FlowNode, LogEntry, REPO_ROOT, flowNodeTypes, loadFlowFile, shippedFlowFiles, startRuntime } from './runtime';
+import {
+  E2eRuntime,
+  FlowNode,
+  LogEntry,
+  REPO_ROOT,
+  flowNodeTypes,
+  loadFlowFile,
+  shippedFlowFiles,
+  startRuntime,
+} from './runtime';
 import { until } from '../../support/wait';
 
 const files = shippedFlowFiles();
 /** The types package.json declares (node-red.nodes): each must be registered by our module. */
 const PUNCHFLOW_TYPES = Object.keys(
-  (JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { 'node-red': { nodes: Record<string, string> } })['node-red'].nodes,
+  (
+    JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as {
+      'node-red': { nodes: Record<string, string> };
+    }
+  )['node-red'].nodes,
 );
 
 function describeLogs(entries: LogEntry[]): string {
@@ -51,7 +64,8 @@ describe('e2e: shipped flows load in Node-RED', function () {
 
   it('has PunchFlow and both dashboards registered, and no node set failed to load', async () => {
     const types = await rt.nodeTypes();
-    for (const t of PUNCHFLOW_TYPES) assert.strictEqual(types.get(t), '@punchflow/node-red-zk', `${t} is not registered by our module`);
+    for (const t of PUNCHFLOW_TYPES)
+      assert.strictEqual(types.get(t), '@punchflow/node-red-zk', `${t} is not registered by our module`);
     assert.ok(types.has('ui_template') && types.has('ui_chart'), 'node-red-dashboard (v3) is not loaded');
     assert.ok(types.has('ui-base'), '@flowfuse/node-red-dashboard is not loaded');
     assert.deepStrictEqual(await rt.failedNodeSets(), []);
@@ -70,15 +84,32 @@ describe('e2e: shipped flows load in Node-RED', function () {
       { id: 'e2e-unknown', type: 'zk-no-such-node', z: 'e2e-tab', wires: [] },
     ];
     const known = await rt.nodeTypes();
-    assert.deepStrictEqual([...flowNodeTypes(broken)].filter((t) => !known.has(t)), ['zk-no-such-node']);
+    assert.deepStrictEqual(
+      [...flowNodeTypes(broken)].filter((t) => !known.has(t)),
+      ['zk-no-such-node'],
+    );
     const a = await rt.deploy(broken, { settleMs: 300 });
-    assert.ok(a.logs.some((e) => /missing type/i.test(e.msg)), `no "missing types" log:\n${describeLogs(a.logs)}`);
+    assert.ok(
+      a.logs.some((e) => /missing type/i.test(e.msg)),
+      `no "missing types" log:\n${describeLogs(a.logs)}`,
+    );
     const badFleet: FlowNode[] = [
       { id: 'e2e-tab', type: 'tab', label: 'broken' },
-      { id: 'e2e-poll', type: 'zk-poll', z: 'e2e-tab', mode: 'list', fleet: 'no,such,columns\n1,2,3', interval: 0, wires: [[], []] },
+      {
+        id: 'e2e-poll',
+        type: 'zk-poll',
+        z: 'e2e-tab',
+        mode: 'list',
+        fleet: 'no,such,columns\n1,2,3',
+        interval: 0,
+        wires: [[], []],
+      },
     ];
     const b = await rt.deploy(badFleet, { settleMs: 300 });
-    assert.ok(b.logs.some((e) => e.level === 20 && e.id === 'e2e-poll'), `no error logged for a bad device list:\n${describeLogs(b.logs)}`);
+    assert.ok(
+      b.logs.some((e) => e.level === 20 && e.id === 'e2e-poll'),
+      `no error logged for a bad device list:\n${describeLogs(b.logs)}`,
+    );
     await rt.clearFlows();
   });
 
@@ -91,10 +122,14 @@ describe('e2e: shipped flows load in Node-RED', function () {
         throw new Error(`${file} does not parse as a flow: ${(err as Error).message}`);
       }
       assert.ok(flow.length > 0, `${file} is empty`);
-      for (const n of flow) assert.ok(typeof n.id === 'string' && typeof n.type === 'string', `${file}: a node without id or type`);
+      for (const n of flow)
+        assert.ok(typeof n.id === 'string' && typeof n.type === 'string', `${file}: a node without id or type`);
       const ids = new Set(flow.map((n) => n.id));
       assert.strictEqual(ids.size, flow.length, `${file}: duplicate node ids`);
-      assert.ok(flow.some((n) => n.type === 'comment'), `${file}: no comment node saying what to change`);
+      assert.ok(
+        flow.some((n) => n.type === 'comment'),
+        `${file}: no comment node saying what to change`,
+      );
 
       const known = await rt.nodeTypes();
       const unknown = [...flowNodeTypes(flow)].filter((t) => !known.has(t));
@@ -107,10 +142,17 @@ describe('e2e: shipped flows load in Node-RED', function () {
       assert.deepStrictEqual(errors, [], `${file} logged errors:\n${describeLogs(errors)}`);
 
       // What the runtime runs is what we deployed (no node dropped).
-      const deployed = await rt.admin<{ flows: FlowNode[] }>('GET', '/flows', undefined, { 'Node-RED-API-Version': 'v2' });
-      assert.strictEqual(deployed.body.flows.length, flow.length, `${file}: the runtime holds a different number of nodes`);
+      const deployed = await rt.admin<{ flows: FlowNode[] }>('GET', '/flows', undefined, {
+        'Node-RED-API-Version': 'v2',
+      });
+      assert.strictEqual(
+        deployed.body.flows.length,
+        flow.length,
+        `${file}: the runtime holds a different number of nodes`,
+      );
       // A dashboard in the flow is served: v3 at /ui/, Dashboard 2 at its ui-base path.
-      if (flow.some((n) => n.type === 'ui_tab')) assert.strictEqual((await fetch(rt.uiUrl)).status, 200, `${file}: /ui/ is not served`);
+      if (flow.some((n) => n.type === 'ui_tab'))
+        assert.strictEqual((await fetch(rt.uiUrl)).status, 200, `${file}: /ui/ is not served`);
       for (const base of flow.filter((n) => n.type === 'ui-base')) {
         const p = String(base.path || '/dashboard').replace(/^\/?/, '/');
         assert.strictEqual((await fetch(rt.baseUrl + p)).status, 200, `${file}: Dashboard 2 is not served at ${p}`);
@@ -140,7 +182,10 @@ describe('e2e: flows/ in a plain Node-RED (no PUNCHFLOW_* variables set)', funct
       const { logs } = await rt.deploy(flow, { settleMs: 800 });
       const errors = logs.filter((e) => e.level <= 20 && e.level > 1);
       assert.deepStrictEqual(errors, [], `${file} logged errors:\n${describeLogs(errors)}`);
-      assert.ok(!logs.some((e) => /\$\{\w+\}/.test(e.msg)), `${file}: an unresolved \${VAR} in the log:\n${describeLogs(logs)}`);
+      assert.ok(
+        !logs.some((e) => /\$\{\w+\}/.test(e.msg)),
+        `${file}: an unresolved \${VAR} in the log:\n${describeLogs(logs)}`,
+      );
       await rt.clearFlows();
     });
   }
@@ -155,8 +200,22 @@ describe('e2e: flows/ in a plain Node-RED (no PUNCHFLOW_* variables set)', funct
     try {
       const since = rt.deliveries.length;
       await rt.deploy(flow, { settleMs: 300 });
-      const shown = await until(() => rt.deliveries.slice(since).find((d) => d.destination.id === panel.id &&
-        Array.isArray(d.payload) && (d.payload as Array<{ source: string; text: string }>).some((e) => e.source === poll.name && /colour/.test(e.text))), 10_000, 'the error in Recent errors', 50);
+      const shown = await until(
+        () =>
+          rt.deliveries
+            .slice(since)
+            .find(
+              (d) =>
+                d.destination.id === panel.id &&
+                Array.isArray(d.payload) &&
+                (d.payload as Array<{ source: string; text: string }>).some(
+                  (e) => e.source === poll.name && /colour/.test(e.text),
+                ),
+            ),
+        10_000,
+        'the error in Recent errors',
+        50,
+      );
       assert.ok(shown);
     } finally {
       await rt.setEnv({ PUNCHFLOW_FLEET: null });

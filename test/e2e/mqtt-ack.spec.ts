@@ -40,15 +40,46 @@ describe('e2e: acknowledged consumption from MQTT vs the core mqtt in node, acro
   });
 
   /** Runs `input` → delay 2 s → zk-sink (files), publishes 10 messages, kills the runtime while they wait, restarts it, and counts what reached the files. */
-  async function killWhileInFlight(name: string, input: FlowNode[], topicRoot: string): Promise<{ sent: number; stored: number }> {
+  async function killWhileInFlight(
+    name: string,
+    input: FlowNode[],
+    topicRoot: string,
+  ): Promise<{ sent: number; stored: number }> {
     const userDir = fs.mkdtempSync(path.join(os.tmpdir(), `punchflow-${name}-`));
     dirs.push(userDir);
     const outDir = path.join(userDir, 'out');
     const flow: FlowNode[] = [
       { id: 't1', type: 'tab', label: name },
       ...input,
-      { id: 'wait1', z: 't1', type: 'delay', pauseType: 'delay', timeout: '2', timeoutUnits: 'seconds', rate: '1', nbRateUnits: '1', rateUnits: 'second', randomFirst: '1', randomLast: '5', randomUnits: 'seconds', drop: false, allowrate: false, outputs: 1, wires: [['store1']] },
-      { id: 'store1', z: 't1', type: 'zk-sink', target: 'file', dir: outDir, format: 'ndjson', batchSize: 100, flushInterval: 0, wires: [[], []] },
+      {
+        id: 'wait1',
+        z: 't1',
+        type: 'delay',
+        pauseType: 'delay',
+        timeout: '2',
+        timeoutUnits: 'seconds',
+        rate: '1',
+        nbRateUnits: '1',
+        rateUnits: 'second',
+        randomFirst: '1',
+        randomLast: '5',
+        randomUnits: 'seconds',
+        drop: false,
+        allowrate: false,
+        outputs: 1,
+        wires: [['store1']],
+      },
+      {
+        id: 'store1',
+        z: 't1',
+        type: 'zk-sink',
+        target: 'file',
+        dir: outDir,
+        format: 'ndjson',
+        batchSize: 100,
+        flushInterval: 0,
+        wires: [[], []],
+      },
     ];
     let rt = await startRuntime({ userDir, flows: flow });
     try {
@@ -77,16 +108,62 @@ describe('e2e: acknowledged consumption from MQTT vs the core mqtt in node, acro
   }
 
   it('the core mqtt in node loses what it had acknowledged; zk-mqtt-in loses nothing', async () => {
-    const core = await killWhileInFlight('core-mqtt-in', [
-      { id: 'broker', type: 'mqtt-broker', name: 'b', broker: broker.host, port: String(broker.port), clientid: 'pf-core-in', autoConnect: true, usetls: false, protocolVersion: '4', keepalive: '60', cleansession: false, autoUnsubscribe: false },
-      { id: 'in', z: 't1', type: 'mqtt in', name: '', topic: 'core/records/#', qos: '1', datatype: 'json', broker: 'broker', nl: false, rap: true, rh: 0, inputs: 0, wires: [['wait1']] },
-    ], 'core/records');
-    const ours = await killWhileInFlight('zk-mqtt-in', [
-      { id: 'in', z: 't1', type: 'zk-mqtt-in', broker: broker.url, topic: 'ours/records/#', group: 'sinks', clientId: 'pf-zk-in', wires: [['wait1'], []] },
-    ], 'ours/records');
+    const core = await killWhileInFlight(
+      'core-mqtt-in',
+      [
+        {
+          id: 'broker',
+          type: 'mqtt-broker',
+          name: 'b',
+          broker: broker.host,
+          port: String(broker.port),
+          clientid: 'pf-core-in',
+          autoConnect: true,
+          usetls: false,
+          protocolVersion: '4',
+          keepalive: '60',
+          cleansession: false,
+          autoUnsubscribe: false,
+        },
+        {
+          id: 'in',
+          z: 't1',
+          type: 'mqtt in',
+          name: '',
+          topic: 'core/records/#',
+          qos: '1',
+          datatype: 'json',
+          broker: 'broker',
+          nl: false,
+          rap: true,
+          rh: 0,
+          inputs: 0,
+          wires: [['wait1']],
+        },
+      ],
+      'core/records',
+    );
+    const ours = await killWhileInFlight(
+      'zk-mqtt-in',
+      [
+        {
+          id: 'in',
+          z: 't1',
+          type: 'zk-mqtt-in',
+          broker: broker.url,
+          topic: 'ours/records/#',
+          group: 'sinks',
+          clientId: 'pf-zk-in',
+          wires: [['wait1'], []],
+        },
+      ],
+      'ours/records',
+    );
     assert.equal(ours.stored, ours.sent, 'zk-mqtt-in: every record once the runtime came back');
     assert.ok(core.stored < core.sent, `core mqtt in: expected a loss, stored ${core.stored} of ${core.sent}`);
     // eslint-disable-next-line no-console
-    console.log(`      after a SIGKILL with 50 records in flight: core mqtt in kept ${core.stored}, zk-mqtt-in ${ours.stored}`);
+    console.log(
+      `      after a SIGKILL with 50 records in flight: core mqtt in kept ${core.stored}, zk-mqtt-in ${ours.stored}`,
+    );
   });
 });

@@ -19,7 +19,14 @@ import { sleep, until } from '../../support/wait';
 
 function wallNow(): WallClock {
   const d = new Date();
-  return { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate(), hour: d.getUTCHours(), minute: d.getUTCMinutes(), second: d.getUTCSeconds() };
+  return {
+    year: d.getUTCFullYear(),
+    month: d.getUTCMonth() + 1,
+    day: d.getUTCDate(),
+    hour: d.getUTCHours(),
+    minute: d.getUTCMinutes(),
+    second: d.getUTCSeconds(),
+  };
 }
 
 describe('e2e: capture and sink instances over MQTT, each killed once, the broker restarted', function () {
@@ -43,19 +50,42 @@ describe('e2e: capture and sink instances over MQTT, each killed once, the broke
     if (!db) return this.skip();
     broker = await MosquittoBroker.create();
     sims = await startSimulators({ devices: 6, records: 50, users: 20, transports: 'tcp', tz: 'UTC', seed: 11 });
-    const fleet = ['host,port,name,site', ...sims.map((s, i) => `127.0.0.1,${s.port},Door ${i + 1},Site ${i % 2}`)].join('\n');
+    const fleet = [
+      'host,port,name,site',
+      ...sims.map((s, i) => `127.0.0.1,${s.port},Door ${i + 1},Site ${i % 2}`),
+    ].join('\n');
     const table = 'mqtt_cluster_log'; // its own table: other specs share the database
     const pool = testPool(db);
 
     const capture = loadFlowFile('flows/capture-mqtt.json');
     const sinkFlow = (): FlowNode[] =>
-      loadFlowFile('flows/sink-mqtt.json').map((n) => (n.type === 'zk-sink' ? { ...n, table, credentials: { password: db.password } } : n));
-    const mqttEnv = { PUNCHFLOW_MQTT_URL: broker.url, PUNCHFLOW_MQTT_HOST: broker.host, PUNCHFLOW_MQTT_PORT: String(broker.port) };
+      loadFlowFile('flows/sink-mqtt.json').map((n) =>
+        n.type === 'zk-sink' ? { ...n, table, credentials: { password: db.password } } : n,
+      );
+    const mqttEnv = {
+      PUNCHFLOW_MQTT_URL: broker.url,
+      PUNCHFLOW_MQTT_HOST: broker.host,
+      PUNCHFLOW_MQTT_PORT: String(broker.port),
+    };
     const envs: Record<string, Record<string, string>> = {
       'capture-0': { ...mqttEnv, PUNCHFLOW_FLEET: fleet, PUNCHFLOW_TZ: 'UTC', PUNCHFLOW_SHARD: '0/2' },
       'capture-1': { ...mqttEnv, PUNCHFLOW_FLEET: fleet, PUNCHFLOW_TZ: 'UTC', PUNCHFLOW_SHARD: '1/2' },
-      'sink-a': { ...mqttEnv, PUNCHFLOW_MQTT_CLIENT_ID: 'punchflow-test-sink-a', PUNCHFLOW_MYSQL_HOST: db.host, PUNCHFLOW_MYSQL_PORT: String(db.port), PUNCHFLOW_MYSQL_DB: db.database, PUNCHFLOW_MYSQL_USER: db.user },
-      'sink-b': { ...mqttEnv, PUNCHFLOW_MQTT_CLIENT_ID: 'punchflow-test-sink-b', PUNCHFLOW_MYSQL_HOST: db.host, PUNCHFLOW_MYSQL_PORT: String(db.port), PUNCHFLOW_MYSQL_DB: db.database, PUNCHFLOW_MYSQL_USER: db.user },
+      'sink-a': {
+        ...mqttEnv,
+        PUNCHFLOW_MQTT_CLIENT_ID: 'punchflow-test-sink-a',
+        PUNCHFLOW_MYSQL_HOST: db.host,
+        PUNCHFLOW_MYSQL_PORT: String(db.port),
+        PUNCHFLOW_MYSQL_DB: db.database,
+        PUNCHFLOW_MYSQL_USER: db.user,
+      },
+      'sink-b': {
+        ...mqttEnv,
+        PUNCHFLOW_MQTT_CLIENT_ID: 'punchflow-test-sink-b',
+        PUNCHFLOW_MYSQL_HOST: db.host,
+        PUNCHFLOW_MYSQL_PORT: String(db.port),
+        PUNCHFLOW_MYSQL_DB: db.database,
+        PUNCHFLOW_MYSQL_USER: db.user,
+      },
     };
     const userDirs: Record<string, string> = {};
     for (const name of Object.keys(envs)) {
@@ -98,7 +128,8 @@ describe('e2e: capture and sink instances over MQTT, each killed once, the broke
         return 0;
       }
     };
-    const waitRows = (min: number, what: string): Promise<boolean> => until(async () => (await rows()) >= min, 60_000, what, 200);
+    const waitRows = (min: number, what: string): Promise<boolean> =>
+      until(async () => (await rows()) >= min, 60_000, what, 200);
 
     await waitRows(300, 'the history of the six devices');
     // Each failure in turn, with punches going on throughout.
@@ -130,7 +161,9 @@ describe('e2e: capture and sink instances over MQTT, each killed once, the broke
     const progress: number[] = [];
     for (;;) {
       const [r] = await pool.query(`SELECT device_sn, user_id, local_time FROM \`${table}\``);
-      got = (r as { device_sn: string; user_id: string; local_time: string }[]).map((x) => `${x.device_sn}|${x.user_id}|${String(x.local_time).replace(' ', 'T')}`);
+      got = (r as { device_sn: string; user_id: string; local_time: string }[]).map(
+        (x) => `${x.device_sn}|${x.user_id}|${String(x.local_time).replace(' ', 'T')}`,
+      );
       if (got.length !== lastCount) {
         lastCount = got.length;
         lastChange = Date.now();
@@ -145,10 +178,19 @@ describe('e2e: capture and sink instances over MQTT, each killed once, the broke
       // What a person needs to see why: the missing per device, and what each instance warned about.
       const perDevice = new Map<string, number>();
       for (const id of missing) perDevice.set(id.split('|')[0], (perDevice.get(id.split('|')[0]) ?? 0) + 1);
-      const warnings = [...runtimes.entries()].map(([name, rt]) => `${name}: ${rt.logs.filter((e) => e.level <= 30).map((e) => `${e.type ?? ''} ${e.msg}`).slice(-15).join('\n  ')}`);
+      const warnings = [...runtimes.entries()].map(
+        ([name, rt]) =>
+          `${name}: ${rt.logs
+            .filter((e) => e.level <= 30)
+            .map((e) => `${e.type ?? ''} ${e.msg}`)
+            .slice(-15)
+            .join('\n  ')}`,
+      );
       const times = missing.map((id) => id.split('|')[2]).sort();
       // eslint-disable-next-line no-console
-      console.log(`missing per device: ${JSON.stringify([...perDevice])}, from ${times[0]} to ${times[times.length - 1]}; rows seen: ${progress.slice(-10).join(' ')}\n${warnings.join('\n')}`);
+      console.log(
+        `missing per device: ${JSON.stringify([...perDevice])}, from ${times[0]} to ${times[times.length - 1]}; rows seen: ${progress.slice(-10).join(' ')}\n${warnings.join('\n')}`,
+      );
     }
     assert.deepEqual(missing.slice(0, 10), [], `${missing.length} of ${expected.size} punches missing in MySQL`);
     assert.equal(got.length, expected.size, 'nothing doubled and nothing foreign');

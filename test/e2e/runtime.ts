@@ -94,13 +94,18 @@ export class E2eRuntime {
   private readonly envWaiters = new Map<number, () => void>();
   private stopped = false;
 
-  constructor(private readonly child: ChildProcess, readonly userDir: string, private readonly ownUserDir: boolean) {
+  constructor(
+    private readonly child: ChildProcess,
+    readonly userDir: string,
+    private readonly ownUserDir: boolean,
+  ) {
     this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
     child.stdout?.on('data', (d: Buffer) => (this.output += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (this.output += d.toString()));
     child.on('message', (m: ChildMsg) => {
       if (m.type === 'log') this.logs.push(m.entry);
-      else if (m.type === 'deliver') this.deliveries.push({ source: m.source, destination: m.destination, topic: m.topic, payload: m.payload });
+      else if (m.type === 'deliver')
+        this.deliveries.push({ source: m.source, destination: m.destination, topic: m.topic, payload: m.payload });
       else if (m.type === 'env-set') this.envWaiters.get(m.seq)?.();
     });
   }
@@ -108,7 +113,10 @@ export class E2eRuntime {
   /** Resolves when the runtime is listening and flows are loaded. */
   ready(timeoutMs: number): Promise<void> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`Node-RED did not start within ${timeoutMs} ms\n${this.output}`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`Node-RED did not start within ${timeoutMs} ms\n${this.output}`)),
+        timeoutMs,
+      );
       const onMsg = (m: ChildMsg) => {
         if (m.type === 'ready') {
           clearTimeout(timer);
@@ -156,11 +164,20 @@ export class E2eRuntime {
   }
 
   /** A request to the admin API (path relative to adminUrl, e.g. '/nodes'). JSON in and out. */
-  async admin<T = unknown>(method: string, p: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: T }> {
+  async admin<T = unknown>(
+    method: string,
+    p: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<{ status: number; body: T }> {
     if (!this.adminUrl) throw new Error('this runtime has no admin API (adminRoot: false)');
     const res = await fetch(this.adminUrl + p, {
       method,
-      headers: { Accept: 'application/json', ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}), ...headers },
+      headers: {
+        Accept: 'application/json',
+        ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+        ...headers,
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();
@@ -182,10 +199,15 @@ export class E2eRuntime {
     const mark = this.mark();
     const current = await this.admin<{ rev: string }>('GET', '/flows', undefined, { 'Node-RED-API-Version': 'v2' });
     if (current.status !== 200) throw new Error(`GET /flows answered ${current.status}`);
-    const res = await this.admin<{ rev: string }>('POST', '/flows', { rev: current.body.rev, flows }, {
-      'Node-RED-API-Version': 'v2',
-      'Node-RED-Deployment-Type': 'full',
-    });
+    const res = await this.admin<{ rev: string }>(
+      'POST',
+      '/flows',
+      { rev: current.body.rev, flows },
+      {
+        'Node-RED-API-Version': 'v2',
+        'Node-RED-Deployment-Type': 'full',
+      },
+    );
     if (res.status !== 200) throw new Error(`deploy failed: ${res.status} ${JSON.stringify(res.body)}`);
     await sleep(opts.settleMs ?? 500);
     return { rev: res.body.rev, logs: this.logsSince(mark) };
@@ -198,7 +220,10 @@ export class E2eRuntime {
 
   /** Every node type the runtime knows and has enabled (GET /nodes), with the module that provides it. */
   async nodeTypes(): Promise<Map<string, string>> {
-    const res = await this.admin<{ module: string; types: string[]; enabled: boolean; err?: string }[]>('GET', '/nodes');
+    const res = await this.admin<{ module: string; types: string[]; enabled: boolean; err?: string }[]>(
+      'GET',
+      '/nodes',
+    );
     if (res.status !== 200) throw new Error(`GET /nodes answered ${res.status}`);
     const out = new Map<string, string>();
     for (const set of res.body) if (set.enabled && !set.err) for (const t of set.types) out.set(t, set.module);
@@ -243,7 +268,8 @@ export class E2eRuntime {
 
 /** Starts Node-RED in a child process and waits until it listens. */
 export async function startRuntime(opts: RuntimeOptions = {}): Promise<E2eRuntime> {
-  if (!fs.existsSync(path.join(REPO_ROOT, 'dist', 'nodes'))) throw new Error('dist/ is missing: run `npm run build` first');
+  if (!fs.existsSync(path.join(REPO_ROOT, 'dist', 'nodes')))
+    throw new Error('dist/ is missing: run `npm run build` first');
   const ownUserDir = !opts.userDir;
   const userDir = opts.userDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'punchflow-e2e-'));
   if (opts.flows) fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify(opts.flows, null, 2));

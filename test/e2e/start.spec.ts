@@ -19,14 +19,18 @@ function countLines(dir: string): number {
   if (!fs.existsSync(dir)) return 0;
   let n = 0;
   for (const f of fs.readdirSync(dir)) {
-    if (/^attendance-.*\.ndjson$/.test(f)) n += fs.readFileSync(path.join(dir, f), 'utf8').split('\n').filter((l) => l.trim()).length;
+    if (/^attendance-.*\.ndjson$/.test(f))
+      n += fs
+        .readFileSync(path.join(dir, f), 'utf8')
+        .split('\n')
+        .filter((l) => l.trim()).length;
   }
   return n;
 }
 
-
 const nodes: { label: string; bin: string }[] = [{ label: `this Node (${process.version})`, bin: process.execPath }];
-if (process.env.PUNCHFLOW_NODE22) nodes.push({ label: `PUNCHFLOW_NODE22 (${process.env.PUNCHFLOW_NODE22})`, bin: process.env.PUNCHFLOW_NODE22 });
+if (process.env.PUNCHFLOW_NODE22)
+  nodes.push({ label: `PUNCHFLOW_NODE22 (${process.env.PUNCHFLOW_NODE22})`, bin: process.env.PUNCHFLOW_NODE22 });
 
 describe('e2e: npm start (scripts/start.js)', function () {
   this.timeout(60_000);
@@ -48,7 +52,7 @@ describe('e2e: npm start (scripts/start.js)', function () {
         fs.rmSync(dir, { recursive: true, force: true });
       });
 
-      it('serves the editor and the dashboard, writes the site\'s punches, and stops cleanly on Ctrl-C', async () => {
+      it("serves the editor and the dashboard, writes the site's punches, and stops cleanly on Ctrl-C", async () => {
         const dataDir = path.join(dir, 'data');
         const proc = spawn(bin, [path.join(REPO_ROOT, 'scripts', 'start.js')], {
           cwd: REPO_ROOT,
@@ -68,7 +72,12 @@ describe('e2e: npm start (scripts/start.js)', function () {
         proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
         const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
 
-        const editor = await until(() => /Editor:\s+(http:\/\/127\.0\.0\.1:\d+)\//.exec(out)?.[1], 30_000, `the editor URL in:\n${out}`, 100);
+        const editor = await until(
+          () => /Editor:\s+(http:\/\/127\.0\.0\.1:\d+)\//.exec(out)?.[1],
+          30_000,
+          `the editor URL in:\n${out}`,
+          100,
+        );
         assert.match(out, /Dashboard:\s+http:\/\/127\.0\.0\.1:\d+\/ui\//);
         assert.match(out, new RegExp(`Data:\\s+${dataDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
         assert.match(out, /Devices:\s+2 simulated on 127\.0\.0\.1/);
@@ -76,7 +85,10 @@ describe('e2e: npm start (scripts/start.js)', function () {
         assert.strictEqual((await fetch(editor + '/ui/')).status, 200, 'the dashboard');
         const nodesRes = await fetch(editor + '/nodes', { headers: { Accept: 'application/json' } });
         const sets = (await nodesRes.json()) as { module: string; types: string[] }[];
-        assert.ok(sets.some((s) => s.module === '@punchflow/node-red-zk' && s.types.includes('zk-poll')), 'PunchFlow is not in the palette');
+        assert.ok(
+          sets.some((s) => s.module === '@punchflow/node-red-zk' && s.types.includes('zk-poll')),
+          'PunchFlow is not in the palette',
+        );
 
         // 2 devices × 2000 history records, then live punches every second.
         await until(() => countLines(dataDir) >= 4000, 30_000, 'the history in the daily files', 100);
@@ -115,7 +127,15 @@ describe('e2e: npm start with PUNCHFLOW_MYSQL_URL', function () {
     let out = '';
     const proc = spawn(process.execPath, [path.join(REPO_ROOT, 'scripts', 'start.js')], {
       cwd: REPO_ROOT,
-      env: { ...process.env, PORT: '0', PUNCHFLOW_USER_DIR: path.join(dir, 'userdir'), PUNCHFLOW_DATA_DIR: dataDir, PUNCHFLOW_DEMO_DEVICES: '2', PUNCHFLOW_LIVE_EVERY: '0', PUNCHFLOW_MYSQL_URL: db.url },
+      env: {
+        ...process.env,
+        PORT: '0',
+        PUNCHFLOW_USER_DIR: path.join(dir, 'userdir'),
+        PUNCHFLOW_DATA_DIR: dataDir,
+        PUNCHFLOW_DEMO_DEVICES: '2',
+        PUNCHFLOW_LIVE_EVERY: '0',
+        PUNCHFLOW_MYSQL_URL: db.url,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child = proc;

@@ -5,7 +5,12 @@ import * as path from 'path';
 import { spawn } from 'child_process';
 import { CursorStore, DeviceCursor, cursorFileName } from '../../lib/fleet';
 
-const cursor = (n: number): DeviceCursor => ({ count: n, lastLocalTime: '2024-05-01T08:00:00', idsAtLast: [`SN|${n}|2024-05-01T08:00:00`], updatedAt: new Date(0).toISOString() });
+const cursor = (n: number): DeviceCursor => ({
+  count: n,
+  lastLocalTime: '2024-05-01T08:00:00',
+  idsAtLast: [`SN|${n}|2024-05-01T08:00:00`],
+  updatedAt: new Date(0).toISOString(),
+});
 
 describe('fleet: CursorStore', () => {
   let dir: string;
@@ -21,7 +26,10 @@ describe('fleet: CursorStore', () => {
     assert.deepEqual(b.get('SN1'), cursor(1));
     assert.deepEqual(b.get('[::1]:4370'), cursor(2));
     assert.match(cursorFileName('[::1]:4370'), /^[A-Za-z0-9._%-]+$/);
-    assert.deepEqual(fs.readdirSync(path.join(dir, 'sub')).filter((f) => f.endsWith('.tmp')), []);
+    assert.deepEqual(
+      fs.readdirSync(path.join(dir, 'sub')).filter((f) => f.endsWith('.tmp')),
+      [],
+    );
   });
 
   it('a lagging save syncs the file but not the directory: one fsync instead of two', async () => {
@@ -75,7 +83,9 @@ describe('fleet: CursorStore', () => {
     `;
     for (let round = 0; round < 3; round++) {
       // SIGKILL at a random moment after saving started: no chance to clean up, like a power cut to the process.
-      const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', '-e', script], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
       await new Promise<void>((resolve, reject) => {
         child.stdout.once('data', () => setTimeout(() => child.kill('SIGKILL'), 5 + round * 37));
         child.once('exit', () => resolve());

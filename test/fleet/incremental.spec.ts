@@ -62,7 +62,10 @@ describe('fleet: pollIncremental', function () {
     const times = [recent(1), recent(2)];
     for (const t of times) sim.punch({ userId: u, at: at(t) });
     const second = await pollIncremental(session, first.cursor, { source: 'poll' });
-    assert.deepEqual(second.records.map((r) => r.localTime), times);
+    assert.deepEqual(
+      second.records.map((r) => r.localTime),
+      times,
+    );
     const third = await pollIncremental(session, second.cursor, { source: 'poll' });
     assert.equal(third.records.length, 0);
     assert.equal(third.downloaded, false);
@@ -79,7 +82,10 @@ describe('fleet: pollIncremental', function () {
     assert.equal(first.cursor.idsAtLast.length, 2);
     sim.punch({ userId: c, at: at(t) }); // same second, arrives later
     const second = await pollIncremental(session, first.cursor, { source: 'poll' });
-    assert.deepEqual(second.records.map((r) => r.userId), [c]);
+    assert.deepEqual(
+      second.records.map((r) => r.userId),
+      [c],
+    );
     assert.equal(second.cursor.idsAtLast.length, 3);
   });
 
@@ -93,12 +99,18 @@ describe('fleet: pollIncremental', function () {
     const second = await pollIncremental(session, first.cursor, { source: 'poll' });
     assert.equal(second.countWentDown, true);
     assert.equal(second.deviceCount, 3);
-    assert.deepEqual(second.records.map((r) => r.localTime), times.slice(0, 3));
+    assert.deepEqual(
+      second.records.map((r) => r.localTime),
+      times.slice(0, 3),
+    );
     assert.equal(second.cursor.count, 3);
     sim.punch({ userId: u, at: at(times[3]) });
     const third = await pollIncremental(session, second.cursor, { source: 'poll' });
     assert.equal(third.countWentDown, false);
-    assert.deepEqual(third.records.map((r) => r.localTime), [times[3]]);
+    assert.deepEqual(
+      third.records.map((r) => r.localTime),
+      [times[3]],
+    );
   });
 
   it('a clock set back: punches stamped before the cursor are still emitted, each once', async () => {
@@ -113,14 +125,23 @@ describe('fleet: pollIncremental', function () {
     sim.punch({ userId: b, at: at(t1) });
     sim.punch({ userId: a, at: at(t2) });
     const second = await pollIncremental(session, first.cursor, { source: 'poll' });
-    assert.deepEqual(second.records.map((r) => [r.userId, r.localTime]), [[b, t1], [a, t2]]);
+    assert.deepEqual(
+      second.records.map((r) => [r.userId, r.localTime]),
+      [
+        [b, t1],
+        [a, t2],
+      ],
+    );
     assert.equal(second.cursor.lastLocalTime, t0, 'the time cursor does not go back');
     assert.equal(second.cursor.count, 103);
     const third = await pollIncremental(session, second.cursor, { source: 'poll' });
     assert.equal(third.records.length, 0);
     sim.punch({ userId: b, at: at(t3) });
     const fourth = await pollIncremental(session, third.cursor, { source: 'poll' });
-    assert.deepEqual(fourth.records.map((r) => r.localTime), [t3]);
+    assert.deepEqual(
+      fourth.records.map((r) => r.localTime),
+      [t3],
+    );
   });
 
   it('records zk-live already sent (liveIds) are not emitted again by the next download; the rest are', async () => {
@@ -135,7 +156,10 @@ describe('fleet: pollIncremental', function () {
     const cursor = advanceCursor(first.cursor, sentLive);
     assert.deepEqual(cursor.liveIds, [sentLive.id]);
     const next = await pollIncremental(session, cursor, { source: 'poll' });
-    assert.deepEqual(next.records.map((r) => [r.userId, r.localTime]), [[b, tB]]);
+    assert.deepEqual(
+      next.records.map((r) => [r.userId, r.localTime]),
+      [[b, tB]],
+    );
     assert.equal(next.cursor.liveIds, undefined, 'a download covers what zk-live sent before it');
   });
 
@@ -149,11 +173,20 @@ describe('fleet: pollIncremental', function () {
     assert.equal(back.downloaded, true, 'a window always downloads');
     assert.equal(back.cursorChanged, false);
     assert.deepEqual(back.cursor, first.cursor);
-    assert.deepEqual(back.records.map((r) => r.id), all.filter((r) => r.localTime >= since && r.localTime <= until).map((r) => r.id));
+    assert.deepEqual(
+      back.records.map((r) => r.id),
+      all.filter((r) => r.localTime >= since && r.localTime <= until).map((r) => r.id),
+    );
     const day = all[0].localTime.slice(0, 10);
     const byDay = await pollIncremental(session, null, { source: 'poll', window: { since: day, until: day } });
-    assert.deepEqual(byDay.records.map((r) => r.id), all.filter((r) => r.localTime.startsWith(day)).map((r) => r.id));
-    await assert.rejects(pollIncremental(session, null, { source: 'poll', window: { since: 'yesterday' } }), /since "yesterday"/);
+    assert.deepEqual(
+      byDay.records.map((r) => r.id),
+      all.filter((r) => r.localTime.startsWith(day)).map((r) => r.id),
+    );
+    await assert.rejects(
+      pollIncremental(session, null, { source: 'poll', window: { since: 'yesterday' } }),
+      /since "yesterday"/,
+    );
   });
 
   it('a device dropping mid-download: retried, each record exactly once', async () => {
@@ -171,7 +204,10 @@ describe('fleet: pollIncremental', function () {
     assert.ok(lifted);
     assert.equal(second.records.length, 3000);
     assert.equal(new Set(second.records.map((r) => r.id)).size, 3000);
-    assert.deepEqual(second.records.map((r) => r.localTime), sim.records.map((r) => formatWallClock(r.time)));
+    assert.deepEqual(
+      second.records.map((r) => r.localTime),
+      sim.records.map((r) => formatWallClock(r.time)),
+    );
     const third = await pollIncremental(session, second.cursor, { source: 'poll' });
     assert.equal(third.records.length, 0);
   });

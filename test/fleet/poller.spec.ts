@@ -60,7 +60,7 @@ describe('fleet: FleetPoller', function () {
   });
   checkNoLeaks();
 
-  it('emits each device\'s records in chunks before its cursor is saved; an unchanged cycle downloads nothing', async () => {
+  it("emits each device's records in chunks before its cursor is saved; an unchanged cycle downloads nothing", async () => {
     sims = await startSimulators({ devices: 3, records: 120, users: 5, transports: 'tcp', host: '127.0.0.1' });
     const store = new CursorStore(dir);
     poller = new FleetPoller({ store, fleet: sims.map((s) => configOf(s)), chunkSize: 50, concurrency: 2 });
@@ -77,19 +77,34 @@ describe('fleet: FleetPoller', function () {
 
     const first = await poller.request({ devices: null, dryRun: false, force: false });
     assert.deepEqual([first.ok, first.failed, first.newRecords, first.downloads, first.single], [3, 0, 360, 3, false]);
-    assert.deepEqual(batches.map((b) => b.records.length), [50, 50, 20, 50, 50, 20, 50, 50, 20]);
-    assert.ok(cursorAtEmit.every((c) => c === null), 'no cursor was saved before the records were handed on');
+    assert.deepEqual(
+      batches.map((b) => b.records.length),
+      [50, 50, 20, 50, 50, 20, 50, 50, 20],
+    );
+    assert.ok(
+      cursorAtEmit.every((c) => c === null),
+      'no cursor was saved before the records were handed on',
+    );
     const serials = sims.map((s) => s.serial).sort();
     assert.deepEqual([...new Set(batches.map((b) => b.topic))].sort(), serials);
     for (const s of serials) assert.ok(store.get(s)?.lastLocalTime, `cursor of ${s} saved after its records`);
-    assert.deepEqual(statuses.map((s) => s.status.state), ['online', 'online', 'online']);
-    assert.deepEqual(statuses.map((s) => s.status.newRecords), [120, 120, 120]);
+    assert.deepEqual(
+      statuses.map((s) => s.status.state),
+      ['online', 'online', 'online'],
+    );
+    assert.deepEqual(
+      statuses.map((s) => s.status.newRecords),
+      [120, 120, 120],
+    );
 
     sims[1].punch({ userId: sims[1].users[0].userId, at: wallAt(-30) });
     batches.length = 0;
     const second = await poller.request({ devices: null, dryRun: false, force: false });
     assert.deepEqual([second.ok, second.newRecords, second.downloads], [3, 1, 1]);
-    assert.deepEqual(batches.map((b) => [b.topic, b.records.length]), [[sims[1].serial, 1]]);
+    assert.deepEqual(
+      batches.map((b) => [b.topic, b.records.length]),
+      [[sims[1].serial, 1]],
+    );
     const third = await poller.request({ devices: null, dryRun: false, force: false });
     assert.deepEqual([third.ok, third.newRecords, third.downloads], [3, 0, 0]);
     assert.deepEqual(cycles, [first, second, third]);
@@ -118,7 +133,13 @@ describe('fleet: FleetPoller', function () {
 
   it('a device that does not answer: offline status naming it, one alert when the streak reaches the limit', async () => {
     sims = await startSimulators({ devices: 1, records: 10, users: 5, transports: 'tcp', host: '127.0.0.1' });
-    const dead = normaliseDeviceConfig({ host: '127.0.0.1', port: await freePort(), tz: 'UTC', timeoutMs: 1000, name: 'gate' });
+    const dead = normaliseDeviceConfig({
+      host: '127.0.0.1',
+      port: await freePort(),
+      tz: 'UTC',
+      timeoutMs: 1000,
+      name: 'gate',
+    });
     poller = new FleetPoller({ store: new CursorStore(dir), fleet: [configOf(sims[0]), dead], failuresToError: 2 });
     const statuses: StatusEvent[] = [];
     const alerts: string[] = [];
@@ -126,7 +147,14 @@ describe('fleet: FleetPoller', function () {
     poller.on('alert', (e) => alerts.push(`${e.name} ${e.status.state} ${e.health.consecutiveFailures}`));
     const totals: CycleTotals[] = [];
     for (let i = 0; i < 3; i++) totals.push(await poller.request({ devices: null, dryRun: false, force: true }));
-    assert.deepEqual(totals.map((t) => [t.ok, t.failed]), [[1, 1], [1, 1], [1, 1]]);
+    assert.deepEqual(
+      totals.map((t) => [t.ok, t.failed]),
+      [
+        [1, 1],
+        [1, 1],
+        [1, 1],
+      ],
+    );
     assert.match(totals[0].failures[0], new RegExp(`^gate \\(127\\.0\\.0\\.1:${dead.port}\\): `));
     const deadStates = statuses.filter((s) => s.topic === `127.0.0.1:${dead.port}`).map((s) => s.status.state);
     assert.deepEqual(deadStates, ['offline', 'error', 'error']);
@@ -143,7 +171,10 @@ describe('fleet: FleetPoller', function () {
     const t = await poller.request({ devices: null, dryRun: false, force: false });
     assert.deepEqual([t.ok, t.failed, idle], [0, 0, 1]);
     const strict = new FleetPoller({ store: new CursorStore(dir), fleet: [] });
-    await assert.rejects(strict.request({ devices: null, dryRun: false, force: false }), /no devices to poll \(the device list is empty/);
+    await assert.rejects(
+      strict.request({ devices: null, dryRun: false, force: false }),
+      /no devices to poll \(the device list is empty/,
+    );
     await strict.stop();
   });
 
@@ -181,7 +212,14 @@ describe('fleet: FleetPoller', function () {
     sims[0].punch({ userId: sims[0].users[0].userId, at: wallAt(-30) });
     assert.equal(timers.fire(), 60_000);
     await until(() => cycles.length === 3 && timers.pending.size === 1, 10000, 'second timer cycle');
-    assert.deepEqual(cycles.map((c) => [c.ok, c.failed, c.newRecords]), [[1, 0, 10], [0, 1, 0], [1, 0, 1]]);
+    assert.deepEqual(
+      cycles.map((c) => [c.ok, c.failed, c.newRecords]),
+      [
+        [1, 0, 10],
+        [0, 1, 0],
+        [1, 0, 1],
+      ],
+    );
 
     await poller.stop();
     assert.equal(timers.pending.size, 0, 'stop cleared the timer');

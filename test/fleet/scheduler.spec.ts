@@ -23,8 +23,14 @@ describe('fleet: health and backoff', () => {
     const clock = fakeClock();
     const h = new HealthTracker({ now: clock.now, random: () => 0, failuresToError: 3 });
     const v = [1, 2, 3, 4, 5].map(() => h.recordFailure('d', new Error('refused')));
-    assert.deepEqual(v.map((x) => x.health.state), ['backoff', 'backoff', 'error', 'error', 'error']);
-    assert.deepEqual(v.map((x) => x.alert), [false, false, true, false, false]);
+    assert.deepEqual(
+      v.map((x) => x.health.state),
+      ['backoff', 'backoff', 'error', 'error', 'error'],
+    );
+    assert.deepEqual(
+      v.map((x) => x.alert),
+      [false, false, true, false, false],
+    );
     assert.equal(h.recordSuccess('d'), true);
     assert.deepEqual([h.get('d').state, h.get('d').consecutiveFailures, h.isDue('d')], ['ok', 0, true]);
     assert.equal(h.recordFailure('d', 'x').alert, false);
@@ -60,13 +66,17 @@ describe('fleet: FleetScheduler', () => {
     let peak = 0;
     const order: string[] = [];
     const entries = Array.from({ length: 20 }, (_, i) => ({ key: `d${i}`, item: i }));
-    const summary = await s.runCycle(entries, async (i) => {
-      running++;
-      peak = Math.max(peak, running);
-      await sleep((i % 3) * 3);
-      running--;
-      return i * 2;
-    }, { onResult: (r) => void order.push(r.key) });
+    const summary = await s.runCycle(
+      entries,
+      async (i) => {
+        running++;
+        peak = Math.max(peak, running);
+        await sleep((i % 3) * 3);
+        running--;
+        return i * 2;
+      },
+      { onResult: (r) => void order.push(r.key) },
+    );
     assert.equal(peak, 4);
     assert.deepEqual([summary.total, summary.ok, summary.failed, summary.skipped], [20, 20, 0, 0]);
     assert.equal(order.length, 20);
@@ -75,7 +85,10 @@ describe('fleet: FleetScheduler', () => {
   it('skips devices in backoff until due (fake clock); force polls them anyway', async () => {
     const clock = fakeClock();
     const s = new FleetScheduler({ now: clock.now, random: () => 0, backoffBaseMs: 10_000, failuresToError: 2 });
-    const entries = [{ key: 'good', item: true }, { key: 'bad', item: false }];
+    const entries = [
+      { key: 'good', item: true },
+      { key: 'bad', item: false },
+    ];
     const work = async (ok: boolean) => {
       if (!ok) throw new Error('bad: connection refused');
       return 'ok';
@@ -86,11 +99,23 @@ describe('fleet: FleetScheduler', () => {
       results.sort((a, b) => (a.key === 'good' ? -1 : b.key === 'good' ? 1 : 0));
     };
     await run();
-    assert.deepEqual(results.map((r) => [r.key, r.status]), [['good', 'ok'], ['bad', 'failed']]);
+    assert.deepEqual(
+      results.map((r) => [r.key, r.status]),
+      [
+        ['good', 'ok'],
+        ['bad', 'failed'],
+      ],
+    );
     results.length = 0;
     clock.advance(5000);
     await run();
-    assert.deepEqual(results.map((r) => [r.key, r.status]), [['good', 'ok'], ['bad', 'skipped']]);
+    assert.deepEqual(
+      results.map((r) => [r.key, r.status]),
+      [
+        ['good', 'ok'],
+        ['bad', 'skipped'],
+      ],
+    );
     results.length = 0;
     clock.advance(5000);
     await run();
@@ -98,16 +123,30 @@ describe('fleet: FleetScheduler', () => {
     assert.deepEqual([bad.status, bad.alert, bad.health.state], ['failed', true, 'error']);
     results.length = 0;
     await run(true);
-    assert.deepEqual(results.map((r) => [r.key, r.status, r.alert]), [['good', 'ok', false], ['bad', 'failed', false]]);
+    assert.deepEqual(
+      results.map((r) => [r.key, r.status, r.alert]),
+      [
+        ['good', 'ok', false],
+        ['bad', 'failed', false],
+      ],
+    );
   });
 
   it('a per-device deadline aborts the worker and counts as a failure', async () => {
     const s = new FleetScheduler({ deviceTimeoutMs: 30 });
     let aborted = false;
     const results: DeviceResult<number, void>[] = [];
-    await s.runCycle([{ key: 'slow', item: 1 }], (_i, _k, signal) => new Promise<void>((resolve) => {
-      signal.addEventListener('abort', () => { aborted = true; resolve(); });
-    }), { onResult: (r) => void results.push(r) });
+    await s.runCycle(
+      [{ key: 'slow', item: 1 }],
+      (_i, _k, signal) =>
+        new Promise<void>((resolve) => {
+          signal.addEventListener('abort', () => {
+            aborted = true;
+            resolve();
+          });
+        }),
+      { onResult: (r) => void results.push(r) },
+    );
     assert.equal(aborted, true);
     assert.equal(results[0].status, 'failed');
     assert.match(results[0].error!.message, /slow: no complete poll within/);
@@ -117,10 +156,14 @@ describe('fleet: FleetScheduler', () => {
     const s = new FleetScheduler({ concurrency: 1 });
     const ac = new AbortController();
     let started = 0;
-    const summary = await s.runCycle(Array.from({ length: 5 }, (_, i) => ({ key: `d${i}`, item: i })), async () => {
-      started++;
-      ac.abort();
-    }, { signal: ac.signal });
+    const summary = await s.runCycle(
+      Array.from({ length: 5 }, (_, i) => ({ key: `d${i}`, item: i })),
+      async () => {
+        started++;
+        ac.abort();
+      },
+      { signal: ac.signal },
+    );
     assert.equal(started, 1);
     assert.equal(summary.aborted, true);
   });

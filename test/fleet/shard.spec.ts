@@ -6,7 +6,8 @@ describe('fleet sharding', () => {
   it('parses "i/n" and "i of n"; blank, off and n = 1 mean no sharding', () => {
     assert.deepEqual(parseShard('1/4'), { index: 1, count: 4 });
     assert.deepEqual(parseShard(' 0 of 2 '), { index: 0, count: 2 });
-    for (const off of ['', '  ', 'off', 'OFF', 'none', undefined, null, '0/1']) assert.equal(parseShard(off), null, String(off));
+    for (const off of ['', '  ', 'off', 'OFF', 'none', undefined, null, '0/1'])
+      assert.equal(parseShard(off), null, String(off));
     assert.equal(formatShard({ index: 3, count: 8 }), 'shard 3/8');
   });
 
@@ -15,7 +16,11 @@ describe('fleet sharding', () => {
     assert.throws(() => parseShard('1/0'), /from 1 to/);
     assert.throws(() => parseShard(`0/${MAX_SHARDS + 1}`), /from 1 to/);
     assert.throws(() => parseShard('2'), /must look like "0\/4"/);
-    assert.throws(() => parseShard('${PUNCHFLOW_SHARD}'), /must look like/, 'an unset env variable is not silently "off"');
+    assert.throws(
+      () => parseShard('${PUNCHFLOW_SHARD}'),
+      /must look like/,
+      'an unset env variable is not silently "off"',
+    );
   });
 
   it('hashes host:port (lower-cased) with SHA-256: known values, independent of process and order', () => {
@@ -38,14 +43,27 @@ describe('fleet sharding', () => {
       assert.equal(all.length, fleet.length, `n=${n}: every device exactly once`);
       assert.equal(new Set(all).size, fleet.length);
       for (const part of parts) {
-        assert.ok(Math.abs(part.length - fleet.length / n) < (fleet.length / n) * 0.1, `n=${n}: ${part.length} devices`);
+        assert.ok(
+          Math.abs(part.length - fleet.length / n) < (fleet.length / n) * 0.1,
+          `n=${n}: ${part.length} devices`,
+        );
         const idx = part.map((d) => fleet.indexOf(d));
-        assert.deepEqual(idx, [...idx].sort((a, b) => a - b));
+        assert.deepEqual(
+          idx,
+          [...idx].sort((a, b) => a - b),
+        );
       }
     }
     assert.equal(selectShard(fleet, null).length, 5000);
     // The same list in another order gives each device the same shard.
-    const reversed = selectShard([...fleet].reverse(), { index: 1, count: 3 }).map((d) => d.host).sort();
-    assert.deepEqual(reversed, selectShard(fleet, { index: 1, count: 3 }).map((d) => d.host).sort());
+    const reversed = selectShard([...fleet].reverse(), { index: 1, count: 3 })
+      .map((d) => d.host)
+      .sort();
+    assert.deepEqual(
+      reversed,
+      selectShard(fleet, { index: 1, count: 3 })
+        .map((d) => d.host)
+        .sort(),
+    );
   });
 });

@@ -14,11 +14,22 @@ import { ZkSimulator, startSimulators } from '../../lib/sim';
 import { wallClockSeconds } from '../../lib/protocol/time';
 import { until } from '../../support/wait';
 
-type FlowNode = Record<string, unknown> & { id: string; type: string; name?: string; wires?: string[][]; func?: string; format?: string };
+type FlowNode = Record<string, unknown> & {
+  id: string;
+  type: string;
+  name?: string;
+  wires?: string[][];
+  func?: string;
+  format?: string;
+};
 
-const readFlow = (name: string): FlowNode[] => JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'flows', name), 'utf8')) as FlowNode[];
+const readFlow = (name: string): FlowNode[] =>
+  JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'flows', name), 'utf8')) as FlowNode[];
 
-for (const [file, templateType] of [['fleet-mysql-access.json', 'ui_template'], ['dashboard2.json', 'ui-template']] as const) {
+for (const [file, templateType] of [
+  ['fleet-mysql-access.json', 'ui_template'],
+  ['dashboard2.json', 'ui-template'],
+] as const) {
   describe(`${file}: device actions on the dashboard`, function () {
     this.timeout(30000);
     const nodes = readFlow(file);
@@ -34,10 +45,16 @@ for (const [file, templateType] of [['fleet-mysql-access.json', 'ui_template'], 
       const format = String(tmpl.format);
       for (const action of ['syncClock', 'unlock']) assert.ok(format.includes(`act('${action}')`), action);
       // The confirmation comes before the send, in the one function that sends.
-      assert.ok(format.indexOf('window.confirm(') > 0 && format.indexOf('window.confirm(') < format.lastIndexOf('send('), 'asks first');
+      assert.ok(
+        format.indexOf('window.confirm(') > 0 && format.indexOf('window.confirm(') < format.lastIndexOf('send('),
+        'asks first',
+      );
       assert.equal(format.match(/send\(/g)?.length, 1, 'one place sends');
       assert.ok(cmd && cmd.type === 'zk-command');
-      assert.deepEqual([cmd.mode, cmd.fleet, cmd.tz, cmd.allowUnlock, cmd.allowRestart, cmd.allowClear], ['list', '${FLEET}', '${DEVICE_TZ}', true, false, false]);
+      assert.deepEqual(
+        [cmd.mode, cmd.fleet, cmd.tz, cmd.allowUnlock, cmd.allowRestart, cmd.allowClear],
+        ['list', '${FLEET}', '${DEVICE_TZ}', true, false, false],
+      );
       assert.ok(result && result.type === 'function');
       assert.deepEqual(cmd.wires, [[result.id], [result.id]], 'results and failures both shown');
       // Back under the buttons through a link pair (wires run left to right on the canvas).
@@ -49,11 +66,24 @@ for (const [file, templateType] of [['fleet-mysql-access.json', 'ui_template'], 
     });
 
     it("the 'action result' function turns a result and a failure into the line under the buttons", () => {
-      const run = new Function('msg', String(result?.func)) as (m: Record<string, unknown>) => { topic: string; payload: { ok: boolean; text: string } };
-      const ok = run({ payload: { ok: true, action: 'unlock', message: 'Front door (127.0.0.1:4370): door unlocked for 3 s' } });
-      assert.deepEqual([ok.topic, ok.payload.ok, ok.payload.text], ['result', true, 'Front door (127.0.0.1:4370): door unlocked for 3 s']);
-      const bad = run({ payload: { ok: false, message: 'Back door (127.0.0.1:4371): did not answer CONNECT within 5000 ms' } });
-      assert.deepEqual([bad.payload.ok, bad.payload.text], [false, 'Back door (127.0.0.1:4371): did not answer CONNECT within 5000 ms']);
+      const run = new Function('msg', String(result?.func)) as (m: Record<string, unknown>) => {
+        topic: string;
+        payload: { ok: boolean; text: string };
+      };
+      const ok = run({
+        payload: { ok: true, action: 'unlock', message: 'Front door (127.0.0.1:4370): door unlocked for 3 s' },
+      });
+      assert.deepEqual(
+        [ok.topic, ok.payload.ok, ok.payload.text],
+        ['result', true, 'Front door (127.0.0.1:4370): door unlocked for 3 s'],
+      );
+      const bad = run({
+        payload: { ok: false, message: 'Back door (127.0.0.1:4371): did not answer CONNECT within 5000 ms' },
+      });
+      assert.deepEqual(
+        [bad.payload.ok, bad.payload.text],
+        [false, 'Back door (127.0.0.1:4371): did not answer CONNECT within 5000 ms'],
+      );
     });
 
     describe('its zk-command against simulators', () => {
@@ -69,7 +99,8 @@ for (const [file, templateType] of [['fleet-mysql-access.json', 'ui_template'], 
         assert.ok(cmd, 'the flow has its zk-command');
         const node = { ...cmd, z: 'f1', fleet, tz: 'UTC', wires: [['out'], ['out']] };
         const flow: FlowNode[] = [
-          { id: 'f1', type: 'tab', label: 't' }, node,
+          { id: 'f1', type: 'tab', label: 't' },
+          node,
           { id: 'out', type: 'helper', z: 'f1' },
           { id: 'ct', type: 'catch', z: 'f1', scope: [cmd.id], uncaught: false, wires: [['out']] },
         ];
@@ -82,13 +113,22 @@ for (const [file, templateType] of [['fleet-mysql-access.json', 'ui_template'], 
           await until(() => got.length > before, 20000, 'an answer');
         };
         await send({ action: 'unlock', device: `127.0.0.1:${sims[1].port}` });
-        assert.deepEqual(sims.map((s) => s.doorUnlocks.map((u) => u.seconds)), [[], [3]]);
+        assert.deepEqual(
+          sims.map((s) => s.doorUnlocks.map((u) => u.seconds)),
+          [[], [3]],
+        );
         await send({ action: 'syncClock', device: `127.0.0.1:${sims[0].port}` });
         assert.ok(Math.abs(wallClockSeconds(sims[0].now()) - Math.floor(Date.now() / 1000)) <= 2, 'set');
         assert.ok(wallClockSeconds(sims[1].now()) - Math.floor(Date.now() / 1000) >= 298, 'the other left alone');
         await send({ action: 'restart', device: `127.0.0.1:${sims[0].port}` });
         assert.equal(sims[0].restarts, 0);
-        assert.match(String((got[got.length - 1].payload as { message?: string }).message ?? (got[got.length - 1] as { error?: { message: string } }).error?.message), /restart is not allowed/);
+        assert.match(
+          String(
+            (got[got.length - 1].payload as { message?: string }).message ??
+              (got[got.length - 1] as { error?: { message: string } }).error?.message,
+          ),
+          /restart is not allowed/,
+        );
       });
     });
   });

@@ -14,11 +14,14 @@ type FlowNode = Record<string, unknown> & { id: string; type: string; z?: string
 const root = path.join(__dirname, '..', '..');
 const FLOWS = ['fleet-mysql-access.json', 'live-http.json', 'workhours.json', 'dashboard2.json', 'hr-sync.json'];
 
-const readFlow = (name: string): FlowNode[] => JSON.parse(fs.readFileSync(path.join(root, 'flows', name), 'utf8')) as FlowNode[];
+const readFlow = (name: string): FlowNode[] =>
+  JSON.parse(fs.readFileSync(path.join(root, 'flows', name), 'utf8')) as FlowNode[];
 
 /** Literal `registerType('x'` names in the .html files of a node package's `node-red.nodes`. */
 function typesOf(pkgDir: string): Set<string> {
-  const pkg = JSON.parse(fs.readFileSync(path.join(pkgDir, 'package.json'), 'utf8')) as { 'node-red': { nodes: Record<string, string> } };
+  const pkg = JSON.parse(fs.readFileSync(path.join(pkgDir, 'package.json'), 'utf8')) as {
+    'node-red': { nodes: Record<string, string> };
+  };
   const out = new Set<string>();
   for (const js of Object.values(pkg['node-red'].nodes)) {
     const html = fs.readFileSync(path.join(pkgDir, js.replace(/\.js$/, '.html')), 'utf8');
@@ -32,14 +35,21 @@ function coreTypes(dir: string, out = new Set<string>()): Set<string> {
   for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
     const p = path.join(dir, e.name);
     if (e.isDirectory()) coreTypes(p, out);
-    else if (e.name.endsWith('.html')) for (const m of fs.readFileSync(p, 'utf8').matchAll(/registerType\(\s*['"]([\w -]+)['"]/g)) out.add(m[1]);
+    else if (e.name.endsWith('.html'))
+      for (const m of fs.readFileSync(p, 'utf8').matchAll(/registerType\(\s*['"]([\w -]+)['"]/g)) out.add(m[1]);
   }
   return out;
 }
 
 const mod = (name: string) => path.dirname(require.resolve(`${name}/package.json`, { paths: [root] }));
 const CORE = coreTypes(path.join(mod('@node-red/nodes'), 'core'));
-const OURS = new Set(Object.keys((JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { 'node-red': { nodes: object } })['node-red'].nodes));
+const OURS = new Set(
+  Object.keys(
+    (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { 'node-red': { nodes: object } })[
+      'node-red'
+    ].nodes,
+  ),
+);
 const DASH1 = typesOf(mod('node-red-dashboard'));
 const DASH2 = typesOf(mod('@flowfuse/node-red-dashboard'));
 /** Properties that hold a reference to a config node. */
@@ -62,16 +72,23 @@ describe('flows/ (production flows)', () => {
         assert.equal(byId.size, nodes.length, 'unique ids');
         assert.equal(tabs.length, 1);
         const comments = nodes.filter((n) => n.type === 'comment' && n.z === tabs[0].id);
-        assert.ok(comments.some((c) => /what to change/i.test(String(c.name)) && String(c.info).length > 200), 'a comment with instructions');
+        assert.ok(
+          comments.some((c) => /what to change/i.test(String(c.name)) && String(c.info).length > 200),
+          'a comment with instructions',
+        );
       });
 
       it('uses only known types: core, zk-*, and one dashboard generation (no ui_base, no extra contrib nodes)', () => {
         const dash = name === 'dashboard2.json' ? DASH2 : DASH1;
         for (const n of nodes) {
           if (n.type === 'tab') continue;
-          assert.ok(CORE.has(n.type) || OURS.has(n.type) || dash.has(n.type), `${n.id}: unknown or wrong-generation type ${n.type}`);
+          assert.ok(
+            CORE.has(n.type) || OURS.has(n.type) || dash.has(n.type),
+            `${n.id}: unknown or wrong-generation type ${n.type}`,
+          );
           assert.notEqual(n.type, 'ui_base', 'ui_base renders a blank page when shipped partially');
-          if (dash === DASH1 && n.type.startsWith('ui_')) assert.ok(['ui_template', 'ui_chart', 'ui_tab', 'ui_group'].includes(n.type), n.type);
+          if (dash === DASH1 && n.type.startsWith('ui_'))
+            assert.ok(['ui_template', 'ui_chart', 'ui_tab', 'ui_group'].includes(n.type), n.type);
         }
       });
 
@@ -80,22 +97,29 @@ describe('flows/ (production flows)', () => {
           if (n.type === 'tab') continue;
           if (n.z !== undefined) assert.equal(n.z, tabs[0].id, `${n.id}.z`);
           else assert.ok(!n.wires, `${n.id} (${n.type}) has wires but no tab`);
-          for (const port of n.wires ?? []) for (const to of port) assert.ok(byId.has(to), `${n.id} wired to missing ${to}`);
+          for (const port of n.wires ?? [])
+            for (const to of port) assert.ok(byId.has(to), `${n.id} wired to missing ${to}`);
           for (const ref of REFS) {
             const v = n[ref];
-            if (typeof v === 'string' && v !== '' && !(n.type === 'ui-page' && ref === 'theme' && v === 'default')) assert.ok(byId.has(v), `${n.id}.${ref} → missing ${v}`);
+            if (typeof v === 'string' && v !== '' && !(n.type === 'ui-page' && ref === 'theme' && v === 'default'))
+              assert.ok(byId.has(v), `${n.id}.${ref} → missing ${v}`);
           }
         }
         // Every flow but live-http (a headless integration) has a dashboard page.
-        const dashboardWidgets = nodes.filter((n) => ['ui_template', 'ui_chart', 'ui-table', 'ui-chart'].includes(n.type));
+        const dashboardWidgets = nodes.filter((n) =>
+          ['ui_template', 'ui_chart', 'ui-table', 'ui-chart'].includes(n.type),
+        );
         if (name !== 'live-http.json') assert.ok(dashboardWidgets.length >= 2, 'a dashboard page');
       });
 
       it('every ${VAR} is defined on the tab with a default read from a PUNCHFLOW_* environment variable', () => {
-        const env = new Map(((tabs[0].env as { name: string; type: string; value: string }[] | undefined) ?? []).map((e) => [e.name, e]));
+        const env = new Map(
+          ((tabs[0].env as { name: string; type: string; value: string }[] | undefined) ?? []).map((e) => [e.name, e]),
+        );
         const used = new Set<string>();
         for (const n of nodes) {
-          for (const v of Object.values(n)) if (typeof v === 'string' && /^\$\{\w+\}$/.test(v)) used.add(v.slice(2, -1));
+          for (const v of Object.values(n))
+            if (typeof v === 'string' && /^\$\{\w+\}$/.test(v)) used.add(v.slice(2, -1));
           if (n.type === 'function') for (const m of String(n.func).matchAll(/env\.get\('(\w+)'\)/g)) used.add(m[1]);
         }
         assert.ok(used.size > 0);
@@ -110,9 +134,13 @@ describe('flows/ (production flows)', () => {
       it('holds no secrets and reaches no host but loopback by default', () => {
         const text = JSON.stringify(nodes);
         assert.ok(!/"credentials"\s*:/.test(text), 'no credentials block');
-        for (const n of nodes) for (const k of ['password', 'commKey', 'authValue', 'token']) assert.ok(!(k in n), `${n.id} has ${k}`);
+        for (const n of nodes)
+          for (const k of ['password', 'commKey', 'authValue', 'token']) assert.ok(!(k in n), `${n.id} has ${k}`);
         const hosts = [...text.matchAll(/\b(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})\b/g)].map((m) => m[1]);
-        assert.deepEqual([...new Set(hosts)].filter((h) => h !== '127.0.0.1'), []);
+        assert.deepEqual(
+          [...new Set(hosts)].filter((h) => h !== '127.0.0.1'),
+          [],
+        );
       });
 
       it('fleet capture nodes take the list, zone and shard from the tab', () => {
@@ -129,12 +157,14 @@ describe('flows/ (production flows)', () => {
     assert.deepEqual(sinks.map((s) => s.target).sort(), ['access', 'mysql']);
     const dd = nodes.find((n) => n.type === 'zk-dedupe');
     assert.ok(dd);
-    for (const s of sinks) assert.ok(dd.wires?.[0].includes(s.id), 'each sink directly on the dedupe output, not chained');
+    for (const s of sinks)
+      assert.ok(dd.wires?.[0].includes(s.id), 'each sink directly on the dedupe output, not chained');
     assert.equal(nodes.find((n) => n.type === 'zk-poll')?.interval, 300);
     assert.ok(nodes.some((n) => n.type === 'zk-live'));
     // Status events (output 2) of both capture nodes feed the dashboard table.
     const table = nodes.find((n) => n.name === 'device table');
-    for (const c of nodes.filter((n) => n.type === 'zk-poll' || n.type === 'zk-live')) assert.ok(c.wires?.[1].includes(String(table?.id)));
+    for (const c of nodes.filter((n) => n.type === 'zk-poll' || n.type === 'zk-live'))
+      assert.ok(c.wires?.[1].includes(String(table?.id)));
   });
 
   it('live-http: live + reconciliation poll → dedupe → HTTP sink', () => {
@@ -143,7 +173,8 @@ describe('flows/ (production flows)', () => {
     assert.equal(http?.target, 'http');
     assert.equal(http?.url, '${API_URL}');
     const dd = nodes.find((n) => n.type === 'zk-dedupe');
-    for (const c of nodes.filter((n) => n.type === 'zk-poll' || n.type === 'zk-live')) assert.ok(c.wires?.[0].includes(String(dd?.id)));
+    for (const c of nodes.filter((n) => n.type === 'zk-poll' || n.type === 'zk-live'))
+      assert.ok(c.wires?.[0].includes(String(dd?.id)));
   });
 });
 
@@ -159,8 +190,18 @@ describe('demo dashboard: the device table function', () => {
   it('counts new punches, and a live punch adds one to the device count until the next poll reports it', () => {
     assert.ok(fn, 'the demo has a "device table" function');
     const device = { host: '127.0.0.1:4370', serial: 'SN1', name: 'Front door', site: 'HQ' };
-    const status = (records: number) => ({ topic: 'SN1', device, payload: { state: 'online', deviceSn: 'SN1', records, capacity: { records, recordsMax: 100000 } } });
-    const punch = (i: number, source: string) => ({ id: `SN1|${i}|2024-05-01T08:00:0${i}`, localTime: `2024-05-01T08:00:0${i}`, deviceSn: 'SN1', deviceHost: device.host, source });
+    const status = (records: number) => ({
+      topic: 'SN1',
+      device,
+      payload: { state: 'online', deviceSn: 'SN1', records, capacity: { records, recordsMax: 100000 } },
+    });
+    const punch = (i: number, source: string) => ({
+      id: `SN1|${i}|2024-05-01T08:00:0${i}`,
+      localTime: `2024-05-01T08:00:0${i}`,
+      deviceSn: 'SN1',
+      deviceHost: device.host,
+      source,
+    });
     assert.equal(row(run(status(151), flow)).records, 151);
     let out = run({ payload: [punch(1, 'poll'), punch(2, 'poll')] }, flow);
     assert.deepEqual([row(out).newTotal, row(out).records], [2, 151], 'polled punches are already in the count');
@@ -178,13 +219,39 @@ describe('fleet dashboard: the device table function', () => {
   const store = new Map<string, unknown>();
   const flow = { get: (k: string) => store.get(k), set: (k: string, v: unknown) => void store.set(k, v) };
   const node = { status: () => undefined };
-  const run = new Function('msg', 'flow', 'node', String(fn?.func)) as (msg: Record<string, unknown>, f: typeof flow, n: typeof node) => { payload: Row[] } | null;
+  const run = new Function('msg', 'flow', 'node', String(fn?.func)) as (
+    msg: Record<string, unknown>,
+    f: typeof flow,
+    n: typeof node,
+  ) => { payload: Row[] } | null;
   const host = '127.0.0.1:4370';
   const status = (over: Record<string, unknown>) => ({
     topic: 'SN1',
-    payload: { state: 'online', deviceSn: 'SN1', deviceName: 'Front door', site: 'HQ', deviceHost: host, lastSeen: null, lastPoll: null, lastError: null, records: null, newRecords: 0, capacity: { records: null, recordsMax: null }, clockDriftSec: null, ...over },
+    payload: {
+      state: 'online',
+      deviceSn: 'SN1',
+      deviceName: 'Front door',
+      site: 'HQ',
+      deviceHost: host,
+      lastSeen: null,
+      lastPoll: null,
+      lastError: null,
+      records: null,
+      newRecords: 0,
+      capacity: { records: null, recordsMax: null },
+      clockDriftSec: null,
+      ...over,
+    },
   });
-  const punch = (i: number, source: string) => ({ id: `SN1|${i}|2024-05-01T08:00:0${i}`, localTime: `2024-05-01T08:00:0${i}`, deviceSn: 'SN1', deviceName: 'Front door', site: 'HQ', deviceHost: host, source });
+  const punch = (i: number, source: string) => ({
+    id: `SN1|${i}|2024-05-01T08:00:0${i}`,
+    localTime: `2024-05-01T08:00:0${i}`,
+    deviceSn: 'SN1',
+    deviceName: 'Front door',
+    site: 'HQ',
+    deviceHost: host,
+    source,
+  });
 
   it('"New" counts the punches out of zk-dedupe; zk-live status events (newRecords 0) do not reset it', () => {
     assert.ok(fn, 'the fleet flow has a "device table" function');
@@ -196,7 +263,11 @@ describe('fleet dashboard: the device table function', () => {
     // zk-live's status after connecting: a live link reports 0 new records of its own.
     out = run(status({ newRecords: 0, lastSeen: '2024-05-01T08:06:00.000Z' }), flow, node);
     assert.equal(out?.payload[0].newRecords, 3, 'a zk-live status event must not overwrite the count');
-    assert.equal(out?.payload[0].lastPoll, new Date('2024-05-01T08:05:00.000Z').toLocaleString('sv-SE'), 'poll-only fields kept');
+    assert.equal(
+      out?.payload[0].lastPoll,
+      new Date('2024-05-01T08:05:00.000Z').toLocaleString('sv-SE'),
+      'poll-only fields kept',
+    );
     out = run({ topic: 'SN1', payload: punch(4, 'live') }, flow, node);
     assert.equal(out?.payload[0].newRecords, 4, 'a live punch counts too');
     assert.equal(out?.payload.length, 1, 'one row per device');
@@ -208,10 +279,14 @@ describe('flows/demo.json settings', () => {
   it('every ${VAR} in a node setting is defined on the tab with a default read from a PUNCHFLOW_* variable', () => {
     const nodes = readFlow('demo.json');
     const tab = nodes.find((n) => n.type === 'tab');
-    const env = new Map(((tab?.env as { name: string; type: string; value: string }[] | undefined) ?? []).map((e) => [e.name, e]));
+    const env = new Map(
+      ((tab?.env as { name: string; type: string; value: string }[] | undefined) ?? []).map((e) => [e.name, e]),
+    );
     const used = new Set<string>();
     // Credentials aside: `npm start` moves the password reference into the credentials file.
-    for (const n of nodes) for (const [k, v] of Object.entries(n)) if (k !== 'credentials' && typeof v === 'string' && /^\$\{\w+\}$/.test(v)) used.add(v.slice(2, -1));
+    for (const n of nodes)
+      for (const [k, v] of Object.entries(n))
+        if (k !== 'credentials' && typeof v === 'string' && /^\$\{\w+\}$/.test(v)) used.add(v.slice(2, -1));
     assert.ok(used.has('FLEET') && used.has('DATA_DIR'));
     for (const u of used) {
       const e = env.get(u);
@@ -232,7 +307,10 @@ describe('flows/: readable in the editor', () => {
           for (const to of port) {
             const m = byId.get(to);
             // Node positions are centres; a target left of its source by more than a node's half width crosses back.
-            if (m && Number(m.x) < Number(n.x) - 60) back.push(`${String(n.name || n.type)} (x ${String(n.x)}) → ${String(m.name || m.type)} (x ${String(m.x)})`);
+            if (m && Number(m.x) < Number(n.x) - 60)
+              back.push(
+                `${String(n.name || n.type)} (x ${String(n.x)}) → ${String(m.name || m.type)} (x ${String(m.x)})`,
+              );
           }
         }
       }
@@ -248,7 +326,11 @@ describe('MQTT sink flow: the fleet dashboard from the retained status topics', 
   const store = new Map<string, unknown>();
   const flow = { get: (k: string) => store.get(k), set: (k: string, v: unknown) => void store.set(k, v) };
   const node = { status: () => undefined };
-  const run = new Function('msg', 'flow', 'node', String(fn?.func)) as (msg: Record<string, unknown>, f: typeof flow, n: typeof node) => { payload: Row[] } | null;
+  const run = new Function('msg', 'flow', 'node', String(fn?.func)) as (
+    msg: Record<string, unknown>,
+    f: typeof flow,
+    n: typeof node,
+  ) => { payload: Row[] } | null;
 
   it('one row per device of every shard from punchflow/status/#; records taken from the broker count as new', () => {
     assert.ok(fn, 'the sink flow has a "device table" function');
@@ -258,13 +340,52 @@ describe('MQTT sink flow: the fleet dashboard from the retained status topics', 
     const consumer = nodes.find((n) => n.type === 'zk-mqtt-in');
     assert.ok(consumer?.wires?.[0].includes(fn.id), 'the records reach the device table');
     // Two devices of two capture shards, as retained status messages (mqtt in with JSON output).
-    run({ topic: 'punchflow/status/SN1', payload: { state: 'online', deviceSn: 'SN1', deviceName: 'Door 1', site: 'Site 0', deviceHost: '10.0.0.1:4370', newRecords: 0 } }, flow, node);
-    run({ topic: 'punchflow/status/SN2', payload: { state: 'offline', deviceSn: 'SN2', deviceName: 'Door 2', site: 'Site 1', deviceHost: '10.0.0.2:4370', lastError: 'timeout' } }, flow, node);
-    const rec = { id: 'SN1|7|2024-05-01T08:00:01', localTime: '2024-05-01T08:00:01', deviceSn: 'SN1', deviceName: 'Door 1', site: 'Site 0', deviceHost: '10.0.0.1:4370', source: 'live' };
+    run(
+      {
+        topic: 'punchflow/status/SN1',
+        payload: {
+          state: 'online',
+          deviceSn: 'SN1',
+          deviceName: 'Door 1',
+          site: 'Site 0',
+          deviceHost: '10.0.0.1:4370',
+          newRecords: 0,
+        },
+      },
+      flow,
+      node,
+    );
+    run(
+      {
+        topic: 'punchflow/status/SN2',
+        payload: {
+          state: 'offline',
+          deviceSn: 'SN2',
+          deviceName: 'Door 2',
+          site: 'Site 1',
+          deviceHost: '10.0.0.2:4370',
+          lastError: 'timeout',
+        },
+      },
+      flow,
+      node,
+    );
+    const rec = {
+      id: 'SN1|7|2024-05-01T08:00:01',
+      localTime: '2024-05-01T08:00:01',
+      deviceSn: 'SN1',
+      deviceName: 'Door 1',
+      site: 'Site 0',
+      deviceHost: '10.0.0.1:4370',
+      source: 'live',
+    };
     const out = run({ topic: 'punchflow/records/Site 0/SN1', payload: [rec] }, flow, node);
-    assert.deepEqual(out?.payload.map((r) => [r.serial, r.state, r.newRecords, r.lastError]), [
-      ['SN1', 'online', 1, ''],
-      ['SN2', 'offline', 0, 'timeout'],
-    ]);
+    assert.deepEqual(
+      out?.payload.map((r) => [r.serial, r.state, r.newRecords, r.lastError]),
+      [
+        ['SN1', 'online', 1, ''],
+        ['SN2', 'offline', 0, 'timeout'],
+      ],
+    );
   });
 });

@@ -10,8 +10,17 @@ import * as dgram from 'dgram';
 import { ZkClient } from '../../lib/client';
 import { ZkError } from '../../lib/errors';
 import {
-  Cmd, Reply, TcpFrameSplitter, decodePacket, encodePacket, frameTcp, encodeAttEventBody, encodeFreeSizes,
-  encodeBufferStat, encodePrepareData, DecodedPacket,
+  Cmd,
+  Reply,
+  TcpFrameSplitter,
+  decodePacket,
+  encodePacket,
+  frameTcp,
+  encodeAttEventBody,
+  encodeFreeSizes,
+  encodeBufferStat,
+  encodePrepareData,
+  DecodedPacket,
 } from '../../lib/protocol';
 import { Rng } from '../support/prng';
 import { checkNoLeaks } from '../support/handles';
@@ -23,23 +32,53 @@ const SESSION = 0x1234;
 
 /** A plausible reply for a request, so that the client gets far enough to meet the noise. */
 function plausibleReply(rng: Rng, req: DecodedPacket): Buffer[] {
-  const r = (command: number, payload: Buffer = Buffer.alloc(0)) => encodePacket({ command, session: SESSION, replyId: req.replyId, payload });
+  const r = (command: number, payload: Buffer = Buffer.alloc(0)) =>
+    encodePacket({ command, session: SESSION, replyId: req.replyId, payload });
   switch (req.command) {
     case Cmd.GET_FREE_SIZES:
-      return [r(Reply.ACK_OK, encodeFreeSizes({
-        users: 1, fingers: 0, records: rng.int(3), opLogs: 0, admins: 0, passwords: 0, fingersCapacity: 1, usersCapacity: 1,
-        recordsCapacity: 10, fingersAvailable: 0, usersAvailable: 0, recordsAvailable: 0,
-      }, true))];
+      return [
+        r(
+          Reply.ACK_OK,
+          encodeFreeSizes(
+            {
+              users: 1,
+              fingers: 0,
+              records: rng.int(3),
+              opLogs: 0,
+              admins: 0,
+              passwords: 0,
+              fingersCapacity: 1,
+              usersCapacity: 1,
+              recordsCapacity: 10,
+              fingersAvailable: 0,
+              usersAvailable: 0,
+              recordsAvailable: 0,
+            },
+            true,
+          ),
+        ),
+      ];
     case Cmd.PREPARE_BUFFER:
-      return rng.bool() ? [r(Cmd.DATA, rng.bytes(rng.int(90)))] : [r(Reply.ACK_OK, encodeBufferStat(rng.range(4, 300)))];
+      return rng.bool()
+        ? [r(Cmd.DATA, rng.bytes(rng.int(90)))]
+        : [r(Reply.ACK_OK, encodeBufferStat(rng.range(4, 300)))];
     case Cmd.READ_BUFFER: {
       const size = req.payload.length >= 8 ? req.payload.readUInt32LE(4) : 0;
-      return [r(Cmd.PREPARE_DATA, encodePrepareData(size, 1008)), r(Cmd.DATA, rng.bytes(rng.int(size + 3))), r(Reply.ACK_OK)];
+      return [
+        r(Cmd.PREPARE_DATA, encodePrepareData(size, 1008)),
+        r(Cmd.DATA, rng.bytes(rng.int(size + 3))),
+        r(Reply.ACK_OK),
+      ];
     }
     case Cmd.GET_TIME:
       return [r(Reply.ACK_OK, rng.bytes(rng.pick([0, 2, 4, 4, 4, 8])))];
     default:
-      return [r(rng.pick([Reply.ACK_OK, Reply.ACK_OK, Reply.ACK_ERROR, Reply.ACK_UNAUTH, Reply.ACK_UNKNOWN]), rng.bytes(rng.int(6)))];
+      return [
+        r(
+          rng.pick([Reply.ACK_OK, Reply.ACK_OK, Reply.ACK_ERROR, Reply.ACK_UNAUTH, Reply.ACK_UNKNOWN]),
+          rng.bytes(rng.int(6)),
+        ),
+      ];
   }
 }
 
@@ -48,10 +87,40 @@ function noisePacket(rng: Rng, replyId: number): Buffer {
   const kind = rng.int(5);
   if (kind === 0) {
     const len = rng.pick([0, 7, 10, 12, 14, 20, 32, 36, 37, 52, 104, 105, rng.int(300)]);
-    const body = rng.bool() ? encodeAttEventBody({ userId: String(rng.int(99999)), verify: rng.int(256), state: rng.int(256), time: { year: 2000 + rng.int(120), month: rng.int(14), day: rng.int(33), hour: rng.int(26), minute: rng.int(62), second: rng.int(62) } }, len) : rng.bytes(len);
-    return encodePacket({ command: Cmd.REG_EVENT, session: rng.pick([1, 2, 4, 512, rng.int(65536)]), replyId: rng.int(3), payload: body });
+    const body = rng.bool()
+      ? encodeAttEventBody(
+          {
+            userId: String(rng.int(99999)),
+            verify: rng.int(256),
+            state: rng.int(256),
+            time: {
+              year: 2000 + rng.int(120),
+              month: rng.int(14),
+              day: rng.int(33),
+              hour: rng.int(26),
+              minute: rng.int(62),
+              second: rng.int(62),
+            },
+          },
+          len,
+        )
+      : rng.bytes(len);
+    return encodePacket({
+      command: Cmd.REG_EVENT,
+      session: rng.pick([1, 2, 4, 512, rng.int(65536)]),
+      replyId: rng.int(3),
+      payload: body,
+    });
   }
-  const command = rng.pick([Reply.ACK_OK, Reply.ACK_ERROR, Reply.ACK_UNAUTH, Cmd.DATA, Cmd.PREPARE_DATA, Reply.ACK_UNKNOWN, rng.int(65536)]);
+  const command = rng.pick([
+    Reply.ACK_OK,
+    Reply.ACK_ERROR,
+    Reply.ACK_UNAUTH,
+    Cmd.DATA,
+    Cmd.PREPARE_DATA,
+    Reply.ACK_UNKNOWN,
+    rng.int(65536),
+  ]);
   const pkt = encodePacket({
     command,
     session: rng.int(65536),
@@ -68,7 +137,10 @@ class HostileDevice {
   private server: net.Server | null = null;
   private udp: dgram.Socket | null = null;
   private readonly sockets = new Set<net.Socket>();
-  constructor(seed: number, private readonly noisePerReply: number) {
+  constructor(
+    seed: number,
+    private readonly noisePerReply: number,
+  ) {
     this.rng = new Rng(seed);
   }
 
@@ -90,7 +162,10 @@ class HostileDevice {
 
   private respond(req: DecodedPacket): Buffer[] {
     const rng = this.rng;
-    if (req.command === Cmd.CONNECT) return [encodePacket({ command: Reply.ACK_OK, session: SESSION, replyId: req.replyId, payload: Buffer.alloc(0) })];
+    if (req.command === Cmd.CONNECT)
+      return [
+        encodePacket({ command: Reply.ACK_OK, session: SESSION, replyId: req.replyId, payload: Buffer.alloc(0) }),
+      ];
     if (req.command === Reply.ACK_OK) return []; // an event ACK
     const out: Buffer[] = [];
     const n = rng.int(this.noisePerReply * 2 + 1);
@@ -121,7 +196,11 @@ class HostileDevice {
         this.framesSent += frames.length;
         let wire = Buffer.concat(frames);
         // Rarely: a frame with a broken magic or an absurd length (the client must drop the connection).
-        if (this.rng.bool(0.003)) wire = Buffer.concat([wire, this.rng.bool() ? Buffer.from('GARBAGE!') : Buffer.from([0x50, 0x50, 0x82, 0x7d, 0xff, 0xff, 0xff, 0x7f])]);
+        if (this.rng.bool(0.003))
+          wire = Buffer.concat([
+            wire,
+            this.rng.bool() ? Buffer.from('GARBAGE!') : Buffer.from([0x50, 0x50, 0x82, 0x7d, 0xff, 0xff, 0xff, 0x7f]),
+          ]);
         // Random segmentation, so frames are split and coalesced on the way.
         for (let off = 0; off < wire.length;) {
           const len = 1 + this.rng.int(1500);
@@ -156,7 +235,16 @@ describe('fuzz: the client parser against a hostile device', function () {
       const outcomes = { ok: 0, zkErrors: 0, byCode: {} as Record<string, number> };
       try {
         while (device.framesSent < target) {
-          const c = new ZkClient({ host: HOST, port, transport, timeoutMs: 40, chunkTimeoutMs: 40, ackGraceMs: 10, chunkRetries: 1, heartbeatMs: 200 });
+          const c = new ZkClient({
+            host: HOST,
+            port,
+            transport,
+            timeoutMs: 40,
+            chunkTimeoutMs: 40,
+            ackGraceMs: 10,
+            chunkRetries: 1,
+            heartbeatMs: 200,
+          });
           try {
             await c.connect();
             const live = await c.live().catch(() => null);
@@ -170,7 +258,10 @@ describe('fuzz: the client parser against a hostile device', function () {
                 else await c.info();
                 outcomes.ok++;
               } catch (err) {
-                assert.ok(err instanceof ZkError, `a ${op} call failed with a non-ZkError: ${(err as Error)?.stack ?? String(err)}`);
+                assert.ok(
+                  err instanceof ZkError,
+                  `a ${op} call failed with a non-ZkError: ${(err as Error)?.stack ?? String(err)}`,
+                );
                 outcomes.zkErrors++;
                 outcomes.byCode[err.code] = (outcomes.byCode[err.code] ?? 0) + 1;
               }

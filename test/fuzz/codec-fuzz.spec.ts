@@ -8,11 +8,40 @@
  */
 import { strict as assert } from 'assert';
 import {
-  ATTLOG_SELECTOR, USERS_SELECTOR, Cmd, Reply, EventFlag, AttendanceRecordSize, UserRecordSize, NameEncoding,
-  TcpFrameSplitter, decodeAttendanceRecords, decodeBufferStat, decodeEvent, decodeFreeSizes, decodePacket,
-  decodePrepareBuffer, decodePrepareData, decodeReadBuffer, decodeTime, decodeUserRecords, encodeAttEventBody,
-  encodeAttendanceRecord, encodeBufferStat, encodeFreeSizes, encodePacket, encodePrepareBuffer, encodePrepareData,
-  encodeReadBuffer, encodeTime, encodeUserRecord, frameTcp, isValidWallClock, makeCommKey, verifyCommKey, zkChecksum,
+  ATTLOG_SELECTOR,
+  USERS_SELECTOR,
+  Cmd,
+  Reply,
+  EventFlag,
+  AttendanceRecordSize,
+  UserRecordSize,
+  NameEncoding,
+  TcpFrameSplitter,
+  decodeAttendanceRecords,
+  decodeBufferStat,
+  decodeEvent,
+  decodeFreeSizes,
+  decodePacket,
+  decodePrepareBuffer,
+  decodePrepareData,
+  decodeReadBuffer,
+  decodeTime,
+  decodeUserRecords,
+  encodeAttEventBody,
+  encodeAttendanceRecord,
+  encodeBufferStat,
+  encodeFreeSizes,
+  encodePacket,
+  encodePrepareBuffer,
+  encodePrepareData,
+  encodeReadBuffer,
+  encodeTime,
+  encodeUserRecord,
+  frameTcp,
+  isValidWallClock,
+  makeCommKey,
+  verifyCommKey,
+  zkChecksum,
   ZkEvent,
 } from '../../lib/protocol';
 import { ZkError, ZkErrorCode } from '../../lib/errors';
@@ -42,7 +71,12 @@ function fail(msg: string, input: Buffer, err?: unknown): never {
 }
 
 /** Runs fn; an exception is allowed only if it is a ZkError with one of `codes` (none when empty). */
-function guarded<T>(what: string, input: Buffer, codes: ZkErrorCode[], fn: () => T): { ok: true; value: T } | { ok: false; error: ZkError } {
+function guarded<T>(
+  what: string,
+  input: Buffer,
+  codes: ZkErrorCode[],
+  fn: () => T,
+): { ok: true; value: T } | { ok: false; error: ZkError } {
   try {
     return { ok: true, value: fn() };
   } catch (e) {
@@ -52,8 +86,12 @@ function guarded<T>(what: string, input: Buffer, codes: ZkErrorCode[], fn: () =>
 }
 
 const wallClock = (rng: Rng) => ({
-  year: rng.range(2000, 2099), month: rng.range(1, 12), day: rng.range(1, 28),
-  hour: rng.int(24), minute: rng.int(60), second: rng.int(60),
+  year: rng.range(2000, 2099),
+  month: rng.range(1, 12),
+  day: rng.range(1, 28),
+  hour: rng.int(24),
+  minute: rng.int(60),
+  second: rng.int(60),
 });
 
 function userId(rng: Rng, numeric: boolean): string {
@@ -72,9 +110,17 @@ function packet(rng: Rng, command: number, payload: Buffer): Buffer {
 function makeSample(rng: Rng, kind: Kind): Sample {
   switch (kind) {
     case 'cmd':
-      return { kind, packet: packet(rng, rng.pick(ALL_CODES), rng.bytes(rng.int(4) === 0 ? rng.int(40) : 0)), count: 0 };
+      return {
+        kind,
+        packet: packet(rng, rng.pick(ALL_CODES), rng.bytes(rng.int(4) === 0 ? rng.int(40) : 0)),
+        count: 0,
+      };
     case 'auth':
-      return { kind, packet: packet(rng, Cmd.AUTH, makeCommKey(rng.int(1_000_000), rng.int(0x10000), rng.int(256))), count: 0 };
+      return {
+        kind,
+        packet: packet(rng, Cmd.AUTH, makeCommKey(rng.int(1_000_000), rng.int(0x10000), rng.int(256))),
+        count: 0,
+      };
     case 'time': {
       const b = Buffer.alloc(4);
       b.writeUInt32LE(encodeTime(wallClock(rng)), 0);
@@ -82,18 +128,42 @@ function makeSample(rng: Rng, kind: Kind): Sample {
     }
     case 'event': {
       const len = rng.pick(EVENT_LENGTHS);
-      const e = { userId: userId(rng, len === 12), userNumber: rng.int(0x10000), verify: rng.int(256), state: rng.int(16), time: wallClock(rng) };
-      const body = len === 104 ? Buffer.concat([encodeAttEventBody(e, 52), encodeAttEventBody(e, 52)]) : encodeAttEventBody(e, len);
+      const e = {
+        userId: userId(rng, len === 12),
+        userNumber: rng.int(0x10000),
+        verify: rng.int(256),
+        state: rng.int(16),
+        time: wallClock(rng),
+      };
+      const body =
+        len === 104
+          ? Buffer.concat([encodeAttEventBody(e, 52), encodeAttEventBody(e, 52)])
+          : encodeAttEventBody(e, len);
       const code = rng.bool(0.8) ? EventFlag.ATTLOG : rng.pick(EVENT_CODES);
-      return { kind, packet: encodePacket({ command: Cmd.REG_EVENT, session: code, replyId: 0, payload: body }), count: 0 };
+      return {
+        kind,
+        packet: encodePacket({ command: Cmd.REG_EVENT, session: code, replyId: 0, payload: body }),
+        count: 0,
+      };
     }
     case 'att': {
       const size = rng.pick<AttendanceRecordSize>([40, 49, 16, 8]);
       const k = rng.int(13);
       const recs: Buffer[] = [];
       for (let i = 0; i < k; i++) {
-        recs.push(encodeAttendanceRecord({ uid: rng.int(0x10000), userId: userId(rng, size === 16), verify: rng.int(256),
-          state: rng.int(256), time: wallClock(rng), workCode: size === 16 ? rng.u32() : 0 }, size));
+        recs.push(
+          encodeAttendanceRecord(
+            {
+              uid: rng.int(0x10000),
+              userId: userId(rng, size === 16),
+              verify: rng.int(256),
+              state: rng.int(256),
+              time: wallClock(rng),
+              workCode: size === 16 ? rng.u32() : 0,
+            },
+            size,
+          ),
+        );
       }
       const total = Buffer.alloc(4);
       total.writeUInt32LE(k * size, 0);
@@ -104,8 +174,20 @@ function makeSample(rng: Rng, kind: Kind): Sample {
       const k = rng.int(9);
       const recs: Buffer[] = [];
       for (let i = 0; i < k; i++) {
-        recs.push(encodeUserRecord({ uid: rng.range(1, 0xffff), userId: userId(rng, size === 28), name: size === 72 ? 'Zoë Ω' : 'Ann',
-          privilege: rng.int(16), password: String(rng.int(10_000)), cardNo: rng.u32(), group: rng.int(256) }, size));
+        recs.push(
+          encodeUserRecord(
+            {
+              uid: rng.range(1, 0xffff),
+              userId: userId(rng, size === 28),
+              name: size === 72 ? 'Zoë Ω' : 'Ann',
+              privilege: rng.int(16),
+              password: String(rng.int(10_000)),
+              cardNo: rng.u32(),
+              group: rng.int(256),
+            },
+            size,
+          ),
+        );
       }
       const total = Buffer.alloc(4);
       total.writeUInt32LE(k * size, 0);
@@ -113,19 +195,47 @@ function makeSample(rng: Rng, kind: Kind): Sample {
     }
     case 'free': {
       const v = () => rng.int(100_000);
-      const p = encodeFreeSizes({ users: v(), fingers: v(), records: v(), opLogs: v(), admins: v(), passwords: v(),
-        fingersCapacity: v(), usersCapacity: v(), recordsCapacity: v(), fingersAvailable: v(), usersAvailable: v(),
-        recordsAvailable: v(), faces: v(), facesCapacity: v() }, rng.bool());
+      const p = encodeFreeSizes(
+        {
+          users: v(),
+          fingers: v(),
+          records: v(),
+          opLogs: v(),
+          admins: v(),
+          passwords: v(),
+          fingersCapacity: v(),
+          usersCapacity: v(),
+          recordsCapacity: v(),
+          fingersAvailable: v(),
+          usersAvailable: v(),
+          recordsAvailable: v(),
+          faces: v(),
+          facesCapacity: v(),
+        },
+        rng.bool(),
+      );
       return { kind, packet: packet(rng, Reply.ACK_OK, p), count: 0 };
     }
     case 'prepare':
-      return { kind, packet: packet(rng, Cmd.PREPARE_BUFFER, encodePrepareBuffer(rng.bool() ? ATTLOG_SELECTOR : USERS_SELECTOR)), count: 0 };
+      return {
+        kind,
+        packet: packet(rng, Cmd.PREPARE_BUFFER, encodePrepareBuffer(rng.bool() ? ATTLOG_SELECTOR : USERS_SELECTOR)),
+        count: 0,
+      };
     case 'stat':
       return { kind, packet: packet(rng, Reply.ACK_OK, encodeBufferStat(rng.u32())), count: 0 };
     case 'read':
-      return { kind, packet: packet(rng, Cmd.READ_BUFFER, encodeReadBuffer({ start: rng.u32(), size: rng.u32() })), count: 0 };
+      return {
+        kind,
+        packet: packet(rng, Cmd.READ_BUFFER, encodeReadBuffer({ start: rng.u32(), size: rng.u32() })),
+        count: 0,
+      };
     case 'prepData':
-      return { kind, packet: packet(rng, Cmd.PREPARE_DATA, encodePrepareData(rng.u32(), rng.pick([1008, 1024, 65536]))), count: 0 };
+      return {
+        kind,
+        packet: packet(rng, Cmd.PREPARE_DATA, encodePrepareData(rng.u32(), rng.pick([1008, 1024, 65536]))),
+        count: 0,
+      };
   }
 }
 
@@ -145,7 +255,8 @@ function mutate(rng: Rng, p: Buffer, m: Mutation, other: Buffer): Buffer {
     case 'extend':
       return Buffer.concat([b, rng.bytes(rng.range(1, 120))]);
     case 'overwrite':
-      for (let i = rng.range(1, 16); i > 0 && b.length > 0; i--) b[rng.int(b.length)] = rng.pick([0, 0xff, 0x20, 0x7f, rng.int(256)]);
+      for (let i = rng.range(1, 16); i > 0 && b.length > 0; i--)
+        b[rng.int(b.length)] = rng.pick([0, 0xff, 0x20, 0x7f, rng.int(256)]);
       return b;
     case 'random':
       return rng.bytes(rng.int(4) === 0 ? rng.int(8) : rng.int(300));
@@ -168,7 +279,8 @@ function checkPacket(input: Buffer): Buffer {
   }
   if (!p) return fail('decodePacket returned null for ≥ 8 bytes', input);
   if (p.payload.length !== input.length - 8) fail('payload length', input);
-  if (p.command !== input.readUInt16LE(0) || p.session !== input.readUInt16LE(4) || p.replyId !== input.readUInt16LE(6)) fail('header fields', input);
+  if (p.command !== input.readUInt16LE(0) || p.session !== input.readUInt16LE(4) || p.replyId !== input.readUInt16LE(6))
+    fail('header fields', input);
   if (p.checksumOk !== (p.checksum === zkChecksum(input))) fail('checksumOk inconsistent', input);
   return p.payload;
 }
@@ -180,7 +292,8 @@ function checkEvents(code: number, body: Buffer): void {
   const n = body.length;
   const known = [10, 12, 14, 32, 36, 37].includes(n) || n >= 52;
   if (code !== EventFlag.ATTLOG || !known) {
-    if (events.length !== 1 || events[0].kind !== 'raw' || events[0].code !== code || !events[0].body.equals(body)) fail(`raw event expected (code ${code}, ${n} bytes)`, body);
+    if (events.length !== 1 || events[0].kind !== 'raw' || events[0].code !== code || !events[0].body.equals(body))
+      fail(`raw event expected (code ${code}, ${n} bytes)`, body);
     return;
   }
   // One event per 52-byte slice, except all-zero slices after the first (padding).
@@ -202,7 +315,9 @@ function checkEvents(code: number, body: Buffer): void {
 }
 
 function checkAttendance(data: Buffer, hint: number | null): void {
-  const r = guarded('decodeAttendanceRecords', data, ['UNKNOWN_RECORD_SIZE'], () => decodeAttendanceRecords(data, hint));
+  const r = guarded('decodeAttendanceRecords', data, ['UNKNOWN_RECORD_SIZE'], () =>
+    decodeAttendanceRecords(data, hint),
+  );
   if (!r.ok) {
     if (data.length === 0) fail('empty data must decode to no records', data, r.error);
     return;
@@ -215,11 +330,17 @@ function checkAttendance(data: Buffer, hint: number | null): void {
   }
   for (const rec of records) {
     if (size === 40 || size === 49) {
-      if (rec.userId.length > 24 || (rec.extra !== undefined && rec.extra.length !== size - 32) || (size === 49 && rec.extra === undefined)) fail('40/49-byte record fields', data);
+      if (
+        rec.userId.length > 24 ||
+        (rec.extra !== undefined && rec.extra.length !== size - 32) ||
+        (size === 49 && rec.extra === undefined)
+      )
+        fail('40/49-byte record fields', data);
     } else if (!/^\d{1,10}$/.test(rec.userId) || (size === 8 && String(rec.uid) !== rec.userId)) {
       fail(`numeric userId "${rec.userId}"`, data);
     }
-    if (encodeTime(decodeTime(rec.rawTime)) !== rec.rawTime && rec.rawTime <= 0xbf92f7ff) fail('time decode not exact', data);
+    if (encodeTime(decodeTime(rec.rawTime)) !== rec.rawTime && rec.rawTime <= 0xbf92f7ff)
+      fail('time decode not exact', data);
   }
 }
 
@@ -242,7 +363,7 @@ function checkUsers(data: Buffer, hint: number | null, enc: NameEncoding): void 
 function checkFreeSizes(p: Buffer): void {
   const r = guarded('decodeFreeSizes', p, ['PROTOCOL'], () => decodeFreeSizes(p));
   if (r.ok !== p.length >= 80) fail(`decodeFreeSizes ${r.ok ? 'accepted' : 'rejected'} ${p.length} bytes`, p);
-  if (r.ok && (r.value.faces === null) !== (p.length < 92)) fail('faces present iff ≥ 92 bytes', p);
+  if (r.ok && (r.value.faces === null) !== p.length < 92) fail('faces present iff ≥ 92 bytes', p);
   if (r.ok && !Number.isInteger(r.value.records)) fail('records not an integer', p);
 }
 
@@ -252,10 +373,10 @@ function checkBuffered(p: Buffer): void {
   const prep = guarded('decodePrepareData', p, [], () => decodePrepareData(p));
   const sel = guarded('decodePrepareBuffer', p, [], () => decodePrepareBuffer(p));
   if (!stat.ok || !read.ok || !prep.ok || !sel.ok) return;
-  if ((stat.value === null) !== (p.length < 5)) fail('decodeBufferStat null iff < 5 bytes', p);
-  if ((read.value === null) !== (p.length < 8)) fail('decodeReadBuffer null iff < 8 bytes', p);
-  if ((prep.value === null) !== (p.length < 4)) fail('decodePrepareData null iff < 4 bytes', p);
-  if ((sel.value === null) !== (p.length < 3)) fail('decodePrepareBuffer null iff < 3 bytes', p);
+  if ((stat.value === null) !== p.length < 5) fail('decodeBufferStat null iff < 5 bytes', p);
+  if ((read.value === null) !== p.length < 8) fail('decodeReadBuffer null iff < 8 bytes', p);
+  if ((prep.value === null) !== p.length < 4) fail('decodePrepareData null iff < 4 bytes', p);
+  if ((sel.value === null) !== p.length < 3) fail('decodePrepareBuffer null iff < 3 bytes', p);
 }
 
 const ENCODINGS: NameEncoding[] = ['utf8', 'latin1', 'gbk'];
@@ -266,20 +387,30 @@ function checkPayload(rng: Rng, kind: Kind, payload: Buffer, count: number, sess
     case 'event':
       return checkEvents(rng.bool(0.9) ? session : rng.pick(EVENT_CODES), payload);
     case 'att':
-      return checkAttendance(rng.bool(0.8) ? payload.subarray(4) : payload, rng.pick([null, 0, count, count - 1, count + 1, rng.int(50)]));
+      return checkAttendance(
+        rng.bool(0.8) ? payload.subarray(4) : payload,
+        rng.pick([null, 0, count, count - 1, count + 1, rng.int(50)]),
+      );
     case 'users':
-      return checkUsers(rng.bool(0.8) ? payload.subarray(4) : payload, rng.pick([null, 0, count, count - 1, count + 1]), rng.pick(ENCODINGS));
+      return checkUsers(
+        rng.bool(0.8) ? payload.subarray(4) : payload,
+        rng.pick([null, 0, count, count - 1, count + 1]),
+        rng.pick(ENCODINGS),
+      );
     case 'free':
       return checkFreeSizes(payload);
     case 'auth': {
-      const v = guarded('verifyCommKey', payload, [], () => verifyCommKey(payload, rng.int(1_000_000), rng.int(0x10000)));
+      const v = guarded('verifyCommKey', payload, [], () =>
+        verifyCommKey(payload, rng.int(1_000_000), rng.int(0x10000)),
+      );
       if (v.ok && typeof v.value !== 'boolean') fail('verifyCommKey result', payload);
       return;
     }
     case 'time': {
       if (payload.length >= 4) {
         const w = decodeTime(payload.readUInt32LE(0));
-        if (w.year < 2000 || w.year > 2133 || w.month < 1 || w.month > 12 || w.day < 1 || w.day > 31) fail('decodeTime fields out of range', payload);
+        if (w.year < 2000 || w.year > 2133 || w.month < 1 || w.month > 12 || w.day < 1 || w.day > 31)
+          fail('decodeTime fields out of range', payload);
       }
       return;
     }
@@ -303,10 +434,18 @@ function corruptFraming(rng: Rng, frames: Buffer[]): Buffer {
   const out: Buffer[] = frames.map((f) => Buffer.from(f));
   const i = rng.int(out.length);
   switch (rng.int(4)) {
-    case 0: out[i][rng.int(4)] ^= 1 << rng.int(8); break;
-    case 1: out[i].writeUInt32LE(rng.pick([0, 1, 7, 0x7fffffff, 0xffffffff, rng.u32()]), 4); break;
-    case 2: out[i].writeUInt32LE(Math.max(0, out[i].readUInt32LE(4) + rng.range(-8, 8)), 4); break;
-    default: out.splice(i, 0, rng.bytes(rng.range(1, 30))); break;
+    case 0:
+      out[i][rng.int(4)] ^= 1 << rng.int(8);
+      break;
+    case 1:
+      out[i].writeUInt32LE(rng.pick([0, 1, 7, 0x7fffffff, 0xffffffff, rng.u32()]), 4);
+      break;
+    case 2:
+      out[i].writeUInt32LE(Math.max(0, out[i].readUInt32LE(4) + rng.range(-8, 8)), 4);
+      break;
+    default:
+      out.splice(i, 0, rng.bytes(rng.range(1, 30)));
+      break;
   }
   return Buffer.concat(out);
 }
@@ -320,17 +459,24 @@ function checkStream(rng: Rng, packets: Buffer[]): void {
   // Intact framing: strict mode returns exactly the packets, whatever the split points.
   const strict = new TcpFrameSplitter();
   const got: Buffer[] = [];
-  const r = guarded('TcpFrameSplitter.push (valid stream)', clean, [], () => pushInPieces(rng, strict, clean, (p) => got.push(p)));
+  const r = guarded('TcpFrameSplitter.push (valid stream)', clean, [], () =>
+    pushInPieces(rng, strict, clean, (p) => got.push(p)),
+  );
   if (r.ok && (got.length !== valid.length || got.some((p, i) => !p.equals(valid[i])) || strict.buffered !== 0)) {
     fail(`splitter returned ${got.length} packets for ${valid.length}`, clean);
   }
 
   // Broken framing: strict mode may only throw BAD_FRAME; lenient mode never throws and loses no byte count.
-  const broken = rng.bool(0.3) ? rng.bytes(rng.range(0, 200)) : corruptFraming(rng, frames.length ? frames : [rng.bytes(16)]);
+  const broken = rng.bool(0.3)
+    ? rng.bytes(rng.range(0, 200))
+    : corruptFraming(rng, frames.length ? frames : [rng.bytes(16)]);
   const max = rng.pick([64, 1024, 1024 * 1024]);
   const s2 = new TcpFrameSplitter({ maxFrameBytes: max });
   guarded('TcpFrameSplitter.push (strict)', broken, ['BAD_FRAME'], () =>
-    pushInPieces(rng, s2, broken, (p) => { if (p.length < 8 || p.length > max) fail(`strict splitter emitted ${p.length} bytes`, broken); }));
+    pushInPieces(rng, s2, broken, (p) => {
+      if (p.length < 8 || p.length > max) fail(`strict splitter emitted ${p.length} bytes`, broken);
+    }),
+  );
 
   const lenient = new TcpFrameSplitter({ lenient: true, maxFrameBytes: max });
   let accounted = 0;
@@ -339,8 +485,10 @@ function checkStream(rng: Rng, packets: Buffer[]): void {
       if (p.length < 8 || p.length > max) fail(`lenient splitter emitted ${p.length} bytes`, broken);
       accounted += 8 + p.length;
       checkPacket(p);
-    }));
-  if (accounted + lenient.skippedBytes + lenient.buffered !== broken.length) fail('lenient splitter lost track of bytes', broken);
+    }),
+  );
+  if (accounted + lenient.skippedBytes + lenient.buffered !== broken.length)
+    fail('lenient splitter lost track of bytes', broken);
 }
 
 describe('fuzz: codec (seeded)', function () {

@@ -10,7 +10,15 @@ import * as dgram from 'dgram';
 import { ZkSimulator } from '../../lib/sim';
 import { ZkClient } from '../../lib/client';
 import {
-  Cmd, Reply, encodePacket, frameTcp, encodePrepareBuffer, encodeReadBuffer, ATTLOG_SELECTOR, USERS_SELECTOR, makeCommKey,
+  Cmd,
+  Reply,
+  encodePacket,
+  frameTcp,
+  encodePrepareBuffer,
+  encodeReadBuffer,
+  ATTLOG_SELECTOR,
+  USERS_SELECTOR,
+  makeCommKey,
 } from '../../lib/protocol';
 import { Rng } from '../support/prng';
 import { checkNoLeaks } from '../support/handles';
@@ -25,18 +33,39 @@ const FRAMES = Number(process.env.ZK_FUZZ_FRAMES ?? 100000);
 function requestTemplate(rng: Rng): { command: number; payload: Buffer } {
   const t = rng.int(12);
   switch (t) {
-    case 0: return { command: Cmd.PREPARE_BUFFER, payload: encodePrepareBuffer(rng.bool() ? ATTLOG_SELECTOR : USERS_SELECTOR) };
-    case 1: return { command: Cmd.READ_BUFFER, payload: encodeReadBuffer({ start: rng.int(5000), size: rng.pick([0, 1, 100, 4004, 65472, rng.u32()]) }) };
-    case 2: return { command: Cmd.OPTIONS_RRQ, payload: Buffer.from(rng.pick(['~SerialNumber', '~DeviceName\0', 'MAC\0', 'x', '']) , 'latin1') };
-    case 3: return { command: Cmd.REG_EVENT, payload: rng.bytes(rng.pick([0, 2, 4])) };
-    case 4: return { command: Cmd.AUTH, payload: rng.bytes(rng.pick([0, 3, 4])) };
-    case 5: return { command: Cmd.GET_FREE_SIZES, payload: Buffer.alloc(0) };
-    case 6: return { command: Cmd.GET_TIME, payload: Buffer.alloc(0) };
-    case 7: return { command: Cmd.GET_PINWIDTH, payload: Buffer.from([0x20, 0x50]) };
-    case 8: return { command: Cmd.DISABLEDEVICE, payload: rng.bytes(rng.pick([0, 4])) };
-    case 9: return { command: Reply.ACK_OK, payload: Buffer.alloc(0) };
-    case 10: return { command: Cmd.FREE_DATA, payload: Buffer.alloc(0) };
-    default: return { command: rng.int(65536), payload: rng.bytes(rng.int(120)) };
+    case 0:
+      return {
+        command: Cmd.PREPARE_BUFFER,
+        payload: encodePrepareBuffer(rng.bool() ? ATTLOG_SELECTOR : USERS_SELECTOR),
+      };
+    case 1:
+      return {
+        command: Cmd.READ_BUFFER,
+        payload: encodeReadBuffer({ start: rng.int(5000), size: rng.pick([0, 1, 100, 4004, 65472, rng.u32()]) }),
+      };
+    case 2:
+      return {
+        command: Cmd.OPTIONS_RRQ,
+        payload: Buffer.from(rng.pick(['~SerialNumber', '~DeviceName\0', 'MAC\0', 'x', '']), 'latin1'),
+      };
+    case 3:
+      return { command: Cmd.REG_EVENT, payload: rng.bytes(rng.pick([0, 2, 4])) };
+    case 4:
+      return { command: Cmd.AUTH, payload: rng.bytes(rng.pick([0, 3, 4])) };
+    case 5:
+      return { command: Cmd.GET_FREE_SIZES, payload: Buffer.alloc(0) };
+    case 6:
+      return { command: Cmd.GET_TIME, payload: Buffer.alloc(0) };
+    case 7:
+      return { command: Cmd.GET_PINWIDTH, payload: Buffer.from([0x20, 0x50]) };
+    case 8:
+      return { command: Cmd.DISABLEDEVICE, payload: rng.bytes(rng.pick([0, 4])) };
+    case 9:
+      return { command: Reply.ACK_OK, payload: Buffer.alloc(0) };
+    case 10:
+      return { command: Cmd.FREE_DATA, payload: Buffer.alloc(0) };
+    default:
+      return { command: rng.int(65536), payload: rng.bytes(rng.int(120)) };
   }
 }
 
@@ -64,12 +93,16 @@ async function tcpBatch(port: number, rng: Rng, frames: number, authKey: number 
     s.write(frameTcp(encodePacket({ command: Cmd.CONNECT, session: 0, replyId: 0, payload: Buffer.alloc(0) })));
     const reply = await got;
     session = reply.readUInt16LE(12);
-    if (authKey > 0) s.write(frameTcp(encodePacket({ command: Cmd.AUTH, session, replyId: 1, payload: makeCommKey(authKey, session) })));
+    if (authKey > 0)
+      s.write(
+        frameTcp(encodePacket({ command: Cmd.AUTH, session, replyId: 1, payload: makeCommKey(authKey, session) })),
+      );
   }
   s.on('data', () => undefined); // read and discard the answers
   const parts: Buffer[] = [];
   for (let i = 0; i < frames; i++) parts.push(frameTcp(fuzzFrame(rng, session, (i + 2) % 65535)));
-  if (rng.bool(0.3)) parts.push(rng.bool() ? rng.bytes(rng.int(30)) : Buffer.from([0x50, 0x50, 0x82, 0x7d, 0xff, 0xff, 0xff, 0xff]));
+  if (rng.bool(0.3))
+    parts.push(rng.bool() ? rng.bytes(rng.int(30)) : Buffer.from([0x50, 0x50, 0x82, 0x7d, 0xff, 0xff, 0xff, 0xff]));
   const wire = Buffer.concat(parts);
   for (let off = 0; off < wire.length;) {
     const len = 1 + rng.int(3000);

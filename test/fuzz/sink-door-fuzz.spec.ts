@@ -19,7 +19,12 @@ import { spawnSync } from 'child_process';
 import * as path from 'path';
 import { checkPayload, DoorError } from '../../nodes/zk-sink/door';
 import {
-  ATTENDANCE_RECORD_FIELDS, AttendanceRecord, DIRECTIONS, RECORD_SOURCES, VERIFY_METHODS, validateRecord,
+  ATTENDANCE_RECORD_FIELDS,
+  AttendanceRecord,
+  DIRECTIONS,
+  RECORD_SOURCES,
+  VERIFY_METHODS,
+  validateRecord,
 } from '../../lib/record';
 import { syntheticRecord } from '../../support/sink-records';
 import { Rng } from '../support/prng';
@@ -71,8 +76,16 @@ function localTime(rng: Rng): string {
 function impossibleTime(rng: Rng): string {
   const y = rng.pick([2023, 2100, 1900, 2025]);
   return rng.pick([
-    `${y}-02-29T09:00:00`, `${y}-02-30T00:00:00`, '2024-04-31T12:00:00', '2024-13-01T00:00:00', '2024-00-10T00:00:00',
-    '2024-06-00T00:00:00', '2024-06-10T24:00:00', '2024-06-10T23:60:00', '2024-06-10T23:59:60', '0000-01-01T00:00:00',
+    `${y}-02-29T09:00:00`,
+    `${y}-02-30T00:00:00`,
+    '2024-04-31T12:00:00',
+    '2024-13-01T00:00:00',
+    '2024-00-10T00:00:00',
+    '2024-06-00T00:00:00',
+    '2024-06-10T24:00:00',
+    '2024-06-10T23:60:00',
+    '2024-06-10T23:59:60',
+    '0000-01-01T00:00:00',
     `${pad(rng.int(10000), 4)}-${pad(rng.range(13, 99), 2)}-${pad(rng.range(32, 99), 2)}T${pad(rng.range(24, 99), 2)}:00:00`,
   ]);
 }
@@ -87,23 +100,37 @@ function utcTime(rng: Rng): string {
 /** A value the schema accepts for `f`. */
 function validValue(rng: Rng, f: Field): unknown {
   switch (f) {
-    case 'id': return text(rng, rng.range(5, 200));
-    case 'deviceSn': return noTrailingSpace(text(rng, rng.range(1, 64)));
+    case 'id':
+      return text(rng, rng.range(5, 200));
+    case 'deviceSn':
+      return noTrailingSpace(text(rng, rng.range(1, 64)));
     case 'deviceName':
-    case 'site': return rng.bool(0.2) ? null : text(rng, rng.range(0, rng.bool(0.1) ? 128 : 20));
-    case 'deviceHost': return rng.bool(0.3) ? null : text(rng, rng.range(0, rng.bool(0.1) ? 300 : 25));
-    case 'userId': return rng.bool(0.1) ? '😀'.repeat(rng.range(1, 24)) : noTrailingSpace(text(rng, rng.range(1, 24)));
-    case 'uid': return rng.bool(0.2) ? null : rng.pick([0, -0, 65535, rng.int(65536)]);
-    case 'localTime': return localTime(rng);
+    case 'site':
+      return rng.bool(0.2) ? null : text(rng, rng.range(0, rng.bool(0.1) ? 128 : 20));
+    case 'deviceHost':
+      return rng.bool(0.3) ? null : text(rng, rng.range(0, rng.bool(0.1) ? 300 : 25));
+    case 'userId':
+      return rng.bool(0.1) ? '😀'.repeat(rng.range(1, 24)) : noTrailingSpace(text(rng, rng.range(1, 24)));
+    case 'uid':
+      return rng.bool(0.2) ? null : rng.pick([0, -0, 65535, rng.int(65536)]);
+    case 'localTime':
+      return localTime(rng);
     case 'timestamp':
-    case 'receivedAt': return utcTime(rng);
-    case 'tz': return text(rng, rng.range(1, 64));
+    case 'receivedAt':
+      return utcTime(rng);
+    case 'tz':
+      return text(rng, rng.range(1, 64));
     case 'state':
-    case 'verify': return rng.pick([0, 255, rng.int(256)]);
-    case 'direction': return rng.pick(DIRECTIONS);
-    case 'verifyMethod': return rng.pick(VERIFY_METHODS);
-    case 'workCode': return rng.pick([0, 4294967295, rng.int(100000)]);
-    case 'source': return rng.pick(RECORD_SOURCES);
+    case 'verify':
+      return rng.pick([0, 255, rng.int(256)]);
+    case 'direction':
+      return rng.pick(DIRECTIONS);
+    case 'verifyMethod':
+      return rng.pick(VERIFY_METHODS);
+    case 'workCode':
+      return rng.pick([0, 4294967295, rng.int(100000)]);
+    case 'source':
+      return rng.pick(RECORD_SOURCES);
   }
 }
 
@@ -111,7 +138,14 @@ const withId = (r: Obj): Obj => ({ ...r, id: `${String(r.deviceSn)}|${String(r.u
 
 /** A canonical record the schema must accept: the sink tests' synthetic ones, or every field drawn at random. */
 function validRecord(rng: Rng): Obj {
-  if (rng.bool(0.3)) return { ...syntheticRecord(rng.int(1_000_000), { devices: rng.range(1, 9), users: rng.range(1, 900), source: rng.pick(RECORD_SOURCES) }) };
+  if (rng.bool(0.3))
+    return {
+      ...syntheticRecord(rng.int(1_000_000), {
+        devices: rng.range(1, 9),
+        users: rng.range(1, 900),
+        source: rng.pick(RECORD_SOURCES),
+      }),
+    };
   const r: Obj = {};
   for (const f of FIELDS) if (f !== 'id') r[f] = validValue(rng, f);
   return withId(r);
@@ -126,8 +160,17 @@ function deepNest(rng: Rng, levels: number, leaf: unknown): unknown {
 /** A value of the wrong JSON type for `f` (never accepted). */
 function wrongType(rng: Rng, f: Field): unknown {
   const common: Array<() => unknown> = [
-    () => rng.bool(), () => ({}), () => [], () => [1, 'a', null], () => ({ a: { b: { c: 1 } } }), () => ({ [f]: validValue(rng, f) }),
-    () => [validValue(rng, f)], () => deepNest(rng, rng.range(1, 40), 'x'), () => validRecord(rng), () => () => 1, () => Buffer.from('12'),
+    () => rng.bool(),
+    () => ({}),
+    () => [],
+    () => [1, 'a', null],
+    () => ({ a: { b: { c: 1 } } }),
+    () => ({ [f]: validValue(rng, f) }),
+    () => [validValue(rng, f)],
+    () => deepNest(rng, rng.range(1, 40), 'x'),
+    () => validRecord(rng),
+    () => () => 1,
+    () => Buffer.from('12'),
   ];
   const typed: Array<() => unknown> = isInteger(f)
     ? [() => '0', () => String(rng.int(256)), () => text(rng, rng.range(0, 10))]
@@ -217,8 +260,22 @@ function mutateField(rng: Rng, rec: Obj, f: Field): Made {
         deviceHost: ['h'.repeat(301)],
         userId: ['x'.repeat(25), '😀'.repeat(25), `${String(rec.userId).slice(0, 23)} `, 'A12 ', ' '],
         uid: [65536, '1', 1.5],
-        localTime: [`${lt}Z`, `${lt}.000`, lt.replace('T', ' '), ` ${lt}`, `${lt}\n`, impossibleTime(rng), impossibleTime(rng)],
-        timestamp: [ts.replace(/Z$/, ''), ts.replace(/(\.\d+)?Z$/, '.1234Z'), ts.replace(/Z$/, '+00:00'), `${ts}\n`, `${impossibleTime(rng)}.000Z`],
+        localTime: [
+          `${lt}Z`,
+          `${lt}.000`,
+          lt.replace('T', ' '),
+          ` ${lt}`,
+          `${lt}\n`,
+          impossibleTime(rng),
+          impossibleTime(rng),
+        ],
+        timestamp: [
+          ts.replace(/Z$/, ''),
+          ts.replace(/(\.\d+)?Z$/, '.1234Z'),
+          ts.replace(/Z$/, '+00:00'),
+          `${ts}\n`,
+          `${impossibleTime(rng)}.000Z`,
+        ],
         tz: ['z'.repeat(65), ''],
         state: [256, '0'],
         direction: ['IN', ' in', 'in ', 'sideways'],
@@ -245,7 +302,11 @@ function withExtras(rng: Rng, rec: Obj): Made {
       '"__proto__":null',
       '"prototype":{"polluted":"yes"},"hasOwnProperty":"no","toString":5,"valueOf":null',
     ]);
-    return { value: JSON.parse(`{${extra},${JSON.stringify(rec).slice(1)}`) as Obj, expect: VALID, what: `extra ${extra.slice(0, 24)}` };
+    return {
+      value: JSON.parse(`{${extra},${JSON.stringify(rec).slice(1)}`) as Obj,
+      expect: VALID,
+      what: `extra ${extra.slice(0, 24)}`,
+    };
   }
   if (kind === 1) {
     // A required field only on the (JSON) __proto__ object: still missing.
@@ -255,11 +316,28 @@ function withExtras(rng: Rng, rec: Obj): Made {
     const value = JSON.parse(`{"__proto__":${JSON.stringify({ [f]: rec[f] })},${JSON.stringify(rest).slice(1)}`) as Obj;
     return { value, expect: refused(f), what: `${f} only under a JSON __proto__` };
   }
-  if (kind === 2) return { value: Object.assign(Object.create(null) as Obj, rec), expect: VALID, what: 'null prototype' };
+  if (kind === 2)
+    return { value: Object.assign(Object.create(null) as Obj, rec), expect: VALID, what: 'null prototype' };
   const r: Obj = { ...rec };
   for (let i = rng.range(1, 5); i > 0; i--) {
-    const key = rng.pick(['repeat', 'repeat', '_msgid', 'topic', `x_${HUGE.slice(0, 1000)}`, `x_${text(rng, rng.range(1, 20))}`]);
-    r[key] = rng.pick<unknown>([true, false, 'true', 1, null, HUGE.slice(0, 500_000), { nested: [1, 2, { deep: HUGE.slice(0, 300) }] }, Buffer.alloc(64)]);
+    const key = rng.pick([
+      'repeat',
+      'repeat',
+      '_msgid',
+      'topic',
+      `x_${HUGE.slice(0, 1000)}`,
+      `x_${text(rng, rng.range(1, 20))}`,
+    ]);
+    r[key] = rng.pick<unknown>([
+      true,
+      false,
+      'true',
+      1,
+      null,
+      HUGE.slice(0, 500_000),
+      { nested: [1, 2, { deep: HUGE.slice(0, 300) }] },
+      Buffer.alloc(64),
+    ]);
   }
   return { value: r, expect: VALID, what: 'extra fields' };
 }
@@ -276,52 +354,102 @@ function recordItem(rng: Rng): Made {
   const a = mutateField(rng, rec, f1);
   const b = mutateField(rng, a.value, f2);
   const breaks = (m: Made, f: Field): boolean => m.expect !== null && !m.expect.ok && m.expect.fields.has(f);
-  return { value: b.value, expect: breaks(a, f1) && breaks(b, f2) ? refused(f1, f2) : null, what: `${a.what} + ${b.what}` };
+  return {
+    value: b.value,
+    expect: breaks(a, f1) && breaks(b, f2) ? refused(f1, f2) : null,
+    what: `${a.what} + ${b.what}`,
+  };
 }
 
 /** Anything but a record. */
 function junkValue(rng: Rng, depth = 0): unknown {
   const kinds: Array<() => unknown> = [
     () => rng.pick([0, -0, NaN, Infinity, -Infinity, 1e308, -1, 3.14, rng.u32()]),
-    () => rng.pick<() => string>([() => '', () => '[]', () => '{}', () => 'null', () => JSON.stringify(validRecord(rng)), () => text(rng, rng.range(0, 300))])(),
+    () =>
+      rng.pick<() => string>([
+        () => '',
+        () => '[]',
+        () => '{}',
+        () => 'null',
+        () => JSON.stringify(validRecord(rng)),
+        () => text(rng, rng.range(0, 300)),
+      ])(),
     () => HUGE.slice(rng.int(3), rng.pick([201, 1000, 1_000_000])),
     () => rng.pick([null, undefined, true, false]),
     () => rng.pick<unknown>([10n, Symbol('s'), Symbol.iterator, Math.max]),
-    () => rng.pick<() => unknown>([() => ({}), () => new Date(0), () => new Map([[1, 2]]), () => new Set([1]), () => /re/g, () => new Error('boom'), () => Promise.resolve(1)])(),
+    () =>
+      rng.pick<() => unknown>([
+        () => ({}),
+        () => new Date(0),
+        () => new Map([[1, 2]]),
+        () => new Set([1]),
+        () => /re/g,
+        () => new Error('boom'),
+        () => Promise.resolve(1),
+      ])(),
     () => (rng.bool(0.8) ? rng.bytes(rng.int(300)) : Buffer.alloc(rng.range(300, 200_000), rng.int(256))),
-    () => rng.pick<() => unknown>([
-      () => new Uint8Array(rng.int(1000)), () => new Float64Array(rng.int(100)), () => new DataView(new ArrayBuffer(16)),
-      () => new ArrayBuffer(rng.int(1000)), () => new Uint16Array(50_000), () => Object.setPrototypeOf(new Uint8Array(8), null) as unknown,
-    ])(),
+    () =>
+      rng.pick<() => unknown>([
+        () => new Uint8Array(rng.int(1000)),
+        () => new Float64Array(rng.int(100)),
+        () => new DataView(new ArrayBuffer(16)),
+        () => new ArrayBuffer(rng.int(1000)),
+        () => new Uint16Array(50_000),
+        () => Object.setPrototypeOf(new Uint8Array(8), null) as unknown,
+      ])(),
     () => {
       const a: Obj = { id: 'x' };
       a.self = a;
       a.list = [a, [a]];
       return a;
     },
-    () => deepNest(rng, rng.range(1, rng.bool(0.1) ? 5000 : 60), rng.pick<() => unknown>([() => validRecord(rng), () => 'leaf', () => 1, () => null])()),
+    () =>
+      deepNest(
+        rng,
+        rng.range(1, rng.bool(0.1) ? 5000 : 60),
+        rng.pick<() => unknown>([() => validRecord(rng), () => 'leaf', () => 1, () => null])(),
+      ),
     () => {
       const o: Obj = {};
-      for (let i = rng.range(30, rng.bool(0.1) ? 3000 : 300); i > 0; i--) o[text(rng, rng.range(1, 8))] = rng.bool() ? i : HUGE.slice(0, rng.range(1, 600));
+      for (let i = rng.range(30, rng.bool(0.1) ? 3000 : 300); i > 0; i--)
+        o[text(rng, rng.range(1, 8))] = rng.bool() ? i : HUGE.slice(0, rng.range(1, 600));
       return o;
     },
-    () => Array.from({ length: rng.range(0, depth === 0 ? 30 : 4) }, () => (depth < 2 ? junkValue(rng, depth + 1) : 'leaf')),
+    () =>
+      Array.from({ length: rng.range(0, depth === 0 ? 30 : 4) }, () =>
+        depth < 2 ? junkValue(rng, depth + 1) : 'leaf',
+      ),
     () => JSON.parse('{"__proto__":{"polluted":"yes"},"constructor":{"prototype":{"polluted":"yes"}}}') as unknown,
-    () => ({ [HUGE.slice(0, 5000)]: HUGE.slice(0, 5000), nested: { deeper: { deepest: { value: HUGE.slice(0, 9999) } } } }),
+    () => ({
+      [HUGE.slice(0, 5000)]: HUGE.slice(0, 5000),
+      nested: { deeper: { deepest: { value: HUGE.slice(0, 9999) } } },
+    }),
     () => {
       // Sparse: holes are not items (the door, like forEach, skips them); only the values set are.
       const a: unknown[] = new Array(rng.range(1, 1000));
       for (let i = rng.int(4); i > 0; i--) a[rng.int(a.length)] = rng.bool() ? validRecord(rng) : 'x';
       return a;
     },
-    () => rng.pick<() => unknown>([() => new String('boxed'), () => new Number(5), () => Object.create({ inherited: true })])(),
+    () =>
+      rng.pick<() => unknown>([
+        () => new String('boxed'),
+        () => new Number(5),
+        () => Object.create({ inherited: true }),
+      ])(),
   ];
   return rng.pick(kinds)();
 }
 
 /** Junk as an item of a record list: refused on some field, or as `(record)` when it is no object. */
 function junkExpect(v: unknown): Expect {
-  if (v !== null && typeof v === 'object' && !Array.isArray(v) && typeof Reflect.get(v, 'id') === 'string' && Object.keys(v).length > 3) return null;
+  if (
+    v !== null &&
+    typeof v === 'object' &&
+    !Array.isArray(v) &&
+    typeof Reflect.get(v, 'id') === 'string' &&
+    Object.keys(v).length > 3
+  )
+    return null;
   return refused();
 }
 
@@ -339,7 +467,11 @@ function itemsOf(list: unknown[], known: ReadonlyMap<number, Made> = new Map()):
   const items: Item[] = [];
   list.forEach((value, index) => {
     const m = known.get(index);
-    items.push(m ? { index, value, expect: m.expect, what: m.what } : { index, value, expect: junkExpect(value), what: `junk ${describeValue(value)}` });
+    items.push(
+      m
+        ? { index, value, expect: m.expect, what: m.what }
+        : { index, value, expect: junkExpect(value), what: `junk ${describeValue(value)}` },
+    );
   });
   return items;
 }
@@ -352,10 +484,28 @@ function payloadOf(rng: Rng): { payload: unknown; items: Item[] | null } {
     return { payload: m.value, items: [{ index: 0, value: m.value, expect: m.expect, what: m.what }] };
   }
   if (k < 6) {
-    const value = k === 4 ? junkValue(rng) : rng.pick<unknown>([undefined, null, 0, NaN, '', 'records', HUGE.slice(0, 1_000_000), true, 7n, Symbol('p'), Math.min]);
+    const value =
+      k === 4
+        ? junkValue(rng)
+        : rng.pick<unknown>([
+            undefined,
+            null,
+            0,
+            NaN,
+            '',
+            'records',
+            HUGE.slice(0, 1_000_000),
+            true,
+            7n,
+            Symbol('p'),
+            Math.min,
+          ]);
     if (value === null || typeof value !== 'object') return { payload: value, items: null };
     if (Array.isArray(value)) return { payload: value, items: itemsOf(value) };
-    return { payload: value, items: [{ index: 0, value, expect: junkExpect(value), what: `junk ${describeValue(value)}` }] };
+    return {
+      payload: value,
+      items: [{ index: 0, value, expect: junkExpect(value), what: `junk ${describeValue(value)}` }],
+    };
   }
   // Arrays: records, broken records and junk mixed; now and then a larger batch.
   const n = rng.bool(0.02) ? rng.range(100, 600) : rng.range(0, 25);
@@ -401,10 +551,13 @@ function expectedOutput(input: unknown): Obj {
 
 function checkError(e: DoorError, index: number | null, expect: Expect): void {
   if (typeof e.field !== 'string' || e.field === '') fail(`error without a field: ${JSON.stringify(e.field)}`);
-  if (!CANONICAL.has(e.field) && e.field !== 'payload' && e.field !== '(record)') fail(`error names an unknown field ${JSON.stringify(e.field)}`);
-  if (typeof e.reason !== 'string' || !e.reason.startsWith(`${e.field}:`)) fail(`reason ${JSON.stringify(e.reason)} does not start with its field ${e.field}`);
+  if (!CANONICAL.has(e.field) && e.field !== 'payload' && e.field !== '(record)')
+    fail(`error names an unknown field ${JSON.stringify(e.field)}`);
+  if (typeof e.reason !== 'string' || !e.reason.startsWith(`${e.field}:`))
+    fail(`reason ${JSON.stringify(e.reason)} does not start with its field ${e.field}`);
   if (e.reason.length > 500) fail(`reason of ${e.reason.length} characters`);
-  if (!Array.isArray(e.errors) || e.errors.length === 0 || e.errors[0] !== e.reason) fail('errors[] must start with the reason');
+  if (!Array.isArray(e.errors) || e.errors.length === 0 || e.errors[0] !== e.reason)
+    fail('errors[] must start with the reason');
   if (e.index !== index) fail(`error index ${String(e.index)}, expected ${String(index)}`);
   if (expect && !expect.ok && expect.fields.size > 0 && !expect.fields.has(e.field)) {
     fail(`error names ${e.field}, expected ${[...expect.fields].join(' or ')}: ${e.reason}`);
@@ -416,7 +569,8 @@ function checkValid(out: AttendanceRecord, input: unknown): void {
   const v = validateRecord(out);
   if (!v.ok) fail(`a record let through fails validateRecord: ${v.errors.join('; ')}`);
   if (out === input) fail('the input object itself was passed on (its extra fields would travel with it)');
-  for (const k of Object.keys(out)) if (!CANONICAL.has(k) && k !== 'repeat') fail(`valid record carries extra field ${JSON.stringify(k.slice(0, 40))}`);
+  for (const k of Object.keys(out))
+    if (!CANONICAL.has(k) && k !== 'repeat') fail(`valid record carries extra field ${JSON.stringify(k.slice(0, 40))}`);
   for (const f of FIELDS) if (!Object.prototype.hasOwnProperty.call(out, f)) fail(`valid record lacks own field ${f}`);
   try {
     assert.deepStrictEqual(out, expectedOutput(input));
@@ -446,7 +600,8 @@ function runOne(payload: unknown, items: Item[] | null, stats: Stats): void {
   if (!Array.isArray(valid) || !Array.isArray(invalid)) fail('checkPayload must return two arrays');
   stats.payloads++;
   if (items === null) {
-    if (valid.length !== 0 || invalid.length !== 1) fail(`non-object payload gave ${valid.length} valid, ${invalid.length} invalid`);
+    if (valid.length !== 0 || invalid.length !== 1)
+      fail(`non-object payload gave ${valid.length} valid, ${invalid.length} invalid`);
     if (invalid[0].field !== 'payload') fail(`non-object payload: field ${invalid[0].field}, expected payload`);
     checkError(invalid[0], null, null);
     stats.items++;
@@ -455,7 +610,8 @@ function runOne(payload: unknown, items: Item[] | null, stats: Stats): void {
     return;
   }
   const isArray = Array.isArray(payload);
-  if (valid.length + invalid.length !== items.length) fail(`${valid.length} valid + ${invalid.length} invalid for ${items.length} items`);
+  if (valid.length + invalid.length !== items.length)
+    fail(`${valid.length} valid + ${invalid.length} invalid for ${items.length} items`);
   const byIndex = new Map<number, DoorError>();
   let last = -1;
   for (const e of invalid) {
@@ -476,7 +632,10 @@ function runOne(payload: unknown, items: Item[] | null, stats: Stats): void {
       stats.invalid++;
       stats.fieldErrors[e.field] = (stats.fieldErrors[e.field] ?? 0) + 1;
     } else {
-      if (item.expect && !item.expect.ok) fail(`an invalid record was let through (expected an error on ${[...item.expect.fields].join(' or ') || 'some field'})`);
+      if (item.expect && !item.expect.ok)
+        fail(
+          `an invalid record was let through (expected an error on ${[...item.expect.fields].join(' or ') || 'some field'})`,
+        );
       if (v >= valid.length) fail('fewer valid records than items without an error');
       checkValid(valid[v++], item.value);
       stats.valid++;
@@ -525,7 +684,10 @@ describe('fuzz: zk-sink door (seeded)', function () {
     assert.ok(stats.arrays > PAYLOADS / 5, `arrays: ${stats.arrays}`);
     assert.ok(stats.predicted > PAYLOADS, `outcomes predicted: ${stats.predicted}`);
     for (const f of [...FIELDS, 'payload', '(record)']) {
-      assert.ok((stats.fieldErrors[f] ?? 0) >= 100, `errors on ${f}: ${stats.fieldErrors[f] ?? 0} (${JSON.stringify(stats.fieldErrors)})`);
+      assert.ok(
+        (stats.fieldErrors[f] ?? 0) >= 100,
+        `errors on ${f}: ${stats.fieldErrors[f] ?? 0} (${JSON.stringify(stats.fieldErrors)})`,
+      );
     }
   });
 
@@ -541,16 +703,35 @@ describe('fuzz: zk-sink door (seeded)', function () {
       const out = [...single.invalid, ...list.invalid].map((e) => ({ field: e.field, index: e.index, echo: JSON.stringify(e.record).length }));
       process.stdout.write(JSON.stringify({ valid: single.valid.length + list.valid.length, out }));
     `;
-    const child = spawnSync(process.execPath, ['--max-old-space-size=256', '-r', 'ts-node/register/transpile-only', '-e', script], {
-      cwd: path.resolve(__dirname, '../..'),
-      encoding: 'utf8',
-      timeout: 90_000,
-    });
-    assert.equal(child.status, 0, `child exited ${String(child.status)} (${String(child.signal)}): ${child.stderr.slice(-600)}`);
-    const got = JSON.parse(child.stdout) as { valid: number; out: Array<{ field: string; index: number | null; echo: number }> };
+    const child = spawnSync(
+      process.execPath,
+      ['--max-old-space-size=256', '-r', 'ts-node/register/transpile-only', '-e', script],
+      {
+        cwd: path.resolve(__dirname, '../..'),
+        encoding: 'utf8',
+        timeout: 90_000,
+      },
+    );
+    assert.equal(
+      child.status,
+      0,
+      `child exited ${String(child.status)} (${String(child.signal)}): ${child.stderr.slice(-600)}`,
+    );
+    const got = JSON.parse(child.stdout) as {
+      valid: number;
+      out: Array<{ field: string; index: number | null; echo: number }>;
+    };
     assert.equal(got.valid, 0);
     // Binary data is named as such ("not a record"); an object holding it lacks fields, named from the first.
-    assert.deepEqual(got.out.map((e) => [e.field, e.index]), [['payload', null], ['(record)', 0], ['id', 1], ['(record)', 2]]);
+    assert.deepEqual(
+      got.out.map((e) => [e.field, e.index]),
+      [
+        ['payload', null],
+        ['(record)', 0],
+        ['id', 1],
+        ['(record)', 2],
+      ],
+    );
     for (const e of got.out) assert.ok(e.echo < 1000, `echo of ${e.echo} characters`);
   });
 });

@@ -71,7 +71,11 @@ describe('live/LiveCapture against the simulator', function () {
     for (let i = 0; i < 5; i++) r.sim.punch({ userId: user(i), at: wallAt(i - 10) });
     await until(() => r!.records.length === 5, 4000, 'five live records');
     assert.equal(saves, savedAtStart, 'no save per live punch');
-    assert.deepEqual(new CursorStore(r.dir).get(r.sim.serial), before, 'the file still holds the cursor from before the punches');
+    assert.deepEqual(
+      new CursorStore(r.dir).get(r.sim.serial),
+      before,
+      'the file still holds the cursor from before the punches',
+    );
     alive = false; // crash: nothing more reaches the disk
     await cap.stop();
     // Restart from what is on disk: a new store reads the file.
@@ -80,7 +84,11 @@ describe('live/LiveCapture against the simulator', function () {
     restarted.start();
     await until(() => r!.records.length === 10, 4000, 'the five punches after the saved cursor again');
     const again = r.records.slice(5);
-    assert.deepEqual(again.map((x) => x.id), liveIds, 're-emitted, in order, from the device log');
+    assert.deepEqual(
+      again.map((x) => x.id),
+      liveIds,
+      're-emitted, in order, from the device log',
+    );
     assert.ok(again.every((x) => x.source === 'poll'));
   });
 
@@ -117,7 +125,10 @@ describe('live/LiveCapture against the simulator', function () {
       r = await rig({ sim: { profile }, capture: { firstStart: 'all' } });
       r.cap.start();
       await until(() => r!.records.length === 20, 5000, 'the backlog');
-      assert.ok(r.records.every((x) => x.uid !== null), 'polled records have a uid');
+      assert.ok(
+        r.records.every((x) => x.uid !== null),
+        'polled records have a uid',
+      );
       const u = r.sim.users[3];
       r.sim.punch({ userId: u.userId, at: wallAt(1) });
       await until(() => r!.records.length === 21, 2000, 'the live record');
@@ -163,8 +174,14 @@ describe('live/LiveCapture against the simulator', function () {
 
     await r.sim.setFaults({ tcpMode: undefined });
     await until(() => r!.records.length === 5, 3000, 'the missed punches');
-    assert.deepEqual(r.records.slice(2).map((x) => x.source), ['poll', 'poll', 'poll']);
-    assert.deepEqual(r.records.slice(2).map((x) => x.userId), [user(2), user(3), user(4)]);
+    assert.deepEqual(
+      r.records.slice(2).map((x) => x.source),
+      ['poll', 'poll', 'poll'],
+    );
+    assert.deepEqual(
+      r.records.slice(2).map((x) => x.userId),
+      [user(2), user(3), user(4)],
+    );
     const back = r.statuses[r.statuses.length - 1];
     assert.equal(back.state, 'online');
     assert.equal(back.newRecords, 3);
@@ -241,7 +258,11 @@ describe('live/LiveCapture against the simulator', function () {
     r.sim.punch({ userId: user(0), at: wallAt(0) });
     await until(() => r!.statuses.some((s) => s.state === 'online'), 8000, 'online');
     await until(() => r!.records.length === 1, 1000, 'the punch');
-    assert.equal((await recordsBeforeMarker(r.sim, () => r!.records, user(1), wallAt(2))).length, 1, 'the log did not come out as well');
+    assert.equal(
+      (await recordsBeforeMarker(r.sim, () => r!.records, user(1), wallAt(2))).length,
+      1,
+      'the log did not come out as well',
+    );
     assert.equal(r.records[0].userId, user(0));
     assert.equal(r.records[0].source, 'live');
   });
@@ -278,7 +299,14 @@ describe('live/LiveCapture against the simulator', function () {
     cap.start();
     await until(() => r!.records.length === 3, 4000, 'the old-stamped punch made while stopped');
     const before = await recordsBeforeMarker(r.sim, () => r!.records, user(3), wallAt(2));
-    assert.deepEqual(before.map((x) => [x.userId, x.source]), [[user(0), 'live'], [user(1), 'live'], [user(2), 'poll']]);
+    assert.deepEqual(
+      before.map((x) => [x.userId, x.source]),
+      [
+        [user(0), 'live'],
+        [user(1), 'live'],
+        [user(2), 'poll'],
+      ],
+    );
     assert.deepEqual(duplicateIds(r.records), []);
   });
 
@@ -307,7 +335,14 @@ describe('live/LiveCapture against the simulator', function () {
     r.sim.punch({ userId: user(1), at: wallAt(-2) });
     r.sim.punch({ userId: user(2), at: wallAt(-1) });
     await until(() => r!.records.length === 3, 3000, 'the lost punch, from the gap fill');
-    assert.deepEqual(r.records.map((x) => [x.userId, x.source]).sort(), [[user(0), 'poll'], [user(1), 'live'], [user(2), 'live']].sort());
+    assert.deepEqual(
+      r.records.map((x) => [x.userId, x.source]).sort(),
+      [
+        [user(0), 'poll'],
+        [user(1), 'live'],
+        [user(2), 'live'],
+      ].sort(),
+    );
     assert.deepEqual(duplicateIds(r.records), []);
     assert.ok(r.cap.linked, 'still linked: no reconnect was needed');
     r.sim.punch({ userId: user(3), at: wallAt(0) });
@@ -397,7 +432,11 @@ describe('live/LiveCapture failures and stop', function () {
 
   it('default schedule: 5 s doubling to 5 min, jitter only shortening it, hourly after 24 h', async () => {
     let t = 0;
-    r = await rig({ capture: { health: { backoffBaseMs: undefined, backoffMaxMs: undefined, jitter: undefined, now: () => t, random: () => 0 } } });
+    r = await rig({
+      capture: {
+        health: { backoffBaseMs: undefined, backoffMaxMs: undefined, jitter: undefined, now: () => t, random: () => 0 },
+      },
+    });
     await r.sim.setFaults({ tcpMode: 'refuse' });
     r.cap.start();
     await until(() => r!.retries.length === 1, 3000, 'first failure');

@@ -55,13 +55,24 @@ export async function rig(o: RigOptions = {}): Promise<Rig> {
   const timeoutMs = o.timeoutMs ?? 800;
   const cfg = normaliseDeviceConfig({ host: HOST, port, tz: 'UTC', timeoutMs, name: 'Door', site: 'HQ' });
   const session = new DeviceSession(cfg, {
-    createClient: (c) => new ZkClient({ host: c.host, port: c.port, transport: 'tcp', timeoutMs: c.timeoutMs, tz: c.tz, heartbeatMs: o.heartbeatMs ?? 30000 }),
+    createClient: (c) =>
+      new ZkClient({
+        host: c.host,
+        port: c.port,
+        transport: 'tcp',
+        timeoutMs: c.timeoutMs,
+        tz: c.tz,
+        heartbeatMs: o.heartbeatMs ?? 30000,
+      }),
   });
   const dir = o.dir ?? tmpDir();
   const store = new CursorStore(dir);
   const out = {
-    records: [] as AttendanceRecord[], anomalies: [] as RecordAnomaly[], raw: [] as RawEvent[],
-    statuses: [] as DeviceStatusEvent[], retries: [] as RetryInfo[],
+    records: [] as AttendanceRecord[],
+    anomalies: [] as RecordAnomaly[],
+    raw: [] as RawEvent[],
+    statuses: [] as DeviceStatusEvent[],
+    retries: [] as RetryInfo[],
   };
   const make = (extra: Partial<LiveCaptureOptions> = {}): LiveCapture => {
     const cap = new LiveCapture(session, {
@@ -78,7 +89,13 @@ export async function rig(o: RigOptions = {}): Promise<Rig> {
     return cap;
   };
   const r: Rig = {
-    sim, port, session, store, dir, cap: make(), ...out,
+    sim,
+    port,
+    session,
+    store,
+    dir,
+    cap: make(),
+    ...out,
     recapture(extra) {
       r.cap = make(extra);
       return r.cap;

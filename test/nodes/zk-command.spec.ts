@@ -61,8 +61,30 @@ function flow(command: Record<string, unknown>, extra: FlowNode[] = []): FlowNod
   ];
 }
 
-const deviceNode = (port: number): FlowNode => ({ id: 'dev', type: 'zk-device', name: 'door', host: '127.0.0.1', port, transport: 'tcp', timeout: 2000, tz: 'UTC', site: 'HQ', stateMap: '', directionOverride: '', nameEncoding: 'utf8' });
-const pollNode = (): FlowNode => ({ id: 'p1', type: 'zk-poll', z: 'f1', name: 'to MySQL', mode: 'device', device: 'dev', interval: 0, wires: [['recs'], ['pst']] });
+const deviceNode = (port: number): FlowNode => ({
+  id: 'dev',
+  type: 'zk-device',
+  name: 'door',
+  host: '127.0.0.1',
+  port,
+  transport: 'tcp',
+  timeout: 2000,
+  tz: 'UTC',
+  site: 'HQ',
+  stateMap: '',
+  directionOverride: '',
+  nameEncoding: 'utf8',
+});
+const pollNode = (): FlowNode => ({
+  id: 'p1',
+  type: 'zk-poll',
+  z: 'f1',
+  name: 'to MySQL',
+  mode: 'device',
+  device: 'dev',
+  interval: 0,
+  wires: [['recs'], ['pst']],
+});
 /** Device clock minus host clock, seconds (the simulators run in UTC). */
 const driftOf = (sim: ZkSimulator) => wallClockSeconds(sim.now()) - Math.floor(Date.now() / 1000);
 
@@ -78,7 +100,10 @@ describe('zk-command node', function () {
     const sim = new ZkSimulator({ port: 0, records: 20, users: 4, seed: 1, transports: 'tcp', clockOffsetSec: 4000 });
     sims = [sim];
     const { port } = await sim.start();
-    await helper.load([zkDevice, zkCommand], flow({ mode: 'device', device: 'dev', action: 'info', threshold: 60 }, [deviceNode(port)]));
+    await helper.load(
+      [zkDevice, zkCommand],
+      flow({ mode: 'device', device: 'dev', action: 'info', threshold: 60 }, [deviceNode(port)]),
+    );
     const h = wire();
     await h.send('c1');
     assert.equal(h.results.length, 1);
@@ -103,8 +128,14 @@ describe('zk-command node', function () {
   it('a fleet with one device down: the others are synced, the dead one is reported on output 2', async () => {
     sims = await startSimulators({ devices: 3, records: 5, users: 2, transports: 'tcp', clockOffsetSec: -900 });
     const dead = await freePort();
-    const fleet = JSON.stringify([...sims.map((s, i) => ({ host: '127.0.0.1', port: s.port, name: `branch ${i + 1}` })), { host: '127.0.0.1', port: dead, name: 'closed branch' }]);
-    await helper.load([zkCommand], flow({ mode: 'list', fleet, tz: 'UTC', timeout: 1000, action: 'syncClock', threshold: 10 }));
+    const fleet = JSON.stringify([
+      ...sims.map((s, i) => ({ host: '127.0.0.1', port: s.port, name: `branch ${i + 1}` })),
+      { host: '127.0.0.1', port: dead, name: 'closed branch' },
+    ]);
+    await helper.load(
+      [zkCommand],
+      flow({ mode: 'list', fleet, tz: 'UTC', timeout: 1000, action: 'syncClock', threshold: 10 }),
+    );
     const h = wire();
     await h.send('c1');
     assert.equal(h.results.length, 3);
@@ -118,9 +149,15 @@ describe('zk-command node', function () {
     const timeReadsBefore = sims.map((s) => s.counters.commandsSeen[Cmd.GET_TIME] ?? 0);
     await h.send('c1', { action: 'syncClock', device: `127.0.0.1:${sims[1].port}` });
     await h.send('c1', { action: 'syncClock', device: 'branch 3' });
-    assert.deepEqual(sims.map((s, i) => (s.counters.commandsSeen[Cmd.GET_TIME] ?? 0) - timeReadsBefore[i]), [0, 1, 1]);
+    assert.deepEqual(
+      sims.map((s, i) => (s.counters.commandsSeen[Cmd.GET_TIME] ?? 0) - timeReadsBefore[i]),
+      [0, 1, 1],
+    );
     await h.send('c1', { action: 'syncClock', device: '10.9.9.9:4370' });
-    assert.match(h.failures[1].payload.message, /device "10\.9\.9\.9:4370" is not one of this node's devices; nothing was done/);
+    assert.match(
+      h.failures[1].payload.message,
+      /device "10\.9\.9\.9:4370" is not one of this node's devices; nothing was done/,
+    );
   });
 
   it('a fleet over UDP with the fleet comm key credential: each door unlocked, a device with another key reported', async () => {
@@ -129,11 +166,28 @@ describe('zk-command node', function () {
     await other.start();
     sims.push(other);
     const fleet = JSON.stringify(sims.map((s, i) => ({ host: '127.0.0.1', port: s.port, name: `gate ${i + 1}` })));
-    await helper.load([zkCommand], flow({ mode: 'list', fleet, transport: 'udp', tz: 'UTC', timeout: 1500, action: 'unlock', unlockSeconds: 5, allowUnlock: true }), { c1: { commKey: '4242' } });
+    await helper.load(
+      [zkCommand],
+      flow({
+        mode: 'list',
+        fleet,
+        transport: 'udp',
+        tz: 'UTC',
+        timeout: 1500,
+        action: 'unlock',
+        unlockSeconds: 5,
+        allowUnlock: true,
+      }),
+      { c1: { commKey: '4242' } },
+    );
     const h = wire();
     await h.send('c1');
     assert.equal(h.results.length, 3);
-    for (const s of sims.slice(0, 3)) assert.deepEqual(s.doorUnlocks.map((u) => u.seconds), [5]);
+    for (const s of sims.slice(0, 3))
+      assert.deepEqual(
+        s.doorUnlocks.map((u) => u.seconds),
+        [5],
+      );
     assert.equal(other.doorUnlocks.length, 0);
     assert.equal(h.failures.length, 1);
     assert.match(h.failures[0].payload.message, /^gate 4 .*comm key/);
@@ -144,11 +198,17 @@ describe('zk-command node', function () {
     const sim = new ZkSimulator({ port: 0, records: 10, users: 2, seed: 2, transports: 'tcp' });
     sims = [sim];
     const { port } = await sim.start();
-    await helper.load([zkDevice, zkPoll, zkCommand], flow({ mode: 'device', device: 'dev', action: 'unlock', pollNode: 'p1' }, [deviceNode(port), pollNode()]));
+    await helper.load(
+      [zkDevice, zkPoll, zkCommand],
+      flow({ mode: 'device', device: 'dev', action: 'unlock', pollNode: 'p1' }, [deviceNode(port), pollNode()]),
+    );
     const h = wire();
     for (const payload of [Date.now(), 'restart', { action: 'clear' }]) await h.send('c1', payload);
     assert.equal(h.results.length, 0);
-    assert.deepEqual(h.failures.map((m) => m.topic), ['refused', 'refused', 'refused']);
+    assert.deepEqual(
+      h.failures.map((m) => m.topic),
+      ['refused', 'refused', 'refused'],
+    );
     assert.match(h.failures[0].payload.message, /door unlock is not allowed on this node: tick "allow door unlock"/);
     assert.match(h.failures[1].payload.message, /allow restart/);
     assert.match(h.failures[2].payload.message, /allow safe clear/);
@@ -161,11 +221,20 @@ describe('zk-command node', function () {
     const sim = new ZkSimulator({ port: 0, records: 10, users: 2, seed: 3, transports: 'tcp' });
     sims = [sim];
     const { port } = await sim.start();
-    await helper.load([zkDevice, zkCommand], flow({ mode: 'device', device: 'dev', action: 'unlock', unlockSeconds: 4, allowUnlock: true, allowRestart: true }, [deviceNode(port)]));
+    await helper.load(
+      [zkDevice, zkCommand],
+      flow(
+        { mode: 'device', device: 'dev', action: 'unlock', unlockSeconds: 4, allowUnlock: true, allowRestart: true },
+        [deviceNode(port)],
+      ),
+    );
     const h = wire();
     await h.send('c1');
     await h.send('c1', { seconds: 9 });
-    assert.deepEqual(sim.doorUnlocks.map((u) => u.seconds), [4, 9]);
+    assert.deepEqual(
+      sim.doorUnlocks.map((u) => u.seconds),
+      [4, 9],
+    );
     assert.match(h.results[1].payload.message, /door unlocked for 9 s/);
     await h.send('c1', { seconds: 600 });
     assert.match(h.failures[0].payload.message, /seconds \(door unlock time\) must be a whole number from 1 to 60/);
@@ -182,22 +251,34 @@ describe('zk-command node', function () {
     const sim = new ZkSimulator({ port: 0, records: 300, users: 6, seed: 4, transports: 'tcp' });
     sims = [sim];
     const { port } = await sim.start();
-    await helper.load([zkDevice, zkPoll, zkCommand], [
-      ...flow({ mode: 'device', device: 'dev', action: 'clear', allowClear: true, pollNode: 'p1' }, [deviceNode(port), pollNode()]),
-      { id: 'recs', type: 'helper', z: 'f1' },
-      { id: 'pst', type: 'helper', z: 'f1' },
-    ]);
+    await helper.load(
+      [zkDevice, zkPoll, zkCommand],
+      [
+        ...flow({ mode: 'device', device: 'dev', action: 'clear', allowClear: true, pollNode: 'p1' }, [
+          deviceNode(port),
+          pollNode(),
+        ]),
+        { id: 'recs', type: 'helper', z: 'f1' },
+        { id: 'pst', type: 'helper', z: 'f1' },
+      ],
+    );
     const h = wire();
     await h.send('c1');
     assert.equal(h.failures.length, 1);
-    assert.match(h.failures[0].payload.message, /zk-poll "to MySQL" has no saved cursor for this device .* nothing was cleared/);
+    assert.match(
+      h.failures[0].payload.message,
+      /zk-poll "to MySQL" has no saved cursor for this device .* nothing was cleared/,
+    );
     assert.equal(sim.records.length, 300);
 
     await h.send('p1');
     sim.punch({ userId: sim.users[0].userId });
     await h.send('c1');
     assert.equal(h.failures.length, 2);
-    assert.match(h.failures[1].payload.message, /1 of 301 records are not delivered yet by zk-poll "to MySQL"; nothing was cleared — let it poll, then clear again/);
+    assert.match(
+      h.failures[1].payload.message,
+      /1 of 301 records are not delivered yet by zk-poll "to MySQL"; nothing was cleared — let it poll, then clear again/,
+    );
     assert.equal(h.failures[1].payload.pending, 1);
     assert.equal(sim.records.length, 301);
     assert.equal(sim.counters.commandsSeen[Cmd.CLEAR_ATTLOG] ?? 0, 0);
@@ -217,7 +298,10 @@ describe('zk-command node', function () {
     const sim = new ZkSimulator({ port: 0, records: 3, users: 1, seed: 5, transports: 'tcp' });
     sims = [sim];
     const { port } = await sim.start();
-    await helper.load([zkDevice, zkCommand], flow({ mode: 'device', device: 'dev', action: 'clear', allowClear: true }, [deviceNode(port)]));
+    await helper.load(
+      [zkDevice, zkCommand],
+      flow({ mode: 'device', device: 'dev', action: 'clear', allowClear: true }, [deviceNode(port)]),
+    );
     const h = wire();
     await h.send('c1');
     assert.match(h.failures[0].payload.message, /safe clear needs a zk-poll node/);

@@ -68,7 +68,10 @@ describe('zk-dedupe node', function () {
     let got = await load({ repeatSeconds: 60, repeatMode: 'drop' });
     helper.getNode('d1').receive({ payload: [a, b] } as NodeMessage);
     await until(() => got.fresh.length === 1 && got.dup.length === 1);
-    assert.deepEqual((got.fresh[0].payload as { id: string }[]).map((r) => r.id), [a.id]);
+    assert.deepEqual(
+      (got.fresh[0].payload as { id: string }[]).map((r) => r.id),
+      [a.id],
+    );
     await helper.unload();
     removeDir(ud.dir);
     ud.dir = useTempUserDir();

@@ -24,11 +24,17 @@ describe('zk-device config node', function () {
   useNodeRedServer();
   checkNoLeaks();
 
-  const flow = (extra: Record<string, unknown> = {}) => [{ id: 'd1', type: 'zk-device', name: 'Front door', host: HOST, port, timeout: 2000, tz: 'Europe/Berlin', ...extra }];
+  const flow = (extra: Record<string, unknown> = {}) => [
+    { id: 'd1', type: 'zk-device', name: 'Front door', host: HOST, port, timeout: 2000, tz: 'Europe/Berlin', ...extra },
+  ];
 
   it('Test connection (saved comm key): serial, model, counts, capacity, time and drift', async () => {
     await helper.load(zkDevice, flow(), { d1: { commKey: '777' } });
-    const res = await helper.request().post('/zk-device/test').send({ id: 'd1', host: HOST, port, timeout: 2000, commKey: '__PWRD__' }).expect(200);
+    const res = await helper
+      .request()
+      .post('/zk-device/test')
+      .send({ id: 'd1', host: HOST, port, timeout: 2000, commKey: '__PWRD__' })
+      .expect(200);
     assert.equal(res.body.ok, true, JSON.stringify(res.body));
     assert.equal(res.body.info.serial, sim.serial);
     assert.equal(res.body.info.counts.records, 120);
@@ -40,7 +46,11 @@ describe('zk-device config node', function () {
 
   it('Test connection with unsaved settings: a wrong comm key is said in plain words', async () => {
     await helper.load(zkDevice, flow(), { d1: { commKey: '777' } });
-    const res = await helper.request().post('/zk-device/test').send({ host: HOST, port, timeout: 2000, commKey: '778' }).expect(200);
+    const res = await helper
+      .request()
+      .post('/zk-device/test')
+      .send({ host: HOST, port, timeout: 2000, commKey: '778' })
+      .expect(200);
     assert.equal(res.body.ok, false);
     assert.equal(res.body.code, 'AUTH');
     assert.match(res.body.error, /rejected the comm key/);
@@ -49,12 +59,20 @@ describe('zk-device config node', function () {
   it('Test connection to a wrong host or port fails fast with a clear message', async () => {
     await helper.load(zkDevice, flow(), { d1: { commKey: '777' } });
     const t0 = Date.now();
-    const closed = await helper.request().post('/zk-device/test').send({ host: HOST, port: 1, timeout: 5000 }).expect(200);
+    const closed = await helper
+      .request()
+      .post('/zk-device/test')
+      .send({ host: HOST, port: 1, timeout: 5000 })
+      .expect(200);
     assert.equal(closed.body.ok, false);
     assert.match(closed.body.error, /connection refused — check the host, the port/);
     const bad = await helper.request().post('/zk-device/test').send({ host: 'not a host!', port: 4370 }).expect(400);
     assert.match(bad.body.error, /host "not a host!" is not an IP address or host name/);
-    const noName = await helper.request().post('/zk-device/test').send({ host: 'no-such-device.invalid', port: 4370, timeout: 5000 }).expect(200);
+    const noName = await helper
+      .request()
+      .post('/zk-device/test')
+      .send({ host: 'no-such-device.invalid', port: 4370, timeout: 5000 })
+      .expect(200);
     assert.equal(noName.body.ok, false);
     assert.match(noName.body.error, /not found|cannot talk/);
     assert.ok(Date.now() - t0 < 4000, `took ${Date.now() - t0} ms`);
@@ -89,7 +107,10 @@ describe('zk-device config node', function () {
   it('a bad configuration is reported naming the field, and acquire refuses', async () => {
     await helper.load(zkDevice, flow({ tz: 'Mars/Olympus' }));
     const dev = helper.getNode('d1') as unknown as ZkDeviceNode;
-    assert.throws(() => dev.acquire({ id: 'x', status: () => undefined } as never), /time zone "Mars\/Olympus" is not an IANA zone/);
+    assert.throws(
+      () => dev.acquire({ id: 'x', status: () => undefined } as never),
+      /time zone "Mars\/Olympus" is not an IANA zone/,
+    );
   });
 
   it('punch mapping: JSON parsed and validated with the field named', () => {

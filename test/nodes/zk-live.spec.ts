@@ -19,8 +19,12 @@ import { resourceCounts, leakedSince } from '../support/handles';
 import { recordsBeforeMarker } from '../support/marker';
 import { sleep, until } from '../../support/wait';
 
-
-type Msg = NodeMessage & { payload: unknown; device?: { serial: string; host: string }; alert?: boolean; error?: { message: string } };
+type Msg = NodeMessage & {
+  payload: unknown;
+  device?: { serial: string; host: string };
+  alert?: boolean;
+  error?: { message: string };
+};
 type FlowNode = Record<string, unknown> & { id: string; type: string };
 
 interface Harness {
@@ -54,10 +58,26 @@ function flow(live: Record<string, unknown>, devices: FlowNode[] = []): FlowNode
   ];
 }
 
-const deviceNode = (port: number): FlowNode => ({ id: 'dev', type: 'zk-device', name: 'door', host: '127.0.0.1', port, transport: 'tcp', timeout: 1000, tz: 'UTC', site: 'HQ', stateMap: '', directionOverride: '', nameEncoding: 'utf8' });
+const deviceNode = (port: number): FlowNode => ({
+  id: 'dev',
+  type: 'zk-device',
+  name: 'door',
+  host: '127.0.0.1',
+  port,
+  transport: 'tcp',
+  timeout: 1000,
+  tz: 'UTC',
+  site: 'HQ',
+  stateMap: '',
+  directionOverride: '',
+  nameEncoding: 'utf8',
+});
 
 const records = (h: Harness) => h.records.map((m) => m.payload as AttendanceRecord);
-const states = (h: Harness) => h.status.filter((m) => m.topic !== 'alert' && m.topic !== 'anomaly' && m.topic !== 'event').map((m) => m.payload as DeviceStatusEvent);
+const states = (h: Harness) =>
+  h.status
+    .filter((m) => m.topic !== 'alert' && m.topic !== 'anomaly' && m.topic !== 'event')
+    .map((m) => m.payload as DeviceStatusEvent);
 /** Simulator wall clock (UTC) offset from now: distinct, increasing punch times. */
 const at = (sec: number) => instantToWallClock(Date.now() + sec * 1000, 'UTC');
 const dupes = (rs: AttendanceRecord[]) => rs.map((r) => r.id).filter((id, i, all) => all.indexOf(id) !== i);
@@ -122,7 +142,15 @@ describe('zk-live node', function () {
     assert.equal(h.records.length, 2);
     await sim.setFaults({ tcpMode: undefined });
     await until(() => h.records.length === 4, 5000, 'the missed punches');
-    assert.deepEqual(records(h).slice(2).map((r) => [r.userId, r.source]), [[sim.users[2].userId, 'poll'], [sim.users[3].userId, 'poll']]);
+    assert.deepEqual(
+      records(h)
+        .slice(2)
+        .map((r) => [r.userId, r.source]),
+      [
+        [sim.users[2].userId, 'poll'],
+        [sim.users[3].userId, 'poll'],
+      ],
+    );
     const back = states(h).at(-1)!;
     assert.deepEqual([back.state, back.newRecords], ['online', 2]);
 
@@ -135,7 +163,14 @@ describe('zk-live node', function () {
   });
 
   it('a fleet (device list): every device live, punches of each come out, one status per device', async () => {
-    sims = await startSimulators({ devices: 3, records: 20, users: 5, transports: 'tcp', host: '127.0.0.1', basePort: 0 });
+    sims = await startSimulators({
+      devices: 3,
+      records: 20,
+      users: 5,
+      transports: 'tcp',
+      host: '127.0.0.1',
+      basePort: 0,
+    });
     const list = 'host,port,name\n' + sims.map((s, i) => `127.0.0.1,${s.port},door ${i}`).join('\n');
     await helper.load([zkDevice, zkLive], flow({ mode: 'list', fleet: list, tz: 'UTC', site: 'Branch 7' }));
     const h = wire();
@@ -157,12 +192,22 @@ describe('zk-live node', function () {
     const h2 = wire();
     await until(() => h2.records.length >= 1, 5000, 'the punch made during the redeploy');
     const before = await recordsBeforeMarker(sim, () => records(h2), sim.users[2].userId, at(1));
-    assert.deepEqual(before.map((r) => r.userId), [sim.users[1].userId]);
+    assert.deepEqual(
+      before.map((r) => r.userId),
+      [sim.users[1].userId],
+    );
     assert.equal(h2.caught.length, 0);
   });
 
   it('msg.devices: listens to the given fleet; another message means reconnect now', async () => {
-    sims = await startSimulators({ devices: 2, records: 10, users: 5, transports: 'tcp', host: '127.0.0.1', basePort: 0 });
+    sims = await startSimulators({
+      devices: 2,
+      records: 10,
+      users: 5,
+      transports: 'tcp',
+      host: '127.0.0.1',
+      basePort: 0,
+    });
     await helper.load([zkDevice, zkLive], flow({ mode: 'msg', tz: 'UTC' }));
     const h = wire();
     helper.getNode('l1').receive({ devices: sims.map((s) => `127.0.0.1:${s.port}`) } as unknown as NodeMessage);
@@ -177,13 +222,25 @@ describe('zk-live node', function () {
   });
 
   it('a device that keeps failing: offline, then one alert and error status, with the reason', async () => {
-    await helper.load([zkDevice, zkLive], flow({ mode: 'list', fleet: 'host,port\n127.0.0.1,1', failuresToError: 3, backoffInitial: 0.02, backoffMax: 0.05 }));
+    await helper.load(
+      [zkDevice, zkLive],
+      flow({
+        mode: 'list',
+        fleet: 'host,port\n127.0.0.1,1',
+        failuresToError: 3,
+        backoffInitial: 0.02,
+        backoffMax: 0.05,
+      }),
+    );
     const h = wire();
     await until(() => h.status.some((m) => m.alert === true), 5000, 'alert');
     // The failures go on every 20-50 ms; a second alert must never come, so there is no signal to wait for.
     await sleep(300);
     assert.equal(h.status.filter((m) => m.alert === true).length, 1, 'one alert per streak');
-    assert.deepEqual(states(h).map((s) => s.state), ['offline', 'error']);
+    assert.deepEqual(
+      states(h).map((s) => s.state),
+      ['offline', 'error'],
+    );
     assert.match(states(h)[1].lastError ?? '', /127\.0\.0\.1:1/);
     assert.equal(h.caught.length, 1, 'the alert reaches Catch nodes');
   });
@@ -212,18 +269,31 @@ describe('zk-live node', function () {
   });
 
   it('redeploy and delete leave no sockets, timers or listeners', async () => {
-    sims = await startSimulators({ devices: 2, records: 10, users: 5, transports: 'tcp', host: '127.0.0.1', basePort: 0 });
+    sims = await startSimulators({
+      devices: 2,
+      records: 10,
+      users: 5,
+      transports: 'tcp',
+      host: '127.0.0.1',
+      basePort: 0,
+    });
     const before = resourceCounts();
     const list = `host,port\n127.0.0.1,${sims[0].port}\n127.0.0.1,${sims[1].port}`;
     const fleetFlow = flow({ mode: 'list', fleet: list, tz: 'UTC' });
     await helper.load([zkDevice, zkLive], [...fleetFlow, deviceNode(sims[0].port)]);
     let h = wire();
     await until(() => states(h).filter((s) => s.state === 'online').length === 2, 5000, 'fleet online');
-    await helper.setFlows([...fleetFlow.map((n) => (n.id === 'l1' ? { ...n, name: 'v2' } : n)), deviceNode(sims[0].port)], 'full');
+    await helper.setFlows(
+      [...fleetFlow.map((n) => (n.id === 'l1' ? { ...n, name: 'v2' } : n)), deviceNode(sims[0].port)],
+      'full',
+    );
     h = wire();
     await until(() => states(h).filter((s) => s.state === 'online').length === 2, 5000, 'fleet online after redeploy');
     // Single-device mode through the config node, with a device that is down (a retry timer pending).
-    await helper.setFlows(flow({ mode: 'device', device: 'dev', backoffInitial: 30, backoffMax: 60 }, [{ ...deviceNode(1) }]), 'full');
+    await helper.setFlows(
+      flow({ mode: 'device', device: 'dev', backoffInitial: 30, backoffMax: 60 }, [{ ...deviceNode(1) }]),
+      'full',
+    );
     h = wire();
     await until(() => states(h).some((s) => s.state === 'offline'), 5000, 'offline device');
     const sim0 = sims[0].counters;

@@ -58,11 +58,17 @@ describe('zk-mqtt-in node', function () {
     clientId = `pf-in-${process.pid}-${++run}`;
   });
 
-  const publish = (topic: string, payload: string | Buffer): Promise<unknown> => publisher.publishAsync(topic, payload, { qos: 1 });
+  const publish = (topic: string, payload: string | Buffer): Promise<unknown> =>
+    publisher.publishAsync(topic, payload, { qos: 1 });
 
   /** Opens the node's persistent session at the broker first, so nothing published before it connects is missed. */
   async function openSession(filter: string): Promise<void> {
-    const c = await mqtt.connectAsync(broker.url, { clientId, clean: false, protocolVersion: 5, properties: { sessionExpiryInterval: 3600 } });
+    const c = await mqtt.connectAsync(broker.url, {
+      clientId,
+      clean: false,
+      protocolVersion: 5,
+      properties: { sessionExpiryInterval: 3600 },
+    });
     await c.subscribeAsync(filter, { qos: 1 });
     await c.endAsync();
   }
@@ -75,7 +81,16 @@ describe('zk-mqtt-in node', function () {
     helper.settings({ userDir: ud.dir });
     const flow = [
       { id: 'f1', type: 'tab' },
-      { id: 'in', z: 'f1', type: 'zk-mqtt-in', broker: broker.url, topic: 'punchflow/records/#', group: `sinks${run}`, clientId, wires: [['h'], ['err']] },
+      {
+        id: 'in',
+        z: 'f1',
+        type: 'zk-mqtt-in',
+        broker: broker.url,
+        topic: 'punchflow/records/#',
+        group: `sinks${run}`,
+        clientId,
+        wires: [['h'], ['err']],
+      },
       { id: 'h', z: 'f1', type: 'hold' },
       { id: 'err', z: 'f1', type: 'helper' },
       { id: 'st', z: 'f1', type: 'status', scope: ['in'], wires: [['sth']] },
@@ -85,7 +100,9 @@ describe('zk-mqtt-in node', function () {
     const errors: NodeMessage[] = [];
     statuses.length = 0;
     (helper.getNode('err') as Node).on('input', (m: NodeMessage) => errors.push(m));
-    (helper.getNode('sth') as Node).on('input', (m: NodeMessage) => statuses.push(String((m as unknown as { status: { text: string } }).status.text)));
+    (helper.getNode('sth') as Node).on('input', (m: NodeMessage) =>
+      statuses.push(String((m as unknown as { status: { text: string } }).status.text)),
+    );
     return { errors };
   }
   const statuses: string[] = [];
@@ -96,14 +113,20 @@ describe('zk-mqtt-in node', function () {
     await publish('punchflow/records/HQ/SIM1', JSON.stringify(recs));
     await until(() => held.length === 1, 20000, 'the first delivery');
     assert.equal((held[0].msg as unknown as { redelivered: boolean }).redelivered, false);
-    assert.deepEqual((held[0].msg.payload as AttendanceRecord[]).map((r) => r.id), recs.map((r) => r.id));
+    assert.deepEqual(
+      (held[0].msg.payload as AttendanceRecord[]).map((r) => r.id),
+      recs.map((r) => r.id),
+    );
 
     // Stopped with done() not yet called: not acknowledged, so it comes again.
     await helper.unload();
     held.length = 0;
     await loadHold();
     await until(() => held.length === 1, 20000, 'the redelivery');
-    assert.deepEqual((held[0].msg.payload as AttendanceRecord[]).map((r) => r.id), recs.map((r) => r.id));
+    assert.deepEqual(
+      (held[0].msg.payload as AttendanceRecord[]).map((r) => r.id),
+      recs.map((r) => r.id),
+    );
     held[0].done();
     await until(() => statuses.includes('3 in'), 20000, 'the acknowledgement (status "3 in")');
 
@@ -114,7 +137,10 @@ describe('zk-mqtt-in node', function () {
     const marker = syntheticRecords(1, { from: 100 });
     await publish('punchflow/records/HQ/SIM1', JSON.stringify(marker));
     await until(() => held.length >= 1, 20000, 'the marker');
-    assert.deepEqual(held.map((h) => (h.msg.payload as AttendanceRecord[])[0].id), [marker[0].id]);
+    assert.deepEqual(
+      held.map((h) => (h.msg.payload as AttendanceRecord[])[0].id),
+      [marker[0].id],
+    );
     held[0].done();
   });
 
@@ -131,7 +157,10 @@ describe('zk-mqtt-in node', function () {
       assert.equal(held.length, i + 1, 'never more than one in flight');
       held[i].done();
     }
-    assert.deepEqual(held.map((h) => (h.msg.payload as AttendanceRecord[])[0].id), batches.map((b) => b[0].id));
+    assert.deepEqual(
+      held.map((h) => (h.msg.payload as AttendanceRecord[])[0].id),
+      batches.map((b) => b[0].id),
+    );
   });
 
   it('a node that answers with an error: not acknowledged, the message comes again', async () => {
@@ -149,8 +178,28 @@ describe('zk-mqtt-in node', function () {
     helper.settings({ userDir: ud.dir });
     const flow = [
       { id: 'f1', type: 'tab' },
-      { id: 'in', z: 'f1', type: 'zk-mqtt-in', broker: broker.url, topic: 'punchflow/records/#', group: '', clientId, maxMessageKiB: 64, wires: [['s1'], ['err']] },
-      { id: 's1', z: 'f1', type: 'zk-sink', target: 'file', dir: 'out', format: 'ndjson', batchSize: 100, flushInterval: 0, wires: [[], []] },
+      {
+        id: 'in',
+        z: 'f1',
+        type: 'zk-mqtt-in',
+        broker: broker.url,
+        topic: 'punchflow/records/#',
+        group: '',
+        clientId,
+        maxMessageKiB: 64,
+        wires: [['s1'], ['err']],
+      },
+      {
+        id: 's1',
+        z: 'f1',
+        type: 'zk-sink',
+        target: 'file',
+        dir: 'out',
+        format: 'ndjson',
+        batchSize: 100,
+        flushInterval: 0,
+        wires: [[], []],
+      },
       { id: 'err', z: 'f1', type: 'helper' },
     ];
     await helper.load([zkMqttIn, zkSink], flow);
@@ -166,7 +215,12 @@ describe('zk-mqtt-in node', function () {
     await publish(topic, JSON.stringify(good.slice(10)));
     const out = path.join(ud.dir, 'out');
     const lines = (): AttendanceRecord[] =>
-      fs.existsSync(out) ? fs.readdirSync(out).flatMap((f) => fs.readFileSync(path.join(out, f), 'utf8').split('\n').filter(Boolean)).map((l) => JSON.parse(l) as AttendanceRecord) : [];
+      fs.existsSync(out)
+        ? fs
+            .readdirSync(out)
+            .flatMap((f) => fs.readFileSync(path.join(out, f), 'utf8').split('\n').filter(Boolean))
+            .map((l) => JSON.parse(l) as AttendanceRecord)
+        : [];
     await until(() => lines().length === 20, 20000, 'the 20 good records in the file');
     await until(() => errors.length === 4, 20000, 'four errors');
     const reasons = errors.map((e) => (e.payload as { reason: string }).reason);
@@ -174,7 +228,12 @@ describe('zk-mqtt-in node', function () {
     assert.match(reasons[1], /over the limit/);
     assert.match(reasons[2], /localTime/);
     assert.ok(errors.every((e) => (e as unknown as { mqttTopic: string }).mqttTopic === topic));
-    assert.deepEqual(lines().map((r) => r.id).sort(), good.map((r) => r.id).sort());
+    assert.deepEqual(
+      lines()
+        .map((r) => r.id)
+        .sort(),
+      good.map((r) => r.id).sort(),
+    );
 
     // All of it was acknowledged: after a reload nothing comes again (a marker is the next thing delivered).
     await helper.unload();

@@ -15,8 +15,14 @@ import { formatWallClock } from '../../lib/protocol';
 import { resourceCounts, leakedSince } from '../support/handles';
 import { until } from '../../support/wait';
 
-
-type Msg = NodeMessage & { payload: unknown; device?: { serial: string }; alert?: boolean; dryRun?: boolean; wouldEmit?: AttendanceRecord[]; error?: { message: string } };
+type Msg = NodeMessage & {
+  payload: unknown;
+  device?: { serial: string };
+  alert?: boolean;
+  dryRun?: boolean;
+  wouldEmit?: AttendanceRecord[];
+  error?: { message: string };
+};
 type FlowNode = Record<string, unknown> & { id: string; type: string };
 
 interface Harness {
@@ -34,7 +40,10 @@ function wire(): Harness {
   const on = (id: string, fn: (m: Msg) => void) => (helper.getNode(id) as unknown as EventEmitter).on('input', fn);
   on('out', (m) => h.records.push(m));
   on('st', (m) => h.status.push(m));
-  on('caught', (m) => { h.caught.push(m); ends.push(m); });
+  on('caught', (m) => {
+    h.caught.push(m);
+    ends.push(m);
+  });
   on('completed', (m) => ends.push(m));
   h.poll = async (payload = 'go', extra = {}) => {
     const before = ends.length;
@@ -59,11 +68,28 @@ function flow(poll: Record<string, unknown>, devices: FlowNode[] = []): FlowNode
   ];
 }
 
-const deviceNode = (port: number): FlowNode => ({ id: 'dev', type: 'zk-device', name: 'door', host: '127.0.0.1', port, transport: 'tcp', timeout: 2000, tz: 'UTC', site: 'HQ', stateMap: '', directionOverride: '', nameEncoding: 'utf8' });
+const deviceNode = (port: number): FlowNode => ({
+  id: 'dev',
+  type: 'zk-device',
+  name: 'door',
+  host: '127.0.0.1',
+  port,
+  transport: 'tcp',
+  timeout: 2000,
+  tz: 'UTC',
+  site: 'HQ',
+  stateMap: '',
+  directionOverride: '',
+  nameEncoding: 'utf8',
+});
 
 const allRecords = (h: Harness) => h.records.flatMap((m) => m.payload as AttendanceRecord[]);
-const deviceStatus = (h: Harness) => h.status.filter((m) => m.topic !== 'alert' && m.topic !== 'anomaly').map((m) => m.payload as DeviceStatusEvent);
-const wall = (s: string) => { const m = /^(\d+)-(\d+)-(\d+)T(\d+):(\d+):(\d+)$/.exec(s)!; return { year: +m[1], month: +m[2], day: +m[3], hour: +m[4], minute: +m[5], second: +m[6] }; };
+const deviceStatus = (h: Harness) =>
+  h.status.filter((m) => m.topic !== 'alert' && m.topic !== 'anomaly').map((m) => m.payload as DeviceStatusEvent);
+const wall = (s: string) => {
+  const m = /^(\d+)-(\d+)-(\d+)T(\d+):(\d+):(\d+)$/.exec(s)!;
+  return { year: +m[1], month: +m[2], day: +m[3], hour: +m[4], minute: +m[5], second: +m[6] };
+};
 const recent = (sec: number) => new Date(Date.now() - 50_000 + sec * 1000).toISOString().slice(0, 19);
 
 describe('zk-poll node', function () {
@@ -81,12 +107,21 @@ describe('zk-poll node', function () {
     await helper.load([zkDevice, zkPoll], flow({ mode: 'device', device: 'dev', chunkSize: 500 }, [deviceNode(port)]));
     const h = wire();
     await h.poll();
-    assert.deepEqual(h.records.map((m) => (m.payload as unknown[]).length), [500, 500, 200]);
+    assert.deepEqual(
+      h.records.map((m) => (m.payload as unknown[]).length),
+      [500, 500, 200],
+    );
     assert.equal(h.records[0].topic, sim.serial);
     assert.equal(h.records[0].device?.serial, sim.serial);
-    assert.deepEqual(allRecords(h).map((r) => r.localTime), sim.records.map((r) => formatWallClock(r.time)));
+    assert.deepEqual(
+      allRecords(h).map((r) => r.localTime),
+      sim.records.map((r) => formatWallClock(r.time)),
+    );
     const st = deviceStatus(h);
-    assert.deepEqual([st[0].state, st[0].newRecords, st[0].records, st[0].deviceSn], ['online', 1200, 1200, sim.serial]);
+    assert.deepEqual(
+      [st[0].state, st[0].newRecords, st[0].records, st[0].deviceSn],
+      ['online', 1200, 1200, sim.serial],
+    );
 
     const downloads = sim.counters.downloads;
     await h.poll();
@@ -97,7 +132,10 @@ describe('zk-poll node', function () {
     sim.punch({ userId: sim.users[0].userId, at: wall(t) });
     await h.poll();
     assert.equal(h.records.length, 4);
-    assert.deepEqual((h.records[3].payload as AttendanceRecord[]).map((r) => r.localTime), [t]);
+    assert.deepEqual(
+      (h.records[3].payload as AttendanceRecord[]).map((r) => r.localTime),
+      [t],
+    );
     assert.equal(h.caught.length, 0);
   });
 
@@ -127,7 +165,15 @@ describe('zk-poll node', function () {
     h = wire();
     for (const s of sims.slice(5, 8)) s.punch({ userId: s.users[1].userId, at: wall(recent(3)) });
     await h.poll();
-    assert.deepEqual(allRecords(h).map((r) => r.deviceSn).sort(), sims.slice(5, 8).map((s) => s.serial).sort());
+    assert.deepEqual(
+      allRecords(h)
+        .map((r) => r.deviceSn)
+        .sort(),
+      sims
+        .slice(5, 8)
+        .map((s) => s.serial)
+        .sort(),
+    );
 
     // Restart: unload and load again with the same user directory.
     await helper.unload();
@@ -135,7 +181,15 @@ describe('zk-poll node', function () {
     await helper.load([zkPoll], flow({ ...pollNode, name: 'changed' }));
     h = wire();
     await h.poll();
-    assert.deepEqual(allRecords(h).map((r) => r.deviceSn).sort(), sims.slice(8, 10).map((s) => s.serial).sort());
+    assert.deepEqual(
+      allRecords(h)
+        .map((r) => r.deviceSn)
+        .sort(),
+      sims
+        .slice(8, 10)
+        .map((s) => s.serial)
+        .sort(),
+    );
     await h.poll();
     assert.equal(allRecords(h).length, 2, 'nothing repeated');
   });
@@ -152,7 +206,10 @@ describe('zk-poll node', function () {
     const until = all[19].localTime;
     await h.poll({ since, until });
     const back = allRecords(h).slice(all.length);
-    assert.deepEqual(back.map((r) => r.id), all.slice(10, 20).map((r) => r.id));
+    assert.deepEqual(
+      back.map((r) => r.id),
+      all.slice(10, 20).map((r) => r.id),
+    );
     const t5 = recent(5);
     sim.punch({ userId: sim.users[0].userId, at: wall(t5) });
     await h.poll({ dryRun: true });
@@ -161,15 +218,24 @@ describe('zk-poll node', function () {
     assert.equal(dry.wouldEmit?.length, 1);
     assert.equal(allRecords(h).length, all.length + 10, 'dry run sent no records');
     await h.poll();
-    assert.deepEqual(allRecords(h).slice(all.length + 10).map((r) => r.localTime), [t5], 'the cursor did not move in backfill or dry run');
+    assert.deepEqual(
+      allRecords(h)
+        .slice(all.length + 10)
+        .map((r) => r.localTime),
+      [t5],
+      'the cursor did not move in backfill or dry run',
+    );
     const bad = await h.poll({ since: 'last tuesday' });
     assert.match(bad.error?.message ?? '', /since "last tuesday"/);
   });
 
   it('a wrong comm key on one device: clear error for it, the others unaffected; one alert after N failures', async () => {
     sims = await startSimulators({ devices: 3, records: 50, users: 5, transports: 'tcp', commKey: 4321 });
-    const fleet = 'host,port,name,commKey\n' + sims.map((s, i) => `127.0.0.1,${s.port},b${i},${i === 1 ? 1111 : ''}`).join('\n');
-    await helper.load([zkPoll], flow({ mode: 'list', fleet, tz: 'UTC', timeout: 2000, failuresToError: 2 }), { p1: { commKey: '4321' } });
+    const fleet =
+      'host,port,name,commKey\n' + sims.map((s, i) => `127.0.0.1,${s.port},b${i},${i === 1 ? 1111 : ''}`).join('\n');
+    await helper.load([zkPoll], flow({ mode: 'list', fleet, tz: 'UTC', timeout: 2000, failuresToError: 2 }), {
+      p1: { commKey: '4321' },
+    });
     const h = wire();
     const end = await h.poll('go', { payload: { force: true } });
     assert.match(end.error?.message ?? '', /1 of 3 device\(s\) failed: b1 \(127\.0\.0\.1:\d+\): .*comm key/i);
@@ -197,12 +263,20 @@ describe('zk-poll node', function () {
   it('redeploy and delete leave no sockets, timers or listeners', async () => {
     sims = await startSimulators({ devices: 2, records: 100, users: 5, transports: 'tcp' });
     const before = resourceCounts();
-    const fleetFlow = flow({ mode: 'list', fleet: sims.map((s) => `host,port\n127.0.0.1,${s.port}`)[0] + `\n127.0.0.1,${sims[1].port}`, tz: 'UTC', interval: 1 });
+    const fleetFlow = flow({
+      mode: 'list',
+      fleet: sims.map((s) => `host,port\n127.0.0.1,${s.port}`)[0] + `\n127.0.0.1,${sims[1].port}`,
+      tz: 'UTC',
+      interval: 1,
+    });
     await helper.load([zkDevice, zkPoll], [...fleetFlow, deviceNode(sims[0].port)]);
     let h = wire();
     await h.poll();
     await until(() => sims.every((s) => s.counters.connections >= 2), 5000); // the interval timer polled too
-    await helper.setFlows([...fleetFlow.map((n) => (n.id === 'p1' ? { ...n, name: 'v2' } : n)), deviceNode(sims[0].port)], 'full');
+    await helper.setFlows(
+      [...fleetFlow.map((n) => (n.id === 'p1' ? { ...n, name: 'v2' } : n)), deviceNode(sims[0].port)],
+      'full',
+    );
     h = wire();
     await h.poll();
     // Single-device mode through the config node, then delete everything.

@@ -23,7 +23,18 @@ describe('zk-sink node', function () {
 
   const flow = (sink: Record<string, unknown> = {}) => [
     { id: 'f1', type: 'tab' },
-    { id: 's1', z: 'f1', type: 'zk-sink', target: 'file', dir: 'out', format: 'ndjson', batchSize: 100, flushInterval: 20, wires: [['ok'], ['err']], ...sink },
+    {
+      id: 's1',
+      z: 'f1',
+      type: 'zk-sink',
+      target: 'file',
+      dir: 'out',
+      format: 'ndjson',
+      batchSize: 100,
+      flushInterval: 20,
+      wires: [['ok'], ['err']],
+      ...sink,
+    },
     { id: 'ok', z: 'f1', type: 'helper' },
     { id: 'err', z: 'f1', type: 'helper' },
     { id: 'c1', z: 'f1', type: 'complete', scope: ['s1'], wires: [['done']] },
@@ -80,7 +91,11 @@ describe('zk-sink node', function () {
     sink.receive({ payload: [good, missing, wrongType, huge, badId, sqlInName, 42, null, 'garbage'] } as NodeMessage);
     for (const garbage of ['just a string', 17, null, true]) sink.receive({ payload: garbage } as NodeMessage);
     sink.receive({} as NodeMessage);
-    await until(() => c.errors.length === 12 && c.ok.length >= 1).catch((e) => { throw new Error(`${e.message}: ${c.errors.length} errors, ${c.ok.length} ok: ${JSON.stringify(c.errors.map((m) => (m.payload as { reason: string }).reason))}`); });
+    await until(() => c.errors.length === 12 && c.ok.length >= 1).catch((e) => {
+      throw new Error(
+        `${e.message}: ${c.errors.length} errors, ${c.ok.length} ok: ${JSON.stringify(c.errors.map((m) => (m.payload as { reason: string }).reason))}`,
+      );
+    });
     const fields = c.errors.map((m) => (m.payload as { field: string }).field);
     assert.deepEqual(fields.slice(0, 7), ['localTime', 'state', 'userId', 'id', '(record)', '(record)', '(record)']);
     assert.deepEqual(fields.slice(7), ['payload', 'payload', 'payload', 'payload', 'payload']);
@@ -98,7 +113,9 @@ describe('zk-sink node', function () {
     const c = await load({ target: 'http', url: 'http://127.0.0.1:1/x', batchSize: 10 });
     const sink = helper.getNode('s1');
     const statuses: string[] = [];
-    (sink as unknown as NodeJS.EventEmitter).on('call:status', (call: { args: [{ text?: string }] }) => statuses.push(call.args[0].text ?? ''));
+    (sink as unknown as NodeJS.EventEmitter).on('call:status', (call: { args: [{ text?: string }] }) =>
+      statuses.push(call.args[0].text ?? ''),
+    );
     sink.receive({ payload: makeRecords(30) } as NodeMessage);
     await until(() => c.completes.length === 1);
     const outbox = path.join(ud.dir, 'punchflow', 'outbox', 's1');
@@ -135,7 +152,9 @@ describe('zk-sink node', function () {
     const c = await load({ target: 'access', accessOptions: '{}' });
     const sink = helper.getNode('s1');
     const errs: string[] = [];
-    (sink as unknown as NodeJS.EventEmitter).on('call:error', (call: { args: unknown[] }) => errs.push(String(call.args[0])));
+    (sink as unknown as NodeJS.EventEmitter).on('call:error', (call: { args: unknown[] }) =>
+      errs.push(String(call.args[0])),
+    );
     await until(() => errs.length > 0);
     assert.match(errs[0], /Access: the \.mdb file or an ODBC connection string is required/);
     sink.receive({ payload: makeRecords(1) } as NodeMessage);
@@ -143,11 +162,28 @@ describe('zk-sink node', function () {
     await sleep(100);
     assert.equal(c.completes.length, 0);
     assert.equal(c.ok.length, 0);
-    assert.throws(() => sinkConfigFromDef({ id: 'x', type: 'zk-sink', z: '', name: '', target: 'ftp' as never }, {}, '/ud'), /target must be one of/);
+    assert.throws(
+      () => sinkConfigFromDef({ id: 'x', type: 'zk-sink', z: '', name: '', target: 'ftp' as never }, {}, '/ud'),
+      /target must be one of/,
+    );
   });
 
   it('maps editor settings to sink options (secrets from credentials, relative dirs under the user dir)', () => {
-    const http = sinkConfigFromDef({ id: 'x', type: 'zk-sink', z: '', name: '', target: 'http', url: 'https://h/x', headers: '{"X-Site":"HQ"}', authHeader: 'X-Api-Key', insecure: true }, { authValue: 'k3y' }, '/ud');
+    const http = sinkConfigFromDef(
+      {
+        id: 'x',
+        type: 'zk-sink',
+        z: '',
+        name: '',
+        target: 'http',
+        url: 'https://h/x',
+        headers: '{"X-Site":"HQ"}',
+        authHeader: 'X-Api-Key',
+        insecure: true,
+      },
+      { authValue: 'k3y' },
+      '/ud',
+    );
     assert.deepEqual(http.options, {
       url: 'https://h/x',
       headers: { 'X-Site': 'HQ' },
@@ -161,13 +197,48 @@ describe('zk-sink node', function () {
     const def = { id: 'x', type: 'zk-sink', z: '', name: '', target: 'file' as const };
     assert.deepEqual(deliverySettings(def), { batchSize: 1000, flushIntervalMs: 200, isolateAfter: 5 });
     assert.equal(deliverySettings({ ...def, isolateAfter: '0' }).isolateAfter, 0);
-    assert.throws(() => deliverySettings({ ...def, isolateAfter: 101 }), /isolate after must be a whole number from 0 to 100/);
-    const file = sinkConfigFromDef({ id: 'x', type: 'zk-sink', z: '', name: '', target: 'file', dir: 'out' }, {}, '/ud');
+    assert.throws(
+      () => deliverySettings({ ...def, isolateAfter: 101 }),
+      /isolate after must be a whole number from 0 to 100/,
+    );
+    const file = sinkConfigFromDef(
+      { id: 'x', type: 'zk-sink', z: '', name: '', target: 'file', dir: 'out' },
+      {},
+      '/ud',
+    );
     assert.deepEqual(file.options, { dir: '/ud/out', format: 'ndjson' });
-    assert.throws(() => sinkConfigFromDef({ id: 'x', type: 'zk-sink', z: '', name: '', target: 'http', headers: '[1]', url: 'http://h' }, {}, '/ud'), /headers must be a JSON object/);
+    assert.throws(
+      () =>
+        sinkConfigFromDef(
+          { id: 'x', type: 'zk-sink', z: '', name: '', target: 'http', headers: '[1]', url: 'http://h' },
+          {},
+          '/ud',
+        ),
+      /headers must be a JSON object/,
+    );
     const access = (unknownBadge: string) =>
-      sinkConfigFromDef({ id: 'n7', type: 'zk-sink', z: '', name: '', target: 'access', accessFile: 'C:\\att2000.mdb', unknownBadge: unknownBadge as never, accessOptions: '{"parkDays":3}' }, { password: 'pw' }, '/ud').options;
-    assert.deepEqual(access('park'), { parkDays: 3, file: 'C:\\att2000.mdb', connectionString: undefined, unknownBadge: 'park', parkFile: '/ud/punchflow/parked/n7.json', password: 'pw' });
+      sinkConfigFromDef(
+        {
+          id: 'n7',
+          type: 'zk-sink',
+          z: '',
+          name: '',
+          target: 'access',
+          accessFile: 'C:\\att2000.mdb',
+          unknownBadge: unknownBadge as never,
+          accessOptions: '{"parkDays":3}',
+        },
+        { password: 'pw' },
+        '/ud',
+      ).options;
+    assert.deepEqual(access('park'), {
+      parkDays: 3,
+      file: 'C:\\att2000.mdb',
+      connectionString: undefined,
+      unknownBadge: 'park',
+      parkFile: '/ud/punchflow/parked/n7.json',
+      password: 'pw',
+    });
     assert.equal((access('create') as { unknownBadge: string }).unknownBadge, 'create');
     assert.equal((access('bogus') as { unknownBadge: string }).unknownBadge, 'error');
   });

@@ -25,11 +25,25 @@ import { sharedMariaDb, stopSharedMariaDb, testPool } from '../../support/mariad
 
 after(stopSharedMariaDb);
 
-type Msg = NodeMessage & { payload: Record<string, unknown>; topic: string; action?: string; dryRun?: boolean; error?: { message: string } };
+type Msg = NodeMessage & {
+  payload: Record<string, unknown>;
+  topic: string;
+  action?: string;
+  dryRun?: boolean;
+  error?: { message: string };
+};
 type FlowNode = Record<string, unknown> & { id: string; type: string };
 
 /** Commands that change a device's users or templates. */
-const WRITES = [Cmd.USER_WRQ, Cmd.DELETE_USER, Cmd.REFRESHDATA, Cmd.TMP_WRITE, Cmd.DELETE_USERTEMP, Cmd.DEL_FPTMP, Cmd.PREPARE_DATA];
+const WRITES = [
+  Cmd.USER_WRQ,
+  Cmd.DELETE_USER,
+  Cmd.REFRESHDATA,
+  Cmd.TMP_WRITE,
+  Cmd.DELETE_USERTEMP,
+  Cmd.DEL_FPTMP,
+  Cmd.PREPARE_DATA,
+];
 const writesSeen = (s: ZkSimulator): number => WRITES.reduce((a, c) => a + (s.counters.commandsSeen[c] ?? 0), 0);
 
 function flow(users: Record<string, unknown>, extra: FlowNode[] = []): FlowNode[] {
@@ -73,7 +87,13 @@ function wire(): Harness {
 }
 
 const masterList = (n: number, rename = ''): Record<string, unknown>[] =>
-  Array.from({ length: n }, (_, i) => ({ userId: String(20000 + i), name: `E${i}${rename}`, card: 100000 + i, privilege: i % 50 === 0 ? 'admin' : 'user', enabled: i % 97 !== 5 }));
+  Array.from({ length: n }, (_, i) => ({
+    userId: String(20000 + i),
+    name: `E${i}${rename}`,
+    card: 100000 + i,
+    privilege: i % 50 === 0 ? 'admin' : 'user',
+    enabled: i % 97 !== 5,
+  }));
 
 async function readUsers(port: number) {
   const c = new ZkClient({ host: '127.0.0.1', port, timeoutMs: 3000 });
@@ -95,10 +115,24 @@ describe('zk-users node', function () {
 
   it('500 users to 20 devices: all equal to the list; again → no write; dry run → no write; one device down → reported, 19 finish', async () => {
     // 19 devices with the 72-byte user layout and one with the 28-byte layout (numeric PINs, 8-byte names).
-    sims = Array.from({ length: 20 }, (_, i) => new ZkSimulator({ port: 0, users: 12, records: 0, seed: 100 + i, transports: 'tcp', profile: i === 3 ? 'zk6' : 'tft' }));
+    sims = Array.from(
+      { length: 20 },
+      (_, i) =>
+        new ZkSimulator({
+          port: 0,
+          users: 12,
+          records: 0,
+          seed: 100 + i,
+          transports: 'tcp',
+          profile: i === 3 ? 'zk6' : 'tft',
+        }),
+    );
     const ports = (await Promise.all(sims.map((s) => s.start()))).map((a) => a.port);
     const fleet = ['host,port,name', ...ports.map((p, i) => `127.0.0.1,${p},D${i}`)].join('\n');
-    await helper.load([zkUsers], flow({ mode: 'list', fleet, tz: 'UTC', timeout: 5000, action: 'sync', missing: 'disable', concurrency: 8 }));
+    await helper.load(
+      [zkUsers],
+      flow({ mode: 'list', fleet, tz: 'UTC', timeout: 5000, action: 'sync', missing: 'disable', concurrency: 8 }),
+    );
     const h = wire();
     const list = masterList(500);
 
@@ -121,14 +155,22 @@ describe('zk-users node', function () {
           assert.equal(u.enabled, false, `${port}: ${u.userId} is not in the list: disabled`);
           continue;
         }
-        assert.deepEqual([u.name, u.cardNo, u.privilege & 0x0e, u.enabled], [w.name, w.card, w.privilege === 'admin' ? 6 : 0, w.enabled], `${port}: ${u.userId}`);
+        assert.deepEqual(
+          [u.name, u.cardNo, u.privilege & 0x0e, u.enabled],
+          [w.name, w.card, w.privilege === 'admin' ? 6 : 0, w.enabled],
+          `${port}: ${u.userId}`,
+        );
       }
     }
 
     const before = sims.map(writesSeen);
     const again = await h.send({ payload: list });
     assert.deepEqual([again.summary?.payload.ok, again.caught], [20, null]);
-    for (const d of again.devices) assert.deepEqual([d.payload.added, d.payload.updated, d.payload.disabled, (d.payload.unchanged as string[]).length], [[], [], [], 512]);
+    for (const d of again.devices)
+      assert.deepEqual(
+        [d.payload.added, d.payload.updated, d.payload.disabled, (d.payload.unchanged as string[]).length],
+        [[], [], [], 512],
+      );
     assert.deepEqual(sims.map(writesSeen), before, 'the same list again sends no write command');
 
     const changed = masterList(500, 'x').slice(0, 499);
@@ -147,7 +189,8 @@ describe('zk-users node', function () {
     assert.equal((failed[0].payload.device as { host: string }).host, `127.0.0.1:${ports[7]}`);
     assert.match(String(failed[0].payload.error), new RegExp(`127\\.0\\.0\\.1:${ports[7]}`));
     assert.match(String(down.caught?.error?.message), /1 of 20 device\(s\) failed: .*D7/);
-    for (const d of down.devices.filter((x) => x.payload.ok)) assert.deepEqual([(d.payload.updated as string[]).length, d.payload.disabled], [499, ['20499']]);
+    for (const d of down.devices.filter((x) => x.payload.ok))
+      assert.deepEqual([(d.payload.updated as string[]).length, d.payload.disabled], [499, ['20499']]);
     const on9 = await readUsers(ports[9]);
     assert.equal(on9.find((u) => u.userId === '20001')?.name, 'E1x');
   });
@@ -156,13 +199,32 @@ describe('zk-users node', function () {
     const sim = new ZkSimulator({ port: 0, users: 3, records: 0, seed: 5, transports: 'tcp' });
     sims = [sim];
     const { port } = await sim.start();
-    await helper.load([zkDevice, zkUsers], flow({ mode: 'device', device: 'dev', action: 'sync' }, [
-      { id: 'dev', type: 'zk-device', name: 'door', host: '127.0.0.1', port, transport: 'tcp', timeout: 2000, tz: 'UTC', site: '', stateMap: '', directionOverride: '', nameEncoding: 'utf8' },
-    ]));
+    await helper.load(
+      [zkDevice, zkUsers],
+      flow({ mode: 'device', device: 'dev', action: 'sync' }, [
+        {
+          id: 'dev',
+          type: 'zk-device',
+          name: 'door',
+          host: '127.0.0.1',
+          port,
+          transport: 'tcp',
+          timeout: 2000,
+          tz: 'UTC',
+          site: '',
+          stateMap: '',
+          directionOverride: '',
+          nameEncoding: 'utf8',
+        },
+      ]),
+    );
     const h = wire();
     const r = await h.send({ payload: [{ userId: '1', name: 'A' }, { userId: '2', card: 'abc' }, { userId: 1 }] });
     assert.equal(r.summary, null);
-    assert.match(String(r.caught?.error?.message), /msg\.payload\[1\] \(userId 2\): card must be a card number.*msg\.payload\[2\] \(userId 1\): userId is a duplicate of entry 0/);
+    assert.match(
+      String(r.caught?.error?.message),
+      /msg\.payload\[1\] \(userId 2\): card must be a card number.*msg\.payload\[2\] \(userId 1\): userId is a duplicate of entry 0/,
+    );
     assert.equal(writesSeen(sim), 0);
     assert.equal(sim.counters.connections, 0, 'not even connected');
   });
@@ -170,11 +232,18 @@ describe('zk-users node', function () {
   it('read: one message per device with its users and templates; templates: backup (0600) and copy from the backup, byte for byte', async () => {
     const rng = new Prng(11);
     // 200 users × 2 fingers on the source; the two others start with other users.
-    sims = [0, 1, 2].map((i) => new ZkSimulator({ port: 0, users: i === 0 ? 200 : 6, records: 0, seed: 40 + i, transports: 'tcp' }));
+    sims = [0, 1, 2].map(
+      (i) => new ZkSimulator({ port: 0, users: i === 0 ? 200 : 6, records: 0, seed: 40 + i, transports: 'tcp' }),
+    );
     const ports = (await Promise.all(sims.map((s) => s.start()))).map((a) => a.port);
     const [src] = sims;
     for (const u of src.users) {
-      for (const finger of [1, 6]) src.addTemplate({ userId: u.userId, finger, data: Buffer.from(Array.from({ length: rng.int(500, 1500) }, () => rng.int(0, 255))) });
+      for (const finger of [1, 6])
+        src.addTemplate({
+          userId: u.userId,
+          finger,
+          data: Buffer.from(Array.from({ length: rng.int(500, 1500) }, () => rng.int(0, 255))),
+        });
     }
     const fleet = ['host,port', ...ports.map((p) => `127.0.0.1,${p}`)].join('\n');
     await helper.load([zkUsers], flow({ mode: 'list', fleet, tz: 'UTC', action: 'read', withTemplates: true }));
@@ -204,7 +273,8 @@ describe('zk-users node', function () {
     assert.equal(copy.caught, null, JSON.stringify(copy.caught?.error));
     const bySerial = new Map(copy.devices.map((d) => [d.topic, d.payload]));
     assert.deepEqual((bySerial.get(src.serial)?.unchanged as string[]).length, 200, 'the source already holds them');
-    const key = (t: { userId: string; finger: number; flag: number; data: Buffer }) => `${t.userId}/${t.finger}/${t.flag}/${t.data.toString('hex')}`;
+    const key = (t: { userId: string; finger: number; flag: number; data: Buffer }) =>
+      `${t.userId}/${t.finger}/${t.flag}/${t.data.toString('hex')}`;
     for (const t of sims.slice(1)) {
       assert.equal((bySerial.get(t.serial)?.copied as string[]).length, 200);
       assert.deepEqual(t.templates.map(key).sort(), src.templates.map(key).sort());
@@ -223,26 +293,47 @@ describe('zk-users node', function () {
     const pool = testPool(db);
     try {
       await pool.query('DROP TABLE IF EXISTS hr_employees');
-      await pool.query('CREATE TABLE hr_employees (emp_no VARCHAR(24) PRIMARY KEY, full_name VARCHAR(60), badge BIGINT UNSIGNED NULL, role VARCHAR(20), active TINYINT(1))');
-      await pool.query("INSERT INTO hr_employees VALUES ('7001','Ana Lima',4000000000,'admin',1),('7002','Bo Chen',NULL,'user',1),('7003','Cy Diaz',12,'user',0)");
+      await pool.query(
+        'CREATE TABLE hr_employees (emp_no VARCHAR(24) PRIMARY KEY, full_name VARCHAR(60), badge BIGINT UNSIGNED NULL, role VARCHAR(20), active TINYINT(1))',
+      );
+      await pool.query(
+        "INSERT INTO hr_employees VALUES ('7001','Ana Lima',4000000000,'admin',1),('7002','Bo Chen',NULL,'user',1),('7003','Cy Diaz',12,'user',0)",
+      );
       const sim = new ZkSimulator({ port: 0, users: 2, records: 0, seed: 9, transports: 'tcp' });
       sims = [sim];
       const { port } = await sim.start();
-      const hr = { hrSource: 'mysql', hrHost: db.host, hrPort: db.port, hrUser: db.user, hrDatabase: db.database,
-        hrQuery: 'SELECT emp_no AS userId, full_name AS name, badge AS card, role AS privilege, active AS enabled FROM hr_employees' };
-      await helper.load([zkUsers], flow({ mode: 'list', fleet: `host,port\n127.0.0.1,${port}`, tz: 'UTC', action: 'sync', ...hr }), { u1: { hrPassword: db.password } });
+      const hr = {
+        hrSource: 'mysql',
+        hrHost: db.host,
+        hrPort: db.port,
+        hrUser: db.user,
+        hrDatabase: db.database,
+        hrQuery:
+          'SELECT emp_no AS userId, full_name AS name, badge AS card, role AS privilege, active AS enabled FROM hr_employees',
+      };
+      await helper.load(
+        [zkUsers],
+        flow({ mode: 'list', fleet: `host,port\n127.0.0.1,${port}`, tz: 'UTC', action: 'sync', ...hr }),
+        { u1: { hrPassword: db.password } },
+      );
       const h = wire();
       const r = await h.send({ payload: Date.now() });
       assert.equal(r.caught, null, JSON.stringify(r.caught?.error));
       assert.deepEqual(r.devices[0].payload.added, ['7001', '7002', '7003']);
       const byId = new Map((await readUsers(port)).map((u) => [u.userId, u]));
-      assert.deepEqual([byId.get('7001')?.name, byId.get('7001')?.cardNo, byId.get('7001')?.privilege], ['Ana Lima', 4000000000, 6]);
+      assert.deepEqual(
+        [byId.get('7001')?.name, byId.get('7001')?.cardNo, byId.get('7001')?.privilege],
+        ['Ana Lima', 4000000000, 6],
+      );
       assert.deepEqual([byId.get('7002')?.cardNo, byId.get('7003')?.enabled], [0, false]);
 
       await pool.query("INSERT INTO hr_employees VALUES ('7004','Dee',99999999999,'user',1)");
       const before = writesSeen(sim);
       const bad = await h.send({ payload: Date.now() });
-      assert.match(String(bad.caught?.error?.message), /HR row\[3\] \(userId 7004\): card must be a card number from 0 to 4294967295/);
+      assert.match(
+        String(bad.caught?.error?.message),
+        /HR row\[3\] \(userId 7004\): card must be a card number from 0 to 4294967295/,
+      );
       assert.equal(writesSeen(sim), before, 'a bad row writes nothing');
     } finally {
       await pool.query('DROP TABLE IF EXISTS hr_employees').catch(() => undefined);
@@ -250,18 +341,46 @@ describe('zk-users node', function () {
     }
   });
 
-  it('push devices on a zk-push node: the same sync through its command queue, the same report; results stay out of zk-push\'s output', async () => {
+  it("push devices on a zk-push node: the same sync through its command queue, the same report; results stay out of zk-push's output", async () => {
     const port = await freePort();
     const sim = new ZkSimulator({ port: 0, users: 2, records: 0, seed: 3, transports: 'tcp' });
     sims = [sim];
     const tcp = (await sim.start()).port;
-    await helper.load([zkPush, zkUsers], flow({ mode: 'list', fleet: `host,port,name\n127.0.0.1,${tcp},Door`, tz: 'UTC', action: 'sync', push: 'p1', pushDevices: 'PX1, PX2, PX3, NOPE1', pushTimeout: 3 }, [
-      { id: 'p1', z: 'f1', type: 'zk-push', listen: 'port', port, host: '127.0.0.1', delay: 1, errorDelay: 1, devices: 'PX1\nPX2\nPX3', tz: 'UTC', wires: [[], ['pushEv']] },
-      { id: 'pushEv', z: 'f1', type: 'helper' },
-    ]));
+    await helper.load(
+      [zkPush, zkUsers],
+      flow(
+        {
+          mode: 'list',
+          fleet: `host,port,name\n127.0.0.1,${tcp},Door`,
+          tz: 'UTC',
+          action: 'sync',
+          push: 'p1',
+          pushDevices: 'PX1, PX2, PX3, NOPE1',
+          pushTimeout: 3,
+        },
+        [
+          {
+            id: 'p1',
+            z: 'f1',
+            type: 'zk-push',
+            listen: 'port',
+            port,
+            host: '127.0.0.1',
+            delay: 1,
+            errorDelay: 1,
+            devices: 'PX1\nPX2\nPX3',
+            tz: 'UTC',
+            wires: [[], ['pushEv']],
+          },
+          { id: 'pushEv', z: 'f1', type: 'helper' },
+        ],
+      ),
+    );
     const pushEvents: Msg[] = [];
     (helper.getNode('pushEv') as unknown as EventEmitter).on('input', (m: Msg) => pushEvents.push(m));
-    const devs = ['PX1', 'PX2'].map((sn) => new PushDevice({ url: `http://127.0.0.1:${port}`, serial: sn, users: 3, pollMs: 20, errorDelayMs: 50 }));
+    const devs = ['PX1', 'PX2'].map(
+      (sn) => new PushDevice({ url: `http://127.0.0.1:${port}`, serial: sn, users: 3, pollMs: 20, errorDelayMs: 50 }),
+    );
     try {
       devs.forEach((d) => d.start());
       await Promise.all(devs.map((d) => d.ready));
@@ -272,26 +391,52 @@ describe('zk-users node', function () {
       // A mistyped serial is refused at once (nothing queued for a device that does not exist); a listed device
       // that never polls is reported after the push wait; the others finish.
       const err = (sn: string) => String(r.devices.find((d) => d.topic === sn)?.payload.error);
-      assert.match(err('NOPE1'), /push device NOPE1 is not on zk-push's device list and has never connected: check the serial/);
+      assert.match(
+        err('NOPE1'),
+        /push device NOPE1 is not on zk-push's device list and has never connected: check the serial/,
+      );
       assert.match(err('PX3'), /reading users: no answer from push device PX3 for 3 s \(is it polling\?/);
       assert.match(String(r.caught?.error?.message), /2 of 5 device\(s\) failed/);
       const good = r.devices.filter((d) => d.topic !== 'NOPE1' && d.topic !== 'PX3');
       assert.deepEqual(good.map((d) => d.topic).sort(), ['PX1', 'PX2', sim.serial].sort());
-      for (const d of good) assert.deepEqual([(d.payload.added as string[]).length, d.payload.failed], [30, []], d.topic);
+      for (const d of good)
+        assert.deepEqual([(d.payload.added as string[]).length, d.payload.failed], [30, []], d.topic);
       for (const d of devs) {
         const pins = new Set(d.users.map((u) => u.userId));
         for (const u of list) assert.ok(pins.has(String(u.userId)), `${d.serial}: ${String(u.userId)}`);
-        assert.equal(d.disabled.size, 3 + list.filter((u) => !u.enabled).length, 'the generated users are disabled, and so is the HR-disabled one');
+        assert.equal(
+          d.disabled.size,
+          3 + list.filter((u) => !u.enabled).length,
+          'the generated users are disabled, and so is the HR-disabled one',
+        );
       }
-      assert.equal(pushEvents.filter((m) => m.topic === 'command').length, 0, 'the sync\'s command results go to its report only');
-      const writes = (d: PushDevice) => (d.stats.commandsSeen['DATA UPDATE USERINFO'] ?? 0) + (d.stats.commandsSeen['DATA DELETE USERINFO'] ?? 0);
+      assert.equal(
+        pushEvents.filter((m) => m.topic === 'command').length,
+        0,
+        "the sync's command results go to its report only",
+      );
+      const writes = (d: PushDevice) =>
+        (d.stats.commandsSeen['DATA UPDATE USERINFO'] ?? 0) + (d.stats.commandsSeen['DATA DELETE USERINFO'] ?? 0);
       const before = devs.map(writes);
       const again = await h.send({ payload: list });
-      assert.deepEqual(again.devices.filter((d) => d.topic !== 'NOPE1' && d.topic !== 'PX3').map((d) => [d.topic, (d.payload.unchanged as string[]).length]).sort(), [['PX1', 33], ['PX2', 33], [sim.serial, 32]].sort());
+      assert.deepEqual(
+        again.devices
+          .filter((d) => d.topic !== 'NOPE1' && d.topic !== 'PX3')
+          .map((d) => [d.topic, (d.payload.unchanged as string[]).length])
+          .sort(),
+        [
+          ['PX1', 33],
+          ['PX2', 33],
+          [sim.serial, 32],
+        ].sort(),
+      );
       assert.deepEqual(devs.map(writes), before, 'no write command the second time');
       // Push devices upload templates on their own schedule: a backup says so instead of writing an empty file.
       const bk = await h.send({ action: 'templates', templates: 'backup' });
-      assert.match(String(bk.devices.find((d) => d.topic === 'PX1')?.payload.error), /templates are backed up from polled devices only/);
+      assert.match(
+        String(bk.devices.find((d) => d.topic === 'PX1')?.payload.error),
+        /templates are backed up from polled devices only/,
+      );
       assert.equal(bk.devices.find((d) => d.topic === sim.serial)?.payload.ok, true);
     } finally {
       await Promise.all(devs.map((d) => d.stop()));

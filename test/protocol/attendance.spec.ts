@@ -1,7 +1,14 @@
 import { strict as assert } from 'assert';
 import {
-  AttendanceInput, AttendanceRecordSize, WallClock, decodeAttendanceRecord, decodeAttendanceRecords,
-  detectAttendanceLayout, encodeAttendanceRecord, numericUserId, encodeTime,
+  AttendanceInput,
+  AttendanceRecordSize,
+  WallClock,
+  decodeAttendanceRecord,
+  decodeAttendanceRecords,
+  detectAttendanceLayout,
+  encodeAttendanceRecord,
+  numericUserId,
+  encodeTime,
 } from '../../lib/protocol';
 import { ZkError, ZkProtocolError } from '../../lib/errors';
 import { Rng, hex, normHex, unhex } from '../support/prng';
@@ -10,7 +17,11 @@ const T1: WallClock = { year: 2018, month: 6, day: 25, hour: 17, minute: 50, sec
 const T2: WallClock = { year: 2024, month: 3, day: 15, hour: 13, minute: 45, second: 7 };
 
 /** `k` distinct, valid records in one layout (uids from 1, userIds from 1001, times a minute apart). */
-function records(size: AttendanceRecordSize, k: number, rng = new Rng(k * 100 + size)): { inputs: AttendanceInput[]; data: Buffer } {
+function records(
+  size: AttendanceRecordSize,
+  k: number,
+  rng = new Rng(k * 100 + size),
+): { inputs: AttendanceInput[]; data: Buffer } {
   const inputs: AttendanceInput[] = [];
   for (let i = 0; i < k; i++) {
     inputs.push({
@@ -36,7 +47,8 @@ function expectUnknownSize(fn: () => unknown, ...parts: string[]): void {
 
 describe('protocol/attendance: records (§8.1–8.4) and layout detection (§8.8)', () => {
   describe('documented examples', () => {
-    const ex40 = '0D 00 39 39 39 31 31 31 33 33 33 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 01 6B B3 68 23 00 00 00 00 00 FF 00 00 00';
+    const ex40 =
+      '0D 00 39 39 39 31 31 31 33 33 33 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 01 6B B3 68 23 00 00 00 00 00 FF 00 00 00';
     const ex16 = '57 92 01 00 63 43 5F 2E 01 01 00 00 00 00 00 00';
     const ex8 = '07 00 01 63 43 5F 2E 00';
 
@@ -62,12 +74,20 @@ describe('protocol/attendance: records (§8.1–8.4) and layout detection (§8.8
       assert.equal(hex(b), normHex(ex16));
       const r = decodeAttendanceRecord(unhex(ex16), 0, 16);
       assert.deepEqual(
-        { uid: r.uid, userId: r.userId, verify: r.verify, state: r.state, time: r.time, rawTime: r.rawTime, workCode: r.workCode },
+        {
+          uid: r.uid,
+          userId: r.userId,
+          verify: r.verify,
+          state: r.state,
+          time: r.time,
+          rawTime: r.rawTime,
+          workCode: r.workCode,
+        },
         { uid: null, userId: '102999', verify: 1, state: 1, time: T2, rawTime: 0x2e5f4363, workCode: 0 },
       );
     });
 
-    it('§8.3 16-byte: state is byte 8 and verify byte 9 (the manual\'s order), workcode u32 at 12', () => {
+    it("§8.3 16-byte: state is byte 8 and verify byte 9 (the manual's order), workcode u32 at 12", () => {
       const r = decodeAttendanceRecord(unhex('57 92 01 00 63 43 5F 2E 03 0F 00 00 2A 00 01 00'), 0, 16);
       assert.equal(r.state, 3);
       assert.equal(r.verify, 15);
@@ -93,22 +113,35 @@ describe('protocol/attendance: records (§8.1–8.4) and layout detection (§8.8
   describe('round trips', () => {
     it('40-byte: 24-character userId, leading zeros, every byte of verify/state', () => {
       for (const userId of ['ABCDEFGHIJKLMNOPQRSTUVWX', '000123', '0', '']) {
-        for (const [verify, state] of [[0, 0], [255, 255], [15, 5]]) {
+        for (const [verify, state] of [
+          [0, 0],
+          [255, 255],
+          [15, 5],
+        ]) {
           const input = { uid: 65535, userId, verify, state, time: T2 };
           const r = decodeAttendanceRecord(encodeAttendanceRecord(input, 40), 0, 40);
-          assert.deepEqual({ uid: r.uid, userId: r.userId, verify: r.verify, state: r.state, time: r.time },
-            { uid: 65535, userId, verify, state, time: T2 });
+          assert.deepEqual(
+            { uid: r.uid, userId: r.userId, verify: r.verify, state: r.state, time: r.time },
+            { uid: 65535, userId, verify, state, time: T2 },
+          );
         }
       }
     });
 
     it('40-byte: a userId longer than 24 bytes is refused, not truncated', () => {
-      assert.throws(() => encodeAttendanceRecord({ uid: 1, userId: 'A'.repeat(25), verify: 0, state: 0, time: T2 }, 40), RangeError);
+      assert.throws(
+        () => encodeAttendanceRecord({ uid: 1, userId: 'A'.repeat(25), verify: 0, state: 0, time: T2 }, 40),
+        RangeError,
+      );
     });
 
     it('40-byte: unusual reserved bytes are kept raw', () => {
       const extra = Buffer.from([1, 2, 3, 4, 5, 6, 7, 8]);
-      const r = decodeAttendanceRecord(encodeAttendanceRecord({ uid: 1, userId: '5', verify: 1, state: 0, time: T2, extra }, 40), 0, 40);
+      const r = decodeAttendanceRecord(
+        encodeAttendanceRecord({ uid: 1, userId: '5', verify: 1, state: 0, time: T2, extra }, 40),
+        0,
+        40,
+      );
       assert.ok(r.extra && r.extra.equals(extra));
     });
 
@@ -117,8 +150,10 @@ describe('protocol/attendance: records (§8.1–8.4) and layout detection (§8.8
       const b = encodeAttendanceRecord({ uid: 300, userId: '000777', verify: 15, state: 4, time: T2, extra }, 49);
       assert.equal(b.length, 49);
       const r = decodeAttendanceRecord(b, 0, 49);
-      assert.deepEqual({ uid: r.uid, userId: r.userId, verify: r.verify, state: r.state, time: r.time, workCode: r.workCode },
-        { uid: 300, userId: '000777', verify: 15, state: 4, time: T2, workCode: 0 });
+      assert.deepEqual(
+        { uid: r.uid, userId: r.userId, verify: r.verify, state: r.state, time: r.time, workCode: r.workCode },
+        { uid: 300, userId: '000777', verify: 15, state: 4, time: T2, workCode: 0 },
+      );
       assert.ok(r.extra!.equals(extra));
       // The 40-byte decoder reads the same fields from the first 40 bytes.
       assert.equal(decodeAttendanceRecord(b, 0, 40).userId, '000777');
@@ -133,9 +168,15 @@ describe('protocol/attendance: records (§8.1–8.4) and layout detection (§8.8
 
     it('16-byte: numeric userIds up to 4294967295 and the workcode', () => {
       for (const userId of ['0', '1', '102999', '4294967295']) {
-        const r = decodeAttendanceRecord(encodeAttendanceRecord({ userId, verify: 2, state: 5, time: T1, workCode: 0xfffffffe }, 16), 0, 16);
-        assert.deepEqual({ userId: r.userId, verify: r.verify, state: r.state, time: r.time, workCode: r.workCode, uid: r.uid },
-          { userId, verify: 2, state: 5, time: T1, workCode: 0xfffffffe, uid: null });
+        const r = decodeAttendanceRecord(
+          encodeAttendanceRecord({ userId, verify: 2, state: 5, time: T1, workCode: 0xfffffffe }, 16),
+          0,
+          16,
+        );
+        assert.deepEqual(
+          { userId: r.userId, verify: r.verify, state: r.state, time: r.time, workCode: r.workCode, uid: r.uid },
+          { userId, verify: 2, state: 5, time: T1, workCode: 0xfffffffe, uid: null },
+        );
       }
     });
 
@@ -148,15 +189,25 @@ describe('protocol/attendance: records (§8.1–8.4) and layout detection (§8.8
     });
 
     it('8-byte: uid, verify, state and time', () => {
-      const r = decodeAttendanceRecord(encodeAttendanceRecord({ uid: 65535, userId: 'ignored', verify: 15, state: 255, time: T1 }, 8), 0, 8);
-      assert.deepEqual({ uid: r.uid, userId: r.userId, verify: r.verify, state: r.state, time: r.time },
-        { uid: 65535, userId: '65535', verify: 15, state: 255, time: T1 });
+      const r = decodeAttendanceRecord(
+        encodeAttendanceRecord({ uid: 65535, userId: 'ignored', verify: 15, state: 255, time: T1 }, 8),
+        0,
+        8,
+      );
+      assert.deepEqual(
+        { uid: r.uid, userId: r.userId, verify: r.verify, state: r.state, time: r.time },
+        { uid: 65535, userId: '65535', verify: 15, state: 255, time: T1 },
+      );
     });
 
     it('rawTime lets impossible stored dates through unchanged (Feb 31)', () => {
       const raw = encodeTime({ ...T2, month: 2, day: 31 });
       for (const size of [40, 49, 16, 8] as const) {
-        const r = decodeAttendanceRecord(encodeAttendanceRecord({ uid: 1, userId: '1', verify: 0, state: 0, time: T2, rawTime: raw }, size), 0, size);
+        const r = decodeAttendanceRecord(
+          encodeAttendanceRecord({ uid: 1, userId: '1', verify: 0, state: 0, time: T2, rawTime: raw }, size),
+          0,
+          size,
+        );
         assert.equal(r.rawTime, raw);
         assert.deepEqual([r.time.month, r.time.day], [2, 31]);
       }
@@ -190,7 +241,7 @@ describe('protocol/attendance: records (§8.1–8.4) and layout detection (§8.8
       });
     }
 
-    it('exact count wins over validation (the count is the device\'s word, §8.8 step 1)', () => {
+    it("exact count wins over validation (the count is the device's word, §8.8 step 1)", () => {
       // 2 × 8-byte records with count 1 are 16 bytes: one 16-byte record.
       const { data } = records(8, 2);
       assert.equal(detectAttendanceLayout(data, 1).size, 16);
@@ -211,7 +262,10 @@ describe('protocol/attendance: records (§8.1–8.4) and layout detection (§8.8
           for (const s of dividing) assert.equal((k * size) % s, 0);
           const { layout, records: out } = decodeAttendanceRecords(data, n);
           assert.deepEqual(layout, { size, count: k, padding: 0 });
-          assert.deepEqual(out.map((r) => r.time), inputs.map((r) => r.time));
+          assert.deepEqual(
+            out.map((r) => r.time),
+            inputs.map((r) => r.time),
+          );
         });
       }
     }
@@ -253,7 +307,11 @@ describe('protocol/attendance: records (§8.1–8.4) and layout detection (§8.8
       try {
         detectAttendanceLayout(data, 3);
       } catch (e) {
-        assert.deepEqual((e as ZkProtocolError).details, { totalSize: 37, deviceCount: 3, sample: (e as ZkProtocolError).details.sample });
+        assert.deepEqual((e as ZkProtocolError).details, {
+          totalSize: 37,
+          deviceCount: 3,
+          sample: (e as ZkProtocolError).details.sample,
+        });
         assert.match(String((e as ZkProtocolError).details.sample), /^41 41/);
       }
     });

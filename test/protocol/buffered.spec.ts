@@ -1,13 +1,30 @@
 import { strict as assert } from 'assert';
 import {
-  ATTLOG_SELECTOR, USERS_SELECTOR, Cmd, Reply, chunkRanges, decodeAttendanceRecords, decodeBufferStat, decodePacket,
-  decodePrepareBuffer, decodePrepareData, decodeReadBuffer, encodeAttendanceRecord, encodeBufferStat, encodePacket,
-  encodePrepareBuffer, encodePrepareData, encodeReadBuffer, frameTcp, TcpFrameSplitter,
+  ATTLOG_SELECTOR,
+  USERS_SELECTOR,
+  Cmd,
+  Reply,
+  chunkRanges,
+  decodeAttendanceRecords,
+  decodeBufferStat,
+  decodePacket,
+  decodePrepareBuffer,
+  decodePrepareData,
+  decodeReadBuffer,
+  encodeAttendanceRecord,
+  encodeBufferStat,
+  encodePacket,
+  encodePrepareBuffer,
+  encodePrepareData,
+  encodeReadBuffer,
+  frameTcp,
+  TcpFrameSplitter,
 } from '../../lib/protocol';
 import { Rng, hex, normHex, unhex } from '../support/prng';
 
 const S = 0x1234;
-const frame = (command: number, replyId: number, payload: Buffer) => frameTcp(encodePacket({ command, session: S, replyId, payload }));
+const frame = (command: number, replyId: number, payload: Buffer) =>
+  frameTcp(encodePacket({ command, session: S, replyId, payload }));
 
 describe('protocol/buffered: 1503/1504/1500 payloads (§7)', () => {
   describe('§7.7 computed frames (100 × 40-byte records, L = 4004)', () => {
@@ -45,35 +62,63 @@ describe('protocol/buffered: 1503/1504/1500 payloads (§7)', () => {
       assert.equal(hex(frame(Cmd.PREPARE_DATA, 6, encodePrepareData(4004, 1008))), normHex(v.prepData));
     });
     it('PREPARE_DATA: decode', () => {
-      assert.deepEqual(decodePrepareData(decodePacket(unhex(v.prepData).subarray(8))!.payload), { size: 4004, maxPacket: 1008 });
+      assert.deepEqual(decodePrepareData(decodePacket(unhex(v.prepData).subarray(8))!.payload), {
+        size: 4004,
+        maxPacket: 1008,
+      });
     });
 
     it('the whole exchange through the splitter: DATA 1008/1008/1008/980 reassemble to 100 records', () => {
       const recs: Buffer[] = [];
       for (let i = 0; i < 100; i++) {
-        recs.push(encodeAttendanceRecord({ uid: i + 1, userId: String(i + 1), verify: 1, state: i % 2,
-          time: { year: 2024, month: 3, day: 15, hour: 8, minute: i % 60, second: i % 60 } }, 40));
+        recs.push(
+          encodeAttendanceRecord(
+            {
+              uid: i + 1,
+              userId: String(i + 1),
+              verify: 1,
+              state: i % 2,
+              time: { year: 2024, month: 3, day: 15, hour: 8, minute: i % 60, second: i % 60 },
+            },
+            40,
+          ),
+        );
       }
       const total = Buffer.alloc(4);
       total.writeUInt32LE(4000, 0);
       const buffer = Buffer.concat([total, ...recs]);
       const ranges = chunkRanges(buffer.length, 1008);
-      assert.deepEqual(ranges.map((r) => r.size), [1008, 1008, 1008, 980]);
+      assert.deepEqual(
+        ranges.map((r) => r.size),
+        [1008, 1008, 1008, 980],
+      );
       const stream = Buffer.concat([
         frame(Cmd.PREPARE_DATA, 6, encodePrepareData(4004, 1008)),
         ...ranges.map((r) => frame(Cmd.DATA, 6, buffer.subarray(r.start, r.start + r.size))),
         frame(Reply.ACK_OK, 6, Buffer.alloc(0)),
       ]);
       const packets = new TcpFrameSplitter().push(stream).map((b) => decodePacket(b)!);
-      assert.deepEqual(packets.map((p) => [p.command, p.replyId, p.checksumOk]),
-        [[1500, 6, true], [1501, 6, true], [1501, 6, true], [1501, 6, true], [1501, 6, true], [2000, 6, true]]);
+      assert.deepEqual(
+        packets.map((p) => [p.command, p.replyId, p.checksumOk]),
+        [
+          [1500, 6, true],
+          [1501, 6, true],
+          [1501, 6, true],
+          [1501, 6, true],
+          [1501, 6, true],
+          [2000, 6, true],
+        ],
+      );
       assert.equal(hex(packets[1].payload.subarray(0, 4)), 'A0 0F 00 00');
       const data = Buffer.concat(packets.slice(1, 5).map((p) => p.payload));
       assert.equal(data.length, decodePrepareData(packets[0].payload)!.size);
       assert.equal(4 + data.readUInt32LE(0), data.length);
       const { layout, records } = decodeAttendanceRecords(data.subarray(4), 100);
       assert.deepEqual(layout, { size: 40, count: 100, padding: 0 });
-      assert.deepEqual(records.map((r) => r.userId), recs.map((_, i) => String(i + 1)));
+      assert.deepEqual(
+        records.map((r) => r.userId),
+        recs.map((_, i) => String(i + 1)),
+      );
     });
   });
 
@@ -81,7 +126,11 @@ describe('protocol/buffered: 1503/1504/1500 payloads (§7)', () => {
     assert.equal(hex(encodePrepareBuffer(ATTLOG_SELECTOR)), normHex('01 0D 00 00 00 00 00 00 00 00 00'));
     assert.equal(hex(encodePrepareBuffer(USERS_SELECTOR)), normHex('01 09 00 05 00 00 00 00 00 00 00'));
     assert.deepEqual(decodePrepareBuffer(unhex('01 09 00 05 00 00 00 00 00 00 00')), USERS_SELECTOR);
-    assert.deepEqual(decodePrepareBuffer(encodePrepareBuffer({ command: 7, fct: 2, ext: -1 })), { command: 7, fct: 2, ext: -1 });
+    assert.deepEqual(decodePrepareBuffer(encodePrepareBuffer({ command: 7, fct: 2, ext: -1 })), {
+      command: 7,
+      fct: 2,
+      ext: -1,
+    });
   });
 
   it('round-trips random values for every payload (seeded)', () => {
@@ -117,7 +166,10 @@ describe('protocol/buffered: 1503/1504/1500 payloads (§7)', () => {
   it('chunkRanges covers 0…L−1 exactly, with no empty chunk', () => {
     assert.deepEqual(chunkRanges(0, 65472), []);
     assert.deepEqual(chunkRanges(65472, 65472), [{ start: 0, size: 65472 }]);
-    assert.deepEqual(chunkRanges(65473, 65472), [{ start: 0, size: 65472 }, { start: 65472, size: 1 }]);
+    assert.deepEqual(chunkRanges(65473, 65472), [
+      { start: 0, size: 65472 },
+      { start: 65472, size: 1 },
+    ]);
     const rng = new Rng(8);
     for (let i = 0; i < 200; i++) {
       const L = rng.int(300_000);

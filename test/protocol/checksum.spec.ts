@@ -36,7 +36,7 @@ describe('protocol/checksum (§2.4)', () => {
     assert.equal(zkChecksum(p), 0x175a);
   });
 
-  it('a packet carrying its checksum sums to 0xFFFF (ones\' complement property)', () => {
+  it("a packet carrying its checksum sums to 0xFFFF (ones' complement property)", () => {
     const p = unhex(vector1);
     p.writeUInt16LE(zkChecksum(p), 2);
     let acc = 0;

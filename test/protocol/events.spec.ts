@@ -1,7 +1,15 @@
 import { strict as assert } from 'assert';
 import {
-  AttendanceEvent, AttEventInput, EventFlag, WallClock, decodeEvent, decodePacket, encodeAttEventBody,
-  encodePacket, frameTcp, TcpFrameSplitter,
+  AttendanceEvent,
+  AttEventInput,
+  EventFlag,
+  WallClock,
+  decodeEvent,
+  decodePacket,
+  encodeAttEventBody,
+  encodePacket,
+  frameTcp,
+  TcpFrameSplitter,
 } from '../../lib/protocol';
 import { hex, normHex, unhex } from '../support/prng';
 
@@ -32,10 +40,32 @@ describe('protocol/events: realtime event bodies (§9)', () => {
       assert.deepEqual([p.command, p.session, p.replyId, p.checksumOk], [500, 1, 0, true]);
       const e = single(decodeEvent(p.session, p.payload));
       assert.deepEqual(
-        { code: e.code, userId: e.userId, userNumber: e.userNumber, userResolved: e.userResolved, verify: e.verify,
-          state: e.state, stateByte: e.stateByte, time: e.time, timeValid: e.timeValid, bodyLength: e.bodyLength, extra: e.extra.length },
-        { code: 1, userId: '1001', userNumber: null, userResolved: true, verify: 1, state: 0, stateByte: 0, time: T,
-          timeValid: true, bodyLength: 32, extra: 0 },
+        {
+          code: e.code,
+          userId: e.userId,
+          userNumber: e.userNumber,
+          userResolved: e.userResolved,
+          verify: e.verify,
+          state: e.state,
+          stateByte: e.stateByte,
+          time: e.time,
+          timeValid: e.timeValid,
+          bodyLength: e.bodyLength,
+          extra: e.extra.length,
+        },
+        {
+          code: 1,
+          userId: '1001',
+          userNumber: null,
+          userResolved: true,
+          verify: 1,
+          state: 0,
+          stateByte: 0,
+          time: T,
+          timeValid: true,
+          bodyLength: 32,
+          extra: 0,
+        },
       );
     });
 
@@ -50,8 +80,16 @@ describe('protocol/events: realtime event bodies (§9)', () => {
       assert.equal(p.checksumOk, true);
       const e = single(decodeEvent(p.session, p.payload));
       assert.deepEqual(
-        { userId: e.userId, userNumber: e.userNumber, userResolved: e.userResolved, verify: e.verify, state: e.state,
-          stateByte: e.stateByte, time: e.time, bodyLength: e.bodyLength },
+        {
+          userId: e.userId,
+          userNumber: e.userNumber,
+          userResolved: e.userResolved,
+          verify: e.verify,
+          state: e.state,
+          stateByte: e.stateByte,
+          time: e.time,
+          bodyLength: e.bodyLength,
+        },
         { userId: '7', userNumber: 7, userResolved: false, verify: 1, state: 1, stateByte: 1, time: T, bodyLength: 10 },
       );
     });
@@ -65,8 +103,10 @@ describe('protocol/events: realtime event bodies (§9)', () => {
         const body = encodeAttEventBody({ ...input, userNumber: 65535 }, len);
         assert.equal(body.length, len);
         const e = single(decodeEvent(1, body));
-        assert.deepEqual([e.userId, e.userNumber, e.userResolved, e.verify, e.state, e.time, e.extra.length],
-          ['65535', 65535, false, 15, 3, T, len - 10]);
+        assert.deepEqual(
+          [e.userId, e.userNumber, e.userResolved, e.verify, e.state, e.time, e.extra.length],
+          ['65535', 65535, false, 15, 3, T, len - 10],
+        );
       });
     }
 
@@ -85,8 +125,10 @@ describe('protocol/events: realtime event bodies (§9)', () => {
       assert.equal(body.length, 12);
       assert.equal(hex(body), normHex('FF FF FF FF 0F 03 18 03 0F 0D 2D 07'));
       const e = single(decodeEvent(1, body));
-      assert.deepEqual([e.userId, e.userNumber, e.userResolved, e.verify, e.state, e.stateByte, e.time],
-        ['4294967295', null, true, 15, 3, 3, T]);
+      assert.deepEqual(
+        [e.userId, e.userNumber, e.userResolved, e.verify, e.state, e.stateByte, e.time],
+        ['4294967295', null, true, 15, 3, 3, T],
+      );
     });
 
     for (const len of [32, 36, 37, 52]) {
@@ -95,8 +137,10 @@ describe('protocol/events: realtime event bodies (§9)', () => {
         assert.equal(body.length, len);
         for (let i = 32; i < len; i++) body[i] = i;
         const e = single(decodeEvent(1, body));
-        assert.deepEqual([e.userId, e.userResolved, e.verify, e.state, e.time, e.timeValid, e.bodyLength],
-          ['ABCDEFGHIJKLMNOPQRSTUVWX', true, 15, 3, T, true, len]);
+        assert.deepEqual(
+          [e.userId, e.userResolved, e.verify, e.state, e.time, e.timeValid, e.bodyLength],
+          ['ABCDEFGHIJKLMNOPQRSTUVWX', true, 15, 3, T, true, len],
+        );
         assert.deepEqual([...e.extra], [...body.subarray(32)]);
       });
     }
@@ -106,8 +150,13 @@ describe('protocol/events: realtime event bodies (§9)', () => {
       const b = encodeAttEventBody({ userId: '2', verify: 2, state: 1, time: { ...T, second: 8 } }, 52);
       const events = decodeEvent(1, Buffer.concat([a, b])) as AttendanceEvent[];
       assert.equal(events.length, 2);
-      assert.deepEqual(events.map((e) => [e.kind, e.userId, e.verify, e.state, e.time.second, e.bodyLength]),
-        [['attendance', '000001', 1, 0, 7, 52], ['attendance', '2', 2, 1, 8, 52]]);
+      assert.deepEqual(
+        events.map((e) => [e.kind, e.userId, e.verify, e.state, e.time.second, e.bodyLength]),
+        [
+          ['attendance', '000001', 1, 0, 7, 52],
+          ['attendance', '2', 2, 1, 8, 52],
+        ],
+      );
     });
 
     it('104 bytes whose second slice is all zero: one event (the zeros are padding)', () => {
@@ -151,7 +200,10 @@ describe('protocol/events: realtime event bodies (§9)', () => {
       for (const code of [EventFlag.FINGER, EventFlag.ENROLLUSER, EventFlag.ALARM, 0, 0xffff]) {
         for (const len of [0, 4, 10, 32, 52]) {
           const events = decodeEvent(code, Buffer.alloc(len, 7));
-          assert.deepEqual(events.map((e) => [e.kind, e.code]), [['raw', code]]);
+          assert.deepEqual(
+            events.map((e) => [e.kind, e.code]),
+            [['raw', code]],
+          );
         }
       }
     });

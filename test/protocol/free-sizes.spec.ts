@@ -3,9 +3,18 @@ import { FreeSizesInput, decodeFreeSizes, encodeFreeSizes } from '../../lib/prot
 import { ZkError, ZkProtocolError } from '../../lib/errors';
 
 const sample: FreeSizesInput = {
-  users: 70, fingers: 140, records: 100_000, opLogs: 12, admins: 2, passwords: 5,
-  fingersCapacity: 3000, usersCapacity: 3000, recordsCapacity: 200_000,
-  fingersAvailable: 2860, usersAvailable: 2930, recordsAvailable: 100_000,
+  users: 70,
+  fingers: 140,
+  records: 100_000,
+  opLogs: 12,
+  admins: 2,
+  passwords: 5,
+  fingersCapacity: 3000,
+  usersCapacity: 3000,
+  recordsCapacity: 200_000,
+  fingersAvailable: 2860,
+  usersAvailable: 2930,
+  recordsAvailable: 100_000,
 };
 
 describe('protocol/free-sizes: GET_FREE_SIZES reply (§5)', () => {
@@ -34,7 +43,10 @@ describe('protocol/free-sizes: GET_FREE_SIZES reply (§5)', () => {
     b.writeInt32LE(-1, 64); // i32: garbage stays visible as a negative number
     b.writeInt32LE(9, 80);
     const s = decodeFreeSizes(b);
-    assert.deepEqual([s.users, s.records, s.recordsCapacity, s.faces, s.facesCapacity, s.fingers], [7, 1234, -1, 9, 0, 0]);
+    assert.deepEqual(
+      [s.users, s.records, s.recordsCapacity, s.faces, s.facesCapacity, s.fingers],
+      [7, 1234, -1, 9, 0, 0],
+    );
   });
 
   it('81–91 bytes: the 80-byte fields, no faces; longer payloads: extra bytes ignored', () => {
@@ -46,13 +58,16 @@ describe('protocol/free-sizes: GET_FREE_SIZES reply (§5)', () => {
 
   it('under 80 bytes → ZkProtocolError naming the size', () => {
     for (const len of [0, 68, 79]) {
-      assert.throws(() => decodeFreeSizes(Buffer.alloc(len)), (e: unknown) => {
-        assert.ok(e instanceof ZkProtocolError && e instanceof ZkError);
-        assert.equal(e.code, 'PROTOCOL');
-        assert.match(e.message, new RegExp(`has ${len} bytes; expected 80 or 92`));
-        assert.equal(e.details.length, len);
-        return true;
-      });
+      assert.throws(
+        () => decodeFreeSizes(Buffer.alloc(len)),
+        (e: unknown) => {
+          assert.ok(e instanceof ZkProtocolError && e instanceof ZkError);
+          assert.equal(e.code, 'PROTOCOL');
+          assert.match(e.message, new RegExp(`has ${len} bytes; expected 80 or 92`));
+          assert.equal(e.details.length, len);
+          return true;
+        },
+      );
     }
   });
 });

@@ -1,7 +1,16 @@
 import { strict as assert } from 'assert';
 import {
-  Cmd, Reply, codeName, nextReplyId, REPLY_ID_MODULUS,
-  encodePacket, decodePacket, frameTcp, zkChecksum, makeCommKey, encodeTime,
+  Cmd,
+  Reply,
+  codeName,
+  nextReplyId,
+  REPLY_ID_MODULUS,
+  encodePacket,
+  decodePacket,
+  frameTcp,
+  zkChecksum,
+  makeCommKey,
+  encodeTime,
 } from '../../lib/protocol';
 import { hex, normHex, unhex } from '../support/prng';
 
@@ -14,27 +23,70 @@ function u32(v: number): Buffer {
 describe('protocol/packet: header, encodePacket/decodePacket, frameTcp (§2.3–2.5)', () => {
   // Every row of §2.5, built from fields with the codec and compared byte for byte.
   const rows: { name: string; command: number; session: number; replyId: number; payload: Buffer; wire: string }[] = [
-    { name: 'CONNECT, session 0, reply id 1', command: Cmd.CONNECT, session: 0, replyId: 1, payload: Buffer.alloc(0),
-      wire: '50 50 82 7D 08 00 00 00 E8 03 16 FC 00 00 01 00' },
-    { name: 'ACK_OK, session 0x1234, reply id 1', command: Reply.ACK_OK, session: 0x1234, replyId: 1, payload: Buffer.alloc(0),
-      wire: '50 50 82 7D 08 00 00 00 D0 07 FA E5 34 12 01 00' },
-    { name: 'ACK_UNAUTH, session 0xFFFF, reply id 0', command: Reply.ACK_UNAUTH, session: 0xffff, replyId: 0, payload: Buffer.alloc(0),
-      wire: '50 50 82 7D 08 00 00 00 D5 07 2A F8 FF FF 00 00' },
-    { name: 'AUTH, session 0xFFFF, reply id 1, key 123456', command: Cmd.AUTH, session: 0xffff, replyId: 1, payload: makeCommKey(123456, 0xffff),
-      wire: '50 50 82 7D 0C 00 00 00 4E 04 55 76 FF FF 01 00 29 7F 32 06' },
-    { name: 'ACK_OK to GET_TIME, 2024-03-15 13:45:07', command: Reply.ACK_OK, session: 0x1234, replyId: 7,
+    {
+      name: 'CONNECT, session 0, reply id 1',
+      command: Cmd.CONNECT,
+      session: 0,
+      replyId: 1,
+      payload: Buffer.alloc(0),
+      wire: '50 50 82 7D 08 00 00 00 E8 03 16 FC 00 00 01 00',
+    },
+    {
+      name: 'ACK_OK, session 0x1234, reply id 1',
+      command: Reply.ACK_OK,
+      session: 0x1234,
+      replyId: 1,
+      payload: Buffer.alloc(0),
+      wire: '50 50 82 7D 08 00 00 00 D0 07 FA E5 34 12 01 00',
+    },
+    {
+      name: 'ACK_UNAUTH, session 0xFFFF, reply id 0',
+      command: Reply.ACK_UNAUTH,
+      session: 0xffff,
+      replyId: 0,
+      payload: Buffer.alloc(0),
+      wire: '50 50 82 7D 08 00 00 00 D5 07 2A F8 FF FF 00 00',
+    },
+    {
+      name: 'AUTH, session 0xFFFF, reply id 1, key 123456',
+      command: Cmd.AUTH,
+      session: 0xffff,
+      replyId: 1,
+      payload: makeCommKey(123456, 0xffff),
+      wire: '50 50 82 7D 0C 00 00 00 4E 04 55 76 FF FF 01 00 29 7F 32 06',
+    },
+    {
+      name: 'ACK_OK to GET_TIME, 2024-03-15 13:45:07',
+      command: Reply.ACK_OK,
+      session: 0x1234,
+      replyId: 7,
       payload: u32(encodeTime({ year: 2024, month: 3, day: 15, hour: 13, minute: 45, second: 7 })),
-      wire: '50 50 82 7D 0C 00 00 00 D0 07 32 74 34 12 07 00 63 43 5F 2E' },
-    { name: 'REG_EVENT flags = 1, reply id 9', command: Cmd.REG_EVENT, session: 0x1234, replyId: 9, payload: u32(1),
-      wire: '50 50 82 7D 0C 00 00 00 F4 01 CD EB 34 12 09 00 01 00 00 00' },
-    { name: 'client ACK_OK for an event, reply id 0', command: Reply.ACK_OK, session: 0x1234, replyId: 0, payload: Buffer.alloc(0),
-      wire: '50 50 82 7D 08 00 00 00 D0 07 FB E5 34 12 00 00' },
+      wire: '50 50 82 7D 0C 00 00 00 D0 07 32 74 34 12 07 00 63 43 5F 2E',
+    },
+    {
+      name: 'REG_EVENT flags = 1, reply id 9',
+      command: Cmd.REG_EVENT,
+      session: 0x1234,
+      replyId: 9,
+      payload: u32(1),
+      wire: '50 50 82 7D 0C 00 00 00 F4 01 CD EB 34 12 09 00 01 00 00 00',
+    },
+    {
+      name: 'client ACK_OK for an event, reply id 0',
+      command: Reply.ACK_OK,
+      session: 0x1234,
+      replyId: 0,
+      payload: Buffer.alloc(0),
+      wire: '50 50 82 7D 08 00 00 00 D0 07 FB E5 34 12 00 00',
+    },
   ];
 
   describe('§2.5 computed packets: encode', () => {
     for (const r of rows) {
       it(r.name, () => {
-        const frame = frameTcp(encodePacket({ command: r.command, session: r.session, replyId: r.replyId, payload: r.payload }));
+        const frame = frameTcp(
+          encodePacket({ command: r.command, session: r.session, replyId: r.replyId, payload: r.payload }),
+        );
         assert.equal(hex(frame), normHex(r.wire));
       });
     }
@@ -56,7 +108,12 @@ describe('protocol/packet: header, encodePacket/decodePacket, frameTcp (§2.3–
   });
 
   it('§2.4 vector 1 built with encodePacket puts 5A 17 at bytes 2–3', () => {
-    const p = encodePacket({ command: Cmd.OPTIONS_RRQ, session: 0x8df3, replyId: 3, payload: Buffer.from('ZKFaceVersion\0', 'latin1') });
+    const p = encodePacket({
+      command: Cmd.OPTIONS_RRQ,
+      session: 0x8df3,
+      replyId: 3,
+      payload: Buffer.from('ZKFaceVersion\0', 'latin1'),
+    });
     assert.equal(hex(p), normHex('0B 00 5A 17 F3 8D 03 00 5A 4B 46 61 63 65 56 65 72 73 69 6F 6E 00'));
   });
 
@@ -96,7 +153,12 @@ describe('protocol/packet: header, encodePacket/decodePacket, frameTcp (§2.3–
   });
 
   it('encodePacket → decodePacket round-trips any header values and payload', () => {
-    for (const [command, session, replyId, len] of [[0, 0, 0, 0], [0xffff, 0xffff, 65534, 1], [Cmd.DATA, 0x8df3, 12345, 1008], [500, 1, 0, 37]]) {
+    for (const [command, session, replyId, len] of [
+      [0, 0, 0, 0],
+      [0xffff, 0xffff, 65534, 1],
+      [Cmd.DATA, 0x8df3, 12345, 1008],
+      [500, 1, 0, 37],
+    ]) {
       const payload = Buffer.alloc(len, len & 0xff);
       const p = decodePacket(encodePacket({ command, session, replyId, payload }));
       assert.ok(p);
@@ -120,7 +182,9 @@ describe('protocol/packet: header, encodePacket/decodePacket, frameTcp (§2.3–
       for (let i = 0; i < 10; i++) {
         id = nextReplyId(id);
         seen.push(id);
-        const p = decodePacket(encodePacket({ command: Cmd.GET_TIME, session: 0x1234, replyId: id, payload: Buffer.alloc(0) }));
+        const p = decodePacket(
+          encodePacket({ command: Cmd.GET_TIME, session: 0x1234, replyId: id, payload: Buffer.alloc(0) }),
+        );
         assert.equal(p?.replyId, id);
       }
       assert.deepEqual(seen, [65531, 65532, 65533, 65534, 0, 1, 2, 3, 4, 5]);

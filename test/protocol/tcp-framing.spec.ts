@@ -1,7 +1,13 @@
 import { strict as assert } from 'assert';
 import {
-  Cmd, Reply, TcpFrameSplitter, DEFAULT_MAX_FRAME_BYTES, encodePacket, frameTcp,
-  encodePrepareData, encodeAttendanceRecord,
+  Cmd,
+  Reply,
+  TcpFrameSplitter,
+  DEFAULT_MAX_FRAME_BYTES,
+  encodePacket,
+  frameTcp,
+  encodePrepareData,
+  encodeAttendanceRecord,
 } from '../../lib/protocol';
 import { ZkError, ZkProtocolError } from '../../lib/errors';
 import { Rng, hex } from '../support/prng';
@@ -10,15 +16,29 @@ import { Rng, hex } from '../support/prng';
 function chunkResponse(): Buffer[] {
   const records: Buffer[] = [];
   for (let i = 0; i < 100; i++) {
-    records.push(encodeAttendanceRecord({ uid: i + 1, userId: String(1000 + i), verify: 1, state: 0,
-      time: { year: 2024, month: 3, day: 15, hour: 8, minute: i % 60, second: 0 } }, 40));
+    records.push(
+      encodeAttendanceRecord(
+        {
+          uid: i + 1,
+          userId: String(1000 + i),
+          verify: 1,
+          state: 0,
+          time: { year: 2024, month: 3, day: 15, hour: 8, minute: i % 60, second: 0 },
+        },
+        40,
+      ),
+    );
   }
   const total = Buffer.alloc(4);
   total.writeUInt32LE(4000, 0);
   const buffer = Buffer.concat([total, ...records]);
-  const packets = [encodePacket({ command: Cmd.PREPARE_DATA, session: 0x1234, replyId: 6, payload: encodePrepareData(4004, 1008) })];
+  const packets = [
+    encodePacket({ command: Cmd.PREPARE_DATA, session: 0x1234, replyId: 6, payload: encodePrepareData(4004, 1008) }),
+  ];
   for (let off = 0; off < buffer.length; off += 1008) {
-    packets.push(encodePacket({ command: Cmd.DATA, session: 0x1234, replyId: 6, payload: buffer.subarray(off, off + 1008) }));
+    packets.push(
+      encodePacket({ command: Cmd.DATA, session: 0x1234, replyId: 6, payload: buffer.subarray(off, off + 1008) }),
+    );
   }
   packets.push(encodePacket({ command: Reply.ACK_OK, session: 0x1234, replyId: 6, payload: Buffer.alloc(0) }));
   return packets;
@@ -56,7 +76,10 @@ describe('protocol/tcp-framing: TcpFrameSplitter (§2.6)', () => {
   const stream = Buffer.concat(packets.map(frameTcp));
 
   it('the §7.7 chunk response has the expected shape', () => {
-    assert.deepEqual(packets.map((p) => p.length - 8), [8, 1008, 1008, 1008, 980, 0]);
+    assert.deepEqual(
+      packets.map((p) => p.length - 8),
+      [8, 1008, 1008, 1008, 980, 0],
+    );
     assert.equal(hex(packets[1].subarray(8, 12)), 'A0 0F 00 00');
   });
 
@@ -222,7 +245,8 @@ describe('protocol/tcp-framing: TcpFrameSplitter (§2.6)', () => {
       for (let round = 0; round < 300; round++) {
         const s = new TcpFrameSplitter({ lenient: true, maxFrameBytes: 4096 });
         const parts: Buffer[] = [];
-        for (let i = rng.range(1, 6); i > 0; i--) parts.push(rng.bool() ? frameTcp(rng.pick(packets)) : rng.bytes(rng.range(0, 40)));
+        for (let i = rng.range(1, 6); i > 0; i--)
+          parts.push(rng.bool() ? frameTcp(rng.pick(packets)) : rng.bytes(rng.range(0, 40)));
         const input = Buffer.concat(parts);
         let emitted = 0;
         for (let off = 0; off < input.length;) {

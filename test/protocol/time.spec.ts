@@ -1,12 +1,27 @@
 import { strict as assert } from 'assert';
 import {
-  WallClock, decodeTime, encodeTime, decodeEventTime, encodeEventTime, isValidWallClock, MAX_ENCODED_TIME,
-  formatWallClock, parseWallClock, wallClockSeconds, wallClockFromEpoch,
+  WallClock,
+  decodeTime,
+  encodeTime,
+  decodeEventTime,
+  encodeEventTime,
+  isValidWallClock,
+  MAX_ENCODED_TIME,
+  formatWallClock,
+  parseWallClock,
+  wallClockSeconds,
+  wallClockFromEpoch,
 } from '../../lib/protocol';
 import { Rng, hex, normHex, unhex } from '../support/prng';
 
-const wc = (year: number, month: number, day: number, hour = 0, minute = 0, second = 0): WallClock =>
-  ({ year, month, day, hour, minute, second });
+const wc = (year: number, month: number, day: number, hour = 0, minute = 0, second = 0): WallClock => ({
+  year,
+  month,
+  day,
+  hour,
+  minute,
+  second,
+});
 
 function wire(t: number): string {
   const b = Buffer.alloc(4);
@@ -64,7 +79,7 @@ describe('protocol/time (§6)', () => {
       assert.equal(isValidWallClock(decodeTime(encodeTime(wc(2023, 2, 29)))), false);
     });
 
-    it('2063 is a calendar-valid time that round-trips exactly (its plausibility is the client\'s check)', () => {
+    it("2063 is a calendar-valid time that round-trips exactly (its plausibility is the client's check)", () => {
       const w = wc(2063, 7, 4, 12, 0, 1);
       assert.deepEqual(decodeTime(encodeTime(w)), w);
       assert.equal(isValidWallClock(w), true);
@@ -75,8 +90,17 @@ describe('protocol/time (§6)', () => {
       assert.equal(isValidWallClock(wc(2024, 4, 31)), false);
       assert.equal(isValidWallClock(wc(2024, 4, 30)), true);
       assert.equal(isValidWallClock(wc(2024, 12, 31, 23, 59, 59)), true);
-      for (const bad of [wc(2024, 0, 1), wc(2024, 13, 1), wc(2024, 1, 0), wc(2024, 1, 1, 24), wc(2024, 1, 1, 0, 60),
-        wc(2024, 1, 1, 0, 0, 60), wc(1999, 12, 31), wc(2100, 1, 1), wc(2024.5, 1, 1)]) {
+      for (const bad of [
+        wc(2024, 0, 1),
+        wc(2024, 13, 1),
+        wc(2024, 1, 0),
+        wc(2024, 1, 1, 24),
+        wc(2024, 1, 1, 0, 60),
+        wc(2024, 1, 1, 0, 0, 60),
+        wc(1999, 12, 31),
+        wc(2100, 1, 1),
+        wc(2024.5, 1, 1),
+      ]) {
         assert.equal(isValidWallClock(bad), false, JSON.stringify(bad));
       }
     });

@@ -1,8 +1,20 @@
 import { strict as assert } from 'assert';
 import {
-  userWriteProblem, mergeUserWrite, encodeUserWrite, decodeUserRecord, userFieldDiff, encodeDeviceText, readTextField,
-  encodeTemplateEntry, decodeTemplateEntries, encodeTemplateWrite, decodeTemplateWrite, encodeDeleteFinger, decodeDeleteFinger,
-  templateProblem, MAX_TEMPLATE_BYTES,
+  userWriteProblem,
+  mergeUserWrite,
+  encodeUserWrite,
+  decodeUserRecord,
+  userFieldDiff,
+  encodeDeviceText,
+  readTextField,
+  encodeTemplateEntry,
+  decodeTemplateEntries,
+  encodeTemplateWrite,
+  decodeTemplateWrite,
+  encodeDeleteFinger,
+  decodeDeleteFinger,
+  templateProblem,
+  MAX_TEMPLATE_BYTES,
 } from '../../lib/protocol';
 import type { DeviceUser, UserWrite } from '../../lib/protocol';
 
@@ -37,17 +49,49 @@ describe('protocol: user writes and templates', () => {
   });
 
   it('mergeUserWrite: defaults for a new user, the device value for a field left out, the disabled bit', () => {
-    assert.deepEqual(mergeUserWrite(7, { userId: 'N' }, undefined),
-      { uid: 7, userId: 'N', name: '', privilege: 0, enabled: true, password: '', cardNo: 0, group: 1 });
-    const current: DeviceUser = { uid: 3, userId: 'C', name: 'Cur', privilege: 7, enabled: false, password: '9', cardNo: 5, group: 4 };
+    assert.deepEqual(mergeUserWrite(7, { userId: 'N' }, undefined), {
+      uid: 7,
+      userId: 'N',
+      name: '',
+      privilege: 0,
+      enabled: true,
+      password: '',
+      cardNo: 0,
+      group: 1,
+    });
+    const current: DeviceUser = {
+      uid: 3,
+      userId: 'C',
+      name: 'Cur',
+      privilege: 7,
+      enabled: false,
+      password: '9',
+      cardNo: 5,
+      group: 4,
+    };
     assert.deepEqual(mergeUserWrite(3, { userId: 'C', name: 'New' }, current), { ...current, name: 'New' });
-    assert.deepEqual(mergeUserWrite(3, { userId: 'C', enabled: true }, current), { ...current, privilege: 6, enabled: true });
+    assert.deepEqual(mergeUserWrite(3, { userId: 'C', enabled: true }, current), {
+      ...current,
+      privilege: 6,
+      enabled: true,
+    });
     assert.deepEqual(mergeUserWrite(3, { userId: 'C', privilege: 2 }, current), { ...current, privilege: 3 });
-    assert.deepEqual(userFieldDiff(mergeUserWrite(3, { userId: 'C', cardNo: 6, group: 4 }, current), current), ['cardNo']);
+    assert.deepEqual(userFieldDiff(mergeUserWrite(3, { userId: 'C', cardNo: 6, group: 4 }, current), current), [
+      'cardNo',
+    ]);
   });
 
   it('encodeUserWrite round-trips in both layouts and keeps unknown bytes of the current record', () => {
-    const u: DeviceUser = { uid: 300, userId: '4000000001', name: 'Zoë', privilege: 15, enabled: false, password: '12345', cardNo: 0xfffffffe, group: 9 };
+    const u: DeviceUser = {
+      uid: 300,
+      userId: '4000000001',
+      name: 'Zoë',
+      privilege: 15,
+      enabled: false,
+      password: '12345',
+      cardNo: 0xfffffffe,
+      group: 9,
+    };
     for (const layout of [72, 28] as const) {
       const got = decodeUserRecord(encodeUserWrite(u, layout, 'utf8'), 0, layout, 'utf8');
       assert.deepEqual(got, u, `layout ${layout}`);
@@ -60,7 +104,12 @@ describe('protocol: user writes and templates', () => {
   });
 
   it('encodeDeviceText writes what the reader decodes back, and refuses what the code page lacks', () => {
-    for (const [enc, text] of [['latin1', 'Jürgen Çelik'], ['cp1252', 'Renée'], ['gbk', '张伟 Li'], ['utf8', 'Ωmega ✓']] as const) {
+    for (const [enc, text] of [
+      ['latin1', 'Jürgen Çelik'],
+      ['cp1252', 'Renée'],
+      ['gbk', '张伟 Li'],
+      ['utf8', 'Ωmega ✓'],
+    ] as const) {
       const b = encodeDeviceText(text, enc);
       assert.equal(readTextField(b, 0, b.length, enc), text, enc);
     }
@@ -79,11 +128,22 @@ describe('protocol: user writes and templates', () => {
     assert.equal(body.readUInt16LE(0), 9, 'size counts the 6-byte header');
     assert.deepEqual(decodeTemplateEntries(body), entries);
     assert.deepEqual(decodeTemplateEntries(Buffer.alloc(0)), []);
-    assert.deepEqual(decodeTemplateWrite(encodeTemplateWrite({ uid: 513, finger: 4, flag: 3, size: 1234 })), { uid: 513, finger: 4, flag: 3, size: 1234 });
+    assert.deepEqual(decodeTemplateWrite(encodeTemplateWrite({ uid: 513, finger: 4, flag: 3, size: 1234 })), {
+      uid: 513,
+      finger: 4,
+      flag: 3,
+      size: 1234,
+    });
     assert.deepEqual([...encodeTemplateWrite({ uid: 0x0201, finger: 4, flag: 1, size: 0x0403 })], [1, 2, 4, 1, 3, 4]);
-    assert.deepEqual(decodeDeleteFinger(encodeDeleteFinger('ABCDEFGHIJKLMNOPQRSTUVWX', 7)), { userId: 'ABCDEFGHIJKLMNOPQRSTUVWX', finger: 7 });
+    assert.deepEqual(decodeDeleteFinger(encodeDeleteFinger('ABCDEFGHIJKLMNOPQRSTUVWX', 7)), {
+      userId: 'ABCDEFGHIJKLMNOPQRSTUVWX',
+      finger: 7,
+    });
     assert.equal(encodeDeleteFinger('12', 3).length, 25);
     assert.equal(templateProblem({ finger: 0, flag: 1, data: Buffer.alloc(MAX_TEMPLATE_BYTES) }), null);
-    assert.match(templateProblem({ finger: 0, flag: 1, data: Buffer.alloc(MAX_TEMPLATE_BYTES + 1) }) ?? '', /at most 65529 fit/);
+    assert.match(
+      templateProblem({ finger: 0, flag: 1, data: Buffer.alloc(MAX_TEMPLATE_BYTES + 1) }) ?? '',
+      /at most 65529 fit/,
+    );
   });
 });

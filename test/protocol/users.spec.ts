@@ -1,6 +1,11 @@
 import { strict as assert } from 'assert';
 import {
-  UserInput, UserRecordSize, decodeUserRecord, decodeUserRecords, detectUserLayout, encodeUserRecord,
+  UserInput,
+  UserRecordSize,
+  decodeUserRecord,
+  decodeUserRecords,
+  detectUserLayout,
+  encodeUserRecord,
 } from '../../lib/protocol';
 import { ZkError, ZkProtocolError } from '../../lib/errors';
 import { Rng, unhex } from '../support/prng';
@@ -43,13 +48,22 @@ describe('protocol/users: user records (§8.5–8.6) and layout detection (§8.8
       b.write('ABCDEFGHIJKLMNOPQRSTUVWX', 48, 'latin1'); // 24 characters, no NUL
       const u = decodeUserRecord(b, 0, 72);
       assert.deepEqual(u, {
-        uid: 513, privilege: 15, enabled: false, password: '1234', name: 'Ana María', cardNo: 0xdeadbeef, group: 3,
+        uid: 513,
+        privilege: 15,
+        enabled: false,
+        password: '1234',
+        name: 'Ana María',
+        cardNo: 0xdeadbeef,
+        group: 3,
         userId: 'ABCDEFGHIJKLMNOPQRSTUVWX',
       });
     });
 
     it('encodes to the documented offsets', () => {
-      const b = encodeUserRecord({ uid: 0x0201, userId: '00042', name: 'Ümit', privilege: 6, password: 'pw', cardNo: 7, group: 2 }, 72);
+      const b = encodeUserRecord(
+        { uid: 0x0201, userId: '00042', name: 'Ümit', privilege: 6, password: 'pw', cardNo: 7, group: 2 },
+        72,
+      );
       assert.equal(b.length, 72);
       assert.equal(b.readUInt16LE(0), 0x0201);
       assert.equal(b[2], 6);
@@ -82,7 +96,16 @@ describe('protocol/users: user records (§8.5–8.6) and layout detection (§8.8
 
     it('defaults: privilege 0 (enabled), group 1, empty password, name and card', () => {
       const u = decodeUserRecord(encodeUserRecord({ uid: 5, userId: '5' }, 72), 0, 72);
-      assert.deepEqual(u, { uid: 5, userId: '5', name: '', privilege: 0, enabled: true, password: '', cardNo: 0, group: 1 });
+      assert.deepEqual(u, {
+        uid: 5,
+        userId: '5',
+        name: '',
+        privilege: 0,
+        enabled: true,
+        password: '',
+        cardNo: 0,
+        group: 1,
+      });
     });
 
     it('decodes GBK names when asked to', () => {
@@ -104,7 +127,14 @@ describe('protocol/users: user records (§8.5–8.6) and layout detection (§8.8
       b.writeUInt16LE(0xffff, 22);
       b.writeUInt32LE(102999, 24);
       assert.deepEqual(decodeUserRecord(b, 0, 28), {
-        uid: 9, privilege: 1, enabled: false, password: '4321', name: 'JOHN DOE', cardNo: 123456789, group: 4, userId: '102999',
+        uid: 9,
+        privilege: 1,
+        enabled: false,
+        password: '4321',
+        name: 'JOHN DOE',
+        cardNo: 123456789,
+        group: 4,
+        userId: '102999',
       });
     });
 
@@ -128,12 +158,21 @@ describe('protocol/users: user records (§8.5–8.6) and layout detection (§8.8
     });
 
     for (const size of [72, 28] as const) {
-      for (const [label, count] of [['exact count', 14], ['count 0', 0], ['count null', null], ['count − 1', 13], ['count + 1', 15]] as const) {
+      for (const [label, count] of [
+        ['exact count', 14],
+        ['count 0', 0],
+        ['count null', null],
+        ['count − 1', 13],
+        ['count + 1', 15],
+      ] as const) {
         it(`${size}-byte × 14 with ${label} → ${size}`, () => {
           const { inputs, data } = users(size, 14);
           const res = decodeUserRecords(data, count);
           assert.equal(res.size, size);
-          assert.deepEqual(res.users.map((u) => [u.uid, u.userId, u.name]), inputs.map((u) => [u.uid, u.userId, u.name]));
+          assert.deepEqual(
+            res.users.map((u) => [u.uid, u.userId, u.name]),
+            inputs.map((u) => [u.uid, u.userId, u.name]),
+          );
         });
       }
     }
@@ -160,7 +199,14 @@ describe('protocol/users: user records (§8.5–8.6) and layout detection (§8.8
     });
 
     it('unknown size → ZkProtocolError UNKNOWN_USER_SIZE naming the sizes', () => {
-      expectUnknownUserSize(() => detectUserLayout(Buffer.alloc(100, 1), 3), '100 bytes', 'device count 3', '72', '28', '01 01 01');
+      expectUnknownUserSize(
+        () => detectUserLayout(Buffer.alloc(100, 1), 3),
+        '100 bytes',
+        'device count 3',
+        '72',
+        '28',
+        '01 01 01',
+      );
       expectUnknownUserSize(() => decodeUserRecords(Buffer.alloc(71, 1), 1), '71 bytes');
     });
 

@@ -12,8 +12,15 @@ import { checkNoLeaks } from '../support/handles';
 import { until } from '../../support/wait';
 import { Running, startPush, tempDir, devices } from './support';
 
-function crashChild(dir: string, mode: 'after-journal' | 'before-journal'): Promise<{ port: number; exited: Promise<NodeJS.Signals | null> }> {
-  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', path.join(__dirname, 'support', 'crash-child.ts'), dir, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+function crashChild(
+  dir: string,
+  mode: 'after-journal' | 'before-journal',
+): Promise<{ port: number; exited: Promise<NodeJS.Signals | null> }> {
+  const child = spawn(
+    process.execPath,
+    ['-r', 'ts-node/register/transpile-only', path.join(__dirname, 'support', 'crash-child.ts'), dir, mode],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   const exited = new Promise<NodeJS.Signals | null>((r) => child.once('exit', (_c, sig) => r(sig)));
   return new Promise((resolve, reject) => {
     let buf = '';
@@ -46,7 +53,12 @@ describe('push delivery: journal before OK', function () {
     const j = await PushJournal.open(path.join(dir, 'journal'));
     try {
       const got: JournalEntry[] = [];
-      const entry = (n: number): JournalEntry => ({ deviceSn: 'RACE1', stamp: String(n), receivedAt: new Date().toISOString(), records: [] });
+      const entry = (n: number): JournalEntry => ({
+        deviceSn: 'RACE1',
+        stamp: String(n),
+        receivedAt: new Date().toISOString(),
+        records: [],
+      });
       // The race made deterministic: each empty read is answered only after an append has landed, the way an
       // append can complete while next() is still reading.
       const box = (j as unknown as { box: { next: (max: number) => Promise<unknown> } }).box;
@@ -63,7 +75,10 @@ describe('push delivery: journal before OK', function () {
       // An idle wait far beyond the test's patience: a missed wake-up would show as a timeout, not a delay.
       j.start((e) => void got.push(e), undefined, 200, 10 * 60_000);
       await until(() => got.length === 3, 10_000);
-      assert.deepEqual(got.map((e) => e.stamp), ['1', '2', '3']);
+      assert.deepEqual(
+        got.map((e) => e.stamp),
+        ['1', '2', '3'],
+      );
     } finally {
       await j.close();
       removeDir(dir);
@@ -75,7 +90,8 @@ describe('push delivery: journal before OK', function () {
     // Both devices stand for the same device before and after the restart: the same backlog, built from one
     // instant (built from the clock, the second one's records would shift by a second when one ticked by).
     const backlogUntilMs = Date.UTC(2026, 3, 1, 12, 0, 0);
-    const dev = (url: string) => new PushDevice({ url, serial: 'CR1', records: 25, batchSize: 25, errorDelayMs: 50, backlogUntilMs });
+    const dev = (url: string) =>
+      new PushDevice({ url, serial: 'CR1', records: 25, batchSize: 25, errorDelayMs: 50, backlogUntilMs });
     let dev1: PushDevice | null = null;
     let dev2: PushDevice | null = null;
     let run: Running | null = null;
@@ -90,7 +106,10 @@ describe('push delivery: journal before OK', function () {
       const entries = await replay(dir);
       assert.equal(entries.length, 1);
       assert.equal(entries[0].records.length, 25);
-      assert.deepEqual(entries[0].records.map((r) => r.userId), dev1.records.map((r) => r.userId));
+      assert.deepEqual(
+        entries[0].records.map((r) => r.userId),
+        dev1.records.map((r) => r.userId),
+      );
       // The device sends the same batch again to the restarted server (a duplicate that downstream dedupe drops).
       run = await startPush({ devices: devices('CR1') }, { dir: tempDir() });
       dev2 = dev(run.url);
@@ -99,7 +118,10 @@ describe('push delivery: journal before OK', function () {
       await dev2.stop();
       // The pump emits what was journaled after the OK: wait for it rather than race it.
       await until(() => run!.seen.entries.length > 0);
-      assert.deepEqual(run.seen.entries[0].records.map((r) => r.id), entries[0].records.map((r) => r.id));
+      assert.deepEqual(
+        run.seen.entries[0].records.map((r) => r.id),
+        entries[0].records.map((r) => r.id),
+      );
     } finally {
       // Stopped on every path, so a failure above is reported as itself and not as leftover timers.
       await dev1?.stop();
@@ -116,7 +138,13 @@ describe('push delivery: journal before OK', function () {
     const dir = tempDir();
     try {
       const child = await crashChild(dir, 'before-journal');
-      const dev = new PushDevice({ url: `http://127.0.0.1:${child.port}`, serial: 'CR2', records: 10, batchSize: 10, errorDelayMs: 50 });
+      const dev = new PushDevice({
+        url: `http://127.0.0.1:${child.port}`,
+        serial: 'CR2',
+        records: 10,
+        batchSize: 10,
+        errorDelayMs: 50,
+      });
       dev.start();
       assert.equal(await child.exited, 'SIGKILL');
       assert.equal(dev.acked, 0);
@@ -129,12 +157,22 @@ describe('push delivery: journal before OK', function () {
 
   it('a journal write that fails → 503, the device waits ErrorDelay and sends the same batch again; each record journaled once', async () => {
     let failures = 2;
-    const run = await startPush({ devices: devices('RT1') }, {
-      wrap: (j) => ({
-        append: (e) => (failures-- > 0 ? Promise.reject(new Error('disk full')) : j.append(e)),
-      }),
+    const run = await startPush(
+      { devices: devices('RT1') },
+      {
+        wrap: (j) => ({
+          append: (e) => (failures-- > 0 ? Promise.reject(new Error('disk full')) : j.append(e)),
+        }),
+      },
+    );
+    const dev = new PushDevice({
+      url: run.url,
+      serial: 'RT1',
+      records: 40,
+      batchSize: 20,
+      errorDelayMs: 30,
+      pollMs: 1000,
     });
-    const dev = new PushDevice({ url: run.url, serial: 'RT1', records: 40, batchSize: 20, errorDelayMs: 30, pollMs: 1000 });
     try {
       dev.start();
       await until(() => dev.acked === 40);

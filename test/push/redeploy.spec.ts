@@ -27,7 +27,17 @@ const SERIALS = ['PFSIM0001', 'PFSIM0002', 'PFSIM0003'];
 function flow(push: Record<string, unknown>): FlowNode[] {
   return [
     { id: 'f1', type: 'tab' },
-    { id: 'p1', z: 'f1', type: 'zk-push', delay: 1, errorDelay: 1, devices: SERIALS.join('\n'), tz: 'UTC', wires: [['rec'], ['ev']], ...push },
+    {
+      id: 'p1',
+      z: 'f1',
+      type: 'zk-push',
+      delay: 1,
+      errorDelay: 1,
+      devices: SERIALS.join('\n'),
+      tz: 'UTC',
+      wires: [['rec'], ['ev']],
+      ...push,
+    },
     { id: 'rec', z: 'f1', type: 'helper' },
     { id: 'ev', z: 'f1', type: 'helper' },
   ];
@@ -111,17 +121,37 @@ describe('zk-push redeploy under Node-RED', function () {
   }
 
   /** Loads v1, lets three devices upload, redeploys as v2 mid-upload, has the devices punch more, waits for all. */
-  async function redeployWhileUploading(where: 'port' | 'node', v1: Record<string, unknown>, v2: Record<string, unknown>): Promise<Outcome> {
+  async function redeployWhileUploading(
+    where: 'port' | 'node',
+    v1: Record<string, unknown>,
+    v2: Record<string, unknown>,
+  ): Promise<Outcome> {
     red.watchServers();
     await helper.load([red.register], flow(v1));
     const before: string[] = [];
     sentIds(before);
     await until(() => red.servers.length === 1, 5000, 'the first node serving');
     const url = where === 'port' ? `http://127.0.0.1:${String(v1.port)}` : await red.serveHttpNode();
-    const fleet = await startPushDevices({ url, devices: SERIALS.length, records: 1500, users: 20, seed: 11, batchSize: 10, pollMs: 20, errorDelayMs: 20, tz: 'UTC' }, 5000);
+    const fleet = await startPushDevices(
+      {
+        url,
+        devices: SERIALS.length,
+        records: 1500,
+        users: 20,
+        seed: 11,
+        batchSize: 10,
+        pollMs: 20,
+        errorDelayMs: 20,
+        tz: 'UTC',
+      },
+      5000,
+    );
     stops.push(fleet.stop);
     await until(() => before.length >= 300, 8000, 'the first node emitting');
-    assert.ok(fleet.devices.some((d) => d.acked < d.records.length), 'the redeploy comes while devices are still uploading');
+    assert.ok(
+      fleet.devices.some((d) => d.acked < d.records.length),
+      'the redeploy comes while devices are still uploading',
+    );
 
     await helper.setFlows(flow(v2), 'full');
     const after: string[] = [];
@@ -134,10 +164,14 @@ describe('zk-push redeploy under Node-RED', function () {
     await until(() => fleet.devices.every((d) => d.acked === d.records.length), 8000, 'every record acknowledged');
     const expected = fleet.devices.flatMap(idsOf);
     // The journal hands entries on in order: once the last punches are out, nothing journaled earlier is still to come.
-    await until(() => {
-      const out = new Set([...before, ...after]);
-      return expected.every((id) => out.has(id));
-    }, 8000, 'every record emitted');
+    await until(
+      () => {
+        const out = new Set([...before, ...after]);
+        return expected.every((id) => out.has(id));
+      },
+      8000,
+      'every record emitted',
+    );
     return { url, before, after, devices: fleet.devices };
   }
 
@@ -148,28 +182,44 @@ describe('zk-push redeploy under Node-RED', function () {
     assert.deepEqual(duplicates(before), [], 'nothing emitted twice before the redeploy');
     assert.deepEqual(duplicates(after), [], 'nothing emitted twice after the redeploy');
     const old = new Set(before);
-    assert.deepEqual(after.filter((id) => old.has(id)), [], 'nothing emitted before the redeploy is emitted again after it');
+    assert.deepEqual(
+      after.filter((id) => old.has(id)),
+      [],
+      'nothing emitted before the redeploy is emitted again after it',
+    );
     assert.deepEqual([...before, ...after].sort(), [...expected].sort(), 'every record of every device, none lost');
     for (const d of devs) {
       const last = idsOf(d).slice(-3);
-      assert.ok(last.every((id) => after.includes(id)), `${d.serial}: the punches made after the redeploy came through the new node`);
+      assert.ok(
+        last.every((id) => after.includes(id)),
+        `${d.serial}: the punches made after the redeploy came through the new node`,
+      );
     }
   }
 
   it('on its own port: the port is released and bound again, nothing thrown, every record exactly once', async () => {
     const port = await freePort();
     const listen = { listen: 'port', port, host: '127.0.0.1' };
-    const { url, before, after, devices: devs } = await redeployWhileUploading('port', { ...listen, name: 'v1' }, { ...listen, name: 'v2' });
+    const {
+      url,
+      before,
+      after,
+      devices: devs,
+    } = await redeployWhileUploading('port', { ...listen, name: 'v1' }, { ...listen, name: 'v2' });
     assertExactlyOnce(before, after, devs);
     assert.deepEqual(problems, [], 'no unhandled rejection or uncaught exception');
     assert.deepEqual(pushWarnings(), []);
-    assert.equal((await send(url, 'GET', '/iclock/cdata?SN=PFSIM0001&options=all')).status, 200, 'the new node holds the port');
+    assert.equal(
+      (await send(url, 'GET', '/iclock/cdata?SN=PFSIM0001&options=all')).status,
+      200,
+      'the new node holds the port',
+    );
     // Deleting the node releases the port.
     await helper.setFlows([{ id: 'f1', type: 'tab' }], 'full');
     assert.equal(await portIsFree(port), true, 'port released after the node is deleted');
   });
 
-  it('on Node-RED\'s HTTP server: the route is released and mounted again, nothing thrown, every record exactly once', async () => {
+  it("on Node-RED's HTTP server: the route is released and mounted again, nothing thrown, every record exactly once", async () => {
     const { url, before, after, devices: devs } = await redeployWhileUploading('node', { name: 'v1' }, { name: 'v2' });
     assertExactlyOnce(before, after, devs);
     assert.deepEqual(problems, [], 'no unhandled rejection or uncaught exception');
@@ -192,25 +242,38 @@ describe('push listener close (what a redeploy on its own port does)', function 
     let entered = false;
     let release: () => void = () => undefined;
     const gate = new Promise<void>((r) => (release = r));
-    const run = await startPush({ devices: devices('G1') }, {
-      wrap: (j) => ({
-        append: async (e) => {
-          entered = true;
-          await gate;
-          return j.append(e);
-        },
-      }),
-    });
+    const run = await startPush(
+      { devices: devices('G1') },
+      {
+        wrap: (j) => ({
+          append: async (e) => {
+            entered = true;
+            await gate;
+            return j.append(e);
+          },
+        }),
+      },
+    );
     const agent = new http.Agent({ keepAlive: true });
     try {
       const reply = new Promise<{ status: number; body: string; connection: string | undefined }>((resolve, reject) => {
         const body = '1001\t2026-04-01 08:00:00\t0\t1\n';
-        const req = http.request(`${run.url}/iclock/cdata?SN=G1&table=ATTLOG&Stamp=1`, { method: 'POST', agent, headers: { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(body) } }, (res) => {
-          let text = '';
-          res.on('data', (c: Buffer) => (text += c.toString()));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text, connection: res.headers.connection }));
-          res.on('error', reject);
-        });
+        const req = http.request(
+          `${run.url}/iclock/cdata?SN=G1&table=ATTLOG&Stamp=1`,
+          {
+            method: 'POST',
+            agent,
+            headers: { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(body) },
+          },
+          (res) => {
+            let text = '';
+            res.on('data', (c: Buffer) => (text += c.toString()));
+            res.on('end', () =>
+              resolve({ status: res.statusCode ?? 0, body: text, connection: res.headers.connection }),
+            );
+            res.on('error', reject);
+          },
+        );
         req.on('error', reject);
         req.end(body);
       });
@@ -220,8 +283,15 @@ describe('push listener close (what a redeploy on its own port does)', function 
       assert.deepEqual(await reply, { status: 200, body: 'OK', connection: 'close' });
       await closed;
       await until(() => run.seen.entries.length === 1, 5000, 'the journaled post handed on');
-      assert.deepEqual(run.seen.entries[0].records.map((r) => r.id), ['G1|1001|2026-04-01T08:00:00']);
-      await assert.rejects(send(run.url, 'GET', '/iclock/cdata?SN=G1&options=all'), /ECONNREFUSED/, 'the port is released');
+      assert.deepEqual(
+        run.seen.entries[0].records.map((r) => r.id),
+        ['G1|1001|2026-04-01T08:00:00'],
+      );
+      await assert.rejects(
+        send(run.url, 'GET', '/iclock/cdata?SN=G1&options=all'),
+        /ECONNREFUSED/,
+        'the port is released',
+      );
     } finally {
       release();
       agent.destroy();

@@ -39,9 +39,21 @@ export function tempDir(): string {
 }
 
 /** Starts a server; `wrap` may replace the journal writer (failure injection). The pump collects entries. */
-export async function startPush(partial: Partial<PushServerSettings> = {}, opts: { dir?: string; wrap?: (j: PushJournal) => PushJournalWriter; now?: () => number } = {}): Promise<Running> {
+export async function startPush(
+  partial: Partial<PushServerSettings> = {},
+  opts: { dir?: string; wrap?: (j: PushJournal) => PushJournalWriter; now?: () => number } = {},
+): Promise<Running> {
   const dir = opts.dir ?? tempDir();
-  const seen: Seen = { statuses: [], bad: [], tables: [], commands: [], options: [], rejected: [], entries: [], errors: [] };
+  const seen: Seen = {
+    statuses: [],
+    bad: [],
+    tables: [],
+    commands: [],
+    options: [],
+    rejected: [],
+    entries: [],
+    errors: [],
+  };
   const hooks: PushHooks = {
     status: (e) => seen.statuses.push(e),
     badLines: (_sn, b) => seen.bad.push(...b),
@@ -54,10 +66,17 @@ export async function startPush(partial: Partial<PushServerSettings> = {}, opts:
   const state = await PushState.open(path.join(dir, 'state.json'), { saveDelayMs: 50 });
   const journal = await PushJournal.open(path.join(dir, 'journal'));
   journal.start((e) => void seen.entries.push(e));
-  const server = new PushServer(pushDefaults(partial), opts.wrap ? opts.wrap(journal) : journal, state, hooks, { now: opts.now });
+  const server = new PushServer(pushDefaults(partial), opts.wrap ? opts.wrap(journal) : journal, state, hooks, {
+    now: opts.now,
+  });
   const listener = await listenPush(server, 0, '127.0.0.1');
   return {
-    server, listener, journal, state, dir, seen,
+    server,
+    listener,
+    journal,
+    state,
+    dir,
+    seen,
     url: `http://127.0.0.1:${listener.port}`,
     close: async () => {
       server.stopSweeps();
@@ -75,7 +94,13 @@ export interface RawReply {
 }
 
 /** One request on a fresh connection (no agent), so a test controls exactly what is sent. */
-export function send(base: string, method: string, pathAndQuery: string, body?: string | Buffer, headers: Record<string, string | number> = {}): Promise<RawReply> {
+export function send(
+  base: string,
+  method: string,
+  pathAndQuery: string,
+  body?: string | Buffer,
+  headers: Record<string, string | number> = {},
+): Promise<RawReply> {
   return new Promise((resolve, reject) => {
     const data = body === undefined ? undefined : Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8');
     const h: Record<string, string | number> = { ...headers };
@@ -84,7 +109,9 @@ export function send(base: string, method: string, pathAndQuery: string, body?: 
     const req = http.request(`${base}${pathAndQuery}`, { method, headers: h, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), headers: res.headers }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), headers: res.headers }),
+      );
       res.on('error', reject);
     });
     req.on('error', reject);

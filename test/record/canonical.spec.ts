@@ -4,7 +4,12 @@ import { AttendanceEvent, decodeEvent, encodeAttEventBody } from '../../lib/prot
 import { EventFlag } from '../../lib/protocol/constants';
 import { decodeTime, encodeTime, wallClockFromEpoch } from '../../lib/protocol/time';
 import {
-  ATTENDANCE_RECORD_FIELDS, AttendanceRecord, CanonicalContext, DIRECTIONS, VERIFY_METHODS, toCanonicalRecord,
+  ATTENDANCE_RECORD_FIELDS,
+  AttendanceRecord,
+  CanonicalContext,
+  DIRECTIONS,
+  VERIFY_METHODS,
+  toCanonicalRecord,
 } from '../../lib/record/canonical';
 
 const T = { year: 2024, month: 3, day: 15, hour: 13, minute: 45, second: 7 };
@@ -15,8 +20,13 @@ function polled(over: Partial<DeviceAttendance> = {}): DeviceAttendance {
 }
 
 const ctx: CanonicalContext = {
-  deviceSn: 'SIM0000000001', deviceName: 'Front door', site: 'HQ', deviceHost: '127.0.0.1:4370',
-  tz: 'Europe/Berlin', source: 'poll', receivedAt: '2024-03-15T12:46:00.000Z',
+  deviceSn: 'SIM0000000001',
+  deviceName: 'Front door',
+  site: 'HQ',
+  deviceHost: '127.0.0.1:4370',
+  tz: 'Europe/Berlin',
+  source: 'poll',
+  receivedAt: '2024-03-15T12:46:00.000Z',
 };
 
 function ok(r: ReturnType<typeof toCanonicalRecord>): AttendanceRecord {
@@ -64,8 +74,14 @@ describe('record/canonical', () => {
 
   it('maps punch states to directions, keeping unknown states raw', () => {
     const expected: [number, string][] = [
-      [0, 'in'], [1, 'out'], [2, 'break-out'], [3, 'break-in'], [4, 'overtime-in'], [5, 'overtime-out'],
-      [6, 'unknown'], [255, 'unknown'],
+      [0, 'in'],
+      [1, 'out'],
+      [2, 'break-out'],
+      [3, 'break-in'],
+      [4, 'overtime-in'],
+      [5, 'overtime-out'],
+      [6, 'unknown'],
+      [255, 'unknown'],
     ];
     for (const [state, direction] of expected) {
       const rec = ok(toCanonicalRecord(polled({ state }), ctx));
@@ -82,13 +98,25 @@ describe('record/canonical', () => {
   });
 
   it('maps verify types to methods', () => {
-    const expected: [number, string][] = [[0, 'password'], [1, 'fingerprint'], [2, 'card'], [15, 'face'], [25, 'palm'], [3, 'other'], [4, 'other'], [200, 'other']];
+    const expected: [number, string][] = [
+      [0, 'password'],
+      [1, 'fingerprint'],
+      [2, 'card'],
+      [15, 'face'],
+      [25, 'palm'],
+      [3, 'other'],
+      [4, 'other'],
+      [200, 'other'],
+    ];
     for (const [verify, method] of expected) {
       const rec = ok(toCanonicalRecord(polled({ verify }), ctx));
       assert.equal(rec.verifyMethod, method, `verify ${verify}`);
       assert.equal(rec.verify, verify);
     }
-    assert.equal(ok(toCanonicalRecord(polled({ verify: 4 }), { ...ctx, verifyMap: { 4: 'card' } })).verifyMethod, 'card');
+    assert.equal(
+      ok(toCanonicalRecord(polled({ verify: 4 }), { ...ctx, verifyMap: { 4: 'card' } })).verifyMethod,
+      'card',
+    );
   });
 
   it('keeps long user ids whole and the uid null when the record has none', () => {
@@ -133,16 +161,28 @@ describe('record/canonical', () => {
 
   it('never throws for garbage fields in an event', () => {
     const e: AttendanceEvent = {
-      kind: 'attendance', code: EventFlag.ATTLOG, userId: '7', userNumber: null, userResolved: true, verify: 1,
-      state: 0, stateByte: 0, time: { year: 2255, month: 200, day: 0, hour: 99, minute: 99, second: 99 },
-      timeValid: false, bodyLength: 32, extra: Buffer.alloc(0),
+      kind: 'attendance',
+      code: EventFlag.ATTLOG,
+      userId: '7',
+      userNumber: null,
+      userResolved: true,
+      verify: 1,
+      state: 0,
+      stateByte: 0,
+      time: { year: 2255, month: 200, day: 0, hour: 99, minute: 99, second: 99 },
+      timeValid: false,
+      bodyLength: 32,
+      extra: Buffer.alloc(0),
     };
     const r = toCanonicalRecord(e, { ...ctx, source: 'live' });
     assert.ok(!r.ok && r.anomaly.reason === 'invalid-time' && r.anomaly.rawTime === null);
   });
 
   it('converts realtime events (string and uid bodies)', () => {
-    const [e32] = decodeEvent(EventFlag.ATTLOG, encodeAttEventBody({ userId: '1001', verify: 15, state: 1, time: T }, 32));
+    const [e32] = decodeEvent(
+      EventFlag.ATTLOG,
+      encodeAttEventBody({ userId: '1001', verify: 15, state: 1, time: T }, 32),
+    );
     assert.equal(e32.kind, 'attendance');
     const rec = ok(toCanonicalRecord(e32 as AttendanceEvent, { ...ctx, source: 'live' }));
     assert.equal(rec.id, 'SIM0000000001|1001|2024-03-15T13:45:07');
@@ -152,11 +192,16 @@ describe('record/canonical', () => {
     assert.equal(rec.source, 'live');
     assert.equal(rec.workCode, 0);
 
-    const [e10] = decodeEvent(EventFlag.ATTLOG, encodeAttEventBody({ userId: '7', userNumber: 7, verify: 1, state: 0, time: T }, 10));
+    const [e10] = decodeEvent(
+      EventFlag.ATTLOG,
+      encodeAttEventBody({ userId: '7', userNumber: 7, verify: 1, state: 0, time: T }, 10),
+    );
     const unresolved = ok(toCanonicalRecord(e10 as AttendanceEvent, { ...ctx, source: 'live' }));
     assert.equal(unresolved.userId, '7');
     assert.equal(unresolved.uid, 7);
-    const resolved = ok(toCanonicalRecord(e10 as AttendanceEvent, { ...ctx, source: 'live', usersByUid: new Map([[7, 'EMP-007']]) }));
+    const resolved = ok(
+      toCanonicalRecord(e10 as AttendanceEvent, { ...ctx, source: 'live', usersByUid: new Map([[7, 'EMP-007']]) }),
+    );
     assert.equal(resolved.userId, 'EMP-007');
     assert.equal(resolved.uid, 7);
   });
@@ -184,7 +229,15 @@ describe('record/canonical', () => {
 describe('canonical record: empty user ids', () => {
   it('are flagged as anomalies with the reason, never emitted', () => {
     const r = toCanonicalRecord(
-      { uid: 9, userId: '', verify: 1, state: 0, time: { year: 2024, month: 3, day: 15, hour: 8, minute: 0, second: 0 }, rawTime: 0, workCode: 0 },
+      {
+        uid: 9,
+        userId: '',
+        verify: 1,
+        state: 0,
+        time: { year: 2024, month: 3, day: 15, hour: 8, minute: 0, second: 0 },
+        rawTime: 0,
+        workCode: 0,
+      },
       { deviceSn: 'SN9', tz: 'UTC', source: 'poll' },
     );
     assert.equal(r.ok, false);
@@ -197,7 +250,15 @@ describe('canonical record: empty user ids', () => {
 
 describe('canonical record: direction override', () => {
   it('an in-only or out-only door gives every punch that direction, whatever its state or mapping', () => {
-    const rec = { uid: 1, userId: '7', verify: 1, state: 1, time: { year: 2024, month: 3, day: 15, hour: 8, minute: 0, second: 0 }, rawTime: 0, workCode: 0 };
+    const rec = {
+      uid: 1,
+      userId: '7',
+      verify: 1,
+      state: 1,
+      time: { year: 2024, month: 3, day: 15, hour: 8, minute: 0, second: 0 },
+      rawTime: 0,
+      workCode: 0,
+    };
     const ctx = { deviceSn: 'SN1', tz: 'UTC', source: 'poll' as const, directionMap: { 1: 'break-in' as const } };
     const mapped = toCanonicalRecord(rec, ctx);
     const forced = toCanonicalRecord(rec, { ...ctx, directionOverride: 'in' });

@@ -5,8 +5,10 @@ import { syntheticRecord } from '../../support/sink-records';
 
 describe('record CSV', () => {
   it('guards text a spreadsheet would run as a formula, and leaves plain numbers and ordinary text alone', () => {
-    for (const s of ['=1+2', '+cmd', '-2+3', '@SUM(A1)', '\tx', '\r=1']) assert.equal(guardFormula(s), `'${s}`, JSON.stringify(s));
-    for (const s of ['-5', '+12', '-3.25', '1001', 'Gate 1', "O'Brien", '', "'quoted"]) assert.equal(guardFormula(s), s, JSON.stringify(s));
+    for (const s of ['=1+2', '+cmd', '-2+3', '@SUM(A1)', '\tx', '\r=1'])
+      assert.equal(guardFormula(s), `'${s}`, JSON.stringify(s));
+    for (const s of ['-5', '+12', '-3.25', '1001', 'Gate 1', "O'Brien", '', "'quoted"])
+      assert.equal(guardFormula(s), s, JSON.stringify(s));
     // Already quoted-looking text gets one more quote, so reading back is exact.
     assert.equal(guardFormula("'=x"), "''=x");
     assert.equal(csvField('=1+2'), "'=1+2");
@@ -25,7 +27,10 @@ describe('record CSV', () => {
       const g = guardFormula(s);
       assert.equal(unguardFormula(g), s, JSON.stringify(s));
       const before = seen.get(g);
-      assert.ok(before === undefined || before === s, `${JSON.stringify(before)} and ${JSON.stringify(s)} both guard to ${JSON.stringify(g)}`);
+      assert.ok(
+        before === undefined || before === s,
+        `${JSON.stringify(before)} and ${JSON.stringify(s)} both guard to ${JSON.stringify(g)}`,
+      );
       seen.set(g, s);
     }
     assert.ok(seen.size > 5000, `the fuzz tried ${seen.size} distinct texts`);

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { WallClock, parseWallClock, formatWallClock } from '../../lib/protocol/time';
-import { hostTimeZone, instantToWallClock, isValidTimeZone, wallClockToInstant, zoneOffsetMinutes } from '../../lib/record/zone';
+import {
+  hostTimeZone,
+  instantToWallClock,
+  isValidTimeZone,
+  wallClockToInstant,
+  zoneOffsetMinutes,
+} from '../../lib/record/zone';
 
 function wc(s: string): WallClock {
   const w = parseWallClock(s);
@@ -8,7 +14,13 @@ function wc(s: string): WallClock {
   return w;
 }
 
-function check(local: string, tz: string, iso: string, offsetMin: number, flag: null | 'ambiguous' | 'gap' = null): void {
+function check(
+  local: string,
+  tz: string,
+  iso: string,
+  offsetMin: number,
+  flag: null | 'ambiguous' | 'gap' = null,
+): void {
   const r = wallClockToInstant(wc(local), tz);
   assert.deepEqual(
     { iso: new Date(r.epochMs).toISOString(), offsetMin: r.offsetMin, flag: r.flag },
@@ -113,7 +125,10 @@ describe('record/zone', () => {
     for (let i = 0; i < 100_000; i++) walls.push(instantToWallClock(start + i * 631_000, 'UTC'));
     const offsets = new Set<number>();
     for (const w of walls) offsets.add(wallClockToInstant(w, 'America/New_York').offsetMin);
-    assert.deepEqual([...offsets].sort((a, b) => a - b), [-300, -240]);
+    assert.deepEqual(
+      [...offsets].sort((a, b) => a - b),
+      [-300, -240],
+    );
   });
 
   it('zoneOffsetMinutes', () => {

@@ -1,7 +1,15 @@
 import { strict as assert } from 'assert';
 import {
-  Cmd, Reply, ATTLOG_SELECTOR, encodePrepareBuffer, encodeReadBuffer, decodeBufferStat, decodeEvent, decodeFreeSizes,
-  AttendanceEvent, DecodedPacket,
+  Cmd,
+  Reply,
+  ATTLOG_SELECTOR,
+  encodePrepareBuffer,
+  encodeReadBuffer,
+  decodeBufferStat,
+  decodeEvent,
+  decodeFreeSizes,
+  AttendanceEvent,
+  DecodedPacket,
 } from '../../lib/protocol';
 import type { SimProfileName } from '../../lib/sim';
 import { RawTcp } from './raw-client';
@@ -22,7 +30,12 @@ function isEvent(p: DecodedPacket): boolean {
 }
 
 describe('sim: realtime events', () => {
-  const bodies: [SimProfileName, number][] = [['tft', 32], ['zk6', 12], ['compact8', 10], ['tft49', 52]];
+  const bodies: [SimProfileName, number][] = [
+    ['tft', 32],
+    ['zk6', 12],
+    ['compact8', 10],
+    ['tft49', 52],
+  ];
   for (const [profile, length] of bodies) {
     it(`${profile}: punch() appends a record and sends a ${length}-byte EF_ATTLOG body over TCP`, async () => {
       await withSim({ profile, users: 5, records: 10 }, async (sim, port) => {
@@ -175,7 +188,10 @@ describe('sim: realtime events', () => {
         await c.silentFor(80);
         assert.ok(sim.records.length > before, 'punches go on');
         assert.equal(c.packets.length, afterOff, 'no events after REG_EVENT 0');
-        assert.ok(second.packets.every((p) => !isEvent(p)), 'muted');
+        assert.ok(
+          second.packets.every((p) => !isEvent(p)),
+          'muted',
+        );
       } finally {
         await c.close();
         await second.close();

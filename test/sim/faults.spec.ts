@@ -1,7 +1,17 @@
 import { strict as assert } from 'assert';
 import {
-  Cmd, Reply, ATTLOG_SELECTOR, USERS_SELECTOR, encodePrepareBuffer, encodeReadBuffer, decodeBufferStat, decodePrepareData,
-  decodeFreeSizes, decodeAttendanceRecord, decodeUserRecords, DecodedPacket,
+  Cmd,
+  Reply,
+  ATTLOG_SELECTOR,
+  USERS_SELECTOR,
+  encodePrepareBuffer,
+  encodeReadBuffer,
+  decodeBufferStat,
+  decodePrepareData,
+  decodeFreeSizes,
+  decodeAttendanceRecord,
+  decodeUserRecords,
+  DecodedPacket,
 } from '../../lib/protocol';
 import type { ChunkFault } from '../../lib/sim';
 import { RawTcp } from './raw-client';
@@ -14,7 +24,10 @@ async function connected(port: number): Promise<RawTcp> {
 }
 
 /** 1503 + one 1504 for the whole buffer; returns the packets of the 1504 response. */
-async function oneChunk(c: RawTcp, until: (p: DecodedPacket[]) => boolean): Promise<{ total: number; packets: DecodedPacket[] }> {
+async function oneChunk(
+  c: RawTcp,
+  until: (p: DecodedPacket[]) => boolean,
+): Promise<{ total: number; packets: DecodedPacket[] }> {
   const stat = await c.request(Cmd.PREPARE_BUFFER, encodePrepareBuffer(ATTLOG_SELECTOR));
   const total = decodeBufferStat(stat.payload) as number;
   const packets = [await c.request(Cmd.READ_BUFFER, encodeReadBuffer({ start: 0, size: total }))];
@@ -22,58 +35,68 @@ async function oneChunk(c: RawTcp, until: (p: DecodedPacket[]) => boolean): Prom
   return { total, packets };
 }
 
-const dataBytes = (ps: DecodedPacket[]): number => ps.filter((p) => p.command === Cmd.DATA).reduce((n, p) => n + p.payload.length, 0);
+const dataBytes = (ps: DecodedPacket[]): number =>
+  ps.filter((p) => p.command === Cmd.DATA).reduce((n, p) => n + p.payload.length, 0);
 
 describe('sim: fault knobs', () => {
   it('dropReply once/always, replyDelayMs, lateReply', async () => {
-    await withSim({ faults: { dropReply: { [Cmd.GET_TIME]: 'once' }, replyDelayMs: { [Cmd.GET_VERSION]: 150 } } }, async (sim, port) => {
-      const c = await connected(port);
-      try {
-        c.replyId++;
-        c.sendPacket(Cmd.GET_TIME);
-        assert.ok(await c.silentFor(80), 'first GET_TIME dropped');
-        assert.equal((await c.request(Cmd.GET_TIME)).command, Reply.ACK_OK, 'only once');
-        const t0 = Date.now();
-        await c.request(Cmd.GET_VERSION);
-        assert.ok(Date.now() - t0 >= 140);
-        await sim.setFaults({ lateReply: { [Cmd.GET_FREE_SIZES]: 150 } });
-        c.replyId++;
-        const lateId = c.replyId;
-        c.sendPacket(Cmd.GET_FREE_SIZES);
-        const next = await c.request(Cmd.GET_TIME);
-        assert.equal(next.replyId, lateId + 1, 'later request answered first');
-        const late = await c.next();
-        assert.equal(late.replyId, lateId);
-        assert.equal(late.payload.length, 92);
-      } finally {
-        await c.close();
-      }
-    });
+    await withSim(
+      { faults: { dropReply: { [Cmd.GET_TIME]: 'once' }, replyDelayMs: { [Cmd.GET_VERSION]: 150 } } },
+      async (sim, port) => {
+        const c = await connected(port);
+        try {
+          c.replyId++;
+          c.sendPacket(Cmd.GET_TIME);
+          assert.ok(await c.silentFor(80), 'first GET_TIME dropped');
+          assert.equal((await c.request(Cmd.GET_TIME)).command, Reply.ACK_OK, 'only once');
+          const t0 = Date.now();
+          await c.request(Cmd.GET_VERSION);
+          assert.ok(Date.now() - t0 >= 140);
+          await sim.setFaults({ lateReply: { [Cmd.GET_FREE_SIZES]: 150 } });
+          c.replyId++;
+          const lateId = c.replyId;
+          c.sendPacket(Cmd.GET_FREE_SIZES);
+          const next = await c.request(Cmd.GET_TIME);
+          assert.equal(next.replyId, lateId + 1, 'later request answered first');
+          const late = await c.next();
+          assert.equal(late.replyId, lateId);
+          assert.equal(late.payload.length, 92);
+        } finally {
+          await c.close();
+        }
+      },
+    );
   });
 
   it('wrongReplyId, badChecksum and duplicateReply act on the chosen commands', async () => {
-    await withSim({ faults: { wrongReplyId: [Cmd.GET_TIME], badChecksum: [Cmd.GET_VERSION], duplicateReply: [Cmd.FREE_DATA] } }, async (_sim, port) => {
-      const c = await connected(port);
-      try {
-        const t = await c.request(Cmd.GET_TIME);
-        assert.equal(t.replyId, c.replyId + 1);
-        assert.ok(t.checksumOk);
-        assert.equal((await c.request(Cmd.GET_VERSION)).checksumOk, false);
-        const f = await c.request(Cmd.FREE_DATA);
-        const dup = await c.next();
-        assert.equal(dup.replyId, f.replyId);
-        assert.equal((await c.request(Cmd.ENABLEDEVICE)).checksumOk, true);
-      } finally {
-        await c.close();
-      }
-    });
+    await withSim(
+      { faults: { wrongReplyId: [Cmd.GET_TIME], badChecksum: [Cmd.GET_VERSION], duplicateReply: [Cmd.FREE_DATA] } },
+      async (_sim, port) => {
+        const c = await connected(port);
+        try {
+          const t = await c.request(Cmd.GET_TIME);
+          assert.equal(t.replyId, c.replyId + 1);
+          assert.ok(t.checksumOk);
+          assert.equal((await c.request(Cmd.GET_VERSION)).checksumOk, false);
+          const f = await c.request(Cmd.FREE_DATA);
+          const dup = await c.next();
+          assert.equal(dup.replyId, f.replyId);
+          assert.equal((await c.request(Cmd.ENABLEDEVICE)).checksumOk, true);
+        } finally {
+          await c.close();
+        }
+      },
+    );
   });
 
   it('prepareBufferResult ackError / noReply', async () => {
     await withSim({ faults: { prepareBufferResult: 'ackError' } }, async (sim, port) => {
       const c = await connected(port);
       try {
-        assert.equal((await c.request(Cmd.PREPARE_BUFFER, encodePrepareBuffer(ATTLOG_SELECTOR))).command, Reply.ACK_ERROR);
+        assert.equal(
+          (await c.request(Cmd.PREPARE_BUFFER, encodePrepareBuffer(ATTLOG_SELECTOR))).command,
+          Reply.ACK_ERROR,
+        );
         await sim.setFaults({ prepareBufferResult: 'noReply' });
         c.replyId++;
         c.sendPacket(Cmd.PREPARE_BUFFER, encodePrepareBuffer(ATTLOG_SELECTOR));
@@ -118,31 +141,34 @@ describe('sim: fault knobs', () => {
   });
 
   it("closeMidDownload 'fin' closes after N bytes; 'stall' goes silent and keeps the socket", async () => {
-    await withSim({ records: 2000, faults: { closeMidDownload: { afterBytes: 20000, mode: 'fin' } } }, async (sim, port) => {
-      const c = await connected(port);
-      const stat = await c.request(Cmd.PREPARE_BUFFER, encodePrepareBuffer(ATTLOG_SELECTOR));
-      c.replyId++;
-      c.sendPacket(Cmd.READ_BUFFER, encodeReadBuffer({ start: 0, size: decodeBufferStat(stat.payload) as number }));
-      await c.closed;
-      const received = c.reads.reduce((n, r) => n + r.length, 0);
-      assert.ok(received > 19000 && received < 20000 + 200, `got ${received} bytes`);
-      await sim.setFaults({ closeMidDownload: { afterBytes: 5000, mode: 'stall' } });
-      const d = await connected(port);
-      try {
-        const s2 = await d.request(Cmd.PREPARE_BUFFER, encodePrepareBuffer(ATTLOG_SELECTOR));
-        d.replyId++;
-        d.sendPacket(Cmd.READ_BUFFER, encodeReadBuffer({ start: 0, size: decodeBufferStat(s2.payload) as number }));
-        await d.silentFor(100);
-        d.replyId++;
-        d.sendPacket(Cmd.GET_TIME);
-        const n = d.packets.length;
-        await d.silentFor(100);
-        assert.equal(d.packets.length, n);
-        assert.equal(d.isClosed(), false);
-      } finally {
-        await d.close();
-      }
-    });
+    await withSim(
+      { records: 2000, faults: { closeMidDownload: { afterBytes: 20000, mode: 'fin' } } },
+      async (sim, port) => {
+        const c = await connected(port);
+        const stat = await c.request(Cmd.PREPARE_BUFFER, encodePrepareBuffer(ATTLOG_SELECTOR));
+        c.replyId++;
+        c.sendPacket(Cmd.READ_BUFFER, encodeReadBuffer({ start: 0, size: decodeBufferStat(stat.payload) as number }));
+        await c.closed;
+        const received = c.reads.reduce((n, r) => n + r.length, 0);
+        assert.ok(received > 19000 && received < 20000 + 200, `got ${received} bytes`);
+        await sim.setFaults({ closeMidDownload: { afterBytes: 5000, mode: 'stall' } });
+        const d = await connected(port);
+        try {
+          const s2 = await d.request(Cmd.PREPARE_BUFFER, encodePrepareBuffer(ATTLOG_SELECTOR));
+          d.replyId++;
+          d.sendPacket(Cmd.READ_BUFFER, encodeReadBuffer({ start: 0, size: decodeBufferStat(s2.payload) as number }));
+          await d.silentFor(100);
+          d.replyId++;
+          d.sendPacket(Cmd.GET_TIME);
+          const n = d.packets.length;
+          await d.silentFor(100);
+          assert.equal(d.packets.length, n);
+          assert.equal(d.isClosed(), false);
+        } finally {
+          await d.close();
+        }
+      },
+    );
   });
 
   it('countsMode offByOne / zero', async () => {
@@ -170,7 +196,11 @@ describe('sim: fault knobs', () => {
         assert.equal(last.time.month, 2);
         assert.equal(last.time.day, 31);
         assert.equal(decodeAttendanceRecord(data, 4 * 40, 40).time.day, 31);
-        assert.equal(decodeAttendanceRecord(data, 3 * 40, 40).time.month === 2 && decodeAttendanceRecord(data, 3 * 40, 40).time.day === 31, false);
+        assert.equal(
+          decodeAttendanceRecord(data, 3 * 40, 40).time.month === 2 &&
+            decodeAttendanceRecord(data, 3 * 40, 40).time.day === 31,
+          false,
+        );
       } finally {
         await c.close();
       }
@@ -183,8 +213,14 @@ describe('sim: fault knobs', () => {
         const c = await connected(port);
         try {
           const { users } = decodeUserRecords(await c.download(USERS_SELECTOR), 4, enc);
-          assert.deepEqual(users.map((u) => u.name), sim.users.map((u) => u.name));
-          assert.ok(sim.users.some((u) => /[^\x20-\x7e]/.test(u.name ?? '')), 'has non-ASCII names');
+          assert.deepEqual(
+            users.map((u) => u.name),
+            sim.users.map((u) => u.name),
+          );
+          assert.ok(
+            sim.users.some((u) => /[^\x20-\x7e]/.test(u.name ?? '')),
+            'has non-ASCII names',
+          );
         } finally {
           await c.close();
         }

@@ -4,9 +4,24 @@ import { isValidWallClock, wallClockSeconds } from '../../lib/protocol';
 
 describe('sim: generated data', () => {
   it('is deterministic for a seed and differs between seeds', () => {
-    const a = new ZkSimulator({ seed: 42, users: 10, records: 200, frozenClock: { year: 2024, month: 3, day: 15, hour: 12, minute: 0, second: 0 } });
-    const b = new ZkSimulator({ seed: 42, users: 10, records: 200, frozenClock: { year: 2024, month: 3, day: 15, hour: 12, minute: 0, second: 0 } });
-    const c = new ZkSimulator({ seed: 43, users: 10, records: 200, frozenClock: { year: 2024, month: 3, day: 15, hour: 12, minute: 0, second: 0 } });
+    const a = new ZkSimulator({
+      seed: 42,
+      users: 10,
+      records: 200,
+      frozenClock: { year: 2024, month: 3, day: 15, hour: 12, minute: 0, second: 0 },
+    });
+    const b = new ZkSimulator({
+      seed: 42,
+      users: 10,
+      records: 200,
+      frozenClock: { year: 2024, month: 3, day: 15, hour: 12, minute: 0, second: 0 },
+    });
+    const c = new ZkSimulator({
+      seed: 43,
+      users: 10,
+      records: 200,
+      frozenClock: { year: 2024, month: 3, day: 15, hour: 12, minute: 0, second: 0 },
+    });
     assert.deepEqual(a.users, b.users);
     assert.deepEqual(a.records, b.records);
     assert.equal(a.serial, b.serial);

@@ -5,8 +5,18 @@
 import * as net from 'net';
 import * as dgram from 'dgram';
 import {
-  Cmd, Reply, DecodedPacket, TcpFrameSplitter, decodePacket, encodePacket, frameTcp, encodePrepareBuffer, encodeReadBuffer,
-  decodeBufferStat, BufferSelector, makeCommKey,
+  Cmd,
+  Reply,
+  DecodedPacket,
+  TcpFrameSplitter,
+  decodePacket,
+  encodePacket,
+  frameTcp,
+  encodePrepareBuffer,
+  encodeReadBuffer,
+  decodeBufferStat,
+  BufferSelector,
+  makeCommKey,
 } from '../../lib/protocol';
 import { sleep } from '../../support/wait';
 
@@ -35,7 +45,8 @@ abstract class RawBase {
     const deadline = Date.now() + timeoutMs;
     while (this.readPos >= this.packets.length) {
       const left = deadline - Date.now();
-      if (left <= 0 || this.isClosed()) throw new Error(`no packet within ${timeoutMs} ms (closed: ${this.isClosed()})`);
+      if (left <= 0 || this.isClosed())
+        throw new Error(`no packet within ${timeoutMs} ms (closed: ${this.isClosed()})`);
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, left);
         this.waiter = () => {
@@ -91,7 +102,8 @@ abstract class RawBase {
       throw new Error(`1503 answered with ${first.command}`);
     }
     await this.request(Cmd.FREE_DATA);
-    if (buf.readUInt32LE(0) !== buf.length - 4) throw new Error(`total_size ${buf.readUInt32LE(0)} != ${buf.length - 4}`);
+    if (buf.readUInt32LE(0) !== buf.length - 4)
+      throw new Error(`total_size ${buf.readUInt32LE(0)} != ${buf.length - 4}`);
     return buf.subarray(4);
   }
 
@@ -134,11 +146,13 @@ export class RawTcp extends RawBase {
       }
     });
     socket.on('error', () => undefined);
-    this.closed = new Promise((resolve) => socket.on('close', () => {
-      this.closedFlag = true;
-      this.wake();
-      resolve();
-    }));
+    this.closed = new Promise((resolve) =>
+      socket.on('close', () => {
+        this.closedFlag = true;
+        this.wake();
+        resolve();
+      }),
+    );
   }
 
   static connectTo(port: number, host = '127.0.0.1'): Promise<RawTcp> {
@@ -169,7 +183,11 @@ export class RawUdp extends RawBase {
   private closedFlag = false;
   readonly datagrams: Buffer[] = [];
 
-  private constructor(readonly socket: dgram.Socket, readonly port: number, readonly host: string) {
+  private constructor(
+    readonly socket: dgram.Socket,
+    readonly port: number,
+    readonly host: string,
+  ) {
     super();
     socket.on('message', (m: Buffer) => {
       this.datagrams.push(m);

@@ -79,7 +79,12 @@ describe('sim: robustness', () => {
     // before taking the baseline, or it shows up as a "leak".
     await new Promise((r) => setImmediate(r));
     const baseline = resourceCounts();
-    const sim = new ZkSimulator({ host: HOST, port: 0, liveEveryMs: 10, faults: { requireEventAck: { resendMs: 5 }, interPacketGapMs: 1 } });
+    const sim = new ZkSimulator({
+      host: HOST,
+      port: 0,
+      liveEveryMs: 10,
+      faults: { requireEventAck: { resendMs: 5 }, interPacketGapMs: 1 },
+    });
     const { port } = await sim.start();
     const silent = await RawTcp.connectTo(port);
     const busy = await RawTcp.connectTo(port);

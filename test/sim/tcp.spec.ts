@@ -1,7 +1,20 @@
 import { strict as assert } from 'assert';
 import {
-  Cmd, Reply, ATTLOG_SELECTOR, USERS_SELECTOR, decodeAttendanceRecords, decodeUserRecords, decodeFreeSizes, decodeTime,
-  encodeTime, makeCommKey, encodeReadBuffer, decodePrepareData, encodePrepareBuffer, decodeBufferStat, zkChecksum,
+  Cmd,
+  Reply,
+  ATTLOG_SELECTOR,
+  USERS_SELECTOR,
+  decodeAttendanceRecords,
+  decodeUserRecords,
+  decodeFreeSizes,
+  decodeTime,
+  encodeTime,
+  makeCommKey,
+  encodeReadBuffer,
+  decodePrepareData,
+  encodePrepareBuffer,
+  decodeBufferStat,
+  zkChecksum,
 } from '../../lib/protocol';
 import type { WriteMode } from '../../lib/sim';
 import { RawTcp } from './raw-client';
@@ -148,10 +161,15 @@ describe('sim: TCP', () => {
           const data = await c.download(ATTLOG_SELECTOR, 16384);
           assertSameAttendance(decodeAttendanceRecords(data, records).records, sim.records);
           // Check how the bytes were cut: reads never straddle frames in 'separate' mode.
-          if (writeMode === 'coalesced') assert.ok(c.reads.some((r) => r.length > 1100), 'a whole response in one read');
+          if (writeMode === 'coalesced')
+            assert.ok(
+              c.reads.some((r) => r.length > 1100),
+              'a whole response in one read',
+            );
           if (writeMode === 'bytewise') assert.ok(c.reads.filter((r) => r.length === 1).length > 100);
           // One write per packet with a yield between: the reader never gets two packets in one read.
-          if (writeMode === 'separate') assert.ok(c.reads.length >= c.packets.length, `${c.reads.length} reads for ${c.packets.length} packets`);
+          if (writeMode === 'separate')
+            assert.ok(c.reads.length >= c.packets.length, `${c.reads.length} reads for ${c.packets.length} packets`);
         } finally {
           await c.close();
         }

@@ -1,7 +1,15 @@
 import { strict as assert } from 'assert';
 import {
-  Cmd, Reply, ATTLOG_SELECTOR, USERS_SELECTOR, encodePrepareBuffer, decodeAttendanceRecords, decodeUserRecords, decodeEvent,
-  makeCommKey, AttendanceEvent,
+  Cmd,
+  Reply,
+  ATTLOG_SELECTOR,
+  USERS_SELECTOR,
+  encodePrepareBuffer,
+  decodeAttendanceRecords,
+  decodeUserRecords,
+  decodeEvent,
+  makeCommKey,
+  AttendanceEvent,
 } from '../../lib/protocol';
 import { RawUdp } from './raw-client';
 import { assertSameAttendance, assertSameUsers } from '../support/expect-data';
@@ -9,22 +17,28 @@ import { withSim } from './support';
 
 describe('sim: UDP', () => {
   it('shares the TCP port number and serves a zk6 download in ≤ 1024-byte DATA packets', async () => {
-    await withSim({ profile: 'zk6', users: 12, records: 1500, faults: { directReplyMaxBytes: 0 } }, async (sim, port) => {
-      const c = await RawUdp.open(port);
-      try {
-        const r = await c.connect();
-        assert.equal(r.command, Reply.ACK_OK);
-        assert.notEqual(r.session, 0);
-        assertSameUsers(decodeUserRecords(await c.download(USERS_SELECTOR, 16384), 12).users, sim.users);
-        const data = await c.download(ATTLOG_SELECTOR, 16384);
-        assertSameAttendance(decodeAttendanceRecords(data, 1500).records, sim.records);
-        assert.ok(c.datagrams.every((d) => d.length <= 1032), 'datagrams ≤ 1032 bytes');
-        assert.equal((await c.request(Cmd.EXIT)).command, Reply.ACK_OK);
-      } finally {
-        await c.close();
-      }
-      assert.equal(sim.counters.openConnections, 0);
-    });
+    await withSim(
+      { profile: 'zk6', users: 12, records: 1500, faults: { directReplyMaxBytes: 0 } },
+      async (sim, port) => {
+        const c = await RawUdp.open(port);
+        try {
+          const r = await c.connect();
+          assert.equal(r.command, Reply.ACK_OK);
+          assert.notEqual(r.session, 0);
+          assertSameUsers(decodeUserRecords(await c.download(USERS_SELECTOR, 16384), 12).users, sim.users);
+          const data = await c.download(ATTLOG_SELECTOR, 16384);
+          assertSameAttendance(decodeAttendanceRecords(data, 1500).records, sim.records);
+          assert.ok(
+            c.datagrams.every((d) => d.length <= 1032),
+            'datagrams ≤ 1032 bytes',
+          );
+          assert.equal((await c.request(Cmd.EXIT)).command, Reply.ACK_OK);
+        } finally {
+          await c.close();
+        }
+        assert.equal(sim.counters.openConnections, 0);
+      },
+    );
   });
 
   it('uses the direct reply up to 1016 bytes by default', async () => {

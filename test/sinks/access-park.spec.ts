@@ -26,9 +26,18 @@ describe('access sink: parking lot (unknown badges, policy park)', () => {
     const again = await ParkingLot.open(file);
     assert.equal(again.size, 2);
     const { ready, expired } = again.sort((r) => r.userId === '700', t0 + 3 * day, 2 * day);
-    assert.deepEqual(ready.map((e) => e.record.id), [a.id]);
-    assert.deepEqual(expired.map((e) => [e.record.id, e.parkedAt]), [[b.id, new Date(t0).toISOString()]]);
-    assert.deepEqual(again.sort(() => false, t0 + day, 2 * day), { ready: [], expired: [] });
+    assert.deepEqual(
+      ready.map((e) => e.record.id),
+      [a.id],
+    );
+    assert.deepEqual(
+      expired.map((e) => [e.record.id, e.parkedAt]),
+      [[b.id, new Date(t0).toISOString()]],
+    );
+    assert.deepEqual(
+      again.sort(() => false, t0 + day, 2 * day),
+      { ready: [], expired: [] },
+    );
     await again.update([], [a.id, b.id], t0 + 3 * day);
     assert.equal((await ParkingLot.open(file)).size, 0);
   });
@@ -36,7 +45,10 @@ describe('access sink: parking lot (unknown badges, policy park)', () => {
   it('skips and reports entries that are not parked records; moves a file that is not JSON aside', async () => {
     const file = path.join(dir, 'lot.json');
     const good = { record: makeRecord(0, { userId: '9' }), parkedAt: '2024-03-05T00:00:00.000Z' };
-    fs.writeFileSync(file, JSON.stringify([good, null, 7, { record: {}, parkedAt: 'x' }, { record: { id: 'y' }, parkedAt: 'not a time' }]));
+    fs.writeFileSync(
+      file,
+      JSON.stringify([good, null, 7, { record: {}, parkedAt: 'x' }, { record: { id: 'y' }, parkedAt: 'not a time' }]),
+    );
     const problems: string[] = [];
     const lot = await ParkingLot.open(file, (m) => problems.push(m));
     assert.equal(lot.size, 1);

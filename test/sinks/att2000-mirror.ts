@@ -11,7 +11,8 @@ import { pathToFileURL } from 'node:url';
 import type { OdbcConnection, OdbcModule } from '../../lib/sinks/access';
 
 /** The fixture beside the checkout; PUNCHFLOW_ATT2000_FIXTURE names it when the checkout lives elsewhere (a worktree). */
-export const FIXTURE = process.env.PUNCHFLOW_ATT2000_FIXTURE ?? path.resolve(__dirname, '../../../shared/fixtures/att2000-sample.mdb');
+export const FIXTURE =
+  process.env.PUNCHFLOW_ATT2000_FIXTURE ?? path.resolve(__dirname, '../../../shared/fixtures/att2000-sample.mdb');
 export const TABLES = ['CHECKINOUT', 'USERINFO', 'Machines'] as const;
 
 export interface MdbColumn {
@@ -91,7 +92,11 @@ export function mirrorDdl(fx: Record<string, MdbTable>, v: MirrorVariant = {}): 
       if (v.workCodeFirst) {
         const wc = cols.find((c) => c.name === 'WorkCode')!;
         cols = cols.filter((c) => c !== wc);
-        cols.splice(cols.findIndex((c) => c.name === 'sn'), 0, wc);
+        cols.splice(
+          cols.findIndex((c) => c.name === 'sn'),
+          0,
+          wc,
+        );
       }
     }
     const defs = cols.map((c) => {
@@ -135,8 +140,12 @@ export function fixtureInserts(fx: Record<string, MdbTable>, v: MirrorVariant = 
   const out: string[] = [];
   for (const t of TABLES) {
     for (const row of fx[t].rows) {
-      const names = Object.keys(row).filter((k) => !(t === 'CHECKINOUT' && k === 'Memoinfo' && v.memoinfo === false) && !Buffer.isBuffer(row[k]));
-      const vals = names.map((k) => (t === 'CHECKINOUT' && k === 'WorkCode' && v.workCode === 'long' ? String(Number(row[k]) || 0) : lit(row[k])));
+      const names = Object.keys(row).filter(
+        (k) => !(t === 'CHECKINOUT' && k === 'Memoinfo' && v.memoinfo === false) && !Buffer.isBuffer(row[k]),
+      );
+      const vals = names.map((k) =>
+        t === 'CHECKINOUT' && k === 'WorkCode' && v.workCode === 'long' ? String(Number(row[k]) || 0) : lit(row[k]),
+      );
       out.push(`INSERT INTO [${t}] (${names.map((n) => `[${n}]`).join(', ')}) VALUES (${vals.join(', ')})`);
     }
   }
@@ -171,7 +180,12 @@ export interface Mirror {
   cleanup(): Promise<void>;
 }
 
-export async function createMirror(odbc: OdbcModule, fx: Record<string, MdbTable>, v: MirrorVariant = {}, withData = true): Promise<Mirror> {
+export async function createMirror(
+  odbc: OdbcModule,
+  fx: Record<string, MdbTable>,
+  v: MirrorVariant = {},
+  withData = true,
+): Promise<Mirror> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pf-att2000-'));
   const file = path.join(dir, 'att2000.db');
   const connectionString = `Driver=${sqliteDriver()};Database=${file}`;

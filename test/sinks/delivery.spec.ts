@@ -3,7 +3,14 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Outbox } from '../../lib/sinks/outbox';
-import { DeliveryLoop, DeliveryReport, DeliveryState, isOutage, retryDelay, DEFAULT_DELIVERY_BACKOFF } from '../../lib/sinks/delivery';
+import {
+  DeliveryLoop,
+  DeliveryReport,
+  DeliveryState,
+  isOutage,
+  retryDelay,
+  DEFAULT_DELIVERY_BACKOFF,
+} from '../../lib/sinks/delivery';
 import { RejectedRecord, SinkError } from '../../lib/sinks/types';
 import type { AttendanceRecord } from '../../lib/record';
 import { FakeSink, transient } from './support/fake-sink';
@@ -60,7 +67,14 @@ describe('delivery loop', function () {
     }
     const sink = new SlowSink();
     let committed = 0;
-    const rollLoop = new DeliveryLoop({ sink, outbox: rollBox, batchSize: 50, flushIntervalMs: 5, backoff: { baseMs: 10, maxMs: 50 }, onCommit: (r) => (committed += r.batch) });
+    const rollLoop = new DeliveryLoop({
+      sink,
+      outbox: rollBox,
+      batchSize: 50,
+      flushIntervalMs: 5,
+      backoff: { baseMs: 10, maxMs: 50 },
+      onCommit: (r) => (committed += r.batch),
+    });
     rollLoop.start();
     try {
       const all = makeRecords(3000);
@@ -109,7 +123,8 @@ describe('delivery loop', function () {
     const all = makeRecords(2000);
     await aheadBox.append(all);
     const reports: DeliveryReport[] = [];
-    const loopFor = () => new DeliveryLoop({ sink, outbox: aheadBox, batchSize: 40, flushIntervalMs: 5, onCommit: (r) => reports.push(r) });
+    const loopFor = () =>
+      new DeliveryLoop({ sink, outbox: aheadBox, batchSize: 40, flushIntervalMs: 5, onCommit: (r) => reports.push(r) });
     let current = loopFor();
     try {
       current.start();
@@ -155,18 +170,43 @@ describe('delivery loop', function () {
     await until(() => box.pending === 0 && sink.rows.size === all.length, 20000);
     await loop!.stop();
     assert.ok(sink.prepared > 0, 'prepare() was called');
-    assert.equal(reports.reduce((n, r) => n + r.batch, 0), all.length, 'no batch delivered twice');
-    assert.equal(reports.reduce((n, r) => n + r.inserted, 0), all.length);
+    assert.equal(
+      reports.reduce((n, r) => n + r.batch, 0),
+      all.length,
+      'no batch delivered twice',
+    );
+    assert.equal(
+      reports.reduce((n, r) => n + r.inserted, 0),
+      all.length,
+    );
   });
 
   it('retryDelay: exponential, jittered over the upper half, capped, Retry-After wins when longer', () => {
     const p = DEFAULT_DELIVERY_BACKOFF;
-    assert.equal(retryDelay(0, p, () => 0), 500);
-    assert.equal(retryDelay(0, p, () => 0.999999), 1000);
-    assert.equal(retryDelay(3, p, () => 0), 4000);
-    assert.equal(retryDelay(30, p, () => 1), 300000);
-    assert.equal(retryDelay(0, p, () => 0, 7000), 7000);
-    assert.equal(retryDelay(0, p, () => 0, 10 * 60_000), 300000);
+    assert.equal(
+      retryDelay(0, p, () => 0),
+      500,
+    );
+    assert.equal(
+      retryDelay(0, p, () => 0.999999),
+      1000,
+    );
+    assert.equal(
+      retryDelay(3, p, () => 0),
+      4000,
+    );
+    assert.equal(
+      retryDelay(30, p, () => 1),
+      300000,
+    );
+    assert.equal(
+      retryDelay(0, p, () => 0, 7000),
+      7000,
+    );
+    assert.equal(
+      retryDelay(0, p, () => 0, 10 * 60_000),
+      300000,
+    );
     for (let a = 0; a < 12; a++) {
       const d = retryDelay(a, p, Math.random);
       assert.ok(d >= Math.min(p.maxMs, 1000 * 2 ** a) / 2 && d <= p.maxMs);
@@ -216,7 +256,10 @@ describe('delivery loop', function () {
     release();
     await until(() => reports.length === 2, 20000, 'both writes committed');
     assert.deepEqual(sink.calls, [1, 7]);
-    assert.deepEqual(reports.map((r) => r.inserted), [1, 7]);
+    assert.deepEqual(
+      reports.map((r) => r.inserted),
+      [1, 7],
+    );
     await until(() => box.pending === 0);
   });
 
@@ -263,7 +306,10 @@ describe('delivery loop', function () {
     const orig = sink.write.bind(sink);
     sink.write = async (batch) => {
       const r = await orig(batch.filter((x) => x.userId !== '3'));
-      return { ...r, rejected: batch.filter((x) => x.userId === '3').map((record) => ({ record, reason: 'unknown badge' })) };
+      return {
+        ...r,
+        rejected: batch.filter((x) => x.userId === '3').map((record) => ({ record, reason: 'unknown badge' })),
+      };
     };
     const { rejected } = start(sink);
     await box.append(makeRecords(10));
@@ -326,8 +372,13 @@ describe('delivery loop', function () {
 
   describe('a record the target refuses with an error that looks temporary', () => {
     /** Refuses any batch holding a `poison` user, the way a driver does that cannot name the row. */
-    const refusing = (sink: FakeSink, msg = "Syntax error in string in query expression 'x|y'", scope?: 'outage' | 'records'): void => {
-      sink.failWith = (batch) => (batch.some((r) => r.userId.startsWith('poison')) ? new SinkError(msg, false, 'mysql', scope) : null);
+    const refusing = (
+      sink: FakeSink,
+      msg = "Syntax error in string in query expression 'x|y'",
+      scope?: 'outage' | 'records',
+    ): void => {
+      sink.failWith = (batch) =>
+        batch.some((r) => r.userId.startsWith('poison')) ? new SinkError(msg, false, 'mysql', scope) : null;
     };
 
     it('is isolated after isolateAfter failures in a row, goes to output 2 with the error, and the queue moves', async () => {
@@ -340,9 +391,21 @@ describe('delivery loop', function () {
       await box.append(makeRecords(30, { from: 100 }));
       await until(() => box.pending === 0);
       assert.equal(sink.rows.size, 129);
-      assert.deepEqual(rejected.map((r) => r.record.userId), ['poison-1']);
-      assert.match(rejected[0].reason, /^Syntax error in string .* \(failed 3 times in a row on its own while the target took the other records: set aside so the queue moves\)$/);
-      assert.deepEqual(reports.map((r) => [r.inserted, r.rejected, r.batch]), [[99, 1, 100], [30, 0, 30]]);
+      assert.deepEqual(
+        rejected.map((r) => r.record.userId),
+        ['poison-1'],
+      );
+      assert.match(
+        rejected[0].reason,
+        /^Syntax error in string .* \(failed 3 times in a row on its own while the target took the other records: set aside so the queue moves\)$/,
+      );
+      assert.deepEqual(
+        reports.map((r) => [r.inserted, r.rejected, r.batch]),
+        [
+          [99, 1, 100],
+          [30, 0, 30],
+        ],
+      );
       assert.ok(!sink.rows.has(recs[41].id));
     });
 
@@ -358,12 +421,18 @@ describe('delivery loop', function () {
       assert.equal(sink.rows.size, 0);
       await box.append(makeRecords(5, { from: 1 }));
       await until(() => box.pending === 0);
-      assert.deepEqual(rejected.map((r) => r.record.id), [poison.id]);
+      assert.deepEqual(
+        rejected.map((r) => r.record.id),
+        [poison.id],
+      );
       assert.equal(sink.rows.size, 5);
     });
 
     it('an outage never isolates: every record waits, however many tries, and then arrives once', async () => {
-      for (const [msg, scope] of [['connect ECONNREFUSED 127.0.0.1:3306', undefined], ['odd driver message', 'outage']] as const) {
+      for (const [msg, scope] of [
+        ['connect ECONNREFUSED 127.0.0.1:3306', undefined],
+        ['odd driver message', 'outage'],
+      ] as const) {
         const sink = new FakeSink();
         let down = true;
         sink.failWith = () => (down ? new SinkError(msg, false, 'mysql', scope) : null);
@@ -371,7 +440,10 @@ describe('delivery loop', function () {
         await box.append(makeRecords(40));
         await until(() => sink.calls.length >= 12);
         assert.equal(rejected.length, 0, msg);
-        assert.ok(sink.calls.every((n) => n === 40), `only whole batches were tried: ${sink.calls.join(',')}`);
+        assert.ok(
+          sink.calls.every((n) => n === 40),
+          `only whole batches were tried: ${sink.calls.join(',')}`,
+        );
         down = false;
         await until(() => box.pending === 0);
         assert.equal(sink.rows.size, 40);
@@ -405,7 +477,10 @@ describe('delivery loop', function () {
     it('an error that changes between tries is not "the same error" (no isolation); scope "records" isolates even with outage words', async () => {
       const sink = new FakeSink();
       let n = 0;
-      sink.failWith = (batch) => (batch.some((r) => r.userId === 'poison') ? new SinkError(`strange failure ${'x'.repeat(n++ % 3)}`, false, 'mysql') : null);
+      sink.failWith = (batch) =>
+        batch.some((r) => r.userId === 'poison')
+          ? new SinkError(`strange failure ${'x'.repeat(n++ % 3)}`, false, 'mysql')
+          : null;
       const { rejected } = start(sink, { isolateAfter: 2, random: () => 0 });
       await box.append([...makeRecords(10), makeRecord(10, { userId: 'poison' })]);
       await until(() => sink.calls.length >= 10);
@@ -440,9 +515,21 @@ describe('delivery loop', function () {
       assert.equal(isOutage(new SinkError('anything', false, 'http', 'outage')), true);
       assert.equal(isOutage(new SinkError('connection words', false, 'http', 'records')), false);
       assert.equal(isOutage(new SinkError("Syntax error in string in query expression 'a|b'", false, 'access')), false);
-      assert.equal(isOutage(new SinkError('Access write CHECKINOUT: [odbc] Error executing the sql statement: 37000 [Microsoft][ODBC Microsoft Access Driver] Syntax error', false, 'access')), false);
+      assert.equal(
+        isOutage(
+          new SinkError(
+            'Access write CHECKINOUT: [odbc] Error executing the sql statement: 37000 [Microsoft][ODBC Microsoft Access Driver] Syntax error',
+            false,
+            'access',
+          ),
+        ),
+        false,
+      );
       assert.equal(isOutage(Object.assign(new SinkError('http target: 503', false, 'http'), { status: 503 })), true);
-      assert.equal(isOutage(Object.assign(new SinkError('http target: 500 cannot parse field x', false, 'http'), { status: 500 })), false);
+      assert.equal(
+        isOutage(Object.assign(new SinkError('http target: 500 cannot parse field x', false, 'http'), { status: 500 })),
+        false,
+      );
     });
   });
 });

@@ -31,11 +31,28 @@ export interface FakeTableOptions {
   trigger?: boolean;
 }
 
-export function introspectionRows(spec: MssqlTableSpec, columnTypes: Record<string, string> = {}): (string | number | null)[][] {
+export function introspectionRows(
+  spec: MssqlTableSpec,
+  columnTypes: Record<string, string> = {},
+): (string | number | null)[][] {
   return spec.columns.map((c) => {
-    const implied = c.kind === 'int' ? c.intType ?? 'int' : c.kind === 'time' ? (c.timeType === null ? 'varchar' : 'datetime2') : c.unicode === false ? 'varchar' : 'nvarchar';
+    const implied =
+      c.kind === 'int'
+        ? (c.intType ?? 'int')
+        : c.kind === 'time'
+          ? c.timeType === null
+            ? 'varchar'
+            : 'datetime2'
+          : c.unicode === false
+            ? 'varchar'
+            : 'nvarchar';
     const type = columnTypes[c.name] ?? implied;
-    return [c.name, type, c.kind === 'text' || (c.kind === 'time' && c.timeType === null) ? c.maxLength ?? null : null, c.nullable ? 1 : 0];
+    return [
+      c.name,
+      type,
+      c.kind === 'text' || (c.kind === 'time' && c.timeType === null) ? (c.maxLength ?? null) : null,
+      c.nullable ? 1 : 0,
+    ];
   });
 }
 
@@ -46,13 +63,34 @@ function timeError(value: unknown, columnType: string): TdsReply['error'] | null
   const m = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(\.\d{1,3})?$/.exec(String(value));
   const [y, mo, d, h, mi, se] = m ? m.slice(1, 7).map(Number) : [];
   const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
-  if (!m || y < 1 || mo < 1 || mo > 12 || d < 1 || d > (mo === 2 && leap ? 29 : DAYS[mo - 1]) || h > 23 || mi > 59 || se > 59) {
-    return { number: 241, message: 'Conversion failed when converting date and/or time from character string.', class: 16 };
+  if (
+    !m ||
+    y < 1 ||
+    mo < 1 ||
+    mo > 12 ||
+    d < 1 ||
+    d > (mo === 2 && leap ? 29 : DAYS[mo - 1]) ||
+    h > 23 ||
+    mi > 59 ||
+    se > 59
+  ) {
+    return {
+      number: 241,
+      message: 'Conversion failed when converting date and/or time from character string.',
+      class: 16,
+    };
   }
   const day = String(value).slice(0, 10);
   const t = columnType.toLowerCase();
-  if ((t === 'datetime' && day < '1753-01-01') || (t === 'smalldatetime' && (day < '1900-01-01' || day > '2079-06-06'))) {
-    return { number: 242, message: `The conversion of a datetime2 data type to a ${t} data type resulted in an out-of-range value.`, class: 16 };
+  if (
+    (t === 'datetime' && day < '1753-01-01') ||
+    (t === 'smalldatetime' && (day < '1900-01-01' || day > '2079-06-06'))
+  ) {
+    return {
+      number: 242,
+      message: `The conversion of a datetime2 data type to a ${t} data type resulted in an out-of-range value.`,
+      class: 16,
+    };
   }
   return null;
 }
@@ -99,7 +137,12 @@ export function attachTable(
     if (/INFORMATION_SCHEMA\.COLUMNS/.test(req.sql)) {
       return {
         resultSet: {
-          columns: [{ name: 'name', type: 'nvarchar' }, { name: 'dataType', type: 'nvarchar' }, { name: 'maxLength', type: 'int' }, { name: 'nullable', type: 'int' }],
+          columns: [
+            { name: 'name', type: 'nvarchar' },
+            { name: 'dataType', type: 'nvarchar' },
+            { name: 'maxLength', type: 'int' },
+            { name: 'nullable', type: 'int' },
+          ],
           rows: table.created ? introspectionRows(spec, columnTypes) : [],
         },
       };
@@ -107,7 +150,10 @@ export function attachTable(
     if (/sys\.indexes/.test(req.sql)) {
       return {
         resultSet: {
-          columns: [{ name: 'indexName', type: 'nvarchar' }, { name: 'columnName', type: 'nvarchar' }],
+          columns: [
+            { name: 'indexName', type: 'nvarchar' },
+            { name: 'columnName', type: 'nvarchar' },
+          ],
           rows: table.created && uniqueKey ? uniqueKey.map((c) => ['UQ_punch', c]) : [],
         },
       };

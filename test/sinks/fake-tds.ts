@@ -65,7 +65,12 @@ export interface TdsReply {
 
 export type TdsHandler = (req: TdsRequest) => TdsReply | Promise<TdsReply>;
 /** 'rollback' with byServer: the server ended the transaction itself (an error that dooms it). */
-export type TxEvent = { connectionId: number; op: 'begin' | 'commit' | 'rollback' | 'other'; byServer?: boolean; noTransaction?: boolean };
+export type TxEvent = {
+  connectionId: number;
+  op: 'begin' | 'commit' | 'rollback' | 'other';
+  byServer?: boolean;
+  noTransaction?: boolean;
+};
 
 export interface FakeTdsOptions {
   /** Server-wide NOCOUNT (the 'user options' bit 512): no row counts until SET NOCOUNT OFF on the connection. */
@@ -121,7 +126,12 @@ function done(type: 0xfd | 0xfe | 0xff, status: number, count: number): Buffer {
 
 function loginAck(): Buffer {
   const version = Buffer.from([0x74, 0x00, 0x00, 0x04]); // TDS 7.4, big-endian on the wire
-  const body = Buffer.concat([Buffer.from([0x01]), version, bVarchar('PunchFlow fake TDS'), Buffer.from([16, 0, 0, 1])]);
+  const body = Buffer.concat([
+    Buffer.from([0x01]),
+    version,
+    bVarchar('PunchFlow fake TDS'),
+    Buffer.from([16, 0, 0, 1]),
+  ]);
   return token(0xad, body);
 }
 function envCollation(): Buffer {
@@ -129,7 +139,10 @@ function envCollation(): Buffer {
 }
 /** ENVCHANGE for a transaction (8 begin, 9 commit, 10 rollback): B_VARBYTE new value, B_VARBYTE old value. */
 function envTransaction(type: 8 | 9 | 10, newValue: Buffer, oldValue: Buffer): Buffer {
-  return token(0xe3, Buffer.concat([Buffer.from([type, newValue.length]), newValue, Buffer.from([oldValue.length]), oldValue]));
+  return token(
+    0xe3,
+    Buffer.concat([Buffer.from([type, newValue.length]), newValue, Buffer.from([oldValue.length]), oldValue]),
+  );
 }
 function errorToken(e: NonNullable<TdsReply['error']>): Buffer {
   const head = Buffer.alloc(6);
@@ -261,8 +274,18 @@ function readTypedValue(r: Reader): { wireType: string; maxLength: number; value
       const n = r.u8();
       if (n === 0) return { wireType: 'intn', maxLength: size, value: null };
       const b = r.bytes(n);
-      const value = n === 1 ? b.readUInt8(0) : n === 2 ? b.readInt16LE(0) : n === 4 ? b.readInt32LE(0) : b.readBigInt64LE(0);
-      return { wireType: 'intn', maxLength: size, value: typeof value === 'bigint' && value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(value) : value };
+      const value =
+        n === 1 ? b.readUInt8(0) : n === 2 ? b.readInt16LE(0) : n === 4 ? b.readInt32LE(0) : b.readBigInt64LE(0);
+      return {
+        wireType: 'intn',
+        maxLength: size,
+        value:
+          typeof value === 'bigint' &&
+          value <= BigInt(Number.MAX_SAFE_INTEGER) &&
+          value >= BigInt(Number.MIN_SAFE_INTEGER)
+            ? Number(value)
+            : value,
+      };
     }
     case 0x68: {
       const size = r.u8();
@@ -306,7 +329,10 @@ export interface FakeTdsServer {
 
 const defaultHandler: TdsHandler = () => ({ rowsAffected: 0 });
 
-export async function startFakeTds(handler: TdsHandler = defaultHandler, options: FakeTdsOptions = {}): Promise<FakeTdsServer> {
+export async function startFakeTds(
+  handler: TdsHandler = defaultHandler,
+  options: FakeTdsOptions = {},
+): Promise<FakeTdsServer> {
   let h = handler;
   let descriptors = 0;
   const sockets = new Set<net.Socket>();
@@ -368,7 +394,10 @@ export async function startFakeTds(handler: TdsHandler = defaultHandler, options
             state.transactions.push({ connectionId: id, op, noTransaction: true });
             const number = op === 'commit' ? 3902 : 3903;
             const message = `The ${op.toUpperCase()} TRANSACTION request has no corresponding BEGIN TRANSACTION.`;
-            return send(PT_REPLY, Buffer.concat([errorToken({ number, message, class: 16 }), done(0xfd, DONE_ERROR, 0)]));
+            return send(
+              PT_REPLY,
+              Buffer.concat([errorToken({ number, message, class: 16 }), done(0xfd, DONE_ERROR, 0)]),
+            );
           }
           state.transactions.push({ connectionId: id, op });
           let env: Buffer = Buffer.alloc(0);
@@ -387,7 +416,13 @@ export async function startFakeTds(handler: TdsHandler = defaultHandler, options
           const req: TdsRequest =
             type === PT_RPC
               ? parseRpc(payload, id)
-              : { connectionId: id, kind: 'batch', sql: payload.subarray(payload.readUInt32LE(0)).toString('utf16le'), declarations: '', params: [] };
+              : {
+                  connectionId: id,
+                  kind: 'batch',
+                  sql: payload.subarray(payload.readUInt32LE(0)).toString('utf16le'),
+                  declarations: '',
+                  params: [],
+                };
           state.requests.push(req);
           const reply = await h(req);
           if (reply.destroy) {
@@ -403,7 +438,8 @@ export async function startFakeTds(handler: TdsHandler = defaultHandler, options
           // Statements inside sp_executesql end with DONEINPROC (mssql counts rowsAffected from it), a batch's with DONE.
           const statementDone = (status: number, count: number): Buffer =>
             done(rpc ? 0xff : 0xfd, (nocount ? status & ~DONE_COUNT : status) | DONE_MORE, count);
-          const results: TdsStatementResult[] = reply.results ?? (reply.error ? [] : [{ rowsAffected: reply.rowsAffected, resultSet: reply.resultSet }]);
+          const results: TdsStatementResult[] =
+            reply.results ?? (reply.error ? [] : [{ rowsAffected: reply.rowsAffected, resultSet: reply.resultSet }]);
           for (const r of results) {
             if (r.resultSet) {
               parts.push(resultSetTokens(r.resultSet));
@@ -454,9 +490,11 @@ export async function startFakeTds(handler: TdsHandler = defaultHandler, options
           const payload = Buffer.concat(message);
           message = [];
           // Requests on one connection are answered in order.
-          queue = queue.then(() => answer(type, payload)).catch(() => {
-            socket.destroy();
-          });
+          queue = queue
+            .then(() => answer(type, payload))
+            .catch(() => {
+              socket.destroy();
+            });
         }
       }
     });

@@ -18,8 +18,16 @@ describe('file sink', () => {
   it('NDJSON: one file per local day, append-only, a replayed batch adds nothing', async () => {
     const sink = new FileSink({ dir });
     await sink.open();
-    const a = makeRecord(1, { localTime: '2024-03-04T23:59:59', timestamp: '2024-03-04T22:59:59.000Z', tz: 'Europe/Berlin' });
-    const b = makeRecord(2, { localTime: '2024-03-05T00:00:01', timestamp: '2024-03-04T23:00:01.000Z', tz: 'Europe/Berlin' });
+    const a = makeRecord(1, {
+      localTime: '2024-03-04T23:59:59',
+      timestamp: '2024-03-04T22:59:59.000Z',
+      tz: 'Europe/Berlin',
+    });
+    const b = makeRecord(2, {
+      localTime: '2024-03-05T00:00:01',
+      timestamp: '2024-03-04T23:00:01.000Z',
+      tz: 'Europe/Berlin',
+    });
     assert.deepEqual(await sink.write([a, b, a]), { inserted: 2, duplicates: 1, rejected: [] });
     assert.deepEqual(fs.readdirSync(dir).sort(), ['attendance-2024-03-04.ndjson', 'attendance-2024-03-05.ndjson']);
     assert.deepEqual(JSON.parse(lines('attendance-2024-03-05.ndjson')[0]), b);
@@ -41,7 +49,10 @@ describe('file sink', () => {
     fs.appendFileSync(f, JSON.stringify(recs[2]).slice(0, 40));
     const again = new FileSink({ dir });
     assert.deepEqual(await again.write(recs), { inserted: 1, duplicates: 2, rejected: [] });
-    assert.deepEqual(lines('attendance-2024-03-01.ndjson').map((l) => JSON.parse(l).id), recs.map((r) => r.id));
+    assert.deepEqual(
+      lines('attendance-2024-03-01.ndjson').map((l) => JSON.parse(l).id),
+      recs.map((r) => r.id),
+    );
   });
 
   it('CSV: header once, RFC 4180 quoting, ids with commas and quotes survive the index', async () => {
@@ -79,7 +90,7 @@ describe('file sink', () => {
     assert.deepEqual(await again.write(all), { inserted: 0, duplicates: 4, rejected: [] });
   });
 
-  it("SQL metacharacters are just text in the file", async () => {
+  it('SQL metacharacters are just text in the file', async () => {
     const sink = new FileSink({ dir });
     const r = makeRecord(1, { userId: "'; DROP TABLE x;--" });
     await sink.write([r]);

@@ -29,7 +29,11 @@ function serve(replies: Reply[], tls?: { key: string; cert: string }) {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
-      seen.push({ key: req.headers['idempotency-key'] as string | undefined, auth: req.headers.authorization, body: JSON.parse(body) as AttendanceRecord[] });
+      seen.push({
+        key: req.headers['idempotency-key'] as string | undefined,
+        auth: req.headers.authorization,
+        body: JSON.parse(body) as AttendanceRecord[],
+      });
       const reply = replies[Math.min(i++, replies.length - 1)];
       reply(req, res, body);
     });
@@ -49,10 +53,12 @@ function serve(replies: Reply[], tls?: { key: string; cert: string }) {
   };
 }
 
-const status = (code: number, text = '', headers: Record<string, string> = {}): Reply => (_q, res) => {
-  res.writeHead(code, headers);
-  res.end(text);
-};
+const status =
+  (code: number, text = '', headers: Record<string, string> = {}): Reply =>
+  (_q, res) => {
+    res.writeHead(code, headers);
+    res.end(text);
+  };
 
 describe('http sink', function () {
   this.timeout(20000);
@@ -81,7 +87,15 @@ describe('http sink', function () {
     const box = await Outbox.open<AttendanceRecord>(path.join(dir, 'outbox'));
     const reports: DeliveryReport[] = [];
     const rejected: RejectedRecord[] = [];
-    const loop = new DeliveryLoop({ sink, outbox: box, batchSize, flushIntervalMs: 0, backoff: { baseMs: 20, maxMs: 5000 }, onCommit: (r) => reports.push(r), onRejected: (r) => rejected.push(...r) });
+    const loop = new DeliveryLoop({
+      sink,
+      outbox: box,
+      batchSize,
+      flushIntervalMs: 0,
+      backoff: { baseMs: 20, maxMs: 5000 },
+      onCommit: (r) => reports.push(r),
+      onRejected: (r) => rejected.push(...r),
+    });
     // Appends in order before the loop starts, so the batches are cut from all of them.
     const appends = Array.isArray(records[0]) ? (records as AttendanceRecord[][]) : [records as AttendanceRecord[]];
     for (const a of appends) await box.append(a);
@@ -107,7 +121,10 @@ describe('http sink', function () {
     assert.equal(new Set(srv.seen.map((s) => s.key)).size, 1);
     assert.equal(srv.seen[0].key, idempotencyKey(recs));
     assert.equal(srv.seen[2].auth, 'Bearer s3cret-token');
-    assert.deepEqual(srv.seen[2].body.map((r) => r.id), recs.map((r) => r.id));
+    assert.deepEqual(
+      srv.seen[2].body.map((r) => r.id),
+      recs.map((r) => r.id),
+    );
     assert.deepEqual(reports[0], { target: 'http', inserted: 40, duplicates: 0, rejected: 0, batch: 40 });
   });
 
@@ -141,10 +158,16 @@ describe('http sink', function () {
     const recs = makeRecords(1000);
     const { reports } = await runLoop(new HttpSink({ url }), recs, ({ reports }) => reports.length === 1, 1000);
     await srv.close();
-    assert.deepEqual(srv.seen.map((s) => s.body.length), [1000]);
+    assert.deepEqual(
+      srv.seen.map((s) => s.body.length),
+      [1000],
+    );
     const accepted = acceptedIds(srv.seen, statuses);
     assert.equal(accepted.size, 1000);
-    assert.deepEqual([...accepted.values()].filter((n) => n > 1), []);
+    assert.deepEqual(
+      [...accepted.values()].filter((n) => n > 1),
+      [],
+    );
     assert.deepEqual(reports[0], { target: 'http', inserted: 1000, duplicates: 0, rejected: 0, batch: 1000 });
   });
 
@@ -155,21 +178,45 @@ describe('http sink', function () {
     const url = await srv.listen();
     const ackDir = path.join(dir, 'acked');
     const recs = makeRecords(300);
-    const first = await runLoop(new HttpSink({ url, ackDir }), [recs.slice(0, 250), recs.slice(30)], ({ reports }) => reports.reduce((a, r) => a + r.batch, 0) === 520);
+    const first = await runLoop(
+      new HttpSink({ url, ackDir }),
+      [recs.slice(0, 250), recs.slice(30)],
+      ({ reports }) => reports.reduce((a, r) => a + r.batch, 0) === 520,
+    );
     let accepted = acceptedIds(srv.seen, statuses);
     assert.equal(accepted.size, 300);
-    assert.deepEqual([...accepted.values()].filter((n) => n > 1), [], 'no punch accepted twice');
-    assert.equal(first.reports.reduce((a, r) => a + r.inserted, 0), 300);
-    assert.equal(first.reports.reduce((a, r) => a + r.duplicates, 0), 220);
+    assert.deepEqual(
+      [...accepted.values()].filter((n) => n > 1),
+      [],
+      'no punch accepted twice',
+    );
+    assert.equal(
+      first.reports.reduce((a, r) => a + r.inserted, 0),
+      300,
+    );
+    assert.equal(
+      first.reports.reduce((a, r) => a + r.duplicates, 0),
+      220,
+    );
     // After a restart (a new sink on the same journal) a full re-poll sends nothing at all.
     const requests = srv.seen.length;
     fs.rmSync(path.join(dir, 'outbox'), { recursive: true });
-    const second = await runLoop(new HttpSink({ url, ackDir }), recs, ({ reports }) => reports.reduce((a, r) => a + r.batch, 0) === 300);
+    const second = await runLoop(
+      new HttpSink({ url, ackDir }),
+      recs,
+      ({ reports }) => reports.reduce((a, r) => a + r.batch, 0) === 300,
+    );
     await srv.close();
     assert.equal(srv.seen.length, requests, 'nothing was sent');
-    assert.equal(second.reports.reduce((a, r) => a + r.duplicates, 0), 300);
+    assert.equal(
+      second.reports.reduce((a, r) => a + r.duplicates, 0),
+      300,
+    );
     accepted = acceptedIds(srv.seen, statuses);
-    assert.deepEqual([...accepted.values()].filter((n) => n > 1), []);
+    assert.deepEqual(
+      [...accepted.values()].filter((n) => n > 1),
+      [],
+    );
   });
 
   it('SIGKILL while a POST is in flight, then a re-poll of everything: no punch reaches the API twice', async function () {
@@ -195,14 +242,29 @@ describe('http sink', function () {
     ]);
     const url = await srv.listen();
     const child = (from: number, count: number) => {
-      const c = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', path.join(__dirname, 'support', 'http-child.ts'), outboxDir, ackDir, url, String(from), String(count)], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-        cwd: path.join(__dirname, '..', '..'),
-      });
+      const c = spawn(
+        process.execPath,
+        [
+          '-r',
+          'ts-node/register/transpile-only',
+          path.join(__dirname, 'support', 'http-child.ts'),
+          outboxDir,
+          ackDir,
+          url,
+          String(from),
+          String(count),
+        ],
+        {
+          stdio: ['ignore', 'pipe', 'pipe'],
+          cwd: path.join(__dirname, '..', '..'),
+        },
+      );
       let out = '';
       c.stdout.on('data', (b: Buffer) => (out += b.toString()));
       c.stderr.on('data', (b: Buffer) => (out += b.toString()));
-      const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }>((resolve) => c.once('exit', (code, signal) => resolve({ code, signal, out })));
+      const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }>((resolve) =>
+        c.once('exit', (code, signal) => resolve({ code, signal, out })),
+      );
       return { c, exit };
     };
     try {
@@ -221,7 +283,11 @@ describe('http sink', function () {
     }
     const accepted = acceptedIds(srv.seen, statuses);
     assert.equal(accepted.size, 300);
-    assert.deepEqual([...accepted.entries()].filter(([, n]) => n > 1), [], 'no punch accepted twice');
+    assert.deepEqual(
+      [...accepted.entries()].filter(([, n]) => n > 1),
+      [],
+      'no punch accepted twice',
+    );
   });
 
   it('the journal is bounded: a day file nothing was added to for ackDays is deleted on open', async () => {
@@ -248,19 +314,29 @@ describe('http sink', function () {
 
   it('records the receiver rejected are not journaled; an unreadable journal holds the batch', async () => {
     const recs = makeRecords(3);
-    const srv = serve([status(200, JSON.stringify({ rejected: [{ id: recs[1].id, reason: 'unknown employee' }] })), status(200)]);
+    const srv = serve([
+      status(200, JSON.stringify({ rejected: [{ id: recs[1].id, reason: 'unknown employee' }] })),
+      status(200),
+    ]);
     const url = await srv.listen();
     const ackDir = path.join(dir, 'acked');
     const a = new HttpSink({ url, ackDir });
     assert.equal((await a.write(recs)).rejected.length, 1);
     // Sent again, only the rejected one goes (the receiver may know the employee by now).
     assert.deepEqual(await a.write(recs), { inserted: 1, duplicates: 2, rejected: [] });
-    assert.deepEqual(srv.seen[1].body.map((r) => r.id), [recs[1].id]);
+    assert.deepEqual(
+      srv.seen[1].body.map((r) => r.id),
+      [recs[1].id],
+    );
     await a.close();
     fs.rmSync(ackDir, { recursive: true });
     fs.writeFileSync(ackDir, 'not a directory');
     const b = new HttpSink({ url, ackDir });
-    await assert.rejects(b.write(recs), (e: Error & { permanent?: boolean; scope?: string }) => e.permanent === false && e.scope === 'outage' && /acknowledged-id journal/.test(e.message));
+    await assert.rejects(
+      b.write(recs),
+      (e: Error & { permanent?: boolean; scope?: string }) =>
+        e.permanent === false && e.scope === 'outage' && /acknowledged-id journal/.test(e.message),
+    );
     await b.close();
     await srv.close();
     assert.equal(srv.seen.length, 2);
@@ -301,7 +377,10 @@ describe('http sink', function () {
     const srv = serve([status(401), status(409)]);
     const url = await srv.listen();
     const sink = new HttpSink({ url, duplicateStatus: 409 });
-    await assert.rejects(sink.write(makeRecords(2)), (e: Error & { permanent?: boolean }) => e.permanent === false && /auth failed 401/.test(e.message));
+    await assert.rejects(
+      sink.write(makeRecords(2)),
+      (e: Error & { permanent?: boolean }) => e.permanent === false && /auth failed 401/.test(e.message),
+    );
     assert.deepEqual(await sink.write(makeRecords(2)), { inserted: 0, duplicates: 2, rejected: [] });
     await sink.close();
     await srv.close();
@@ -312,11 +391,18 @@ describe('http sink', function () {
     const url = await srv.listen();
     const slow = new HttpSink({ url, timeoutMs: 200 });
     // About the way to the API, never a record: the delivery loop only waits.
-    await assert.rejects(slow.write(makeRecords(1)), (e: Error & { permanent?: boolean; scope?: string }) => e.permanent === false && e.scope === 'outage' && /no answer within 200 ms/.test(e.message));
+    await assert.rejects(
+      slow.write(makeRecords(1)),
+      (e: Error & { permanent?: boolean; scope?: string }) =>
+        e.permanent === false && e.scope === 'outage' && /no answer within 200 ms/.test(e.message),
+    );
     await slow.close();
     await srv.close();
     const refused = new HttpSink({ url });
-    await assert.rejects(refused.write(makeRecords(1)), (e: Error & { permanent?: boolean }) => e.permanent === false && /ECONNREFUSED/.test(e.message));
+    await assert.rejects(
+      refused.write(makeRecords(1)),
+      (e: Error & { permanent?: boolean }) => e.permanent === false && /ECONNREFUSED/.test(e.message),
+    );
     await refused.close();
   });
 
@@ -326,7 +412,27 @@ describe('http sink', function () {
     try {
       const k = path.join(dir, 'key.pem');
       const c = path.join(dir, 'cert.pem');
-      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', k, '-out', c, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'rsa:2048',
+          '-nodes',
+          '-keyout',
+          k,
+          '-out',
+          c,
+          '-days',
+          '1',
+          '-subj',
+          '/CN=127.0.0.1',
+          '-addext',
+          'subjectAltName=IP:127.0.0.1',
+        ],
+        { stdio: 'ignore' },
+      );
       key = fs.readFileSync(k, 'utf8');
       cert = fs.readFileSync(c, 'utf8');
     } catch {
@@ -338,7 +444,10 @@ describe('http sink', function () {
     const srv = serve([status(200)], { key, cert });
     const url = await srv.listen();
     const untrusted = new HttpSink({ url });
-    await assert.rejects(untrusted.write(makeRecords(1)), (e: Error & { permanent?: boolean }) => e.permanent === false && /self-signed|self signed/i.test(e.message));
+    await assert.rejects(
+      untrusted.write(makeRecords(1)),
+      (e: Error & { permanent?: boolean }) => e.permanent === false && /self-signed|self signed/i.test(e.message),
+    );
     await untrusted.close();
     const trusted = new HttpSink({ url, tls: { ca: cert } });
     assert.equal((await trusted.write(makeRecords(2))).inserted, 2);

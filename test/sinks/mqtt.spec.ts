@@ -10,7 +10,14 @@ import * as path from 'path';
 import * as mqtt from 'mqtt';
 import type { AttendanceRecord } from '../../lib/record';
 import { DeliveryLoop, Outbox, SinkError } from '../../lib/sinks';
-import { createMqttSink, messagesFor, recordTopic, topicLevel, checkTopicTemplate, DEFAULT_RECORD_TOPIC } from '../../lib/sinks/mqtt';
+import {
+  createMqttSink,
+  messagesFor,
+  recordTopic,
+  topicLevel,
+  checkTopicTemplate,
+  DEFAULT_RECORD_TOPIC,
+} from '../../lib/sinks/mqtt';
 import { MosquittoBroker } from '../support/mosquitto';
 import { syntheticRecords } from '../../support/sink-records';
 import { sleep, until } from '../../support/wait';
@@ -20,10 +27,16 @@ interface Received {
   records: AttendanceRecord[];
 }
 
-async function subscriber(url: string, topic: string, opts: mqtt.IClientOptions = {}): Promise<{ client: mqtt.MqttClient; got: Received[] }> {
+async function subscriber(
+  url: string,
+  topic: string,
+  opts: mqtt.IClientOptions = {},
+): Promise<{ client: mqtt.MqttClient; got: Received[] }> {
   const client = await mqtt.connectAsync(url, { reconnectPeriod: 200, ...opts });
   const got: Received[] = [];
-  client.on('message', (t, payload) => got.push({ topic: t, records: JSON.parse(payload.toString('utf8')) as AttendanceRecord[] }));
+  client.on('message', (t, payload) =>
+    got.push({ topic: t, records: JSON.parse(payload.toString('utf8')) as AttendanceRecord[] }),
+  );
   await client.subscribeAsync(topic, { qos: 1 });
   return { client, got };
 }
@@ -34,7 +47,10 @@ describe('mqtt target: topics', () => {
     assert.equal(topicLevel('a/b+c#d'), 'a_b_c_d');
     assert.equal(topicLevel(null), '_');
     assert.equal(topicLevel(''), '_');
-    assert.equal(recordTopic(DEFAULT_RECORD_TOPIC, { site: 'Branch 7', deviceSn: 'SN/1' }), 'punchflow/records/Branch 7/SN_1');
+    assert.equal(
+      recordTopic(DEFAULT_RECORD_TOPIC, { site: 'Branch 7', deviceSn: 'SN/1' }),
+      'punchflow/records/Branch 7/SN_1',
+    );
     assert.throws(() => checkTopicTemplate('punchflow/#'), /wildcard/);
     assert.throws(() => checkTopicTemplate('$SYS/x'), /starts with \$/);
     assert.throws(() => checkTopicTemplate(''), /empty/);
@@ -43,13 +59,22 @@ describe('mqtt target: topics', () => {
   it('groups a batch by device in order and splits large groups', () => {
     const recs = syntheticRecords(10, { devices: 2 });
     const msgs = messagesFor(recs, DEFAULT_RECORD_TOPIC, 3);
-    assert.deepEqual(msgs.map((m) => [m.topic, m.records.length]), [
-      ['punchflow/records/HQ/SIM1000000000', 3],
-      ['punchflow/records/HQ/SIM1000000000', 2],
-      ['punchflow/records/HQ/SIM1000000001', 3],
-      ['punchflow/records/HQ/SIM1000000001', 2],
-    ]);
-    assert.deepEqual(msgs.flatMap((m) => m.records).map((r) => r.id).sort(), recs.map((r) => r.id).sort());
+    assert.deepEqual(
+      msgs.map((m) => [m.topic, m.records.length]),
+      [
+        ['punchflow/records/HQ/SIM1000000000', 3],
+        ['punchflow/records/HQ/SIM1000000000', 2],
+        ['punchflow/records/HQ/SIM1000000001', 3],
+        ['punchflow/records/HQ/SIM1000000001', 2],
+      ],
+    );
+    assert.deepEqual(
+      msgs
+        .flatMap((m) => m.records)
+        .map((r) => r.id)
+        .sort(),
+      recs.map((r) => r.id).sort(),
+    );
   });
 
   it('refuses a URL that is not a broker URL, naming what to write', () => {
@@ -85,12 +110,22 @@ describe('mqtt target against Mosquitto', function () {
     const recs = syntheticRecords(40, { devices: 4 });
     const res = await sink.write(recs);
     assert.deepEqual(res, { inserted: 40, duplicates: 0, rejected: [] });
-    await until(() => sub.got.reduce((n, m) => n + m.records.length, 0) >= 40, 10000, 'the subscriber to get 40 records');
+    await until(
+      () => sub.got.reduce((n, m) => n + m.records.length, 0) >= 40,
+      10000,
+      'the subscriber to get 40 records',
+    );
     assert.equal(sub.got.length, 4, 'one message per device');
     for (const m of sub.got) {
-      assert.ok(m.records.every((r) => m.topic === `punchflow/records/HQ/${r.deviceSn}`), m.topic);
+      assert.ok(
+        m.records.every((r) => m.topic === `punchflow/records/HQ/${r.deviceSn}`),
+        m.topic,
+      );
     }
-    assert.deepEqual(sub.got.flatMap((m) => m.records).sort((a, b) => a.id.localeCompare(b.id)), [...recs].sort((a, b) => a.id.localeCompare(b.id)));
+    assert.deepEqual(
+      sub.got.flatMap((m) => m.records).sort((a, b) => a.id.localeCompare(b.id)),
+      [...recs].sort((a, b) => a.id.localeCompare(b.id)),
+    );
     await sink.close();
   });
 
@@ -98,7 +133,11 @@ describe('mqtt target against Mosquitto', function () {
     const sink = createMqttSink({ url: broker.url, ...auth, topic: 'punchflow/unread/{serial}' });
     await sink.open();
     const recs = syntheticRecords(4, { devices: 2 });
-    await assert.rejects(sink.write(recs), (err: unknown) => err instanceof SinkError && !err.permanent && /no one is subscribed to punchflow\/unread\//.test(err.message));
+    await assert.rejects(
+      sink.write(recs),
+      (err: unknown) =>
+        err instanceof SinkError && !err.permanent && /no one is subscribed to punchflow\/unread\//.test(err.message),
+    );
     const sub = await subscriber(broker.url, '$share/g/punchflow/unread/#', auth);
     clients.push(sub.client);
     assert.deepEqual(await sink.write(recs), { inserted: 4, duplicates: 0, rejected: [] });
@@ -109,7 +148,11 @@ describe('mqtt target against Mosquitto', function () {
   it('a refused login and a stopped broker are transient: the records are kept, not rejected', async () => {
     const wrong = createMqttSink({ url: broker.url, username: 'capture', password: 'wrong', connectTimeoutMs: 2000 });
     await wrong.open();
-    await assert.rejects(wrong.write(syntheticRecords(2)), (err: unknown) => err instanceof SinkError && !err.permanent && /not connected/.test(err.message) && !/wrong/.test(err.message));
+    await assert.rejects(
+      wrong.write(syntheticRecords(2)),
+      (err: unknown) =>
+        err instanceof SinkError && !err.permanent && /not connected/.test(err.message) && !/wrong/.test(err.message),
+    );
     await wrong.close();
 
     const sink = createMqttSink({ url: broker.url, ...auth, connectTimeoutMs: 2000, ackTimeoutMs: 1000 });
@@ -131,13 +174,24 @@ describe('mqtt target against Mosquitto', function () {
   it('through the outbox: a broker outage holds the records on disk, and every one arrives after it is back', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'punchflow-mqtt-outbox-'));
     dirs.push(dir);
-    const sub = await subscriber(broker.url, 'punchflow/records/#', { ...auth, clean: false, clientId: `pf-test-${process.pid}` });
+    const sub = await subscriber(broker.url, 'punchflow/records/#', {
+      ...auth,
+      clean: false,
+      clientId: `pf-test-${process.pid}`,
+    });
     clients.push(sub.client);
     await broker.stop();
     const outbox = await Outbox.open<AttendanceRecord>(dir);
     const sink = createMqttSink({ url: broker.url, ...auth, connectTimeoutMs: 500 });
     const states: string[] = [];
-    const loop = new DeliveryLoop({ sink, outbox, batchSize: 100, flushIntervalMs: 0, backoff: { baseMs: 100, maxMs: 400 }, onState: (s) => states.push(s.state) });
+    const loop = new DeliveryLoop({
+      sink,
+      outbox,
+      batchSize: 100,
+      flushIntervalMs: 0,
+      backoff: { baseMs: 100, maxMs: 400 },
+      onState: (s) => states.push(s.state),
+    });
     const recs = syntheticRecords(1000, { devices: 5 });
     await outbox.append(recs);
     loop.start();
@@ -145,7 +199,11 @@ describe('mqtt target against Mosquitto', function () {
     assert.equal(outbox.pending, 1000, 'nothing leaves the outbox while the broker is down');
     await broker.start();
     await until(() => outbox.pending === 0, 20000, 'the outbox to drain');
-    await until(() => new Set(sub.got.flatMap((m) => m.records.map((r) => r.id))).size === 1000, 20000, 'every record at the subscriber');
+    await until(
+      () => new Set(sub.got.flatMap((m) => m.records.map((r) => r.id))).size === 1000,
+      20000,
+      'every record at the subscriber',
+    );
     await loop.stop();
     await sink.close();
     await outbox.close();

@@ -28,7 +28,17 @@ describe('mssql sink against the fake TDS server', function () {
   const spec = defaultTableSpec('dbo', 'attendance_log');
 
   const make = (extra: Record<string, unknown> = {}): MssqlSink =>
-    createMssqlSink({ server: '127.0.0.1', port: server.port, database: 'zk', user: 'pf', password: 'secret', encrypt: false, connectTimeoutMs: 3000, requestTimeoutMs: 3000, ...extra });
+    createMssqlSink({
+      server: '127.0.0.1',
+      port: server.port,
+      database: 'zk',
+      user: 'pf',
+      password: 'secret',
+      encrypt: false,
+      connectTimeoutMs: 3000,
+      requestTimeoutMs: 3000,
+      ...extra,
+    });
 
   beforeEach(async () => {
     server = await startFakeTds();
@@ -49,16 +59,27 @@ describe('mssql sink against the fake TDS server', function () {
     assert.equal(table.rows.size, 300);
     // 300 rows × 16 columns = 3 statements (131 + 131 + 38), all inside one begin/commit on one connection.
     assert.equal(table.inserts.length, 3);
-    assert.deepEqual(table.inserts.map((r) => r.params.length / 16), [131, 131, 38]);
+    assert.deepEqual(
+      table.inserts.map((r) => r.params.length / 16),
+      [131, 131, 38],
+    );
     for (const r of table.inserts) assert.ok(r.params.length <= 2098);
     const ops = server.transactions.map((t) => t.op);
     assert.deepEqual(ops, ['begin', 'commit']);
     assert.ok(table.inserts.every((r) => r.connectionId === server.transactions[0].connectionId));
     // Declared types travel on the wire: NVARCHAR(24) user_id (48 bytes), VARCHAR(19) local_time, TINYINT state.
     const first = table.inserts[0];
-    assert.match(first.declarations, /^@p0 nvarchar\(64\), @p1 nvarchar\(128\), @p2 nvarchar\(128\), @p3 nvarchar\(300\), @p4 nvarchar\(24\), @p5 int, @p6 varchar\(19\), @p7 varchar\(19\), @p8 nvarchar\(64\), @p9 tinyint,/);
+    assert.match(
+      first.declarations,
+      /^@p0 nvarchar\(64\), @p1 nvarchar\(128\), @p2 nvarchar\(128\), @p3 nvarchar\(300\), @p4 nvarchar\(24\), @p5 int, @p6 varchar\(19\), @p7 varchar\(19\), @p8 nvarchar\(64\), @p9 tinyint,/,
+    );
     assert.deepEqual(first.params[4], { name: '@p4', wireType: 'nvarchar', maxLength: 48, value: '1' });
-    assert.deepEqual(first.params[6], { name: '@p6', wireType: 'varchar', maxLength: 19, value: '2024-03-01 08:00:00' });
+    assert.deepEqual(first.params[6], {
+      name: '@p6',
+      wireType: 'varchar',
+      maxLength: 19,
+      value: '2024-03-01 08:00:00',
+    });
     assert.ok(server.requests.some((r) => r.sql === 'SET XACT_ABORT OFF; SET NOCOUNT OFF;'));
   });
 
@@ -88,7 +109,15 @@ describe('mssql sink against the fake TDS server', function () {
 
   it('SQL metacharacters in every text field land verbatim as parameter values', async () => {
     const recs = NASTY_STRINGS.map((s, i) =>
-      makeRecord(0, { deviceSn: s, userId: s.slice(0, 24), deviceName: s, site: s, deviceHost: s, tz: s, localTime: `2024-03-01T09:00:${String(i).padStart(2, '0')}` }),
+      makeRecord(0, {
+        deviceSn: s,
+        userId: s.slice(0, 24),
+        deviceName: s,
+        site: s,
+        deviceHost: s,
+        tz: s,
+        localTime: `2024-03-01T09:00:${String(i).padStart(2, '0')}`,
+      }),
     );
     const res = await sink.write(recs);
     assert.equal(res.inserted, recs.length);
@@ -110,7 +139,11 @@ describe('mssql sink against the fake TDS server', function () {
     table = attachTable(server, spec, undefined, false);
     await sink.close();
     sink = make();
-    await assert.rejects(sink.open(), (e: unknown) => e instanceof SinkError && !e.permanent && /table dbo\.attendance_log not found.*create table/.test(e.message));
+    await assert.rejects(
+      sink.open(),
+      (e: unknown) =>
+        e instanceof SinkError && !e.permanent && /table dbo\.attendance_log not found.*create table/.test(e.message),
+    );
     await sink.close();
     sink = make({ createTable: true });
     await sink.open();
@@ -163,7 +196,11 @@ describe('mssql sink against the fake TDS server', function () {
       return undefined;
     };
     const recs = makeRecords(200);
-    await assert.rejects(sink.write(recs), (e: unknown) => e instanceof SinkError && !e.permanent && e.target === 'mssql' && /deadlocked.*1205/.test(e.message));
+    await assert.rejects(
+      sink.write(recs),
+      (e: unknown) =>
+        e instanceof SinkError && !e.permanent && e.target === 'mssql' && /deadlocked.*1205/.test(e.message),
+    );
     assert.equal(server.transactions.slice(-1)[0].op, 'rollback');
     assert.equal(table.rows.size, 0, 'the first chunk was rolled back');
     assert.deepEqual(await sink.write(recs), { inserted: 200, duplicates: 0, rejected: [] });
@@ -182,8 +219,20 @@ describe('mssql sink against the fake TDS server', function () {
     const port = server.port;
     await sink.close();
     await server.close();
-    const s = createMssqlSink({ server: '127.0.0.1', port, database: 'zk', user: 'pf', password: 'secret', encrypt: false, connectTimeoutMs: 1000 });
-    await assert.rejects(s.open(), (e: unknown) => e instanceof SinkError && !e.permanent && /127\.0\.0\.1/.test(e.message) && !/secret/.test(e.message));
+    const s = createMssqlSink({
+      server: '127.0.0.1',
+      port,
+      database: 'zk',
+      user: 'pf',
+      password: 'secret',
+      encrypt: false,
+      connectTimeoutMs: 1000,
+    });
+    await assert.rejects(
+      s.open(),
+      (e: unknown) =>
+        e instanceof SinkError && !e.permanent && /127\.0\.0\.1/.test(e.message) && !/secret/.test(e.message),
+    );
     await s.close();
     server = await startFakeTds();
     table = attachTable(server, spec);
@@ -201,7 +250,10 @@ describe('mssql sink against the fake TDS server', function () {
     assert.equal(res.inserted, 1);
     assert.equal(res.rejected.length, 1);
     const ins = table.inserts[0];
-    assert.match(ins.sql, /^DECLARE @inserted TABLE \(n INT NOT NULL\);\nINSERT INTO \[hr\]\.\[punch\] \(\[record_id\], \[device_sn\], \[device_name\], \[site\], \[device_host\], \[pin\]/);
+    assert.match(
+      ins.sql,
+      /^DECLARE @inserted TABLE \(n INT NOT NULL\);\nINSERT INTO \[hr\]\.\[punch\] \(\[record_id\], \[device_sn\], \[device_name\], \[site\], \[device_host\], \[pin\]/,
+    );
     assert.deepEqual(ins.params[5], { name: '@p5', wireType: 'varchar', maxLength: 24, value: '1' });
     assert.equal([...table.rows.values()][0].record_id, 'OID6110056101900165|1|2024-03-01T08:00:00');
   });
@@ -221,8 +273,14 @@ describe('mssql sink against the fake TDS server', function () {
     const rejected: RejectedRecord[] = [];
     const transient: string[] = [];
     const loop = new DeliveryLoop({
-      sink, outbox: box, batchSize: 1000, flushIntervalMs: 0, backoff: { baseMs: 10, maxMs: 200 },
-      onCommit: (r) => reports.push(r), onRejected: (r) => rejected.push(...r), onTransientError: (e) => transient.push(e.message),
+      sink,
+      outbox: box,
+      batchSize: 1000,
+      flushIntervalMs: 0,
+      backoff: { baseMs: 10, maxMs: 200 },
+      onCommit: (r) => reports.push(r),
+      onRejected: (r) => rejected.push(...r),
+      onTransientError: (e) => transient.push(e.message),
     });
     const recs = makeRecords(40);
     // The door is not asked here: the sink must hold on its own against what the server refuses.
@@ -230,55 +288,95 @@ describe('mssql sink against the fake TDS server', function () {
     try {
       await box.append(recs);
       loop.start();
-      await until(() => reports.reduce((a, r) => a + r.inserted + r.rejected, 0) === 41, 10000, 'the batch to be settled');
+      await until(
+        () => reports.reduce((a, r) => a + r.inserted + r.rejected, 0) === 41,
+        10000,
+        'the batch to be settled',
+      );
     } finally {
       await loop.stop();
       await box.close();
       fs.rmSync(dir, { recursive: true, force: true });
     }
-    assert.deepEqual(rejected.map((r) => r.record.localTime), ['2023-02-29T09:00:00']);
-    assert.match(rejected[0].reason, /^SQL Server rejected the record: Conversion failed when converting date.*\(error 241\)$/);
+    assert.deepEqual(
+      rejected.map((r) => r.record.localTime),
+      ['2023-02-29T09:00:00'],
+    );
+    assert.match(
+      rejected[0].reason,
+      /^SQL Server rejected the record: Conversion failed when converting date.*\(error 241\)$/,
+    );
     assert.equal(table.rows.size, 40);
     assert.deepEqual(transient, [], 'a record the server refuses is not retried as if the server were down');
-    assert.ok(server.transactions.some((t) => t.byServer), 'the fake server ended a transaction');
+    assert.ok(
+      server.transactions.some((t) => t.byServer),
+      'the fake server ended a transaction',
+    );
     // No COMMIT or ROLLBACK was sent for a transaction the server had already ended.
-    assert.deepEqual(server.transactions.filter((t) => t.noTransaction), []);
+    assert.deepEqual(
+      server.transactions.filter((t) => t.noTransaction),
+      [],
+    );
   });
 
   it('a date the door accepts but the column type cannot hold (242, DATETIME before 1753) is permanent for that record', async () => {
     await restart({ columnTypes: { local_time: 'datetime' } });
     const old = makeRecord(0, { userId: '9', localTime: '1700-01-01T09:00:00' });
-    await assert.rejects(sink.write([makeRecord(), old]), (e: unknown) => e instanceof SinkError && e.permanent && /out-of-range value.*\(error 242\)/.test(e.message));
+    await assert.rejects(
+      sink.write([makeRecord(), old]),
+      (e: unknown) => e instanceof SinkError && e.permanent && /out-of-range value.*\(error 242\)/.test(e.message),
+    );
     assert.equal(server.transactions.slice(-1)[0].byServer, true);
-    await assert.rejects(sink.write([old]), (e: unknown) => e instanceof SinkError && e.permanent && /^SQL Server rejected the record: .*242/.test(e.message));
+    await assert.rejects(
+      sink.write([old]),
+      (e: unknown) => e instanceof SinkError && e.permanent && /^SQL Server rejected the record: .*242/.test(e.message),
+    );
     assert.deepEqual(await sink.write([makeRecord()]), { inserted: 1, duplicates: 0, rejected: [] });
     assert.equal(table.rows.size, 1);
   });
 
   it('an existing table needs a unique index on the key columns; the error says which index to create', async () => {
     await restart({ uniqueKey: null });
-    const refused = /SQL Server configuration: table dbo\.attendance_log needs a unique index on \(device_sn, user_id, local_time\).*CREATE UNIQUE INDEX \[UX_attendance_log_punch\] ON \[dbo\]\.\[attendance_log\] \(\[device_sn\], \[user_id\], \[local_time\]\)/;
-    await assert.rejects(sink.open(), (e: unknown) => e instanceof SinkError && !e.permanent && e.scope === 'outage' && refused.test(e.message));
+    const refused =
+      /SQL Server configuration: table dbo\.attendance_log needs a unique index on \(device_sn, user_id, local_time\).*CREATE UNIQUE INDEX \[UX_attendance_log_punch\] ON \[dbo\]\.\[attendance_log\] \(\[device_sn\], \[user_id\], \[local_time\]\)/;
+    await assert.rejects(
+      sink.open(),
+      (e: unknown) => e instanceof SinkError && !e.permanent && e.scope === 'outage' && refused.test(e.message),
+    );
     // An index wider than the key does not make equal keys collide.
     await restart({ uniqueKey: ['device_sn', 'user_id', 'local_time', 'site'] });
     await assert.rejects(sink.open(), (e: unknown) => e instanceof SinkError && refused.test(e.message));
     await restart({ uniqueKey: ['local_time', 'device_sn', 'user_id'] });
     await sink.open();
     const q = server.requests.find((r) => /sys\.indexes/.test(r.sql));
-    assert.deepEqual(q?.params.map((p) => p.value), ['[dbo].[attendance_log]']);
+    assert.deepEqual(
+      q?.params.map((p) => p.value),
+      ['[dbo].[attendance_log]'],
+    );
   });
 
   it('a SMALLDATETIME key column is refused (it rounds to the minute); elsewhere it is a warning', async () => {
     await restart({ columnTypes: { local_time: 'smalldatetime' } });
-    await assert.rejects(sink.open(), (e: unknown) => e instanceof SinkError && !e.permanent && /local_time is smalldatetime, which rounds to the minute/.test(e.message));
+    await assert.rejects(
+      sink.open(),
+      (e: unknown) =>
+        e instanceof SinkError &&
+        !e.permanent &&
+        /local_time is smalldatetime, which rounds to the minute/.test(e.message),
+    );
     await restart({ columnTypes: { received_at: 'smalldatetime' } });
     const warnings: string[] = [];
     await sink.close();
-    sink = createMssqlSink({ server: '127.0.0.1', port: server.port, database: 'zk', encrypt: false }, (level, message) => {
-      if (level === 'warn') warnings.push(message);
-    });
+    sink = createMssqlSink(
+      { server: '127.0.0.1', port: server.port, database: 'zk', encrypt: false },
+      (level, message) => {
+        if (level === 'warn') warnings.push(message);
+      },
+    );
     await sink.open();
-    assert.deepEqual(warnings, ['SQL Server dbo.attendance_log: column received_at is smalldatetime: receivedAt is stored rounded to the minute']);
+    assert.deepEqual(warnings, [
+      'SQL Server dbo.attendance_log: column received_at is smalldatetime: receivedAt is stored rounded to the minute',
+    ]);
   });
 
   it('counts stay exact with NOCOUNT on server-wide and with an AFTER INSERT trigger', async () => {
@@ -288,18 +386,29 @@ describe('mssql sink against the fake TDS server', function () {
     assert.deepEqual(await sink.write(recs), { inserted: 0, duplicates: 300, rejected: [] });
     await restart({ trigger: true });
     assert.deepEqual(await sink.write(recs), { inserted: 300, duplicates: 0, rejected: [] });
-    assert.deepEqual(await sink.write([...recs.slice(0, 5), ...makeRecords(5, { over: { deviceSn: 'OTHER' } })]), { inserted: 5, duplicates: 5, rejected: [] });
+    assert.deepEqual(await sink.write([...recs.slice(0, 5), ...makeRecords(5, { over: { deviceSn: 'OTHER' } })]), {
+      inserted: 5,
+      duplicates: 5,
+      rejected: [],
+    });
   });
   it('a configuration error while writing (the table dropped: 208) only waits: no record is searched for or set aside', async () => {
     await sink.open();
-    table.inject = (req) => (isInsert(req) ? { error: { number: 208, message: "Invalid object name 'dbo.attendance_log'." } } : undefined);
+    table.inject = (req) =>
+      isInsert(req) ? { error: { number: 208, message: "Invalid object name 'dbo.attendance_log'." } } : undefined;
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pf-mssql-'));
     const box = await Outbox.open<AttendanceRecord>(dir);
     const rejected: RejectedRecord[] = [];
     const transient: SinkError[] = [];
     const loop = new DeliveryLoop({
-      sink, outbox: box, batchSize: 1000, flushIntervalMs: 0, backoff: { baseMs: 1, maxMs: 5 }, isolateAfter: 2,
-      onRejected: (r) => rejected.push(...r), onTransientError: (e) => transient.push(e as SinkError),
+      sink,
+      outbox: box,
+      batchSize: 1000,
+      flushIntervalMs: 0,
+      backoff: { baseMs: 1, maxMs: 5 },
+      isolateAfter: 2,
+      onRejected: (r) => rejected.push(...r),
+      onTransientError: (e) => transient.push(e as SinkError),
     });
     try {
       await box.append(makeRecords(10));
@@ -311,7 +420,15 @@ describe('mssql sink against the fake TDS server', function () {
       fs.rmSync(dir, { recursive: true, force: true });
     }
     assert.deepEqual(rejected, []);
-    assert.ok(transient.every((e) => e.scope === 'outage' && /Invalid object name.*\(error 208\); check the table/.test(e.message)));
-    assert.deepEqual([...new Set(server.requests.filter(isInsert).map((r) => r.params.length / 16))], [10], 'every attempt sent the whole batch');
+    assert.ok(
+      transient.every(
+        (e) => e.scope === 'outage' && /Invalid object name.*\(error 208\); check the table/.test(e.message),
+      ),
+    );
+    assert.deepEqual(
+      [...new Set(server.requests.filter(isInsert).map((r) => r.params.length / 16))],
+      [10],
+      'every attempt sent the whole batch',
+    );
   });
 });

@@ -49,17 +49,33 @@ describe('mysql sink: database outage in the middle of a stream', function () {
   const cases = [
     { total: 50000, signal: 'SIGTERM' as const, what: 'stopped cleanly', outageMs: OUTAGE_MS },
     // The crash case is shorter: what it adds is the lost COMMIT answer, not the duration.
-    { total: 20000, signal: 'SIGKILL' as const, what: 'killed (SIGKILL, answers to COMMITs lost)', outageMs: Math.min(OUTAGE_MS, 2000) },
+    {
+      total: 20000,
+      signal: 'SIGKILL' as const,
+      what: 'killed (SIGKILL, answers to COMMITs lost)',
+      outageMs: Math.min(OUTAGE_MS, 2000),
+    },
   ];
   for (const { total, signal, what, outageMs } of cases) {
     it(`${total.toLocaleString('en')} records, MariaDB ${what} for ${outageMs} ms mid-stream: every record exactly once`, async () => {
       const records = syntheticRecords(total);
       const outbox = await Outbox.open<AttendanceRecord>(dir);
-      const sink = createMysqlSink({ host: db.host, port: db.port, user: db.user, password: db.password, database: db.database, createTable: true, connectTimeoutMs: 1000 });
+      const sink = createMysqlSink({
+        host: db.host,
+        port: db.port,
+        user: db.user,
+        password: db.password,
+        database: db.database,
+        createTable: true,
+        connectTimeoutMs: 1000,
+      });
       const reports: DeliveryReport[] = [];
       let transientErrors = 0;
       const loop = new DeliveryLoop({
-        sink, outbox, batchSize: 1000, flushIntervalMs: 50,
+        sink,
+        outbox,
+        batchSize: 1000,
+        flushIntervalMs: 50,
         backoff: { baseMs: 100, factor: 2, maxMs: 1000 },
         // Low on purpose: the outage's errors, whatever mysql2 calls them, must never set a record aside.
         isolateAfter: 2,
@@ -87,7 +103,10 @@ describe('mysql sink: database outage in the middle of a stream', function () {
         }
         await outage;
         await until(() => outbox.pending === 0, 60000, 'the outbox to drain after the server came back', 50);
-        assert.ok(committedAtStop > 0 && committedAtStop < total, `the stream was under way when the server went (${committedAtStop} committed)`);
+        assert.ok(
+          committedAtStop > 0 && committedAtStop < total,
+          `the stream was under way when the server went (${committedAtStop} committed)`,
+        );
         assert.ok(transientErrors > 0, 'the outage was noticed');
       } finally {
         await loop.stop();
@@ -95,14 +114,26 @@ describe('mysql sink: database outage in the middle of a stream', function () {
         await outbox.close();
       }
 
-      const [[stats]] = await pool.query<RowDataPacket[]>('SELECT COUNT(*) AS n, COUNT(DISTINCT device_sn, user_id, local_time) AS keys_ FROM attendance_log');
+      const [[stats]] = await pool.query<RowDataPacket[]>(
+        'SELECT COUNT(*) AS n, COUNT(DISTINCT device_sn, user_id, local_time) AS keys_ FROM attendance_log',
+      );
       assert.equal(Number(stats.n), total, 'rows');
       assert.equal(Number(stats.keys_), total, 'distinct keys');
-      const [keys] = await pool.query<RowDataPacket[]>("SELECT CONCAT(device_sn, '|', user_id, '|', REPLACE(local_time, ' ', 'T')) AS k FROM attendance_log");
+      const [keys] = await pool.query<RowDataPacket[]>(
+        "SELECT CONCAT(device_sn, '|', user_id, '|', REPLACE(local_time, ' ', 'T')) AS k FROM attendance_log",
+      );
       const stored = new Set(keys.map((r) => String(r.k)));
       const absent = records.filter((r) => !stored.has(r.id));
       assert.equal(absent.length, 0, `missing ${absent.length}, e.g. ${absent[0]?.id}`);
-      const sum = reports.reduce((a, r) => ({ inserted: a.inserted + r.inserted, duplicates: a.duplicates + r.duplicates, batch: a.batch + r.batch, rejected: a.rejected + r.rejected }), { inserted: 0, duplicates: 0, batch: 0, rejected: 0 });
+      const sum = reports.reduce(
+        (a, r) => ({
+          inserted: a.inserted + r.inserted,
+          duplicates: a.duplicates + r.duplicates,
+          batch: a.batch + r.batch,
+          rejected: a.rejected + r.rejected,
+        }),
+        { inserted: 0, duplicates: 0, batch: 0, rejected: 0 },
+      );
       assert.equal(sum.batch, total);
       assert.equal(sum.rejected, 0);
       // A batch whose COMMIT answer was lost is counted again as duplicates on the retry, never as new rows twice.

@@ -34,15 +34,38 @@ describe('mysql-sql: SQL generation without a server', () => {
 
   it('maps canonical fields to snake_case columns by default, keeping the canonical order', () => {
     const cols = resolveColumns();
-    assert.deepEqual(cols.map((c) => c.column), [
-      'device_sn', 'device_name', 'site', 'device_host', 'user_id', 'uid', 'local_time', 'ts_utc', 'tz',
-      'state', 'direction', 'verify', 'verify_method', 'work_code', 'source', 'received_at',
-    ]);
+    assert.deepEqual(
+      cols.map((c) => c.column),
+      [
+        'device_sn',
+        'device_name',
+        'site',
+        'device_host',
+        'user_id',
+        'uid',
+        'local_time',
+        'ts_utc',
+        'tz',
+        'state',
+        'direction',
+        'verify',
+        'verify_method',
+        'work_code',
+        'source',
+        'received_at',
+      ],
+    );
     assert.equal(DEFAULT_MYSQL_COLUMNS.id, null);
   });
 
   it('applies a custom mapping and rejects unknown fields, bad names, clashes and unmapped key fields', () => {
-    const cols = resolveColumns({ userId: 'badge', localTime: 'punch_time', id: 'record_id', site: null, deviceHost: null });
+    const cols = resolveColumns({
+      userId: 'badge',
+      localTime: 'punch_time',
+      id: 'record_id',
+      site: null,
+      deviceHost: null,
+    });
     const byField = new Map(cols.map((c) => [c.field, c.column]));
     assert.equal(byField.get('userId'), 'badge');
     assert.equal(byField.get('id'), 'record_id');
@@ -61,11 +84,15 @@ describe('mysql-sql: SQL generation without a server', () => {
       sql,
       'INSERT INTO `attendance_log` (`device_sn`,`device_name`,`site`,`device_host`,`user_id`,`uid`,`local_time`,`ts_utc`,' +
         '`state`,`direction`,`verify`,`verify_method`,`work_code`,`source`,`received_at`) VALUES ' +
-        [tuple, tuple, tuple].join(',') + ' ON DUPLICATE KEY UPDATE `device_sn` = `device_sn`',
+        [tuple, tuple, tuple].join(',') +
+        ' ON DUPLICATE KEY UPDATE `device_sn` = `device_sn`',
     );
     assert.equal((sql.match(/\?/g) ?? []).length, 3 * cols.length);
     assert.throws(() => buildInsertSql('attendance_log', cols, 0), /positive integer/);
-    assert.throws(() => buildInsertSql('attendance_log', cols, Math.floor(MYSQL_MAX_PLACEHOLDERS / cols.length) + 1), /placeholders/);
+    assert.throws(
+      () => buildInsertSql('attendance_log', cols, Math.floor(MYSQL_MAX_PLACEHOLDERS / cols.length) + 1),
+      /placeholders/,
+    );
     assert.throws(() => buildInsertSql('bad name', cols, 1), /invalid MySQL identifier/);
   });
 
@@ -94,7 +121,14 @@ describe('mysql-sql: SQL generation without a server', () => {
     assert.equal(mysqlUtcTime('2024-01-02T03:04:05.000Z', 'timestamp', false), '2024-01-02 03:04:05');
     assert.equal(mysqlUtcTime('2024-01-02T03:04:05.7Z', 'receivedAt', true), '2024-01-02 03:04:05.700');
     assert.equal(mysqlUtcTime('2024-01-02T03:04:05Z', 'receivedAt', true), '2024-01-02 03:04:05.000');
-    for (const bad of ['2024-02-30T00:00:00', '2023-02-29T00:00:00', '2024-01-01 00:00:00', '2024-01-01T24:00:00', '0999-01-01T00:00:00', '2024-1-1T00:00:00']) {
+    for (const bad of [
+      '2024-02-30T00:00:00',
+      '2023-02-29T00:00:00',
+      '2024-01-01 00:00:00',
+      '2024-01-01T24:00:00',
+      '0999-01-01T00:00:00',
+      '2024-1-1T00:00:00',
+    ]) {
       assert.throws(() => mysqlLocalTime(bad), MysqlValueError, bad);
     }
     assert.equal(mysqlLocalTime('2024-02-29T23:59:59'), '2024-02-29 23:59:59');
@@ -103,13 +137,32 @@ describe('mysql-sql: SQL generation without a server', () => {
 
   it('parses times by hand with the same grammar as the anchored pattern it replaced', () => {
     // Digits are ASCII only, separators exact, nothing before or after, 1–3 fraction digits.
-    for (const bad of ['２０２４-01-01T00:00:00', '2024-01-01t00:00:00', ' 2024-01-01T00:00:00', '2024-01-01T00:00:00 ', '2024-01-01T00:00:0a', '2024/01/01T00:00:00', '']) {
+    for (const bad of [
+      '２０２４-01-01T00:00:00',
+      '2024-01-01t00:00:00',
+      ' 2024-01-01T00:00:00',
+      '2024-01-01T00:00:00 ',
+      '2024-01-01T00:00:0a',
+      '2024/01/01T00:00:00',
+      '',
+    ]) {
       assert.throws(() => mysqlLocalTime(bad), /must be YYYY-MM-DDTHH:mm:ss/, JSON.stringify(bad));
     }
-    for (const bad of ['2024-01-02T03:04:05.1234Z', '2024-01-02T03:04:05.Z', '2024-01-02T03:04:05', '2024-01-02T03:04:05z', '2024-01-02T03:04:05.1a3Z', '2024-01-02T03:04:05,123Z', '2024-01-02X03:04:05Z']) {
+    for (const bad of [
+      '2024-01-02T03:04:05.1234Z',
+      '2024-01-02T03:04:05.Z',
+      '2024-01-02T03:04:05',
+      '2024-01-02T03:04:05z',
+      '2024-01-02T03:04:05.1a3Z',
+      '2024-01-02T03:04:05,123Z',
+      '2024-01-02X03:04:05Z',
+    ]) {
       assert.throws(() => mysqlUtcTime(bad, 'timestamp', false), /ending in Z/, bad);
     }
-    assert.throws(() => mysqlUtcTime('2023-02-29T03:04:05Z', 'timestamp', false), /not a valid date-time: "2023-02-29T03:04:05"/);
+    assert.throws(
+      () => mysqlUtcTime('2023-02-29T03:04:05Z', 'timestamp', false),
+      /not a valid date-time: "2023-02-29T03:04:05"/,
+    );
     assert.equal(mysqlUtcTime('2024-01-02T03:04:05.12Z', 'receivedAt', true), '2024-01-02 03:04:05.120');
     assert.equal(mysqlUtcTime('2024-01-02T03:04:05.123Z', 'receivedAt', true), '2024-01-02 03:04:05.123');
   });
@@ -119,11 +172,28 @@ describe('mysql-sql: SQL generation without a server', () => {
     const r = syntheticRecord(0);
     const row = toMysqlRow(r, cols, new Map([['user_id', 24]]));
     assert.deepEqual(row, [
-      r.deviceSn, 'Gate 1', 'HQ', '127.0.0.1:4370', '100', 1, '2025-03-01 08:00:00', '2025-03-01 08:00:00', 'UTC',
-      0, 'in', 1, 'fingerprint', 0, 'poll', '2025-03-01 09:00:00.123',
+      r.deviceSn,
+      'Gate 1',
+      'HQ',
+      '127.0.0.1:4370',
+      '100',
+      1,
+      '2025-03-01 08:00:00',
+      '2025-03-01 08:00:00',
+      'UTC',
+      0,
+      'in',
+      1,
+      'fingerprint',
+      0,
+      'poll',
+      '2025-03-01 09:00:00.123',
     ]);
     const limits = new Map([['user_id', 24]]);
-    assert.throws(() => toMysqlRow({ ...r, userId: 'x'.repeat(25) }, cols, limits), /userId: 25 characters exceed column user_id's 24/);
+    assert.throws(
+      () => toMysqlRow({ ...r, userId: 'x'.repeat(25) }, cols, limits),
+      /userId: 25 characters exceed column user_id's 24/,
+    );
     assert.doesNotThrow(() => toMysqlRow({ ...r, userId: '😀'.repeat(24) }, cols, limits)); // 24 code points, 48 UTF-16 units
     assert.throws(() => toMysqlRow({ ...r, userId: 'a\ud800b' }, cols), /lone UTF-16 surrogate/);
     assert.throws(() => toMysqlRow({ ...r, state: 1.5 }, cols), /state: must be a non-negative integer/);
@@ -135,11 +205,24 @@ describe('mysql-sql: SQL generation without a server', () => {
   it('chunks by rows, by placeholders and by bytes', () => {
     const row = (bytes: number): string[] => ['x'.repeat(bytes)];
     const rows = Array.from({ length: 2500 }, () => row(10));
-    assert.deepEqual(planChunks(rows, { maxRows: 1000, maxBytes: 1 << 30 }), [[0, 1000], [1000, 2000], [2000, 2500]]);
+    assert.deepEqual(planChunks(rows, { maxRows: 1000, maxBytes: 1 << 30 }), [
+      [0, 1000],
+      [1000, 2000],
+      [2000, 2500],
+    ]);
     const wide = Array.from({ length: 10 }, () => new Array<string>(20000).fill('a'));
-    assert.deepEqual(planChunks(wide, { maxRows: 1000, maxBytes: 1 << 30 }), [[0, 3], [3, 6], [6, 9], [9, 10]]);
+    assert.deepEqual(planChunks(wide, { maxRows: 1000, maxBytes: 1 << 30 }), [
+      [0, 3],
+      [3, 6],
+      [6, 9],
+      [9, 10],
+    ]);
     const big = [row(100), row(100), row(5000), row(100)];
-    assert.deepEqual(planChunks(big, { maxRows: 1000, maxBytes: 700 }), [[0, 2], [2, 3], [3, 4]]);
+    assert.deepEqual(planChunks(big, { maxRows: 1000, maxBytes: 700 }), [
+      [0, 2],
+      [2, 3],
+      [3, 4],
+    ]);
     assert.deepEqual(planChunks([], { maxRows: 10, maxBytes: 10 }), []);
   });
 
@@ -183,19 +266,42 @@ describe('mysql-sql: SQL generation without a server', () => {
     // Escaping is stateless across calls (a global regex's lastIndex must not skip the next value).
     assert.equal(tsvField('x\ty'), 'x\\ty');
     assert.equal(tsvField('x\ty'), 'x\\ty');
-    assert.equal(tsvField("'; DROP TABLE t; --\u001a\"`%_"), "'; DROP TABLE t; --\u001a\"`%_");
-    assert.equal(toTsv([['a', 1, null], ['b\n', 2, 'c']]), 'a\t1\t\\N\nb\\n\t2\tc\n');
+    assert.equal(tsvField('\'; DROP TABLE t; --\u001a"`%_'), '\'; DROP TABLE t; --\u001a"`%_');
+    assert.equal(
+      toTsv([
+        ['a', 1, null],
+        ['b\n', 2, 'c'],
+      ]),
+      'a\t1\t\\N\nb\\n\t2\tc\n',
+    );
     const sql = buildLoadDataSql('attendance_log', resolveColumns(undefined));
-    assert.match(sql, /^LOAD DATA LOCAL INFILE 'punchflow-batch\.tsv' IGNORE INTO TABLE `attendance_log` CHARACTER SET utf8mb4 /);
-    assert.ok(sql.includes("FIELDS TERMINATED BY '\\t' ENCLOSED BY '' ESCAPED BY '\\\\' LINES STARTING BY '' TERMINATED BY '\\n'"));
-    assert.deepEqual(parseLoadInfo('Records: 1000  Deleted: 0  Skipped: 3  Warnings: 3'), { records: 1000, skipped: 3, warnings: 3 });
+    assert.match(
+      sql,
+      /^LOAD DATA LOCAL INFILE 'punchflow-batch\.tsv' IGNORE INTO TABLE `attendance_log` CHARACTER SET utf8mb4 /,
+    );
+    assert.ok(
+      sql.includes(
+        "FIELDS TERMINATED BY '\\t' ENCLOSED BY '' ESCAPED BY '\\\\' LINES STARTING BY '' TERMINATED BY '\\n'",
+      ),
+    );
+    assert.deepEqual(parseLoadInfo('Records: 1000  Deleted: 0  Skipped: 3  Warnings: 3'), {
+      records: 1000,
+      skipped: 3,
+      warnings: 3,
+    });
     assert.equal(parseLoadInfo(''), null);
   });
 
   it('createMysqlSink validates the table name and the mapping before connecting', () => {
-    assert.throws(() => createMysqlSink({ user: 'u', database: 'd', table: 'x; DROP TABLE y' }), /invalid MySQL identifier/);
+    assert.throws(
+      () => createMysqlSink({ user: 'u', database: 'd', table: 'x; DROP TABLE y' }),
+      /invalid MySQL identifier/,
+    );
     assert.throws(() => createMysqlSink({ user: 'u', database: 'd', columns: { userId: null } }), /key field "userId"/);
-    assert.throws(() => createMysqlSink({ user: 'u', database: 'd', createTable: true, columns: { site: 'id' } }), /surrogate key/);
+    assert.throws(
+      () => createMysqlSink({ user: 'u', database: 'd', createTable: true, columns: { site: 'id' } }),
+      /surrogate key/,
+    );
     assert.equal(createMysqlSink({ user: 'u', database: 'd' }).target, 'mysql');
   });
 });

@@ -38,7 +38,10 @@ describe('outbox', function () {
     await box.ack(b1!);
     assert.equal(box.pending, 1500);
     const rest = await drainAll(box);
-    assert.deepEqual(rest.map((r) => r.id), recs.slice(1000).map((r) => r.id));
+    assert.deepEqual(
+      rest.map((r) => r.id),
+      recs.slice(1000).map((r) => r.id),
+    );
     assert.equal(box.pending, 0);
     assert.equal(await box.next(10), null);
     await box.close();
@@ -59,7 +62,10 @@ describe('outbox', function () {
     const again = await Outbox.open<AttendanceRecord>(dir);
     assert.equal(again.pending, 200);
     const got = await drainAll(again);
-    assert.deepEqual(got.map((r) => r.id), recs.slice(100).map((r) => r.id));
+    assert.deepEqual(
+      got.map((r) => r.id),
+      recs.slice(100).map((r) => r.id),
+    );
     await again.close();
   });
 
@@ -76,7 +82,10 @@ describe('outbox', function () {
     await again.append(makeRecords(5, { from: 100 }));
     const got = await drainAll(again);
     assert.equal(got.length, 15);
-    assert.deepEqual(got.slice(10).map((r) => r.id), makeRecords(5, { from: 100 }).map((r) => r.id));
+    assert.deepEqual(
+      got.slice(10).map((r) => r.id),
+      makeRecords(5, { from: 100 }).map((r) => r.id),
+    );
     assert.deepEqual(corrupt, []);
     await again.close();
   });
@@ -85,7 +94,10 @@ describe('outbox', function () {
     const box = await Outbox.open<AttendanceRecord>(dir);
     await box.append(makeRecords(2));
     await box.close();
-    const seg = path.join(dir, fs.readdirSync(dir).find((f) => f.startsWith('seg-'))!);
+    const seg = path.join(
+      dir,
+      fs.readdirSync(dir).find((f) => f.startsWith('seg-'))!,
+    );
     fs.appendFileSync(seg, '\u0000\u0000garbage}\n42\n');
     const tail = await Outbox.open<AttendanceRecord>(dir);
     await tail.append(makeRecords(1, { from: 7 }));
@@ -107,7 +119,10 @@ describe('outbox', function () {
     assert.ok(segs() > 5, `segments: ${segs()}`);
     const got = await drainAll(box, 137);
     assert.equal(got.length, 1000);
-    assert.deepEqual(got.map((r) => r.id), makeRecords(1000).map((r) => r.id));
+    assert.deepEqual(
+      got.map((r) => r.id),
+      makeRecords(1000).map((r) => r.id),
+    );
     assert.equal(segs(), 1);
     await box.close();
     const again = await Outbox.open<AttendanceRecord>(dir, { segmentBytes: 20_000 });
@@ -121,11 +136,13 @@ describe('outbox', function () {
     const box = await Outbox.open<AttendanceRecord>(dir);
     await box.append(makeRecords(100));
     // Count what the acks do to the disk: every FileHandle shares one prototype.
-    const proto = Object.getPrototypeOf(await (async () => {
-      const h = await fs.promises.open(path.join(dir, 'probe'), 'w');
-      await h.close();
-      return h;
-    })()) as { sync: () => Promise<void>; datasync: () => Promise<void> };
+    const proto = Object.getPrototypeOf(
+      await (async () => {
+        const h = await fs.promises.open(path.join(dir, 'probe'), 'w');
+        await h.close();
+        return h;
+      })(),
+    ) as { sync: () => Promise<void>; datasync: () => Promise<void> };
     const sync = proto.sync;
     const datasync = proto.datasync;
     const rename = fs.promises.rename;
@@ -156,7 +173,12 @@ describe('outbox', function () {
     }
     const again = await Outbox.open<AttendanceRecord>(dir);
     assert.equal(again.pending, 30);
-    assert.deepEqual((await drainAll(again)).map((r) => r.id), makeRecords(100).slice(70).map((r) => r.id));
+    assert.deepEqual(
+      (await drainAll(again)).map((r) => r.id),
+      makeRecords(100)
+        .slice(70)
+        .map((r) => r.id),
+    );
     await again.close();
   });
 
@@ -168,7 +190,10 @@ describe('outbox', function () {
     fs.writeFileSync(path.join(dir, 'ack.json'), Buffer.alloc(64)); // zeros: what a lost data block reads as
     const again = await Outbox.open<AttendanceRecord>(dir);
     assert.equal(again.pending, 20);
-    assert.deepEqual((await drainAll(again)).map((r) => r.id), makeRecords(20).map((r) => r.id));
+    assert.deepEqual(
+      (await drainAll(again)).map((r) => r.id),
+      makeRecords(20).map((r) => r.id),
+    );
     await again.close();
   });
 
@@ -190,10 +215,14 @@ describe('outbox', function () {
     for (const mode of ['append', 'consume']) {
       for (let round = 0; round < 3; round++) {
         const d = fs.mkdtempSync(path.join(dir, 'kill-'));
-        const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', path.join(__dirname, 'support', 'outbox-child.ts'), d, mode], {
-          stdio: ['ignore', 'pipe', 'pipe'],
-          cwd: path.join(__dirname, '..', '..'),
-        });
+        const child = spawn(
+          process.execPath,
+          ['-r', 'ts-node/register/transpile-only', path.join(__dirname, 'support', 'outbox-child.ts'), d, mode],
+          {
+            stdio: ['ignore', 'pipe', 'pipe'],
+            cwd: path.join(__dirname, '..', '..'),
+          },
+        );
         let out = '';
         let err = '';
         child.stdout.on('data', (c: Buffer) => (out += c.toString()));
@@ -224,10 +253,20 @@ describe('outbox', function () {
         // everything the child saw acknowledged.
         assert.ok(got.length > 0);
         const expectStart = makeRecords(acked + 200).findIndex((r) => r.id === got[0].id);
-        assert.ok(expectStart >= consumed && expectStart <= consumed + 120, `replay starts at ${expectStart}, consumed ${consumed}`);
+        assert.ok(
+          expectStart >= consumed && expectStart <= consumed + 120,
+          `replay starts at ${expectStart}, consumed ${consumed}`,
+        );
         const expected = makeRecords(got.length, { from: expectStart }).map((r) => r.id);
-        assert.deepEqual(got.map((r) => r.id), expected, 'replayed records are exactly the appended ones, in order');
-        assert.ok(expectStart + got.length >= acked, `lost records: replayed up to ${expectStart + got.length}, acked ${acked}`);
+        assert.deepEqual(
+          got.map((r) => r.id),
+          expected,
+          'replayed records are exactly the appended ones, in order',
+        );
+        assert.ok(
+          expectStart + got.length >= acked,
+          `lost records: replayed up to ${expectStart + got.length}, acked ${acked}`,
+        );
       }
     }
   });
@@ -252,7 +291,9 @@ describe('outbox', function () {
     const groupRate = Math.round(10_000 / (groupMs / 1000));
     const readRate = Math.round(110_000 / (readMs / 1000));
     // eslint-disable-next-line no-console
-    console.log(`      outbox: append+fsync ${rate} records/s (batches of 1000), ${groupRate} records/s (1000 concurrent appends of 10, group commit), read+ack ${readRate} records/s`);
+    console.log(
+      `      outbox: append+fsync ${rate} records/s (batches of 1000), ${groupRate} records/s (1000 concurrent appends of 10, group commit), read+ack ${readRate} records/s`,
+    );
     assert.ok(rate > 5000, `append throughput ${rate}/s`);
   });
 });

@@ -5,7 +5,10 @@ import { formatWallClock } from '../../lib/protocol';
 const attKey = (userId: string, time: string, state: number, verify: number) => `${userId}|${time}|${state}|${verify}`;
 
 /** The downloaded log equals the expected list (usually the simulator's own), record for record, in order. */
-export function assertSameAttendance(actual: readonly DeviceAttendance[], expectedRecords: readonly AttendanceInput[]): void {
+export function assertSameAttendance(
+  actual: readonly DeviceAttendance[],
+  expectedRecords: readonly AttendanceInput[],
+): void {
   const expected = expectedRecords.map((r) => attKey(r.userId, formatWallClock(r.time), r.state, r.verify));
   const got = actual.map((r) => attKey(r.userId, formatWallClock(r.time), r.state, r.verify));
   assert.equal(got.length, expected.length, `record count: got ${got.length}, expected ${expected.length}`);
@@ -16,6 +19,7 @@ export function assertSameAttendance(actual: readonly DeviceAttendance[], expect
 
 /** The user list equals the expected one, user for user, in order: uid, user id, name and card number. */
 export function assertSameUsers(actual: readonly DeviceUser[], expectedUsers: readonly UserInput[]): void {
-  const row = (u: { uid: number; userId: string; name?: string; cardNo?: number }) => `${u.uid}|${u.userId}|${u.name ?? ''}|${u.cardNo ?? 0}`;
+  const row = (u: { uid: number; userId: string; name?: string; cardNo?: number }) =>
+    `${u.uid}|${u.userId}|${u.name ?? ''}|${u.cardNo ?? 0}`;
   assert.deepEqual(actual.map(row), expectedUsers.map(row), 'users (uid|userId|name|cardNo)');
 }

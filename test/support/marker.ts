@@ -10,10 +10,18 @@ import { until } from '../../support/wait';
  * come out, a repeat say, has come by then: the signal for "nothing more arrived", instead of a fixed sleep.
  */
 export async function recordsBeforeMarker(
-  sim: ZkSimulator, out: () => readonly AttendanceRecord[], userId: string, at: WallClock, ms = 5000,
+  sim: ZkSimulator,
+  out: () => readonly AttendanceRecord[],
+  userId: string,
+  at: WallClock,
+  ms = 5000,
 ): Promise<AttendanceRecord[]> {
   const localTime = formatWallClock(at);
   sim.punch({ userId, at });
-  const found = await until(() => out().findIndex((x) => x.userId === userId && x.localTime === localTime) + 1, ms, `the marker punch of ${userId} at ${localTime}`);
+  const found = await until(
+    () => out().findIndex((x) => x.userId === userId && x.localTime === localTime) + 1,
+    ms,
+    `the marker punch of ${userId} at ${localTime}`,
+  );
   return out().slice(0, found - 1);
 }

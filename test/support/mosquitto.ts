@@ -13,7 +13,12 @@ import { canConnect, freePort } from '../../support/ports';
 import { sleep } from '../../support/wait';
 
 export function findMosquitto(): string | null {
-  const candidates = [process.env.PUNCHFLOW_MOSQUITTO, '/usr/sbin/mosquitto', '/usr/bin/mosquitto', '/usr/local/sbin/mosquitto'];
+  const candidates = [
+    process.env.PUNCHFLOW_MOSQUITTO,
+    '/usr/sbin/mosquitto',
+    '/usr/bin/mosquitto',
+    '/usr/local/sbin/mosquitto',
+  ];
   for (const c of candidates) if (c && fs.existsSync(c)) return c;
   return null;
 }
@@ -37,7 +42,10 @@ export class MosquittoBroker {
     fs.rmSync(this.dir, { recursive: true, force: true });
   };
 
-  private constructor(private readonly bin: string, private readonly opts: MosquittoOptions) {
+  private constructor(
+    private readonly bin: string,
+    private readonly opts: MosquittoOptions,
+  ) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'punchflow-mosquitto-'));
     process.once('exit', this.onExit);
   }

@@ -12,7 +12,8 @@ helper.init(require.resolve('node-red'));
 // The helper builds RED for the nodes from a mock runtime without the messaging hooks a real runtime gives
 // every node (RED.hooks, which zk-mqtt-in uses). Hand it the runtime's own hooks instance.
 {
-  const registryUtil = (helper as unknown as { _registryUtil?: { init: (rt: Record<string, unknown>) => void } })._registryUtil;
+  const registryUtil = (helper as unknown as { _registryUtil?: { init: (rt: Record<string, unknown>) => void } })
+    ._registryUtil;
   if (registryUtil) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { hooks } = require('@node-red/util') as { hooks: unknown };

@@ -23,7 +23,12 @@ RED.init(server, {
   logging: {
     console: { level: 'off' },
     // Warnings and errors go back to the test (level 20 = error, 30 = warn).
-    capture: { level: 'warn', handler: () => (m) => { if (m.level <= 20) errors.push(`${m.type || ''} ${m.id || ''}: ${m.msg}`); } },
+    capture: {
+      level: 'warn',
+      handler: () => (m) => {
+        if (m.level <= 20) errors.push(`${m.type || ''} ${m.id || ''}: ${m.msg}`);
+      },
+    },
   },
 });
 app.use('/admin', RED.httpAdmin);
@@ -55,6 +60,6 @@ process.on('SIGTERM', stop);
 process.stdin.on('end', stop);
 process.stdin.resume();
 main().catch((err) => {
-  process.stdout.write(JSON.stringify({ fatal: String(err && err.stack || err) }) + '\n');
+  process.stdout.write(JSON.stringify({ fatal: String((err && err.stack) || err) }) + '\n');
   process.exit(1);
 });

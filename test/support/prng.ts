@@ -45,7 +45,10 @@ export class Rng {
 
 /** `50 50 82 7D`-style upper-case hex, the notation the protocol doc uses. */
 export function hex(buf: Uint8Array): string {
-  return Buffer.from(buf.buffer, buf.byteOffset, buf.length).toString('hex').toUpperCase().replace(/(..)(?!$)/g, '$1 ');
+  return Buffer.from(buf.buffer, buf.byteOffset, buf.length)
+    .toString('hex')
+    .toUpperCase()
+    .replace(/(..)(?!$)/g, '$1 ');
 }
 
 /** Parses doc-style hex (whitespace ignored). */

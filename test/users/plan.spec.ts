@@ -7,7 +7,15 @@ import { UserListError, parseMasterList, planSync } from '../../lib/users';
 import type { DeviceUser } from '../../lib/users';
 
 const dev = (userId: string, o: Partial<DeviceUser> = {}): DeviceUser => ({
-  uid: Number(userId) || 1, userId, name: `U${userId}`, privilege: 0, enabled: true, password: '', cardNo: 0, group: 1, ...o,
+  uid: Number(userId) || 1,
+  userId,
+  name: `U${userId}`,
+  privilege: 0,
+  enabled: true,
+  password: '',
+  cardNo: 0,
+  group: 1,
+  ...o,
 });
 
 function refused(list: unknown): UserListError {
@@ -69,7 +77,11 @@ describe('users: sync plan', () => {
   const device = [dev('1'), dev('2', { cardNo: 77 }), dev('3'), dev('4', { privilege: 1, enabled: false })];
 
   it('adds, updates (naming the fields) and disables users missing from the list', () => {
-    const master = parseMasterList([{ userId: '1', name: 'U1' }, { userId: '2', name: 'New', card: 0, privilege: 'admin' }, { userId: '9', name: 'Nine' }]);
+    const master = parseMasterList([
+      { userId: '1', name: 'U1' },
+      { userId: '2', name: 'New', card: 0, privilege: 'admin' },
+      { userId: '9', name: 'Nine' },
+    ]);
     const p = planSync(master, device, 'disable');
     assert.deepEqual(p.changes, [
       { userId: '2', action: 'update', fields: ['name', 'cardNo', 'privilege'] },
@@ -97,13 +109,18 @@ describe('users: sync plan', () => {
   });
 
   it('compares the level without the disabled bit, and re-enables a listed user', () => {
-    const master = parseMasterList([{ userId: '4', privilege: 0, enabled: true }, { userId: '1', privilege: 'user', enabled: true }]);
+    const master = parseMasterList([
+      { userId: '4', privilege: 0, enabled: true },
+      { userId: '1', privilege: 'user', enabled: true },
+    ]);
     const p = planSync(master, [dev('4', { privilege: 1, enabled: false }), dev('1', { privilege: 0 })], 'leave');
     assert.deepEqual(p.changes, [{ userId: '4', action: 'update', fields: ['enabled'] }]);
   });
 
   it('plans nothing when the table already equals the list', () => {
-    const master = parseMasterList([{ userId: '1', name: 'U1', card: 0, privilege: 'user', enabled: true, password: '', group: 1 }]);
+    const master = parseMasterList([
+      { userId: '1', name: 'U1', card: 0, privilege: 'user', enabled: true, password: '', group: 1 },
+    ]);
     const p = planSync(master, [dev('1')], 'delete');
     assert.deepEqual([p.writes, p.deletes, p.changes, p.unchanged], [[], [], [], ['1']]);
   });

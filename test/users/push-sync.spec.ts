@@ -36,7 +36,9 @@ async function rig(answerTimeoutMs = 20_000, commandsPerPoll = 10): Promise<Rig>
   users = new PushUserCommands(server.commands, { answerTimeoutMs });
   const listener: PushListener = await listenPush(server, 0, '127.0.0.1');
   return {
-    server, users, url: `http://127.0.0.1:${listener.port}`,
+    server,
+    users,
+    url: `http://127.0.0.1:${listener.port}`,
     close: async () => {
       users?.close();
       await listener.close();
@@ -48,7 +50,9 @@ async function rig(answerTimeoutMs = 20_000, commandsPerPoll = 10): Promise<Rig>
 }
 
 const writes = (d: PushDevice): number =>
-  Object.entries(d.stats.commandsSeen).filter(([k]) => /^DATA (UPDATE|DELETE)/.test(k)).reduce((a, [, n]) => a + n, 0);
+  Object.entries(d.stats.commandsSeen)
+    .filter(([k]) => /^DATA (UPDATE|DELETE)/.test(k))
+    .reduce((a, [, n]) => a + n, 0);
 
 describe('users: push devices (ADMS command queue)', function () {
   this.timeout(60_000);
@@ -60,9 +64,23 @@ describe('users: push devices (ADMS command queue)', function () {
   });
 
   it('the USERINFO text round-trips through the command and the upload line', () => {
-    const u = { uid: 0, userId: '1001', name: 'Ana Lima', privilege: 7, enabled: false, password: '12', cardNo: 4000000000, group: 2 };
-    assert.equal(userInfoCommand(u), 'DATA UPDATE USERINFO PIN=1001\tName=Ana Lima\tPri=6\tPasswd=12\tCard=4000000000\tGrp=2\tDisable=1');
-    const [back] = parseUserLines(`USER ${userInfoCommand(u).slice('DATA UPDATE USERINFO '.length)}\nOPLOG 4\t0\t2026-01-01 00:00:00\n`);
+    const u = {
+      uid: 0,
+      userId: '1001',
+      name: 'Ana Lima',
+      privilege: 7,
+      enabled: false,
+      password: '12',
+      cardNo: 4000000000,
+      group: 2,
+    };
+    assert.equal(
+      userInfoCommand(u),
+      'DATA UPDATE USERINFO PIN=1001\tName=Ana Lima\tPri=6\tPasswd=12\tCard=4000000000\tGrp=2\tDisable=1',
+    );
+    const [back] = parseUserLines(
+      `USER ${userInfoCommand(u).slice('DATA UPDATE USERINFO '.length)}\nOPLOG 4\t0\t2026-01-01 00:00:00\n`,
+    );
     assert.deepEqual(back, u);
     assert.equal(parseUserLines('USER PIN=5\tCard=[000000FF]')[0].cardNo, 255);
     assert.throws(() => userInfoCommand({ ...u, name: 'a\nCLEAR LOG' }), /name contains a tab, line break/);
@@ -78,9 +96,21 @@ describe('users: push devices (ADMS command queue)', function () {
     await Promise.all(devices.map((d) => d.ready));
     // Both devices hold the same 5 generated users (same seed): 2 are in the list with new names, 3 are not.
     const gen = devices[0].users.map((u) => u.userId);
-    const rows = Array.from({ length: 118 }, (_, i) => ({ userId: String(70000 + i), name: `Person ${i}`, card: 5000 + i, privilege: i === 0 ? 'superadmin' : 'user', enabled: i !== 7 }));
-    const list = parseMasterList([...rows, { userId: gen[0], name: 'Renamed 0' }, { userId: gen[1], name: 'Renamed 1', card: 42 }]);
-    const reports = await Promise.all(devices.map((d) => syncDevice(r.users.device(d.serial), list, { missing: 'disable' })));
+    const rows = Array.from({ length: 118 }, (_, i) => ({
+      userId: String(70000 + i),
+      name: `Person ${i}`,
+      card: 5000 + i,
+      privilege: i === 0 ? 'superadmin' : 'user',
+      enabled: i !== 7,
+    }));
+    const list = parseMasterList([
+      ...rows,
+      { userId: gen[0], name: 'Renamed 0' },
+      { userId: gen[1], name: 'Renamed 1', card: 42 },
+    ]);
+    const reports = await Promise.all(
+      devices.map((d) => syncDevice(r.users.device(d.serial), list, { missing: 'disable' })),
+    );
     for (const [i, rep] of reports.entries()) {
       assert.deepEqual(rep.failed, [], devices[i].serial);
       assert.equal(rep.added.length, 118);
@@ -99,8 +129,11 @@ describe('users: push devices (ADMS command queue)', function () {
     }
     const before = devices.map(writes);
     assert.deepEqual(before, [123, 123]);
-    const again = await Promise.all(devices.map((d) => syncDevice(r.users.device(d.serial), list, { missing: 'disable' })));
-    for (const rep of again) assert.deepEqual([rep.added, rep.updated, rep.disabled, rep.failed, rep.unchanged.length], [[], [], [], [], 123]);
+    const again = await Promise.all(
+      devices.map((d) => syncDevice(r.users.device(d.serial), list, { missing: 'disable' })),
+    );
+    for (const rep of again)
+      assert.deepEqual([rep.added, rep.updated, rep.disabled, rep.failed, rep.unchanged.length], [[], [], [], [], 123]);
     assert.deepEqual(devices.map(writes), before, 'no DATA UPDATE/DELETE on the second sync');
   });
 
@@ -112,11 +145,17 @@ describe('users: push devices (ADMS command queue)', function () {
     await d.ready;
     const keep = parseMasterList([{ userId: d.users[0].userId, name: d.users[0].name }]);
     const dry = await syncDevice(r.users.device('PD1'), keep, { missing: 'delete', dryRun: true });
-    assert.deepEqual(dry.deleted, d.users.slice(1).map((u) => u.userId));
+    assert.deepEqual(
+      dry.deleted,
+      d.users.slice(1).map((u) => u.userId),
+    );
     assert.equal(writes(d), 0);
     const rep = await syncDevice(r.users.device('PD1'), keep, { missing: 'delete' });
     assert.deepEqual([rep.deleted.length, rep.failed], [3, []]);
-    assert.deepEqual(d.users.map((u) => u.userId), [keep[0].userId]);
+    assert.deepEqual(
+      d.users.map((u) => u.userId),
+      [keep[0].userId],
+    );
     assert.equal(d.stats.commandsSeen['DATA DELETE USERINFO'], 3);
   });
 
@@ -126,7 +165,10 @@ describe('users: push devices (ADMS command queue)', function () {
     d.start();
     await d.ready;
     await d.stop();
-    await assert.rejects(syncDevice(r.users.device('OFF1'), parseMasterList([{ userId: '1' }]), { missing: 'leave' }), /reading users: no answer from push device OFF1 for 0.3 s/);
+    await assert.rejects(
+      syncDevice(r.users.device('OFF1'), parseMasterList([{ userId: '1' }]), { missing: 'leave' }),
+      /reading users: no answer from push device OFF1 for 0.3 s/,
+    );
   });
 
   it('the push wait is for progress, not a total: a sync longer than the wait finishes while answers keep coming', async () => {
@@ -153,7 +195,16 @@ describe('users: push devices (ADMS command queue)', function () {
     await d.ready;
     const data = Buffer.from(Array.from({ length: 1200 }, (_, i) => (i * 37) & 0xff));
     const pin = d.users[1].userId;
-    const set = new Map([[pin, [{ userId: pin, uid: 0, finger: 3, flag: 1, data }, { userId: pin, uid: 0, finger: 6, flag: 3, data: data.subarray(0, 500) }]], ['nobody', [{ userId: 'nobody', uid: 0, finger: 0, flag: 1, data }]]]);
+    const set = new Map([
+      [
+        pin,
+        [
+          { userId: pin, uid: 0, finger: 3, flag: 1, data },
+          { userId: pin, uid: 0, finger: 6, flag: 3, data: data.subarray(0, 500) },
+        ],
+      ],
+      ['nobody', [{ userId: 'nobody', uid: 0, finger: 0, flag: 1, data }]],
+    ]);
     const rep = await copyTemplates(set, r.users.device('PT1'), null);
     assert.deepEqual(rep.copied, [pin]);
     assert.equal(rep.failed[0].userId, 'nobody');

@@ -47,10 +47,15 @@ describe('workhours', () => {
   it('reports open sessions apart from the totals', () => {
     const r = run('open session apart from totals');
     assert.deepEqual(dayHours(r), ['1 2024-03-04 4']);
-    assert.deepEqual(r.open, [{ userId: '1', date: '2024-03-04', state: 'working', kind: 'work', since: '2024-03-04T13:00:00' }]);
+    assert.deepEqual(r.open, [
+      { userId: '1', date: '2024-03-04', state: 'working', kind: 'work', since: '2024-03-04T13:00:00' },
+    ]);
     const brk = run('break-out never ended: on-break open session');
     assert.deepEqual(dayHours(brk), ['1 2024-03-04 4']);
-    assert.deepEqual(brk.open.map((o) => o.state), ['on-break']);
+    assert.deepEqual(
+      brk.open.map((o) => o.state),
+      ['on-break'],
+    );
     const ended = run('OUT after a break-out ends the break');
     assert.deepEqual([dayHours(ended), ended.open, ended.unmatched], [['1 2024-03-04 4'], [], []]);
   });
@@ -58,19 +63,31 @@ describe('workhours', () => {
   it('a repeated IN is ignored; an IN after more than the maximum leaves the old one open', () => {
     const r = run('double tap on IN is a repeat');
     assert.deepEqual(dayHours(r), ['1 2024-03-04 4']);
-    assert.deepEqual(r.unmatched.map((u) => `${u.localTime} ${u.reason}`), ['2024-03-04T08:00:03 repeated-in']);
+    assert.deepEqual(
+      r.unmatched.map((u) => `${u.localTime} ${u.reason}`),
+      ['2024-03-04T08:00:03 repeated-in'],
+    );
     const f = run('forgotten punch-out: the old IN is open, the new one pairs');
     assert.deepEqual(dayHours(f), ['1 2024-03-05 8']);
-    assert.deepEqual(f.open.map((o) => o.since), ['2024-03-04T08:00:00']);
+    assert.deepEqual(
+      f.open.map((o) => o.since),
+      ['2024-03-04T08:00:00'],
+    );
   });
 
   it('OUTs with nothing open and unknown directions are reported, not paired', () => {
     const r = run('OUT without IN is unmatched');
     assert.deepEqual(dayHours(r), ['1 2024-03-04 1']);
-    assert.deepEqual(r.unmatched.map((u) => `${u.localTime} ${u.reason}`), ['2024-03-04T08:00:00 out-without-in', '2024-03-04T10:00:05 out-without-in']);
+    assert.deepEqual(
+      r.unmatched.map((u) => `${u.localTime} ${u.reason}`),
+      ['2024-03-04T08:00:00 out-without-in', '2024-03-04T10:00:05 out-without-in'],
+    );
     const u = run('unknown directions are reported, not paired');
     assert.deepEqual(dayHours(u), ['1 2024-03-04 2']);
-    assert.deepEqual(u.unmatched.map((x) => x.reason), ['unknown-direction']);
+    assert.deepEqual(
+      u.unmatched.map((x) => x.reason),
+      ['unknown-direction'],
+    );
   });
 
   it('overtime counts in the day and in overtimeHours', () => {
@@ -79,7 +96,9 @@ describe('workhours', () => {
   });
 
   it('durations come from timestamps across a DST change, from local time without them', () => {
-    assert.deepEqual(dayHours(run('DST: durations from timestamps (Europe/Berlin, 2024-03-31 clocks go forward)')), ['1 2024-03-30 7']);
+    assert.deepEqual(dayHours(run('DST: durations from timestamps (Europe/Berlin, 2024-03-31 clocks go forward)')), [
+      '1 2024-03-30 7',
+    ]);
     assert.deepEqual(dayHours(run('no timestamp: durations from local time')), ['1 2024-03-04 1.25']);
   });
 
@@ -92,7 +111,10 @@ describe('workhours', () => {
   it('invalid punches are reported as invalid', () => {
     const r = run('invalid punches are reported');
     assert.deepEqual(dayHours(r), ['1 2024-03-04 1']);
-    assert.deepEqual(r.unmatched.map((u) => u.reason), ['invalid', 'invalid']);
+    assert.deepEqual(
+      r.unmatched.map((u) => u.reason),
+      ['invalid', 'invalid'],
+    );
   });
 
   it('the result does not depend on input order or repeated punches (randomised)', () => {

@@ -12,7 +12,11 @@ describe('nodes: removal notice', function () {
   this.timeout(15000);
   const ud = useNodeRedServer();
 
-  async function loadDedupe(): Promise<{ node: Node & { close(removed: boolean): Promise<void> }; logged: string[]; passed: NodeMessage[] }> {
+  async function loadDedupe(): Promise<{
+    node: Node & { close(removed: boolean): Promise<void> };
+    logged: string[];
+    passed: NodeMessage[];
+  }> {
     await helper.load(zkDedupe, [
       { id: 'f1', type: 'tab' },
       { id: 'd1', z: 'f1', type: 'zk-dedupe', wires: [['out'], []] },
@@ -47,6 +51,9 @@ describe('nodes: removal notice', function () {
     node.receive({ payload: makeRecords(2) } as NodeMessage);
     await until(() => passed.length === 1);
     await node.close(false);
-    assert.deepEqual(logged.filter((m) => m.includes('was removed')), []);
+    assert.deepEqual(
+      logged.filter((m) => m.includes('was removed')),
+      [],
+    );
   });
 });

@@ -14,7 +14,9 @@ function recorder() {
   return {
     said,
     node: {
-      id: 'n1', type: 'zk-test', name: 'Front door',
+      id: 'n1',
+      type: 'zk-test',
+      name: 'Front door',
       log: (m: string) => said.log.push(m),
       warn: (m: string) => said.warn.push(m),
       debug: (m: string) => said.debug.push(m),
@@ -43,7 +45,10 @@ describe('nodes/shared runtime kit', () => {
   describe('stateDir', () => {
     it('is <userDir>/punchflow/<parts> without a warning when Node-RED has a user directory', () => {
       const r = recorder();
-      assert.equal(stateDir({ userDir: '/srv/nr' }, r.node, 'cursors', 'n1'), path.join('/srv/nr', 'punchflow', 'cursors', 'n1'));
+      assert.equal(
+        stateDir({ userDir: '/srv/nr' }, r.node, 'cursors', 'n1'),
+        path.join('/srv/nr', 'punchflow', 'cursors', 'n1'),
+      );
       assert.deepEqual(r.said.warn, []);
     });
 
@@ -115,9 +120,15 @@ describe('nodes/shared runtime kit', () => {
       const rec = statusRecorder();
       const st = new ThrottledStatus(rec, 30);
       for (let i = 1; i <= 50; i++) st.set({ fill: 'blue', shape: 'dot', text: `${i}` });
-      assert.deepEqual(rec.shown.map((s) => s.text), ['1']);
+      assert.deepEqual(
+        rec.shown.map((s) => s.text),
+        ['1'],
+      );
       await rec.next(2);
-      assert.deepEqual(rec.shown.map((s) => s.text), ['1', '50']);
+      assert.deepEqual(
+        rec.shown.map((s) => s.text),
+        ['1', '50'],
+      );
       st.close();
     });
 
@@ -133,11 +144,17 @@ describe('nodes/shared runtime kit', () => {
       });
       assert.equal(computed, 0, 'not computed while held back');
       st.set({ fill: 'red', shape: 'ring', text: 'error' }, true);
-      assert.deepEqual(rec.shown.map((s) => s.text), ['a', 'error']);
+      assert.deepEqual(
+        rec.shown.map((s) => s.text),
+        ['a', 'error'],
+      );
       assert.equal(computed, 0);
       t = 1000;
       st.set(() => ({ fill: 'green', shape: 'dot', text: `at ${t}` }));
-      assert.deepEqual(rec.shown.map((s) => s.text), ['a', 'error', 'at 1000']);
+      assert.deepEqual(
+        rec.shown.map((s) => s.text),
+        ['a', 'error', 'at 1000'],
+      );
       st.close();
       st.set({ fill: 'green', shape: 'dot', text: 'after close' }, true);
       assert.equal(rec.shown.length, 3, 'nothing after close');
@@ -150,7 +167,10 @@ describe('nodes/shared runtime kit', () => {
       view.add('a');
       view.punch();
       view.error('bad comm key');
-      assert.deepEqual(rec.shown.map((s) => s.text), ['connecting', 'bad comm key']);
+      assert.deepEqual(
+        rec.shown.map((s) => s.text),
+        ['connecting', 'bad comm key'],
+      );
       view.close();
 
       const rec2 = statusRecorder();
@@ -158,7 +178,10 @@ describe('nodes/shared runtime kit', () => {
       progress.devices(1, 3);
       progress.devices(2, 3);
       progress.summary(3, 0, 12, false, false);
-      assert.deepEqual(rec2.shown.map((s) => s.text), ['1/3 devices', '3 ok · 12 new']);
+      assert.deepEqual(
+        rec2.shown.map((s) => s.text),
+        ['1/3 devices', '3 ok · 12 new'],
+      );
       t = 10;
       progress.devices(1, 3);
       assert.equal(rec2.shown.length, 2, 'a progress update right after the summary waits its turn');

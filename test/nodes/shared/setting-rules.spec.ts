@@ -2,7 +2,13 @@
 import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
-import { editorDefault, NumberRule, readSetting, ruleMessage, SETTING_RULES } from '../../../nodes/shared/setting-rules';
+import {
+  editorDefault,
+  NumberRule,
+  readSetting,
+  ruleMessage,
+  SETTING_RULES,
+} from '../../../nodes/shared/setting-rules';
 import { expandEditorHtml } from '../../../nodes/shared/editor-html';
 import { pollSettings } from '../../../nodes/zk-poll/poll-config';
 import { liveSettings } from '../../../nodes/zk-live/live-config';
@@ -13,14 +19,58 @@ import { IDENTIFIER } from '../../../lib/sinks/mssql-sql';
 const nodesDir = path.resolve(__dirname, '..', '..', '..', 'nodes');
 
 /** The editor's `defaults` entry for a setting, evaluated as the editor would. */
-function editorEntry(type: string, name: string): { value: unknown; validate: (v: unknown) => true | string | boolean } {
+function editorEntry(
+  type: string,
+  name: string,
+): { value: unknown; validate: (v: unknown) => true | string | boolean } {
   const src = editorDefault(type, name);
   const obj = src.slice(src.indexOf(':') + 1);
   return new Function(`return (${obj});`)() as { value: unknown; validate: (v: unknown) => true | string | boolean };
 }
 
-const SAMPLES: unknown[] = ['', undefined, null, '0', 0, '-1', 0.00001, 0.0001, 0.001, 0.005, 0.01, 0.5, 1, 1.5, '2', 99, 100, 255, 256, 300,
-  1000, 1001, 3600, 3601, 4370, 5000, 10080, 10081, 65535, 65536, 86400, 86401, 120000, 120001, 604800, 604801, 1e6, 1e6 + 1, 'abc', '12x', 'Infinity'];
+const SAMPLES: unknown[] = [
+  '',
+  undefined,
+  null,
+  '0',
+  0,
+  '-1',
+  0.00001,
+  0.0001,
+  0.001,
+  0.005,
+  0.01,
+  0.5,
+  1,
+  1.5,
+  '2',
+  99,
+  100,
+  255,
+  256,
+  300,
+  1000,
+  1001,
+  3600,
+  3601,
+  4370,
+  5000,
+  10080,
+  10081,
+  65535,
+  65536,
+  86400,
+  86401,
+  120000,
+  120001,
+  604800,
+  604801,
+  1e6,
+  1e6 + 1,
+  'abc',
+  '12x',
+  'Infinity',
+];
 
 describe('setting rules', () => {
   for (const [type, rules] of Object.entries(SETTING_RULES) as [string, Record<string, NumberRule>][]) {
@@ -39,7 +89,11 @@ describe('setting rules', () => {
             assert.ok((err as Error).message.startsWith(ruleMessage(r)), (err as Error).message);
           }
           const said = entry.validate(v);
-          assert.equal(said === true, runtimeOk, `${name} = ${String(v)}: editor ${String(said)}, runtime ${runtimeOk ? 'accepts' : 'refuses'}`);
+          assert.equal(
+            said === true,
+            runtimeOk,
+            `${name} = ${String(v)}: editor ${String(said)}, runtime ${runtimeOk ? 'accepts' : 'refuses'}`,
+          );
           if (!runtimeOk) assert.equal(said, ruleMessage(r));
         }
       });
@@ -48,14 +102,31 @@ describe('setting rules', () => {
 
   it('zk-poll and zk-live read the settings they share the same way', () => {
     for (const v of [0.005, 0.002, 0.05, 3]) {
-      assert.equal(pollSettings({ longStreakHours: v }, {}).longStreakMs, liveSettings({ longStreakHours: v }, {}).health.longStreakMs, `longStreakHours ${v}`);
-      assert.equal(pollSettings({ longStreakRetryMin: v }, {}).longStreakRetryMs, liveSettings({ longStreakRetryMin: v }, {}).health.longStreakRetryMs, `longStreakRetryMin ${v}`);
+      assert.equal(
+        pollSettings({ longStreakHours: v }, {}).longStreakMs,
+        liveSettings({ longStreakHours: v }, {}).health.longStreakMs,
+        `longStreakHours ${v}`,
+      );
+      assert.equal(
+        pollSettings({ longStreakRetryMin: v }, {}).longStreakRetryMs,
+        liveSettings({ longStreakRetryMin: v }, {}).health.longStreakRetryMs,
+        `longStreakRetryMin ${v}`,
+      );
     }
     for (const bad of [0, -1, 9000]) {
-      assert.throws(() => pollSettings({ longStreakHours: bad }, {}), /long failure streak \(h\) must be a number from 0.0001 to 8760/);
-      assert.throws(() => liveSettings({ longStreakHours: bad }, {}), /long failure streak \(h\) must be a number from 0.0001 to 8760/);
+      assert.throws(
+        () => pollSettings({ longStreakHours: bad }, {}),
+        /long failure streak \(h\) must be a number from 0.0001 to 8760/,
+      );
+      assert.throws(
+        () => liveSettings({ longStreakHours: bad }, {}),
+        /long failure streak \(h\) must be a number from 0.0001 to 8760/,
+      );
     }
-    assert.throws(() => pollSettings({ concurrency: 2.5 }, {}), /concurrency must be a whole number from 1 to 256 \(got "2.5"\)/);
+    assert.throws(
+      () => pollSettings({ concurrency: 2.5 }, {}),
+      /concurrency must be a whole number from 1 to 256 \(got "2.5"\)/,
+    );
   });
 
   it('the device rules are the ones lib/device checks', () => {
@@ -63,7 +134,10 @@ describe('setting rules', () => {
     assert.throws(() => normaliseDeviceConfig({ host: '127.0.0.1', port: port.max + 1 }), /port/);
     assert.equal(normaliseDeviceConfig({ host: '127.0.0.1', port: port.max }).port, port.max);
     assert.equal(normaliseDeviceConfig({ host: '127.0.0.1' }).port, port.default);
-    assert.throws(() => normaliseDeviceConfig({ host: '127.0.0.1', timeoutMs: timeout.min - 1 }), /timeout must be from 100 to 120000 ms/);
+    assert.throws(
+      () => normaliseDeviceConfig({ host: '127.0.0.1', timeoutMs: timeout.min - 1 }),
+      /timeout must be from 100 to 120000 ms/,
+    );
     assert.equal(normaliseDeviceConfig({ host: '127.0.0.1' }).timeoutMs, timeout.default);
   });
 });
@@ -92,7 +166,8 @@ describe('editor HTML written once', () => {
     assert.equal(poll.replace(/zk-poll/g, 'zk-live'), form('zk-live'));
     // zk-users: the same rows up to the timeout, no shard.
     const users = html('zk-users');
-    const upToTimeout = (h: string) => h.slice(h.indexOf('<label for="node-input-mode">'), h.indexOf('</div>', h.indexOf('id="node-input-timeout"')));
+    const upToTimeout = (h: string) =>
+      h.slice(h.indexOf('<label for="node-input-mode">'), h.indexOf('</div>', h.indexOf('id="node-input-timeout"')));
     assert.equal(upToTimeout(html('zk-poll')).replace(/zk-poll/g, 'zk-users'), upToTimeout(users));
     assert.ok(!users.includes('node-input-shard'));
     assert.match(poll, /data-i18n="zk-poll\.label\.shard"/);

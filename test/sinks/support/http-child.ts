@@ -13,7 +13,13 @@ async function main(): Promise<void> {
   const [outboxDir, ackDir, url, from, count] = process.argv.slice(2);
   const box = await Outbox.open<AttendanceRecord>(outboxDir);
   const sink = new HttpSink({ url, ackDir });
-  const loop = new DeliveryLoop({ sink, outbox: box, batchSize: 100, flushIntervalMs: 0, backoff: { baseMs: 10, maxMs: 100 } });
+  const loop = new DeliveryLoop({
+    sink,
+    outbox: box,
+    batchSize: 100,
+    flushIntervalMs: 0,
+    backoff: { baseMs: 10, maxMs: 100 },
+  });
   await box.append(makeRecords(Number(count), { from: Number(from) }));
   loop.start();
   while (box.pending > 0) await box.waitForAppend(20);
