@@ -3,7 +3,7 @@
  * column mapping, the default table's DDL, the multi-row idempotent INSERT, chunking and error classes.
  * No connection here, so all of it is unit-tested without a server.
  */
-import type { AttendanceRecord } from '../record';
+import { ATTENDANCE_RECORD_FIELDS, type AttendanceRecord } from '../record';
 import { DEFAULT_COLUMNS } from './columns';
 import {
   SQL_IDENTIFIER,
@@ -37,25 +37,7 @@ export const MYSQL_KEY_FIELDS: readonly MysqlField[] = ['deviceSn', 'userId', 'l
 export const DEFAULT_MYSQL_COLUMNS: Readonly<Record<MysqlField, string | null>> = DEFAULT_COLUMNS;
 
 // Column order of the created table and of the INSERT: the canonical order (docs/architecture.md §3).
-const FIELD_ORDER: readonly MysqlField[] = [
-  'id',
-  'deviceSn',
-  'deviceName',
-  'site',
-  'deviceHost',
-  'userId',
-  'uid',
-  'localTime',
-  'timestamp',
-  'tz',
-  'state',
-  'direction',
-  'verify',
-  'verifyMethod',
-  'workCode',
-  'source',
-  'receivedAt',
-];
+const FIELD_ORDER: readonly MysqlField[] = ATTENDANCE_RECORD_FIELDS;
 
 const NULLABLE_FIELDS: ReadonlySet<MysqlField> = new Set<MysqlField>(['deviceName', 'site', 'deviceHost', 'uid']);
 const INTEGER_FIELDS: ReadonlySet<MysqlField> = new Set<MysqlField>(['uid', 'state', 'verify', 'workCode']);
